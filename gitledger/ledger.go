@@ -1,0 +1,583 @@
+// Package gitledger stores vmc-git receipts as a hash chain of signed git
+// commits on a ledger branch, and verifies such a chain.
+//
+// # Layout
+//
+// The ledger branch (default refs/heads/vmc/ledger) has one commit per
+// receipt. The tree of the commit that holds receipt seq is:
+//
+//	HEAD.json                         canonical {v, ledger, seq, blake3, sha256, path, created_at}
+//	keys/allowed_signers              trust as of this receipt (OpenSSH allowed_signers)
+//	keys/trust.json                   the same trust state in full (roles, thresholds), canonical
+//	receipts/AAA/BBB/NNNNNNNNN.json   AAA = seq/1e6, BBB = (seq/1e3)%1000, N = seq, zero-padded
+//	receipts/AAA/BBB/NNNNNNNNN.json.sig
+//	plans/<id>.json, plans/<id>.approvals/<kid>.sig   for apply receipts: the exact plan applied
+//
+// keys/trust.json is an addition to DESIGN section 3: it lets a verifier
+// resume from any verified commit in O(1) (the hook, verify --from) instead
+// of replaying every keys receipt. Like allowed_signers it is derived, and
+// every verifier re-derives it and compares bytes.
+//
+// # Rules
+//
+// The genesis commit has no parent; every other commit has exactly one, the
+// commit of seq-1. A commit adds exactly one receipt and its .sig, rewrites
+// HEAD.json, and changes keys/ only for genesis and keys receipts and plans/
+// only for apply receipts (adding exactly that plan and its approvals). The
+// commit is SSHSIG-signed (namespace git) by the receipt's kid; author and
+// committer are "vmc-git <kid>" at the receipt's created_at; the message is
+// Message(receipt). Verify checks all of it, and that created_at never goes
+// backwards.
+//
+// # Costs and durability
+//
+// Append rewrites only the trees on the new receipt's path (root, receipts,
+// AAA, BBB), so its cost does not grow with the ledger. Objects are written
+// as fsynced loose objects before the ref moves; the ref moves with git's own
+// lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
+// git) never fork the chain: the loser re-reads the tip and retries.
+// Verification of k receipts on top of a verified commit costs O(k).
+package gitledger
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// DefaultBranch is the ledger branch name unless configured otherwise.
+const DefaultBranch = "vmc/ledger"
+
+// File names in the ledger tree.
+const (
+	HeadFile           = "HEAD.json"
+	KeysDir            = "keys"
+	AllowedSignersFile = "allowed_signers"
+	TrustFile          = "trust.json"
+	ReceiptsDir        = "receipts"
+	PlansDir           = "plans"
+	ApprovalsSuffix    = ".approvals"
+)
+
+// Ident is the author and committer name of ledger commits; the e-mail part
+// is the signer's kid.
+const Ident = "vmc-git"
+
+// ErrNoLedger is returned when the ledger branch does not exist yet.
+var ErrNoLedger = errors.New("no ledger branch: run vmc-git init")
+
+// ErrConflict is returned by Append when another writer kept winning.
+var ErrConflict = errors.New("ledger branch moved under us too many times")
+
+// Ledger is one ledger branch in one git repository.
+type Ledger struct {
+	GitDir string
+	Ref    plumbing.ReferenceName
+	repo   *git.Repository
+	objs   *objectStore
+}
+
+// Open opens the repository at or above dir; branch "" means DefaultBranch.
+func Open(dir, branch string) (*Ledger, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("open git repository at %s: %w", dir, err)
+	}
+	fs, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, errors.New("open git repository: not on disk")
+	}
+	return openRepo(repo, fs.Filesystem().Root(), branch)
+}
+
+// OpenGitDir opens a repository (bare or not) by its git directory.
+func OpenGitDir(gitDir, branch string) (*Ledger, error) {
+	repo, err := git.PlainOpen(gitDir)
+	if err != nil {
+		return nil, fmt.Errorf("open git repository at %s: %w", gitDir, err)
+	}
+	return openRepo(repo, gitDir, branch)
+}
+
+func openRepo(repo *git.Repository, gitDir, branch string) (*Ledger, error) {
+	if branch == "" {
+		branch = DefaultBranch
+	}
+	ref := plumbing.NewBranchReferenceName(branch)
+	if err := ref.Validate(); err != nil || strings.Contains(branch, "..") {
+		return nil, fmt.Errorf("invalid ledger branch %q", branch)
+	}
+	return &Ledger{
+		GitDir: gitDir,
+		Ref:    ref,
+		repo:   repo,
+		objs:   &objectStore{objectsDir: filepath.Join(gitDir, "objects"), read: repo.Storer},
+	}, nil
+}
+
+// Repo returns the underlying go-git repository.
+func (l *Ledger) Repo() *git.Repository { return l.repo }
+
+// Tip is the newest receipt of the ledger and what is needed to append to it.
+type Tip struct {
+	Commit plumbing.Hash // zero for an empty ledger
+	Head   receipt.Head  // zero for an empty ledger
+	Trust  *keys.Trust   // nil for an empty ledger
+	trees  *pathTrees
+}
+
+// Empty reports whether the ledger has no receipt yet.
+func (t *Tip) Empty() bool { return t.Commit.IsZero() }
+
+// Tip reads the ledger's newest receipt (ErrNoLedger if there is none).
+// It trusts the local branch; Verify is what checks it.
+func (l *Ledger) Tip() (*Tip, error) {
+	ref, err := l.repo.Storer.Reference(l.Ref)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return nil, ErrNoLedger
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", l.Ref, err)
+	}
+	return l.tipAt(ref.Hash())
+}
+
+func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
+	raw, err := l.objs.get(commit, plumbing.CommitObject)
+	if err != nil {
+		return nil, err
+	}
+	tree, _, _, err := parseCommitHeaders(raw)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	pt, err := l.loadTrees(tree)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	t := &Tip{Commit: commit, trees: pt}
+	hb, err := l.blobAt(pt.root, HeadFile)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	if t.Head, err = receipt.ParseHead(hb); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	if err := pt.descend(l, t.Head.Seq); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	keysDir, ok := findEntry(pt.root, KeysDir)
+	if !ok {
+		return nil, fmt.Errorf("commit %s: no %s/ directory", commit, KeysDir)
+	}
+	kt, err := l.tree(keysDir.id)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := l.blobAt(kt, TrustFile)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	t.Trust = new(keys.Trust)
+	if err := t.Trust.UnmarshalJSON(tb); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", commit, err)
+	}
+	return t, nil
+}
+
+func (l *Ledger) tree(id plumbing.Hash) ([]treeEntry, error) {
+	raw, err := l.objs.get(id, plumbing.TreeObject)
+	if err != nil {
+		return nil, err
+	}
+	return parseTree(raw)
+}
+
+func (l *Ledger) blobAt(es []treeEntry, name string) ([]byte, error) {
+	e, ok := findEntry(es, name)
+	if !ok || e.isDir() {
+		return nil, fmt.Errorf("no file %s", name)
+	}
+	return l.objs.get(e.id, plumbing.BlobObject)
+}
+
+// Blob reads a blob by id.
+func (l *Ledger) Blob(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.BlobObject) }
+
+// pathTrees caches the trees along the newest receipt's path: the root, the
+// receipts/ tree, and the raw AAA and BBB trees.
+type pathTrees struct {
+	root     []treeEntry
+	receipts []treeEntry
+	aaaName  string
+	aaaRaw   []byte
+	bbbName  string
+	bbbRaw   []byte
+}
+
+func shard(seq uint64) (aaa, bbb, name string) {
+	p := strings.Split(receipt.Path(seq), "/")
+	return p[1], p[2], p[3]
+}
+
+func (l *Ledger) loadTrees(root plumbing.Hash) (*pathTrees, error) {
+	es, err := l.tree(root)
+	if err != nil {
+		return nil, err
+	}
+	return &pathTrees{root: es}, nil
+}
+
+// descend loads receipts/, AAA and BBB for receipt seq.
+func (pt *pathTrees) descend(l *Ledger, seq uint64) error {
+	aaa, bbb, _ := shard(seq)
+	e, ok := findEntry(pt.root, ReceiptsDir)
+	if !ok || !e.isDir() {
+		return fmt.Errorf("no %s/ directory", ReceiptsDir)
+	}
+	var err error
+	if pt.receipts, err = l.tree(e.id); err != nil {
+		return err
+	}
+	a, ok := findEntry(pt.receipts, aaa)
+	if !ok || !a.isDir() {
+		return fmt.Errorf("no directory receipts/%s", aaa)
+	}
+	if pt.aaaRaw, err = l.objs.get(a.id, plumbing.TreeObject); err != nil {
+		return err
+	}
+	aes, err := parseTree(pt.aaaRaw)
+	if err != nil {
+		return err
+	}
+	b, ok := findEntry(aes, bbb)
+	if !ok || !b.isDir() {
+		return fmt.Errorf("no directory receipts/%s/%s", aaa, bbb)
+	}
+	if pt.bbbRaw, err = l.objs.get(b.id, plumbing.TreeObject); err != nil {
+		return err
+	}
+	pt.aaaName, pt.bbbName = aaa, bbb
+	return nil
+}
+
+// Draft is what a caller supplies for a new receipt: its kind, summary and
+// body. Append fills in v, ledger, seq, created_at, prev_blake3 and kid.
+type Draft struct {
+	Receipt receipt.Receipt
+	Plan    *PlanCopy // apply receipts: the plan and approvals copied into the tree
+	// NewTrust is the trust state after a keys receipt (computed by the caller
+	// with ApplyKeys); nil for other kinds.
+	NewTrust *keys.Trust
+}
+
+// PlanCopy is the exact plan bytes and approval signatures of an apply.
+type PlanCopy struct {
+	Bytes     []byte
+	Approvals map[string][]byte // kid -> armored SSHSIG (namespace vmc-plan)
+}
+
+// Written describes an appended receipt.
+type Written struct {
+	Seq     uint64
+	Commit  plumbing.Hash
+	Path    string
+	Sums    digest.Sums
+	Receipt *receipt.Receipt
+	Bytes   []byte
+}
+
+// BuildFunc makes the draft for the next receipt on top of tip. It is called
+// again after a lost race, with the new tip; an error stops Append.
+type BuildFunc func(tip *Tip) (*Draft, error)
+
+// Init writes the genesis receipt of a new ledger.
+func (l *Ledger) Init(ledgerID string, s *keys.Signer, kid string, g receipt.Genesis, now time.Time) (*Written, error) {
+	if err := receipt.ValidLedgerID(ledgerID); err != nil {
+		return nil, err
+	}
+	return l.appendOnce(&Tip{}, s, kid, func(*Tip) (*Draft, error) {
+		return &Draft{Receipt: receipt.Receipt{Ledger: ledgerID, Kind: receipt.KindGenesis,
+			Summary: "genesis of " + ledgerID, Genesis: &g}}, nil
+	}, now)
+}
+
+// Append adds one receipt signed by s as kid, retrying on lost races.
+func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, error) {
+	const attempts = 50
+	for i := 0; i < attempts; i++ {
+		tip, err := l.Tip()
+		if err != nil {
+			return nil, err
+		}
+		w, err := l.appendOnce(tip, s, kid, build, time.Now())
+		if !errors.Is(err, errRaced) {
+			return w, err
+		}
+		time.Sleep(time.Duration(1+rand.IntN(5*(i+1))) * time.Millisecond)
+	}
+	return nil, ErrConflict
+}
+
+var errRaced = errors.New("ref moved")
+
+func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
+	d, err := build(tip)
+	if err != nil {
+		return nil, err
+	}
+	r := d.Receipt
+	r.V, r.KID = receipt.Version, kid
+	if tip.Empty() {
+		r.Seq, r.PrevBlake3 = 0, digest.Zero
+	} else {
+		r.Ledger, r.Seq, r.PrevBlake3 = tip.Head.Ledger, tip.Head.Seq+1, tip.Head.Blake3
+	}
+	created := now.UTC().Truncate(time.Second)
+	if !tip.Empty() {
+		if prev, err := keys.ParseTime(tip.Head.CreatedAt); err == nil && created.Before(prev) {
+			created = prev // never go backwards, even if this clock is behind
+		}
+	}
+	if r.CreatedAt == "" {
+		r.CreatedAt = keys.FormatTime(created)
+	}
+	body, err := r.Encode()
+	if err != nil {
+		return nil, err
+	}
+	// The trust state that authorizes this receipt, and the one after it.
+	before, after := tip.Trust, tip.Trust
+	switch r.Kind {
+	case receipt.KindGenesis:
+		if before, err = keys.NewTrust(r.Genesis.Keys, r.Genesis.Policy, r.Time()); err != nil {
+			return nil, err
+		}
+		after = before
+	case receipt.KindKeys:
+		if d.NewTrust == nil {
+			return nil, errors.New("keys receipt without its new trust state")
+		}
+		after = d.NewTrust
+	}
+	if _, err := before.Authorize(kid, s.PublicKey(), r.Time(), receipt.Roles[r.Kind]...); err != nil {
+		return nil, fmt.Errorf("cannot sign a %s receipt: %w", r.Kind, err)
+	}
+	sig, err := s.Sign(keys.NamespaceReceipt, body)
+	if err != nil {
+		return nil, err
+	}
+	sums := digest.Of(body)
+	head, err := receipt.HeadOf(&r, body).Encode()
+	if err != nil {
+		return nil, err
+	}
+	tree, err := l.writeTree(tip, &r, body, sig, head, after, d.Plan)
+	if err != nil {
+		return nil, err
+	}
+	c := commitInfo{tree: tree, parent: tip.Commit, ident: Ident + " <" + kid + ">", when: r.Time().Unix(), message: Message(&r, sums.Blake3)}
+	csig, err := s.Sign(keys.NamespaceGit, c.encode(false))
+	if err != nil {
+		return nil, err
+	}
+	c.signature = string(csig)
+	commit, err := l.objs.put(plumbing.CommitObject, c.encode(true))
+	if err != nil {
+		return nil, err
+	}
+	if err := l.casRef(tip.Commit, commit); err != nil {
+		return nil, err
+	}
+	return &Written{Seq: r.Seq, Commit: commit, Path: receipt.Path(r.Seq), Sums: sums, Receipt: &r, Bytes: body}, nil
+}
+
+// writeTree writes the blobs and trees of the commit after tip.
+func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte, trust *keys.Trust, plan *PlanCopy) (plumbing.Hash, error) {
+	var z plumbing.Hash
+	put := func(typ plumbing.ObjectType, b []byte) (plumbing.Hash, error) { return l.objs.put(typ, b) }
+	blob := func(b []byte) (plumbing.Hash, error) { return put(plumbing.BlobObject, b) }
+
+	pt := tip.trees
+	if pt == nil {
+		pt = &pathTrees{}
+	}
+	aaa, bbb, name := shard(r.Seq)
+	rid, err := blob(body)
+	if err != nil {
+		return z, err
+	}
+	sid, err := blob(sig)
+	if err != nil {
+		return z, err
+	}
+	bbbRaw := []byte(nil)
+	if pt.aaaName == aaa && pt.bbbName == bbb {
+		bbbRaw = append(bbbRaw, pt.bbbRaw...)
+	}
+	bbbRaw = appendTreeEntry(bbbRaw, treeEntry{modeFile, name, rid})
+	bbbRaw = appendTreeEntry(bbbRaw, treeEntry{modeFile, name + receipt.SigSuffix, sid})
+	bid, err := put(plumbing.TreeObject, bbbRaw)
+	if err != nil {
+		return z, err
+	}
+	var aes []treeEntry
+	if pt.aaaName == aaa {
+		if aes, err = parseTree(pt.aaaRaw); err != nil {
+			return z, err
+		}
+	}
+	aaaRaw := encodeTree(setEntry(aes, treeEntry{modeDir, bbb, bid}))
+	aid, err := put(plumbing.TreeObject, aaaRaw)
+	if err != nil {
+		return z, err
+	}
+	recID, err := put(plumbing.TreeObject, encodeTree(setEntry(pt.receipts, treeEntry{modeDir, aaa, aid})))
+	if err != nil {
+		return z, err
+	}
+	root := setEntry(pt.root, treeEntry{modeDir, ReceiptsDir, recID})
+	hid, err := blob(head)
+	if err != nil {
+		return z, err
+	}
+	root = setEntry(root, treeEntry{modeFile, HeadFile, hid})
+	if r.Kind == receipt.KindGenesis || r.Kind == receipt.KindKeys {
+		kid, err := l.writeKeysTree(trust, put)
+		if err != nil {
+			return z, err
+		}
+		root = setEntry(root, treeEntry{modeDir, KeysDir, kid})
+	}
+	if r.Kind == receipt.KindApply {
+		if plan == nil {
+			return z, errors.New("apply receipt without its plan copy")
+		}
+		var pes []treeEntry
+		if e, ok := findEntry(root, PlansDir); ok {
+			if pes, err = l.tree(e.id); err != nil {
+				return z, err
+			}
+		}
+		pid, err := writePlanTree(pes, r.Apply.Plan.ID, plan, put)
+		if err != nil {
+			return z, err
+		}
+		root = setEntry(root, treeEntry{modeDir, PlansDir, pid})
+	}
+	return put(plumbing.TreeObject, encodeTree(root))
+}
+
+type putFunc func(plumbing.ObjectType, []byte) (plumbing.Hash, error)
+
+// keysTree returns the keys/ tree for a trust state, written with put.
+func (l *Ledger) writeKeysTree(t *keys.Trust, put putFunc) (plumbing.Hash, error) {
+	tj, err := canon.Marshal(t)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	as, err := put(plumbing.BlobObject, t.AllowedSigners())
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	tid, err := put(plumbing.BlobObject, tj)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return put(plumbing.TreeObject, encodeTree([]treeEntry{{modeFile, AllowedSignersFile, as}, {modeFile, TrustFile, tid}}))
+}
+
+// writePlanTree adds <id>.json and <id>.approvals/<kid>.sig to plans/.
+func writePlanTree(pes []treeEntry, id string, plan *PlanCopy, put putFunc) (plumbing.Hash, error) {
+	var z plumbing.Hash
+	pb, err := put(plumbing.BlobObject, plan.Bytes)
+	if err != nil {
+		return z, err
+	}
+	pes = setEntry(pes, treeEntry{modeFile, id + ".json", pb})
+	if len(plan.Approvals) > 0 {
+		var aes []treeEntry
+		for kid, sig := range plan.Approvals {
+			sid, err := put(plumbing.BlobObject, sig)
+			if err != nil {
+				return z, err
+			}
+			aes = append(aes, treeEntry{modeFile, kid + ".sig", sid})
+		}
+		at, err := put(plumbing.TreeObject, encodeTree(aes))
+		if err != nil {
+			return z, err
+		}
+		pes = setEntry(pes, treeEntry{modeDir, id + ApprovalsSuffix, at})
+	}
+	return put(plumbing.TreeObject, encodeTree(pes))
+}
+
+// casRef moves the ledger ref from old (zero: must not exist) to new with
+// git's lock-file protocol. It returns errRaced if the ref is not at old.
+func (l *Ledger) casRef(old, new plumbing.Hash) error {
+	path := filepath.Join(l.GitDir, filepath.FromSlash(l.Ref.String()))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	lock := path + ".lock"
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return errRaced // another writer holds the lock: re-read and retry
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", l.Ref, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(lock)
+		}
+	}()
+	cur, err := l.repo.Storer.Reference(l.Ref)
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		if !old.IsZero() {
+			return fmt.Errorf("ledger branch %s disappeared", l.Ref)
+		}
+	case err != nil:
+		return err
+	case cur.Hash() != old:
+		if old.IsZero() {
+			return fmt.Errorf("ledger branch %s already exists", l.Ref)
+		}
+		return errRaced
+	}
+	if _, err := f.WriteString(new.String() + "\n"); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(lock, path); err != nil {
+		return err
+	}
+	done = true
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

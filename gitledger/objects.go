@@ -1,0 +1,274 @@
+package gitledger
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// Git file modes used in ledger trees.
+const (
+	modeFile = "100644"
+	modeDir  = "40000"
+)
+
+// objectStore reads objects through go-git (loose, packed, alternates) and
+// writes loose objects itself, so that each write is fsynced before the ref
+// that makes it reachable moves.
+type objectStore struct {
+	objectsDir string
+	read       storer.EncodedObjectStorer
+}
+
+func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
+	o, err := s.read.EncodedObject(want, h)
+	if err != nil {
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return nil, fmt.Errorf("%s object %s: not in the repository", want, h)
+		}
+		return nil, fmt.Errorf("%s object %s: %w", want, h, err)
+	}
+	r, err := o.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("%s object %s: %w", want, h, err)
+	}
+	defer r.Close()
+	b := make([]byte, o.Size())
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%s object %s: %w", want, h, err)
+	}
+	return b, nil
+}
+
+// hashObject returns git's SHA-1 object id of content with type typ.
+func hashObject(typ plumbing.ObjectType, content []byte) plumbing.Hash {
+	h := sha1.New()
+	fmt.Fprintf(h, "%s %d\x00", typ, len(content))
+	h.Write(content)
+	var id plumbing.Hash
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// put writes a loose object (zlib, fsync, rename) unless it exists and
+// returns its id.
+func (s *objectStore) put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+	id := hashObject(typ, content)
+	hx := id.String()
+	dir := filepath.Join(s.objectsDir, hx[:2])
+	final := filepath.Join(dir, hx[2:])
+	if _, err := os.Stat(final); err == nil {
+		return id, nil
+	}
+	if s.read.HasEncodedObject(id) == nil {
+		return id, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return id, err
+	}
+	f, err := os.CreateTemp(dir, "tmp_obj_")
+	if err != nil {
+		return id, err
+	}
+	defer os.Remove(f.Name())
+	zw, _ := zlib.NewWriterLevel(f, zlib.BestSpeed)
+	fmt.Fprintf(zw, "%s %d\x00", typ, len(content))
+	zw.Write(content)
+	if err := zw.Close(); err != nil {
+		f.Close()
+		return id, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return id, err
+	}
+	if err := f.Close(); err != nil {
+		return id, err
+	}
+	os.Chmod(f.Name(), 0o444)
+	if err := os.Rename(f.Name(), final); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// treeEntry is one entry of a git tree object.
+type treeEntry struct {
+	mode string
+	name string
+	id   plumbing.Hash
+}
+
+func (e treeEntry) isDir() bool { return e.mode == modeDir }
+
+// sortKey orders entries as git does: directories compare as name + "/".
+func (e treeEntry) sortKey() string {
+	if e.isDir() {
+		return e.name + "/"
+	}
+	return e.name
+}
+
+func encodeTree(es []treeEntry) []byte {
+	sort.Slice(es, func(i, j int) bool { return es[i].sortKey() < es[j].sortKey() })
+	var b bytes.Buffer
+	for _, e := range es {
+		b.WriteString(e.mode)
+		b.WriteByte(' ')
+		b.WriteString(e.name)
+		b.WriteByte(0)
+		b.Write(e.id[:])
+	}
+	return b.Bytes()
+}
+
+func appendTreeEntry(b []byte, e treeEntry) []byte {
+	b = append(b, e.mode...)
+	b = append(b, ' ')
+	b = append(b, e.name...)
+	b = append(b, 0)
+	return append(b, e.id[:]...)
+}
+
+// parseTree decodes a tree object strictly: known modes, sorted, unique,
+// no empty or path-like names.
+func parseTree(b []byte) ([]treeEntry, error) {
+	var es []treeEntry
+	for len(b) > 0 {
+		sp := bytes.IndexByte(b, ' ')
+		if sp < 0 {
+			return nil, errors.New("tree: malformed entry")
+		}
+		mode := string(b[:sp])
+		if mode != modeFile && mode != modeDir {
+			return nil, fmt.Errorf("tree: entry mode %s not allowed in a ledger", mode)
+		}
+		b = b[sp+1:]
+		nul := bytes.IndexByte(b, 0)
+		if nul < 0 || len(b) < nul+1+20 {
+			return nil, errors.New("tree: malformed entry")
+		}
+		name := string(b[:nul])
+		if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+			return nil, fmt.Errorf("tree: bad entry name %q", name)
+		}
+		var id plumbing.Hash
+		copy(id[:], b[nul+1:nul+21])
+		b = b[nul+21:]
+		e := treeEntry{mode, name, id}
+		if n := len(es); n > 0 && es[n-1].sortKey() >= e.sortKey() {
+			return nil, fmt.Errorf("tree: entries not sorted or duplicated at %q", name)
+		}
+		es = append(es, e)
+	}
+	return es, nil
+}
+
+func findEntry(es []treeEntry, name string) (treeEntry, bool) {
+	for _, e := range es {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return treeEntry{}, false
+}
+
+// setEntry replaces or inserts an entry by name.
+func setEntry(es []treeEntry, e treeEntry) []treeEntry {
+	out := make([]treeEntry, 0, len(es)+1)
+	for _, x := range es {
+		if x.name != e.name {
+			out = append(out, x)
+		}
+	}
+	return append(out, e)
+}
+
+// commitInfo is a ledger commit's content.
+type commitInfo struct {
+	tree      plumbing.Hash
+	parent    plumbing.Hash // zero for genesis
+	ident     string        // "vmc-git <kid>"
+	when      int64         // unix seconds, UTC
+	message   string
+	signature string // armored SSHSIG (namespace git); empty in the payload
+}
+
+// encode renders the commit object. With sig false it renders the payload
+// that the signature covers (git's form: the commit without gpgsig).
+func (c commitInfo) encode(sig bool) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "tree %s\n", c.tree)
+	if !c.parent.IsZero() {
+		fmt.Fprintf(&b, "parent %s\n", c.parent)
+	}
+	stamp := strconv.FormatInt(c.when, 10) + " +0000"
+	fmt.Fprintf(&b, "author %s %s\n", c.ident, stamp)
+	fmt.Fprintf(&b, "committer %s %s\n", c.ident, stamp)
+	if sig && c.signature != "" {
+		b.WriteString("gpgsig ")
+		b.WriteString(strings.ReplaceAll(strings.TrimSuffix(c.signature, "\n"), "\n", "\n "))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	b.WriteString(c.message)
+	return b.Bytes()
+}
+
+// parseCommitHeaders reads the fields a verifier needs from a raw commit:
+// tree, parents, committer time and the gpgsig value. The caller then
+// re-encodes the expected commit and compares bytes, which rejects every
+// other header and any other formatting.
+func parseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
+	head, _, ok := bytes.Cut(raw, []byte("\n\n"))
+	if !ok {
+		return tree, nil, "", errors.New("commit: no message")
+	}
+	lines := strings.Split(string(head), "\n")
+	for i := 0; i < len(lines); i++ {
+		k, v, _ := strings.Cut(lines[i], " ")
+		switch k {
+		case "tree":
+			tree, err = parseHash(v)
+		case "parent":
+			var p plumbing.Hash
+			p, err = parseHash(v)
+			parents = append(parents, p)
+		case "gpgsig":
+			var sb strings.Builder
+			sb.WriteString(v + "\n")
+			for i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
+				i++
+				sb.WriteString(lines[i][1:] + "\n")
+			}
+			sig = sb.String()
+		}
+		if err != nil {
+			return tree, nil, "", fmt.Errorf("commit: %w", err)
+		}
+	}
+	return tree, parents, sig, nil
+}
+
+func parseHash(s string) (plumbing.Hash, error) {
+	var h plumbing.Hash
+	if len(s) != 40 {
+		return h, fmt.Errorf("bad object id %q", s)
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil || strings.ToLower(s) != s {
+		return h, fmt.Errorf("bad object id %q", s)
+	}
+	return h, nil
+}

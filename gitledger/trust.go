@@ -1,0 +1,93 @@
+package gitledger
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// ApplyKeys checks a keys receipt against the trust state before it and
+// returns the trust state after it. The proposal must name this ledger and
+// be based on the previous receipt (its blake3), and carry co-signatures
+// (namespace vmc-keys, over the proposal's canonical bytes) from at least
+// admin_threshold distinct keys trusted as admin; the receipt's own signer
+// must be one of them.
+func ApplyKeys(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
+	p := r.Keys.Proposal
+	if p.Ledger != r.Ledger {
+		return nil, fmt.Errorf("trust change proposed for ledger %q, not %q", p.Ledger, r.Ledger)
+	}
+	if p.Base != r.PrevBlake3 {
+		return nil, fmt.Errorf("trust change proposed against %s, but the ledger head was %s: propose it again", p.Base, r.PrevBlake3)
+	}
+	msg, err := canon.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckCosigs(before, msg, r.Keys.Signatures, r.Time()); err != nil {
+		return nil, err
+	}
+	signed := false
+	for _, s := range r.Keys.Signatures {
+		signed = signed || s.KID == r.KID
+	}
+	if !signed {
+		return nil, fmt.Errorf("receipt signer %s did not co-sign the trust change", r.KID)
+	}
+	after := before.Clone()
+	at := r.Time()
+	switch p.Op {
+	case receipt.KeysTrust:
+		err = after.Add(*p.Key, r.Seq, at)
+	case receipt.KeysRevoke:
+		end := at
+		if p.At != "" {
+			end, _ = keys.ParseTime(p.At)
+		}
+		err = after.End(p.KID, keys.StatusRevoked, p.Reason, r.Seq, end)
+	case receipt.KeysRotate:
+		old := after.Key(p.KID)
+		if old == nil || old.Status != keys.StatusActive {
+			return nil, fmt.Errorf("rotate %s: key is not trusted", p.KID)
+		}
+		if p.Key.KID != p.KID {
+			return nil, fmt.Errorf("rotate %s: the new key must keep kid %s", p.KID, p.KID)
+		}
+		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at); err == nil {
+			err = after.Add(*p.Key, r.Seq, at)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := after.CheckPolicy(); err != nil {
+		return nil, fmt.Errorf("after the change: %w", err)
+	}
+	return after, nil
+}
+
+// CheckCosigs checks admin co-signatures over a trust-change proposal.
+func CheckCosigs(t *keys.Trust, msg []byte, sigs []receipt.Cosig, at time.Time) error {
+	seen := map[string]string{}
+	for _, s := range sigs {
+		e, err := t.Authorize(s.KID, nil, at, keys.RoleAdmin)
+		if err != nil {
+			return fmt.Errorf("co-signature: %w", err)
+		}
+		fp := keys.Fingerprint(e.Pub)
+		if other, dup := seen[fp]; dup {
+			return fmt.Errorf("co-signatures by %s and %s are the same key", other, s.KID)
+		}
+		seen[fp] = s.KID
+		if err := keys.Verify(e.Pub, keys.NamespaceKeys, msg, []byte(s.Sig)); err != nil {
+			return fmt.Errorf("co-signature by %s: %w", s.KID, err)
+		}
+	}
+	if len(seen) < t.AdminThreshold {
+		return fmt.Errorf("%d admin signatures, admin_threshold is %d", len(seen), t.AdminThreshold)
+	}
+	return nil
+}

@@ -1,0 +1,727 @@
+package gitledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/hiddeco/sshsig"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// Rules a verification failure names.
+const (
+	RuleParent    = "parent"
+	RuleTree      = "tree"
+	RuleHead      = "HEAD.json"
+	RuleCanonical = "canonical"
+	RuleSeq       = "seq"
+	RuleLedger    = "ledger"
+	RulePrev      = "prev_blake3"
+	RuleTime      = "created_at"
+	RuleTrust     = "trust"
+	RuleKeys      = "keys"
+	RulePlan      = "plan"
+	RuleMessage   = "message"
+	RuleCommit    = "commit"
+	RuleSignature = "signature"
+	RuleGenesis   = "genesis"
+	RuleFork      = "fork"
+)
+
+// VerifyError is the first broken rule found, with the receipt it is in.
+type VerifyError struct {
+	Seq    uint64
+	Commit plumbing.Hash
+	Rule   string
+	Err    error
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("receipt %d: %v", e.Seq, e.Err)
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// VerifyOptions control Verify.
+type VerifyOptions struct {
+	Signatures bool           // check every commit and receipt signature (--sig)
+	From       uint64         // check receipts from this seq on, trusting the state at From-1
+	Genesis    *digest.Digest // pinned blake3 of the genesis receipt
+	Remember   bool           // refuse a chain that does not extend the last verified head; record the new one
+	Progress   func(done, total uint64)
+}
+
+// Report summarizes a successful verification.
+type Report struct {
+	Ledger        string        `json:"ledger"`
+	Ref           string        `json:"ref"`
+	Receipts      uint64        `json:"receipts"` // total in the ledger
+	Checked       uint64        `json:"checked"`  // verified in this run
+	From          uint64        `json:"from"`
+	Head          receipt.Head  `json:"head"`
+	Commit        string        `json:"commit"`
+	GenesisBlake3 digest.Digest `json:"genesis_blake3"`
+	Signatures    bool          `json:"signatures"`
+	Remembered    *Verified     `json:"previously_verified,omitempty"`
+}
+
+// state is everything known after a verified commit.
+type state struct {
+	commit  plumbing.Hash
+	empty   bool
+	seq     uint64
+	blake3  digest.Digest
+	ledger  string
+	created time.Time
+	trust   *keys.Trust
+	trees   *pathTrees
+}
+
+// Verify walks the whole ledger branch and checks every rule of the package
+// doc. The first failure is returned as a *VerifyError.
+func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
+	ref, err := l.repo.Storer.Reference(l.Ref)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return nil, ErrNoLedger
+	}
+	if err != nil {
+		return nil, err
+	}
+	chain, err := l.walkBack(ref.Hash(), plumbing.ZeroHash, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := uint64(len(chain))
+	if opt.From >= n {
+		return nil, fmt.Errorf("--from %d: the ledger has %d receipts (0..%d)", opt.From, n, n-1)
+	}
+	var remembered *Verified
+	if opt.Remember {
+		if remembered, err = l.LoadVerified(); err != nil {
+			return nil, err
+		}
+		if remembered != nil {
+			if err := l.checkExtends(chain, remembered); err != nil {
+				return nil, err
+			}
+		}
+	}
+	start := &state{empty: true}
+	if opt.From > 0 {
+		t, err := l.tipAt(chain[opt.From-1])
+		if err != nil {
+			return nil, err
+		}
+		start = stateFromTip(t)
+	}
+	end, err := l.verifyChain(start, chain[opt.From:], opt, n)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := l.genesisBlake3(chain[0], opt.From, start, end)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Genesis != nil && gen != *opt.Genesis {
+		return nil, &VerifyError{Seq: 0, Commit: chain[0], Rule: RuleGenesis,
+			Err: fmt.Errorf("genesis blake3 %s differs from the pinned %s", gen, *opt.Genesis)}
+	}
+	tip, err := l.tipAt(end.commit)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
+		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered}
+	if opt.Remember {
+		if err := l.saveVerified(Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+func stateFromTip(t *Tip) *state {
+	ct, _ := keys.ParseTime(t.Head.CreatedAt)
+	return &state{commit: t.Commit, seq: t.Head.Seq, blake3: t.Head.Blake3, ledger: t.Head.Ledger, created: ct, trust: t.Trust, trees: t.trees}
+}
+
+// genesisBlake3 returns the blake3 of receipt 0.
+func (l *Ledger) genesisBlake3(genesis plumbing.Hash, from uint64, start, end *state) (digest.Digest, error) {
+	if from == 0 && end.seq == 0 {
+		return end.blake3, nil
+	}
+	t, err := l.tipAt(genesis)
+	if err != nil {
+		return digest.Zero, err
+	}
+	return t.Head.Blake3, nil
+}
+
+// walkBack lists commits from tip back to (not including) stop, following
+// first parents, oldest first. With stop zero it goes to the root commit.
+// limit > 0 bounds the number of commits walked.
+func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, error) {
+	var out []plumbing.Hash
+	for c := tip; c != stop; {
+		if limit > 0 && len(out) >= limit {
+			return nil, fmt.Errorf("%s does not descend from %s within %d commits", tip, stop, limit)
+		}
+		out = append(out, c)
+		raw, err := l.objs.get(c, plumbing.CommitObject)
+		if err != nil {
+			return nil, err
+		}
+		_, parents, _, err := parseCommitHeaders(raw)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s: %w", c, err)
+		}
+		if len(parents) == 0 {
+			if !stop.IsZero() {
+				return nil, fmt.Errorf("%s does not descend from %s", tip, stop)
+			}
+			break
+		}
+		c = parents[0]
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// sigJob is the signature work of one receipt, done on a worker pool.
+type sigJob struct {
+	seq       uint64
+	commit    plumbing.Hash
+	pub       ssh.PublicKey
+	payload   []byte
+	commitSig *sshsig.Signature
+	body      []byte
+	rcptSig   *sshsig.Signature
+}
+
+func (j *sigJob) run() error {
+	if err := keys.VerifyParsed(j.pub, keys.NamespaceGit, j.payload, j.commitSig); err != nil {
+		return &VerifyError{j.seq, j.commit, RuleSignature, fmt.Errorf("commit signature: %w", err)}
+	}
+	if err := keys.VerifyParsed(j.pub, keys.NamespaceReceipt, j.body, j.rcptSig); err != nil {
+		return &VerifyError{j.seq, j.commit, RuleSignature, fmt.Errorf("receipt signature: %w", err)}
+	}
+	return nil
+}
+
+// verifyChain checks commits (oldest first) on top of st.
+func (l *Ledger) verifyChain(st *state, commits []plumbing.Hash, opt VerifyOptions, total uint64) (*state, error) {
+	jobs := make(chan *sigJob, 256)
+	var (
+		mu     sync.Mutex
+		sigErr *VerifyError
+		wg     sync.WaitGroup
+	)
+	if opt.Signatures {
+		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range jobs {
+					if err := j.run(); err != nil {
+						mu.Lock()
+						if ve := err.(*VerifyError); sigErr == nil || ve.Seq < sigErr.Seq {
+							sigErr = ve
+						}
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+	var walkErr error
+	for i, c := range commits {
+		next, job, err := l.verifyStep(st, c)
+		if err != nil {
+			walkErr = err
+			break
+		}
+		if opt.Signatures {
+			jobs <- job
+		}
+		st = next
+		if opt.Progress != nil && (i%1000 == 999 || i == len(commits)-1) {
+			opt.Progress(st.seq+1, total)
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	// Report the failure with the lowest seq: a bad signature found by a
+	// worker may come before a structural failure the walker hit later.
+	if sigErr != nil {
+		var ve *VerifyError
+		if walkErr == nil || !errors.As(walkErr, &ve) || sigErr.Seq <= ve.Seq {
+			return nil, sigErr
+		}
+	}
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	return st, nil
+}
+
+// verifyStep checks one commit on top of prev and returns the new state and
+// its signature job.
+func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, error) {
+	seq := uint64(0)
+	if !prev.empty {
+		seq = prev.seq + 1
+	}
+	fail := func(rule string, format string, a ...any) (*state, *sigJob, error) {
+		return nil, nil, &VerifyError{Seq: seq, Commit: c, Rule: rule, Err: fmt.Errorf(format, a...)}
+	}
+	raw, err := l.objs.get(c, plumbing.CommitObject)
+	if err != nil {
+		return fail(RuleCommit, "%v", err)
+	}
+	treeID, parents, csigText, err := parseCommitHeaders(raw)
+	if err != nil {
+		return fail(RuleCommit, "commit %s: %v", c, err)
+	}
+	switch {
+	case prev.empty && len(parents) != 0:
+		return fail(RuleParent, "genesis commit %s has a parent", c)
+	case !prev.empty && len(parents) == 0:
+		return fail(RuleParent, "commit %s has no parent (a second root)", c)
+	case len(parents) > 1:
+		return fail(RuleParent, "commit %s is a merge commit (%d parents)", c, len(parents))
+	case !prev.empty && parents[0] != prev.commit:
+		return fail(RuleParent, "commit %s has parent %s, want %s (receipt %d)", c, parents[0], prev.commit, prev.seq)
+	}
+	root, err := l.tree(treeID)
+	if err != nil {
+		return fail(RuleTree, "%v", err)
+	}
+	// HEAD.json names the receipt this commit claims to add.
+	headBytes, err := l.blobAt(root, HeadFile)
+	if err != nil {
+		return fail(RuleHead, "%v", err)
+	}
+	head, err := receipt.ParseHead(headBytes)
+	if err != nil {
+		return fail(RuleHead, "%v", err)
+	}
+	if head.Seq != seq {
+		return fail(RuleSeq, "HEAD.json says seq %d, want %d (receipts must follow without gaps)", head.Seq, seq)
+	}
+	trees, rid, sid, err := l.checkReceiptTrees(prev, root, seq)
+	if err != nil {
+		return fail(RuleTree, "%v", err)
+	}
+	body, err := l.objs.get(rid, plumbing.BlobObject)
+	if err != nil {
+		return fail(RuleTree, "%v", err)
+	}
+	if err := canon.Check(body); err != nil {
+		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
+	}
+	r, err := receipt.Parse(body)
+	if err != nil {
+		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), errors.Unwrap(err))
+	}
+	sums := digest.Of(body)
+	switch {
+	case r.Seq != seq:
+		return fail(RuleSeq, "seq %d in the file, want %d", r.Seq, seq)
+	case !prev.empty && r.Ledger != prev.ledger:
+		return fail(RuleLedger, "ledger %q, want %q (receipt from another ledger)", r.Ledger, prev.ledger)
+	case r.PrevBlake3 != prev.blake3:
+		return fail(RulePrev, "prev_blake3 mismatch: have %s, want %s", r.PrevBlake3, prev.blake3)
+	case !prev.empty && r.Time().Before(prev.created):
+		return fail(RuleTime, "created_at %s is before receipt %d's %s", r.CreatedAt, prev.seq, keys.FormatTime(prev.created))
+	}
+	wantHead, _ := receipt.HeadOf(r, body).Encode()
+	if !bytes.Equal(wantHead, headBytes) {
+		return fail(RuleHead, "HEAD.json does not match the receipt: have %s, want %s", headBytes, wantHead)
+	}
+	// Trust: the signer must be trusted with the role at the previous receipt.
+	before, after := prev.trust, prev.trust
+	switch r.Kind {
+	case receipt.KindGenesis:
+		if before, err = keys.NewTrust(r.Genesis.Keys, r.Genesis.Policy, r.Time()); err != nil {
+			return fail(RuleTrust, "%v", err)
+		}
+		after = before
+	case receipt.KindKeys:
+		if after, err = ApplyKeys(prev.trust, r); err != nil {
+			return fail(RuleKeys, "%v", err)
+		}
+	}
+	signer, err := before.Authorize(r.KID, nil, r.Time(), receipt.Roles[r.Kind]...)
+	if err != nil {
+		return fail(RuleTrust, "%s receipt: %v", r.Kind, err)
+	}
+	if err := l.checkSideTrees(prev, root, r, after, seq); err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			return nil, nil, ve
+		}
+		return fail(RuleTree, "%v", err)
+	}
+	// The commit must be exactly the one vmc-git writes for this receipt.
+	ci := commitInfo{tree: treeID, parent: prev.commit, ident: Ident + " <" + r.KID + ">", when: r.Time().Unix(),
+		message: Message(r, sums.Blake3), signature: csigText}
+	if !bytes.Equal(ci.encode(true), raw) {
+		_, msg, _ := bytes.Cut(raw, []byte("\n\n"))
+		t, perr := ParseMessage(string(msg))
+		switch {
+		case perr != nil:
+			return fail(RuleMessage, "%v", perr)
+		case t.Blake3 != sums.Blake3:
+			return fail(RuleMessage, "commit message %s %s, but the receipt's blake3 is %s", TrailerBlake3, t.Blake3, sums.Blake3)
+		case t.PrevBlake3 != r.PrevBlake3 || t.KID != r.KID || t.Kind != r.Kind || t.Summary != r.Summary:
+			return fail(RuleMessage, "commit message does not match the receipt")
+		}
+		return fail(RuleCommit, "commit %s is not the commit vmc-git writes for this receipt (extra headers, author, time or encoding differ)", c)
+	}
+	// Signatures: parse and bind to the trusted key here; the crypto runs on workers.
+	csig, err := keys.ParseSignature([]byte(csigText))
+	if csigText == "" {
+		err = errors.New("unsigned")
+	}
+	if err != nil {
+		return fail(RuleSignature, "commit signature: %v", err)
+	}
+	sigBytes, err := l.objs.get(sid, plumbing.BlobObject)
+	if err != nil {
+		return fail(RuleTree, "%v", err)
+	}
+	rsig, err := keys.ParseSignature(sigBytes)
+	if err != nil {
+		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
+	}
+	for what, s := range map[string]*sshsig.Signature{"commit": csig, "receipt": rsig} {
+		if !bytes.Equal(s.PublicKey.Marshal(), signer.Pub.Marshal()) {
+			return fail(RuleTrust, "%s signature by %s, but %s is bound to %s", what, keys.Fingerprint(s.PublicKey), r.KID, keys.Fingerprint(signer.Pub))
+		}
+	}
+	job := &sigJob{seq: seq, commit: c, pub: signer.Pub, payload: ci.encode(false), commitSig: csig, body: body, rcptSig: rsig}
+	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: r.Time(), trust: after, trees: trees}, job, nil
+}
+
+// checkReceiptTrees checks that, below receipts/, the commit adds exactly
+// receipt seq and its signature to prev's tree, and returns the new path
+// trees and the two blob ids.
+func (l *Ledger) checkReceiptTrees(prev *state, root []treeEntry, seq uint64) (*pathTrees, plumbing.Hash, plumbing.Hash, error) {
+	var z plumbing.Hash
+	aaa, bbb, name := shard(seq)
+	pt := &pathTrees{root: root, aaaName: aaa, bbbName: bbb}
+	pp := prev.trees
+	if pp == nil {
+		pp = &pathTrees{}
+	}
+	e, ok := findEntry(root, ReceiptsDir)
+	if !ok || !e.isDir() {
+		return nil, z, z, fmt.Errorf("no %s/ directory", ReceiptsDir)
+	}
+	var err error
+	if pt.receipts, err = l.tree(e.id); err != nil {
+		return nil, z, z, err
+	}
+	for _, old := range pp.receipts {
+		if old.name == aaa {
+			continue
+		}
+		if ne, ok := findEntry(pt.receipts, old.name); !ok || ne != old {
+			return nil, z, z, fmt.Errorf("commit changes receipts/%s, which holds older receipts", old.name)
+		}
+	}
+	if len(pt.receipts) != len(pp.receipts) && !(len(pt.receipts) == len(pp.receipts)+1 && pp.aaaName != aaa) {
+		return nil, z, z, fmt.Errorf("commit adds unexpected entries under receipts/")
+	}
+	a, ok := findEntry(pt.receipts, aaa)
+	if !ok || !a.isDir() {
+		return nil, z, z, fmt.Errorf("no directory receipts/%s for receipt %d", aaa, seq)
+	}
+	if pt.aaaRaw, err = l.objs.get(a.id, plumbing.TreeObject); err != nil {
+		return nil, z, z, err
+	}
+	// AAA: the previous AAA with its last entry (our BBB) replaced or one appended.
+	base := []byte(nil)
+	if pp.aaaName == aaa {
+		base = pp.aaaRaw
+		if es, err := parseTree(base); err == nil && len(es) > 0 && es[len(es)-1].name == bbb {
+			base = base[:len(base)-(len(modeDir)+1+len(bbb)+1+20)]
+		}
+	}
+	if !bytes.HasPrefix(pt.aaaRaw, base) {
+		return nil, z, z, fmt.Errorf("commit changes receipts/%s/, which holds older receipts", aaa)
+	}
+	tail, err := parseTree(pt.aaaRaw[len(base):])
+	if err != nil || len(tail) != 1 || tail[0].name != bbb || !tail[0].isDir() {
+		return nil, z, z, fmt.Errorf("commit changes receipts/%s/ beyond receipts/%s/%s/", aaa, aaa, bbb)
+	}
+	if pt.bbbRaw, err = l.objs.get(tail[0].id, plumbing.TreeObject); err != nil {
+		return nil, z, z, err
+	}
+	// BBB: the previous BBB plus exactly NNN.json and NNN.json.sig.
+	base = nil
+	if pp.aaaName == aaa && pp.bbbName == bbb {
+		base = pp.bbbRaw
+	}
+	if !bytes.HasPrefix(pt.bbbRaw, base) {
+		return nil, z, z, fmt.Errorf("commit changes or removes older receipts in receipts/%s/%s/", aaa, bbb)
+	}
+	added, err := parseTree(pt.bbbRaw[len(base):])
+	if err != nil {
+		return nil, z, z, fmt.Errorf("receipts/%s/%s/: %v", aaa, bbb, err)
+	}
+	if len(added) != 2 || added[0].name != name || added[1].name != name+receipt.SigSuffix || added[0].isDir() || added[1].isDir() {
+		names := make([]string, len(added))
+		for i, e := range added {
+			names[i] = e.name
+		}
+		return nil, z, z, fmt.Errorf("commit adds %v to receipts/%s/%s/, want exactly %s and %s%s", names, aaa, bbb, name, name, receipt.SigSuffix)
+	}
+	if len(base) > 0 {
+		if last, err := parseTree(base); err == nil && len(last) > 0 && last[len(last)-1].sortKey() >= added[0].sortKey() {
+			return nil, z, z, fmt.Errorf("receipts/%s/%s/: entries out of order", aaa, bbb)
+		}
+	}
+	return pt, added[0].id, added[1].id, nil
+}
+
+// checkSideTrees checks root entries other than receipts/: HEAD.json always
+// changes; keys/ only for genesis and keys receipts, and then it must be
+// exactly the derived trust; plans/ only for apply receipts.
+func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receipt, trust *keys.Trust, seq uint64) error {
+	var prevRoot []treeEntry
+	if prev.trees != nil {
+		prevRoot = prev.trees.root
+	}
+	allowed := map[string]bool{HeadFile: true, ReceiptsDir: true, KeysDir: true, PlansDir: true}
+	for _, e := range root {
+		if !allowed[e.name] {
+			return fmt.Errorf("commit adds %s, which a ledger tree does not have", e.name)
+		}
+	}
+	get := func(es []treeEntry, n string) (treeEntry, bool) { return findEntry(es, n) }
+	// keys/
+	newKeys, ok := get(root, KeysDir)
+	if !ok || !newKeys.isDir() {
+		return fmt.Errorf("no %s/ directory", KeysDir)
+	}
+	if r.Kind == receipt.KindGenesis || r.Kind == receipt.KindKeys {
+		want, err := l.writeKeysTree(trust, hashOnly)
+		if err != nil {
+			return err
+		}
+		if newKeys.id != want {
+			return &VerifyError{Seq: seq, Rule: RuleKeys, Err: fmt.Errorf("keys/ does not hold the trust state derived from the ledger")}
+		}
+	} else if oldKeys, _ := get(prevRoot, KeysDir); oldKeys != newKeys {
+		return fmt.Errorf("a %s receipt changes keys/ (only keys receipts change trust)", r.Kind)
+	}
+	// plans/
+	oldPlans, hadPlans := get(prevRoot, PlansDir)
+	newPlans, hasPlans := get(root, PlansDir)
+	if r.Kind != receipt.KindApply {
+		if oldPlans != newPlans {
+			return fmt.Errorf("a %s receipt changes plans/ (only apply receipts add plans)", r.Kind)
+		}
+		return nil
+	}
+	if !hasPlans || !newPlans.isDir() {
+		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("apply receipt without plans/%s.json in the tree", r.Apply.Plan.ID)}
+	}
+	var olds []treeEntry
+	if hadPlans {
+		var err error
+		if olds, err = l.tree(oldPlans.id); err != nil {
+			return err
+		}
+	}
+	news, err := l.tree(newPlans.id)
+	if err != nil {
+		return err
+	}
+	id := r.Apply.Plan.ID
+	for _, o := range olds {
+		if n, ok := findEntry(news, o.name); !ok || n != o {
+			return fmt.Errorf("commit changes plans/%s, a plan applied before", o.name)
+		}
+	}
+	for _, n := range news {
+		if _, ok := findEntry(olds, n.name); !ok && n.name != id+".json" && n.name != id+ApprovalsSuffix {
+			return fmt.Errorf("commit adds plans/%s, which is not the applied plan", n.name)
+		}
+	}
+	pe, ok := findEntry(news, id+".json")
+	if _, old := findEntry(olds, id+".json"); !ok || old {
+		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: the apply must add plans/%s.json (a plan applies once)", id, id)}
+	}
+	pb, err := l.objs.get(pe.id, plumbing.BlobObject)
+	if err != nil {
+		return err
+	}
+	if s := digest.Of(pb); s.Blake3 != r.Apply.Plan.Blake3 || s.SHA256 != r.Apply.Plan.SHA256 {
+		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plans/%s.json has blake3 %s, the receipt says %s", id, s.Blake3, r.Apply.Plan.Blake3)}
+	}
+	var approvals map[string][]byte
+	if ae, ok := findEntry(news, id+ApprovalsSuffix); ok {
+		aes, err := l.tree(ae.id)
+		if err != nil {
+			return err
+		}
+		approvals = map[string][]byte{}
+		for _, e := range aes {
+			kid, ok := strings.CutSuffix(e.name, ".sig")
+			if !ok || e.isDir() {
+				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.name)
+			}
+			if approvals[kid], err = l.objs.get(e.id, plumbing.BlobObject); err != nil {
+				return err
+			}
+		}
+	}
+	if err := CheckApprovals(prev.trust, pb, approvals, r.Apply.Plan.Approvals, r.Time()); err != nil {
+		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: %w", id, err)}
+	}
+	return nil
+}
+
+// CheckApprovals checks that sigs (kid -> armored SSHSIG, namespace
+// vmc-plan, over plan) are exactly the kids listed, each by a distinct key
+// trusted as approver, and that there are at least approvals_required.
+func CheckApprovals(t *keys.Trust, plan []byte, sigs map[string][]byte, listed []string, at time.Time) error {
+	if len(sigs) != len(listed) {
+		return fmt.Errorf("%d approval files but %d approvals listed", len(sigs), len(listed))
+	}
+	seen := map[string]string{}
+	for _, kid := range listed {
+		sig, ok := sigs[kid]
+		if !ok {
+			return fmt.Errorf("approval by %s listed but missing", kid)
+		}
+		e, err := t.Authorize(kid, nil, at, keys.RoleApprover)
+		if err != nil {
+			return fmt.Errorf("approval: %w", err)
+		}
+		fp := keys.Fingerprint(e.Pub)
+		if other, dup := seen[fp]; dup {
+			return fmt.Errorf("approvals by %s and %s are the same key", other, kid)
+		}
+		seen[fp] = kid
+		if err := keys.Verify(e.Pub, keys.NamespacePlan, plan, sig); err != nil {
+			return fmt.Errorf("approval by %s: %w", kid, err)
+		}
+	}
+	if len(listed) < t.ApprovalsRequired {
+		return fmt.Errorf("%d approvals, %d required", len(listed), t.ApprovalsRequired)
+	}
+	return nil
+}
+
+func hashOnly(typ plumbing.ObjectType, b []byte) (plumbing.Hash, error) { return hashObject(typ, b), nil }
+
+// Verified is the last head verify remembered for this repository.
+type Verified struct {
+	Ledger string        `json:"ledger"`
+	Ref    string        `json:"ref"`
+	Seq    uint64        `json:"seq"`
+	Commit string        `json:"commit"`
+	Blake3 digest.Digest `json:"blake3"`
+}
+
+func (l *Ledger) verifiedPath() string {
+	return filepath.Join(l.GitDir, "vmc", "verified", strings.ReplaceAll(l.Ref.String(), "/", "_")+".json")
+}
+
+// LoadVerified returns the remembered verified head, or nil.
+func (l *Ledger) LoadVerified() (*Verified, error) {
+	b, err := os.ReadFile(l.verifiedPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v Verified
+	if err := canon.DecodeStrict(b, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.verifiedPath(), err)
+	}
+	return &v, nil
+}
+
+func (l *Ledger) saveVerified(v Verified) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(l.verifiedPath(), b)
+}
+
+// checkExtends refuses a chain that does not contain the remembered head.
+func (l *Ledger) checkExtends(chain []plumbing.Hash, v *Verified) error {
+	if v.Seq < uint64(len(chain)) && chain[v.Seq].String() == v.Commit {
+		return nil
+	}
+	fork := l.forkPoint(chain, v)
+	why := fmt.Sprintf("it has %d receipts, fewer than the verified %d", len(chain), v.Seq+1)
+	if v.Seq < uint64(len(chain)) {
+		why = fmt.Sprintf("receipt %d is commit %s, but commit %s was verified before", v.Seq, chain[v.Seq], v.Commit)
+	}
+	return &VerifyError{Seq: fork, Rule: RuleFork, Err: fmt.Errorf(
+		"ledger history rewritten: does not extend the verified head (receipt %d, blake3 %s): %s; chains fork at receipt %d", v.Seq, v.Blake3, why, fork)}
+}
+
+// forkPoint finds the first seq where chain and the remembered chain differ,
+// walking the remembered commits if their objects are still here.
+func (l *Ledger) forkPoint(chain []plumbing.Hash, v *Verified) uint64 {
+	h, err := parseHash(v.Commit)
+	if err != nil {
+		return 0
+	}
+	old, err := l.walkBack(h, plumbing.ZeroHash, 0)
+	if err != nil {
+		return 0 // objects gone: we only know that it differs somewhere
+	}
+	i := 0
+	for i < len(old) && i < len(chain) && old[i] == chain[i] {
+		i++
+	}
+	return uint64(i)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

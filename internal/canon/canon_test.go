@@ -1,0 +1,177 @@
+package canon
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// vectorDir holds the RFC 8785 reference vectors (cyberphone/json-canonicalization).
+var vectorDir = filepath.Join("..", "..", "..", "shared", "vectors", "jcs")
+
+func TestVectors(t *testing.T) {
+	inputs, err := filepath.Glob(filepath.Join(vectorDir, "input", "*.json"))
+	if err != nil || len(inputs) < 6 {
+		t.Fatalf("want the 6 JCS vectors under %s, found %d (%v)", vectorDir, len(inputs), err)
+	}
+	for _, in := range inputs {
+		name := filepath.Base(in)
+		t.Run(name, func(t *testing.T) {
+			src, _ := os.ReadFile(in)
+			want, err := os.ReadFile(filepath.Join(vectorDir, "output", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hexText, err := os.ReadFile(filepath.Join(vectorDir, "outhex", strings.TrimSuffix(name, ".json")+".txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantHex, err := hex.DecodeString(strings.Join(strings.Fields(string(hexText)), ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(want, wantHex) {
+				t.Fatalf("vector files disagree: output vs outhex")
+			}
+			got, err := Canonicalize(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("canonical form:\n got %q\nwant %q", got, want)
+			}
+			if err := Check(got); err != nil {
+				t.Fatalf("canonical output fails Check: %v", err)
+			}
+			if err := Check(src); !errors.Is(err, ErrNotCanonical) {
+				t.Fatalf("pretty input passes Check: %v", err)
+			}
+		})
+	}
+}
+
+func TestNumbers(t *testing.T) {
+	for in, want := range map[string]string{
+		"0": "0", "-0": "0", "1": "1", "-1": "-1", "1.0": "1", "1e0": "1",
+		"0.1": "0.1", "1e21": "1e+21", "1e20": "100000000000000000000",
+		"123456789012345680000": "123456789012345680000",
+		"0.000001": "0.000001", "0.0000001": "1e-7", "1.5e-7": "1.5e-7",
+		"5e-324": "5e-324", "1.7976931348623157e308": "1.7976931348623157e+308",
+		"9007199254740993": "9007199254740992", "-1.25E+3": "-1250",
+		"333333333.33333329": "333333333.3333333", "1e-27": "1e-27",
+		"0e10": "0", "-0.0e-5": "0",
+	} {
+		got, err := Canonicalize([]byte(in))
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if string(got) != want {
+			t.Errorf("%s: got %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestRejects(t *testing.T) {
+	for _, tc := range []struct{ name, in, msg string }{
+		{"duplicate key", `{"a":1,"a":2}`, "duplicate object key"},
+		{"duplicate key via escape", `{"a":1,"\u0061":2}`, "duplicate object key"},
+		{"invalid utf8", "\"\xff\"", "invalid UTF-8"},
+		{"overlong utf8", "\"\xc0\xaf\"", "invalid UTF-8"},
+		{"lone high surrogate", `"\ud83d"`, "lone UTF-16 surrogate"},
+		{"lone low surrogate", `"\ude02"`, "lone UTF-16 surrogate"},
+		{"high then non-low", `"\ud83d\u0041"`, "lone UTF-16 surrogate"},
+		{"overflow", `1e309`, "outside the IEEE-754 double range"},
+		{"negative overflow", `-1e400`, "outside the IEEE-754 double range"},
+		{"underflow", `1e-400`, "underflows"},
+		{"nan", `NaN`, "unexpected character"},
+		{"infinity", `Infinity`, "unexpected character"},
+		{"leading zero", `01`, "trailing data"},
+		{"plus sign", `+1`, "unexpected character"},
+		{"bare dot", `1.`, "no digits after"},
+		{"trailing comma", `[1,]`, "unexpected character"},
+		{"trailing data", `{} {}`, "trailing data"},
+		{"control char", "\"a\x01\"", "control character"},
+		{"bad escape", `"\x"`, "invalid escape"},
+		{"unterminated", `"abc`, "unterminated string"},
+		{"empty", ``, "unexpected end"},
+		{"single quotes", `{'a':1}`, "expected string for object key"},
+		{"too deep", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), "nesting deeper"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Canonicalize([]byte(tc.in))
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("want *SyntaxError, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("error %q does not mention %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func TestUnmarshal(t *testing.T) {
+	type T struct {
+		A int    `json:"a"`
+		B string `json:"b"`
+	}
+	var v T
+	if err := Unmarshal([]byte(`{"a":1,"b":"x"}`), &v); err != nil || v.A != 1 || v.B != "x" {
+		t.Fatalf("got %+v, %v", v, err)
+	}
+	if err := Unmarshal([]byte(`{"b":"x","a":1}`), &v); !errors.Is(err, ErrNotCanonical) {
+		t.Fatalf("unsorted keys: %v", err)
+	}
+	if err := Unmarshal([]byte(`{"a":1,"b":"x","c":2}`), &v); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Fatalf("unknown field: %v", err)
+	}
+	if err := Unmarshal([]byte(`{"a":1.0,"b":"x"}`), &v); !errors.Is(err, ErrNotCanonical) {
+		t.Fatalf("1.0: %v", err)
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	in := map[string]any{"z": []any{1, "é<>&", nil}, "a": 2.5, "\u20ac": true}
+	b, err := Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":2.5,"z":[1,"é<>&",null],"€":true}`; string(b) != want {
+		t.Fatalf("got %s want %s", b, want)
+	}
+	again, err := Canonicalize(b)
+	if err != nil || !bytes.Equal(again, b) {
+		t.Fatalf("not idempotent: %s %v", again, err)
+	}
+}
+
+func FuzzCanonicalize(f *testing.F) {
+	inputs, _ := filepath.Glob(filepath.Join(vectorDir, "input", "*.json"))
+	for _, in := range inputs {
+		b, _ := os.ReadFile(in)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"a":[1,2,{"b":null}],"c":"\ud83d\ude02"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Canonicalize(b)
+		if err != nil {
+			return
+		}
+		// Canonical form is a fixed point and always passes Check.
+		c2, err := Canonicalize(c)
+		if err != nil {
+			t.Fatalf("canonical output does not parse: %v\n%q", err, c)
+		}
+		if !bytes.Equal(c, c2) {
+			t.Fatalf("not idempotent:\n%q\n%q", c, c2)
+		}
+		if err := Check(c); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

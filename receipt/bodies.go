@@ -1,0 +1,110 @@
+package receipt
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+)
+
+// Trust-change operations of a keys receipt.
+const (
+	KeysTrust  = "trust"
+	KeysRevoke = "revoke"
+	KeysRotate = "rotate"
+)
+
+// Revocation reasons.
+const (
+	ReasonCompromised = "compromised"
+	ReasonRetired     = "retired"
+)
+
+// KeysChange is the body of a keys receipt: one trust change (the proposal)
+// and the admin co-signatures over it (namespace vmc-keys).
+type KeysChange struct {
+	Proposal   Proposal `json:"proposal"`
+	Signatures []Cosig  `json:"signatures"`
+}
+
+// Proposal is a trust change as admins sign it. Its canonical bytes are what
+// each co-signature covers; Ledger and Base (the blake3 of the ledger head it
+// was proposed against) stop replay into another ledger or a later state.
+type Proposal struct {
+	V      int           `json:"v"`
+	Ledger string        `json:"ledger"`
+	Base   digest.Digest `json:"base"`
+	Op     string        `json:"op"`
+	Key    *keys.KeySpec `json:"key,omitempty"`    // trust: the new key; rotate: the replacement
+	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
+	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
+	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
+}
+
+// Cosig is one admin's signature over a proposal.
+type Cosig struct {
+	KID string `json:"kid"`
+	Sig string `json:"sig"` // armored SSHSIG, namespace vmc-keys
+}
+
+// Validate checks the shape of a keys body.
+func (k *KeysChange) Validate() error {
+	p := k.Proposal
+	if p.V != Version {
+		return fmt.Errorf("keys: proposal version %d", p.V)
+	}
+	if err := ValidLedgerID(p.Ledger); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	switch p.Op {
+	case KeysTrust:
+		if p.Key == nil || p.KID != "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: trust takes key only")
+		}
+	case KeysRevoke:
+		if p.Key != nil || p.KID == "" || (p.Reason != ReasonCompromised && p.Reason != ReasonRetired) {
+			return fmt.Errorf("keys: revoke takes kid and reason (compromised or retired)")
+		}
+		if p.At != "" {
+			if _, err := keys.ParseTime(p.At); err != nil {
+				return fmt.Errorf("keys: at: %w", err)
+			}
+		}
+	case KeysRotate:
+		if p.Key == nil || p.KID == "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: rotate takes kid and key")
+		}
+	default:
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke or rotate)", p.Op)
+	}
+	if len(k.Signatures) == 0 {
+		return fmt.Errorf("keys: no admin signatures")
+	}
+	for i, s := range k.Signatures {
+		if err := keys.ValidKID(s.KID); err != nil {
+			return fmt.Errorf("keys: signature %d: %w", i, err)
+		}
+		if i > 0 && k.Signatures[i-1].KID >= s.KID {
+			return fmt.Errorf("keys: signatures must be sorted by kid, one per kid")
+		}
+	}
+	return nil
+}
+
+var planIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+
+// ValidPlanID checks a plan id: ^[a-z0-9][a-z0-9._-]{0,127}$ and no "..".
+func ValidPlanID(id string) error {
+	if !planIDRE.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid plan id %q: want 1-128 of a-z 0-9 . _ -, starting with a letter or digit", clipID(id))
+	}
+	return nil
+}
+
+func clipID(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
