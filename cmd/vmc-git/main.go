@@ -1,0 +1,179 @@
+// Command vmc-git is a GitOps ledger for Hetzner Cloud: servers change only
+// through reviewed, approved plans, and every change becomes a signed receipt
+// commit on a hash-chained git branch.
+//
+// The command is a thin layer: it parses flags, calls one library function,
+// formats the result and picks the exit code (see exitCodes).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+)
+
+// Version is set at link time: -ldflags "-X main.Version=v1.2.3".
+var Version = "dev"
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitError    = 1 // anything else: I/O, provider, bad input
+	exitUsage    = 2 // bad flags or arguments
+	exitInvalid  = 3 // verification failed: the ledger, a receipt or a signature is not valid
+	exitRefused  = 4 // refused: stale or unapproved plan, lock held, lost race
+	exitNotFound = 5 // no ledger, no such receipt or plan
+)
+
+const exitCodesHelp = `EXIT CODES:
+   0  success
+   1  error (I/O, provider, bad input)
+   2  usage error
+   3  verification failed (ledger, receipt or signature invalid)
+   4  refused (stale or unapproved plan, lock held, concurrent writer)
+   5  not found (no ledger, no such receipt or plan)`
+
+// cliError carries an exit code and optional hints to main.
+type cliError struct {
+	code  int
+	err   error
+	hints []string
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+func fail(code int, err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &cliError{code, err, hints}
+}
+
+func usagef(format string, a ...any) error {
+	return &cliError{exitUsage, fmt.Errorf(format, a...), nil}
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(intersperse(app, args))
+	if err == nil {
+		return exitOK
+	}
+	code, hints := exitError, []string(nil)
+	var ce *cliError
+	if errors.As(err, &ce) {
+		code, hints = ce.code, ce.hints
+	} else if errors.Is(err, gitledger.ErrNoLedger) {
+		code, hints = exitNotFound, []string{"create a ledger with: vmc-git init --ledger github.com/ORG/REPO --key KEYFILE"}
+	} else if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "Required flag") {
+		code = exitUsage
+	}
+	var ve *gitledger.VerifyError
+	if errors.As(err, &ve) {
+		code = exitInvalid
+	}
+	fmt.Fprintf(stderr, "vmc-git: error: %v\n", err)
+	for _, h := range hints {
+		fmt.Fprintf(stderr, "vmc-git: hint: %s\n", h)
+	}
+	return code
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+	app := &cli.App{
+		Name:    "vmc-git",
+		Usage:   "a signed, hash-chained GitOps ledger for Hetzner Cloud",
+		Version: Version,
+		Description: `vmc-git changes servers only through plans: a plan is made by a dry run, reviewed
+in a pull request, approved with operator signatures and applied exactly once.
+Every change becomes a receipt: canonical JSON, hashed with BLAKE3 and SHA-256,
+chained by prev_blake3, signed with an Ed25519 operator key, and committed as
+one signed git commit on the ledger branch (default vmc/ledger).
+
+Try it: vmc-git demo /tmp/vmc-demo
+
+` + exitCodesHelp,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "repo", Aliases: []string{"C"}, Value: ".", Usage: "the ledger repository (any directory inside it)", EnvVars: []string{"VMC_REPO"}},
+			&cli.StringFlag{Name: "branch", Usage: "ledger branch (default: from .vmc/config.json, else vmc/ledger)", EnvVars: []string{"VMC_BRANCH"}},
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
+		Commands:       commands(),
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usagef("%v", err)
+		},
+	}
+	return app
+}
+
+func commands() []*cli.Command {
+	var cmds []*cli.Command
+	cmds = append(cmds, ledgerCommands()...)
+	cmds = append(cmds, keysCommands()...)
+	cmds = append(cmds, extraCommands()...)
+	for _, c := range cmds {
+		setUsageErrors(c)
+	}
+	return cmds
+}
+
+// extraCommands is extended by other files' init functions.
+var extraCommandFuncs []func() []*cli.Command
+
+func extraCommands() []*cli.Command {
+	var out []*cli.Command
+	for _, f := range extraCommandFuncs {
+		out = append(out, f()...)
+	}
+	return out
+}
+
+func setUsageErrors(c *cli.Command) {
+	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usagef("%v", err) }
+	for _, s := range c.Subcommands {
+		setUsageErrors(s)
+	}
+}
+
+// jsonFlag is the --json flag every reporting command has.
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON on stdout"}
+
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func outf(c *cli.Context, format string, a ...any) {
+	fmt.Fprintf(c.App.Writer, format, a...)
+}
+
+// stderrIsTerminal reports whether progress output makes sense.
+func stderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func exactArgs(c *cli.Context, n int, names string) error {
+	if c.NArg() != n {
+		return usagef("%s: want %d argument(s): %s (see vmc-git %s --help)", c.Command.FullName(), n, names, c.Command.FullName())
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package gitledger
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// Entry is one stored receipt with its signature, as read from the tip's
+// tree (which holds every receipt). Reading does not verify; Verify does.
+type Entry struct {
+	Receipt *receipt.Receipt
+	Bytes   []byte
+	Sig     []byte
+}
+
+// Reader reads receipts from one ledger tree, caching the shard trees it
+// walked last.
+type Reader struct {
+	l        *Ledger
+	Tip      *Tip
+	dirCache map[string][]treeEntry
+}
+
+// NewReader reads from the ledger's current tip.
+func (l *Ledger) NewReader() (*Reader, error) {
+	tip, err := l.Tip()
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{l: l, Tip: tip, dirCache: map[string][]treeEntry{}}, nil
+}
+
+// File reads a file by its path in the tip's tree.
+func (r *Reader) File(p string) ([]byte, error) {
+	dir, name := path.Split(p)
+	es, err := r.dir(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return nil, err
+	}
+	return r.l.blobAt(es, name)
+}
+
+func (r *Reader) dir(p string) ([]treeEntry, error) {
+	if p == "" {
+		return r.Tip.trees.root, nil
+	}
+	if es, ok := r.dirCache[p]; ok {
+		return es, nil
+	}
+	parent, name := path.Split(p)
+	pes, err := r.dir(strings.TrimSuffix(parent, "/"))
+	if err != nil {
+		return nil, err
+	}
+	e, ok := findEntry(pes, name)
+	if !ok || !e.isDir() {
+		return nil, fmt.Errorf("no directory %s", p)
+	}
+	es, err := r.l.tree(e.id)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.dirCache) > 64 {
+		r.dirCache = map[string][]treeEntry{}
+	}
+	r.dirCache[p] = es
+	return es, nil
+}
+
+// Receipt reads receipt seq and its signature.
+func (r *Reader) Receipt(seq uint64) (*Entry, error) {
+	if seq > r.Tip.Head.Seq {
+		return nil, fmt.Errorf("receipt %d: the ledger ends at receipt %d", seq, r.Tip.Head.Seq)
+	}
+	p := receipt.Path(seq)
+	b, err := r.File(p)
+	if err != nil {
+		return nil, fmt.Errorf("receipt %d: %w", seq, err)
+	}
+	sig, err := r.File(p + receipt.SigSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("receipt %d: %w", seq, err)
+	}
+	rc, err := receipt.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Receipt: rc, Bytes: b, Sig: sig}, nil
+}
+
+// CommitOf returns the commit that added receipt seq (walking back from the tip).
+func (l *Ledger) CommitOf(tip *Tip, seq uint64) (plumbing.Hash, error) {
+	if seq > tip.Head.Seq {
+		return plumbing.ZeroHash, fmt.Errorf("receipt %d: the ledger ends at receipt %d", seq, tip.Head.Seq)
+	}
+	c := tip.Commit
+	for i := tip.Head.Seq; i > seq; i-- {
+		raw, err := l.objs.get(c, plumbing.CommitObject)
+		if err != nil {
+			return c, err
+		}
+		_, parents, _, err := parseCommitHeaders(raw)
+		if err != nil || len(parents) != 1 {
+			return c, fmt.Errorf("commit %s: not a ledger commit", c)
+		}
+		c = parents[0]
+	}
+	return c, nil
+}
+
+// TrustAt returns the trust state after receipt seq.
+func (l *Ledger) TrustAt(tip *Tip, seq uint64) (*keys.Trust, error) {
+	if seq == tip.Head.Seq {
+		return tip.Trust, nil
+	}
+	c, err := l.CommitOf(tip, seq)
+	if err != nil {
+		return nil, err
+	}
+	t, err := l.tipAt(c)
+	if err != nil {
+		return nil, err
+	}
+	return t.Trust, nil
+}
+
+// VerifyEntry checks a receipt's signature against the trust state in force
+// before it (after receipt seq-1, or the genesis keys for receipt 0).
+func (l *Ledger) VerifyEntry(tip *Tip, rc *receipt.Receipt, body, sig []byte) error {
+	var t *keys.Trust
+	var err error
+	if rc.Seq == 0 {
+		if t, err = keys.NewTrust(rc.Genesis.Keys, rc.Genesis.Policy, rc.Time()); err != nil {
+			return err
+		}
+	} else if t, err = l.TrustAt(tip, rc.Seq-1); err != nil {
+		return err
+	}
+	e, err := t.Authorize(rc.KID, nil, rc.Time(), receipt.Roles[rc.Kind]...)
+	if err != nil {
+		return fmt.Errorf("receipt %d: %w", rc.Seq, err)
+	}
+	if err := keys.Verify(e.Pub, keys.NamespaceReceipt, body, sig); err != nil {
+		return fmt.Errorf("receipt %d: %w", rc.Seq, err)
+	}
+	return nil
+}
