@@ -1,0 +1,561 @@
+// Package apply turns an approved plan into provider actions and exactly one
+// apply receipt, safely under crashes and concurrent appliers.
+//
+// # Steps
+//
+//  1. Refuse: a plan already in the ledger (plans/<id>.json in the ledger
+//     tree), too few valid approvals (gitledger.CheckApprovals at the ledger
+//     tip), a plan from another ledger.
+//  2. Take the per-server locks (package lock), then check again that the plan
+//     is new and fresh (plans.CheckFresh: servers and ledger unchanged).
+//  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
+//     before calling the provider; record each action as "calling" before
+//     its call and "done" with its result after.
+//  4. Append the apply receipt (plan hashes, carrying main commit, approvals,
+//     each action's result, forced locks), copying the plan and approvals into
+//     the ledger tree; then delete the intent and release the locks.
+//
+// # Crash safety
+//
+// Recover reconciles every unfinished intent before new plans are applied:
+// if the ledger already has the plan, the intent is dropped; otherwise
+// actions not yet called are run, actions recorded as "calling" are
+// reconciled by reading the server (an effect that can be observed, such as
+// a created server labelled vmc.plan=<id>, counts as succeeded; an
+// idempotent op without visible effect is run; a reboot, reset or rebuild
+// whose effect cannot be seen is recorded as unknown), and the receipt is
+// written with recovered=true. So a provider action that happened always
+// ends up in a receipt, and each plan gets exactly one receipt.
+//
+// Fault injection for tests: Options.Fault is called at the named steps
+// (StepBeforeProvider, StepAfterProvider, StepBeforeCommit, StepAfterCommit);
+// the CLI maps VMC_FAULT=<step> to an immediate process exit there.
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/lock"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// Fault-injection steps.
+const (
+	StepBeforeProvider = "before-provider"
+	StepAfterProvider  = "after-provider"
+	StepBeforeCommit   = "before-commit"
+	StepAfterCommit    = "after-commit"
+)
+
+// Action states in the intent journal.
+const (
+	statePending = "pending"
+	stateCalling = "calling"
+	stateDone    = "done"
+)
+
+// StatusSkipped marks an action not attempted because an earlier one failed.
+const StatusSkipped = "skipped"
+
+// Errors callers branch on.
+var (
+	ErrAlreadyApplied = errors.New("plan already applied")
+	ErrNotApproved    = errors.New("plan not approved")
+)
+
+// Options configure an Applier.
+type Options struct {
+	Ledger   *gitledger.Ledger
+	Provider provider.Provider
+	Signer   *keys.Signer
+	KID      string
+	Locks    *lock.Locks
+	Force    bool          // break live locks (recorded in the receipt)
+	LockWait time.Duration // wait this long for a held lock
+	Fault    func(step string)
+	Log      func(format string, a ...any) // progress messages; nil: silent
+}
+
+// Applier applies plans.
+type Applier struct{ o Options }
+
+// New returns an Applier.
+func New(o Options) *Applier {
+	if o.Fault == nil {
+		o.Fault = func(string) {}
+	}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+	if o.Locks == nil {
+		o.Locks = lock.New("")
+	}
+	return &Applier{o}
+}
+
+// Input is one plan to apply: its exact bytes, its approvals and the main
+// commit that carried it ("" if not committed).
+type Input struct {
+	Bytes     []byte
+	Approvals map[string][]byte
+	Commit    string
+}
+
+// Outcome is the result of applying one plan.
+type Outcome struct {
+	Plan      string                 `json:"plan"`
+	Seq       uint64                 `json:"seq"`
+	Commit    string                 `json:"commit"`
+	Blake3    digest.Digest          `json:"blake3"`
+	Recovered bool                   `json:"recovered,omitempty"`
+	Actions   []receipt.ActionRecord `json:"actions"`
+	Status    string                 `json:"status"` // succeeded if every action did, else failed or unknown
+}
+
+// intent is the journal entry of a plan being applied.
+type intent struct {
+	V         int               `json:"v"`
+	Plan      string            `json:"plan"`
+	PlanBytes []byte            `json:"plan_bytes"`
+	Approvals []string          `json:"approvals"`
+	Sigs      map[string][]byte `json:"sigs"`
+	Commit    string            `json:"commit"`
+	Forced    []string          `json:"forced,omitempty"`
+	Steps     []intentStep      `json:"steps"`
+	Started   time.Time         `json:"started"`
+}
+
+type intentStep struct {
+	Action provider.Action  `json:"action"`
+	State  string           `json:"state"`
+	Result *provider.Result `json:"result,omitempty"`
+}
+
+func (a *Applier) intentDir() string { return filepath.Join(a.o.Ledger.GitDir, "vmc", "intents") }
+
+func (a *Applier) intentPath(id string) string { return filepath.Join(a.intentDir(), id+".json") }
+
+func (a *Applier) saveIntent(in *intent) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return writeFileSync(a.intentPath(in.Plan), b)
+}
+
+// Apply applies one plan (after recovering an unfinished intent for it).
+func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
+	p, err := plans.Parse(in.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(a.intentPath(p.ID)); err == nil {
+		return a.recoverOne(ctx, p.ID)
+	}
+	tip, err := a.o.Ledger.Tip()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.precheck(tip, p, in); err != nil {
+		return nil, err
+	}
+	// Locks, in name order so two appliers never deadlock.
+	servers := p.Servers()
+	var forced []string
+	var held []string
+	defer func() {
+		for _, s := range held {
+			a.o.Locks.Release(s, false)
+		}
+	}()
+	for _, s := range servers {
+		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, a.o.Force, a.o.LockWait)
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, s)
+		if acq.Broke != nil {
+			if acq.Stale {
+				a.o.Log("took over stale lock on %s (held by %s, pid %d)", s, acq.Broke.Holder, acq.Broke.PID)
+			} else {
+				forced = append(forced, s)
+				a.o.Log("broke lock on %s held by %s (--force, recorded in the receipt)", s, acq.Broke.Holder)
+			}
+		}
+	}
+	// Under the locks: re-read the ledger, then check freshness.
+	if tip, err = a.o.Ledger.Tip(); err != nil {
+		return nil, err
+	}
+	if err := a.precheck(tip, p, in); err != nil {
+		return nil, err
+	}
+	view, err := newLedgerView(a.o.Ledger)
+	if err != nil {
+		return nil, err
+	}
+	if err := plans.CheckFresh(ctx, a.o.Provider, view, p); err != nil {
+		return nil, err
+	}
+	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
+	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Started: time.Now().UTC()}
+	for _, s := range p.Actions {
+		it.Steps = append(it.Steps, intentStep{Action: s.Action, State: statePending})
+	}
+	if err := a.saveIntent(it); err != nil {
+		return nil, fmt.Errorf("write intent journal: %w", err)
+	}
+	a.o.Fault(StepBeforeProvider)
+	if err := a.run(ctx, p, it, false); err != nil {
+		return nil, err
+	}
+	return a.commit(it, false)
+}
+
+func pick(m map[string][]byte, kids []string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, k := range kids {
+		out[k] = m[k]
+	}
+	return out
+}
+
+// precheck refuses plans that are for another ledger, already applied, or
+// not approved.
+func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
+	if p.Ledger != tip.Head.Ledger {
+		return fmt.Errorf("plan %s is for ledger %s, this is %s", p.ID, p.Ledger, tip.Head.Ledger)
+	}
+	if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
+	}
+	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
+	if !st.Approved() {
+		msg := fmt.Sprintf("%d of %d required approvals", len(st.Valid), st.Required)
+		for _, k := range slices.Sorted(maps.Keys(st.Invalid)) {
+			msg += fmt.Sprintf("; %s: %s", k, st.Invalid[k])
+		}
+		return fmt.Errorf("%w: plan %s has %s", ErrNotApproved, p.ID, msg)
+	}
+	return nil
+}
+
+// run performs the steps not done yet. With recovering, steps found
+// "calling" are reconciled with the provider first.
+func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) error {
+	labels := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
+	failed := false
+	for i := range it.Steps {
+		s := &it.Steps[i]
+		if s.State == stateDone {
+			failed = failed || s.Result.Status != provider.StatusSucceeded
+			continue
+		}
+		if failed {
+			s.State, s.Result = stateDone, &provider.Result{Status: StatusSkipped, Error: "not attempted: an earlier action did not succeed"}
+			continue
+		}
+		if recovering && s.State == stateCalling {
+			res, rerun, err := reconcile(ctx, a.o.Provider, s.Action, p.ID)
+			if err != nil {
+				return err
+			}
+			if !rerun {
+				s.State, s.Result = stateDone, res
+				failed = res.Status != provider.StatusSucceeded
+				if err := a.saveIntent(it); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		s.State = stateCalling
+		if err := a.saveIntent(it); err != nil {
+			return err
+		}
+		a.o.Log("%s", plans.Describe(s.Action))
+		res, _ := a.o.Provider.Apply(ctx, s.Action, labels)
+		a.o.Fault(StepAfterProvider)
+		s.State, s.Result = stateDone, &res
+		failed = res.Status != provider.StatusSucceeded
+		if err := a.saveIntent(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit writes the apply receipt for a finished intent.
+func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
+	p, err := plans.Parse(it.PlanBytes)
+	if err != nil {
+		return nil, err
+	}
+	sums := digest.Of(it.PlanBytes)
+	var recs []receipt.ActionRecord
+	status := provider.StatusSucceeded
+	for _, s := range it.Steps {
+		ab, err := json.Marshal(s.Action)
+		if err != nil {
+			return nil, err
+		}
+		rb, err := json.Marshal(s.Result)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, receipt.ActionRecord{Action: ab, Result: rb})
+		if s.Result.Status != provider.StatusSucceeded && status == provider.StatusSucceeded {
+			status = s.Result.Status
+			if status == StatusSkipped {
+				status = provider.StatusFailed
+			}
+		}
+	}
+	sort.Strings(it.Approvals)
+	a.o.Fault(StepBeforeCommit)
+	w, err := a.o.Ledger.Append(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
+		if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, p.ID, seq)
+		}
+		summary := fmt.Sprintf("apply %s: %s", p.ID, status)
+		if len(summary) > receipt.MaxSummary {
+			summary = summary[:receipt.MaxSummary]
+		}
+		return &gitledger.Draft{
+			Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
+				Plan: receipt.PlanRef{ID: p.ID, Path: plans.Path(p.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,
+					Commit: it.Commit, Approvals: it.Approvals},
+				Actions: recs, Forced: it.Forced, Recovered: recovered,
+			}},
+			Plan: &gitledger.PlanCopy{Bytes: it.PlanBytes, Approvals: it.Sigs},
+		}, nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrAlreadyApplied) {
+			os.Remove(a.intentPath(p.ID))
+		}
+		return nil, err
+	}
+	a.o.Fault(StepAfterCommit)
+	if err := os.Remove(a.intentPath(p.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return &Outcome{Plan: p.ID, Seq: w.Seq, Commit: w.Commit.String(), Blake3: w.Sums.Blake3, Recovered: recovered, Actions: recs, Status: status}, nil
+}
+
+// Recover reconciles every unfinished intent in this repository.
+func (a *Applier) Recover(ctx context.Context) ([]*Outcome, error) {
+	ents, err := os.ReadDir(a.intentDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Outcome
+	for _, e := range ents {
+		id, ok := cutJSON(e.Name())
+		if !ok {
+			continue
+		}
+		o, err := a.recoverOne(ctx, id)
+		if err != nil {
+			return out, fmt.Errorf("recover plan %s: %w", id, err)
+		}
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func cutJSON(name string) (string, bool) {
+	if len(name) > 5 && name[len(name)-5:] == ".json" && plans.ValidID(name[:len(name)-5]) == nil {
+		return name[:len(name)-5], true
+	}
+	return "", false
+}
+
+// recoverOne finishes one intent. It returns nil, nil when the receipt was
+// already written (the intent is just dropped).
+func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
+	b, err := os.ReadFile(a.intentPath(id))
+	if err != nil {
+		return nil, err
+	}
+	var it intent
+	if err := json.Unmarshal(b, &it); err != nil {
+		return nil, fmt.Errorf("intent journal %s: %w", a.intentPath(id), err)
+	}
+	if _, ok, err := appliedSeq(a.o.Ledger, id); err != nil {
+		return nil, err
+	} else if ok {
+		a.o.Log("plan %s: receipt already written; dropping the finished intent", id)
+		return nil, os.Remove(a.intentPath(id))
+	}
+	p, err := plans.Parse(it.PlanBytes)
+	if err != nil {
+		return nil, err
+	}
+	var held []string
+	defer func() {
+		for _, s := range held {
+			a.o.Locks.Release(s, false)
+		}
+	}()
+	for _, s := range p.Servers() {
+		if _, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, false, a.o.LockWait); err != nil {
+			return nil, err
+		}
+		held = append(held, s)
+	}
+	a.o.Log("plan %s: recovering an unfinished apply", id)
+	if err := a.run(ctx, p, &it, true); err != nil {
+		return nil, err
+	}
+	return a.commit(&it, true)
+}
+
+// reconcile decides what happened to an action whose call may or may not
+// have reached the provider. rerun means it evidently did not happen and is
+// safe to run now.
+func reconcile(ctx context.Context, prov provider.Provider, act provider.Action, planID string) (*provider.Result, bool, error) {
+	s, err := prov.Server(ctx, act.Server)
+	if errors.Is(err, provider.ErrNotFound) {
+		s, err = nil, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	done := func() (*provider.Result, bool, error) {
+		return &provider.Result{Status: provider.StatusSucceeded, Observed: s, Error: ""}, false, nil
+	}
+	switch act.Op {
+	case provider.OpCreate:
+		if s != nil && s.Labels[provider.LabelPlan] == planID {
+			return done()
+		}
+		if s == nil {
+			return nil, true, nil
+		}
+	case provider.OpDelete:
+		if s == nil {
+			return done()
+		}
+		return nil, true, nil
+	case provider.OpPoweron:
+		if s != nil && s.Status == "running" {
+			return done()
+		}
+		return nil, true, nil
+	case provider.OpPoweroff, provider.OpShutdown:
+		if s != nil && s.Status == "off" {
+			return done()
+		}
+		if act.Op == provider.OpPoweroff {
+			return nil, true, nil
+		}
+	case provider.OpResize:
+		if s != nil && s.ServerType == act.ServerType {
+			return done()
+		}
+		return nil, true, nil
+	case provider.OpLabel, provider.OpProtect:
+		return nil, true, nil // setting the same labels or protection again is harmless
+	case provider.OpRename:
+		if n, err := prov.Server(ctx, act.NewName); err == nil {
+			s = n
+			return done()
+		}
+		return nil, true, nil
+	}
+	return &provider.Result{Status: provider.StatusUnknown, Observed: s,
+		Error: fmt.Sprintf("interrupted while calling the provider; whether %s ran cannot be observed", act.Op)}, false, nil
+}
+
+// appliedSeq reports whether plans/<id>.json is in the ledger tip's tree.
+func appliedSeq(l *gitledger.Ledger, id string) (uint64, bool, error) {
+	r, err := l.NewReader()
+	if err != nil {
+		return 0, false, err
+	}
+	if _, err := r.File(plans.Path(id)); err != nil {
+		return 0, false, nil
+	}
+	// Find the receipt: newest first, apply receipts carrying this plan.
+	for seq := int64(r.Tip.Head.Seq); seq >= 0; seq-- {
+		e, err := r.Receipt(uint64(seq))
+		if err != nil {
+			return 0, true, nil
+		}
+		if e.Receipt.Kind == receipt.KindApply && e.Receipt.Apply.Plan.ID == id {
+			return uint64(seq), true, nil
+		}
+	}
+	return 0, true, nil
+}
+
+func writeFileSync(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ledgerView adapts the ledger tip to plans.LedgerView.
+type ledgerView struct{ r *gitledger.Reader }
+
+func newLedgerView(l *gitledger.Ledger) (*ledgerView, error) {
+	r, err := l.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerView{r}, nil
+}
+
+func (v *ledgerView) TipSeq() uint64 { return v.r.Tip.Head.Seq }
+
+func (v *ledgerView) ReceiptAt(seq uint64) (*receipt.Receipt, digest.Digest, error) {
+	e, err := v.r.Receipt(seq)
+	if err != nil {
+		return nil, digest.Zero, err
+	}
+	return e.Receipt, digest.Blake3(e.Bytes), nil
+}
+
+// NewLedgerView exposes the ledger to plans.CheckFresh.
+func NewLedgerView(l *gitledger.Ledger) (plans.LedgerView, error) { return newLedgerView(l) }

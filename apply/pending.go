@@ -1,0 +1,166 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
+)
+
+// PendingPlan is a plan committed on main without a receipt yet.
+type PendingPlan struct {
+	ID     string
+	Input  Input
+	Added  int64 // commit time of the commit that added it
+	Commit string
+}
+
+// Pending lists the plans on branch mainRef of repo that have no receipt
+// yet, oldest first (by the time of the commit that added them, then id).
+func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName, applied func(id string) (bool, error)) ([]PendingPlan, error) {
+	ref, err := repo.Reference(mainRef, true)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", mainRef, err)
+	}
+	c, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, err
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	pt, err := tree.Tree(plans.Dir)
+	if errors.Is(err, object.ErrDirectoryNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	added, err := addedCommits(gitDir, mainRef)
+	if err != nil {
+		return nil, err
+	}
+	var out []PendingPlan
+	for _, e := range pt.Entries {
+		id, ok := cutJSON(e.Name)
+		if !ok || !e.Mode.IsFile() {
+			continue
+		}
+		done, err := applied(id)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			continue
+		}
+		b, err := blob(repo, e.Hash)
+		if err != nil {
+			return nil, err
+		}
+		sigs := map[string][]byte{}
+		if at, err := pt.Tree(id + plans.ApprovalsSuffix); err == nil {
+			for _, ae := range at.Entries {
+				kid, ok := strings.CutSuffix(ae.Name, ".sig")
+				if !ok || keys.ValidKID(kid) != nil {
+					continue
+				}
+				if sigs[kid], err = blob(repo, ae.Hash); err != nil {
+					return nil, err
+				}
+			}
+		}
+		a := added[plans.Path(id)]
+		out = append(out, PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Added != out[j].Added {
+			return out[i].Added < out[j].Added
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func blob(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
+	b, err := repo.BlobObject(h)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	buf := make([]byte, b.Size)
+	_, err = io.ReadFull(r, buf)
+	return buf, err
+}
+
+type addedAt struct {
+	commit string
+	time   int64
+}
+
+// addedCommits maps each plans/*.json path to the commit that added it on
+// mainRef, using the real git (one log walk).
+func addedCommits(gitDir string, mainRef plumbing.ReferenceName) (map[string]addedAt, error) {
+	cmd := exec.Command("git", "--git-dir", gitDir, "log", "--diff-filter=A", "--format=@%H %ct", "--name-only", mainRef.String(), "--", plans.Dir+"/")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("git log %s: %w", mainRef, err)
+	}
+	m := map[string]addedAt{}
+	var cur addedAt
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "@"):
+			f := strings.Fields(line[1:])
+			if len(f) == 2 {
+				t, _ := strconv.ParseInt(f[1], 10, 64)
+				cur = addedAt{f[0], t}
+			}
+		case line != "":
+			m[line] = cur // git log is newest first: the last seen is the first add
+		}
+	}
+	return m, nil
+}
+
+// ApplyPending recovers unfinished intents, then applies every pending plan
+// oldest first. A plan that is refused (stale, unapproved) does not stop the
+// others; its error is returned in the list.
+func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPlan, error)) ([]*Outcome, []error, error) {
+	outs, err := a.Recover(ctx)
+	if err != nil {
+		return outs, nil, err
+	}
+	list, err := pending()
+	if err != nil {
+		return outs, nil, err
+	}
+	var errs []error
+	for _, pp := range list {
+		o, err := a.Apply(ctx, pp.Input)
+		switch {
+		case errors.Is(err, ErrAlreadyApplied):
+			a.o.Log("plan %s: already applied by another writer", pp.ID)
+		case err != nil:
+			errs = append(errs, fmt.Errorf("plan %s: %w", pp.ID, err))
+		default:
+			outs = append(outs, o)
+		}
+	}
+	return outs, errs, nil
+}

@@ -1,0 +1,210 @@
+package plans
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// StaleError lists why a plan no longer matches the world.
+type StaleError struct {
+	Plan  string
+	Diffs []string
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("plan %s is stale: %s", e.Plan, strings.Join(e.Diffs, "; "))
+}
+
+// LedgerView is the part of the ledger a freshness check reads.
+type LedgerView interface {
+	// TipSeq is the newest receipt's seq.
+	TipSeq() uint64
+	// ReceiptAt returns receipt seq and its blake3.
+	ReceiptAt(seq uint64) (*receipt.Receipt, digest.Digest, error)
+}
+
+// CheckFresh compares the plan's expectations with the provider and the
+// ledger now. It returns a *StaleError listing every difference, or another
+// error if it could not look.
+func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *Plan) error {
+	var diffs []string
+	// The ledger: same history at ledger_head, and no apply since touching our servers.
+	tip := led.TipSeq()
+	if p.LedgerHead.Seq > tip {
+		diffs = append(diffs, fmt.Sprintf("made against ledger receipt %d, but the ledger ends at %d", p.LedgerHead.Seq, tip))
+	} else {
+		_, sum, err := led.ReceiptAt(p.LedgerHead.Seq)
+		if err != nil {
+			return err
+		}
+		if sum != p.LedgerHead.Blake3 {
+			diffs = append(diffs, fmt.Sprintf("made against ledger receipt %d with blake3 %s, but that receipt is %s here (another ledger or rewritten history)", p.LedgerHead.Seq, p.LedgerHead.Blake3, sum))
+		}
+		ours := map[string]bool{}
+		for _, s := range p.Servers() {
+			ours[s] = true
+		}
+		for seq := p.LedgerHead.Seq + 1; seq <= tip; seq++ {
+			r, _, err := led.ReceiptAt(seq)
+			if err != nil {
+				return err
+			}
+			if r.Kind != receipt.KindApply {
+				continue
+			}
+			for _, s := range AppliedServers(r) {
+				if ours[s] {
+					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", seq, r.Apply.Plan.ID, s))
+				}
+			}
+		}
+	}
+	// The servers.
+	for _, st := range p.Actions {
+		name := st.Action.Server
+		s, err := prov.Server(ctx, name)
+		if errors.Is(err, provider.ErrNotFound) {
+			s, err = nil, nil
+		}
+		if err != nil {
+			return fmt.Errorf("check plan %s: read server %s: %w", p.ID, name, err)
+		}
+		diffs = append(diffs, CompareExpect(name, st.Expect, s)...)
+	}
+	if len(diffs) > 0 {
+		return &StaleError{Plan: p.ID, Diffs: diffs}
+	}
+	return nil
+}
+
+// CompareExpect lists how server s (nil: absent) differs from e.
+func CompareExpect(name string, e Expect, s *provider.Server) []string {
+	now := ExpectOf(s)
+	var d []string
+	switch {
+	case e.Exists && s == nil:
+		return []string{fmt.Sprintf("server %s (id %d) no longer exists", name, e.ServerID)}
+	case !e.Exists && s != nil:
+		return []string{fmt.Sprintf("server %s now exists (id %d, %s)", name, s.ID, s.Status)}
+	case !e.Exists:
+		return nil
+	}
+	if now.ServerID != e.ServerID {
+		d = append(d, fmt.Sprintf("server %s: id planned %d, now %d (replaced)", name, e.ServerID, now.ServerID))
+	}
+	if now.Status != e.Status {
+		d = append(d, fmt.Sprintf("server %s: status planned %s, now %s", name, e.Status, now.Status))
+	}
+	if now.ServerType != e.ServerType {
+		d = append(d, fmt.Sprintf("server %s: type planned %s, now %s", name, e.ServerType, now.ServerType))
+	}
+	if !maps.Equal(now.Labels, e.Labels) {
+		d = append(d, fmt.Sprintf("server %s: labels planned %s, now %s", name, formatLabels(e.Labels), formatLabels(now.Labels)))
+	}
+	return d
+}
+
+// AppliedServers lists the servers an apply receipt's actions named.
+func AppliedServers(r *receipt.Receipt) []string {
+	var out []string
+	if r.Apply == nil {
+		return nil
+	}
+	for _, ar := range r.Apply.Actions {
+		a, err := provider.ParseAction(ar.Action)
+		if err != nil {
+			continue
+		}
+		out = append(out, a.Server)
+		if a.NewName != "" {
+			out = append(out, a.NewName)
+		}
+	}
+	return out
+}
+
+// Approve signs the plan bytes (SSHSIG, namespace vmc-plan).
+func Approve(s *keys.Signer, plan []byte) ([]byte, error) {
+	if _, err := Parse(plan); err != nil {
+		return nil, err
+	}
+	return s.Sign(keys.NamespacePlan, plan)
+}
+
+// LoadApprovals reads <dir>/<id>.approvals/*.sig, where dir holds the plan.
+func LoadApprovals(dir, id string) (map[string][]byte, error) {
+	ad := filepath.Join(dir, id+ApprovalsSuffix)
+	ents, err := os.ReadDir(ad)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string][]byte{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, e := range ents {
+		kid, ok := strings.CutSuffix(e.Name(), ".sig")
+		if !ok || !e.Type().IsRegular() || keys.ValidKID(kid) != nil {
+			return nil, fmt.Errorf("%s: %s is not an approval (<kid>.sig)", ad, e.Name())
+		}
+		if out[kid], err = os.ReadFile(filepath.Join(ad, e.Name())); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ApprovalStatus is what plan status reports.
+type ApprovalStatus struct {
+	Required int               `json:"required"`
+	Valid    []string          `json:"valid"`
+	Invalid  map[string]string `json:"invalid,omitempty"` // kid -> why
+	Missing  int               `json:"missing"`
+}
+
+// Approved reports whether enough valid approvals are present.
+func (s ApprovalStatus) Approved() bool { return s.Missing == 0 }
+
+// CheckApprovalSet sorts approvals into valid (approver keys trusted at t,
+// distinct keys, good signature) and invalid ones.
+func CheckApprovalSet(t *keys.Trust, plan []byte, sigs map[string][]byte, at time.Time) ApprovalStatus {
+	st := ApprovalStatus{Required: t.ApprovalsRequired, Valid: []string{}, Invalid: map[string]string{}}
+	seen := map[string]string{}
+	kids := make([]string, 0, len(sigs))
+	for k := range sigs {
+		kids = append(kids, k)
+	}
+	sort.Strings(kids)
+	for _, kid := range kids {
+		e, err := t.Authorize(kid, nil, at, keys.RoleApprover)
+		if err != nil {
+			st.Invalid[kid] = err.Error()
+			continue
+		}
+		if err := keys.Verify(e.Pub, keys.NamespacePlan, plan, sigs[kid]); err != nil {
+			st.Invalid[kid] = err.Error()
+			continue
+		}
+		fp := keys.Fingerprint(e.Pub)
+		if other, dup := seen[fp]; dup {
+			st.Invalid[kid] = "same key as " + other
+			continue
+		}
+		seen[fp] = kid
+		st.Valid = append(st.Valid, kid)
+	}
+	st.Missing = max(0, st.Required-len(st.Valid))
+	return st
+}

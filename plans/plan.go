@@ -1,0 +1,344 @@
+// Package plans defines vmc-git plans: what an operator (or an agent) wants
+// done to servers, made by a dry run, reviewed in a pull request, approved
+// with operator signatures and applied at most once.
+//
+// # Format
+//
+// A plan is canonical JSON (RFC 8785) at plans/<id>.json on the main branch,
+// where id matches ^[a-z0-9][a-z0-9._-]{0,127}$ and equals the file name:
+//
+//	{"actions":[{"action":{"image":"ubuntu-24.04","location":"fsn1","op":"create",
+//	  "server":"web-1","server_type":"cx22"},"expect":{"exists":false}}],
+//	 "created_at":"2026-11-26T09:00:00Z","created_by":"alice","id":"web-1-create-20261126090000",
+//	 "ledger":"github.com/acme/infra","ledger_head":{"blake3":"…","seq":3},
+//	 "summary":"create web-1 (cx22, ubuntu-24.04, fsn1)","v":1}
+//
+// Each action (provider.Action) carries what the dry run found on its server:
+// whether it exists and, if so, its id, status, type and labels. A plan names
+// each server at most once, so every expectation is about the state before
+// the plan. ledger_head is the ledger receipt the plan was made against.
+//
+// # Staleness
+//
+// Apply refuses a stale plan: a server no longer matches its expectation, or
+// an apply receipt after ledger_head touched one of the plan's servers, or the
+// ledger at ledger_head is not the one the plan was made against. The error
+// lists every difference.
+//
+// # Approvals
+//
+// An approval is an armored SSHSIG, namespace vmc-plan, over the plan's
+// exact bytes, stored at plans/<id>.approvals/<kid>.sig. A plan needs
+// approvals_required approvals by distinct keys trusted as approver at the
+// ledger head; gitledger.CheckApprovals is the rule.
+package plans
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// Version is the plan format version.
+const Version = 1
+
+// Dir is where plans live in the main branch's tree.
+const Dir = "plans"
+
+// ApprovalsSuffix names a plan's approvals directory: plans/<id>.approvals/.
+const ApprovalsSuffix = ".approvals"
+
+// MaxActions bounds the actions of one plan.
+const MaxActions = 100
+
+// Plan is one reviewed unit of change.
+type Plan struct {
+	V          int       `json:"v"`
+	ID         string    `json:"id"`
+	Ledger     string    `json:"ledger"`
+	CreatedAt  string    `json:"created_at"`
+	CreatedBy  string    `json:"created_by,omitempty"`
+	Summary    string    `json:"summary"`
+	LedgerHead LedgerRef `json:"ledger_head"`
+	Actions    []Step    `json:"actions"`
+}
+
+// LedgerRef names a ledger receipt.
+type LedgerRef struct {
+	Seq    uint64        `json:"seq"`
+	Blake3 digest.Digest `json:"blake3"`
+}
+
+// Step is one action and the state its server had when the plan was made.
+type Step struct {
+	Action provider.Action `json:"action"`
+	Expect Expect          `json:"expect"`
+}
+
+// Expect is the state a plan expects to find on a server.
+type Expect struct {
+	Exists     bool              `json:"exists"`
+	ServerID   int64             `json:"server_id,omitempty"`
+	Status     string            `json:"status,omitempty"`
+	ServerType string            `json:"server_type,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// ExpectOf returns the expectation for an observed server (nil: absent).
+func ExpectOf(s *provider.Server) Expect {
+	if s == nil {
+		return Expect{}
+	}
+	e := Expect{Exists: true, ServerID: s.ID, Status: s.Status, ServerType: s.ServerType}
+	if len(s.Labels) > 0 {
+		e.Labels = maps.Clone(s.Labels)
+	}
+	return e
+}
+
+// ValidID checks a plan id.
+func ValidID(id string) error { return receipt.ValidPlanID(id) }
+
+// Path returns plans/<id>.json.
+func Path(id string) string { return receipt.PlanPath(id) }
+
+// ApprovalPath returns plans/<id>.approvals/<kid>.sig.
+func ApprovalPath(id, kid string) string {
+	return Dir + "/" + id + ApprovalsSuffix + "/" + kid + ".sig"
+}
+
+var nonID = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// NewID makes a plan id from the first action and a time:
+// <server>-<op>-<yyyymmddhhmmss>.
+func NewID(a provider.Action, at time.Time) string {
+	id := nonID.ReplaceAllString(strings.ToLower(a.Server), "-") + "-" + string(a.Op) + "-" + at.UTC().Format("20060102150405")
+	if len(id) > 128 {
+		id = id[len(id)-128:]
+	}
+	return strings.TrimLeft(id, "-._")
+}
+
+// Validate checks a plan's fields.
+func (p *Plan) Validate() error {
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("plan %s: %s", p.ID, fmt.Sprintf(format, a...))
+	}
+	if p.V != Version {
+		return fail("format version %d, want %d", p.V, Version)
+	}
+	if err := ValidID(p.ID); err != nil {
+		return err
+	}
+	if err := receipt.ValidLedgerID(p.Ledger); err != nil {
+		return fail("%v", err)
+	}
+	if _, err := keys.ParseTime(p.CreatedAt); err != nil {
+		return fail("created_at: %v", err)
+	}
+	if err := receipt.ValidSummary(p.Summary); err != nil {
+		return fail("%v", err)
+	}
+	if len(p.Actions) == 0 || len(p.Actions) > MaxActions {
+		return fail("%d actions, want 1 to %d", len(p.Actions), MaxActions)
+	}
+	seen := map[string]bool{}
+	for i, s := range p.Actions {
+		if err := s.Action.Validate(); err != nil {
+			return fail("action %d: %v", i, err)
+		}
+		if seen[s.Action.Server] {
+			return fail("action %d: server %s appears twice (one action per server per plan)", i, s.Action.Server)
+		}
+		seen[s.Action.Server] = true
+		e := s.Expect
+		if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) {
+			return fail("action %d: expect must be {exists:false} or name the server's id", i)
+		}
+		if (s.Action.Op == provider.OpCreate) == e.Exists {
+			if e.Exists {
+				return fail("action %d: create expects server %s not to exist", i, s.Action.Server)
+			}
+			return fail("action %d: %s expects server %s to exist", i, s.Action.Op, s.Action.Server)
+		}
+	}
+	return nil
+}
+
+// Encode validates p and returns its canonical bytes.
+func (p *Plan) Encode() ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return canon.Marshal(p)
+}
+
+// Parse decodes canonical plan bytes strictly and validates them.
+func Parse(b []byte) (*Plan, error) {
+	var p Plan
+	if err := canon.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	// Round trip: a field value that encodes differently (e.g. an action
+	// parameter given as its zero value) would make two encodings.
+	again, err := canon.Marshal(&p)
+	if err != nil {
+		return nil, err
+	}
+	if string(again) != string(b) {
+		return nil, fmt.Errorf("plan %s: has fields set to their empty values; remove them", p.ID)
+	}
+	return &p, nil
+}
+
+// Load reads and parses a plan file, checking that its id matches the file name.
+func Load(path string) (*Plan, []byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := Parse(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if want := p.ID + ".json"; filepath.Base(path) != want {
+		return nil, nil, fmt.Errorf("%s: plan id %s must match the file name %s", path, p.ID, want)
+	}
+	return p, b, nil
+}
+
+// Servers returns the server names the plan touches, sorted.
+func (p *Plan) Servers() []string {
+	var s []string
+	for _, st := range p.Actions {
+		s = append(s, st.Action.Server)
+		if st.Action.NewName != "" {
+			s = append(s, st.Action.NewName)
+		}
+	}
+	sort.Strings(s)
+	return slices.Compact(s)
+}
+
+// Request is what a dry run is asked to plan.
+type Request struct {
+	ID        string // "" makes one with NewID
+	Ledger    string
+	Head      LedgerRef
+	CreatedBy string
+	Summary   string // "" makes one from the actions
+	Actions   []provider.Action
+	Now       time.Time
+}
+
+// Make is the dry run: it reads every target server from the provider,
+// records what it found, and returns the plan. It changes nothing.
+func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, error) {
+	if len(req.Actions) == 0 {
+		return nil, errors.New("plan: no actions")
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	p := &Plan{V: Version, ID: req.ID, Ledger: req.Ledger, CreatedAt: keys.FormatTime(now), CreatedBy: req.CreatedBy,
+		Summary: req.Summary, LedgerHead: req.Head}
+	if p.ID == "" {
+		p.ID = NewID(req.Actions[0], now)
+	}
+	var sums []string
+	for i, a := range req.Actions {
+		if err := a.Validate(); err != nil {
+			return nil, fmt.Errorf("action %d: %w", i, err)
+		}
+		s, err := prov.Server(ctx, a.Server)
+		switch {
+		case errors.Is(err, provider.ErrNotFound):
+			s = nil
+		case err != nil:
+			return nil, fmt.Errorf("dry run: read server %s: %w", a.Server, err)
+		}
+		if a.Op == provider.OpCreate && s != nil {
+			return nil, fmt.Errorf("dry run: server %s already exists (id %d, %s)", a.Server, s.ID, s.Status)
+		}
+		if a.Op != provider.OpCreate && s == nil {
+			return nil, fmt.Errorf("dry run: server %s does not exist", a.Server)
+		}
+		if a.Op == provider.OpRename {
+			if other, err := prov.Server(ctx, a.NewName); err == nil {
+				return nil, fmt.Errorf("dry run: server name %s is taken (id %d)", a.NewName, other.ID)
+			}
+		}
+		p.Actions = append(p.Actions, Step{Action: a, Expect: ExpectOf(s)})
+		sums = append(sums, Describe(a))
+	}
+	if p.Summary == "" {
+		p.Summary = strings.Join(sums, "; ")
+		if len([]rune(p.Summary)) > receipt.MaxSummary {
+			p.Summary = string([]rune(p.Summary)[:receipt.MaxSummary-1]) + "…"
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Describe renders an action in one line.
+func Describe(a provider.Action) string {
+	switch a.Op {
+	case provider.OpCreate:
+		loc := a.Location
+		if loc == "" {
+			loc = "any location"
+		}
+		return fmt.Sprintf("create %s (%s, %s, %s)", a.Server, a.ServerType, a.Image, loc)
+	case provider.OpResize:
+		return fmt.Sprintf("resize %s to %s", a.Server, a.ServerType)
+	case provider.OpRebuild:
+		return fmt.Sprintf("rebuild %s from %s", a.Server, a.Image)
+	case provider.OpRename:
+		return fmt.Sprintf("rename %s to %s", a.Server, a.NewName)
+	case provider.OpLabel:
+		return fmt.Sprintf("set labels of %s to %s", a.Server, formatLabels(a.Labels))
+	case provider.OpProtect:
+		var parts []string
+		if a.Delete != nil {
+			parts = append(parts, fmt.Sprintf("delete=%t", *a.Delete))
+		}
+		if a.Rebuild != nil {
+			parts = append(parts, fmt.Sprintf("rebuild=%t", *a.Rebuild))
+		}
+		return fmt.Sprintf("protect %s (%s)", a.Server, strings.Join(parts, ", "))
+	}
+	return fmt.Sprintf("%s %s", a.Op, a.Server)
+}
+
+func formatLabels(l map[string]string) string {
+	if len(l) == 0 {
+		return "{}"
+	}
+	ks := slices.Sorted(maps.Keys(l))
+	parts := make([]string, len(ks))
+	for i, k := range ks {
+		parts[i] = k + "=" + l[k]
+	}
+	return strings.Join(parts, ",")
+}
