@@ -637,5 +637,4 @@ func lockCommand() *cli.Command {
 	}
 }
 
-
 func plumbingRef(s string) plumbing.ReferenceName { return plumbing.ReferenceName(s) }
