@@ -149,6 +149,7 @@ EXAMPLE:
 			&cli.StringFlag{Name: "main-branch", Value: "main", Usage: "branch that carries config, plans and workflows"},
 			&cli.IntFlag{Name: "approvals-required", Value: 1, Usage: "distinct approver signatures a plan needs"},
 			&cli.IntFlag{Name: "admin-threshold", Value: 1, Usage: "distinct admin signatures a trust change needs"},
+			&cli.StringFlag{Name: "roles", Value: "admin,applier,approver", Usage: "roles of the signing key"},
 			&cli.StringSliceFlag{Name: "operator", Usage: "another genesis key: KID:ROLES:PUBKEYFILE (repeatable)"},
 			&cli.StringFlag{Name: "provider", Value: config.ProviderSandbox, Usage: "sandbox (embedded Hetzner-compatible API) or hetzner"},
 			jsonFlag,
@@ -165,8 +166,12 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			specs := []keys.KeySpec{{KID: kid, PublicKey: keys.FormatPublicKey(s.PublicKey()),
-				Roles: []keys.Role{keys.RoleAdmin, keys.RoleApplier, keys.RoleApprover}}}
+			var roles []keys.Role
+			for _, r := range strings.Split(c.String("roles"), ",") {
+				roles = append(roles, keys.Role(r))
+			}
+			sortRoles(roles)
+			specs := []keys.KeySpec{{KID: kid, PublicKey: keys.FormatPublicKey(s.PublicKey()), Roles: roles}}
 			for _, op := range c.StringSlice("operator") {
 				sp, err := parseOperator(op)
 				if err != nil {
