@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -94,7 +96,7 @@ EXAMPLE:
 						var rows []row
 						for _, e := range t.Keys() {
 							ek, _ := keys.Ed25519Public(e.Pub)
-							vk, err := merkle.VerifierKey(rc.ledgerName(), ek)
+							vk, err := merkle.VerifierKey(e.KID, ek)
 							if err != nil {
 								return err
 							}
@@ -143,24 +145,10 @@ EXAMPLE:
 	}
 }
 
-// ledgerName is the checkpoint origin and note key name: the ledger id.
-func (rc *repoCtx) ledgerName() string {
-	if rc.cfg != nil {
-		return rc.cfg.Ledger
-	}
-	if tip, err := rc.ledger.Tip(); err == nil {
-		return tip.Head.Ledger
-	}
-	return "vmc-ledger"
-}
-
 func joinRoles(rs []keys.Role) string {
-	s := ""
+	s := make([]string, len(rs))
 	for i, r := range rs {
-		if i > 0 {
-			s += ","
-		}
-		s += string(r)
+		s[i] = string(r)
 	}
-	return s
+	return strings.Join(s, ",")
 }

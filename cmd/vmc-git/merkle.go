@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/merkle"
+)
+
+func init() {
+	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{merkleCommand()} })
+}
+
+func merkleCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "merkle",
+		Usage: "Merkle snapshots of the ledger (RFC 6962), signed checkpoints and proofs",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "receipts",
+				Usage: "snapshot the first N receipts: merkle-<N>.json and, with --tag, the signed tag vmc/merkle/<N>",
+				Description: `The tree's leaf i is the bytes of receipt i (leaf hash SHA-256(0x00||bytes)).
+The checkpoint (origin = ledger id, size, root) is a sumdb/note signed by your
+key (note key name = your kid); the tag is SSHSIG-signed so git tag -v accepts it.
+Tags are never moved. After a tagged snapshot, the next one costs O(k + log n)
+for k new receipts.
+
+EXAMPLE:
+   vmc-git merkle receipts --tag --key ~/.ssh/vmc_ci
+   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v vmc/merkle/120`,
+				Flags: []cli.Flag{
+					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
+					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
+					&cli.StringFlag{Name: "out", Usage: "snapshot file (default: merkle-<N>.json in the current directory)"},
+					keyFlag, kidFlag, jsonFlag,
+				},
+				Action: func(c *cli.Context) error {
+					rc, err := openRepo(c)
+					if err != nil {
+						return err
+					}
+					s, kid, err := loadSigner(c)
+					if err != nil {
+						return err
+					}
+					res, err := rc.ledger.MakeSnapshot(s, kid, c.Uint64("size"), c.Bool("tag"), time.Now())
+					if err != nil {
+						return fail(exitRefused, err)
+					}
+					b, err := res.Snapshot.Marshal()
+					if err != nil {
+						return err
+					}
+					out := c.String("out")
+					if out == "" {
+						out = merkle.SnapshotFileName(res.LeafCount)
+					}
+					if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental})
+					}
+					outf(c, "snapshot of %d receipts: root %s\n  wrote %s\n", res.LeafCount, res.Root, out)
+					if t := tagName(res); t != "" {
+						outf(c, "  tagged %s (tag object %s)\n", t, res.Tag)
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "prove",
+				Usage:     "inclusion proof of receipt SEQ in the tree of the first N receipts",
+				ArgsUsage: "SEQ",
+				Description: `Writes the proof JSON (algorithm, index, tree_size, leaf_hash, hashes, root).
+Check it offline with: vmc-git merkle verify-proof.
+
+EXAMPLE:
+   vmc-git merkle prove 42 --size 120 > proof.json`,
+				Flags: []cli.Flag{&cli.Uint64Flag{Name: "size", Usage: "tree size (default: all receipts)"}, jsonFlag},
+				Action: func(c *cli.Context) error {
+					if err := exactArgs(c, 1, "SEQ"); err != nil {
+						return err
+					}
+					seq, ok := parseSeqArg(c.Args().First())
+					if !ok {
+						return usagef("prove: SEQ must be a receipt number")
+					}
+					leaves, size, err := ledgerLeaves(c, c.Uint64("size"))
+					if err != nil {
+						return err
+					}
+					if seq >= size {
+						return fail(exitNotFound, fmt.Errorf("receipt %d is not in a tree of %d receipts", seq, size))
+					}
+					hashes, err := merkle.ProveInclusion(leaves, seq, size)
+					if err != nil {
+						return err
+					}
+					p := merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: seq, Size: size, LeafHash: leaves[seq], Hashes: hashes, Root: merkle.RootOf(leaves[:size])}
+					b, err := p.Marshal()
+					if err != nil {
+						return err
+					}
+					outf(c, "%s\n", b)
+					return nil
+				},
+			},
+			{
+				Name:      "consistency",
+				Usage:     "consistency proof between the trees of the first N1 and N2 receipts",
+				ArgsUsage: "N1 N2",
+				Description: `EXAMPLE:
+   vmc-git merkle consistency 100 120 > consistency.json`,
+				Flags: []cli.Flag{jsonFlag},
+				Action: func(c *cli.Context) error {
+					if err := exactArgs(c, 2, "N1 N2"); err != nil {
+						return err
+					}
+					n1, ok1 := parseSeqArg(c.Args().Get(0))
+					n2, ok2 := parseSeqArg(c.Args().Get(1))
+					if !ok1 || !ok2 || n1 == 0 || n1 > n2 {
+						return usagef("consistency: want 0 < N1 <= N2")
+					}
+					leaves, _, err := ledgerLeaves(c, n2)
+					if err != nil {
+						return err
+					}
+					hashes, err := merkle.ProveConsistency(leaves, n1, n2)
+					if err != nil {
+						return err
+					}
+					p := merkle.ConsistencyProof{Algorithm: merkle.Algorithm, Size1: n1, Size2: n2, Root1: merkle.RootOf(leaves[:n1]), Root2: merkle.RootOf(leaves), Hashes: hashes}
+					b, err := p.Marshal()
+					if err != nil {
+						return err
+					}
+					outf(c, "%s\n", b)
+					return nil
+				},
+			},
+			{
+				Name:      "verify-proof",
+				Usage:     "check an inclusion proof offline: proof + receipt bytes + signed checkpoint + key",
+				ArgsUsage: "PROOF",
+				Description: `Needs no repository. --key is a note verifier key (as vmc-git keys list --json
+reports) or an OpenSSH public key file whose comment (or --kid) is the signer's kid.
+--checkpoint is a signed checkpoint: a merkle-<N>.json snapshot file or the note text.
+
+EXAMPLE:
+   vmc-git merkle verify-proof proof.json --receipt 000000042.json --checkpoint merkle-120.json --key alice.pub`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "receipt", Required: true, Usage: "the receipt file"},
+					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
+					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
+					kidFlag,
+				},
+				Action: func(c *cli.Context) error {
+					if err := exactArgs(c, 1, "PROOF"); err != nil {
+						return err
+					}
+					proof, err := os.ReadFile(c.Args().First())
+					if err != nil {
+						return err
+					}
+					rb, err := os.ReadFile(c.String("receipt"))
+					if err != nil {
+						return err
+					}
+					cb, err := os.ReadFile(c.String("checkpoint"))
+					if err != nil {
+						return err
+					}
+					if bytes.HasPrefix(bytes.TrimSpace(cb), []byte("{")) {
+						snap, err := merkle.ParseSnapshot(cb)
+						if err != nil {
+							return fail(exitInvalid, err)
+						}
+						cb = []byte(snap.Checkpoint)
+					}
+					v, err := verifierFromArg(c.String("key"), c.String("kid"))
+					if err != nil {
+						return fail(exitUsage, err)
+					}
+					if err := merkle.CheckOffline(proof, rb, cb, note.VerifierList(v)); err != nil {
+						return fail(exitInvalid, err)
+					}
+					outf(c, "ok: receipt is in the signed tree (%s)\n", filepath.Base(c.String("receipt")))
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func tagName(r *gitledger.SnapshotResult) string {
+	if r.Tag.IsZero() {
+		return ""
+	}
+	return merkle.TagName(r.LeafCount)
+}
+
+// ledgerLeaves returns the leaf hashes of the first size receipts (0: all).
+func ledgerLeaves(c *cli.Context, size uint64) ([]merkle.Hash, uint64, error) {
+	rc, err := openRepo(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := rc.ledger.NewReader()
+	if err != nil {
+		return nil, 0, err
+	}
+	n := r.Tip.Head.Seq + 1
+	if size == 0 {
+		size = n
+	}
+	if size > n {
+		return nil, 0, fail(exitNotFound, fmt.Errorf("tree of %d receipts: the ledger has %d", size, n))
+	}
+	leaves, err := gitledger.LeafHashes(r, 0, size)
+	return leaves, size, err
+}
+
+// verifierFromArg builds a note verifier from a verifier key string or an
+// OpenSSH public key (file or line) named by kid.
+func verifierFromArg(arg, kid string) (note.Verifier, error) {
+	if strings.Count(arg, "+") == 2 && !strings.HasPrefix(arg, "ssh-") {
+		if _, err := os.Stat(arg); err != nil {
+			return note.NewVerifier(arg)
+		}
+	}
+	var line []byte
+	if strings.HasPrefix(arg, "ssh-") {
+		line = []byte(arg)
+	} else {
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			return nil, err
+		}
+		line = b
+	}
+	pub, comment, err := keys.ParsePublicKey(line)
+	if err != nil {
+		return nil, err
+	}
+	if kid == "" {
+		kid = comment
+	}
+	if keys.ValidKID(kid) != nil {
+		return nil, fmt.Errorf("--key: give --kid NAME (the public key has no usable comment)")
+	}
+	ek, err := keys.Ed25519Public(pub)
+	if err != nil {
+		return nil, err
+	}
+	vk, err := merkle.VerifierKey(kid, ek)
+	if err != nil {
+		return nil, err
+	}
+	return note.NewVerifier(vk)
+}
