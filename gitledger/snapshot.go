@@ -327,97 +327,151 @@ type SnapshotError struct {
 func (e *SnapshotError) Error() string { return fmt.Sprintf("snapshot %s: %v", merkle.TagName(e.Size), e.Err) }
 func (e *SnapshotError) Unwrap() error { return e.Err }
 
-// VerifySnapshots checks every snapshot tag against the ledger: it exists
-// within the ledger, points at the commit of receipt N-1, is signed (tag
-// SSHSIG and checkpoint note) by a key trusted as applier or admin at
-// receipt N-1, names this ledger, and its root equals the root recomputed
-// from the receipts; consecutive snapshots are checked for consistency.
-// chain lists the ledger's commits by seq.
+// VerifySnapshots checks every snapshot tag against the ledger whose
+// commits by seq are chain (see VerifyTag), and consecutive snapshots for
+// consistency.
 func (l *Ledger) VerifySnapshots(chain []plumbing.Hash) error {
 	sizes, err := l.SnapshotSizes()
 	if err != nil || len(sizes) == 0 {
 		return err
 	}
-	r, err := l.NewReader()
+	r, err := l.NewReaderAt(chain[len(chain)-1])
 	if err != nil {
 		return err
 	}
-	n := uint64(len(chain))
 	var leaves []merkle.Hash
-	var prev *snapshotTag
+	var prevSize uint64
 	var prevRoot merkle.Hash
 	for _, size := range sizes {
-		fail := func(format string, a ...any) error {
-			return &SnapshotError{size, fmt.Errorf(format, a...)}
-		}
-		if size > n {
-			return fail("claims %d receipts, but the ledger has %d", size, n)
-		}
-		st, err := l.readSnapshotTag(size)
-		if err != nil {
-			return fail("%v", err)
-		}
-		ti := st.info
-		if ti.object != chain[size-1] {
-			return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, chain[size-1])
-		}
-		if ti.name != merkle.TagName(size) {
-			return fail("tag object is named %q", ti.name)
-		}
-		kid, ok := strings.CutPrefix(ti.ident, Ident+" <")
-		kid, ok2 := strings.CutSuffix(kid, ">")
-		if !ok || !ok2 {
-			return fail("tagger %q is not vmc-git <kid>", ti.ident)
-		}
-		if !bytes.Equal(ti.encode(true), st.raw) {
-			return fail("tag object is not in the form vmc-git writes")
-		}
-		trust, err := l.TrustAt(r.Tip, size-1)
+		ref, err := l.repo.Storer.Reference(SnapshotTagRef(size))
 		if err != nil {
 			return err
 		}
-		e, err := trust.Authorize(kid, nil, time.Unix(ti.when, 0), keys.RoleApplier, keys.RoleAdmin)
-		if err != nil {
-			return fail("%v", err)
-		}
-		if err := keys.Verify(e.Pub, keys.NamespaceGit, ti.encode(false), []byte(ti.signature)); err != nil {
-			return fail("tag signature: %v", err)
-		}
-		v, err := NoteVerifier(e)
-		if err != nil {
-			return err
-		}
-		cp, _, err := merkle.OpenCheckpoint([]byte(ti.message), note.VerifierList(v))
-		if err != nil {
-			return fail("checkpoint: %v", err)
-		}
-		if cp.Origin != r.Tip.Head.Ledger {
-			return fail("checkpoint origin %q, want the ledger id %q", cp.Origin, r.Tip.Head.Ledger)
-		}
-		if cp.Size != size {
-			return fail("checkpoint size %d in tag of size %d", cp.Size, size)
-		}
-		more, err := LeafHashes(r, uint64(len(leaves)), size)
-		if err != nil {
-			return err
-		}
-		leaves = append(leaves, more...)
-		root := merkle.RootOf(leaves)
-		if cp.Root != root {
-			return fail("root %s does not match the ledger's root %s at size %d", cp.Root, root, size)
-		}
-		if prev != nil {
-			proof, err := merkle.ProveConsistency(leaves, prev.size, size)
+		if size <= uint64(len(chain)) {
+			more, err := LeafHashes(r, uint64(len(leaves)), size)
 			if err != nil {
 				return err
 			}
-			if err := merkle.VerifyConsistency(prev.size, size, prevRoot, root, proof); err != nil {
-				return fail("not consistent with %s: %v", merkle.TagName(prev.size), err)
+			leaves = append(leaves, more...)
+		}
+		root, err := l.verifyTag(r, chain, size, ref.Hash(), leaves)
+		if err != nil {
+			return err
+		}
+		if prevSize > 0 {
+			proof, err := merkle.ProveConsistency(leaves, prevSize, size)
+			if err != nil {
+				return err
+			}
+			if err := merkle.VerifyConsistency(prevSize, size, prevRoot, root, proof); err != nil {
+				return &SnapshotError{size, fmt.Errorf("not consistent with %s: %v", merkle.TagName(prevSize), err)}
 			}
 		}
-		prev, prevRoot = st, root
+		prevSize, prevRoot = size, root
 	}
 	return nil
+}
+
+// VerifyTag checks one snapshot tag object (tag id, claimed size) against
+// the ledger whose commits by seq are chain: it must be within the ledger,
+// point at the commit of receipt size-1, be named vmc/merkle/<size>, be
+// signed (tag SSHSIG and checkpoint note) by a key trusted as applier or
+// admin at receipt size-1, name this ledger, and carry the root recomputed
+// from the receipts.
+func (l *Ledger) VerifyTag(chain []plumbing.Hash, size uint64, id plumbing.Hash) error {
+	if size == 0 || size > uint64(len(chain)) {
+		return &SnapshotError{size, fmt.Errorf("claims %d receipts, but the ledger has %d", size, len(chain))}
+	}
+	r, err := l.NewReaderAt(chain[len(chain)-1])
+	if err != nil {
+		return err
+	}
+	leaves, err := LeafHashes(r, 0, size)
+	if err != nil {
+		return err
+	}
+	_, err = l.verifyTag(r, chain, size, id, leaves)
+	return err
+}
+
+func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plumbing.Hash, leaves []merkle.Hash) (merkle.Hash, error) {
+	var z merkle.Hash
+	fail := func(format string, a ...any) (merkle.Hash, error) {
+		return z, &SnapshotError{size, fmt.Errorf(format, a...)}
+	}
+	n := uint64(len(chain))
+	if size > n {
+		return fail("claims %d receipts, but the ledger has %d", size, n)
+	}
+	raw, err := l.objs.get(id, plumbing.TagObject)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ti, err := parseTag(raw)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if ti.object != chain[size-1] {
+		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, chain[size-1])
+	}
+	if ti.name != merkle.TagName(size) {
+		return fail("tag object is named %q", ti.name)
+	}
+	kid, ok := strings.CutPrefix(ti.ident, Ident+" <")
+	kid, ok2 := strings.CutSuffix(kid, ">")
+	if !ok || !ok2 {
+		return fail("tagger %q is not vmc-git <kid>", ti.ident)
+	}
+	if !bytes.Equal(ti.encode(true), raw) {
+		return fail("tag object is not in the form vmc-git writes")
+	}
+	trust, err := l.trustAtCommit(chain[size-1])
+	if err != nil {
+		return z, err
+	}
+	e, err := trust.Authorize(kid, nil, time.Unix(ti.when, 0), keys.RoleApplier, keys.RoleAdmin)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := keys.Verify(e.Pub, keys.NamespaceGit, ti.encode(false), []byte(ti.signature)); err != nil {
+		return fail("tag signature: %v", err)
+	}
+	v, err := NoteVerifier(e)
+	if err != nil {
+		return z, err
+	}
+	cp, _, err := merkle.OpenCheckpoint([]byte(ti.message), note.VerifierList(v))
+	if err != nil {
+		return fail("checkpoint: %v", err)
+	}
+	if cp.Origin != r.Tip.Head.Ledger {
+		return fail("checkpoint origin %q, want the ledger id %q", cp.Origin, r.Tip.Head.Ledger)
+	}
+	if cp.Size != size {
+		return fail("checkpoint size %d in tag of size %d", cp.Size, size)
+	}
+	root := merkle.RootOf(leaves[:size])
+	if cp.Root != root {
+		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, root, size)
+	}
+	return root, nil
+}
+
+func (l *Ledger) trustAtCommit(c plumbing.Hash) (*keys.Trust, error) {
+	t, err := l.tipAt(c)
+	if err != nil {
+		return nil, err
+	}
+	return t.Trust, nil
+}
+
+// NewReaderAt reads receipts from the tree of ledger commit c.
+func (l *Ledger) NewReaderAt(c plumbing.Hash) (*Reader, error) {
+	tip, err := l.tipAt(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{l: l, Tip: tip, dirCache: map[string][]treeEntry{}}, nil
 }
 
 // casRefName creates or moves any ref with git's lock-file protocol.

@@ -81,7 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code = exitUsage
 	}
 	var ve *gitledger.VerifyError
-	if errors.As(err, &ve) {
+	var se *gitledger.SnapshotError
+	if errors.As(err, &ve) || errors.As(err, &se) {
 		code = exitInvalid
 	}
 	fmt.Fprintf(stderr, "vmc-git: error: %v\n", err)

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/hooks"
+)
+
+func init() {
+	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{hookCommand()} })
+}
+
+// hookMarker identifies hook scripts vmc-git wrote.
+const hookMarker = "# installed by vmc-git hook install"
+
+func hookCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "hook",
+		Usage: "git hooks that refuse any push breaking the ledger",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "pre-receive",
+				Usage: "the server-side hook: reads \"<old> <new> <ref>\" lines on stdin",
+				Description: `Run by git in the receiving repository. Checks the ledger branch (fast-forward,
+every rule of verify chain --sig from the accepted tip), snapshot tags (created
+once, signed, root matches), plans on main (add-only, immutable, canonical), the
+genesis pin in .vmc/config.json and lock refs. Reads the pushed objects from
+git's quarantine. One line per refusal; exit 1 refuses the whole push.
+
+EXAMPLE:
+   vmc-git hook install --repo /srv/git/infra.git`,
+				Action: func(c *cli.Context) error {
+					ups, err := hooks.ParseUpdates(os.Stdin)
+					if err != nil {
+						return fail(exitUsage, err)
+					}
+					gitDir := os.Getenv("GIT_DIR")
+					if gitDir == "" {
+						gitDir = "."
+					}
+					return runHookCheck(c, gitDir, os.Getenv("GIT_OBJECT_DIRECTORY"), ups, nil)
+				},
+			},
+			{
+				Name:      "pre-push",
+				Usage:     "the client-side hook: the same checks before git push sends anything",
+				ArgsUsage: "REMOTE URL",
+				Action: func(c *cli.Context) error {
+					ups, err := hooks.ParsePrePush(os.Stdin)
+					if err != nil {
+						return fail(exitUsage, err)
+					}
+					gitDir := os.Getenv("GIT_DIR")
+					if gitDir == "" {
+						out, err := gitCmd(".", "rev-parse", "--git-dir")
+						if err != nil {
+							return err
+						}
+						gitDir = strings.TrimSpace(out)
+					}
+					return runHookCheck(c, gitDir, "", ups, func(ref string) string {
+						if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && c.NArg() > 0 {
+							return "refs/remotes/" + c.Args().First() + "/" + b
+						}
+						return ""
+					})
+				},
+			},
+			{
+				Name:  "install",
+				Usage: "install the pre-receive hook in a (bare) server repository, or pre-push in a clone",
+				Description: `In a bare repository (--repo BARE) it installs hooks/pre-receive; in a
+repository with a work tree it installs .git/hooks/pre-push. The hook runs this
+vmc-git binary by its absolute path. An existing hook not written by vmc-git is
+kept unless --force.
+
+EXAMPLE:
+   vmc-git hook install --repo /srv/git/infra.git
+   vmc-git hook install            # in your clone: checks before every push`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "repo", Usage: "the repository (default: the current one)"},
+					&cli.BoolFlag{Name: "force", Usage: "replace a hook vmc-git did not write"},
+				},
+				Action: func(c *cli.Context) error {
+					dir := c.String("repo")
+					if dir == "" {
+						dir = "."
+					}
+					out, err := gitCmd(dir, "rev-parse", "--is-bare-repository", "--absolute-git-dir")
+					if err != nil {
+						return fail(exitNotFound, err)
+					}
+					f := strings.Fields(out)
+					if len(f) != 2 {
+						return fmt.Errorf("cannot tell the git directory of %s", dir)
+					}
+					bare, gitDir := f[0] == "true", f[1]
+					name, sub := "pre-push", "pre-push"
+					if bare {
+						name, sub = "pre-receive", "pre-receive"
+					}
+					exe, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					if exe, err = filepath.EvalSymlinks(exe); err != nil {
+						return err
+					}
+					path := filepath.Join(gitDir, "hooks", name)
+					if old, err := os.ReadFile(path); err == nil && !bytes.Contains(old, []byte(hookMarker)) && !c.Bool("force") {
+						return fail(exitRefused, fmt.Errorf("%s exists and was not written by vmc-git", path), "chain it by hand, or use --force to replace it")
+					}
+					args := `"$@"`
+					script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", hookMarker, shellQuote(exe), sub, args)
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						return err
+					}
+					if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+						return err
+					}
+					outf(c, "installed %s (runs %s hook %s)\n", path, exe, sub)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// runHookCheck runs the push rules; tracking maps a pushed ref to a local
+// ref holding the remote's value of refs not in the push (pre-push).
+func runHookCheck(c *cli.Context, gitDir, quarantine string, ups []hooks.Update, tracking func(string) string) error {
+	l, err := gitledger.OpenHookRepo(gitDir, "", quarantine)
+	if err != nil {
+		return err
+	}
+	repo := l.Repo()
+	current := func(ref string) plumbing.Hash {
+		if tracking != nil {
+			for _, u := range ups {
+				if u.Ref == ref {
+					return u.Old
+				}
+			}
+			if ref = tracking(ref); ref == "" {
+				return plumbing.ZeroHash
+			}
+		}
+		r, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
+		if err != nil {
+			return plumbing.ZeroHash
+		}
+		return r.Hash()
+	}
+	refusals := hooks.Check(l, ups, current)
+	if len(refusals) == 0 {
+		return nil
+	}
+	fmt.Fprint(c.App.ErrWriter, hooks.Summary(refusals))
+	return fail(exitInvalid, errors.New("push refused by the vmc-git hook"))
+}

@@ -1,0 +1,153 @@
+package gitledger
+
+import (
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vmc-git/vmc-git/internal/digest"
+)
+
+// ErrNotFastForward is returned by VerifyUpdate for a history rewrite.
+var ErrNotFastForward = fmt.Errorf("not a fast-forward: the ledger branch only grows")
+
+// VerifyUpdate checks a proposed move of the ledger branch from old to new
+// (as a pre-receive hook sees it): new must descend from old, and every
+// commit after old must pass every rule, with signatures, checked on top of
+// the state at old (which was accepted before). So it costs O(k) for k new
+// receipts, whatever the ledger's length. old zero means a new branch:
+// everything is checked from genesis, against pin if given.
+func (l *Ledger) VerifyUpdate(old, new plumbing.Hash, pin *digest.Digest) (*Report, error) {
+	if new.IsZero() {
+		return nil, fmt.Errorf("deleting the ledger branch is not allowed")
+	}
+	commits, err := l.walkBack(new, old, 0)
+	if err != nil {
+		if !old.IsZero() {
+			return nil, fmt.Errorf("%w: %s does not descend from the current tip %s", ErrNotFastForward, new, old)
+		}
+		return nil, err
+	}
+	start := &state{empty: true}
+	if !old.IsZero() {
+		t, err := l.tipAt(old)
+		if err != nil {
+			return nil, err
+		}
+		start = stateFromTip(t)
+	}
+	from := uint64(0)
+	if !start.empty {
+		from = start.seq + 1
+	}
+	end, err := l.verifyChain(start, commits, VerifyOptions{Signatures: true}, from+uint64(len(commits)))
+	if err != nil {
+		return nil, err
+	}
+	if old.IsZero() && pin != nil {
+		t, err := l.tipAt(commits[0])
+		if err != nil {
+			return nil, err
+		}
+		if t.Head.Blake3 != *pin {
+			return nil, &VerifyError{Seq: 0, Commit: commits[0], Rule: RuleGenesis,
+				Err: fmt.Errorf("genesis blake3 %s differs from the pinned %s", t.Head.Blake3, *pin)}
+		}
+	}
+	return &Report{Ledger: end.ledger, Ref: l.Ref.String(), Receipts: end.seq + 1, Checked: uint64(len(commits)), From: from,
+		Commit: end.commit.String(), Signatures: true}, nil
+}
+
+// Chain lists the ledger's commits by seq, walking back from commit tip.
+func (l *Ledger) Chain(tip plumbing.Hash) ([]plumbing.Hash, error) {
+	return l.walkBack(tip, plumbing.ZeroHash, 0)
+}
+
+// TreeEntry is one entry of a git tree, for callers outside the package.
+type TreeEntry struct {
+	Mode string
+	Name string
+	ID   plumbing.Hash
+}
+
+// IsDir reports whether the entry is a tree.
+func (e TreeEntry) IsDir() bool { return e.Mode == modeDir }
+
+// CommitTree returns the root tree of a commit.
+func (l *Ledger) CommitTree(c plumbing.Hash) (plumbing.Hash, error) {
+	raw, err := l.objs.get(c, plumbing.CommitObject)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	tree, _, _, err := parseCommitHeaders(raw)
+	return tree, err
+}
+
+// ReadTree returns the entries of a tree object. Unlike ledger trees, any
+// file mode is accepted here (main-branch trees hold anything).
+func (l *Ledger) ReadTree(id plumbing.Hash) ([]TreeEntry, error) {
+	raw, err := l.objs.get(id, plumbing.TreeObject)
+	if err != nil {
+		return nil, err
+	}
+	return parseAnyTree(raw)
+}
+
+// ReadBlob returns a blob's content.
+func (l *Ledger) ReadBlob(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.BlobObject) }
+
+// ReadTag returns a tag object's raw content.
+func (l *Ledger) ReadTag(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.TagObject) }
+
+func parseAnyTree(b []byte) ([]TreeEntry, error) {
+	var out []TreeEntry
+	for len(b) > 0 {
+		sp := indexByte(b, ' ')
+		nul := indexByte(b, 0)
+		if sp < 0 || nul < sp || len(b) < nul+21 {
+			return nil, fmt.Errorf("tree: malformed entry")
+		}
+		var id plumbing.Hash
+		copy(id[:], b[nul+1:nul+21])
+		out = append(out, TreeEntry{Mode: string(b[:sp]), Name: string(b[sp+1 : nul]), ID: id})
+		b = b[nul+21:]
+	}
+	return out, nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// OpenHookRepo opens the repository a git hook runs in (bare or not, by
+// its git directory), reading objects first from git's quarantine directory
+// ($GIT_OBJECT_DIRECTORY, where a pushed pack waits during pre-receive) and
+// then from the repository itself (which $GIT_ALTERNATE_OBJECT_DIRECTORIES
+// names). Without a quarantine it is OpenGitDir.
+func OpenHookRepo(gitDir, branch, quarantine string) (*Ledger, error) {
+	l, err := OpenGitDir(gitDir, branch)
+	if err != nil {
+		return nil, err
+	}
+	if quarantine != "" {
+		l.objs = &objectStore{objectsDir: quarantine, read: l.repo.Storer}
+	}
+	return l, nil
+}
+
+// WithBranch returns a ledger on another branch of the same repository and
+// object store.
+func (l *Ledger) WithBranch(branch string) (*Ledger, error) {
+	ref := plumbing.NewBranchReferenceName(branch)
+	if err := ref.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid ledger branch %q", branch)
+	}
+	c := *l
+	c.Ref = ref
+	return &c, nil
+}
