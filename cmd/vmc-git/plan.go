@@ -29,17 +29,26 @@ func planCommands() []*cli.Command {
 		{
 			Name:  "plan",
 			Usage: "make, show and check plans (dry runs)",
+			Description: `EXAMPLE:
+   vmc-git plan server create web-1 --type cx22 --image ubuntu-24.04 --location fsn1
+   vmc-git plan show plans/web-1-create-20261126090000.json --markdown
+   vmc-git plan status plans/web-1-create-20261126090000.json`,
 			Subcommands: []*cli.Command{
-				{Name: "server", Usage: "plan an operation on a server", Subcommands: serverOpCommands(true)},
+				{Name: "server", Usage: "plan an operation on a server", Subcommands: serverOpCommands(true),
+					Description: "EXAMPLE:\n   vmc-git plan server poweroff web-1\n   vmc-git plan server resize web-1 --type cx32 --id web-1-bigger"},
 				planShowCommand(),
 				planStatusCommand(),
+				planReviewCommand(),
 			},
 		},
 		{
 			Name:  "server",
 			Usage: "operations on servers: only as plans (--dry-run)",
 			Description: `Servers change only through approved plans. "vmc-git server OP ... --dry-run"
-is the same as "vmc-git plan server OP ...".`,
+is the same as "vmc-git plan server OP ...".
+
+EXAMPLE:
+   vmc-git server poweroff web-1 --dry-run`,
 			Subcommands: serverOpCommands(false),
 		},
 		approveCommand(),
@@ -221,7 +230,7 @@ func makePlan(c *cli.Context, actions []provider.Action) error {
 	}
 	defer closeProv()
 	if id := c.String("id"); id != "" {
-		if err := plans.ValidID(id); err != nil {
+		if err := plans.ValidIDFor(id, actions); err != nil {
 			return fail(exitUsage, err)
 		}
 	}
@@ -537,7 +546,8 @@ func applyError(errs []error) error {
 	var se *plans.StaleError
 	var he *lock.HeldError
 	for _, e := range errs {
-		if errors.Is(e, apply.ErrAlreadyApplied) || errors.Is(e, apply.ErrNotApproved) || errors.As(e, &se) || errors.As(e, &he) {
+		if errors.Is(e, apply.ErrAlreadyApplied) || errors.Is(e, apply.ErrNotApproved) || errors.Is(e, apply.ErrOtherLedger) ||
+			errors.As(e, &se) || errors.As(e, &he) {
 			code = exitRefused
 		}
 	}
@@ -578,10 +588,15 @@ func lockCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "lock",
 		Usage: "per-server locks ($XDG_CACHE_HOME/vm-cloud/locks)",
+		Description: `EXAMPLE:
+   vmc-git lock list
+   vmc-git lock release web-1`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "list",
 				Usage: "list held locks, marking stale ones",
+				Description: `EXAMPLE:
+   vmc-git lock list --json`,
 				Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
 					l := lock.New("")
@@ -614,8 +629,11 @@ func lockCommand() *cli.Command {
 				},
 			},
 			{
-				Name:      "release",
-				Usage:     "remove a lock (yours or a stale one; --force for anyone's)",
+				Name:  "release",
+				Usage: "remove a lock (yours or a stale one; --force for anyone's)",
+				Description: `EXAMPLE:
+   vmc-git lock release web-1
+   vmc-git lock release web-1 --force`,
 				ArgsUsage: "SERVER",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "remove a live lock held by someone else"}},
 				Action: func(c *cli.Context) error {

@@ -1,0 +1,94 @@
+package plans
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vmc-git/vmc-git/provider"
+)
+
+// MaxComment is GitHub's limit on a pull-request comment, in characters.
+const MaxComment = 65536
+
+// Review is the result of reviewing the plans a pull request adds.
+type Review struct {
+	Plans      []PlanReview `json:"plans"`
+	Violations []Violation  `json:"violations"` // rules the pull request breaks
+}
+
+// Violation is one broken rule, tied to a file.
+type Violation struct {
+	File    string `json:"file"`
+	Message string `json:"message"`
+}
+
+// PlanReview is one added plan, checked.
+type PlanReview struct {
+	File      string                      `json:"file"`
+	ID        string                      `json:"id"`
+	Summary   string                      `json:"summary"`
+	Plan      *Plan                       `json:"plan"`
+	Bytes     []byte                      `json:"-"`
+	Now       map[string]*provider.Server `json:"current,omitempty"` // provider's view by server name
+	NowError  string                      `json:"current_error,omitempty"`
+	Approvals ApprovalStatus              `json:"approvals"`
+	Stale     []string                    `json:"stale,omitempty"`
+}
+
+// OK reports whether the pull request breaks no rule.
+func (r *Review) OK() bool { return len(r.Violations) == 0 }
+
+// Markdown renders the review. If the full text exceeds limit characters,
+// each plan's details are folded to one line and the result says so; the
+// caller puts the full text in the job summary.
+func (r *Review) Markdown(limit int) (text string, folded bool) {
+	full := r.render(false)
+	if len(full) <= limit {
+		return full, false
+	}
+	short := r.render(true)
+	if len(short) > limit {
+		cut := limit - 200
+		short = short[:cut] + "\n\n… (truncated: see the job summary for the full review)\n"
+	}
+	return short, true
+}
+
+func (r *Review) render(fold bool) string {
+	var b strings.Builder
+	b.WriteString("## vmc-git plan review\n\n")
+	if len(r.Plans) == 0 {
+		b.WriteString("This pull request adds no plans.\n")
+	}
+	for _, v := range r.Violations {
+		fmt.Fprintf(&b, "- :x: `%s`: %s\n", v.File, mdEscape(v.Message))
+	}
+	if len(r.Violations) > 0 {
+		b.WriteString("\n")
+	}
+	for _, p := range r.Plans {
+		status := ":white_check_mark: ready to apply once merged"
+		switch {
+		case len(p.Stale) > 0:
+			status = ":warning: stale: apply would refuse it"
+		case !p.Approvals.Approved():
+			status = fmt.Sprintf(":hourglass: %d approval(s) missing", p.Approvals.Missing)
+		}
+		if fold {
+			fmt.Fprintf(&b, "- `%s`: %s — %s\n", p.ID, mdEscape(p.Summary), status)
+			continue
+		}
+		b.WriteString("<details open><summary>")
+		fmt.Fprintf(&b, "<code>%s</code>: %s</summary>\n\n", p.ID, status)
+		now := p.Now
+		b.WriteString(p.Plan.Markdown(p.Bytes, now, &p.Approvals, p.Stale))
+		if p.NowError != "" {
+			fmt.Fprintf(&b, "\n_current state not checked: %s_\n", mdEscape(p.NowError))
+		}
+		b.WriteString("\n</details>\n\n")
+	}
+	if fold {
+		b.WriteString("\n_Details folded to fit GitHub's comment limit; the full review is in the job summary._\n")
+	}
+	return b.String()
+}
