@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole vmc-git test suite, from a fresh machine: installs what the tests
+# need (Debian packages, Go tools), then vets, tests, and runs each fuzz
+# target briefly. README.md and .ci/run call exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
+command -v ssh-agent >/dev/null || need_apt+=(openssh-client)
+command -v openssl >/dev/null || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+export PATH="$(go env GOPATH)/bin:$PATH"
+if ! command -v act >/dev/null; then
+  echo "== installing act (GitHub Actions runner, for the workflow tests)"
+  go install github.com/nektos/act@v0.2.89
+fi
+
+# Tests make commits; give git an identity where the machine has none.
+export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-vmc-git test}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-test@vmc-git.invalid}"
+export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-vmc-git test}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-test@vmc-git.invalid}"
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+go test -count=1 -timeout 20m ./...
+
+echo "== fuzz (brief)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1" >/dev/null; echo "fuzz $2 ok"; }
+fuzz ./internal/canon FuzzCanonicalize
+fuzz ./internal/digest FuzzParse
+for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+  pkg=$(grep -l "^func $t(" gitledger/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
+  fuzz "./$pkg" "$t"
+done
+echo "== all tests passed"
