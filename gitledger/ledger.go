@@ -279,9 +279,6 @@ func (pt *pathTrees) descend(l *Ledger, seq uint64) error {
 type Draft struct {
 	Receipt receipt.Receipt
 	Plan    *PlanCopy // apply receipts: the plan and approvals copied into the tree
-	// NewTrust is the trust state after a keys receipt (computed by the caller
-	// with ApplyKeys); nil for other kinds.
-	NewTrust *keys.Trust
 }
 
 // PlanCopy is the exact plan bytes and approval signatures of an apply.
@@ -335,9 +332,23 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 var errRaced = errors.New("ref moved")
 
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
-	d, err := build(tip)
+	w, _, err := l.writeReceipt(tip, s, kid, build, now, l.objs.put)
 	if err != nil {
 		return nil, err
+	}
+	if err := l.casRef(tip.Commit, w.Commit); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// writeReceipt writes, with put, the objects of the receipt that build makes
+// on top of tip, and returns it with the tip it makes. It does not move the
+// ref.
+func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time, put putFunc) (*Written, *Tip, error) {
+	d, err := build(tip)
+	if err != nil {
+		return nil, nil, err
 	}
 	r := d.Receipt
 	r.V, r.KID = receipt.Version, kid
@@ -351,64 +362,69 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 		if prev, err := keys.ParseTime(tip.Head.CreatedAt); err == nil && created.Before(prev) {
 			created = prev // never go backwards, even if this clock is behind
 		}
+		// After a rotation or retirement, date receipts past the ended key's
+		// valid-before, so stock git and vmc-git agree on every commit.
+		for _, e := range tip.Trust.Keys() {
+			if e.Status != keys.StatusActive && e.Reason != receipt.ReasonCompromised && created.Before(e.ValidUntil()) {
+				created = e.ValidUntil()
+			}
+		}
 	}
 	if r.CreatedAt == "" {
 		r.CreatedAt = keys.FormatTime(created)
 	}
 	body, err := r.Encode()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The trust state that authorizes this receipt, and the one after it.
 	before, after := tip.Trust, tip.Trust
 	switch r.Kind {
 	case receipt.KindGenesis:
 		if before, err = keys.NewTrust(r.Genesis.Keys, r.Genesis.Policy, r.Time()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		after = before
 	case receipt.KindKeys:
-		if d.NewTrust == nil {
-			return nil, errors.New("keys receipt without its new trust state")
+		if after, err = ApplyKeys(before, &r); err != nil {
+			return nil, nil, err
 		}
-		after = d.NewTrust
 	}
 	if _, err := before.Authorize(kid, s.PublicKey(), r.Time(), receipt.Roles[r.Kind]...); err != nil {
-		return nil, fmt.Errorf("cannot sign a %s receipt: %w", r.Kind, err)
+		return nil, nil, fmt.Errorf("cannot sign a %s receipt: %w", r.Kind, err)
 	}
 	sig, err := s.Sign(keys.NamespaceReceipt, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sums := digest.Of(body)
-	head, err := receipt.HeadOf(&r, body).Encode()
+	h := receipt.HeadOf(&r, body)
+	head, err := h.Encode()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	tree, err := l.writeTree(tip, &r, body, sig, head, after, d.Plan)
+	tree, trees, err := l.writeTree(tip, &r, body, sig, head, after, d.Plan, put)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := commitInfo{tree: tree, parent: tip.Commit, ident: Ident + " <" + kid + ">", when: r.Time().Unix(), message: Message(&r, sums.Blake3)}
 	csig, err := s.Sign(keys.NamespaceGit, c.encode(false))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.signature = string(csig)
-	commit, err := l.objs.put(plumbing.CommitObject, c.encode(true))
+	commit, err := put(plumbing.CommitObject, c.encode(true))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := l.casRef(tip.Commit, commit); err != nil {
-		return nil, err
-	}
-	return &Written{Seq: r.Seq, Commit: commit, Path: receipt.Path(r.Seq), Sums: sums, Receipt: &r, Bytes: body}, nil
+	next := &Tip{Commit: commit, Head: h, Trust: after, trees: trees}
+	return &Written{Seq: r.Seq, Commit: commit, Path: receipt.Path(r.Seq), Sums: sums, Receipt: &r, Bytes: body}, next, nil
 }
 
-// writeTree writes the blobs and trees of the commit after tip.
-func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte, trust *keys.Trust, plan *PlanCopy) (plumbing.Hash, error) {
+// writeTree writes with put the blobs and trees of the commit after tip and
+// returns the root tree with the path trees of the new receipt.
+func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte, trust *keys.Trust, plan *PlanCopy, put putFunc) (plumbing.Hash, *pathTrees, error) {
 	var z plumbing.Hash
-	put := func(typ plumbing.ObjectType, b []byte) (plumbing.Hash, error) { return l.objs.put(typ, b) }
 	blob := func(b []byte) (plumbing.Hash, error) { return put(plumbing.BlobObject, b) }
 
 	pt := tip.trees
@@ -418,11 +434,11 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	aaa, bbb, name := shard(r.Seq)
 	rid, err := blob(body)
 	if err != nil {
-		return z, err
+		return z, nil, err
 	}
 	sid, err := blob(sig)
 	if err != nil {
-		return z, err
+		return z, nil, err
 	}
 	bbbRaw := []byte(nil)
 	if pt.aaaName == aaa && pt.bbbName == bbb {
@@ -432,55 +448,62 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	bbbRaw = appendTreeEntry(bbbRaw, treeEntry{modeFile, name + receipt.SigSuffix, sid})
 	bid, err := put(plumbing.TreeObject, bbbRaw)
 	if err != nil {
-		return z, err
+		return z, nil, err
 	}
 	var aes []treeEntry
 	if pt.aaaName == aaa {
 		if aes, err = parseTree(pt.aaaRaw); err != nil {
-			return z, err
+			return z, nil, err
 		}
 	}
 	aaaRaw := encodeTree(setEntry(aes, treeEntry{modeDir, bbb, bid}))
 	aid, err := put(plumbing.TreeObject, aaaRaw)
 	if err != nil {
-		return z, err
+		return z, nil, err
 	}
-	recID, err := put(plumbing.TreeObject, encodeTree(setEntry(pt.receipts, treeEntry{modeDir, aaa, aid})))
+	recs := setEntry(pt.receipts, treeEntry{modeDir, aaa, aid})
+	recID, err := put(plumbing.TreeObject, encodeTree(recs))
 	if err != nil {
-		return z, err
+		return z, nil, err
 	}
 	root := setEntry(pt.root, treeEntry{modeDir, ReceiptsDir, recID})
 	hid, err := blob(head)
 	if err != nil {
-		return z, err
+		return z, nil, err
 	}
 	root = setEntry(root, treeEntry{modeFile, HeadFile, hid})
 	if r.Kind == receipt.KindGenesis || r.Kind == receipt.KindKeys {
 		kid, err := l.writeKeysTree(trust, put)
 		if err != nil {
-			return z, err
+			return z, nil, err
 		}
 		root = setEntry(root, treeEntry{modeDir, KeysDir, kid})
 	}
 	if r.Kind == receipt.KindApply {
 		if plan == nil {
-			return z, errors.New("apply receipt without its plan copy")
+			return z, nil, errors.New("apply receipt without its plan copy")
 		}
 		var pes []treeEntry
 		if e, ok := findEntry(root, PlansDir); ok {
 			if pes, err = l.tree(e.id); err != nil {
-				return z, err
+				return z, nil, err
 			}
 		}
 		pid, err := writePlanTree(pes, r.Apply.Plan.ID, plan, put)
 		if err != nil {
-			return z, err
+			return z, nil, err
 		}
 		root = setEntry(root, treeEntry{modeDir, PlansDir, pid})
 	}
-	return put(plumbing.TreeObject, encodeTree(root))
+	rootID, err := put(plumbing.TreeObject, encodeTree(root))
+	if err != nil {
+		return z, nil, err
+	}
+	return rootID, &pathTrees{root: root, receipts: recs, aaaName: aaa, aaaRaw: aaaRaw, bbbName: bbb, bbbRaw: bbbRaw}, nil
 }
 
+// putFunc stores an object and returns its id: objectStore.put (fsynced
+// loose objects), packWriter.put (one pack for a batch) or hashOnly.
 type putFunc func(plumbing.ObjectType, []byte) (plumbing.Hash, error)
 
 // keysTree returns the keys/ tree for a trust state, written with put.

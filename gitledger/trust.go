@@ -37,15 +37,28 @@ func ApplyKeys(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	if !signed {
 		return nil, fmt.Errorf("receipt signer %s did not co-sign the trust change", r.KID)
 	}
+	return applyChange(before, r)
+}
+
+// applyChange applies the proposal of a keys receipt to a copy of before.
+func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
+	p := r.Keys.Proposal
+	var err error
 	after := before.Clone()
 	at := r.Time()
 	switch p.Op {
 	case receipt.KeysTrust:
 		err = after.Add(*p.Key, r.Seq, at)
 	case receipt.KeysRevoke:
-		end := at
+		// A key ends one second after the receipt that ends it, so that the
+		// receipt itself (which it may sign) stays valid for stock git; a
+		// compromise may be backdated to when it happened.
+		end := at.Add(time.Second)
 		if p.At != "" {
 			end, _ = keys.ParseTime(p.At)
+			if end.After(at) {
+				return nil, fmt.Errorf("revoke %s: at %s is after this receipt's time", p.KID, p.At)
+			}
 		}
 		err = after.End(p.KID, keys.StatusRevoked, p.Reason, r.Seq, end)
 	case receipt.KeysRotate:
@@ -56,7 +69,7 @@ func ApplyKeys(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 		if p.Key.KID != p.KID {
 			return nil, fmt.Errorf("rotate %s: the new key must keep kid %s", p.KID, p.KID)
 		}
-		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at); err == nil {
+		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at.Add(time.Second)); err == nil {
 			err = after.Add(*p.Key, r.Seq, at)
 		}
 	}
@@ -90,4 +103,10 @@ func CheckCosigs(t *keys.Trust, msg []byte, sigs []receipt.Cosig, at time.Time) 
 		return fmt.Errorf("%d admin signatures, admin_threshold is %d", len(seen), t.AdminThreshold)
 	}
 	return nil
+}
+
+// ApplyKeysUnsigned applies a keys receipt's change to t without checking
+// co-signatures: a dry run for proposals.
+func ApplyKeysUnsigned(t *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
+	return applyChange(t, r)
 }

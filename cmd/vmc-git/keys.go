@@ -54,8 +54,12 @@ EXAMPLE:
 		},
 		{
 			Name:  "keys",
-			Usage: "show the trust state: operator keys, roles, validity",
-			Subcommands: []*cli.Command{
+			Usage: "the trust state: list keys; trust, revoke, rotate (with admin co-signatures)",
+			Description: `EXAMPLE:
+   vmc-git keys list
+   vmc-git keys list --at 12 --json
+   vmc-git keys trust bob.pub --kid bob --role approver`,
+			Subcommands: append(trustCommands(), []*cli.Command{
 				{
 					Name:  "list",
 					Usage: "list every key ever trusted, with roles, fingerprint, validity, status",
@@ -140,7 +144,7 @@ EXAMPLE:
 						return err
 					},
 				},
-			},
+			}...),
 		},
 	}
 }
