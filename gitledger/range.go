@@ -94,7 +94,9 @@ func (l *Ledger) ReadTree(id plumbing.Hash) ([]TreeEntry, error) {
 }
 
 // ReadBlob returns a blob's content.
-func (l *Ledger) ReadBlob(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.BlobObject) }
+func (l *Ledger) ReadBlob(id plumbing.Hash) ([]byte, error) {
+	return l.objs.get(id, plumbing.BlobObject)
+}
 
 // ReadTag returns a tag object's raw content.
 func (l *Ledger) ReadTag(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.TagObject) }

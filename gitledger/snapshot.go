@@ -324,7 +324,9 @@ type SnapshotError struct {
 	Err  error
 }
 
-func (e *SnapshotError) Error() string { return fmt.Sprintf("snapshot %s: %v", merkle.TagName(e.Size), e.Err) }
+func (e *SnapshotError) Error() string {
+	return fmt.Sprintf("snapshot %s: %v", merkle.TagName(e.Size), e.Err)
+}
 func (e *SnapshotError) Unwrap() error { return e.Err }
 
 // VerifySnapshots checks every snapshot tag against the ledger whose

@@ -80,7 +80,7 @@ EXAMPLE:
 		propose = append(propose, &cli.Command{
 			Name: op, Usage: "propose: " + usage[op], ArgsUsage: args[op],
 			Description: "EXAMPLE:\n   " + strings.Replace(examples[op], "keys "+op, "keys propose "+op, 1) + " -o change.json",
-			Flags: append(opFlags(op), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "proposal file"}),
+			Flags:       append(opFlags(op), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "proposal file"}),
 			Action: func(c *cli.Context) error {
 				rc, err := openRepo(c)
 				if err != nil {
