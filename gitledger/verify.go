@@ -77,6 +77,8 @@ type Report struct {
 	GenesisBlake3 digest.Digest `json:"genesis_blake3"`
 	Signatures    bool          `json:"signatures"`
 	Remembered    *Verified     `json:"previously_verified,omitempty"`
+	Snapshots     int           `json:"snapshots"` // vmc/merkle/* tags checked
+	Invalidated   []Invalidated `json:"invalidated,omitempty"`
 }
 
 // state is everything known after a verified commit.
@@ -89,6 +91,56 @@ type state struct {
 	created time.Time
 	trust   *keys.Trust
 	trees   *pathTrees
+	hist    *signHistory
+}
+
+// signHistory remembers who signed which receipt and when, so that a later
+// revocation of a key as compromised from time T can name the receipts that
+// key signed after T.
+type signHistory struct {
+	signed      map[string][]signedAt // by key fingerprint
+	invalidated []Invalidated
+}
+
+type signedAt struct {
+	seq uint64
+	at  time.Time
+}
+
+// Invalidated is a receipt signed by a key after the time it was revoked as
+// compromised (by a later keys receipt). It verified when written; it is
+// reported, not failed, so the ledger stays verifiable after a compromise.
+type Invalidated struct {
+	Seq        uint64 `json:"seq"`
+	KID        string `json:"kid"`
+	RevokedBy  uint64 `json:"revoked_by"`  // seq of the keys receipt
+	Compromise string `json:"compromised_from"`
+}
+
+func (h *signHistory) add(e *keys.Entry, seq uint64, at time.Time) {
+	fp := keys.Fingerprint(e.Pub)
+	h.signed[fp] = append(h.signed[fp], signedAt{seq, at})
+}
+
+// revoked records the receipts a compromise revocation invalidates.
+func (h *signHistory) revoked(before *keys.Trust, r *receipt.Receipt) {
+	p := r.Keys.Proposal
+	if p.Op != receipt.KeysRevoke || p.Reason != receipt.ReasonCompromised {
+		return
+	}
+	e := before.Key(p.KID)
+	if e == nil {
+		return
+	}
+	from := r.Time()
+	if p.At != "" {
+		from, _ = keys.ParseTime(p.At)
+	}
+	for _, s := range h.signed[keys.Fingerprint(e.Pub)] {
+		if !s.at.Before(from) {
+			h.invalidated = append(h.invalidated, Invalidated{Seq: s.seq, KID: p.KID, RevokedBy: r.Seq, Compromise: keys.FormatTime(from)})
+		}
+	}
 }
 
 // Verify walks the whole ledger branch and checks every rule of the package
@@ -144,7 +196,14 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
+	snaps, err := l.SnapshotSizes()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.VerifySnapshots(chain); err != nil {
+		return nil, err
+	}
+	rep := &Report{Snapshots: len(snaps), Invalidated: end.hist.invalidated, Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
 		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered}
 	if opt.Remember {
 		if err := l.saveVerified(Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}); err != nil {
@@ -226,6 +285,11 @@ func (j *sigJob) run() error {
 
 // verifyChain checks commits (oldest first) on top of st.
 func (l *Ledger) verifyChain(st *state, commits []plumbing.Hash, opt VerifyOptions, total uint64) (*state, error) {
+	if st.hist == nil {
+		cp := *st
+		cp.hist = &signHistory{signed: map[string][]signedAt{}}
+		st = &cp
+	}
 	jobs := make(chan *sigJob, 256)
 	var (
 		mu     sync.Mutex
@@ -253,6 +317,10 @@ func (l *Ledger) verifyChain(st *state, commits []plumbing.Hash, opt VerifyOptio
 	for i, c := range commits {
 		next, job, err := l.verifyStep(st, c)
 		if err != nil {
+			var ahead *seqAheadError
+			if errors.As(err, &ahead) {
+				ahead.later = l.findSeq(commits[i+1:], ahead.want)
+			}
 			walkErr = err
 			break
 		}
@@ -321,8 +389,15 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleHead, "%v", err)
 	}
-	if head.Seq != seq {
-		return fail(RuleSeq, "HEAD.json says seq %d, want %d (receipts must follow without gaps)", head.Seq, seq)
+	switch {
+	case head.Seq > seq:
+		return nil, nil, &VerifyError{Seq: seq, Commit: c, Rule: RuleSeq, Err: &seqAheadError{have: head.Seq, want: seq}}
+	case head.Seq < seq && head.Seq == prev.seq && head.Blake3 == prev.blake3:
+		return fail(RuleSeq, "HEAD.json says seq %d, want %d: commit %s repeats receipt %d (duplicated commit)", head.Seq, seq, c, prev.seq)
+	case head.Seq < seq && head.Seq == prev.seq:
+		return fail(RuleSeq, "HEAD.json says seq %d, want %d: a second, different receipt %d (blake3 %s, not %s): a receipt was inserted before it", head.Seq, seq, head.Seq, head.Blake3, prev.blake3)
+	case head.Seq < seq:
+		return fail(RuleSeq, "HEAD.json says seq %d, want %d: the chain goes back to an older receipt", head.Seq, seq)
 	}
 	trees, rid, sid, err := l.checkReceiptTrees(prev, root, seq)
 	if err != nil {
@@ -337,7 +412,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	}
 	r, err := receipt.Parse(body)
 	if err != nil {
-		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), errors.Unwrap(err))
+		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
 	}
 	sums := digest.Of(body)
 	switch {
@@ -352,6 +427,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	}
 	wantHead, _ := receipt.HeadOf(r, body).Encode()
 	if !bytes.Equal(wantHead, headBytes) {
+		// Tell an edited receipt from an edited HEAD.json: if HEAD.json and
+		// the commit message still agree on a blake3, the receipt changed.
+		if t, err := ParseMessage(commitMessage(raw)); err == nil && t.Blake3 == head.Blake3 && head.Blake3 != sums.Blake3 {
+			return fail(RuleHead, "%s was changed: its blake3 is %s, but HEAD.json and the commit message say %s", receipt.Path(seq), sums.Blake3, head.Blake3)
+		}
 		return fail(RuleHead, "HEAD.json does not match the receipt: have %s, want %s", headBytes, wantHead)
 	}
 	// Trust: the signer must be trusted with the role at the previous receipt.
@@ -382,8 +462,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	ci := commitInfo{tree: treeID, parent: prev.commit, ident: Ident + " <" + r.KID + ">", when: r.Time().Unix(),
 		message: Message(r, sums.Blake3), signature: csigText}
 	if !bytes.Equal(ci.encode(true), raw) {
-		_, msg, _ := bytes.Cut(raw, []byte("\n\n"))
-		t, perr := ParseMessage(string(msg))
+		t, perr := ParseMessage(commitMessage(raw))
 		switch {
 		case perr != nil:
 			return fail(RuleMessage, "%v", perr)
@@ -410,13 +489,56 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
 	}
-	for what, s := range map[string]*sshsig.Signature{"commit": csig, "receipt": rsig} {
-		if !bytes.Equal(s.PublicKey.Marshal(), signer.Pub.Marshal()) {
-			return fail(RuleTrust, "%s signature by %s, but %s is bound to %s", what, keys.Fingerprint(s.PublicKey), r.KID, keys.Fingerprint(signer.Pub))
+	for _, s := range []struct {
+		what string
+		sig  *sshsig.Signature
+	}{{"commit", csig}, {"receipt", rsig}} {
+		if !bytes.Equal(s.sig.PublicKey.Marshal(), signer.Pub.Marshal()) {
+			return fail(RuleTrust, "%s signature by %s, but %s is bound to %s", s.what, keys.Fingerprint(s.sig.PublicKey), r.KID, keys.Fingerprint(signer.Pub))
 		}
 	}
 	job := &sigJob{seq: seq, commit: c, pub: signer.Pub, payload: ci.encode(false), commitSig: csig, body: body, rcptSig: rsig}
-	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: r.Time(), trust: after, trees: trees}, job, nil
+	if prev.hist != nil {
+		if r.Kind == receipt.KindKeys {
+			prev.hist.revoked(before, r)
+		}
+		prev.hist.add(signer, seq, r.Time())
+	}
+	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: r.Time(), trust: after, trees: trees, hist: prev.hist}, job, nil
+}
+
+// seqAheadError is a commit whose HEAD.json names a later receipt than the
+// one due: the due receipt was deleted, or comes later (reordered).
+type seqAheadError struct {
+	have, want uint64
+	later      bool // receipt want appears further along the chain
+}
+
+func (e *seqAheadError) Error() string {
+	if e.later {
+		return fmt.Sprintf("HEAD.json says seq %d, want %d: receipt %d comes later in the chain (commits reordered)", e.have, e.want, e.want)
+	}
+	return fmt.Sprintf("HEAD.json says seq %d, want %d: receipt %d is missing (commit deleted)", e.have, e.want, e.want)
+}
+
+// findSeq reports whether one of the first commits (at most 1000) has a
+// HEAD.json naming receipt seq. It only refines an error message.
+func (l *Ledger) findSeq(commits []plumbing.Hash, seq uint64) bool {
+	for i, c := range commits {
+		if i == 1000 {
+			break
+		}
+		if t, err := l.tipAt(c); err == nil && t.Head.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// commitMessage returns the message of a raw commit object.
+func commitMessage(raw []byte) string {
+	_, msg, _ := bytes.Cut(raw, []byte("\n\n"))
+	return string(msg)
 }
 
 // checkReceiptTrees checks that, below receipts/, the commit adds exactly
@@ -632,7 +754,9 @@ func CheckApprovals(t *keys.Trust, plan []byte, sigs map[string][]byte, listed [
 	return nil
 }
 
-func hashOnly(typ plumbing.ObjectType, b []byte) (plumbing.Hash, error) { return hashObject(typ, b), nil }
+func hashOnly(typ plumbing.ObjectType, b []byte) (plumbing.Hash, error) {
+	return hashObject(typ, b), nil
+}
 
 // Verified is the last head verify remembered for this repository.
 type Verified struct {

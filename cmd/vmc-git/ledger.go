@@ -20,6 +20,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/workflows"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -110,14 +111,19 @@ func ledgerCommands() []*cli.Command {
 		{
 			Name:  "verify",
 			Usage: "verify the ledger chain or one receipt",
+			Description: `EXAMPLE:
+   vmc-git verify chain --sig
+   vmc-git verify receipt 42 --sig`,
 			Subcommands: []*cli.Command{
 				verifyChainCommand(),
 				verifyReceiptCommand(),
 			},
 		},
 		{
-			Name:        "sign",
-			Usage:       "sign a file",
+			Name:  "sign",
+			Usage: "sign a file",
+			Description: `EXAMPLE:
+   vmc-git sign receipt 000000042.json --key ~/.ssh/vmc_alice`,
 			Subcommands: []*cli.Command{signReceiptCommand()},
 		},
 		logCommand(),
@@ -270,7 +276,11 @@ func initLedger(dir, ledgerID, branch, mainBranch, provider string, s *keys.Sign
 	if err := os.WriteFile(filepath.Join(abs, config.Path), b, 0o644); err != nil {
 		return nil, err
 	}
-	if err := commitFiles(abs, kid, "vmc: init ledger "+ledgerID, config.Path); err != nil {
+	wf, err := workflows.WriteCallers(abs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := commitFiles(abs, kid, "vmc: init ledger "+ledgerID, append([]string{config.Path}, wf...)...); err != nil {
 		return nil, err
 	}
 	return &initResult{Ledger: ledgerID, Dir: abs, Branch: branch, MainBranch: mainBranch, Commit: w.Commit.String(), GenesisBlake3: w.Sums.Blake3}, nil
@@ -403,6 +413,7 @@ EXAMPLE:
 			&cli.Uint64Flag{Name: "from", Usage: "verify receipts from SEQ on, trusting the ledger before it"},
 			&cli.StringFlag{Name: "genesis", Usage: "pinned genesis blake3 (default: genesis_blake3 in .vmc/config.json)"},
 			&cli.BoolFlag{Name: "no-remember", Usage: "neither check nor update the remembered verified head"},
+			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 3) if receipts were signed by a key after its compromise"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -451,6 +462,12 @@ EXAMPLE:
 				rep.Ledger, rep.Receipts, rep.Checked, rep.From, sig, time.Since(start).Round(time.Millisecond), rep.Head.Seq, rep.Head.Blake3, rep.GenesisBlake3)
 			if opt.Genesis == nil {
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
+			}
+			for _, iv := range rep.Invalidated {
+				outf(c, "  INVALIDATED: receipt %d was signed by %s after its compromise at %s (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
+			}
+			if len(rep.Invalidated) > 0 && c.Bool("strict") {
+				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed by compromised keys", len(rep.Invalidated)))
 			}
 			if c.Bool("head") {
 				b, _ := rep.Head.Encode()
