@@ -15,15 +15,19 @@
 // NamespaceGit (commits and tags), NamespaceReceipt, NamespacePlan
 // (approvals), NamespaceAnchor and NamespaceKeys (trust-change co-signatures).
 //
-// A signature file must be exactly the armoring this package writes (PEM,
-// 64 columns, one trailing newline): any other encoding of the same signature
-// is rejected, so a .sig file has one valid form.
+// A signature file must be exactly the armoring this package writes, which is
+// the one ssh-keygen -Y sign writes (PEM type SSH SIGNATURE, base64 in lines
+// of 70 columns, one trailing newline): any other encoding of the same
+// signature is rejected, so a .sig file has one valid form. Ed25519 SSHSIG
+// signatures are deterministic, so this package and ssh-keygen produce the
+// same bytes for the same key, namespace and message.
 package keys
 
 import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -131,8 +135,23 @@ func (g GitSigner) Sign(message io.Reader) ([]byte, error) {
 	return g.s.Sign(NamespaceGit, b)
 }
 
-// Armor renders a signature in the one form this package accepts.
-func Armor(sig *sshsig.Signature) []byte { return sshsig.Armor(sig) }
+// armorWidth is the base64 line length of OpenSSH's signature armor
+// (sshsig.c: sshbuf_dtob64 with wrap), not PEM's 64.
+const armorWidth = 70
+
+// Armor renders a signature in the one form this package accepts: OpenSSH's
+// own armor, byte for byte what ssh-keygen -Y sign writes.
+func Armor(sig *sshsig.Signature) []byte {
+	b64 := base64.StdEncoding.EncodeToString(sig.Marshal())
+	var b bytes.Buffer
+	b.WriteString("-----BEGIN " + sshsig.PEMType + "-----\n")
+	for len(b64) > armorWidth {
+		b.WriteString(b64[:armorWidth] + "\n")
+		b64 = b64[armorWidth:]
+	}
+	b.WriteString(b64 + "\n-----END " + sshsig.PEMType + "-----\n")
+	return b.Bytes()
+}
 
 // ParseSignature decodes an armored SSHSIG and requires it to be in the
 // exact form Armor writes.
@@ -193,7 +212,14 @@ func Ed25519Public(pub ssh.PublicKey) (ed25519.PublicKey, error) {
 	}
 	cp, ok := pub.(ssh.CryptoPublicKey)
 	if !ok {
-		return nil, errors.New("cannot read Ed25519 public key")
+		// ssh-agent's keys (*agent.Key) only carry the wire form.
+		parsed, err := ssh.ParsePublicKey(pub.Marshal())
+		if err != nil {
+			return nil, errors.New("cannot read Ed25519 public key")
+		}
+		if cp, ok = parsed.(ssh.CryptoPublicKey); !ok {
+			return nil, errors.New("cannot read Ed25519 public key")
+		}
 	}
 	k, ok := cp.CryptoPublicKey().(ed25519.PublicKey)
 	if !ok {
@@ -270,8 +296,12 @@ func LoadFile(path string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	if pub, _, err := ParsePublicKey(b); err == nil {
+	pub, _, err := ParsePublicKey(b)
+	if err == nil {
 		return fromAgent(pub, path)
+	}
+	if _, _, _, _, perr := ssh.ParseAuthorizedKey(b); perr == nil {
+		return nil, fmt.Errorf("signing key %s: %w", path, err) // a public key, but not one we use
 	}
 	return parsePrivate(b, path)
 }

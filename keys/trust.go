@@ -170,8 +170,9 @@ func (t *Trust) Add(s KeySpec, seq uint64, at time.Time) error {
 }
 
 // End marks kid as no longer trusted from receipt seq on, with status
-// StatusRevoked or StatusRotated; its allowed_signers line gets
-// valid-before=at so that stock git rejects later signatures.
+// StatusRevoked or StatusRotated: it may sign before at, not at or after
+// (its allowed_signers line gets valid-before one second before at, as
+// OpenSSH's bound is inclusive), so that stock git rejects later signatures.
 func (t *Trust) End(kid string, status, reason string, seq uint64, at time.Time) error {
 	e, ok := t.current[kid]
 	if !ok || e.Status != StatusActive {
@@ -272,13 +273,18 @@ const sshTime = "20060102150405Z"
 // one line per key ever trusted (oldest first), with namespaces= from its
 // roles and valid-after=/valid-before= from its validity, so that stock git
 // and ssh-keygen accept exactly the signatures made while a key was trusted.
+//
+// OpenSSH treats both bounds as inclusive (a signature made at valid-before
+// is accepted), while a key's end here is exclusive (Authorize rejects a
+// signature made at ValidUntil). So valid-before is ValidUntil minus one
+// second: the last second in which the key may sign.
 func (t *Trust) AllowedSigners() []byte {
 	var b bytes.Buffer
 	b.WriteString("# vmc-git trust state: generated, do not edit\n")
 	for _, e := range t.all {
 		fmt.Fprintf(&b, "%s namespaces=%q,valid-after=%q", e.KID, strings.Join(namespacesFor(e.Roles), ","), e.notBefore.UTC().Format(sshTime))
 		if !e.notAfter.IsZero() {
-			fmt.Fprintf(&b, ",valid-before=%q", e.notAfter.UTC().Format(sshTime))
+			fmt.Fprintf(&b, ",valid-before=%q", e.notAfter.Add(-time.Second).UTC().Format(sshTime))
 		}
 		fmt.Fprintf(&b, " %s\n", e.PublicKey)
 	}

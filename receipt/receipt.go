@@ -27,6 +27,7 @@
 package receipt
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,6 +128,13 @@ func Parse(b []byte) (*Receipt, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	// encoding/json matches member names case-insensitively and cannot tell
+	// an omitted optional member from one written empty, so canonical JSON
+	// alone leaves a receipt more than one encoding. Accept only the one
+	// Encode writes.
+	if again, err := canon.Marshal(&r); err != nil || !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("receipt %d: not the form Encode writes (a member name in another case, or an optional member written empty)", r.Seq)
+	}
 	return &r, nil
 }
 
@@ -173,12 +181,12 @@ func (r *Receipt) Validate() error {
 	if _, known := bodies[r.Kind]; !known {
 		return fail("unknown kind %q", r.Kind)
 	}
-	for k, present := range bodies {
-		if present != (k == r.Kind) {
-			if present {
-				return fail("kind %s carries a %s body", r.Kind, k)
-			}
-			return fail("kind %s without its %s body", r.Kind, k)
+	if !bodies[r.Kind] {
+		return fail("kind %s without its %s body", r.Kind, r.Kind)
+	}
+	for _, k := range []Kind{KindGenesis, KindApply, KindManual, KindKeys, KindAttestation, KindAnchor} {
+		if bodies[k] && k != r.Kind {
+			return fail("kind %s carries a %s body", r.Kind, k)
 		}
 	}
 	switch r.Kind {
