@@ -25,7 +25,12 @@
 // idempotent op without visible effect is run; a reboot, reset or rebuild
 // whose effect cannot be seen is recorded as unknown), and the receipt is
 // written with recovered=true. So a provider action that happened always
-// ends up in a receipt, and each plan gets exactly one receipt.
+// ends up in a receipt, and each plan gets exactly one receipt. An intent is
+// recovered under its plan's locks and read again once they are held, so of
+// two appliers recovering it at once only one calls the provider. A receipt
+// is marked recovered when a later run, not the one that wrote the intent,
+// finished the plan; if the crashed run had already written the receipt, the
+// intent is just dropped (with the stale locks it left).
 //
 // Fault injection for tests: Options.Fault is called at the named steps
 // (StepBeforeProvider, StepAfterProvider, StepBeforeCommit, StepAfterCommit);
@@ -75,6 +80,7 @@ const StatusSkipped = "skipped"
 var (
 	ErrAlreadyApplied = errors.New("plan already applied")
 	ErrNotApproved    = errors.New("plan not approved")
+	ErrOtherLedger    = errors.New("plan is for another ledger")
 )
 
 // Options configure an Applier.
@@ -88,6 +94,7 @@ type Options struct {
 	LockWait time.Duration // wait this long for a held lock
 	Fault    func(step string)
 	Log      func(format string, a ...any) // progress messages; nil: silent
+	Remote   Remote                        // the shared git server; nil: this repository only
 }
 
 // Applier applies plans.
@@ -164,7 +171,11 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(a.intentPath(p.ID)); err == nil {
-		return a.recoverOne(ctx, p.ID)
+		// An unfinished apply of this plan: finish it. If it turns out to be
+		// finished already, precheck below refuses the replay.
+		if o, err := a.recoverOne(ctx, p.ID); o != nil || err != nil {
+			return o, err
+		}
 	}
 	tip, err := a.o.Ledger.Tip()
 	if err != nil {
@@ -195,6 +206,16 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 				forced = append(forced, s)
 				a.o.Log("broke lock on %s held by %s (--force, recorded in the receipt)", s, acq.Broke.Holder)
 			}
+		}
+	}
+	if a.o.Remote != nil {
+		release, err := a.remoteLocks(p)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if err := a.sync(); err != nil {
+			return nil, err
 		}
 	}
 	// Under the locks: re-read the ledger, then check freshness.
@@ -238,7 +259,7 @@ func pick(m map[string][]byte, kids []string) map[string][]byte {
 // not approved.
 func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
 	if p.Ledger != tip.Head.Ledger {
-		return fmt.Errorf("plan %s is for ledger %s, this is %s", p.ID, p.Ledger, tip.Head.Ledger)
+		return fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
 	}
 	if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
 		return err
@@ -355,6 +376,19 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 		return nil, err
 	}
 	a.o.Fault(StepAfterCommit)
+	if a.o.Remote != nil {
+		// The intent stays until the receipt is on the remote.
+		if err := a.o.Remote.Publish(); err != nil {
+			if !errors.Is(err, ErrRaced) {
+				return nil, err
+			}
+			a.o.Log("plan %s: another writer pushed first; writing the receipt again on the new head", p.ID)
+			if err := a.sync(); err != nil {
+				return nil, err
+			}
+			return a.commit(it, recovered)
+		}
+	}
 	if err := os.Remove(a.intentPath(p.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -397,19 +431,9 @@ func cutJSON(name string) (string, bool) {
 // recoverOne finishes one intent. It returns nil, nil when the receipt was
 // already written (the intent is just dropped).
 func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
-	b, err := os.ReadFile(a.intentPath(id))
-	if err != nil {
+	it, done, err := a.readIntent(id)
+	if err != nil || done {
 		return nil, err
-	}
-	var it intent
-	if err := json.Unmarshal(b, &it); err != nil {
-		return nil, fmt.Errorf("intent journal %s: %w", a.intentPath(id), err)
-	}
-	if _, ok, err := appliedSeq(a.o.Ledger, id); err != nil {
-		return nil, err
-	} else if ok {
-		a.o.Log("plan %s: receipt already written; dropping the finished intent", id)
-		return nil, os.Remove(a.intentPath(id))
 	}
 	p, err := plans.Parse(it.PlanBytes)
 	if err != nil {
@@ -427,11 +451,68 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 		}
 		held = append(held, s)
 	}
-	a.o.Log("plan %s: recovering an unfinished apply", id)
-	if err := a.run(ctx, p, &it, true); err != nil {
+	if a.o.Remote != nil {
+		release, err := a.remoteLocks(p)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if err := a.sync(); err != nil {
+			return nil, err
+		}
+	}
+	// Under the locks, read the intent again: another applier may have
+	// finished it (and removed it) or advanced it while we waited.
+	if it, done, err = a.readIntent(id); err != nil || done {
 		return nil, err
 	}
-	return a.commit(&it, true)
+	a.o.Log("plan %s: recovering an unfinished apply", id)
+	if err := a.run(ctx, p, it, true); err != nil {
+		return nil, err
+	}
+	return a.commit(it, true)
+}
+
+// readIntent reads the intent of plan id. done reports that there is nothing
+// left to do: the intent is gone, or the ledger has the plan (the intent is
+// then dropped).
+func (a *Applier) readIntent(id string) (it *intent, done bool, err error) {
+	b, err := os.ReadFile(a.intentPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	it = &intent{}
+	if err := json.Unmarshal(b, it); err != nil {
+		return nil, false, fmt.Errorf("intent journal %s: %w", a.intentPath(id), err)
+	}
+	if _, ok, err := appliedSeq(a.o.Ledger, id); err != nil {
+		return nil, false, err
+	} else if ok {
+		a.o.Log("plan %s: receipt already written; dropping the finished intent", id)
+		if err := os.Remove(a.intentPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, false, err
+		}
+		a.releaseStale(id)
+		return nil, true, nil
+	}
+	return it, false, nil
+}
+
+// releaseStale removes the stale locks a crashed applier of plan id left.
+// Live locks, and locks another applier took over meanwhile, stay.
+func (a *Applier) releaseStale(id string) {
+	infos, err := a.o.Locks.List()
+	if err != nil {
+		return
+	}
+	for _, i := range infos {
+		if i.Plan == id && a.o.Locks.Stale(i) {
+			a.o.Locks.Release(i.Server, false)
+		}
+	}
 }
 
 // reconcile decides what happened to an action whose call may or may not

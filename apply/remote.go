@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmc-git/vmc-git/internal/lock"
+	"github.com/vmc-git/vmc-git/plans"
 )
 
 // Remote is the shared git server an applier publishes to (DESIGN section 5:
@@ -175,4 +176,74 @@ func (g *GitRemote) Unlock(server string) error {
 	_, err := g.git("push", "--quiet", "--porcelain", g.Name, "--force-with-lease="+ref+":"+blob, ":"+ref)
 	delete(g.locks, server)
 	return err
+}
+
+// remoteLocks takes refs/vmc/locks/<server> on the remote for every server
+// of p, waiting up to LockWait for each; it returns the release function.
+func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
+	var taken []string
+	release := func() {
+		for _, s := range taken {
+			if err := a.o.Remote.Unlock(s); err != nil {
+				a.o.Log("release remote lock %s: %v", s, err)
+			}
+		}
+	}
+	for _, s := range p.Servers() {
+		deadline := time.Now().Add(a.o.LockWait)
+		for {
+			err := a.o.Remote.Lock(s, a.o.KID, p.ID)
+			if err == nil {
+				taken = append(taken, s)
+				break
+			}
+			var he *lock.HeldError
+			if !errors.As(err, &he) || !time.Now().Before(deadline) {
+				release()
+				return nil, err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return release, nil
+}
+
+// sync levels the local ledger with the remote. Local receipts that are not
+// on the remote may be dropped only if each is an apply receipt whose intent
+// is still journaled (it will be written again on the new head).
+func (a *Applier) sync() error {
+	return a.o.Remote.Sync(func(n int) bool {
+		r, err := a.o.Ledger.NewReader()
+		if err != nil {
+			return false
+		}
+		for i := 0; i < n; i++ {
+			if uint64(i) > r.Tip.Head.Seq {
+				return false
+			}
+			e, err := r.Receipt(r.Tip.Head.Seq - uint64(i))
+			if err != nil || e.Receipt.Apply == nil {
+				return false
+			}
+			if _, err := os.Stat(a.intentPath(e.Receipt.Apply.Plan.ID)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// syncAndPublish syncs and pushes local receipts the remote lacks, retrying
+// when another writer pushes meanwhile.
+func (a *Applier) syncAndPublish() error {
+	for i := 0; i < 20; i++ {
+		if err := a.sync(); err != nil {
+			return err
+		}
+		err := a.o.Remote.Publish()
+		if !errors.Is(err, ErrRaced) {
+			return err
+		}
+	}
+	return errors.New("the remote ledger keeps moving: try again")
 }

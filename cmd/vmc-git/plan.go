@@ -18,6 +18,7 @@ import (
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 func init() {
@@ -216,6 +217,16 @@ EXAMPLE:
 
 // makePlan runs the dry run and writes the plan file.
 func makePlan(c *cli.Context, actions []provider.Action) error {
+	if id := c.String("id"); id != "" {
+		if err := plans.ValidIDFor(id, actions); err != nil {
+			return fail(exitUsage, err)
+		}
+	}
+	if s := c.String("summary"); s != "" {
+		if err := receipt.ValidSummary(s); err != nil {
+			return fail(exitUsage, fmt.Errorf("--summary: %w", err))
+		}
+	}
 	rc, err := openRepo(c)
 	if err != nil {
 		return err
@@ -229,15 +240,15 @@ func makePlan(c *cli.Context, actions []provider.Action) error {
 		return err
 	}
 	defer closeProv()
-	if id := c.String("id"); id != "" {
-		if err := plans.ValidIDFor(id, actions); err != nil {
-			return fail(exitUsage, err)
-		}
-	}
 	p, err := plans.Make(context.Background(), prov, plans.Request{ID: c.String("id"), Ledger: tip.Head.Ledger,
 		Head: plans.LedgerRef{Seq: tip.Head.Seq, Blake3: tip.Head.Blake3}, CreatedBy: c.String("kid"), Summary: c.String("summary"), Actions: actions})
-	if err != nil {
+	switch {
+	case errors.Is(err, plans.ErrDryRun):
 		return fail(exitRefused, err)
+	case errors.Is(err, provider.ErrInvalidAction):
+		return fail(exitUsage, err)
+	case err != nil:
+		return err // the provider could not be read
 	}
 	b, err := p.Encode()
 	if err != nil {
@@ -442,6 +453,8 @@ EXAMPLE:
 			&cli.BoolFlag{Name: "pending", Usage: "apply every merged plan without a receipt"},
 			&cli.BoolFlag{Name: "force", Usage: "break locks held by others (recorded in the receipt)"},
 			&cli.DurationFlag{Name: "lock-wait", Value: 30 * time.Second, Usage: "wait this long for a held lock"},
+			&cli.BoolFlag{Name: "push", Usage: "fetch first, take locks on the remote, and push each receipt (compare-and-swap)"},
+			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for --push"},
 			keyFlag, kidFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -464,6 +477,15 @@ EXAMPLE:
 			ap := apply.New(apply.Options{Ledger: rc.ledger, Provider: prov, Signer: s, KID: kid, Force: c.Bool("force"),
 				LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
 				Log: func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) }})
+			if c.Bool("push") {
+				if rc.cfg == nil || rc.root == "" {
+					return usagef("apply --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
+				}
+				ap = apply.New(apply.Options{Ledger: rc.ledger, Provider: prov, Signer: s, KID: kid, Force: c.Bool("force"),
+					LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
+					Log:    func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) },
+					Remote: apply.NewGitRemote(rc.root, c.String("remote"), rc.cfg.Branch, rc.cfg.MainBranch)})
+			}
 			ctx := context.Background()
 			var outs []*apply.Outcome
 			var errs []error
@@ -471,6 +493,9 @@ EXAMPLE:
 				mainRef := "refs/heads/main"
 				if rc.cfg != nil {
 					mainRef = "refs/heads/" + rc.cfg.MainBranch
+				}
+				if c.Bool("push") {
+					mainRef = "refs/remotes/" + c.String("remote") + "/" + rc.cfg.MainBranch
 				}
 				outs, errs, err = ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) {
 					return apply.Pending(rc.ledger.Repo(), rc.ledger.GitDir, plumbingRef(mainRef), func(id string) (bool, error) {
