@@ -1,7 +1,9 @@
 package gitledger
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"crypto/sha1"
 	"encoding/hex"
@@ -24,32 +26,126 @@ const (
 	modeDir  = "40000"
 )
 
-// objectStore reads objects through go-git (loose, packed, alternates) and
-// writes loose objects itself, so that each write is fsynced before the ref
-// that makes it reachable moves.
+// objectStore reads loose and packed objects itself (see packReader), falls
+// back to go-git for anything else (alternates), and writes loose objects
+// itself, so that each write is fsynced before the ref that makes it
+// reachable moves. It is not safe for concurrent use, like go-git's storage.
 type objectStore struct {
 	objectsDir string
 	read       storer.EncodedObjectStorer
+	packs      *packReader
+	zr         io.ReadCloser
 }
 
+// get returns the content of object h, which must be of type want. The
+// bytes may be shared with a cache: callers must not modify them.
 func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
-	o, err := s.read.EncodedObject(want, h)
+	typ, b, err := s.getAny(h)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return nil, fmt.Errorf("%s object %s: not in the repository", want, h)
 		}
 		return nil, fmt.Errorf("%s object %s: %w", want, h, err)
 	}
-	r, err := o.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("%s object %s: %w", want, h, err)
-	}
-	defer r.Close()
-	b := make([]byte, o.Size())
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("%s object %s: %w", want, h, err)
+	if typ != want {
+		return nil, fmt.Errorf("%s object %s: not in the repository (it is a %s)", want, h, typ)
 	}
 	return b, nil
+}
+
+// getAny looks in the packs, then among loose objects, then in packs added
+// since, then asks go-git.
+func (s *objectStore) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	if s.packs == nil {
+		s.packs = &packReader{dir: filepath.Join(s.objectsDir, "pack")}
+		if _, err := s.packs.load(); err != nil {
+			return 0, nil, err
+		}
+	}
+	if typ, b, ok, err := s.packs.get(h); ok || err != nil {
+		return typ, b, err
+	}
+	typ, b, err := s.loose(h)
+	if !errors.Is(err, os.ErrNotExist) {
+		return typ, b, err
+	}
+	if added, err := s.packs.load(); err != nil {
+		return 0, nil, err
+	} else if added {
+		if typ, b, ok, err := s.packs.get(h); ok || err != nil {
+			return typ, b, err
+		}
+	}
+	o, err := s.read.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return 0, nil, err
+	}
+	r, err := o.Reader()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer r.Close()
+	b = make([]byte, o.Size())
+	if _, err := io.ReadFull(r, b); err != nil {
+		return 0, nil, err
+	}
+	return o.Type(), b, nil
+}
+
+// loose reads a loose object; the error is os.ErrNotExist if there is none.
+func (s *objectStore) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	hx := h.String()
+	f, err := os.Open(filepath.Join(s.objectsDir, hx[:2], hx[2:]))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 4096)
+	if s.zr == nil {
+		s.zr, err = zlib.NewReader(br)
+	} else {
+		err = s.zr.(zlib.Resetter).Reset(br, nil)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("loose object: %w", err)
+	}
+	var hdr [32]byte
+	n, err := io.ReadAtLeast(s.zr, hdr[:], 1)
+	if err != nil && n == 0 {
+		return 0, nil, fmt.Errorf("loose object: %w", err)
+	}
+	sp, nul := bytes.IndexByte(hdr[:n], ' '), bytes.IndexByte(hdr[:n], 0)
+	if sp < 0 || nul < sp {
+		return 0, nil, errors.New("loose object: bad header")
+	}
+	typ, err := plumbing.ParseObjectType(string(hdr[:sp]))
+	if err != nil {
+		return 0, nil, fmt.Errorf("loose object: %w", err)
+	}
+	size, err := strconv.ParseInt(string(hdr[sp+1:nul]), 10, 64)
+	if err != nil || size < 0 || size > maxObjectSize {
+		return 0, nil, errors.New("loose object: bad size")
+	}
+	b := make([]byte, size)
+	got := copy(b, hdr[nul+1:n])
+	if int64(got) < size {
+		if _, err := io.ReadFull(s.zr, b[got:]); err != nil {
+			return 0, nil, fmt.Errorf("loose object: %w", err)
+		}
+	} else if n-(nul+1) > int(size) {
+		return 0, nil, errors.New("loose object: longer than its header says")
+	}
+	return typ, b, nil
+}
+
+// reindex makes the readers see packs written since they first looked.
+func (s *objectStore) reindex() {
+	if s.packs != nil {
+		s.packs.load()
+	}
+	if r, ok := s.read.(interface{ Reindex() }); ok {
+		r.Reindex()
+	}
 }
 
 // hashObject returns git's SHA-1 object id of content with type typ.
@@ -142,38 +238,84 @@ func appendTreeEntry(b []byte, e treeEntry) []byte {
 	return append(b, e.id[:]...)
 }
 
-// parseTree decodes a tree object strictly: known modes, sorted, unique,
-// no empty or path-like names.
+// parseTree decodes a tree object strictly: known modes, sorted, unique
+// names (a file and a directory of one name sort apart, so git mktree
+// accepts both; git fsck calls that duplicateEntries), no empty or
+// path-like names.
 func parseTree(b []byte) ([]treeEntry, error) {
-	var es []treeEntry
-	for len(b) > 0 {
-		sp := bytes.IndexByte(b, ' ')
+	// One string for all names: ledger trees have up to 2000 entries, and
+	// verify parses one per receipt.
+	all := string(b)
+	es := make([]treeEntry, 0, len(b)/42+1) // a receipt entry is 42 or 46 bytes
+	for pos := 0; pos < len(all); {
+		rest := all[pos:]
+		sp := strings.IndexByte(rest, ' ')
 		if sp < 0 {
 			return nil, errors.New("tree: malformed entry")
 		}
-		mode := string(b[:sp])
-		if mode != modeFile && mode != modeDir {
-			return nil, fmt.Errorf("tree: entry mode %s not allowed in a ledger", mode)
+		var mode string
+		switch rest[:sp] {
+		case modeFile:
+			mode = modeFile
+		case modeDir:
+			mode = modeDir
+		default:
+			return nil, fmt.Errorf("tree: entry mode %s not allowed in a ledger", rest[:sp])
 		}
-		b = b[sp+1:]
-		nul := bytes.IndexByte(b, 0)
-		if nul < 0 || len(b) < nul+1+20 {
+		rest = rest[sp+1:]
+		nul := strings.IndexByte(rest, 0)
+		if nul < 0 || len(rest) < nul+1+20 {
 			return nil, errors.New("tree: malformed entry")
 		}
-		name := string(b[:nul])
+		name := rest[:nul]
 		if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 			return nil, fmt.Errorf("tree: bad entry name %q", name)
 		}
 		var id plumbing.Hash
-		copy(id[:], b[nul+1:nul+21])
-		b = b[nul+21:]
+		copy(id[:], rest[nul+1:nul+21])
+		pos += sp + 1 + nul + 21
 		e := treeEntry{mode, name, id}
-		if n := len(es); n > 0 && es[n-1].sortKey() >= e.sortKey() {
+		if n := len(es); n > 0 && compareTreeEntries(es[n-1], e) >= 0 {
 			return nil, fmt.Errorf("tree: entries not sorted or duplicated at %q", name)
 		}
 		es = append(es, e)
 	}
+	// A file and a directory of the same name are not neighbours in git's
+	// order ("x" < "x.json" < "x/"): look for the file of each directory.
+	for i, e := range es {
+		if !e.isDir() {
+			continue
+		}
+		j := sort.Search(i, func(k int) bool {
+			return compareTreeEntries(es[k], treeEntry{modeFile, e.name, plumbing.ZeroHash}) >= 0
+		})
+		if j < i && es[j].name == e.name {
+			return nil, fmt.Errorf("tree: duplicate entry %q (a file and a directory)", e.name)
+		}
+	}
 	return es, nil
+}
+
+// compareTreeEntries orders entries as git does, like comparing sortKeys
+// (names never contain "/").
+func compareTreeEntries(a, b treeEntry) int {
+	n := min(len(a.name), len(b.name))
+	if c := strings.Compare(a.name[:n], b.name[:n]); c != 0 {
+		return c
+	}
+	return cmp.Compare(keyByte(a, n), keyByte(b, n))
+}
+
+// keyByte is byte i of e's sort key (name, plus "/" for a directory), or -1
+// past its end.
+func keyByte(e treeEntry, i int) int {
+	switch {
+	case i < len(e.name):
+		return int(e.name[i])
+	case i == len(e.name) && e.isDir():
+		return '/'
+	}
+	return -1
 }
 
 func findEntry(es []treeEntry, name string) (treeEntry, bool) {

@@ -2,6 +2,7 @@ package gitledger
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vmc-git/vmc-git/internal/canon"
@@ -40,6 +41,15 @@ func ApplyKeys(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	return applyChange(before, r)
 }
 
+// endGrace is how long after the receipt that retires or rotates a key the
+// key stops being valid (exclusive). The receipt itself may be signed by
+// that key, so it must be inside the window; and OpenSSH's allowed_signers
+// bounds are inclusive and need valid-before > valid-after, so the window of
+// a key added and ended in the same second must still span two seconds
+// (allowed_signers says valid-before = end - 1 s). Append dates receipts
+// after such a change at the end, so no honest receipt falls in the grace.
+const endGrace = 2 * time.Second
+
 // applyChange applies the proposal of a keys receipt to a copy of before.
 func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	p := r.Keys.Proposal
@@ -50,10 +60,10 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	case receipt.KeysTrust:
 		err = after.Add(*p.Key, r.Seq, at)
 	case receipt.KeysRevoke:
-		// A key ends one second after the receipt that ends it, so that the
+		// A key ends endGrace after the receipt that ends it, so that the
 		// receipt itself (which it may sign) stays valid for stock git; a
 		// compromise may be backdated to when it happened.
-		end := at.Add(time.Second)
+		end := at.Add(endGrace)
 		if p.At != "" {
 			end, _ = keys.ParseTime(p.At)
 			if end.After(at) {
@@ -69,7 +79,7 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 		if p.Key.KID != p.KID {
 			return nil, fmt.Errorf("rotate %s: the new key must keep kid %s", p.KID, p.KID)
 		}
-		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at.Add(time.Second)); err == nil {
+		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at.Add(endGrace)); err == nil {
 			err = after.Add(*p.Key, r.Seq, at)
 		}
 	}
@@ -85,6 +95,7 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 // CheckCosigs checks admin co-signatures over a trust-change proposal.
 func CheckCosigs(t *keys.Trust, msg []byte, sigs []receipt.Cosig, at time.Time) error {
 	seen := map[string]string{}
+	var kids []string
 	for _, s := range sigs {
 		e, err := t.Authorize(s.KID, nil, at, keys.RoleAdmin)
 		if err != nil {
@@ -95,12 +106,13 @@ func CheckCosigs(t *keys.Trust, msg []byte, sigs []receipt.Cosig, at time.Time) 
 			return fmt.Errorf("co-signatures by %s and %s are the same key", other, s.KID)
 		}
 		seen[fp] = s.KID
+		kids = append(kids, s.KID)
 		if err := keys.Verify(e.Pub, keys.NamespaceKeys, msg, []byte(s.Sig)); err != nil {
 			return fmt.Errorf("co-signature by %s: %w", s.KID, err)
 		}
 	}
 	if len(seen) < t.AdminThreshold {
-		return fmt.Errorf("%d admin signatures, admin_threshold is %d", len(seen), t.AdminThreshold)
+		return fmt.Errorf("%d admin signatures (%s), admin_threshold is %d", len(seen), strings.Join(kids, ", "), t.AdminThreshold)
 	}
 	return nil
 }

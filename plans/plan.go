@@ -5,7 +5,10 @@
 // # Format
 //
 // A plan is canonical JSON (RFC 8785) at plans/<id>.json on the main branch,
-// where id matches ^[a-z0-9][a-z0-9._-]{0,127}$ and equals the file name:
+// where id matches ^[a-z0-9][a-z0-9._-]{0,127}$, has no "..", and equals the
+// file name. A plan with a create or label action puts its id on the server as
+// the label vmc.plan, so its id must also be a valid label value: at most 63
+// characters, ending in a letter or digit (ValidIDFor); NewID makes such ids.
 //
 //	{"actions":[{"action":{"image":"ubuntu-24.04","location":"fsn1","op":"create",
 //	  "server":"web-1","server_type":"cx22"},"expect":{"exists":false}}],
@@ -110,8 +113,43 @@ func ExpectOf(s *provider.Server) Expect {
 	return e
 }
 
-// ValidID checks a plan id.
-func ValidID(id string) error { return receipt.ValidPlanID(id) }
+// ValidID checks a plan id: ^[a-z0-9][a-z0-9._-]{0,127}$ without "..".
+func ValidID(id string) error {
+	if err := receipt.ValidPlanID(id); err != nil {
+		return err
+	}
+	if strings.Contains(id, "..") {
+		return fmt.Errorf("invalid plan id %q: contains \"..\"", clip(id))
+	}
+	return nil
+}
+
+// ValidIDFor checks a plan id for a plan with these actions: ValidID, and,
+// if an action puts the label vmc.plan=<id> on a server (create, label), a
+// valid label value too (at most 63 characters, ending in a letter or digit),
+// so the provider does not refuse the plan only once it is applied.
+func ValidIDFor(id string, actions []provider.Action) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	for _, a := range actions {
+		if a.Op != provider.OpCreate && a.Op != provider.OpLabel {
+			continue
+		}
+		if err := provider.CheckLabelValue(id); err != nil || len(id) > provider.MaxLabelValueLen {
+			return fmt.Errorf("plan id %q cannot be the value of label %s, which %s puts on the server: want at most %d characters, ending in a letter or digit",
+				clip(id), provider.LabelPlan, a.Op, provider.MaxLabelValueLen)
+		}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
 
 // Path returns plans/<id>.json.
 func Path(id string) string { return receipt.PlanPath(id) }
@@ -124,13 +162,22 @@ func ApprovalPath(id, kid string) string {
 var nonID = regexp.MustCompile(`[^a-z0-9._-]+`)
 
 // NewID makes a plan id from the first action and a time:
-// <server>-<op>-<yyyymmddhhmmss>.
+// <server>-<op>-<yyyymmddhhmmss>, the server part shortened so that the id
+// has at most 63 characters and is a valid label value (see ValidIDFor).
 func NewID(a provider.Action, at time.Time) string {
-	id := nonID.ReplaceAllString(strings.ToLower(a.Server), "-") + "-" + string(a.Op) + "-" + at.UTC().Format("20060102150405")
-	if len(id) > 128 {
-		id = id[len(id)-128:]
+	suffix := "-" + string(a.Op) + "-" + at.UTC().Format("20060102150405")
+	server := nonID.ReplaceAllString(strings.ToLower(a.Server), "-")
+	if n := provider.MaxLabelValueLen - len(suffix); len(server) > n {
+		server = server[:max(n, 0)]
 	}
-	return strings.TrimLeft(id, "-._")
+	server = strings.Trim(server, "-._")
+	for strings.Contains(server, "..") {
+		server = strings.ReplaceAll(server, "..", ".")
+	}
+	if server == "" {
+		return strings.TrimLeft(suffix, "-")
+	}
+	return server + suffix
 }
 
 // Validate checks a plan's fields.
@@ -141,7 +188,11 @@ func (p *Plan) Validate() error {
 	if p.V != Version {
 		return fail("format version %d, want %d", p.V, Version)
 	}
-	if err := ValidID(p.ID); err != nil {
+	acts := make([]provider.Action, len(p.Actions))
+	for i, s := range p.Actions {
+		acts[i] = s.Action
+	}
+	if err := ValidIDFor(p.ID, acts); err != nil {
 		return err
 	}
 	if err := receipt.ValidLedgerID(p.Ledger); err != nil {
@@ -237,6 +288,12 @@ func (p *Plan) Servers() []string {
 	return slices.Compact(s)
 }
 
+// ErrDryRun means the dry run found a server in a state the action cannot
+// start from: a create of an existing server, another op on a missing one, a
+// rename to a taken name. Other Make errors are invalid input or a provider
+// that could not be read.
+var ErrDryRun = errors.New("dry run refused")
+
 // Request is what a dry run is asked to plan.
 type Request struct {
 	ID        string // "" makes one with NewID
@@ -276,14 +333,14 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 			return nil, fmt.Errorf("dry run: read server %s: %w", a.Server, err)
 		}
 		if a.Op == provider.OpCreate && s != nil {
-			return nil, fmt.Errorf("dry run: server %s already exists (id %d, %s)", a.Server, s.ID, s.Status)
+			return nil, fmt.Errorf("%w: server %s already exists (id %d, %s)", ErrDryRun, a.Server, s.ID, s.Status)
 		}
 		if a.Op != provider.OpCreate && s == nil {
-			return nil, fmt.Errorf("dry run: server %s does not exist", a.Server)
+			return nil, fmt.Errorf("%w: server %s does not exist", ErrDryRun, a.Server)
 		}
 		if a.Op == provider.OpRename {
 			if other, err := prov.Server(ctx, a.NewName); err == nil {
-				return nil, fmt.Errorf("dry run: server name %s is taken (id %d)", a.NewName, other.ID)
+				return nil, fmt.Errorf("%w: server name %s is taken (id %d)", ErrDryRun, a.NewName, other.ID)
 			}
 		}
 		p.Actions = append(p.Actions, Step{Action: a, Expect: ExpectOf(s)})

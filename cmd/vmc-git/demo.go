@@ -85,7 +85,10 @@ func runDemo(c *cli.Context, dir string) error {
 		"--key", alice, "--roles", "admin,applier", "--operator", "bob:approver:"+bob+".pub", "--provider", config.ProviderSandbox); err != nil {
 		return err
 	}
-	type planStep struct{ what, id string; args []string }
+	type planStep struct {
+		what, id string
+		args     []string
+	}
 	steps := []planStep{
 		{"plan a new server", "web-1-create", []string{"create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--location", "fsn1", "--label", "role=web"}},
 		{"plan a power-off (needed before a resize)", "web-1-poweroff", []string{"poweroff", "web-1"}},
@@ -135,6 +138,8 @@ func sandboxCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sandbox",
 		Usage: "the local Hetzner-Cloud-compatible API server",
+		Description: `EXAMPLE:
+   vmc-git sandbox serve --addr 127.0.0.1:8080 --state sandbox.json`,
 		Subcommands: []*cli.Command{{
 			Name:  "serve",
 			Usage: "serve the Hetzner Cloud API (servers, actions, types, images, locations, ...) on loopback",

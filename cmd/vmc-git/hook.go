@@ -26,6 +26,9 @@ func hookCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "hook",
 		Usage: "git hooks that refuse any push breaking the ledger",
+		Description: `EXAMPLE:
+   vmc-git -C /srv/git/infra.git hook install
+   vmc-git hook install   # in a clone: the pre-push hook`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "pre-receive",
@@ -54,6 +57,11 @@ EXAMPLE:
 				Name:      "pre-push",
 				Usage:     "the client-side hook: the same checks before git push sends anything",
 				ArgsUsage: "REMOTE URL",
+				Description: `Git runs it with the remote's name and URL, and "<local ref> <local sha>
+<remote ref> <remote sha>" lines on stdin.
+
+EXAMPLE:
+   vmc-git hook install   # writes .git/hooks/pre-push that runs: vmc-git hook pre-push "$@"`,
 				Action: func(c *cli.Context) error {
 					ups, err := hooks.ParsePrePush(os.Stdin)
 					if err != nil {

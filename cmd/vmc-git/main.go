@@ -79,13 +79,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, hints = exitNotFound, []string{"create a ledger with: vmc-git init --ledger github.com/ORG/REPO --key KEYFILE"}
 	} else if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "Required flag") {
 		code = exitUsage
+	} else if cmd, ok := strings.CutPrefix(err.Error(), "No help topic for "); ok {
+		// urfave/cli's words for an unknown (sub)command.
+		code, err = exitUsage, fmt.Errorf("unknown command %s", cmd)
+		hints = []string{"vmc-git --help (or vmc-git COMMAND --help) lists the commands"}
 	}
 	var ve *gitledger.VerifyError
 	var se *gitledger.SnapshotError
 	if errors.As(err, &ve) || errors.As(err, &se) {
 		code = exitInvalid
 	}
-	fmt.Fprintf(stderr, "vmc-git: error: %v\n", err)
+	// One line per error (errors.Join puts each on its own line).
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(stderr, "vmc-git: error: %s\n", line)
+	}
 	for _, h := range hints {
 		fmt.Fprintf(stderr, "vmc-git: hint: %s\n", h)
 	}
@@ -104,7 +111,10 @@ Every change becomes a receipt: canonical JSON, hashed with BLAKE3 and SHA-256,
 chained by prev_blake3, signed with an Ed25519 operator key, and committed as
 one signed git commit on the ledger branch (default vmc/ledger).
 
-Try it: vmc-git demo /tmp/vmc-demo
+EXAMPLE:
+   vmc-git demo /tmp/vmc-demo
+   vmc-git -C infra plan server create web-1 --type cx22 --image ubuntu-24.04
+   vmc-git -C infra apply --pending --key ~/.ssh/vmc_ci
 
 ` + exitCodesHelp,
 		Writer:          stdout,

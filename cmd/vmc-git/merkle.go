@@ -24,6 +24,9 @@ func merkleCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "merkle",
 		Usage: "Merkle snapshots of the ledger (RFC 6962), signed checkpoints and proofs",
+		Description: `EXAMPLE:
+   vmc-git merkle receipts --tag --key ~/.ssh/vmc_alice
+   vmc-git merkle prove 42 --json > proof.json`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "receipts",

@@ -103,7 +103,8 @@ EXAMPLE:
 		})
 	}
 	return append(direct,
-		&cli.Command{Name: "propose", Usage: "write a trust change for admins to co-sign", Subcommands: propose},
+		&cli.Command{Name: "propose", Usage: "write a trust change for admins to co-sign", Subcommands: propose,
+			Description: "With admin_threshold N, a trust change needs N admin co-signatures.\n\nEXAMPLE:\n   vmc-git keys propose trust bob.pub --kid bob --role approver -o change.json\n   vmc-git keys cosign change.json --key ~/.ssh/vmc_alice\n   vmc-git keys apply change.json --key ~/.ssh/vmc_carol"},
 		&cli.Command{
 			Name: "cosign", Usage: "add your admin signature to a proposal file", ArgsUsage: "FILE",
 			Description: "EXAMPLE:\n   vmc-git keys cosign change.json --key ~/.ssh/vmc_alice",
@@ -119,6 +120,10 @@ EXAMPLE:
 				ch, err := readChange(c.Args().First())
 				if err != nil {
 					return err
+				}
+				if p := ch.Proposal; p.Ledger != tip.Head.Ledger || p.Base != tip.Head.Blake3 {
+					return fail(exitRefused, fmt.Errorf("the proposal was made against ledger %s head %s, the head is now %s %s (receipt %d)", p.Ledger, p.Base, tip.Head.Ledger, tip.Head.Blake3, tip.Head.Seq),
+						"propose the change again and collect the signatures again")
 				}
 				if _, err := tip.Trust.Authorize(me, s.PublicKey(), time.Now(), keys.RoleAdmin); err != nil {
 					return fail(exitRefused, fmt.Errorf("your signature would not count: %w", err))
@@ -311,12 +316,29 @@ func applyChange(c *cli.Context, rc *repoCtx, s *keys.Signer, me string, ch *rec
 			return nil, fail(exitRefused, fmt.Errorf("the proposal was made against ledger head %s, the head is now %s (receipt %d)", p.Base, tip.Head.Blake3, tip.Head.Seq),
 				"propose the change again and collect the signatures again")
 		}
+		if err := checkProposalSigs(tip, ch); err != nil {
+			return nil, err
+		}
 		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindKeys, Summary: summary, Keys: ch}}, nil
 	})
 	if err != nil {
 		return refusedIfConflict(err)
 	}
 	return reportWritten(c, w)
+}
+
+// checkProposalSigs refuses, before anything is written, a proposal whose
+// co-signatures do not meet admin_threshold at tip.
+func checkProposalSigs(tip *gitledger.Tip, ch *receipt.KeysChange) error {
+	msg, err := canon.Marshal(ch.Proposal)
+	if err != nil {
+		return err
+	}
+	if err := gitledger.CheckCosigs(tip.Trust, msg, ch.Signatures, time.Now()); err != nil {
+		return fail(exitRefused, fmt.Errorf("trust change refused: %w", err),
+			fmt.Sprintf("each admin runs vmc-git keys cosign FILE until %d admins have signed, then vmc-git keys apply FILE", tip.Trust.AdminThreshold))
+	}
+	return nil
 }
 
 func fingerprintOf(line string) string {

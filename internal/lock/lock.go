@@ -120,7 +120,12 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 			if errors.Is(rerr, os.ErrNotExist) {
 				continue // released meanwhile
 			}
+			// Lock files appear with their content (writeExcl), so this one
+			// is damaged. Its age decides whether it is stale.
 			cur = Info{Server: server, Holder: "unknown (unreadable lock file)"}
+			if fi, err := os.Stat(p); err == nil {
+				cur.Time = fi.ModTime()
+			}
 		}
 		stale := l.Stale(cur)
 		if !stale && !force {
@@ -194,23 +199,31 @@ func (l *Locks) List() ([]Info, error) {
 	return out, nil
 }
 
+// writeExcl creates the lock file p with i as its content, failing with an
+// error wrapping os.ErrExist if p exists. The content is written to a
+// temporary file first and hard-linked to p (link never replaces a file), so
+// no reader ever sees a lock file without its content: a half-written lock
+// would look damaged and be taken for stale.
 func writeExcl(p string, i Info) error {
 	b, _ := json.Marshal(i)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if _, err := f.Write(append(b, '\n')); err != nil {
 		f.Close()
-		os.Remove(p)
 		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(p)
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Link(tmp, p)
 }
 
 func read(p string) (Info, error) {

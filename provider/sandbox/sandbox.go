@@ -132,7 +132,13 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{opts: opts, st: st, faults: append([]Fault(nil), opts.Faults...)}
+	s := &Server{opts: opts, st: st}
+	for _, f := range opts.Faults {
+		if f.Times == 0 {
+			f.Times = 1 // as Inject: 0 means once
+		}
+		s.faults = append(s.faults, f)
+	}
 	s.routes()
 	return s, nil
 }

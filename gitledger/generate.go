@@ -1,0 +1,72 @@
+package gitledger
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// GenerateOptions control Generate.
+type GenerateOptions struct {
+	Summary  string           // summary of every receipt; "generated" if empty
+	Now      func() time.Time // the clock; time.Now if nil
+	Progress func(done, total int)
+}
+
+// Generate appends n manual receipts signed by s as kid to an existing
+// ledger, for benchmarks and load tests. Each receipt, tree and commit is
+// byte for byte what Append writes with the same clock, but all objects go
+// into one packfile (trees delta-compressed against their previous
+// version), written and fsynced once, and the ref moves once at the end.
+// Until then nothing is visible; if the branch moved meanwhile, Generate
+// returns ErrConflict and the pack is left unreferenced.
+//
+// It returns the last receipt written. Only manual receipts are generated:
+// apply receipts would need the plans/ tree of a commit still in the pack.
+func Generate(l *Ledger, s *keys.Signer, kid string, n int, opt GenerateOptions) (*Written, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("generate %d receipts: want at least one", n)
+	}
+	if opt.Summary == "" {
+		opt.Summary = "generated"
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	start, err := l.Tip()
+	if err != nil {
+		return nil, err
+	}
+	pw, err := newPackWriter(l.objs.objectsDir)
+	if err != nil {
+		return nil, err
+	}
+	defer pw.abort()
+	build := func(*Tip) (*Draft, error) {
+		return &Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: opt.Summary, Manual: &receipt.Manual{}}}, nil
+	}
+	tip := start
+	var w *Written
+	for i := 0; i < n; i++ {
+		if w, tip, err = l.writeReceipt(tip, s, kid, build, opt.Now(), pw.put); err != nil {
+			return nil, err
+		}
+		if opt.Progress != nil && (i%1000 == 999 || i == n-1) {
+			opt.Progress(i+1, n)
+		}
+	}
+	if _, err := pw.finish(); err != nil {
+		return nil, fmt.Errorf("write pack: %w", err)
+	}
+	l.objs.reindex()
+	if err := l.casRef(start.Commit, w.Commit); err != nil {
+		if errors.Is(err, errRaced) {
+			return nil, ErrConflict
+		}
+		return nil, err
+	}
+	return w, nil
+}
