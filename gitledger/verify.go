@@ -407,11 +407,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
-	if err := canon.Check(body); err != nil {
-		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
-	}
 	r, err := receipt.Parse(body)
 	if err != nil {
+		if cerr := canon.Check(body); cerr != nil {
+			return fail(RuleCanonical, "%s: %v", receipt.Path(seq), cerr)
+		}
 		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
 	}
 	sums := digest.Of(body)

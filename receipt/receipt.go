@@ -121,6 +121,21 @@ func (r *Receipt) Encode() ([]byte, error) {
 
 // Parse decodes canonical receipt bytes and validates the result.
 func Parse(b []byte) (*Receipt, error) {
+	// Fast path: decode, re-encode, compare. Equal bytes prove b is the one
+	// encoding Encode writes (hence canonical, no duplicate or unknown
+	// members, valid UTF-8); anything else takes the slow path below, which
+	// names the problem.
+	var fast Receipt
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&fast) == nil {
+		if again, err := canon.Marshal(&fast); err == nil && bytes.Equal(again, b) {
+			if err := fast.Validate(); err != nil {
+				return nil, err
+			}
+			return &fast, nil
+		}
+	}
 	var r Receipt
 	if err := canon.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("receipt: %w", err)
@@ -257,6 +272,14 @@ func (h Head) Encode() ([]byte, error) { return canon.Marshal(h) }
 
 // ParseHead decodes canonical HEAD.json bytes.
 func ParseHead(b []byte) (Head, error) {
+	var fast Head // fast path as in Parse
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&fast) == nil && fast.V == Version {
+		if again, err := fast.Encode(); err == nil && bytes.Equal(again, b) {
+			return fast, nil
+		}
+	}
 	var h Head
 	if err := canon.Unmarshal(b, &h); err != nil {
 		return Head{}, fmt.Errorf("HEAD.json: %w", err)
