@@ -390,6 +390,15 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 			return nil, nil, err
 		}
 	}
+	if r.Kind == receipt.KindApply {
+		if d.Plan == nil {
+			return nil, nil, errors.New("apply receipt without its plan copy")
+		}
+		// The same rule Verify applies: never write what it would reject.
+		if err := CheckApprovals(before, d.Plan.Bytes, d.Plan.Approvals, r.Apply.Plan.Approvals, r.Time()); err != nil {
+			return nil, nil, fmt.Errorf("plan %s: %w", r.Apply.Plan.ID, err)
+		}
+	}
 	if _, err := before.Authorize(kid, s.PublicKey(), r.Time(), receipt.Roles[r.Kind]...); err != nil {
 		return nil, nil, fmt.Errorf("cannot sign a %s receipt: %w", r.Kind, err)
 	}

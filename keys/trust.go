@@ -160,8 +160,10 @@ func (t *Trust) Add(s KeySpec, seq uint64, at time.Time) error {
 		if e.notAfter, err = ParseTime(s.ValidBefore); err != nil {
 			return fmt.Errorf("key %s: valid_before: %w", s.KID, err)
 		}
-		if !e.notAfter.After(e.notBefore) {
-			return fmt.Errorf("key %s: valid_before is not after valid_after", s.KID)
+		// allowed_signers writes valid-before as end-1s (OpenSSH's bound is
+		// inclusive) and needs it after valid-after: keep 2 s at least.
+		if e.notAfter.Sub(e.notBefore) < 2*time.Second {
+			return fmt.Errorf("key %s: valid_before must be at least 2 s after valid_after", s.KID)
 		}
 	}
 	t.current[s.KID] = e

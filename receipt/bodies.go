@@ -97,8 +97,11 @@ var planIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 
 // ValidPlanID checks a plan id: ^[a-z0-9][a-z0-9._-]{0,127}$ and no "..".
 func ValidPlanID(id string) error {
-	if !planIDRE.MatchString(id) || strings.Contains(id, "..") {
+	if !planIDRE.MatchString(id) {
 		return fmt.Errorf("invalid plan id %q: want 1-128 of a-z 0-9 . _ -, starting with a letter or digit", clipID(id))
+	}
+	if strings.Contains(id, "..") {
+		return fmt.Errorf("invalid plan id %q: must not contain \"..\"", clipID(id))
 	}
 	return nil
 }

@@ -120,6 +120,8 @@ EXAMPLE:
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		// Flags like --operator bob:admin,approver:bob.pub carry commas.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "repo", Aliases: []string{"C"}, Value: ".", Usage: "the ledger repository (any directory inside it)", EnvVars: []string{"VMC_REPO"}},
 			&cli.StringFlag{Name: "branch", Usage: "ledger branch (default: from .vmc/config.json, else vmc/ledger)", EnvVars: []string{"VMC_BRANCH"}},

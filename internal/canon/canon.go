@@ -118,6 +118,9 @@ func DecodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if strings.HasPrefix(err.Error(), "json: ") {
+			return err
+		}
 		return fmt.Errorf("json: %w", err)
 	}
 	return nil
