@@ -129,9 +129,11 @@ func (g *GitRemote) Publish() error {
 	if local == "" || local == g.seen {
 		return nil
 	}
-	_, err := g.git("push", "--quiet", "--porcelain", g.Name, "--force-with-lease="+lref+":"+g.seen, local+":"+lref)
+	out, err := g.git("push", "--porcelain", g.Name, "--force-with-lease="+lref+":"+g.seen, local+":"+lref)
 	if err != nil {
-		if strings.Contains(err.Error(), "stale info") || strings.Contains(err.Error(), "fetch first") || strings.Contains(err.Error(), "non-fast-forward") {
+		// --porcelain reports each ref on stdout: "!\t<ref>\t[rejected] (stale info)".
+		why := out + err.Error()
+		if strings.Contains(why, "stale info") || strings.Contains(why, "fetch first") || strings.Contains(why, "non-fast-forward") {
 			return ErrRaced
 		}
 		return fmt.Errorf("push ledger to %s: %w", g.Name, err)
@@ -158,7 +160,10 @@ func (g *GitRemote) Lock(server, holder, plan string) error {
 	}
 	blob := strings.TrimSpace(string(out))
 	ref := "refs/vmc/locks/" + server
-	if _, err := g.git("push", "--quiet", "--porcelain", g.Name, "--force-with-lease="+ref+":", blob+":"+ref); err != nil {
+	if out, err := g.git("push", "--porcelain", g.Name, "--force-with-lease="+ref+":", blob+":"+ref); err != nil {
+		if !strings.Contains(out, "[rejected]") && !strings.Contains(out, "stale info") {
+			return fmt.Errorf("lock %s on %s: %w", server, g.Name, err)
+		}
 		held := lock.Info{Server: server, Holder: "another applier (see git ls-remote " + g.Name + " " + ref + ")"}
 		return &lock.HeldError{Info: held}
 	}

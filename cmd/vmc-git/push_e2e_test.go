@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmc-git/vmc-git/provider/sandbox"
+)
+
+// TestTwoAppliersPush: two clones ("machines") run apply --pending --push
+// against the same bare origin, with the pre-receive hook installed, at the
+// same time. Both finish, every plan is applied exactly once, and the remote
+// holds one linear, valid chain.
+func TestTwoAppliersPush(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, url := serve(t, sb)
+	env := hetznerEnv(url)
+	seed := newRepo(t, repoOpts{env: env})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	seed.must("hook", "install", "--repo", origin)
+	seed.git("remote", "add", "origin", origin)
+	ids := []string{"web-1-create", "web-2-create", "web-3-create", "web-4-create"}
+	for i, id := range ids {
+		seed.planApproved(id, "create", fmt.Sprintf("web-%d", i+1), "--type", "cx22", "--image", "ubuntu-24.04")
+	}
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+
+	// Two machines: separate clones, separate lock directories.
+	var clones [2]*repo
+	for i := range clones {
+		dir := t.TempDir()
+		root := filepath.Join(dir, "infra")
+		gitIn(t, "", "clone", "-q", origin, root)
+		c := &repo{t: t, root: root, env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
+		c.git("config", "user.name", "Test")
+		c.git("config", "user.email", "test@example.com")
+		clones[i] = c
+	}
+	var outs [2]result
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range clones {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := c.command(nil, "apply", "--pending", "--push", "--key", key("alice"))
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			<-start
+			err := cmd.Run()
+			outs[i] = result{args: cmd.Args[1:], out: out.String(), err: errb.String()}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				outs[i].code = ee.ExitCode()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for _, o := range outs {
+		if o.code != 0 {
+			t.Fatalf("applier failed:\n%s", o)
+		}
+	}
+	all := outs[0].out + outs[1].out
+	for _, id := range ids {
+		if n := strings.Count(all, "applied plan "+id+": succeeded"); n != 1 {
+			t.Errorf("plan %s applied %d times:\n%s\n%s", id, n, outs[0], outs[1])
+		}
+	}
+	// The remote: one linear chain of genesis + 4 applies, valid.
+	if n := strings.TrimSpace(gitIn(t, origin, "rev-list", "--count", "refs/heads/vmc/ledger")); n != "5" {
+		t.Fatalf("origin ledger has %s commits, want 5", n)
+	}
+	if m := strings.TrimSpace(gitIn(t, origin, "rev-list", "--merges", "refs/heads/vmc/ledger")); m != "" {
+		t.Fatalf("merge commits on the remote ledger: %s", m)
+	}
+	check := &repo{t: t, root: filepath.Join(t.TempDir(), "check"), env: seed.env}
+	gitIn(t, "", "clone", "-q", origin, check.root)
+	check.git("fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
+	check.verify(5)
+	ss := servers(t, prov)
+	if len(ss) != len(ids) {
+		t.Fatalf("%d servers, want %d", len(ss), len(ids))
+	}
+	for _, s := range ss {
+		if got := serverActions(t, url, s.ID); !slices.Equal(got, []string{"create_server", "start_server"}) {
+			t.Errorf("server %s: actions %v (created more than once?)", s.Name, got)
+		}
+	}
+	// No lock refs left on the remote.
+	if refs := strings.TrimSpace(gitIn(t, origin, "for-each-ref", "refs/vmc/locks/")); refs != "" {
+		t.Errorf("lock refs left on origin: %s", refs)
+	}
+}
+
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
