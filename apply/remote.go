@@ -136,6 +136,13 @@ func (g *GitRemote) Publish() error {
 		if strings.Contains(why, "stale info") || strings.Contains(why, "fetch first") || strings.Contains(why, "non-fast-forward") {
 			return ErrRaced
 		}
+		// Two pushes at the same instant can also fail on the server's ref
+		// lock ("failed to update ref"): if the remote moved, it was a race.
+		if _, ferr := g.git("fetch", "--quiet", "--no-tags", g.Name, "+"+lref+":"+g.trackRef(g.LedgerBranch)); ferr == nil {
+			if now := g.revParse(g.trackRef(g.LedgerBranch)); now != g.seen && !strings.Contains(why, "hook declined") {
+				return ErrRaced
+			}
+		}
 		return fmt.Errorf("push ledger to %s: %w", g.Name, err)
 	}
 	g.seen = local
@@ -161,7 +168,7 @@ func (g *GitRemote) Lock(server, holder, plan string) error {
 	blob := strings.TrimSpace(string(out))
 	ref := "refs/vmc/locks/" + server
 	if out, err := g.git("push", "--porcelain", g.Name, "--force-with-lease="+ref+":", blob+":"+ref); err != nil {
-		if !strings.Contains(out, "[rejected]") && !strings.Contains(out, "stale info") {
+		if strings.Contains(out, "hook declined") || !strings.Contains(out, "rejected") {
 			return fmt.Errorf("lock %s on %s: %w", server, g.Name, err)
 		}
 		held := lock.Info{Server: server, Holder: "another applier (see git ls-remote " + g.Name + " " + ref + ")"}

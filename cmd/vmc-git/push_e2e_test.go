@@ -70,10 +70,8 @@ func TestTwoAppliersPush(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	for _, o := range outs {
-		if o.code != 0 {
-			t.Fatalf("applier failed:\n%s", o)
-		}
+	if outs[0].code != 0 || outs[1].code != 0 {
+		t.Fatalf("an applier failed:\n%s\n%s", outs[0], outs[1])
 	}
 	all := outs[0].out + outs[1].out
 	for _, id := range ids {
