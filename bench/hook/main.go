@@ -1,0 +1,458 @@
+// Command hook benchmarks the pre-receive hook (`vmc-git hook pre-receive`)
+// under a real `git push` and prints one markdown table
+// (metric | value | target | ok):
+//
+//	go run ./bench/hook [-runs 5] [-sizes 1000,100000] [-batch 500] [-out bench/out]
+//
+// For each size it takes the ledger of that many receipts that bench/ledger
+// caches under -out (ledger-<n>: genesis plus n-1 generated manual receipts,
+// key -out/key, kid "bench"; made here the same way if missing), clones it
+// bare into an origin whose main branch carries .vmc/config.json with the
+// genesis pin, installs the hook with `vmc-git hook install --repo`, and
+// measures, as medians of -runs runs:
+//
+//   - git push of 1 new receipt, with the hook and without it (git's own
+//     cost), and the hook's share (the difference);
+//   - the hook alone: `vmc-git hook pre-receive` with the push's "<old> <new>
+//     <ref>" line on stdin, GIT_DIR set and an empty quarantine directory, so
+//     that every object is read from the repository as in a push;
+//   - the same for a push of -batch receipts;
+//   - git push of a snapshot tag vmc/merkle/<n> over the whole ledger (the
+//     hook recomputes the root from every receipt: O(n)).
+//
+// Each run pushes new receipts (generated with a clock of their own, so no
+// two runs push the same objects): the origin's ledger ref is reset to the
+// cached tip with git update-ref before each push. The cached ledgers are
+// only read (cloned with hard links), never changed.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/config"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// The cached ledgers' format, as bench/ledger writes them.
+const (
+	ledgerID = "github.com/acme/bench"
+	kid      = "bench"
+)
+
+const (
+	targetHookMS = 100.0 // the hook's time for a push of 1 receipt
+	targetGrow   = 1.5   // hook time on the largest / the smallest ledger: equal within noise
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "runs per measurement (the median is reported)")
+	sizesFlag := flag.String("sizes", "1000,100000", "ledger sizes in receipts")
+	batch := flag.Int("batch", 500, "receipts in the large push")
+	out := flag.String("out", "bench/out", "cache directory of the generated ledgers")
+	flag.Parse()
+	var sizes []int
+	for _, f := range strings.Split(*sizesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			fail(fmt.Errorf("bad -sizes entry %q", f))
+		}
+		sizes = append(sizes, n)
+	}
+	slices.Sort(sizes)
+	if *runs < 1 || *batch < 1 {
+		fail(errors.New("-runs and -batch must be at least 1"))
+	}
+	b, err := newBench(*out, *runs)
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(b.tmp)
+	if err := b.run(sizes, *batch); err != nil {
+		os.RemoveAll(b.tmp)
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench/hook:", err)
+	os.Exit(1)
+}
+
+func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
+type bench struct {
+	out, tmp string
+	vmc      string // the vmc-git binary the hook runs
+	runs     int
+	signer   *keys.Signer
+	rows     []row
+}
+
+type row struct{ metric, value, target, ok string }
+
+func (b *bench) add(metric, value, target string, ok *bool) {
+	r := row{metric: metric, value: value, target: target}
+	if ok != nil {
+		r.ok = map[bool]string{true: "yes", false: "NO"}[*ok]
+	}
+	b.rows = append(b.rows, r)
+}
+
+func newBench(out string, runs int) (*bench, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	out, _ = filepath.Abs(out)
+	keyPath := filepath.Join(out, "key")
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		priv, pub, err := keys.Generate(kid)
+		if err != nil {
+			return nil, err
+		}
+		if err := keys.WriteKeyPair(keyPath, priv, pub); err != nil {
+			return nil, err
+		}
+	}
+	s, err := keys.LoadFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(out, "hook-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{out: out, tmp: tmp, runs: runs, signer: s, vmc: filepath.Join(tmp, "vmc-git")}
+	if out, err := exec.Command("go", "build", "-o", b.vmc, "./cmd/vmc-git").CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("go build ./cmd/vmc-git (run from the module root): %v\n%s", err, out)
+	}
+	return b, nil
+}
+
+// result is one size's medians.
+type result struct {
+	push, pushNoHook, hook    time.Duration // 1 receipt
+	pushB, pushBNoHook, hookB time.Duration // batch
+	tag                       time.Duration // snapshot tag push
+}
+
+func (b *bench) run(sizes []int, batch int) error {
+	res := map[int]result{}
+	for _, n := range sizes {
+		dir, err := b.ledger(n)
+		if err != nil {
+			return err
+		}
+		r, err := b.measure(n, dir, batch)
+		if err != nil {
+			return fmt.Errorf("ledger of %d: %w", n, err)
+		}
+		res[n] = r
+	}
+	small, large := sizes[0], sizes[len(sizes)-1]
+	target := fmt.Sprintf("< %.0f ms", targetHookMS)
+	for _, n := range sizes {
+		r := res[n]
+		b.add(fmt.Sprintf("git push of 1 receipt onto %s, hook installed", count(n)), ms(r.push), "", nil)
+		b.add(fmt.Sprintf("git push of 1 receipt onto %s, no hook (git alone)", count(n)), ms(r.pushNoHook), "", nil)
+		share := r.push - r.pushNoHook
+		ok := share < time.Duration(targetHookMS*float64(time.Millisecond))
+		b.add(fmt.Sprintf("hook's share of that push, %s", count(n)), ms(share), target, &ok)
+		ok = r.hook < time.Duration(targetHookMS*float64(time.Millisecond))
+		b.add(fmt.Sprintf("hook alone, 1 receipt onto %s", count(n)), ms(r.hook), target, &ok)
+	}
+	if large != small {
+		g := float64(res[large].hook) / float64(res[small].hook)
+		ok := g <= targetGrow
+		b.add(fmt.Sprintf("hook alone, 1 receipt: %s / %s", count(large), count(small)), fmt.Sprintf("%.2fx", g),
+			fmt.Sprintf("equal within noise (<= %.1fx)", targetGrow), &ok)
+	}
+	for _, n := range sizes {
+		r := res[n]
+		b.add(fmt.Sprintf("git push of %d receipts onto %s, hook installed", batch, count(n)), ms(r.pushB), "", nil)
+		b.add(fmt.Sprintf("git push of %d receipts onto %s, no hook (git alone)", batch, count(n)), ms(r.pushBNoHook), "", nil)
+		b.add(fmt.Sprintf("hook alone, %d receipts onto %s", batch, count(n)), ms(r.hookB), "", nil)
+		b.add(fmt.Sprintf("hook alone per receipt, %d receipts onto %s", batch, count(n)), ms(r.hookB/time.Duration(batch)), "", nil)
+	}
+	for _, n := range sizes {
+		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, hook installed", n), ms(res[n].tag), "", nil)
+	}
+
+	fmt.Printf("### hook (runs=%d, GOMAXPROCS=%d, %s/%s, %s)\n\n", b.runs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, gitVersion())
+	fmt.Println("| metric | value | target | ok |")
+	fmt.Println("|---|---|---|---|")
+	for _, r := range b.rows {
+		fmt.Printf("| %s | %s | %s | %s |\n", r.metric, r.value, r.target, r.ok)
+	}
+	return nil
+}
+
+// measure sets up an origin and a work repository for the ledger in dir and
+// times the pushes.
+func (b *bench) measure(n int, dir string, batch int) (result, error) {
+	var r result
+	origin := filepath.Join(b.tmp, fmt.Sprintf("origin-%d.git", n))
+	work := filepath.Join(b.tmp, fmt.Sprintf("work-%d.git", n))
+	if _, err := git("", nil, "clone", "-q", "--bare", dir, origin); err != nil {
+		return r, err
+	}
+	if _, err := git("", nil, "clone", "-q", "--bare", dir, work); err != nil {
+		return r, err
+	}
+	if err := b.addMain(origin); err != nil {
+		return r, err
+	}
+	hook := filepath.Join(origin, "hooks", "pre-receive")
+	if out, err := exec.Command(b.vmc, "hook", "install", "--repo", origin).CombinedOutput(); err != nil {
+		return r, fmt.Errorf("vmc-git hook install: %v: %s", err, out)
+	}
+	quarantine := filepath.Join(origin, "objects", "bench-quarantine")
+	if err := os.MkdirAll(filepath.Join(quarantine, "pack"), 0o755); err != nil {
+		return r, err
+	}
+	ref := "refs/heads/" + gitledger.DefaultBranch
+	baseOut, err := git(work, nil, "rev-parse", ref)
+	if err != nil {
+		return r, err
+	}
+	base := strings.TrimSpace(baseOut)
+
+	clock := time.Now().Truncate(time.Second)
+	// pushOnce makes k new receipts on the base, resets the origin to the
+	// base and pushes them, with or without the hook; with it, it also runs
+	// the hook alone on the same update.
+	pushOnce := func(k int, withHook bool) (push, alone time.Duration, err error) {
+		if withHook {
+			err = os.Rename(hook+".off", hook)
+		} else {
+			err = os.Rename(hook, hook+".off")
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, 0, err
+		}
+		if _, err := git(work, nil, "update-ref", ref, base); err != nil {
+			return 0, 0, err
+		}
+		l, err := gitledger.OpenGitDir(work, "")
+		if err != nil {
+			return 0, 0, err
+		}
+		now := func() time.Time { clock = clock.Add(time.Second); return clock }
+		w, err := gitledger.Generate(l, b.signer, kid, k, gitledger.GenerateOptions{Summary: "pushed", Now: now})
+		if err != nil {
+			return 0, 0, err
+		}
+		if _, err := git(origin, nil, "update-ref", ref, base); err != nil {
+			return 0, 0, err
+		}
+		runtime.GC()
+		start := time.Now()
+		if out, err := git(work, nil, "push", "-q", origin, ref+":"+ref); err != nil {
+			return 0, 0, fmt.Errorf("push of %d receipts refused: %v\n%s", k, err, out)
+		}
+		push = time.Since(start)
+		if got, _ := git(origin, nil, "rev-parse", ref); strings.TrimSpace(got) != w.Commit.String() {
+			return 0, 0, fmt.Errorf("origin's ledger is %s after the push, want %s", strings.TrimSpace(got), w.Commit)
+		}
+		if !withHook {
+			return push, 0, nil
+		}
+		cmd := exec.Command(b.vmc, "hook", "pre-receive")
+		cmd.Dir = origin
+		cmd.Env = append(os.Environ(), "GIT_DIR=.", "GIT_OBJECT_DIRECTORY="+quarantine,
+			"GIT_ALTERNATE_OBJECT_DIRECTORIES="+filepath.Join(origin, "objects"))
+		cmd.Stdin = strings.NewReader(fmt.Sprintf("%s %s %s\n", base, w.Commit, ref))
+		start = time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, 0, fmt.Errorf("hook alone refused %d receipts: %v\n%s", k, err, out)
+		}
+		return push, time.Since(start), nil
+	}
+	for _, k := range []int{1, batch} {
+		var pushes, plain, alone []time.Duration
+		for i := 0; i < b.runs; i++ {
+			p, a, err := pushOnce(k, true)
+			if err != nil {
+				return r, err
+			}
+			q, _, err := pushOnce(k, false)
+			if err != nil {
+				return r, err
+			}
+			pushes, plain, alone = append(pushes, p), append(plain, q), append(alone, a)
+		}
+		if _, err := os.Stat(hook); err != nil {
+			os.Rename(hook+".off", hook)
+		}
+		p, q, a := median(pushes), median(plain), median(alone)
+		logf("%d receipts onto %s: push %v (no hook %v), hook alone %v", k, count(n), p, q, a)
+		if k == 1 {
+			r.push, r.pushNoHook, r.hook = p, q, a
+		} else {
+			r.pushB, r.pushBNoHook, r.hookB = p, q, a
+		}
+	}
+
+	// A snapshot tag over the cached ledger, pushed again each run.
+	if _, err := git(work, nil, "update-ref", ref, base); err != nil {
+		return r, err
+	}
+	if _, err := git(origin, nil, "update-ref", ref, base); err != nil {
+		return r, err
+	}
+	l, err := gitledger.OpenGitDir(work, "")
+	if err != nil {
+		return r, err
+	}
+	snap, err := l.MakeSnapshot(b.signer, kid, 0, true, time.Now())
+	if err != nil {
+		return r, err
+	}
+	tag := gitledger.SnapshotTagRef(snap.LeafCount).String()
+	var tags []time.Duration
+	for i := 0; i < b.runs; i++ {
+		git(origin, nil, "update-ref", "-d", tag)
+		runtime.GC()
+		start := time.Now()
+		if out, err := git(work, nil, "push", "-q", origin, tag); err != nil {
+			return r, fmt.Errorf("push of %s refused: %v\n%s", tag, err, out)
+		}
+		tags = append(tags, time.Since(start))
+	}
+	r.tag = median(tags)
+	logf("snapshot tag onto %s: push %v", count(n), r.tag)
+	return r, nil
+}
+
+// addMain gives the origin a main branch with .vmc/config.json pinning the
+// ledger's genesis, as `vmc-git init` makes it, so that the hook reads the
+// configuration as on a real server.
+func (b *bench) addMain(origin string) error {
+	l, err := gitledger.OpenGitDir(origin, "")
+	if err != nil {
+		return err
+	}
+	rd, err := l.NewReader()
+	if err != nil {
+		return err
+	}
+	g, err := rd.File(receipt.Path(0))
+	if err != nil {
+		return err
+	}
+	cfg := &config.Config{V: 1, Ledger: ledgerID, Branch: gitledger.DefaultBranch, MainBranch: "main",
+		GenesisBlake3: digest.Of(g).Blake3, Provider: config.ProviderSandbox}
+	cb, err := cfg.Encode()
+	if err != nil {
+		return err
+	}
+	blob, err := git(origin, cb, "hash-object", "-w", "--stdin")
+	if err != nil {
+		return err
+	}
+	vmcTree, err := git(origin, []byte("100644 blob "+strings.TrimSpace(blob)+"\tconfig.json\n"), "mktree")
+	if err != nil {
+		return err
+	}
+	root, err := git(origin, []byte("040000 tree "+strings.TrimSpace(vmcTree)+"\t.vmc\n"), "mktree")
+	if err != nil {
+		return err
+	}
+	c, err := git(origin, nil, "-c", "user.name=bench", "-c", "user.email=bench@example.com",
+		"commit-tree", strings.TrimSpace(root), "-m", "vmc-git init")
+	if err != nil {
+		return err
+	}
+	_, err = git(origin, nil, "update-ref", "refs/heads/main", strings.TrimSpace(c))
+	return err
+}
+
+// ledger returns the directory of the cached ledger with n receipts, making
+// it as bench/ledger does if needed.
+func (b *bench) ledger(n int) (string, error) {
+	dir := filepath.Join(b.out, fmt.Sprintf("ledger-%d", n))
+	if l, err := gitledger.Open(dir, ""); err == nil {
+		if t, err := l.Tip(); err == nil && t.Head.Seq == uint64(n-1) && t.Head.Ledger == ledgerID {
+			return dir, nil
+		}
+	}
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if _, err := git(dir, nil, "init", "-q", "-b", "main"); err != nil {
+		return "", err
+	}
+	start := time.Now()
+	l, err := gitledger.Open(dir, "")
+	if err != nil {
+		return "", err
+	}
+	g := receipt.Genesis{Keys: []keys.KeySpec{{KID: kid, PublicKey: keys.FormatPublicKey(b.signer.PublicKey()),
+		Roles: []keys.Role{keys.RoleAdmin, keys.RoleApplier, keys.RoleApprover}}},
+		Policy: keys.Policy{ApprovalsRequired: 1, AdminThreshold: 1}}
+	if _, err := l.Init(ledgerID, b.signer, kid, g, time.Now()); err != nil {
+		return "", err
+	}
+	if _, err := gitledger.Generate(l, b.signer, kid, n-1, gitledger.GenerateOptions{Summary: "maintenance"}); err != nil {
+		return "", err
+	}
+	logf("generated %d receipts in %v", n, time.Since(start).Round(time.Millisecond))
+	return dir, nil
+}
+
+// git runs git in dir (the current directory if "") with stdin and returns
+// its stdout.
+func git(dir string, stdin []byte, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return string(out), nil
+}
+
+func gitVersion() string {
+	v, err := git("", nil, "version")
+	if err != nil {
+		return "git ?"
+	}
+	return strings.TrimSpace(v)
+}
+
+func median(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func count(n int) string {
+	switch {
+	case n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return strconv.Itoa(n)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
