@@ -59,7 +59,23 @@ func openRepo(c *cli.Context) (*repoCtx, error) {
 	if rc.ledger, err = gitledger.Open(start, branch); err != nil {
 		return nil, err
 	}
+	trackLedger(c, rc)
 	return rc, nil
+}
+
+// trackLedger creates the local ledger branch from origin's, as git switch
+// would, when a fresh clone has only refs/remotes/origin/<branch>.
+func trackLedger(c *cli.Context, rc *repoCtx) {
+	if _, err := rc.ledger.Tip(); !errors.Is(err, gitledger.ErrNoLedger) || rc.root == "" {
+		return
+	}
+	b := strings.TrimPrefix(rc.ledger.Ref.String(), "refs/heads/")
+	remote := "refs/remotes/origin/" + b
+	if out, err := gitCmd(rc.root, "rev-parse", "-q", "--verify", remote); err == nil {
+		if _, err := gitCmd(rc.root, "update-ref", rc.ledger.Ref.String(), strings.TrimSpace(out), ""); err == nil {
+			fmt.Fprintf(c.App.ErrWriter, "vmc-git: created local branch %s from origin/%s\n", b, b)
+		}
+	}
 }
 
 // loadSigner loads --key and works out the kid.
