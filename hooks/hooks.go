@@ -50,32 +50,31 @@ type Update struct {
 
 // ParseUpdates reads pre-receive input: "<old> <new> <ref>" lines.
 func ParseUpdates(r io.Reader) ([]Update, error) {
-	var out []Update
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) != 3 {
-			return nil, fmt.Errorf("hook input: want \"<old> <new> <ref>\", got %q", sc.Text())
-		}
-		u := Update{Ref: f[2]}
-		var err error
-		if u.Old, err = parseID(f[0]); err != nil {
-			return nil, err
-		}
-		if u.New, err = parseID(f[1]); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, sc.Err()
+	return parseLines(r, "hook input", `"<old> <new> <ref>"`, 3, func(f []string) (Update, error) {
+		return update(f[0], f[1], f[2])
+	})
 }
 
 // ParsePrePush reads pre-push input: "<local ref> <local id> <remote ref>
 // <remote id>" lines, as the remote will see them.
 func ParsePrePush(r io.Reader) ([]Update, error) {
+	return parseLines(r, "pre-push input", `"<local ref> <local id> <remote ref> <remote id>"`, 4, func(f []string) (Update, error) {
+		return update(f[3], f[1], f[2])
+	})
+}
+
+func update(old, new, ref string) (Update, error) {
+	u := Update{Ref: ref}
+	var err error
+	if u.Old, err = parseID(old); err != nil {
+		return u, err
+	}
+	u.New, err = parseID(new)
+	return u, err
+}
+
+// parseLines splits hook input into lines of n fields and converts each.
+func parseLines(r io.Reader, what, form string, n int, conv func([]string) (Update, error)) ([]Update, error) {
 	var out []Update
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -83,15 +82,11 @@ func ParsePrePush(r io.Reader) ([]Update, error) {
 		if len(f) == 0 {
 			continue
 		}
-		if len(f) != 4 {
-			return nil, fmt.Errorf("pre-push input: want 4 fields, got %q", sc.Text())
+		if len(f) != n {
+			return nil, fmt.Errorf("%s: want %s, got %q", what, form, sc.Text())
 		}
-		u := Update{Ref: f[2]}
-		var err error
-		if u.New, err = parseID(f[1]); err != nil {
-			return nil, err
-		}
-		if u.Old, err = parseID(f[3]); err != nil {
+		u, err := conv(f)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, u)
