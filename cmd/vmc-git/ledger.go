@@ -89,12 +89,33 @@ func loadSigner(c *cli.Context) (*keys.Signer, string, error) {
 		kid = commentKID(c.String("key"))
 	}
 	if kid == "" {
+		kid = trustedKID(c, s) // e.g. a key from VMC_SIGNING_KEY_PEM has no comment
+	}
+	if kid == "" {
 		return nil, "", usagef("no key id: give --kid NAME or set VMC_KID")
 	}
 	if err := keys.ValidKID(kid); err != nil {
 		return nil, "", fail(exitUsage, err)
 	}
 	return s, kid, nil
+}
+
+// trustedKID finds the kid the ledger's current trust binds to s's key.
+func trustedKID(c *cli.Context, s *keys.Signer) string {
+	rc, err := openRepo(c)
+	if err != nil {
+		return ""
+	}
+	tip, err := rc.ledger.Tip()
+	if err != nil {
+		return ""
+	}
+	for _, e := range tip.Trust.Keys() {
+		if e.Status == keys.StatusActive && bytes.Equal(e.Pub.Marshal(), s.PublicKey().Marshal()) {
+			return e.KID
+		}
+	}
+	return ""
 }
 
 // commentKID reads the kid from a public key file's comment.
