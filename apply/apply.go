@@ -51,6 +51,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
@@ -161,7 +162,7 @@ func (a *Applier) saveIntent(in *intent) error {
 	if err != nil {
 		return err
 	}
-	return writeFileSync(a.intentPath(in.Plan), b)
+	return fsutil.WriteFileAtomic(a.intentPath(in.Plan), b, 0o600)
 }
 
 // Apply applies one plan (after recovering an unfinished intent for it).
@@ -592,29 +593,6 @@ func appliedSeq(l *gitledger.Ledger, id string) (uint64, bool, error) {
 		}
 	}
 	return 0, true, nil
-}
-
-func writeFileSync(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // ledgerView adapts the ledger tip to plans.LedgerView.

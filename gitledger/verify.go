@@ -18,6 +18,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -794,7 +795,7 @@ func (l *Ledger) saveVerified(v Verified) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(l.verifiedPath(), b)
+	return fsutil.WriteFileAtomic(l.verifiedPath(), b, 0o644)
 }
 
 // checkExtends refuses a chain that does not contain the remembered head.
@@ -827,27 +828,4 @@ func (l *Ledger) forkPoint(chain []plumbing.Hash, v *Verified) uint64 {
 		i++
 	}
 	return uint64(i)
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

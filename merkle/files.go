@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/vmc-git/vmc-git/internal/fsutil"
 )
 
 // Names of snapshot artifacts (DESIGN §6).
@@ -366,44 +367,13 @@ func LoadState(path string) (State, error) {
 // directory is written, fsynced and renamed over path, and the directory is
 // fsynced. When Save returns nil the new state is durable; on error the old
 // file (if any) is intact.
-func (s State) Save(path string) (err error) {
+func (s State) Save(path string) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("merkle state: %w", err)
 	}
-	data = append(data, '\n')
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := fsutil.WriteFileAtomic(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("merkle state: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("merkle state: %w", err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("merkle state: write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("merkle state: fsync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("merkle state: close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("merkle state: %w", err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		// Best effort: make the rename durable. Some systems cannot fsync a
-		// directory; the file content itself is already synced.
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
