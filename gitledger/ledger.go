@@ -326,6 +326,11 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 		}
 		time.Sleep(time.Duration(1+rand.IntN(5*(i+1))) * time.Millisecond)
 	}
+	lockFile := filepath.Join(l.GitDir, filepath.FromSlash(l.Ref.String())) + ".lock"
+	if fi, err := os.Stat(lockFile); err == nil && time.Since(fi.ModTime()) > 10*time.Second {
+		return nil, fmt.Errorf("%w: %s has existed since %s; if no git or vmc-git process is running, a crashed writer left it: remove it",
+			ErrConflict, lockFile, fi.ModTime().UTC().Format(time.RFC3339))
+	}
 	return nil, ErrConflict
 }
 
@@ -560,8 +565,11 @@ func writePlanTree(pes []treeEntry, id string, plan *PlanCopy, put putFunc) (plu
 
 // casRef moves the ledger ref from old (zero: must not exist) to new with
 // git's lock-file protocol. It returns errRaced if the ref is not at old.
-func (l *Ledger) casRef(old, new plumbing.Hash) error {
-	path := filepath.Join(l.GitDir, filepath.FromSlash(l.Ref.String()))
+func (l *Ledger) casRef(old, new plumbing.Hash) error { return l.casRefTo(l.Ref, old, new) }
+
+// casRefTo is casRef for any ref.
+func (l *Ledger) casRefTo(name plumbing.ReferenceName, old, new plumbing.Hash) error {
+	path := filepath.Join(l.GitDir, filepath.FromSlash(name.String()))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -571,7 +579,7 @@ func (l *Ledger) casRef(old, new plumbing.Hash) error {
 		return errRaced // another writer holds the lock: re-read and retry
 	}
 	if err != nil {
-		return fmt.Errorf("lock %s: %w", l.Ref, err)
+		return fmt.Errorf("lock %s: %w", name, err)
 	}
 	done := false
 	defer func() {
@@ -580,17 +588,17 @@ func (l *Ledger) casRef(old, new plumbing.Hash) error {
 			os.Remove(lock)
 		}
 	}()
-	cur, err := l.repo.Storer.Reference(l.Ref)
+	cur, err := l.repo.Storer.Reference(name)
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
 		if !old.IsZero() {
-			return fmt.Errorf("ledger branch %s disappeared", l.Ref)
+			return fmt.Errorf("%s disappeared", name)
 		}
 	case err != nil:
 		return err
 	case cur.Hash() != old:
 		if old.IsZero() {
-			return fmt.Errorf("ledger branch %s already exists", l.Ref)
+			return fmt.Errorf("%s already exists", name)
 		}
 		return errRaced
 	}

@@ -478,10 +478,7 @@ func (l *Ledger) NewReaderAt(c plumbing.Hash) (*Reader, error) {
 
 // casRefName creates or moves any ref with git's lock-file protocol.
 func (l *Ledger) casRefName(name plumbing.ReferenceName, old, new plumbing.Hash) error {
-	saved := l.Ref
-	l.Ref = name
-	defer func() { l.Ref = saved }()
-	err := l.casRef(old, new)
+	err := l.casRefTo(name, old, new)
 	if errors.Is(err, errRaced) {
 		return fmt.Errorf("%s already exists", name)
 	}
