@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmc-git/vmc-git/internal/testvectors"
 )
 
 // vectorDir holds the RFC 6962 vectors from transparency-dev/merkle, shared
 // by the whole repository (see ../shared/vectors/README.md from the repo).
-var vectorDir = filepath.Join("..", "..", "shared", "vectors", "rfc6962")
+var vectorDir, vectorErr = testvectors.Dir("rfc6962")
 
 // vectorBytes is a base64 byte string in a vector file. Vectors feed
 // arbitrary byte strings ("WrongRoot", "") where this package takes a
@@ -75,6 +77,9 @@ type consistencyVector struct {
 
 func vectorFiles(t *testing.T, sub string) []string {
 	t.Helper()
+	if vectorErr != nil {
+		t.Fatal(vectorErr)
+	}
 	dir := filepath.Join(vectorDir, sub)
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("RFC 6962 vectors missing (want them at %s): %v", dir, err)

@@ -21,6 +21,14 @@ if ! command -v act >/dev/null; then
   go install github.com/nektos/act@v0.2.89
 fi
 
+# The shared test vectors (RFC 8785, RFC 6962) live in shared/ beside the
+# repository; a checkout elsewhere finds them through VMC_VECTORS.
+if [ -z "${VMC_VECTORS:-}" ]; then
+  for d in "$PWD/../shared/vectors" /work/shared/vectors; do
+    if [ -d "$d" ]; then export VMC_VECTORS="$(cd "$d" && pwd)"; break; fi
+  done
+fi
+
 # Tests make commits; give git an identity where the machine has none.
 export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-vmc-git test}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-test@vmc-git.invalid}"
 export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-vmc-git test}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-test@vmc-git.invalid}"

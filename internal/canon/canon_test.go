@@ -8,12 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmc-git/vmc-git/internal/testvectors"
 )
 
 // vectorDir holds the RFC 8785 reference vectors (cyberphone/json-canonicalization).
-var vectorDir = filepath.Join("..", "..", "..", "shared", "vectors", "jcs")
+var vectorDir, vectorErr = testvectors.Dir("jcs")
 
 func TestVectors(t *testing.T) {
+	if vectorErr != nil {
+		t.Fatal(vectorErr)
+	}
 	inputs, err := filepath.Glob(filepath.Join(vectorDir, "input", "*.json"))
 	if err != nil || len(inputs) < 6 {
 		t.Fatalf("want the 6 JCS vectors under %s, found %d (%v)", vectorDir, len(inputs), err)
