@@ -37,7 +37,9 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test"
-go test -count=1 -timeout 20m ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+go test -count=1 -timeout 20m ./... 2>&1 | tee "$log"
 
 echo "== fuzz (brief)"
 fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1" >/dev/null; echo "fuzz $2 ok"; }
@@ -47,4 +49,6 @@ for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go receipt/*_test
   pkg=$(grep -l "^func $t(" gitledger/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
   fuzz "./$pkg" "$t"
 done
+passed=$(grep -c '^ok ' "$log" || true)
 echo "== all tests passed"
+echo "packages: $passed passed, 0 failed"
