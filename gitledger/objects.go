@@ -351,22 +351,35 @@ type commitInfo struct {
 // encode renders the commit object. With sig false it renders the payload
 // that the signature covers (git's form: the commit without gpgsig).
 func (c commitInfo) encode(sig bool) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "tree %s\n", c.tree)
+	b := make([]byte, 0, 200+len(c.ident)*2+len(c.message)+len(c.signature)*9/8)
+	b = append(b, "tree "...)
+	b = hex.AppendEncode(b, c.tree[:])
+	b = append(b, '\n')
 	if !c.parent.IsZero() {
-		fmt.Fprintf(&b, "parent %s\n", c.parent)
+		b = append(b, "parent "...)
+		b = hex.AppendEncode(b, c.parent[:])
+		b = append(b, '\n')
 	}
-	stamp := strconv.FormatInt(c.when, 10) + " +0000"
-	fmt.Fprintf(&b, "author %s %s\n", c.ident, stamp)
-	fmt.Fprintf(&b, "committer %s %s\n", c.ident, stamp)
+	for _, role := range []string{"author ", "committer "} {
+		b = append(b, role...)
+		b = append(b, c.ident...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, c.when, 10)
+		b = append(b, " +0000\n"...)
+	}
 	if sig && c.signature != "" {
-		b.WriteString("gpgsig ")
-		b.WriteString(strings.ReplaceAll(strings.TrimSuffix(c.signature, "\n"), "\n", "\n "))
-		b.WriteByte('\n')
+		// The signature's lines, continued with a leading space.
+		b = append(b, "gpgsig "...)
+		for _, ch := range []byte(strings.TrimSuffix(c.signature, "\n")) {
+			b = append(b, ch)
+			if ch == '\n' {
+				b = append(b, ' ')
+			}
+		}
+		b = append(b, '\n')
 	}
-	b.WriteByte('\n')
-	b.WriteString(c.message)
-	return b.Bytes()
+	b = append(b, '\n')
+	return append(b, c.message...)
 }
 
 // parseCommitHeaders reads the fields a verifier needs from a raw commit:
@@ -378,30 +391,49 @@ func parseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash
 	if !ok {
 		return tree, nil, "", errors.New("commit: no message")
 	}
-	lines := strings.Split(string(head), "\n")
-	for i := 0; i < len(lines); i++ {
-		k, v, _ := strings.Cut(lines[i], " ")
-		switch k {
+	nl := []byte("\n")
+	for rest, more := head, true; more; {
+		var line []byte
+		line, rest, more = bytes.Cut(rest, nl)
+		k, v, _ := bytes.Cut(line, []byte(" "))
+		switch string(k) {
 		case "tree":
-			tree, err = parseHash(v)
+			tree, err = parseHashBytes(v)
 		case "parent":
 			var p plumbing.Hash
-			p, err = parseHash(v)
+			p, err = parseHashBytes(v)
 			parents = append(parents, p)
 		case "gpgsig":
-			var sb strings.Builder
-			sb.WriteString(v + "\n")
-			for i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
-				i++
-				sb.WriteString(lines[i][1:] + "\n")
+			// The value, then each following line that starts with a
+			// space, without that space; each line ends in a newline.
+			b := make([]byte, 0, len(v)+1+len(rest))
+			b = append(append(b, v...), '\n')
+			for more && len(rest) > 0 && rest[0] == ' ' {
+				line, rest, more = bytes.Cut(rest, nl)
+				b = append(append(b, line[1:]...), '\n')
 			}
-			sig = sb.String()
+			sig = string(b)
 		}
 		if err != nil {
 			return tree, nil, "", fmt.Errorf("commit: %w", err)
 		}
 	}
 	return tree, parents, sig, nil
+}
+
+// parseHashBytes is parseHash for bytes, without a copy when b is valid.
+func parseHashBytes(b []byte) (plumbing.Hash, error) {
+	var h plumbing.Hash
+	if len(b) == 2*len(h) {
+		lower := true
+		for _, c := range b {
+			lower = lower && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f')
+		}
+		if _, err := hex.Decode(h[:], b); lower && err == nil {
+			return h, nil
+		}
+	}
+	return parseHash(string(b))
 }
 
 func parseHash(s string) (plumbing.Hash, error) {

@@ -377,7 +377,7 @@ type packReader struct {
 	packs  []*packIndex
 	loaded map[string]bool
 	cache  objectCache
-	br     *bufio.Reader
+	br     packCursor
 	zr     io.ReadCloser
 }
 
@@ -505,10 +505,7 @@ func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType
 	if depth > 10*maxDeltaDepth {
 		return 0, nil, errors.New("delta chain too long")
 	}
-	if r.br == nil {
-		r.br = bufio.NewReaderSize(nil, 4096)
-	}
-	r.br.Reset(io.NewSectionReader(p.pack, off, 1<<62))
+	r.br.seek(p.pack, off)
 	c, err := r.br.ReadByte()
 	if err != nil {
 		return 0, nil, err
@@ -545,7 +542,7 @@ func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType
 			return 0, nil, fmt.Errorf("object at %d: bad delta base offset", off)
 		}
 	case packREFDelta:
-		if _, err := io.ReadFull(r.br, baseID[:]); err != nil {
+		if _, err := io.ReadFull(&r.br, baseID[:]); err != nil {
 			return 0, nil, err
 		}
 	case int(plumbing.CommitObject), int(plumbing.TreeObject), int(plumbing.BlobObject), int(plumbing.TagObject):
@@ -586,9 +583,9 @@ func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType
 func (r *packReader) inflate(data []byte) error {
 	var err error
 	if r.zr == nil {
-		r.zr, err = zlib.NewReader(r.br)
+		r.zr, err = zlib.NewReader(&r.br)
 	} else {
-		err = r.zr.(zlib.Resetter).Reset(r.br, nil)
+		err = r.zr.(zlib.Resetter).Reset(&r.br, nil)
 	}
 	if err != nil {
 		return err
@@ -597,6 +594,76 @@ func (r *packReader) inflate(data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// packWindow is how much of a pack packCursor reads at a time.
+const packWindow = 64 << 10
+
+// packCursor reads a pack file from a position through a window that it
+// keeps from one object to the next: a ledger's objects are read in about
+// the order they were written (forward when verifying, backward when
+// walking the chain), so most objects need no system call. It is an
+// io.ByteReader, which the zlib reader needs so as not to read past the
+// end of a stream.
+type packCursor struct {
+	f    *os.File
+	buf  []byte // the window: the file's bytes from base on
+	base int64
+	next int64 // file offset of the next byte to read
+}
+
+// seek makes the cursor read f from off on.
+func (c *packCursor) seek(f *os.File, off int64) {
+	if f != c.f {
+		c.f, c.buf, c.base = f, c.buf[:0], 0
+	}
+	c.next = off
+}
+
+// fill reads a window holding c.next: starting there, or, when reading
+// backward, ending a little past it.
+func (c *packCursor) fill() error {
+	if c.buf == nil {
+		c.buf = make([]byte, packWindow)
+	}
+	start := c.next
+	if c.next < c.base {
+		start = max(c.next-packWindow+4096, 0)
+	}
+	n, err := c.f.ReadAt(c.buf[:cap(c.buf)], start)
+	c.buf, c.base = c.buf[:n], start
+	if c.next < c.base+int64(n) {
+		return nil
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	return err
+}
+
+func (c *packCursor) ReadByte() (byte, error) {
+	if c.next < c.base || c.next >= c.base+int64(len(c.buf)) {
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := c.buf[c.next-c.base]
+	c.next++
+	return b, nil
+}
+
+func (c *packCursor) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.next < c.base || c.next >= c.base+int64(len(c.buf)) {
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.buf[c.next-c.base:])
+	c.next += int64(n)
+	return n, nil
 }
 
 // Pack object types and limits of the reader.

@@ -416,6 +416,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
 	}
 	sums := digest.Of(body)
+	rt := r.Time() // Parse validated created_at
 	switch {
 	case r.Seq != seq:
 		return fail(RuleSeq, "seq %d in the file, want %d", r.Seq, seq)
@@ -423,10 +424,10 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleLedger, "ledger %q, want %q (receipt from another ledger)", r.Ledger, prev.ledger)
 	case r.PrevBlake3 != prev.blake3:
 		return fail(RulePrev, "prev_blake3 mismatch: have %s, want %s", r.PrevBlake3, prev.blake3)
-	case !prev.empty && r.Time().Before(prev.created):
+	case !prev.empty && rt.Before(prev.created):
 		return fail(RuleTime, "created_at %s is before receipt %d's %s", r.CreatedAt, prev.seq, keys.FormatTime(prev.created))
 	}
-	wantHead, _ := receipt.HeadOf(r, body).Encode()
+	wantHead, _ := receipt.HeadOfSums(r, sums).Encode()
 	if !bytes.Equal(wantHead, headBytes) {
 		// Tell an edited receipt from an edited HEAD.json: if HEAD.json and
 		// the commit message still agree on a blake3, the receipt changed.
@@ -439,7 +440,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	before, after := prev.trust, prev.trust
 	switch r.Kind {
 	case receipt.KindGenesis:
-		if before, err = keys.NewTrust(r.Genesis.Keys, r.Genesis.Policy, r.Time()); err != nil {
+		if before, err = keys.NewTrust(r.Genesis.Keys, r.Genesis.Policy, rt); err != nil {
 			return fail(RuleTrust, "%v", err)
 		}
 		after = before
@@ -448,7 +449,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 			return fail(RuleKeys, "%v", err)
 		}
 	}
-	signer, err := before.Authorize(r.KID, nil, r.Time(), receipt.Roles[r.Kind]...)
+	signer, err := before.Authorize(r.KID, nil, rt, receipt.Roles[r.Kind]...)
 	if err != nil {
 		return fail(RuleTrust, "%s receipt: %v", r.Kind, err)
 	}
@@ -460,7 +461,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleTree, "%v", err)
 	}
 	// The commit must be exactly the one vmc-git writes for this receipt.
-	ci := commitInfo{tree: treeID, parent: prev.commit, ident: Ident + " <" + r.KID + ">", when: r.Time().Unix(),
+	ci := commitInfo{tree: treeID, parent: prev.commit, ident: Ident + " <" + r.KID + ">", when: rt.Unix(),
 		message: Message(r, sums.Blake3), signature: csigText}
 	if !bytes.Equal(ci.encode(true), raw) {
 		t, perr := ParseMessage(commitMessage(raw))
@@ -490,11 +491,12 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
 	}
+	signerPub := signer.Pub.Marshal()
 	for _, s := range []struct {
 		what string
 		sig  *sshsig.Signature
 	}{{"commit", csig}, {"receipt", rsig}} {
-		if !bytes.Equal(s.sig.PublicKey.Marshal(), signer.Pub.Marshal()) {
+		if !bytes.Equal(s.sig.PublicKey.Marshal(), signerPub) {
 			return fail(RuleTrust, "%s signature by %s, but %s is bound to %s", s.what, keys.Fingerprint(s.sig.PublicKey), r.KID, keys.Fingerprint(signer.Pub))
 		}
 	}
@@ -503,9 +505,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		if r.Kind == receipt.KindKeys {
 			prev.hist.revoked(before, r)
 		}
-		prev.hist.add(signer, seq, r.Time())
+		prev.hist.add(signer, seq, rt)
 	}
-	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: r.Time(), trust: after, trees: trees, hist: prev.hist}, job, nil
+	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist}, job, nil
 }
 
 // seqAheadError is a commit whose HEAD.json names a later receipt than the
@@ -634,9 +636,8 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 	if prev.trees != nil {
 		prevRoot = prev.trees.root
 	}
-	allowed := map[string]bool{HeadFile: true, ReceiptsDir: true, KeysDir: true, PlansDir: true}
 	for _, e := range root {
-		if !allowed[e.name] {
+		if e.name != HeadFile && e.name != ReceiptsDir && e.name != KeysDir && e.name != PlansDir {
 			return fmt.Errorf("commit adds %s, which a ledger tree does not have", e.name)
 		}
 	}

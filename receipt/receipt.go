@@ -28,10 +28,12 @@ package receipt
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -129,7 +131,7 @@ func Parse(b []byte) (*Receipt, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if dec.Decode(&fast) == nil {
-		if again, err := canon.Marshal(&fast); err == nil && bytes.Equal(again, b) {
+		if again, err := fast.canonical(); err == nil && bytes.Equal(again, b) {
 			if err := fast.Validate(); err != nil {
 				return nil, err
 			}
@@ -262,16 +264,205 @@ type Head struct {
 }
 
 // HeadOf returns HEAD.json's content for receipt r with bytes b.
-func HeadOf(r *Receipt, b []byte) Head {
-	s := digest.Of(b)
+func HeadOf(r *Receipt, b []byte) Head { return HeadOfSums(r, digest.Of(b)) }
+
+// HeadOfSums is HeadOf for a receipt whose hashes s are already known.
+func HeadOfSums(r *Receipt, s digest.Sums) Head {
 	return Head{V: Version, Ledger: r.Ledger, Seq: r.Seq, Blake3: s.Blake3, SHA256: s.SHA256, Path: Path(r.Seq), CreatedAt: r.CreatedAt}
 }
 
 // Encode returns the canonical bytes of h.
-func (h Head) Encode() ([]byte, error) { return canon.Marshal(h) }
+func (h Head) Encode() ([]byte, error) {
+	if b, ok := h.appendCanonical(nil); ok {
+		return b, nil
+	}
+	return canon.Marshal(h)
+}
+
+// appendCanonical appends canon.Marshal(h) to dst without reflection when
+// every string of h is plain (see plainString) and its numbers are exact
+// integers; otherwise it reports false and the caller uses canon.Marshal.
+// Members in canonical order: blake3, created_at, ledger, path, seq, sha256, v.
+func (h Head) appendCanonical(dst []byte) ([]byte, bool) {
+	if !plainString(h.CreatedAt) || !plainString(h.Ledger) || !plainString(h.Path) || !exactInt(h.Seq) || h.V < 0 || !exactInt(uint64(h.V)) {
+		return nil, false
+	}
+	dst = append(dst, `{"blake3":"`...)
+	dst = hex.AppendEncode(dst, h.Blake3[:])
+	dst = append(dst, `","created_at":"`...)
+	dst = append(dst, h.CreatedAt...)
+	dst = append(dst, `","ledger":"`...)
+	dst = append(dst, h.Ledger...)
+	dst = append(dst, `","path":"`...)
+	dst = append(dst, h.Path...)
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, h.Seq, 10)
+	dst = append(dst, `,"sha256":"`...)
+	dst = hex.AppendEncode(dst, h.SHA256[:])
+	dst = append(dst, `","v":`...)
+	dst = strconv.AppendInt(dst, int64(h.V), 10)
+	return append(dst, '}'), true
+}
+
+// parseHeadPlain reads b as the exact layout appendCanonical writes, with no
+// escapes in strings. It only proposes a value: the caller accepts it only
+// if appendCanonical gives back b, byte for byte.
+func parseHeadPlain(b []byte) (Head, bool) {
+	var h Head
+	rest := b
+	lit := func(s string) bool {
+		if !bytes.HasPrefix(rest, []byte(s)) {
+			return false
+		}
+		rest = rest[len(s):]
+		return true
+	}
+	str := func() (string, bool) { // after the opening quote; up to the next quote
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 {
+			return "", false
+		}
+		s := string(rest[:i])
+		rest = rest[i+1:]
+		return s, true
+	}
+	dig := func() (digest.Digest, bool) {
+		s, ok := str()
+		if !ok {
+			return digest.Zero, false
+		}
+		d, err := digest.Parse(s)
+		return d, err == nil
+	}
+	num := func() (uint64, bool) {
+		i := 0
+		for i < len(rest) && i < 16 && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		n, err := strconv.ParseUint(string(rest[:i]), 10, 64)
+		rest = rest[i:]
+		return n, err == nil && exactInt(n)
+	}
+	var ok bool
+	if !lit(`{"blake3":"`) {
+		return h, false
+	}
+	if h.Blake3, ok = dig(); !ok || !lit(`,"created_at":"`) {
+		return h, false
+	}
+	if h.CreatedAt, ok = str(); !ok || !lit(`,"ledger":"`) {
+		return h, false
+	}
+	if h.Ledger, ok = str(); !ok || !lit(`,"path":"`) {
+		return h, false
+	}
+	if h.Path, ok = str(); !ok || !lit(`,"seq":`) {
+		return h, false
+	}
+	if h.Seq, ok = num(); !ok || !lit(`,"sha256":"`) {
+		return h, false
+	}
+	if h.SHA256, ok = dig(); !ok || !lit(`,"v":`) {
+		return h, false
+	}
+	v, ok := num()
+	if !ok || !lit("}") || len(rest) != 0 {
+		return h, false
+	}
+	h.V = int(v)
+	return h, true
+}
+
+// plainString reports whether s is written as itself between quotes by both
+// encoding/json and canon (printable ASCII other than '"', '\\', '<', '>'
+// and '&'), so that its canonical encoding is '"' + s + '"'.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// exactInt reports whether n is an integer that canon writes in plain
+// decimal (a double holds it exactly, and it is below 1e21).
+func exactInt(n uint64) bool { return n <= 1<<53 }
+
+// canonical returns canon.Marshal(r). The members common to all kinds are
+// written directly when plain (see Head.appendCanonical); the body, if any,
+// goes through canon.Marshal on its own, which gives the same bytes as
+// within the whole receipt (canonical form is per value).
+func (r *Receipt) canonical() ([]byte, error) {
+	if b, ok := r.appendCanonical(make([]byte, 0, 512)); ok {
+		return b, nil
+	}
+	return canon.Marshal(r)
+}
+
+// appendCanonical: members in canonical order: anchor, apply, attestation,
+// created_at, genesis, keys, kid, kind, ledger, manual, prev_blake3, seq,
+// summary, v (the bodies only when present, as omitempty has it).
+func (r *Receipt) appendCanonical(dst []byte) ([]byte, bool) {
+	if !plainString(r.CreatedAt) || !plainString(r.KID) || !plainString(string(r.Kind)) || !plainString(r.Ledger) || !plainString(r.Summary) ||
+		!exactInt(r.Seq) || r.V < 0 || !exactInt(uint64(r.V)) {
+		return nil, false
+	}
+	ok := true
+	body := func(name string, present bool, v any) {
+		if !ok || !present {
+			return
+		}
+		b, err := canon.Marshal(v)
+		if err != nil {
+			ok = false
+			return
+		}
+		dst = append(dst, `"`+name+`":`...)
+		dst = append(dst, b...)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '{')
+	body("anchor", len(r.Anchor) != 0, r.Anchor)
+	body("apply", r.Apply != nil, r.Apply)
+	body("attestation", len(r.Attestation) != 0, r.Attestation)
+	dst = append(dst, `"created_at":"`...)
+	dst = append(dst, r.CreatedAt...)
+	dst = append(dst, `",`...)
+	body("genesis", r.Genesis != nil, r.Genesis)
+	body("keys", r.Keys != nil, r.Keys)
+	dst = append(dst, `"kid":"`...)
+	dst = append(dst, r.KID...)
+	dst = append(dst, `","kind":"`...)
+	dst = append(dst, r.Kind...)
+	dst = append(dst, `","ledger":"`...)
+	dst = append(dst, r.Ledger...)
+	dst = append(dst, `",`...)
+	if r.Manual != nil && r.Manual.Details == nil {
+		dst = append(dst, `"manual":{},`...) // the body of most manual receipts
+	} else {
+		body("manual", r.Manual != nil, r.Manual)
+	}
+	dst = append(dst, `"prev_blake3":"`...)
+	dst = hex.AppendEncode(dst, r.PrevBlake3[:])
+	dst = append(dst, `","seq":`...)
+	dst = strconv.AppendUint(dst, r.Seq, 10)
+	dst = append(dst, `,"summary":"`...)
+	dst = append(dst, r.Summary...)
+	dst = append(dst, `","v":`...)
+	dst = strconv.AppendInt(dst, int64(r.V), 10)
+	return append(dst, '}'), ok
+}
 
 // ParseHead decodes canonical HEAD.json bytes.
 func ParseHead(b []byte) (Head, error) {
+	// Fastest path: the plain layout Encode writes, read without reflection
+	// and accepted only if it encodes back to b.
+	if h, ok := parseHeadPlain(b); ok && h.V == Version {
+		if again, ok := h.appendCanonical(make([]byte, 0, len(b))); ok && bytes.Equal(again, b) {
+			return h, nil
+		}
+	}
 	var fast Head // fast path as in Parse
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
