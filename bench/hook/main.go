@@ -40,17 +40,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmc-git/vmc-git/bench/internal/kit"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
-)
-
-// The cached ledgers' format, as bench/ledger writes them.
-const (
-	ledgerID = "github.com/acme/bench"
-	kid      = "bench"
 )
 
 const (
@@ -68,66 +63,41 @@ func main() {
 	for _, f := range strings.Split(*sizesFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 2 {
-			fail(fmt.Errorf("bad -sizes entry %q", f))
+			kit.Fail("hook", fmt.Errorf("bad -sizes entry %q", f))
 		}
 		sizes = append(sizes, n)
 	}
 	slices.Sort(sizes)
 	if *runs < 1 || *batch < 1 {
-		fail(errors.New("-runs and -batch must be at least 1"))
+		kit.Fail("hook", errors.New("-runs and -batch must be at least 1"))
 	}
 	b, err := newBench(*out, *runs)
 	if err != nil {
-		fail(err)
+		kit.Fail("hook", err)
 	}
 	defer os.RemoveAll(b.tmp)
 	if err := b.run(sizes, *batch); err != nil {
 		os.RemoveAll(b.tmp)
-		fail(err)
+		kit.Fail("hook", err)
 	}
 }
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "bench/hook:", err)
-	os.Exit(1)
-}
-
-func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
 type bench struct {
 	out, tmp string
 	vmc      string // the vmc-git binary the hook runs
 	runs     int
 	signer   *keys.Signer
-	rows     []row
+	table    kit.Table
 }
 
-type row struct{ metric, value, target, ok string }
-
-func (b *bench) add(metric, value, target string, ok *bool) {
-	r := row{metric: metric, value: value, target: target}
-	if ok != nil {
-		r.ok = map[bool]string{true: "yes", false: "NO"}[*ok]
-	}
-	b.rows = append(b.rows, r)
-}
+func (b *bench) add(metric, value, target string, ok *bool) { b.table.Add(metric, value, target, ok) }
 
 func newBench(out string, runs int) (*bench, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
 	out, _ = filepath.Abs(out)
-	keyPath := filepath.Join(out, "key")
-	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
-		priv, pub, err := keys.Generate(kid)
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.WriteKeyPair(keyPath, priv, pub); err != nil {
-			return nil, err
-		}
-	}
-	s, err := keys.LoadFile(keyPath)
+	s, err := kit.Key(out)
 	if err != nil {
 		return nil, err
 	}
@@ -167,37 +137,32 @@ func (b *bench) run(sizes []int, batch int) error {
 	target := fmt.Sprintf("< %.0f ms", targetHookMS)
 	for _, n := range sizes {
 		r := res[n]
-		b.add(fmt.Sprintf("git push of 1 receipt onto %s, hook installed", count(n)), ms(r.push), "", nil)
-		b.add(fmt.Sprintf("git push of 1 receipt onto %s, no hook (git alone)", count(n)), ms(r.pushNoHook), "", nil)
+		b.add(fmt.Sprintf("git push of 1 receipt onto %s, hook installed", kit.Count(n)), ms(r.push), "", nil)
+		b.add(fmt.Sprintf("git push of 1 receipt onto %s, no hook (git alone)", kit.Count(n)), ms(r.pushNoHook), "", nil)
 		share := r.push - r.pushNoHook
 		ok := share < time.Duration(targetHookMS*float64(time.Millisecond))
-		b.add(fmt.Sprintf("hook's share of that push, %s", count(n)), ms(share), target, &ok)
+		b.add(fmt.Sprintf("hook's share of that push, %s", kit.Count(n)), ms(share), target, &ok)
 		ok = r.hook < time.Duration(targetHookMS*float64(time.Millisecond))
-		b.add(fmt.Sprintf("hook alone, 1 receipt onto %s", count(n)), ms(r.hook), target, &ok)
+		b.add(fmt.Sprintf("hook alone, 1 receipt onto %s", kit.Count(n)), ms(r.hook), target, &ok)
 	}
 	if large != small {
 		g := float64(res[large].hook) / float64(res[small].hook)
 		ok := g <= targetGrow
-		b.add(fmt.Sprintf("hook alone, 1 receipt: %s / %s", count(large), count(small)), fmt.Sprintf("%.2fx", g),
+		b.add(fmt.Sprintf("hook alone, 1 receipt: %s / %s", kit.Count(large), kit.Count(small)), fmt.Sprintf("%.2fx", g),
 			fmt.Sprintf("equal within noise (<= %.1fx)", targetGrow), &ok)
 	}
 	for _, n := range sizes {
 		r := res[n]
-		b.add(fmt.Sprintf("git push of %d receipts onto %s, hook installed", batch, count(n)), ms(r.pushB), "", nil)
-		b.add(fmt.Sprintf("git push of %d receipts onto %s, no hook (git alone)", batch, count(n)), ms(r.pushBNoHook), "", nil)
-		b.add(fmt.Sprintf("hook alone, %d receipts onto %s", batch, count(n)), ms(r.hookB), "", nil)
-		b.add(fmt.Sprintf("hook alone per receipt, %d receipts onto %s", batch, count(n)), ms(r.hookB/time.Duration(batch)), "", nil)
+		b.add(fmt.Sprintf("git push of %d receipts onto %s, hook installed", batch, kit.Count(n)), ms(r.pushB), "", nil)
+		b.add(fmt.Sprintf("git push of %d receipts onto %s, no hook (git alone)", batch, kit.Count(n)), ms(r.pushBNoHook), "", nil)
+		b.add(fmt.Sprintf("hook alone, %d receipts onto %s", batch, kit.Count(n)), ms(r.hookB), "", nil)
+		b.add(fmt.Sprintf("hook alone per receipt, %d receipts onto %s", batch, kit.Count(n)), ms(r.hookB/time.Duration(batch)), "", nil)
 	}
 	for _, n := range sizes {
 		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, hook installed", n), ms(res[n].tag), "", nil)
 	}
 
-	fmt.Printf("### hook (runs=%d, GOMAXPROCS=%d, %s/%s, %s)\n\n", b.runs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, gitVersion())
-	fmt.Println("| metric | value | target | ok |")
-	fmt.Println("|---|---|---|---|")
-	for _, r := range b.rows {
-		fmt.Printf("| %s | %s | %s | %s |\n", r.metric, r.value, r.target, r.ok)
-	}
+	b.table.Print(os.Stdout, fmt.Sprintf("### hook (runs=%d, GOMAXPROCS=%d, %s/%s, %s)", b.runs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, gitVersion()))
 	return nil
 }
 
@@ -252,7 +217,7 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 			return 0, 0, err
 		}
 		now := func() time.Time { clock = clock.Add(time.Second); return clock }
-		w, err := gitledger.Generate(l, b.signer, kid, k, gitledger.GenerateOptions{Summary: "pushed", Now: now})
+		w, err := gitledger.Generate(l, b.signer, kit.KID, k, gitledger.GenerateOptions{Summary: "pushed", Now: now})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -299,7 +264,7 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 			os.Rename(hook+".off", hook)
 		}
 		p, q, a := median(pushes), median(plain), median(alone)
-		logf("%d receipts onto %s: push %v (no hook %v), hook alone %v", k, count(n), p, q, a)
+		kit.Logf("%d receipts onto %s: push %v (no hook %v), hook alone %v", k, kit.Count(n), p, q, a)
 		if k == 1 {
 			r.push, r.pushNoHook, r.hook = p, q, a
 		} else {
@@ -318,7 +283,7 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 	if err != nil {
 		return r, err
 	}
-	snap, err := l.MakeSnapshot(b.signer, kid, 0, true, time.Now())
+	snap, err := l.MakeSnapshot(b.signer, kit.KID, 0, true, time.Now())
 	if err != nil {
 		return r, err
 	}
@@ -334,7 +299,7 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 		tags = append(tags, time.Since(start))
 	}
 	r.tag = median(tags)
-	logf("snapshot tag onto %s: push %v", count(n), r.tag)
+	kit.Logf("snapshot tag onto %s: push %v", kit.Count(n), r.tag)
 	return r, nil
 }
 
@@ -354,7 +319,7 @@ func (b *bench) addMain(origin string) error {
 	if err != nil {
 		return err
 	}
-	cfg := &config.Config{V: 1, Ledger: ledgerID, Branch: gitledger.DefaultBranch, MainBranch: "main",
+	cfg := &config.Config{V: 1, Ledger: kit.LedgerID, Branch: gitledger.DefaultBranch, MainBranch: "main",
 		GenesisBlake3: digest.Of(g).Blake3, Provider: config.ProviderSandbox}
 	cb, err := cfg.Encode()
 	if err != nil {
@@ -381,38 +346,9 @@ func (b *bench) addMain(origin string) error {
 	return err
 }
 
-// ledger returns the directory of the cached ledger with n receipts, making
-// it as bench/ledger does if needed.
 func (b *bench) ledger(n int) (string, error) {
-	dir := filepath.Join(b.out, fmt.Sprintf("ledger-%d", n))
-	if l, err := gitledger.Open(dir, ""); err == nil {
-		if t, err := l.Tip(); err == nil && t.Head.Seq == uint64(n-1) && t.Head.Ledger == ledgerID {
-			return dir, nil
-		}
-	}
-	os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if _, err := git(dir, nil, "init", "-q", "-b", "main"); err != nil {
-		return "", err
-	}
-	start := time.Now()
-	l, err := gitledger.Open(dir, "")
-	if err != nil {
-		return "", err
-	}
-	g := receipt.Genesis{Keys: []keys.KeySpec{{KID: kid, PublicKey: keys.FormatPublicKey(b.signer.PublicKey()),
-		Roles: []keys.Role{keys.RoleAdmin, keys.RoleApplier, keys.RoleApprover}}},
-		Policy: keys.Policy{ApprovalsRequired: 1, AdminThreshold: 1}}
-	if _, err := l.Init(ledgerID, b.signer, kid, g, time.Now()); err != nil {
-		return "", err
-	}
-	if _, err := gitledger.Generate(l, b.signer, kid, n-1, gitledger.GenerateOptions{Summary: "maintenance"}); err != nil {
-		return "", err
-	}
-	logf("generated %d receipts in %v", n, time.Since(start).Round(time.Millisecond))
-	return dir, nil
+	dir, _, err := kit.Ledger(b.out, b.signer, n)
+	return dir, err
 }
 
 // git runs git in dir (the current directory if "") with stdin and returns
@@ -443,16 +379,6 @@ func median(ds []time.Duration) time.Duration {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)
 	return ds[len(ds)/2]
-}
-
-func count(n int) string {
-	switch {
-	case n%1_000_000 == 0:
-		return fmt.Sprintf("%dM", n/1_000_000)
-	case n%1000 == 0:
-		return fmt.Sprintf("%dk", n/1000)
-	}
-	return strconv.Itoa(n)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }

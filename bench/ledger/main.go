@@ -42,6 +42,7 @@ import (
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vmc-git/vmc-git/bench/internal/kit"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
@@ -49,9 +50,7 @@ import (
 )
 
 const (
-	ledgerID = "github.com/acme/bench"
-	kid      = "bench"
-	gitLogN  = 10_000 // the ledger size compared with git log and the floor
+	gitLogN = 10_000 // the ledger size compared with git log and the floor
 
 	targetGitSpeedup = 50.0
 	targetFloorRatio = 1.5
@@ -77,7 +76,7 @@ func main() {
 		// includes the parent's RSS, which it inherits across fork and exec.
 		status, err := os.ReadFile("/proc/self/status")
 		if err != nil {
-			fail(err)
+			kit.Fail("ledger", err)
 		}
 		for _, line := range strings.Split(string(status), "\n") {
 			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
@@ -90,63 +89,38 @@ func main() {
 	for _, f := range strings.Split(*sizesFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 2 {
-			fail(fmt.Errorf("bad -sizes entry %q", f))
+			kit.Fail("ledger", fmt.Errorf("bad -sizes entry %q", f))
 		}
 		sizes = append(sizes, n)
 	}
 	slices.Sort(sizes)
 	if *runs < 1 {
-		fail(errors.New("-runs must be at least 1"))
+		kit.Fail("ledger", errors.New("-runs must be at least 1"))
 	}
 	b, err := newBench(*out, *runs)
 	if err != nil {
-		fail(err)
+		kit.Fail("ledger", err)
 	}
 	if err := b.run(sizes, *appends, *gitLog, *cpuprofile); err != nil {
-		fail(err)
+		kit.Fail("ledger", err)
 	}
 }
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "bench/ledger:", err)
-	os.Exit(1)
-}
-
-func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
 type bench struct {
 	out    string
 	runs   int
 	signer *keys.Signer
-	rows   []row
+	table  kit.Table
 }
 
-type row struct{ metric, value, target, ok string }
-
-func (b *bench) add(metric, value, target string, ok *bool) {
-	r := row{metric: metric, value: value, target: target}
-	if ok != nil {
-		r.ok = map[bool]string{true: "yes", false: "NO"}[*ok]
-	}
-	b.rows = append(b.rows, r)
-}
+func (b *bench) add(metric, value, target string, ok *bool) { b.table.Add(metric, value, target, ok) }
 
 func newBench(out string, runs int) (*bench, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
 	out, _ = filepath.Abs(out)
-	keyPath := filepath.Join(out, "key")
-	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
-		priv, pub, err := keys.Generate(kid)
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.WriteKeyPair(keyPath, priv, pub); err != nil {
-			return nil, err
-		}
-	}
-	s, err := keys.LoadFile(keyPath)
+	s, err := kit.Key(out)
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +159,8 @@ func (b *bench) run(sizes []int, appends int, gitLog bool, cpuprofile string) er
 			return fmt.Errorf("verify %d: %w", n, err)
 		}
 		perReceipt[n] = d / time.Duration(n)
-		logf("verify --sig %d: %v total, %v/receipt", n, d, perReceipt[n])
-		b.add(fmt.Sprintf("verify --sig per receipt, %s ledger", count(n)), us(perReceipt[n]), "", nil)
+		kit.Logf("verify --sig %d: %v total, %v/receipt", n, d, perReceipt[n])
+		b.add(fmt.Sprintf("verify --sig per receipt, %s ledger", kit.Count(n)), us(perReceipt[n]), "", nil)
 	}
 
 	if dir, ok := dirs[gitLogN]; ok {
@@ -196,7 +170,7 @@ func (b *bench) run(sizes []int, appends int, gitLog bool, cpuprofile string) er
 				return fmt.Errorf("git log: %w", err)
 			}
 			g := d / gitLogN
-			logf("git log --show-signature %d: %v total, %v/receipt", gitLogN, d, g)
+			kit.Logf("git log --show-signature %d: %v total, %v/receipt", gitLogN, d, g)
 			b.add("git log --show-signature per receipt, 10k", us(g), "", nil)
 			sp := float64(g) / float64(perReceipt[gitLogN])
 			ok := sp >= targetGitSpeedup
@@ -206,7 +180,7 @@ func (b *bench) run(sizes []int, appends int, gitLog bool, cpuprofile string) er
 		if err != nil {
 			return fmt.Errorf("floor: %w", err)
 		}
-		logf("floor %d: %v/receipt", gitLogN, fl)
+		kit.Logf("floor %d: %v/receipt", gitLogN, fl)
 		b.add(fmt.Sprintf("floor (sigs + hashes, %d cores) per receipt, 10k", runtime.GOMAXPROCS(0)), us(fl), "", nil)
 		r := float64(perReceipt[gitLogN]) / float64(fl)
 		ok := r <= targetFloorRatio
@@ -222,11 +196,11 @@ func (b *bench) run(sizes []int, appends int, gitLog bool, cpuprofile string) er
 		if err != nil {
 			return err
 		}
-		b.add(fmt.Sprintf("append per receipt on %s (fsynced)", count(smallest)), ms(small), "", nil)
-		b.add(fmt.Sprintf("append per receipt on %s (fsynced)", count(largest)), ms(large), "", nil)
+		b.add(fmt.Sprintf("append per receipt on %s (fsynced)", kit.Count(smallest)), ms(small), "", nil)
+		b.add(fmt.Sprintf("append per receipt on %s (fsynced)", kit.Count(largest)), ms(large), "", nil)
 		r := float64(large) / float64(small)
 		ok := r <= targetAppendGrow
-		b.add(fmt.Sprintf("append %s / %s", count(largest), count(smallest)), fmt.Sprintf("%.2fx", r), fmt.Sprintf("<= %.1fx", targetAppendGrow), &ok)
+		b.add(fmt.Sprintf("append %s / %s", kit.Count(largest), kit.Count(smallest)), fmt.Sprintf("%.2fx", r), fmt.Sprintf("<= %.1fx", targetAppendGrow), &ok)
 	}
 
 	var rss []float64
@@ -236,63 +210,31 @@ func (b *bench) run(sizes []int, appends int, gitLog bool, cpuprofile string) er
 			return err
 		}
 		rss = append(rss, mb)
-		logf("peak RSS verify %d: %.1f MB", n, mb)
+		kit.Logf("peak RSS verify %d: %.1f MB", n, mb)
 		var ok *bool
 		target := ""
 		if n == largest {
 			v := mb < targetRSSMB
 			ok, target = &v, fmt.Sprintf("< %.0f MB", targetRSSMB)
 		}
-		b.add(fmt.Sprintf("peak RSS of verify --sig, %s", count(n)), fmt.Sprintf("%.1f MB", mb), target, ok)
+		b.add(fmt.Sprintf("peak RSS of verify --sig, %s", kit.Count(n)), fmt.Sprintf("%.1f MB", mb), target, ok)
 	}
 	if len(sizes) > 1 {
 		g := rss[len(rss)-1] / rss[len(rss)-2]
-		b.add(fmt.Sprintf("peak RSS %s / %s", count(largest), count(sizes[len(sizes)-2])), fmt.Sprintf("%.2fx", g),
+		b.add(fmt.Sprintf("peak RSS %s / %s", kit.Count(largest), kit.Count(sizes[len(sizes)-2])), fmt.Sprintf("%.2fx", g),
 			fmt.Sprintf("flat (ledger %dx)", largest/sizes[len(sizes)-2]), nil)
 	}
 
-	fmt.Printf("### ledger (runs=%d, GOMAXPROCS=%d, %s/%s)\n\n", b.runs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
-	fmt.Println("| metric | value | target | ok |")
-	fmt.Println("|---|---|---|---|")
-	for _, r := range b.rows {
-		fmt.Printf("| %s | %s | %s | %s |\n", r.metric, r.value, r.target, r.ok)
-	}
+	b.table.Print(os.Stdout, fmt.Sprintf("### ledger (runs=%d, GOMAXPROCS=%d, %s/%s)", b.runs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH))
 	return nil
 }
 
-// ledger returns the directory of a cached ledger with n receipts, making it
-// if needed: genesis plus n-1 generated manual receipts.
 func (b *bench) ledger(n int) (string, error) {
-	dir := filepath.Join(b.out, fmt.Sprintf("ledger-%d", n))
-	if l, err := gitledger.Open(dir, ""); err == nil {
-		if t, err := l.Tip(); err == nil && t.Head.Seq == uint64(n-1) {
-			return dir, nil
-		}
+	dir, made, err := kit.Ledger(b.out, b.signer, n)
+	if err == nil && made > 0 {
+		b.add(fmt.Sprintf("generate %s ledger (one pack)", kit.Count(n)), made.Round(time.Millisecond).String(), "", nil)
 	}
-	os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if out, err := gitCmd(dir, "init", "-q", "-b", "main").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("git init: %v: %s", err, out)
-	}
-	start := time.Now()
-	l, err := gitledger.Open(dir, "")
-	if err != nil {
-		return "", err
-	}
-	g := receipt.Genesis{Keys: []keys.KeySpec{{KID: kid, PublicKey: keys.FormatPublicKey(b.signer.PublicKey()),
-		Roles: []keys.Role{keys.RoleAdmin, keys.RoleApplier, keys.RoleApprover}}},
-		Policy: keys.Policy{ApprovalsRequired: 1, AdminThreshold: 1}}
-	if _, err := l.Init(ledgerID, b.signer, kid, g, time.Now()); err != nil {
-		return "", err
-	}
-	if _, err := gitledger.Generate(l, b.signer, kid, n-1, gitledger.GenerateOptions{Summary: "maintenance"}); err != nil {
-		return "", err
-	}
-	logf("generated %d receipts in %v", n, time.Since(start).Round(time.Millisecond))
-	b.add(fmt.Sprintf("generate %s ledger (one pack)", count(n)), time.Since(start).Round(time.Millisecond).String(), "", nil)
-	return dir, nil
+	return dir, err
 }
 
 // verify is what `vmc-git verify chain --sig` does.
@@ -335,7 +277,7 @@ func gitLogShowSignature(dir string, n int) error {
 	good := 0
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		if bytes.HasPrefix(sc.Bytes(), []byte(`Good "git" signature for `+kid)) {
+		if bytes.HasPrefix(sc.Bytes(), []byte(`Good "git" signature for `+kit.KID)) {
 			good++
 		}
 	}
@@ -479,14 +421,14 @@ func (b *bench) appendTime(dir string, appends int) (time.Duration, error) {
 	}
 	d, err := medianErr(b.runs, func() error {
 		for i := 0; i < appends; i++ {
-			if _, err := l.Append(b.signer, kid, build); err != nil {
+			if _, err := l.Append(b.signer, kit.KID, build); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	per := d / time.Duration(appends)
-	logf("append on %s: %v/receipt", filepath.Base(dir), per)
+	kit.Logf("append on %s: %v/receipt", filepath.Base(dir), per)
 	return per, err
 }
 
@@ -522,16 +464,6 @@ func medianErr(runs int, f func() error) (time.Duration, error) {
 	}
 	slices.Sort(ds)
 	return ds[len(ds)/2], nil
-}
-
-func count(n int) string {
-	switch {
-	case n%1_000_000 == 0:
-		return fmt.Sprintf("%dM", n/1_000_000)
-	case n%1000 == 0:
-		return fmt.Sprintf("%dk", n/1000)
-	}
-	return strconv.Itoa(n)
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
