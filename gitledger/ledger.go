@@ -403,6 +403,9 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 		if err := CheckApprovals(before, d.Plan.Bytes, d.Plan.Approvals, r.Apply.Plan.Approvals, r.Time()); err != nil {
 			return nil, nil, fmt.Errorf("plan %s: %w", r.Apply.Plan.ID, err)
 		}
+		if err := checkPlanNames(d.Plan.Bytes, r.Apply.Plan.ID, r.Ledger); err != nil {
+			return nil, nil, err
+		}
 	}
 	if _, err := before.Authorize(kid, s.PublicKey(), r.Time(), receipt.Roles[r.Kind]...); err != nil {
 		return nil, nil, fmt.Errorf("cannot sign a %s receipt: %w", r.Kind, err)

@@ -180,7 +180,7 @@ func keysDraft(summary string, p receipt.Proposal, sigs ...receipt.Cosig) Draft 
 // (kid -> key name).
 func (x *scenario) applyDraft(id string, approvers map[string]string) Draft {
 	x.t.Helper()
-	plan, err := canon.Marshal(map[string]any{"id": id, "note": "trust scenario plan"})
+	plan, err := canon.Marshal(map[string]any{"id": id, "ledger": testLedgerID, "note": "trust scenario plan"})
 	if err != nil {
 		x.t.Fatal(err)
 	}

@@ -703,6 +703,9 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 	if s := digest.Of(pb); s.Blake3 != r.Apply.Plan.Blake3 || s.SHA256 != r.Apply.Plan.SHA256 {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plans/%s.json has blake3 %s, the receipt says %s", id, s.Blake3, r.Apply.Plan.Blake3)}
 	}
+	if err := checkPlanNames(pb, id, r.Ledger); err != nil {
+		return &VerifyError{Seq: seq, Rule: RulePlan, Err: err}
+	}
 	var approvals map[string][]byte
 	if ae, ok := findEntry(news, id+ApprovalsSuffix); ok {
 		aes, err := l.tree(ae.id)
@@ -829,4 +832,20 @@ func (l *Ledger) forkPoint(chain []plumbing.Hash, v *Verified) uint64 {
 		i++
 	}
 	return uint64(i)
+}
+
+// checkPlanNames checks that plan bytes name plan id of ledger: an apply of
+// another ledger's plan, or of one plan under a second id, is a replay.
+func checkPlanNames(plan []byte, id, ledger string) error {
+	var named struct {
+		ID     string `json:"id"`
+		Ledger string `json:"ledger"`
+	}
+	if err := json.Unmarshal(plan, &named); err != nil {
+		return fmt.Errorf("plans/%s.json: %v", id, err)
+	}
+	if named.ID != id || named.Ledger != ledger {
+		return fmt.Errorf("plans/%s.json is plan %q of ledger %q: a replayed plan (want plan %q of %q)", id, named.ID, named.Ledger, id, ledger)
+	}
+	return nil
 }

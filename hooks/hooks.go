@@ -111,17 +111,34 @@ func (r Refusal) String() string { return fmt.Sprintf("vmc-git: refused %s: %v",
 
 // Check applies the rules to a push. l reads the repository (with the
 // quarantine); current returns a ref's value before the push (zero if absent).
-func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumbing.Hash) []Refusal {
-	c := &checker{l: l, updates: updates, current: current}
+//
+// The branch names come from Branches, which `vmc-git hook install` writes
+// into the hook from the repository's .vmc/config.json (or its flags), never
+// from a guess: a repository whose main branch is not "main" must not go
+// unchecked. A config on that main branch naming other branches is refused.
+func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumbing.Hash, b Branches) []Refusal {
+	if b.Main == "" {
+		b.Main = "main"
+	}
+	if b.Ledger == "" {
+		b.Ledger = gitledger.DefaultBranch
+	}
+	c := &checker{l: l, updates: updates, current: current, branches: b}
 	return c.run()
 }
 
+// Branches names the branches the hook guards.
+type Branches struct {
+	Main   string // the branch with .vmc/config.json and plans/ (default main)
+	Ledger string // the ledger branch (default vmc/ledger)
+}
+
 type checker struct {
-	l       *gitledger.Ledger
-	updates []Update
-	current func(string) plumbing.Hash
-	cfgOld  *config.Config
-	cfgNew  *config.Config
+	l        *gitledger.Ledger
+	updates  []Update
+	current  func(string) plumbing.Hash
+	branches Branches
+	cfgOld   *config.Config
 }
 
 func (c *checker) after(ref string) plumbing.Hash {
@@ -185,7 +202,7 @@ func (c *checker) file(tree plumbing.Hash, path string) ([]byte, error) {
 }
 
 func (c *checker) run() []Refusal {
-	mainRef, ledgerRef := "refs/heads/main", "refs/heads/"+gitledger.DefaultBranch
+	mainRef, ledgerRef := "refs/heads/"+c.branches.Main, "refs/heads/"+c.branches.Ledger
 	// The configuration in force: the current main's, else the pushed one.
 	var err error
 	if c.cfgOld, err = c.configAt(c.current(mainRef)); err != nil {
@@ -201,8 +218,9 @@ func (c *checker) run() []Refusal {
 			}
 		}
 	}
-	if cfg != nil {
-		mainRef, ledgerRef = "refs/heads/"+cfg.MainBranch, "refs/heads/"+cfg.Branch
+	if cfg != nil && (cfg.MainBranch != c.branches.Main || cfg.Branch != c.branches.Ledger) {
+		return []Refusal{{mainRef, fmt.Errorf("%s names main branch %s and ledger branch %s, but the hook guards %s and %s: reinstall it with vmc-git hook install",
+			config.Path, cfg.MainBranch, cfg.Branch, c.branches.Main, c.branches.Ledger)}}
 	}
 	var out []Refusal
 	refuse := func(ref string, err error) { out = append(out, Refusal{ref, err}) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/hooks"
+	"github.com/vmc-git/vmc-git/internal/config"
 )
 
 func init() {
@@ -41,6 +42,7 @@ git's quarantine. One line per refusal; exit 1 refuses the whole push.
 
 EXAMPLE:
    vmc-git hook install --repo /srv/git/infra.git`,
+				Flags: branchFlags(),
 				Action: func(c *cli.Context) error {
 					ups, err := hooks.ParseUpdates(os.Stdin)
 					if err != nil {
@@ -57,6 +59,7 @@ EXAMPLE:
 				Name:      "pre-push",
 				Usage:     "the client-side hook: the same checks before git push sends anything",
 				ArgsUsage: "REMOTE URL",
+				Flags:     branchFlags(),
 				Description: `Git runs it with the remote's name and URL, and "<local ref> <local sha>
 <remote ref> <remote sha>" lines on stdin.
 
@@ -94,10 +97,10 @@ kept unless --force.
 EXAMPLE:
    vmc-git hook install --repo /srv/git/infra.git
    vmc-git hook install            # in your clone: checks before every push`,
-				Flags: []cli.Flag{
+				Flags: append(branchFlags(),
 					&cli.StringFlag{Name: "repo", Usage: "the repository (default: the current one)"},
 					&cli.BoolFlag{Name: "force", Usage: "replace a hook vmc-git did not write"},
-				},
+				),
 				Action: func(c *cli.Context) error {
 					dir := c.String("repo")
 					if dir == "" {
@@ -127,7 +130,8 @@ EXAMPLE:
 					if old, err := os.ReadFile(path); err == nil && !bytes.Contains(old, []byte(hookMarker)) && !c.Bool("force") {
 						return fail(exitRefused, fmt.Errorf("%s exists and was not written by vmc-git", path), "chain it by hand, or use --force to replace it")
 					}
-					args := `"$@"`
+					mainB, ledgerB := installBranches(c, dir)
+					args := fmt.Sprintf(`--main-branch %s --ledger-branch %s "$@"`, shellQuote(mainB), shellQuote(ledgerB))
 					script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", hookMarker, shellQuote(exe), sub, args)
 					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 						return err
@@ -135,7 +139,7 @@ EXAMPLE:
 					if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 						return err
 					}
-					outf(c, "installed %s (runs %s hook %s)\n", path, exe, sub)
+					outf(c, "installed %s (runs %s hook %s; guards %s and %s)\n", path, exe, sub, mainB, ledgerB)
 					return nil
 				},
 			},
@@ -170,10 +174,35 @@ func runHookCheck(c *cli.Context, gitDir, quarantine string, ups []hooks.Update,
 		}
 		return r.Hash()
 	}
-	refusals := hooks.Check(l, ups, current)
+	refusals := hooks.Check(l, ups, current, hooks.Branches{Main: c.String("main-branch"), Ledger: c.String("ledger-branch")})
 	if len(refusals) == 0 {
 		return nil
 	}
 	fmt.Fprint(c.App.ErrWriter, hooks.Summary(refusals))
 	return fail(exitInvalid, errors.New("push refused by the vmc-git hook"))
+}
+
+func branchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "main-branch", Usage: "the branch with .vmc/config.json and plans (default: from the config, else main)"},
+		&cli.StringFlag{Name: "ledger-branch", Usage: "the ledger branch (default: from the config, else vmc/ledger)"},
+	}
+}
+
+// installBranches picks the branch names a hook guards: the flags, else the
+// repository's .vmc/config.json at HEAD, else main and vmc/ledger.
+func installBranches(c *cli.Context, repo string) (mainB, ledgerB string) {
+	mainB, ledgerB = "main", gitledger.DefaultBranch
+	if out, err := gitCmd(repo, "show", "HEAD:"+config.Path); err == nil {
+		if cfg, err := config.Parse([]byte(out)); err == nil {
+			mainB, ledgerB = cfg.MainBranch, cfg.Branch
+		}
+	}
+	if v := c.String("main-branch"); v != "" {
+		mainB = v
+	}
+	if v := c.String("ledger-branch"); v != "" {
+		ledgerB = v
+	}
+	return mainB, ledgerB
 }
