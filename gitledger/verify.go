@@ -206,7 +206,7 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	}
 	rep := &Report{Snapshots: len(snaps), Invalidated: end.hist.invalidated, Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
 		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered}
-	if opt.Remember {
+	if opt.Remember && opt.Signatures { // only a full check with signatures is remembered
 		if err := l.saveVerified(Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}); err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@
 package lock
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,14 +80,13 @@ func (l *Locks) path(server string) (string, error) {
 
 // Stale reports whether a lock's holder is gone or the lock is too old.
 func (l *Locks) Stale(i Info) bool {
-	if l.Now().Sub(i.Time) > MaxAge {
-		return true
-	}
 	if i.Host == l.Host && i.PID > 0 {
+		// On this host the process table decides: a live holder keeps its
+		// lock however long it runs.
 		err := syscall.Kill(i.PID, 0)
 		return errors.Is(err, syscall.ESRCH)
 	}
-	return false
+	return l.Now().Sub(i.Time) > MaxAge
 }
 
 // Acquired describes a lock taken.
@@ -115,6 +115,7 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("lock %s: %w", server, err)
 		}
+		seen, _ := os.ReadFile(p) // the exact lock judged below
 		cur, rerr := read(p)
 		if rerr != nil {
 			if errors.Is(rerr, os.ErrNotExist) {
@@ -134,6 +135,13 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 		// Move the old lock aside; only one contender's rename succeeds.
 		aside := p + ".broken." + strconv.Itoa(l.PID) + "." + strconv.FormatInt(l.Now().UnixNano(), 36)
 		if err := os.Rename(p, aside); err != nil {
+			continue
+		}
+		// Another contender may have replaced the stale lock with its own
+		// between our read and the rename: then put that one back and retry.
+		if moved, err := os.ReadFile(aside); err != nil || !bytes.Equal(moved, seen) {
+			os.Link(aside, p)
+			os.Remove(aside)
 			continue
 		}
 		os.Remove(aside)

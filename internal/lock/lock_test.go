@@ -62,7 +62,8 @@ func TestStaleAndForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := New(dir)
-	other.PID = l.PID + 1 // another live holder: "our" pid is alive
+	other.PID = l.PID + 1
+	other.Host = "elsewhere" // another machine: only the lock's age can make it stale
 	other.Now = l.Now
 	// Held by a live process: refused, then broken with force.
 	if _, err := other.Acquire("web-1", "bob", "p2", false); !errors.As(err, new(*HeldError)) {
@@ -98,5 +99,28 @@ func TestStaleAndForce(t *testing.T) {
 	ls, err := l.List()
 	if err != nil || len(ls) != 2 {
 		t.Fatalf("List: %+v %v", ls, err)
+	}
+}
+
+// TestLiveHolderKeepsOldLock: on the same host a live process keeps its lock
+// however long it has held it; only a dead one's lock is stale.
+func TestLiveHolderKeepsOldLock(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	l := New(dir)
+	l.Now = func() time.Time { return now }
+	if _, err := l.Acquire("web-1", "alice", "p1", false); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(3 * MaxAge)
+	other := New(dir)
+	other.PID = os.Getppid() // alive (the test's parent), not ours
+	other.Now = l.Now
+	if _, err := other.Acquire("web-1", "bob", "p2", false); !errors.As(err, new(*HeldError)) {
+		t.Fatalf("a live holder's old lock was taken: %v", err)
+	}
+	dead := Info{Host: l.Host, PID: 1 << 22, Time: now} // no such pid
+	if !l.Stale(dead) {
+		t.Fatal("a dead holder's lock is not stale")
 	}
 }
