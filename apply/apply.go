@@ -81,6 +81,7 @@ const StatusSkipped = "skipped"
 var (
 	ErrAlreadyApplied = errors.New("plan already applied")
 	ErrNotApproved    = errors.New("plan not approved")
+	ErrLedgerInvalid  = errors.New("the ledger does not verify; nothing was applied")
 	ErrOtherLedger    = errors.New("plan is for another ledger")
 )
 
@@ -96,6 +97,7 @@ type Options struct {
 	Fault    func(step string)
 	Log      func(format string, a ...any) // progress messages; nil: silent
 	Remote   Remote                        // the shared git server; nil: this repository only
+	Genesis  *digest.Digest                // the genesis pin the ledger is verified against before use
 }
 
 // Applier applies plans.
@@ -218,6 +220,10 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		if err := a.sync(); err != nil {
 			return nil, err
 		}
+	}
+	// Trust comes from the ledger: verify what is new in it first.
+	if err := a.verifyLedger(); err != nil {
+		return nil, err
 	}
 	// Under the locks: re-read the ledger, then check freshness.
 	if tip, err = a.o.Ledger.Tip(); err != nil {
@@ -462,6 +468,9 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 			return nil, err
 		}
 	}
+	if err := a.verifyLedger(); err != nil {
+		return nil, err
+	}
 	// Under the locks, read the intent again: another applier may have
 	// finished it (and removed it) or advanced it while we waited.
 	if it, done, err = a.readIntent(id); err != nil || done {
@@ -618,3 +627,13 @@ func (v *ledgerView) ReceiptAt(seq uint64) (*receipt.Receipt, digest.Digest, err
 
 // NewLedgerView exposes the ledger to plans.CheckFresh.
 func NewLedgerView(l *gitledger.Ledger) (plans.LedgerView, error) { return newLedgerView(l) }
+
+// verifyLedger checks the ledger (from the last verified head, with
+// signatures) before its trust state approves anything: a pushed commit that
+// adds an approver, say, must not take effect unverified.
+func (a *Applier) verifyLedger() error {
+	if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
+		return fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+	}
+	return nil
+}

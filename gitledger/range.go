@@ -1,6 +1,7 @@
 package gitledger
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -245,4 +246,37 @@ func (l *Ledger) WithBranch(branch string) (*Ledger, error) {
 	c := *l
 	c.Ref = ref
 	return &c, nil
+}
+
+// VerifyTip checks the ledger branch up to its tip, with signatures, before
+// it is trusted (by apply, say): from the remembered verified head in O(k)
+// when the tip extends it, else in full against pin. It remembers the tip.
+func (l *Ledger) VerifyTip(pin *digest.Digest) error {
+	ref, err := l.repo.Storer.Reference(l.Ref)
+	if err != nil {
+		return ErrNoLedger
+	}
+	v, err := l.LoadVerified()
+	if err != nil {
+		return err
+	}
+	if v != nil {
+		old, err := parseHash(v.Commit)
+		if err == nil && old == ref.Hash() {
+			return nil
+		}
+		if err == nil {
+			if rep, err := l.VerifyUpdate(old, ref.Hash(), nil); err == nil {
+				t, err := l.tipAt(ref.Hash())
+				if err != nil {
+					return err
+				}
+				return l.saveVerified(Verified{Ledger: rep.Ledger, Ref: l.Ref.String(), Seq: t.Head.Seq, Commit: rep.Commit, Blake3: t.Head.Blake3})
+			} else if !errors.Is(err, ErrNotFastForward) {
+				return err
+			}
+		}
+	}
+	_, err = l.Verify(VerifyOptions{Signatures: true, Genesis: pin, Remember: true})
+	return err
 }

@@ -474,18 +474,19 @@ EXAMPLE:
 				return err
 			}
 			defer closeProv()
-			ap := apply.New(apply.Options{Ledger: rc.ledger, Provider: prov, Signer: s, KID: kid, Force: c.Bool("force"),
+			opts := apply.Options{Ledger: rc.ledger, Provider: prov, Signer: s, KID: kid, Force: c.Bool("force"),
 				LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
-				Log: func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) }})
+				Log: func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) }}
+			if rc.cfg != nil {
+				opts.Genesis = &rc.cfg.GenesisBlake3
+			}
 			if c.Bool("push") {
 				if rc.cfg == nil || rc.root == "" {
 					return usagef("apply --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
 				}
-				ap = apply.New(apply.Options{Ledger: rc.ledger, Provider: prov, Signer: s, KID: kid, Force: c.Bool("force"),
-					LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
-					Log:    func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) },
-					Remote: apply.NewGitRemote(rc.root, c.String("remote"), rc.cfg.Branch, rc.cfg.MainBranch)})
+				opts.Remote = apply.NewGitRemote(rc.root, c.String("remote"), rc.cfg.Branch, rc.cfg.MainBranch)
 			}
+			ap := apply.New(opts)
 			ctx := context.Background()
 			var outs []*apply.Outcome
 			var errs []error
@@ -571,6 +572,9 @@ func applyError(errs []error) error {
 	var se *plans.StaleError
 	var he *lock.HeldError
 	for _, e := range errs {
+		if errors.Is(e, apply.ErrLedgerInvalid) {
+			return fail(exitInvalid, err, "vmc-git verify chain --sig names the broken rule; nothing was applied")
+		}
 		if errors.Is(e, apply.ErrAlreadyApplied) || errors.Is(e, apply.ErrNotApproved) || errors.Is(e, apply.ErrOtherLedger) ||
 			errors.As(e, &se) || errors.As(e, &he) {
 			code = exitRefused

@@ -115,3 +115,28 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 	}
 	return string(out)
 }
+
+// TestApplyRefusesUnverifiedLedger: a commit pushed onto the ledger branch
+// by hand (here: one that makes mallory an approver in keys/trust.json)
+// must not take effect: apply verifies the ledger first and changes nothing.
+func TestApplyRefusesUnverifiedLedger(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	// Forge: a plain git commit on the ledger branch that edits trust.json.
+	wt := filepath.Join(t.TempDir(), "wt")
+	r.git("worktree", "add", "-q", wt, "vmc/ledger")
+	gitIn(t, wt, "-c", "user.name=m", "-c", "user.email=m@x", "commit", "-q", "--allow-empty", "-m", "vmc: 1 keys trust mallory")
+	head := r.ledgerHead()
+	res := r.run("apply", "--pending", "--key", key("alice"))
+	checkError(t, res, exitInvalid, "the ledger does not verify; nothing was applied")
+	if r.ledgerHead() != head {
+		t.Fatal("the ledger moved")
+	}
+	if exists(filepath.Join(r.root, ".git", "vmc", "sandbox.json")) {
+		prov, _ := r.sandboxState()
+		if ss := servers(t, prov); len(ss) != 0 {
+			t.Fatalf("the provider was called: %v", ss)
+		}
+	}
+}
