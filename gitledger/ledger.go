@@ -395,6 +395,9 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 			return nil, nil, err
 		}
 	}
+	if err := checkKindSupported(r.Kind); err != nil {
+		return nil, nil, err
+	}
 	if r.Kind == receipt.KindApply {
 		if d.Plan == nil {
 			return nil, nil, errors.New("apply receipt without its plan copy")

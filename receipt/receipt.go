@@ -223,6 +223,10 @@ func (r *Receipt) Validate() error {
 		if err := r.Apply.Validate(); err != nil {
 			return fail("%v", err)
 		}
+	case KindAttestation:
+		if err := validateStatement(r.Attestation); err != nil {
+			return fail("attestation: %v", err)
+		}
 	}
 	return nil
 }
@@ -479,4 +483,48 @@ func ParseHead(b []byte) (Head, error) {
 		return Head{}, fmt.Errorf("HEAD.json: version %d, want %d", h.V, Version)
 	}
 	return h, nil
+}
+
+// InTotoStatement is the _type of an in-toto Statement v1.
+const InTotoStatement = "https://in-toto.io/Statement/v1"
+
+// validateStatement checks an attestation body is an in-toto Statement v1:
+// exactly _type, subject (at least one {name, digest: {alg: hex}}),
+// predicateType and predicate (an object).
+func validateStatement(b json.RawMessage) error {
+	var st struct {
+		Type    string `json:"_type"`
+		Subject []struct {
+			Name   string            `json:"name"`
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+		PredicateType string          `json:"predicateType"`
+		Predicate     json.RawMessage `json:"predicate"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return fmt.Errorf("not an in-toto Statement: %v", err)
+	}
+	switch {
+	case st.Type != InTotoStatement:
+		return fmt.Errorf("_type %q, want %q", st.Type, InTotoStatement)
+	case len(st.Subject) == 0:
+		return errors.New("no subject")
+	case st.PredicateType == "":
+		return errors.New("no predicateType")
+	case len(st.Predicate) == 0 || st.Predicate[0] != '{':
+		return errors.New("predicate must be an object")
+	}
+	for i, sub := range st.Subject {
+		if sub.Name == "" || len(sub.Digest) == 0 {
+			return fmt.Errorf("subject %d: name and digest are required", i)
+		}
+		for alg, hx := range sub.Digest {
+			if alg == "" || hx == "" || strings.Trim(hx, "0123456789abcdef") != "" {
+				return fmt.Errorf("subject %d: digest %s must be lower-case hex", i, alg)
+			}
+		}
+	}
+	return nil
 }

@@ -520,8 +520,9 @@ func verifyReceiptCommand() *cli.Command {
 		Name:      "receipt",
 		Usage:     "check one receipt file (or the ledger's receipt SEQ)",
 		ArgsUsage: "FILE|SEQ",
-		Description: `Checks canonical form and fields; with --sig also FILE.sig against the key
-trusted for the receipt's kid at the previous receipt of this repository's ledger.
+		Description: `Checks canonical form and fields; with --sig also that it is this repository's
+ledger's receipt at its seq, byte for byte, and FILE.sig against the key trusted
+for the receipt's kid at the previous receipt.
 
 EXAMPLE:
    vmc-git verify receipt 42 --sig
@@ -571,6 +572,23 @@ EXAMPLE:
 				if err != nil {
 					return err
 				}
+				// A signature means something only for this ledger's receipt:
+				// the same ledger id and the same bytes at that seq (a forged
+				// genesis would otherwise vouch for itself).
+				if r.Ledger != tip.Head.Ledger {
+					return fail(exitInvalid, fmt.Errorf("receipt %d is for ledger %s, this repository's is %s", r.Seq, r.Ledger, tip.Head.Ledger))
+				}
+				rd, err := rc.ledger.NewReader()
+				if err != nil {
+					return err
+				}
+				mine, err := rd.Receipt(r.Seq)
+				if err != nil {
+					return fail(exitInvalid, fmt.Errorf("receipt %d is not in this ledger (it ends at receipt %d)", r.Seq, tip.Head.Seq))
+				}
+				if !bytes.Equal(mine.Bytes, body) {
+					return fail(exitInvalid, fmt.Errorf("receipt %d differs from this ledger's receipt %d (blake3 %s, the ledger's %s)", r.Seq, r.Seq, digest.Blake3(body), digest.Blake3(mine.Bytes)))
+				}
 				if err := rc.ledger.VerifyEntry(tip, r, body, sig); err != nil {
 					return fail(exitInvalid, err)
 				}
@@ -581,7 +599,7 @@ EXAMPLE:
 			}
 			what := "canonical, well-formed"
 			if c.Bool("sig") {
-				what += ", signed by trusted " + r.KID
+				what += ", this ledger's receipt, signed by trusted " + r.KID
 			}
 			outf(c, "ok: receipt %d (%s) %s\n  blake3 %s\n", r.Seq, r.Kind, what, s.Blake3)
 			return nil
