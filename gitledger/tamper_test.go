@@ -773,7 +773,7 @@ func (x *tamperEnv) stockGitRejects() {
 func (x *tamperEnv) remember() {
 	x.t.Helper()
 	x.opt.Remember = true
-	if _, err := x.l.Verify(VerifyOptions{Remember: true}); err != nil {
+	if _, err := x.l.Verify(VerifyOptions{Remember: true, Signatures: true}); err != nil {
 		x.t.Fatal(err)
 	}
 	if v, err := x.l.LoadVerified(); err != nil || v == nil || v.Seq != 4 || v.Commit != x.chain[4] {
