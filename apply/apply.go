@@ -378,7 +378,10 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 	})
 	if err != nil {
 		if errors.Is(err, ErrAlreadyApplied) {
-			os.Remove(a.intentPath(p.ID))
+			// Another writer recorded this plan while this run performed its
+			// actions too (the locks should make this impossible). The
+			// journal is the only record of what this run did: keep it.
+			return nil, fmt.Errorf("%w; this run's provider results stay in %s: record them with vmc-git record --body", err, a.intentPath(p.ID))
 		}
 		return nil, err
 	}
@@ -403,15 +406,18 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 }
 
 // Recover reconciles every unfinished intent in this repository.
-func (a *Applier) Recover(ctx context.Context) ([]*Outcome, error) {
+func (a *Applier) Recover(ctx context.Context) (out []*Outcome, failed map[string]error, err error) {
 	ents, err := os.ReadDir(a.intentDir())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []*Outcome
+	// One stuck intent (say its approvals stopped counting) must not block
+	// the others: each failure is reported with its plan, and the intent
+	// stays for the next run.
+	failed = map[string]error{}
 	for _, e := range ents {
 		id, ok := cutJSON(e.Name())
 		if !ok {
@@ -419,13 +425,14 @@ func (a *Applier) Recover(ctx context.Context) ([]*Outcome, error) {
 		}
 		o, err := a.recoverOne(ctx, id)
 		if err != nil {
-			return out, fmt.Errorf("recover plan %s: %w", id, err)
+			failed[id] = fmt.Errorf("recover plan %s: %w", id, err)
+			continue
 		}
 		if o != nil {
 			out = append(out, o)
 		}
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 func cutJSON(name string) (string, bool) {

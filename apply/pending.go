@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,16 +151,22 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 			return nil, nil, err
 		}
 	}
-	outs, err := a.Recover(ctx)
-	if err != nil {
-		return outs, nil, err
-	}
-	list, err := pending()
+	outs, failed, err := a.Recover(ctx)
 	if err != nil {
 		return outs, nil, err
 	}
 	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
+		errs = append(errs, failed[id])
+	}
+	list, err := pending()
+	if err != nil {
+		return outs, errs, err
+	}
 	for _, pp := range list {
+		if failed[pp.ID] != nil {
+			continue // reported above
+		}
 		o, err := a.Apply(ctx, pp.Input)
 		switch {
 		case errors.Is(err, ErrAlreadyApplied):
