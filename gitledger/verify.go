@@ -746,17 +746,8 @@ func CheckApprovals(t *keys.Trust, plan []byte, sigs map[string][]byte, listed [
 		if !ok {
 			return fmt.Errorf("approval by %s listed but missing", kid)
 		}
-		e, err := t.Authorize(kid, nil, at, keys.RoleApprover)
-		if err != nil {
-			return fmt.Errorf("approval: %w", err)
-		}
-		fp := keys.Fingerprint(e.Pub)
-		if other, dup := seen[fp]; dup {
-			return fmt.Errorf("approvals by %s and %s are the same key", other, kid)
-		}
-		seen[fp] = kid
-		if err := keys.Verify(e.Pub, keys.NamespacePlan, plan, sig); err != nil {
-			return fmt.Errorf("approval by %s: %w", kid, err)
+		if err := t.CheckApproval(kid, plan, sig, at, seen); err != nil {
+			return err
 		}
 	}
 	if len(listed) < t.ApprovalsRequired {

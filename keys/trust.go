@@ -373,3 +373,23 @@ func (t *Trust) UnmarshalJSON(b []byte) error {
 // (ValidUntil is zero while open).
 func (e *Entry) ValidFrom() time.Time  { return e.notBefore }
 func (e *Entry) ValidUntil() time.Time { return e.notAfter }
+
+// CheckApproval is the rule for one plan approval: kid is trusted as
+// approver at time at, sig is its SSHSIG (namespace vmc-plan) over plan, and
+// its key has not approved already (seen maps key fingerprints to the kid
+// that used them; CheckApproval adds to it).
+func (t *Trust) CheckApproval(kid string, plan, sig []byte, at time.Time, seen map[string]string) error {
+	e, err := t.Authorize(kid, nil, at, RoleApprover)
+	if err != nil {
+		return fmt.Errorf("approval: %w", err)
+	}
+	if err := Verify(e.Pub, NamespacePlan, plan, sig); err != nil {
+		return fmt.Errorf("approval by %s: %w", kid, err)
+	}
+	fp := Fingerprint(e.Pub)
+	if other, dup := seen[fp]; dup {
+		return fmt.Errorf("approvals by %s and %s are the same key", other, kid)
+	}
+	seen[fp] = kid
+	return nil
+}

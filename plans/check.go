@@ -7,7 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,27 +182,11 @@ func (s ApprovalStatus) Approved() bool { return s.Missing == 0 }
 func CheckApprovalSet(t *keys.Trust, plan []byte, sigs map[string][]byte, at time.Time) ApprovalStatus {
 	st := ApprovalStatus{Required: t.ApprovalsRequired, Valid: []string{}, Invalid: map[string]string{}}
 	seen := map[string]string{}
-	kids := make([]string, 0, len(sigs))
-	for k := range sigs {
-		kids = append(kids, k)
-	}
-	sort.Strings(kids)
-	for _, kid := range kids {
-		e, err := t.Authorize(kid, nil, at, keys.RoleApprover)
-		if err != nil {
+	for _, kid := range slices.Sorted(maps.Keys(sigs)) {
+		if err := t.CheckApproval(kid, plan, sigs[kid], at, seen); err != nil {
 			st.Invalid[kid] = err.Error()
 			continue
 		}
-		if err := keys.Verify(e.Pub, keys.NamespacePlan, plan, sigs[kid]); err != nil {
-			st.Invalid[kid] = err.Error()
-			continue
-		}
-		fp := keys.Fingerprint(e.Pub)
-		if other, dup := seen[fp]; dup {
-			st.Invalid[kid] = "same key as " + other
-			continue
-		}
-		seen[fp] = kid
 		st.Valid = append(st.Valid, kid)
 	}
 	st.Missing = max(0, st.Required-len(st.Valid))
