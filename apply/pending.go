@@ -22,6 +22,7 @@ import (
 
 // PendingPlan is a plan committed on main without a receipt yet.
 type PendingPlan struct {
+	Err    error // the file is not a plan named by its file name (reported, not applied)
 	ID     string
 	Input  Input
 	Added  int64 // commit time of the commit that added it
@@ -84,7 +85,15 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 			}
 		}
 		a := added[plans.Path(id)]
-		out = append(out, PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit})
+		pp := PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit}
+		// Without a server hook (github.com) nothing else stops a plan whose
+		// id differs from its file name; it would look pending forever.
+		if p, err := plans.Parse(b); err != nil {
+			pp.Err = err
+		} else if p.ID != id {
+			pp.Err = fmt.Errorf("%s holds plan %s: a plan's id must match its file name", plans.Path(id), p.ID)
+		}
+		out = append(out, pp)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Added != out[j].Added {
@@ -166,6 +175,10 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 	for _, pp := range list {
 		if failed[pp.ID] != nil {
 			continue // reported above
+		}
+		if pp.Err != nil {
+			errs = append(errs, fmt.Errorf("plan %s: %w", pp.ID, pp.Err))
+			continue
 		}
 		o, err := a.Apply(ctx, pp.Input)
 		switch {
