@@ -98,6 +98,9 @@ type Options struct {
 	Log      func(format string, a ...any) // progress messages; nil: silent
 	Remote   Remote                        // the shared git server; nil: this repository only
 	Genesis  *digest.Digest                // the genesis pin the ledger is verified against before use
+	// RemoteLockAge is how old a remote lock naming a plan must be before the
+	// run recovering that plan's intent takes it over (default 10 minutes).
+	RemoteLockAge time.Duration
 }
 
 // Applier applies plans.
@@ -113,6 +116,9 @@ func New(o Options) *Applier {
 	}
 	if o.Locks == nil {
 		o.Locks = lock.New("")
+	}
+	if o.RemoteLockAge == 0 {
+		o.RemoteLockAge = 10 * time.Minute
 	}
 	return &Applier{o}
 }
@@ -212,7 +218,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		}
 	}
 	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p)
+		release, err := a.remoteLocks(p, false)
 		if err != nil {
 			return nil, err
 		}
@@ -246,6 +252,15 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	}
 	if err := a.saveIntent(it); err != nil {
 		return nil, fmt.Errorf("write intent journal: %w", err)
+	}
+	if a.o.Remote != nil {
+		// Published before the provider is called: if this machine dies, the
+		// next run on any machine recovers the plan from it.
+		b, _ := json.Marshal(it)
+		if err := a.o.Remote.PutIntent(p.ID, b); err != nil {
+			os.Remove(a.intentPath(p.ID))
+			return nil, err
+		}
 	}
 	a.o.Fault(StepBeforeProvider)
 	if err := a.run(ctx, p, it, false); err != nil {
@@ -402,6 +417,11 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 	if err := os.Remove(a.intentPath(p.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	if a.o.Remote != nil {
+		if err := a.o.Remote.DropIntent(p.ID); err != nil {
+			a.o.Log("plan %s: receipt published, but its intent ref stays on the remote (the next run drops it): %v", p.ID, err)
+		}
+	}
 	return &Outcome{Plan: p.ID, Seq: w.Seq, Commit: w.Commit.String(), Blake3: w.Sums.Blake3, Recovered: recovered, Actions: recs, Status: status}, nil
 }
 
@@ -466,7 +486,7 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 		held = append(held, s)
 	}
 	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p)
+		release, err := a.remoteLocks(p, true)
 		if err != nil {
 			return nil, err
 		}

@@ -159,6 +159,9 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 		if err := a.syncAndPublish(); err != nil {
 			return nil, nil, err
 		}
+		if err := a.adoptRemoteIntents(); err != nil {
+			return nil, nil, err
+		}
 	}
 	outs, failed, err := a.Recover(ctx)
 	if err != nil {

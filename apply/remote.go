@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +38,26 @@ type Remote interface {
 	Publish() error
 	// MainRef is the local ref holding the remote's main branch.
 	MainRef() string
+	// PutIntent publishes a plan's intent journal as refs/vmc/intents/<plan>
+	// before the provider is called, so that a run that dies with its machine
+	// (a CI runner) is recovered by the next one: ErrIntentExists if another
+	// run's intent for the plan is there.
+	PutIntent(plan string, data []byte) error
+	// DropIntent deletes the plan's intent ref once its receipt is published.
+	DropIntent(plan string) error
+	// Intents returns the intents on the remote, by plan id.
+	Intents() (map[string][]byte, error)
+	// TakeOverLock replaces refs/vmc/locks/<server> if it names plan and is
+	// older than maxAge: the lock of a run that died recovering or applying
+	// plan, taken over by the run that recovers it.
+	TakeOverLock(server, holder, plan string, maxAge time.Duration) error
 }
+
+// ErrIntentExists means another run published an intent for the plan.
+var ErrIntentExists = errors.New("another run's intent for this plan is on the remote (it is applying it, or died doing so and will be recovered)")
+
+// IntentRefPrefix holds published intents on the remote.
+const IntentRefPrefix = "refs/vmc/intents/"
 
 // ErrRaced means the remote ledger moved: Sync and retry.
 var ErrRaced = errors.New("the remote ledger moved (another writer pushed first)")
@@ -49,11 +70,127 @@ type GitRemote struct {
 	MainBranch   string
 	seen         string            // remote ledger tip at the last Sync ("" if none)
 	locks        map[string]string // server -> lock blob we pushed
+	intents      map[string]string // plan -> intent blob on the remote, as last seen or pushed
 }
 
 // NewGitRemote returns a remote for repository dir.
 func NewGitRemote(dir, name, ledgerBranch, mainBranch string) *GitRemote {
-	return &GitRemote{Dir: dir, Name: name, LedgerBranch: ledgerBranch, MainBranch: mainBranch, locks: map[string]string{}}
+	return &GitRemote{Dir: dir, Name: name, LedgerBranch: ledgerBranch, MainBranch: mainBranch,
+		locks: map[string]string{}, intents: map[string]string{}}
+}
+
+// hashBlob writes data as a blob and returns its id.
+func (g *GitRemote) hashBlob(data []byte) (string, error) {
+	cmd := exec.Command("git", "hash-object", "-w", "--stdin")
+	cmd.Dir, cmd.Stdin = g.Dir, bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git hash-object: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// pushRef sets ref on the remote to blob ("" deletes) if it is still old
+// ("" for absent); held reports a lease or creation conflict.
+func (g *GitRemote) pushRef(ref, old, blob string) (held bool, err error) {
+	out, err := g.git("push", "--porcelain", g.Name, "--force-with-lease="+ref+":"+old, blob+":"+ref)
+	if err == nil {
+		return false, nil
+	}
+	if !strings.Contains(out, "hook declined") && strings.Contains(out, "rejected") {
+		return true, nil
+	}
+	return false, fmt.Errorf("push %s to %s: %w", ref, g.Name, err)
+}
+
+// PutIntent implements Remote.
+func (g *GitRemote) PutIntent(plan string, data []byte) error {
+	blob, err := g.hashBlob(data)
+	if err != nil {
+		return err
+	}
+	ref := IntentRefPrefix + plan
+	old := g.intents[plan] // ours (a recovery re-publishing), or "" for a new intent
+	held, err := g.pushRef(ref, old, blob)
+	if err != nil {
+		return err
+	}
+	if held {
+		return ErrIntentExists
+	}
+	g.intents[plan] = blob
+	return nil
+}
+
+// DropIntent implements Remote.
+func (g *GitRemote) DropIntent(plan string) error {
+	old, ok := g.intents[plan]
+	if !ok {
+		return nil
+	}
+	if _, err := g.pushRef(IntentRefPrefix+plan, old, ""); err != nil {
+		return err
+	}
+	delete(g.intents, plan)
+	return nil
+}
+
+// Intents implements Remote.
+func (g *GitRemote) Intents() (map[string][]byte, error) {
+	local := "refs/vmc/remote-intents/" + g.Name + "/"
+	if _, err := g.git("fetch", "--quiet", "--prune", "--no-tags", g.Name, "+"+IntentRefPrefix+"*:"+local+"*"); err != nil {
+		return nil, err
+	}
+	out, err := g.git("for-each-ref", "--format=%(objectname) %(refname)", local)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string][]byte{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		id, ref, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		plan := strings.TrimPrefix(ref, local)
+		b, err := g.git("cat-file", "blob", id)
+		if err != nil {
+			return nil, err
+		}
+		res[plan] = []byte(b)
+		g.intents[plan] = id
+	}
+	return res, nil
+}
+
+// TakeOverLock implements Remote.
+func (g *GitRemote) TakeOverLock(server, holder, plan string, maxAge time.Duration) error {
+	ref := "refs/vmc/locks/" + server
+	if _, err := g.git("fetch", "--quiet", "--no-tags", g.Name, "+"+ref+":refs/vmc/remote-locks/"+g.Name+"/"+server); err != nil {
+		return g.Lock(server, holder, plan) // no lock there any more
+	}
+	cur, err := g.git("rev-parse", "refs/vmc/remote-locks/"+g.Name+"/"+server)
+	if err != nil {
+		return err
+	}
+	cur = strings.TrimSpace(cur)
+	b, err := g.git("cat-file", "blob", cur)
+	if err != nil {
+		return err
+	}
+	var info lock.Info
+	if json.Unmarshal([]byte(b), &info) != nil || info.Plan != plan || time.Since(info.Time) < maxAge {
+		return &lock.HeldError{Info: info}
+	}
+	// Locks are never overwritten (the hook enforces it): delete the dead
+	// run's lock if it is still that one, then take the lock as usual.
+	held, err := g.pushRef(ref, cur, "")
+	if err != nil {
+		return err
+	}
+	if held {
+		return &lock.HeldError{Info: info}
+	}
+	return g.Lock(server, holder, plan)
 }
 
 func (g *GitRemote) git(args ...string) (string, error) {
@@ -151,31 +288,33 @@ func (g *GitRemote) Publish() error {
 
 // Lock implements Remote.
 func (g *GitRemote) Lock(server, holder, plan string) error {
-	host, _ := os.Hostname()
-	nonce := make([]byte, 8)
-	rand.Read(nonce)
-	info := lock.Info{Server: server, Holder: holder, PID: os.Getpid(), Host: host, Plan: plan, Time: time.Now().UTC()}
-	b, _ := json.Marshal(struct {
-		lock.Info
-		Nonce string `json:"nonce"`
-	}{info, hex.EncodeToString(nonce)})
-	cmd := exec.Command("git", "hash-object", "-w", "--stdin")
-	cmd.Dir, cmd.Stdin = g.Dir, bytes.NewReader(b)
-	out, err := cmd.Output()
+	blob, err := g.hashBlob(lockBlob(server, holder, plan))
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", server, err)
 	}
-	blob := strings.TrimSpace(string(out))
 	ref := "refs/vmc/locks/" + server
-	if out, err := g.git("push", "--porcelain", g.Name, "--force-with-lease="+ref+":", blob+":"+ref); err != nil {
-		if strings.Contains(out, "hook declined") || !strings.Contains(out, "rejected") {
-			return fmt.Errorf("lock %s on %s: %w", server, g.Name, err)
-		}
-		held := lock.Info{Server: server, Holder: "another applier (see git ls-remote " + g.Name + " " + ref + ")"}
-		return &lock.HeldError{Info: held}
+	held, err := g.pushRef(ref, "", blob)
+	if err != nil {
+		return fmt.Errorf("lock %s on %s: %w", server, g.Name, err)
+	}
+	if held {
+		return &lock.HeldError{Info: lock.Info{Server: server, Holder: "another applier (see git ls-remote " + g.Name + " " + ref + ")"}}
 	}
 	g.locks[server] = blob
 	return nil
+}
+
+// lockBlob is a remote lock's content: who, where, which plan, when, and a
+// nonce so that no two locks are the same object.
+func lockBlob(server, holder, plan string) []byte {
+	host, _ := os.Hostname()
+	nonce := make([]byte, 8)
+	rand.Read(nonce)
+	b, _ := json.Marshal(struct {
+		lock.Info
+		Nonce string `json:"nonce"`
+	}{lock.Info{Server: server, Holder: holder, PID: os.Getpid(), Host: host, Plan: plan, Time: time.Now().UTC()}, hex.EncodeToString(nonce)})
+	return b
 }
 
 // Unlock implements Remote.
@@ -192,7 +331,7 @@ func (g *GitRemote) Unlock(server string) error {
 
 // remoteLocks takes refs/vmc/locks/<server> on the remote for every server
 // of p, waiting up to LockWait for each; it returns the release function.
-func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
+func (a *Applier) remoteLocks(p *plans.Plan, recovering bool) (func(), error) {
 	var taken []string
 	release := func() {
 		for _, s := range taken {
@@ -210,6 +349,14 @@ func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
 				break
 			}
 			var he *lock.HeldError
+			if errors.As(err, &he) && recovering {
+				// The lock of a run that died with this plan's intent.
+				if err = a.o.Remote.TakeOverLock(s, a.o.KID, p.ID, a.o.RemoteLockAge); err == nil {
+					a.o.Log("plan %s: took over the remote lock on %s left by a run that died", p.ID, s)
+					taken = append(taken, s)
+					break
+				}
+			}
 			if !errors.As(err, &he) || !time.Now().Before(deadline) {
 				release()
 				return nil, err
@@ -258,4 +405,45 @@ func (a *Applier) syncAndPublish() error {
 		}
 	}
 	return errors.New("the remote ledger keeps moving: try again")
+}
+
+// adoptRemoteIntents makes every intent on the remote whose plan has no
+// receipt a local intent, so that Recover finishes it here; intents whose
+// receipt is already in the ledger are dropped. An adopted intent's steps
+// are all uncertain: the remote copy was written before the provider call.
+func (a *Applier) adoptRemoteIntents() error {
+	intents, err := a.o.Remote.Intents()
+	if err != nil {
+		return err
+	}
+	for _, id := range slices.Sorted(maps.Keys(intents)) {
+		if plans.ValidID(id) != nil {
+			continue
+		}
+		if _, applied, err := appliedSeq(a.o.Ledger, id); err != nil {
+			return err
+		} else if applied {
+			if err := a.o.Remote.DropIntent(id); err != nil {
+				a.o.Log("plan %s: drop its finished intent on the remote: %v", id, err)
+			}
+			continue
+		}
+		if _, err := os.Stat(a.intentPath(id)); err == nil {
+			continue // this machine's own journal knows more
+		}
+		var it intent
+		if err := json.Unmarshal(intents[id], &it); err != nil || it.Plan != id {
+			return fmt.Errorf("intent of plan %s on the remote is damaged", id)
+		}
+		for i := range it.Steps {
+			if it.Steps[i].State != stateDone {
+				it.Steps[i].State = stateCalling
+			}
+		}
+		a.o.Log("plan %s: a run that died left its intent on the remote: recovering it", id)
+		if err := a.saveIntent(&it); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -455,6 +455,7 @@ EXAMPLE:
 			&cli.DurationFlag{Name: "lock-wait", Value: 30 * time.Second, Usage: "wait this long for a held lock"},
 			&cli.BoolFlag{Name: "push", Usage: "fetch first, take locks on the remote, and push each receipt (compare-and-swap)"},
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for --push"},
+			&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "with --push: take over a remote lock this old that names a plan whose dead run is being recovered"},
 			keyFlag, kidFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -485,6 +486,7 @@ EXAMPLE:
 					return usagef("apply --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
 				}
 				opts.Remote = apply.NewGitRemote(rc.root, c.String("remote"), rc.cfg.Branch, rc.cfg.MainBranch)
+				opts.RemoteLockAge = c.Duration("remote-lock-stale")
 			}
 			ap := apply.New(opts)
 			ctx := context.Background()

@@ -140,3 +140,61 @@ func TestApplyRefusesUnverifiedLedger(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerDiesAfterProvider: an applier on one machine (a CI runner) dies
+// right after the provider created the server, before any receipt. Its
+// local journal dies with it. The next run, on another machine, finds the
+// intent it published on the remote, takes over its stale locks and writes
+// exactly one receipt, marked recovered.
+func TestRunnerDiesAfterProvider(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, url := serve(t, sb)
+	env := hetznerEnv(url)
+	seed := newRepo(t, repoOpts{env: env})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	seed.must("hook", "install", "--repo", origin)
+	seed.git("remote", "add", "origin", origin)
+	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+	machine := func() *repo {
+		dir := t.TempDir()
+		root := filepath.Join(dir, "infra")
+		gitIn(t, "", "clone", "-q", origin, root)
+		return &repo{t: t, root: root, env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
+	}
+	a := machine()
+	res := a.runEnv([]string{"VMC_FAULT=after-provider"}, "apply", "--pending", "--push", "--key", key("alice"))
+	if res.code != 99 {
+		t.Fatalf("want the injected crash (exit 99):\n%s", res)
+	}
+	if refs := gitIn(t, origin, "for-each-ref", "refs/vmc/"); !strings.Contains(refs, "refs/vmc/intents/web-1-create") || !strings.Contains(refs, "refs/vmc/locks/web-1") {
+		t.Fatalf("the dead run left no intent or lock on the remote:\n%s", refs)
+	}
+	b := machine() // the runner is gone: a fresh machine takes over
+	out := b.must("apply", "--pending", "--push", "--key", key("alice"), "--remote-lock-stale", "1ms")
+	if !strings.Contains(out, "applied plan web-1-create: succeeded (recovered)") {
+		t.Fatalf("no recovered receipt:\n%s", out)
+	}
+	if refs := strings.TrimSpace(gitIn(t, origin, "for-each-ref", "refs/vmc/")); refs != "" {
+		t.Fatalf("intent or lock refs left on the remote:\n%s", refs)
+	}
+	if n := strings.TrimSpace(gitIn(t, origin, "rev-list", "--count", "refs/heads/vmc/ledger")); n != "2" {
+		t.Fatalf("origin ledger has %s commits, want 2 (genesis + one receipt)", n)
+	}
+	ss := servers(t, prov)
+	if len(ss) != 1 {
+		t.Fatalf("%d servers, want 1", len(ss))
+	}
+	if got := serverActions(t, url, ss[0].ID); !slices.Equal(got, []string{"create_server", "start_server"}) {
+		t.Fatalf("server actions %v: the create ran more than once", got)
+	}
+	// A further run has nothing to do.
+	if out := b.must("apply", "--pending", "--push", "--key", key("alice")); !strings.Contains(out, "nothing to apply") {
+		t.Fatalf("second run:\n%s", out)
+	}
+}
