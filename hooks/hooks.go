@@ -17,7 +17,8 @@
 //     immutable (approvals may be added), new plans must be canonical and
 //     parse, with the id equal to the file name; .vmc/config.json's ledger id,
 //     branch and genesis pin never change once set;
-//   - refs/vmc/locks/<server>: created or deleted, never overwritten.
+//   - refs/vmc/locks/<server> and refs/vmc/intents/<plan>: created or
+//     deleted, never overwritten.
 //
 // Each refusal is one line: "vmc-git: refused <ref>: <reason>".
 package hooks
@@ -41,6 +42,10 @@ import (
 
 // LockRefPrefix names the cross-machine server locks.
 const LockRefPrefix = "refs/vmc/locks/"
+
+// IntentRefPrefix names the intents appliers publish before calling the
+// provider (see package apply).
+const IntentRefPrefix = "refs/vmc/intents/"
 
 // Update is one ref update of a push.
 type Update struct {
@@ -250,6 +255,10 @@ func (c *checker) run() []Refusal {
 			if err := checkLock(u); err != nil {
 				refuse(u.Ref, err)
 			}
+		case strings.HasPrefix(u.Ref, IntentRefPrefix):
+			if err := checkIntent(u); err != nil {
+				refuse(u.Ref, err)
+			}
 		}
 	}
 	return out
@@ -436,6 +445,16 @@ func checkLock(u Update) error {
 	}
 	if !u.Old.IsZero() && !u.New.IsZero() {
 		return errors.New("a lock is created or released, never overwritten (someone else holds it)")
+	}
+	return nil
+}
+
+func checkIntent(u Update) error {
+	if err := plans.ValidID(strings.TrimPrefix(u.Ref, IntentRefPrefix)); err != nil {
+		return fmt.Errorf("intent ref: %v", err)
+	}
+	if !u.Old.IsZero() && !u.New.IsZero() {
+		return errors.New("an intent is published or dropped, never overwritten")
 	}
 	return nil
 }

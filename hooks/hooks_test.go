@@ -91,3 +91,24 @@ func TestRefusalLine(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestIntentRefs(t *testing.T) {
+	ok := []Update{
+		{New: plumbing.NewHash(a), Ref: IntentRefPrefix + "web-1-create"},
+		{Old: plumbing.NewHash(a), Ref: IntentRefPrefix + "web-1-create"},
+	}
+	for _, u := range ok {
+		if err := checkIntent(u); err != nil {
+			t.Errorf("%+v: %v", u, err)
+		}
+	}
+	for name, u := range map[string]Update{
+		"overwrite":  {Old: plumbing.NewHash(a), New: plumbing.NewHash(b), Ref: IntentRefPrefix + "p1"},
+		"bad id":     {New: plumbing.NewHash(a), Ref: IntentRefPrefix + "P1"},
+		"path trick": {New: plumbing.NewHash(a), Ref: IntentRefPrefix + "a/../b"},
+	} {
+		if err := checkIntent(u); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
