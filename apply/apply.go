@@ -263,7 +263,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		}
 	}
 	a.o.Fault(StepBeforeProvider)
-	if err := a.run(ctx, p, it, false); err != nil {
+	if err := a.run(ctx, p, it, false, true); err != nil {
 		return nil, err
 	}
 	return a.commit(it, false)
@@ -301,7 +301,10 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
 
 // run performs the steps not done yet. With recovering, steps found
 // "calling" are reconciled with the provider first.
-func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) error {
+//
+// With mayCall false no provider call is made: a step that would need one is
+// recorded as unknown (recovery of a plan whose approvals no longer hold).
+func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering, mayCall bool) error {
 	labels := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
 	failed := false
 	for i := range it.Steps {
@@ -327,6 +330,15 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				}
 				continue
 			}
+		}
+		if !mayCall {
+			s.State, s.Result = stateDone, &provider.Result{Status: provider.StatusUnknown,
+				Error: "not called again: the plan's approvals no longer hold; only what was observed is recorded"}
+			failed = true
+			if err := a.saveIntent(it); err != nil {
+				return err
+			}
+			continue
 		}
 		s.State = stateCalling
 		if err := a.saveIntent(it); err != nil {
@@ -504,7 +516,13 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 		return nil, err
 	}
 	a.o.Log("plan %s: recovering an unfinished apply", id)
-	if err := a.run(ctx, p, it, true); err != nil {
+	// Recovery calls the provider again only for a plan that is still
+	// approved; otherwise it only observes what happened.
+	mayCall := false
+	if tip, err := a.o.Ledger.Tip(); err == nil {
+		mayCall = plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now()).Approved()
+	}
+	if err := a.run(ctx, p, it, true, mayCall); err != nil {
 		return nil, err
 	}
 	return a.commit(it, true)

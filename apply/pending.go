@@ -153,21 +153,24 @@ func addedCommits(gitDir string, mainRef plumbing.ReferenceName) (map[string]add
 // oldest first. A plan that is refused (stale, unapproved) does not stop the
 // others; its error is returned in the list.
 func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPlan, error)) ([]*Outcome, []error, error) {
+	var adoptErrs []error
 	if a.o.Remote != nil {
 		// Bring the local ledger level with the remote, and deliver receipts
 		// a crashed run wrote but did not push.
 		if err := a.syncAndPublish(); err != nil {
 			return nil, nil, err
 		}
-		if err := a.adoptRemoteIntents(); err != nil {
-			return nil, nil, err
+		refused, err := a.adoptRemoteIntents()
+		if err != nil {
+			return nil, refused, err
 		}
+		adoptErrs = refused
 	}
 	outs, failed, err := a.Recover(ctx)
 	if err != nil {
-		return outs, nil, err
+		return outs, adoptErrs, err
 	}
-	var errs []error
+	errs := adoptErrs
 	for _, id := range slices.Sorted(maps.Keys(failed)) {
 		errs = append(errs, failed[id])
 	}

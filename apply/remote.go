@@ -47,6 +47,9 @@ type Remote interface {
 	DropIntent(plan string) error
 	// Intents returns the intents on the remote, by plan id.
 	Intents() (map[string][]byte, error)
+	// MainPlan returns plans/<id>.json as committed on the remote's main
+	// branch (as of the last Sync).
+	MainPlan(id string) ([]byte, error)
 	// TakeOverLock replaces refs/vmc/locks/<server> if it names plan and is
 	// older than maxAge: the lock of a run that died recovering or applying
 	// plan, taken over by the run that recovers it.
@@ -160,6 +163,15 @@ func (g *GitRemote) Intents() (map[string][]byte, error) {
 		g.intents[plan] = id
 	}
 	return res, nil
+}
+
+// MainPlan implements Remote.
+func (g *GitRemote) MainPlan(id string) ([]byte, error) {
+	out, err := g.git("show", g.MainRef()+":"+plans.Path(id))
+	if err != nil {
+		return nil, fmt.Errorf("plan %s is not on %s", id, g.MainRef())
+	}
+	return []byte(out), nil
 }
 
 // TakeOverLock implements Remote.
@@ -411,17 +423,26 @@ func (a *Applier) syncAndPublish() error {
 // receipt a local intent, so that Recover finishes it here; intents whose
 // receipt is already in the ledger are dropped. An adopted intent's steps
 // are all uncertain: the remote copy was written before the provider call.
-func (a *Applier) adoptRemoteIntents() error {
+//
+// A ref on the remote is not trusted: an intent is adopted only if its plan
+// bytes are exactly plans/<id>.json on the main branch and its approvals
+// are valid now. Anything else is reported, not adopted (and blocks nothing).
+func (a *Applier) adoptRemoteIntents() ([]error, error) {
 	intents, err := a.o.Remote.Intents()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	tip, err := a.o.Ledger.Tip()
+	if err != nil {
+		return nil, err
+	}
+	var refused []error
 	for _, id := range slices.Sorted(maps.Keys(intents)) {
 		if plans.ValidID(id) != nil {
 			continue
 		}
 		if _, applied, err := appliedSeq(a.o.Ledger, id); err != nil {
-			return err
+			return refused, err
 		} else if applied {
 			if err := a.o.Remote.DropIntent(id); err != nil {
 				a.o.Log("plan %s: drop its finished intent on the remote: %v", id, err)
@@ -433,7 +454,17 @@ func (a *Applier) adoptRemoteIntents() error {
 		}
 		var it intent
 		if err := json.Unmarshal(intents[id], &it); err != nil || it.Plan != id {
-			return fmt.Errorf("intent of plan %s on the remote is damaged", id)
+			refused = append(refused, fmt.Errorf("plan %s: its intent on the remote is damaged; not recovered", id))
+			continue
+		}
+		onMain, err := a.o.Remote.MainPlan(id)
+		if err != nil || !bytes.Equal(onMain, it.PlanBytes) {
+			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote does not carry the plan merged on main; not recovered", id))
+			continue
+		}
+		if st := plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now()); !st.Approved() {
+			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote lacks valid approvals (%d of %d); not recovered", id, len(st.Valid), st.Required))
+			continue
 		}
 		for i := range it.Steps {
 			if it.Steps[i].State != stateDone {
@@ -442,8 +473,8 @@ func (a *Applier) adoptRemoteIntents() error {
 		}
 		a.o.Log("plan %s: a run that died left its intent on the remote: recovering it", id)
 		if err := a.saveIntent(&it); err != nil {
-			return err
+			return refused, err
 		}
 	}
-	return nil
+	return refused, nil
 }

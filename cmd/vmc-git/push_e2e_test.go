@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -197,4 +199,61 @@ func TestRunnerDiesAfterProvider(t *testing.T) {
 	if out := b.must("apply", "--pending", "--push", "--key", key("alice")); !strings.Contains(out, "nothing to apply") {
 		t.Fatalf("second run:\n%s", out)
 	}
+}
+
+// TestForgedIntentRefused: a ref pushed as refs/vmc/intents/<plan> is not
+// trusted: an intent whose plan is not merged on main (or not approved) is
+// reported, never executed, and the merged plans still apply.
+func TestForgedIntentRefused(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, url := serve(t, sb)
+	seed := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	seed.must("hook", "install", "--repo", origin)
+	seed.git("remote", "add", "origin", origin)
+	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	// An approved plan that is never merged: only its intent is pushed.
+	seed.plan("web-9-create", "create", "web-9", "--type", "cx22", "--image", "ubuntu-24.04")
+	seed.approve("web-9-create", "bob")
+	pb, err := os.ReadFile(seed.planFile("web-9-create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := os.ReadFile(filepath.Join(seed.root, "plans", "web-9-create.approvals", "bob.sig"))
+	forged, _ := json.Marshal(map[string]any{"v": 1, "plan": "web-9-create", "plan_bytes": pb, "approvals": []string{"bob"},
+		"sigs": map[string][]byte{"bob": sig}, "steps": []map[string]any{{"action": map[string]any{"op": "create", "server": "web-9", "server_type": "cx22", "image": "ubuntu-24.04"}, "state": "pending"}}})
+	blob := strings.TrimSpace(gitInStdin(t, seed.root, forged, "hash-object", "-w", "--stdin"))
+	seed.git("push", "-q", "origin", "main", "vmc/ledger", blob+":refs/vmc/intents/web-9-create")
+
+	b := &repo{t: t, root: filepath.Join(t.TempDir(), "infra"), env: seed.env}
+	gitIn(t, "", "clone", "-q", origin, b.root)
+	res := b.run("apply", "--pending", "--push", "--key", key("alice"))
+	if res.code == 0 || !strings.Contains(res.err, "plan web-9-create: the intent on the remote does not carry the plan merged on main; not recovered") {
+		t.Fatalf("forged intent not reported:\n%s", res)
+	}
+	if !strings.Contains(res.out, "applied plan web-1-create: succeeded") {
+		t.Fatalf("the merged plan was not applied:\n%s", res)
+	}
+	for _, s := range servers(t, prov) {
+		if s.Name == "web-9" {
+			t.Fatal("the forged intent was executed")
+		}
+	}
+}
+
+func gitInStdin(t *testing.T, dir string, stdin []byte, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
