@@ -47,6 +47,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmc-git/vmc-git/gitledger"
@@ -104,7 +105,10 @@ type Options struct {
 }
 
 // Applier applies plans.
-type Applier struct{ o Options }
+type Applier struct {
+	o        Options
+	lockLost atomic.Pointer[error] // set by the remote-lock heartbeat
+}
 
 // New returns an Applier.
 func New(o Options) *Applier {
@@ -120,7 +124,7 @@ func New(o Options) *Applier {
 	if o.RemoteLockAge == 0 {
 		o.RemoteLockAge = 10 * time.Minute
 	}
-	return &Applier{o}
+	return &Applier{o: o}
 }
 
 // Input is one plan to apply: its exact bytes, its approvals and the main
@@ -339,6 +343,9 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				return err
 			}
 			continue
+		}
+		if err := a.fence(p); err != nil {
+			return err // the journal stays: the run that took the lock over recovers it
 		}
 		s.State = stateCalling
 		if err := a.saveIntent(it); err != nil {

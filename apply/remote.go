@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmc-git/vmc-git/internal/lock"
@@ -47,6 +48,13 @@ type Remote interface {
 	DropIntent(plan string) error
 	// Intents returns the intents on the remote, by plan id.
 	Intents() (map[string][]byte, error)
+	// Refresh rewrites this process's lock on server with a fresh time, if it
+	// is still ours (the heartbeat that keeps a live run's lock from looking
+	// stale); ErrLockLost otherwise.
+	Refresh(server string) error
+	// StillHeld checks, on the remote, that this process's locks on servers
+	// are still its own (fencing before each provider call).
+	StillHeld(servers []string) error
 	// MainPlan returns plans/<id>.json as committed on the remote's main
 	// branch (as of the last Sync).
 	MainPlan(id string) ([]byte, error)
@@ -55,6 +63,9 @@ type Remote interface {
 	// plan, taken over by the run that recovers it.
 	TakeOverLock(server, holder, plan string, maxAge time.Duration) error
 }
+
+// ErrLockLost means a remote lock this run held was taken over.
+var ErrLockLost = errors.New("a remote lock this run held was taken over (it looked stale): stopping before the next provider call")
 
 // ErrIntentExists means another run published an intent for the plan.
 var ErrIntentExists = errors.New("another run's intent for this plan is on the remote (it is applying it, or died doing so and will be recovered)")
@@ -71,15 +82,17 @@ type GitRemote struct {
 	Name         string // remote name, e.g. origin
 	LedgerBranch string
 	MainBranch   string
-	seen         string            // remote ledger tip at the last Sync ("" if none)
-	locks        map[string]string // server -> lock blob we pushed
-	intents      map[string]string // plan -> intent blob on the remote, as last seen or pushed
+	seen         string               // remote ledger tip at the last Sync ("" if none)
+	mu           sync.Mutex           // guards locks: the heartbeat refreshes them
+	locks        map[string]string    // server -> lock blob we pushed
+	lockFor      map[string][2]string // server -> holder, plan of our lock (for refreshes)
+	intents      map[string]string    // plan -> intent blob on the remote, as last seen or pushed
 }
 
 // NewGitRemote returns a remote for repository dir.
 func NewGitRemote(dir, name, ledgerBranch, mainBranch string) *GitRemote {
 	return &GitRemote{Dir: dir, Name: name, LedgerBranch: ledgerBranch, MainBranch: mainBranch,
-		locks: map[string]string{}, intents: map[string]string{}}
+		locks: map[string]string{}, lockFor: map[string][2]string{}, intents: map[string]string{}}
 }
 
 // hashBlob writes data as a blob and returns its id.
@@ -163,6 +176,49 @@ func (g *GitRemote) Intents() (map[string][]byte, error) {
 		g.intents[plan] = id
 	}
 	return res, nil
+}
+
+// Refresh implements Remote.
+func (g *GitRemote) Refresh(server string) error {
+	g.mu.Lock()
+	old, ok := g.locks[server]
+	who := g.lockFor[server]
+	g.mu.Unlock()
+	if !ok {
+		return ErrLockLost
+	}
+	blob, err := g.hashBlob(lockBlob(server, who[0], who[1]))
+	if err != nil {
+		return err
+	}
+	held, err := g.pushRef("refs/vmc/locks/"+server, old, blob)
+	if err != nil {
+		return err
+	}
+	if held {
+		return ErrLockLost
+	}
+	g.mu.Lock()
+	g.locks[server] = blob
+	g.mu.Unlock()
+	return nil
+}
+
+// StillHeld implements Remote.
+func (g *GitRemote) StillHeld(servers []string) error {
+	for _, s := range servers {
+		out, err := g.git("ls-remote", g.Name, "refs/vmc/locks/"+s)
+		if err != nil {
+			return err
+		}
+		g.mu.Lock()
+		mine := g.locks[s]
+		g.mu.Unlock()
+		if cur, _, _ := strings.Cut(strings.TrimSpace(out), "\t"); cur != mine {
+			return fmt.Errorf("%w (server %s)", ErrLockLost, s)
+		}
+	}
+	return nil
 }
 
 // MainPlan implements Remote.
@@ -312,7 +368,10 @@ func (g *GitRemote) Lock(server, holder, plan string) error {
 	if held {
 		return &lock.HeldError{Info: lock.Info{Server: server, Holder: "another applier (see git ls-remote " + g.Name + " " + ref + ")"}}
 	}
+	g.mu.Lock()
 	g.locks[server] = blob
+	g.lockFor[server] = [2]string{holder, plan}
+	g.mu.Unlock()
 	return nil
 }
 
@@ -331,13 +390,17 @@ func lockBlob(server, holder, plan string) []byte {
 
 // Unlock implements Remote.
 func (g *GitRemote) Unlock(server string) error {
+	g.mu.Lock()
 	blob, ok := g.locks[server]
+	g.mu.Unlock()
 	if !ok {
 		return nil
 	}
 	ref := "refs/vmc/locks/" + server
 	_, err := g.git("push", "--quiet", "--porcelain", g.Name, "--force-with-lease="+ref+":"+blob, ":"+ref)
+	g.mu.Lock()
 	delete(g.locks, server)
+	g.mu.Unlock()
 	return err
 }
 
@@ -345,12 +408,17 @@ func (g *GitRemote) Unlock(server string) error {
 // of p, waiting up to LockWait for each; it returns the release function.
 func (a *Applier) remoteLocks(p *plans.Plan, recovering bool) (func(), error) {
 	var taken []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
 	release := func() {
+		close(stop)
+		wg.Wait()
 		for _, s := range taken {
 			if err := a.o.Remote.Unlock(s); err != nil {
 				a.o.Log("release remote lock %s: %v", s, err)
 			}
 		}
+		a.lockLost.Store(nil)
 	}
 	for _, s := range p.Servers() {
 		deadline := time.Now().Add(a.o.LockWait)
@@ -376,7 +444,39 @@ func (a *Applier) remoteLocks(p *plans.Plan, recovering bool) (func(), error) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	// Heartbeat: refresh the locks well within RemoteLockAge, so that a live
+	// run never looks stale to another run recovering its plan.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(a.o.RemoteLockAge / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				for _, s := range taken {
+					if err := a.o.Remote.Refresh(s); err != nil {
+						a.lockLost.Store(&err)
+					}
+				}
+			}
+		}
+	}()
 	return release, nil
+}
+
+// fence stops a run that lost one of its remote locks before it calls the
+// provider again.
+func (a *Applier) fence(p *plans.Plan) error {
+	if a.o.Remote == nil {
+		return nil
+	}
+	if e := a.lockLost.Load(); e != nil {
+		return *e
+	}
+	return a.o.Remote.StillHeld(p.Servers())
 }
 
 // sync levels the local ledger with the remote. Local receipts that are not

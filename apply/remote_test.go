@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,57 +47,47 @@ func (r *racingRemote) Publish() error {
 	return r.GitRemote.Publish()
 }
 
-// TestPublishLosesRace: another writer pushes while a plan is being applied.
-// The applier re-reads the remote, writes its receipt again on the new head
-// and pushes; the provider action ran once and the chain stays linear.
-func TestPublishLosesRace(t *testing.T) {
-	tmp := t.TempDir()
+// remoteFixture: a bare origin holding a genesis by alice (all roles), a
+// sandbox, and an approved plan creating the given servers.
+type remoteFixture struct {
+	tmp, origin string
+	s           *keys.Signer
+	prov        provider.Provider
+	pb, sig     []byte
+}
+
+func newRemoteFixture(t *testing.T, actionDur time.Duration, servers ...string) *remoteFixture {
+	t.Helper()
+	f := &remoteFixture{tmp: t.TempDir()}
 	priv, pub, err := keys.Generate("alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp := filepath.Join(tmp, "alice")
+	kp := filepath.Join(f.tmp, "alice")
 	if err := keys.WriteKeyPair(kp, priv, pub); err != nil {
 		t.Fatal(err)
 	}
-	s, err := keys.LoadFile(kp)
-	if err != nil {
+	if f.s, err = keys.LoadFile(kp); err != nil {
 		t.Fatal(err)
 	}
-	// origin, with a genesis pushed from a seed clone
-	origin := filepath.Join(tmp, "origin.git")
-	runGit(t, tmp, "init", "-q", "--bare", "-b", "main", origin)
-	seed := filepath.Join(tmp, "seed")
-	runGit(t, tmp, "init", "-q", "-b", "main", seed)
+	f.origin = filepath.Join(f.tmp, "origin.git")
+	runGit(t, f.tmp, "init", "-q", "--bare", "-b", "main", f.origin)
+	seed := filepath.Join(f.tmp, "seed")
+	runGit(t, f.tmp, "init", "-q", "-b", "main", seed)
 	ls, err := gitledger.Open(seed, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := receipt.Genesis{Keys: []keys.KeySpec{{KID: "alice", PublicKey: keys.FormatPublicKey(s.PublicKey()),
+	g := receipt.Genesis{Keys: []keys.KeySpec{{KID: "alice", PublicKey: keys.FormatPublicKey(f.s.PublicKey()),
 		Roles: []keys.Role{keys.RoleAdmin, keys.RoleApplier, keys.RoleApprover}}}, Policy: keys.Policy{ApprovalsRequired: 1, AdminThreshold: 1}}
-	if _, err := ls.Init("example.com/race", s, "alice", g, time.Now()); err != nil {
+	if _, err := ls.Init("example.com/race", f.s, "alice", g, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(seed, "README"), []byte("x\n"), 0o644)
 	runGit(t, seed, "add", "README")
 	runGit(t, seed, "commit", "-qm", "main")
-	runGit(t, seed, "push", "-q", origin, "main", "vmc/ledger")
-
-	// Two clones: A applies a plan, B records a manual receipt meanwhile.
-	clone := func(name string) (string, *gitledger.Ledger) {
-		dir := filepath.Join(tmp, name)
-		runGit(t, tmp, "clone", "-q", origin, dir)
-		runGit(t, dir, "fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
-		l, err := gitledger.Open(dir, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dir, l
-	}
-	dirA, la := clone("A")
-	dirB, lb := clone("B")
-
-	sb, err := sandbox.New(sandbox.Options{Token: "tok", ActionDuration: 10 * time.Millisecond})
+	runGit(t, seed, "push", "-q", f.origin, "main", "vmc/ledger")
+	sb, err := sandbox.New(sandbox.Options{Token: "tok", ActionDuration: actionDur})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,28 +95,54 @@ func TestPublishLosesRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
-	prov, err := provider.New(provider.Config{Token: "tok", Endpoint: url, PollInterval: 5 * time.Millisecond})
+	t.Cleanup(func() { sb.Close() })
+	if f.prov, err = provider.New(provider.Config{Token: "tok", Endpoint: url, PollInterval: 5 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	tip, err := ls.Tip()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tip, err := la.Tip()
+	var acts []provider.Action
+	for _, name := range servers {
+		acts = append(acts, provider.Action{Op: provider.OpCreate, Server: name, ServerType: "cx22", Image: "ubuntu-24.04"})
+	}
+	p, err := plans.Make(context.Background(), f.prov, plans.Request{ID: "create", Ledger: "example.com/race",
+		Head: plans.LedgerRef{Seq: tip.Head.Seq, Blake3: tip.Head.Blake3}, Actions: acts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plans.Make(context.Background(), prov, plans.Request{ID: "web-1-create", Ledger: "example.com/race",
-		Head: plans.LedgerRef{Seq: tip.Head.Seq, Blake3: tip.Head.Blake3}, Actions: []provider.Action{{Op: provider.OpCreate, Server: "web-1", ServerType: "cx22", Image: "ubuntu-24.04"}}})
+	if f.pb, err = p.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	if f.sig, err = plans.Approve(f.s, f.pb); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// clone makes a clone of the origin with the ledger branch.
+func (f *remoteFixture) clone(t *testing.T, name string) (string, *gitledger.Ledger) {
+	t.Helper()
+	dir := filepath.Join(f.tmp, name)
+	runGit(t, f.tmp, "clone", "-q", f.origin, dir)
+	runGit(t, dir, "fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
+	l, err := gitledger.Open(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := p.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := plans.Approve(s, pb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return dir, l
+}
+
+// TestPublishLosesRace: another writer pushes while a plan is being applied.
+// The applier re-reads the remote, writes its receipt again on the new head
+// and pushes; the provider action ran once and the chain stays linear.
+func TestPublishLosesRace(t *testing.T) {
+	f := newRemoteFixture(t, 10*time.Millisecond, "web-1")
+	tmp, origin, s, prov, pb, sig := f.tmp, f.origin, f.s, f.prov, f.pb, f.sig
+	// Two clones: A applies a plan, B records a manual receipt meanwhile.
+	dirA, la := f.clone(t, "A")
+	dirB, lb := f.clone(t, "B")
 	rem := &racingRemote{GitRemote: NewGitRemote(dirA, "origin", gitledger.DefaultBranch, "main"), before: func() {
 		if _, err := lb.Append(s, "alice", func(*gitledger.Tip) (*gitledger.Draft, error) {
 			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: "meanwhile", Manual: &receipt.Manual{}}}, nil
@@ -155,11 +172,67 @@ func TestPublishLosesRace(t *testing.T) {
 	if got := runGit(t, dirA, "rev-parse", "vmc/ledger"); got != runGit(t, origin, "rev-parse", "vmc/ledger") {
 		t.Fatal("local and remote ledgers differ after publish")
 	}
-	if _, err := os.Stat(filepath.Join(la.GitDir, "vmc", "intents", "web-1-create.json")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(la.GitDir, "vmc", "intents", "create.json")); !os.IsNotExist(err) {
 		t.Fatalf("intent left behind: %v", err)
 	}
 	ss, err := prov.Servers(context.Background(), "")
 	if err != nil || len(ss) != 1 {
 		t.Fatalf("servers %v %v: want exactly one", ss, err)
 	}
+}
+
+// TestRemoteLockHeartbeatAndFence: while a slow apply runs, its remote
+// locks are refreshed, so another run cannot take them over as stale; and
+// when one is lost anyway, the run stops before its next provider call,
+// keeping its journal.
+func TestRemoteLockHeartbeatAndFence(t *testing.T) {
+	f := newRemoteFixture(t, 700*time.Millisecond, "web-1", "web-2")
+	dirA, la := f.clone(t, "A")
+	dirB, _ := f.clone(t, "B")
+	ap := New(Options{Ledger: la, Provider: f.prov, Signer: f.s, KID: "alice", Locks: lock.New(filepath.Join(f.tmp, "locks")),
+		LockWait: time.Second, RemoteLockAge: 300 * time.Millisecond, Log: t.Logf,
+		Remote: NewGitRemote(dirA, "origin", gitledger.DefaultBranch, "main")})
+	done := make(chan error, 1)
+	go func() {
+		_, err := ap.Apply(context.Background(), Input{Bytes: f.pb, Approvals: map[string][]byte{"alice": f.sig}})
+		done <- err
+	}()
+	// Wait until the first create is under way (its lock exists), then let
+	// the lock age past RemoteLockAge: the heartbeat keeps it fresh.
+	other := NewGitRemote(dirB, "origin", gitledger.DefaultBranch, "main")
+	deadline := time.Now().Add(5 * time.Second)
+	for runGitOK(f.origin, "rev-parse", "-q", "--verify", "refs/vmc/locks/web-2") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the applier never took its locks")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(450 * time.Millisecond)
+	var he *lock.HeldError
+	if err := other.TakeOverLock("web-1", "bob", "create", 300*time.Millisecond); !errors.As(err, &he) {
+		t.Fatalf("a live run's refreshed lock was taken over: %v", err)
+	}
+	// Now lose the web-2 lock behind the run's back: it must stop before
+	// creating web-2.
+	runGit(t, dirB, "push", "-q", "origin", ":refs/vmc/locks/web-2")
+	err := <-done
+	if !errors.Is(err, ErrLockLost) {
+		t.Fatalf("apply after losing a lock: %v, want ErrLockLost", err)
+	}
+	ss, err := f.prov.Servers(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 1 || ss[0].Name != "web-1" {
+		t.Fatalf("servers %v: want only web-1 (web-2 fenced off)", ss)
+	}
+	if _, err := os.Stat(filepath.Join(la.GitDir, "vmc", "intents", "create.json")); err != nil {
+		t.Fatalf("the journal of the fenced run is gone: %v", err)
+	}
+}
+
+func runGitOK(dir string, args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	return cmd.Run()
 }

@@ -402,10 +402,12 @@ func TestHookPushRules(t *testing.T) {
 	refused("non-canonical new plan", "refs/heads/main", "plans/web-2-create-20261126090000.json: plan: ", "origin", "main")
 	x.git(nil, "update-ref", "refs/heads/main", merged)
 
-	// Locks: created or released, never overwritten.
+	// Locks: created, refreshed (the holder's heartbeat) and released, under
+	// valid server names only.
 	lock := "refs/vmc/locks/web-1"
 	x.mustPush("origin", x.chain[1]+":"+lock)
-	refused("lock ref overwritten", lock, "a lock is created or released, never overwritten", "--force", "origin", x.chain[2]+":"+lock)
+	refused("lock ref with a bad server name", "refs/vmc/locks/Web_1", "lock ref: ", "origin", x.chain[1]+":refs/vmc/locks/Web_1")
+	x.mustPush("--force", "origin", x.chain[2]+":"+lock)
 	x.mustPush("origin", ":"+lock)
 	if got := revAt(origin, lock); got != "" {
 		t.Fatalf("lock not released: %s", got)

@@ -17,8 +17,8 @@
 //     immutable (approvals may be added), new plans must be canonical and
 //     parse, with the id equal to the file name; .vmc/config.json's ledger id,
 //     branch and genesis pin never change once set;
-//   - refs/vmc/locks/<server> and refs/vmc/intents/<plan>: created or
-//     deleted, never overwritten.
+//   - refs/vmc/locks/<server>: a valid server name (the holder refreshes its
+//     lock); refs/vmc/intents/<plan>: created or deleted, never overwritten.
 //
 // Each refusal is one line: "vmc-git: refused <ref>: <reason>".
 package hooks
@@ -438,13 +438,14 @@ func (c *checker) comparePlans(olds, news []gitledger.TreeEntry, ledgerID string
 	return nil
 }
 
+// checkLock allows a lock ref to be created, refreshed and released: the
+// holder refreshes it (a heartbeat) with a push whose lease names the current
+// value, which is what keeps others from overwriting it; the hook cannot tell
+// holders apart, so it checks the name.
 func checkLock(u Update) error {
 	server := strings.TrimPrefix(u.Ref, LockRefPrefix)
 	if err := provider.CheckServerName(server); err != nil {
 		return fmt.Errorf("lock ref: %v", err)
-	}
-	if !u.Old.IsZero() && !u.New.IsZero() {
-		return errors.New("a lock is created or released, never overwritten (someone else holds it)")
 	}
 	return nil
 }
