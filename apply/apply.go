@@ -222,7 +222,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		}
 	}
 	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p, false)
+		release, err := a.remoteLocks(p)
 		if err != nil {
 			return nil, err
 		}
@@ -414,7 +414,14 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 		if errors.Is(err, ErrAlreadyApplied) {
 			// Another writer recorded this plan while this run performed its
 			// actions too (the locks should make this impossible). The
-			// journal is the only record of what this run did: keep it.
+			// journal is the only record of what this run did: move it out
+			// of the intents, where it would be dropped as finished.
+			kept := filepath.Join(a.o.Ledger.GitDir, "vmc", "orphaned", fmt.Sprintf("%s.%d.json", p.ID, time.Now().Unix()))
+			if mkErr := os.MkdirAll(filepath.Dir(kept), 0o755); mkErr == nil {
+				if mvErr := os.Rename(a.intentPath(p.ID), kept); mvErr == nil {
+					return nil, fmt.Errorf("%w; this run's provider results are kept in %s: record them with vmc-git record --body", err, kept)
+				}
+			}
 			return nil, fmt.Errorf("%w; this run's provider results stay in %s: record them with vmc-git record --body", err, a.intentPath(p.ID))
 		}
 		return nil, err
@@ -505,7 +512,7 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 		held = append(held, s)
 	}
 	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p, true)
+		release, err := a.remoteLocks(p)
 		if err != nil {
 			return nil, err
 		}

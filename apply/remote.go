@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vmc-git/vmc-git/internal/lock"
@@ -58,10 +59,11 @@ type Remote interface {
 	// MainPlan returns plans/<id>.json as committed on the remote's main
 	// branch (as of the last Sync).
 	MainPlan(id string) ([]byte, error)
-	// TakeOverLock replaces refs/vmc/locks/<server> if it names plan and is
-	// older than maxAge: the lock of a run that died recovering or applying
-	// plan, taken over by the run that recovers it.
-	TakeOverLock(server, holder, plan string, maxAge time.Duration) error
+	// TakeOverLock replaces refs/vmc/locks/<server> when its holder is dead:
+	// the lock is older than maxAge (live holders refresh theirs) or was
+	// written on this host by a process that is gone, and may(the lock's
+	// plan) agrees. It returns a *lock.HeldError describing the lock otherwise.
+	TakeOverLock(server, holder, plan string, maxAge time.Duration, may func(lockPlan string) bool) error
 }
 
 // ErrLockLost means a remote lock this run held was taken over.
@@ -231,7 +233,7 @@ func (g *GitRemote) MainPlan(id string) ([]byte, error) {
 }
 
 // TakeOverLock implements Remote.
-func (g *GitRemote) TakeOverLock(server, holder, plan string, maxAge time.Duration) error {
+func (g *GitRemote) TakeOverLock(server, holder, plan string, maxAge time.Duration, may func(string) bool) error {
 	ref := "refs/vmc/locks/" + server
 	if _, err := g.git("fetch", "--quiet", "--no-tags", g.Name, "+"+ref+":refs/vmc/remote-locks/"+g.Name+"/"+server); err != nil {
 		return g.Lock(server, holder, plan) // no lock there any more
@@ -246,11 +248,17 @@ func (g *GitRemote) TakeOverLock(server, holder, plan string, maxAge time.Durati
 		return err
 	}
 	var info lock.Info
-	if json.Unmarshal([]byte(b), &info) != nil || info.Plan != plan || time.Since(info.Time) < maxAge {
+	if json.Unmarshal([]byte(b), &info) != nil {
+		info = lock.Info{Server: server, Holder: "unknown (unreadable lock " + cur + ")"}
+	}
+	host, _ := os.Hostname()
+	dead := time.Since(info.Time) >= maxAge ||
+		(info.Host == host && info.PID > 0 && errors.Is(syscall.Kill(info.PID, 0), syscall.ESRCH))
+	if !dead || !may(info.Plan) {
 		return &lock.HeldError{Info: info}
 	}
-	// Locks are never overwritten (the hook enforces it): delete the dead
-	// run's lock if it is still that one, then take the lock as usual.
+	// Delete the dead run's lock if it is still that one, then take the
+	// lock as usual.
 	held, err := g.pushRef(ref, cur, "")
 	if err != nil {
 		return err
@@ -406,7 +414,7 @@ func (g *GitRemote) Unlock(server string) error {
 
 // remoteLocks takes refs/vmc/locks/<server> on the remote for every server
 // of p, waiting up to LockWait for each; it returns the release function.
-func (a *Applier) remoteLocks(p *plans.Plan, recovering bool) (func(), error) {
+func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
 	var taken []string
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -429,9 +437,18 @@ func (a *Applier) remoteLocks(p *plans.Plan, recovering bool) (func(), error) {
 				break
 			}
 			var he *lock.HeldError
-			if errors.As(err, &he) && recovering {
-				// The lock of a run that died with this plan's intent.
-				if err = a.o.Remote.TakeOverLock(s, a.o.KID, p.ID, a.o.RemoteLockAge); err == nil {
+			if errors.As(err, &he) {
+				// A dead run's lock: one for this same plan (its run died
+				// before or while applying it), or for a plan whose receipt
+				// is in the ledger (it died after publishing).
+				may := func(lockPlan string) bool {
+					if lockPlan == p.ID {
+						return true
+					}
+					_, applied, err := appliedSeq(a.o.Ledger, lockPlan)
+					return err == nil && applied && lockPlan != ""
+				}
+				if err = a.o.Remote.TakeOverLock(s, a.o.KID, p.ID, a.o.RemoteLockAge, may); err == nil {
 					a.o.Log("plan %s: took over the remote lock on %s left by a run that died", p.ID, s)
 					taken = append(taken, s)
 					break

@@ -209,7 +209,7 @@ func TestRemoteLockHeartbeatAndFence(t *testing.T) {
 	}
 	time.Sleep(450 * time.Millisecond)
 	var he *lock.HeldError
-	if err := other.TakeOverLock("web-1", "bob", "create", 300*time.Millisecond); !errors.As(err, &he) {
+	if err := other.TakeOverLock("web-1", "bob", "create", 300*time.Millisecond, func(string) bool { return true }); !errors.As(err, &he) {
 		t.Fatalf("a live run's refreshed lock was taken over: %v", err)
 	}
 	// Now lose the web-2 lock behind the run's back: it must stop before
