@@ -257,3 +257,49 @@ func gitInStdin(t *testing.T, dir string, stdin []byte, args ...string) string {
 	}
 	return string(out)
 }
+
+// TestCrashAfterCommitLeavesNoBlockingLock: a run dies after writing its
+// receipt locally but before pushing it. The next run on the same machine
+// publishes the receipt; the dead run's remote lock on the server is taken
+// over (its process is gone, its plan applied), so the next plan on that
+// server is not blocked.
+func TestCrashAfterCommitLeavesNoBlockingLock(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := serve(t, sb)
+	seed := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	seed.must("hook", "install", "--repo", origin)
+	seed.git("remote", "add", "origin", origin)
+	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+	dir := t.TempDir()
+	a := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
+	gitIn(t, "", "clone", "-q", origin, a.root)
+	if res := a.runEnv([]string{"VMC_FAULT=after-commit"}, "apply", "--pending", "--push", "--key", key("alice")); res.code != 99 {
+		t.Fatalf("want the injected crash:\n%s", res)
+	}
+	out := a.must("apply", "--pending", "--push", "--key", key("alice"))
+	if n := strings.TrimSpace(gitIn(t, origin, "rev-list", "--count", "refs/heads/vmc/ledger")); n != "2" {
+		t.Fatalf("origin ledger has %s commits, want 2:\n%s", n, out)
+	}
+	// The next plan on web-1, merged on main.
+	seed.git("fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
+	seed.planApproved("web-1-poweroff", "poweroff", "web-1")
+	seed.git("push", "-q", "origin", "main")
+	start := time.Now()
+	out = a.must("apply", "--pending", "--push", "--key", key("alice"), "--lock-wait", "5s")
+	if !strings.Contains(out, "applied plan web-1-poweroff: succeeded") {
+		t.Fatalf("the next plan on web-1 did not apply:\n%s", out)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("waited %v on the dead run's lock", took)
+	}
+	if refs := strings.TrimSpace(gitIn(t, origin, "for-each-ref", "refs/vmc/")); refs != "" {
+		t.Fatalf("refs left on the remote:\n%s", refs)
+	}
+}
