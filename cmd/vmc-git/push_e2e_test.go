@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
 )
 
@@ -23,17 +24,7 @@ import (
 // holds one linear, valid chain.
 func TestTwoAppliersPush(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, url := serve(t, sb)
-	env := hetznerEnv(url)
-	seed := newRepo(t, repoOpts{env: env})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	prov, url, seed, origin := pushSetup(t, 100*time.Millisecond)
 	ids := []string{"web-1-create", "web-2-create", "web-3-create", "web-4-create"}
 	for i, id := range ids {
 		seed.planApproved(id, "create", fmt.Sprintf("web-%d", i+1), "--type", "cx22", "--image", "ubuntu-24.04")
@@ -43,13 +34,7 @@ func TestTwoAppliersPush(t *testing.T) {
 	// Two machines: separate clones, separate lock directories.
 	var clones [2]*repo
 	for i := range clones {
-		dir := t.TempDir()
-		root := filepath.Join(dir, "infra")
-		gitIn(t, "", "clone", "-q", origin, root)
-		c := &repo{t: t, root: root, env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
-		c.git("config", "user.name", "Test")
-		c.git("config", "user.email", "test@example.com")
-		clones[i] = c
+		clones[i] = machine(t, seed, origin)
 	}
 	var outs [2]result
 	var wg sync.WaitGroup
@@ -150,26 +135,10 @@ func TestApplyRefusesUnverifiedLedger(t *testing.T) {
 // exactly one receipt, marked recovered.
 func TestRunnerDiesAfterProvider(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, url := serve(t, sb)
-	env := hetznerEnv(url)
-	seed := newRepo(t, repoOpts{env: env})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	prov, url, seed, origin := pushSetup(t, 20*time.Millisecond)
 	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
 	seed.git("push", "-q", "origin", "main", "vmc/ledger")
-	machine := func() *repo {
-		dir := t.TempDir()
-		root := filepath.Join(dir, "infra")
-		gitIn(t, "", "clone", "-q", origin, root)
-		return &repo{t: t, root: root, env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
-	}
-	a := machine()
+	a := machine(t, seed, origin)
 	res := a.runEnv([]string{"VMC_FAULT=after-provider"}, "apply", "--pending", "--push", "--key", key("alice"))
 	if res.code != 99 {
 		t.Fatalf("want the injected crash (exit 99):\n%s", res)
@@ -177,7 +146,7 @@ func TestRunnerDiesAfterProvider(t *testing.T) {
 	if refs := gitIn(t, origin, "for-each-ref", "refs/vmc/"); !strings.Contains(refs, "refs/vmc/intents/web-1-create") || !strings.Contains(refs, "refs/vmc/locks/web-1") {
 		t.Fatalf("the dead run left no intent or lock on the remote:\n%s", refs)
 	}
-	b := machine() // the runner is gone: a fresh machine takes over
+	b := machine(t, seed, origin) // the runner is gone: a fresh machine takes over
 	out := b.must("apply", "--pending", "--push", "--key", key("alice"), "--remote-lock-stale", "1ms")
 	if !strings.Contains(out, "applied plan web-1-create: succeeded (recovered)") {
 		t.Fatalf("no recovered receipt:\n%s", out)
@@ -206,16 +175,7 @@ func TestRunnerDiesAfterProvider(t *testing.T) {
 // reported, never executed, and the merged plans still apply.
 func TestForgedIntentRefused(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, url := serve(t, sb)
-	seed := newRepo(t, repoOpts{env: hetznerEnv(url)})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	prov, _, seed, origin := pushSetup(t, 20*time.Millisecond)
 	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
 	// An approved plan that is never merged: only its intent is pushed.
 	seed.plan("web-9-create", "create", "web-9", "--type", "cx22", "--image", "ubuntu-24.04")
@@ -265,21 +225,10 @@ func gitInStdin(t *testing.T, dir string, stdin []byte, args ...string) string {
 // server is not blocked.
 func TestCrashAfterCommitLeavesNoBlockingLock(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, url := serve(t, sb)
-	seed := newRepo(t, repoOpts{env: hetznerEnv(url)})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	_, _, seed, origin := pushSetup(t, 20*time.Millisecond)
 	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
 	seed.git("push", "-q", "origin", "main", "vmc/ledger")
-	dir := t.TempDir()
-	a := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
-	gitIn(t, "", "clone", "-q", origin, a.root)
+	a := machine(t, seed, origin)
 	if res := a.runEnv([]string{"VMC_FAULT=after-commit"}, "apply", "--pending", "--push", "--key", key("alice")); res.code != 99 {
 		t.Fatalf("want the injected crash:\n%s", res)
 	}
@@ -302,4 +251,33 @@ func TestCrashAfterCommitLeavesNoBlockingLock(t *testing.T) {
 	if refs := strings.TrimSpace(gitIn(t, origin, "for-each-ref", "refs/vmc/")); refs != "" {
 		t.Fatalf("refs left on the remote:\n%s", refs)
 	}
+}
+
+// pushSetup serves a sandbox (actions taking dur) and makes a ledger
+// repository using it, with a bare origin that has the pre-receive hook.
+func pushSetup(t *testing.T, dur time.Duration) (provider.Provider, string, *repo, string) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: dur})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, url := serve(t, sb)
+	seed := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	seed.must("hook", "install", "--repo", origin)
+	seed.git("remote", "add", "origin", origin)
+	return prov, url, seed, origin
+}
+
+// machine clones origin as another machine would: its own work tree and
+// lock directory.
+func machine(t *testing.T, seed *repo, origin string) *repo {
+	t.Helper()
+	dir := t.TempDir()
+	c := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(slices.Clone(seed.env), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))}
+	gitIn(t, "", "clone", "-q", origin, c.root)
+	c.git("config", "user.name", "Test")
+	c.git("config", "user.email", "test@example.com")
+	return c
 }
