@@ -121,7 +121,7 @@ func New(o Options) *Applier {
 	if o.Locks == nil {
 		o.Locks = lock.New("")
 	}
-	if o.RemoteLockAge == 0 {
+	if o.RemoteLockAge <= 0 {
 		o.RemoteLockAge = 10 * time.Minute
 	}
 	return &Applier{o: o}
@@ -267,7 +267,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		}
 	}
 	a.o.Fault(StepBeforeProvider)
-	if err := a.run(ctx, p, it, false, true); err != nil {
+	if err := a.run(ctx, p, it, false); err != nil {
 		return nil, err
 	}
 	return a.commit(it, false)
@@ -305,10 +305,7 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
 
 // run performs the steps not done yet. With recovering, steps found
 // "calling" are reconciled with the provider first.
-//
-// With mayCall false no provider call is made: a step that would need one is
-// recorded as unknown (recovery of a plan whose approvals no longer hold).
-func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering, mayCall bool) error {
+func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) error {
 	labels := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
 	failed := false
 	for i := range it.Steps {
@@ -334,15 +331,6 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				}
 				continue
 			}
-		}
-		if !mayCall {
-			s.State, s.Result = stateDone, &provider.Result{Status: provider.StatusUnknown,
-				Error: "not called again: the plan's approvals no longer hold; only what was observed is recorded"}
-			failed = true
-			if err := a.saveIntent(it); err != nil {
-				return err
-			}
-			continue
 		}
 		if err := a.fence(p); err != nil {
 			return err // the journal stays: the run that took the lock over recovers it
@@ -416,11 +404,8 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 			// actions too (the locks should make this impossible). The
 			// journal is the only record of what this run did: move it out
 			// of the intents, where it would be dropped as finished.
-			kept := filepath.Join(a.o.Ledger.GitDir, "vmc", "orphaned", fmt.Sprintf("%s.%d.json", p.ID, time.Now().Unix()))
-			if mkErr := os.MkdirAll(filepath.Dir(kept), 0o755); mkErr == nil {
-				if mvErr := os.Rename(a.intentPath(p.ID), kept); mvErr == nil {
-					return nil, fmt.Errorf("%w; this run's provider results are kept in %s: record them with vmc-git record --body", err, kept)
-				}
+			if kept, mvErr := a.setAside(p.ID); mvErr == nil {
+				return nil, fmt.Errorf("%w; this run's provider results are kept in %s: record them with vmc-git record --body", err, kept)
 			}
 			return nil, fmt.Errorf("%w; this run's provider results stay in %s: record them with vmc-git record --body", err, a.intentPath(p.ID))
 		}
@@ -530,13 +515,21 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 		return nil, err
 	}
 	a.o.Log("plan %s: recovering an unfinished apply", id)
-	// Recovery calls the provider again only for a plan that is still
-	// approved; otherwise it only observes what happened.
-	mayCall := false
-	if tip, err := a.o.Ledger.Tip(); err == nil {
-		mayCall = plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now()).Approved()
+	// Recovery calls the provider again, and can write the receipt, only
+	// for a plan that is still approved. Otherwise the journal is set aside
+	// for an operator: its receipt could never be written.
+	tip, err := a.o.Ledger.Tip()
+	if err != nil {
+		return nil, err
 	}
-	if err := a.run(ctx, p, it, true, mayCall); err != nil {
+	if !plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now()).Approved() {
+		kept, err := a.setAside(id)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: plan %s, left unfinished by a run that died, no longer has valid approvals; nothing was called again. Its journal is kept in %s: record what happened with vmc-git record --body", ErrNotApproved, id, kept)
+	}
+	if err := a.run(ctx, p, it, true); err != nil {
 		return nil, err
 	}
 	return a.commit(it, true)
@@ -695,4 +688,14 @@ func (a *Applier) verifyLedger() error {
 		return fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
 	}
 	return nil
+}
+
+// setAside moves a plan's journal out of the intents (where it would be
+// finished or dropped) to .git/vmc/orphaned/, for an operator to record.
+func (a *Applier) setAside(id string) (string, error) {
+	kept := filepath.Join(a.o.Ledger.GitDir, "vmc", "orphaned", fmt.Sprintf("%s.%d.json", id, time.Now().Unix()))
+	if err := os.MkdirAll(filepath.Dir(kept), 0o755); err != nil {
+		return "", err
+	}
+	return kept, os.Rename(a.intentPath(id), kept)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/go-git/go-git/v5/plumbing"
 	"maps"
 	"os"
 	"os/exec"
@@ -86,6 +87,7 @@ type GitRemote struct {
 	MainBranch   string
 	seen         string               // remote ledger tip at the last Sync ("" if none)
 	mu           sync.Mutex           // guards locks: the heartbeat refreshes them
+	refreshMu    sync.Mutex           // a refresh and a fence check never interleave
 	locks        map[string]string    // server -> lock blob we pushed
 	lockFor      map[string][2]string // server -> holder, plan of our lock (for refreshes)
 	intents      map[string]string    // plan -> intent blob on the remote, as last seen or pushed
@@ -128,13 +130,12 @@ func (g *GitRemote) PutIntent(plan string, data []byte) error {
 		return err
 	}
 	ref := IntentRefPrefix + plan
-	old := g.intents[plan] // ours (a recovery re-publishing), or "" for a new intent
-	held, err := g.pushRef(ref, old, blob)
+	held, err := g.pushRef(ref, "", blob) // create only: an intent is never overwritten
 	if err != nil {
 		return err
 	}
 	if held {
-		return ErrIntentExists
+		return fmt.Errorf("%w: %s on %s (delete it by hand only if it is not a dead run's)", ErrIntentExists, ref, g.Name)
 	}
 	g.intents[plan] = blob
 	return nil
@@ -182,6 +183,8 @@ func (g *GitRemote) Intents() (map[string][]byte, error) {
 
 // Refresh implements Remote.
 func (g *GitRemote) Refresh(server string) error {
+	g.refreshMu.Lock()
+	defer g.refreshMu.Unlock()
 	g.mu.Lock()
 	old, ok := g.locks[server]
 	who := g.lockFor[server]
@@ -208,6 +211,8 @@ func (g *GitRemote) Refresh(server string) error {
 
 // StillHeld implements Remote.
 func (g *GitRemote) StillHeld(servers []string) error {
+	g.refreshMu.Lock()
+	defer g.refreshMu.Unlock()
 	for _, s := range servers {
 		out, err := g.git("ls-remote", g.Name, "refs/vmc/locks/"+s)
 		if err != nil {
@@ -466,7 +471,7 @@ func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(a.o.RemoteLockAge / 3)
+		t := time.NewTicker(max(a.o.RemoteLockAge/3, 100*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -474,8 +479,11 @@ func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
 				return
 			case <-t.C:
 				for _, s := range taken {
-					if err := a.o.Remote.Refresh(s); err != nil {
+					switch err := a.o.Remote.Refresh(s); {
+					case errors.Is(err, ErrLockLost):
 						a.lockLost.Store(&err)
+					case err != nil: // a passing push failure: the next tick retries
+						a.o.Log("refresh remote lock %s: %v", s, err)
 					}
 				}
 			}
@@ -500,25 +508,34 @@ func (a *Applier) fence(p *plans.Plan) error {
 // on the remote may be dropped only if each is an apply receipt whose intent
 // is still journaled (it will be written again on the new head).
 func (a *Applier) sync() error {
-	return a.o.Remote.Sync(func(n int) bool {
-		r, err := a.o.Ledger.NewReader()
-		if err != nil {
+	if err := a.o.Remote.Sync(a.discardable); err != nil {
+		return err
+	}
+	// Receipts Sync dropped (ours, unpushed, to be re-written) may have been
+	// verified and remembered: remember where the branch meets them instead.
+	return a.o.Ledger.RewindVerified()
+}
+
+// discardable reports whether the n newest local receipts may be dropped:
+// each is an apply receipt whose intent is still journaled.
+func (a *Applier) discardable(n int) bool {
+	r, err := a.o.Ledger.NewReader()
+	if err != nil {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if uint64(i) > r.Tip.Head.Seq {
 			return false
 		}
-		for i := 0; i < n; i++ {
-			if uint64(i) > r.Tip.Head.Seq {
-				return false
-			}
-			e, err := r.Receipt(r.Tip.Head.Seq - uint64(i))
-			if err != nil || e.Receipt.Apply == nil {
-				return false
-			}
-			if _, err := os.Stat(a.intentPath(e.Receipt.Apply.Plan.ID)); err != nil {
-				return false
-			}
+		e, err := r.Receipt(r.Tip.Head.Seq - uint64(i))
+		if err != nil || e.Receipt.Apply == nil {
+			return false
 		}
-		return true
-	})
+		if _, err := os.Stat(a.intentPath(e.Receipt.Apply.Plan.ID)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // syncAndPublish syncs and pushes local receipts the remote lacks, retrying
@@ -579,19 +596,38 @@ func (a *Applier) adoptRemoteIntents() ([]error, error) {
 			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote does not carry the plan merged on main; not recovered", id))
 			continue
 		}
-		if st := plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now()); !st.Approved() {
+		st := plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now())
+		if !st.Approved() {
 			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote lacks valid approvals (%d of %d); not recovered", id, len(st.Valid), st.Required))
 			continue
 		}
-		for i := range it.Steps {
-			if it.Steps[i].State != stateDone {
-				it.Steps[i].State = stateCalling
-			}
+		p, err := plans.Parse(onMain)
+		if err != nil {
+			refused = append(refused, fmt.Errorf("plan %s: %v; not recovered", id, err))
+			continue
+		}
+		// Only the plan and its approvals come from the ref; everything else
+		// is rebuilt from them. A published intent predates every provider
+		// call, so each step is uncertain: reconcile it, call it if needed.
+		clean := &intent{V: 1, Plan: id, PlanBytes: onMain, Approvals: st.Valid, Sigs: pick(it.Sigs, st.Valid),
+			Commit: a.mainCommitOf(id), Started: time.Now().UTC()}
+		for _, step := range p.Actions {
+			clean.Steps = append(clean.Steps, intentStep{Action: step.Action, State: stateCalling})
 		}
 		a.o.Log("plan %s: a run that died left its intent on the remote: recovering it", id)
-		if err := a.saveIntent(&it); err != nil {
+		if err := a.saveIntent(clean); err != nil {
 			return refused, err
 		}
 	}
 	return refused, nil
+}
+
+// mainCommitOf returns the commit that added plans/<id>.json on the
+// remote's main branch ("" if unknown).
+func (a *Applier) mainCommitOf(id string) string {
+	added, err := addedCommits(a.o.Ledger.GitDir, plumbing.ReferenceName(a.o.Remote.MainRef()))
+	if err != nil {
+		return ""
+	}
+	return added[plans.Path(id)].commit
 }

@@ -214,7 +214,15 @@ func TestRemoteLockHeartbeatAndFence(t *testing.T) {
 	}
 	// Now lose the web-2 lock behind the run's back: it must stop before
 	// creating web-2.
-	runGit(t, dirB, "push", "-q", "origin", ":refs/vmc/locks/web-2")
+	// (The heartbeat may be refreshing the same ref at this instant: retry.)
+	for i := 0; ; i++ {
+		if err := runGitOK(dirB, "push", "-q", "origin", ":refs/vmc/locks/web-2"); err == nil {
+			break
+		} else if i == 20 {
+			t.Fatalf("delete the lock: %v", err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 	err := <-done
 	if !errors.Is(err, ErrLockLost) {
 		t.Fatalf("apply after losing a lock: %v, want ErrLockLost", err)

@@ -280,3 +280,69 @@ func (l *Ledger) VerifyTip(pin *digest.Digest) error {
 	_, err = l.Verify(VerifyOptions{Signatures: true, Genesis: pin, Remember: true})
 	return err
 }
+
+// RewindVerified moves the remembered verified head back to where it meets
+// the branch again, when the branch was deliberately reset below it (an
+// applier dropping its own unpushed receipts to re-write them on a newer
+// remote head). It costs O(k) in the receipts between the two. It changes
+// nothing when the remembered head is on the branch.
+func (l *Ledger) RewindVerified() error {
+	v, err := l.LoadVerified()
+	if err != nil || v == nil {
+		return err
+	}
+	ref, err := l.repo.Storer.Reference(l.Ref)
+	if err != nil {
+		return err
+	}
+	rem, err := parseHash(v.Commit)
+	if err != nil {
+		return err
+	}
+	tip, err := l.tipAt(ref.Hash())
+	if err != nil {
+		return err
+	}
+	a, aSeq := ref.Hash(), tip.Head.Seq
+	b, bSeq := rem, v.Seq
+	parent := func(c plumbing.Hash) (plumbing.Hash, error) {
+		raw, err := l.objs.get(c, plumbing.CommitObject)
+		if err != nil {
+			return c, err
+		}
+		_, ps, _, err := parseCommitHeaders(raw)
+		if err != nil || len(ps) != 1 {
+			return c, fmt.Errorf("commit %s: not a ledger commit", c)
+		}
+		return ps[0], nil
+	}
+	for a != b {
+		var err error
+		switch {
+		case aSeq > bSeq:
+			a, err = parent(a)
+			aSeq--
+		case bSeq > aSeq:
+			b, err = parent(b)
+			bSeq--
+		case aSeq == 0:
+			return fmt.Errorf("the ledger branch shares no commit with the verified head %s", rem)
+		default:
+			if a, err = parent(a); err == nil {
+				b, err = parent(b)
+			}
+			aSeq, bSeq = aSeq-1, bSeq-1
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if a == rem {
+		return nil // on the branch: nothing to do
+	}
+	t, err := l.tipAt(a)
+	if err != nil {
+		return err
+	}
+	return l.saveVerified(Verified{Ledger: t.Head.Ledger, Ref: l.Ref.String(), Seq: t.Head.Seq, Commit: a.String(), Blake3: t.Head.Blake3})
+}
