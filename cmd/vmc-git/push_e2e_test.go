@@ -281,3 +281,38 @@ func machine(t *testing.T, seed *repo, origin string) *repo {
 	c.git("config", "user.email", "test@example.com")
 	return c
 }
+
+// TestForgedStepsIgnored: an intent ref carrying a real, approved, merged
+// plan but other steps (an extra server) is rebuilt from the plan: only the
+// plan's actions run.
+func TestForgedStepsIgnored(t *testing.T) {
+	t.Parallel()
+	prov, _, seed, origin := pushSetup(t, 20*time.Millisecond)
+	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	pb, err := os.ReadFile(seed.planFile("web-1-create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := os.ReadFile(filepath.Join(seed.root, "plans", "web-1-create.approvals", "bob.sig"))
+	forged, _ := json.Marshal(map[string]any{"v": 1, "plan": "web-1-create", "plan_bytes": pb, "approvals": []string{},
+		"sigs": map[string][]byte{"bob": sig}, "forced": []string{"web-1"},
+		"steps": []map[string]any{{"action": map[string]any{"op": "create", "server": "evil-1", "server_type": "cx22", "image": "ubuntu-24.04"}, "state": "pending"}}})
+	blob := strings.TrimSpace(gitInStdin(t, seed.root, forged, "hash-object", "-w", "--stdin"))
+	seed.git("push", "-q", "origin", "main", "vmc/ledger", blob+":refs/vmc/intents/web-1-create")
+	b := machine(t, seed, origin)
+	out := b.must("apply", "--pending", "--push", "--key", key("alice"))
+	if !strings.Contains(out, "applied plan web-1-create: succeeded (recovered)") {
+		t.Fatalf("the plan was not recovered:\n%s", out)
+	}
+	var names []string
+	for _, s := range servers(t, prov) {
+		names = append(names, s.Name)
+	}
+	if !slices.Equal(names, []string{"web-1"}) {
+		t.Fatalf("servers %v, want only web-1 (the forged step must not run)", names)
+	}
+	rc := b.onlyReceipt("web-1-create")
+	if len(rc.Apply.Forced) != 0 || !slices.Equal(rc.Apply.Plan.Approvals, []string{"bob"}) {
+		t.Fatalf("receipt carries forged fields: forced %v, approvals %v", rc.Apply.Forced, rc.Apply.Plan.Approvals)
+	}
+}
