@@ -455,7 +455,7 @@ EXAMPLE:
 			&cli.DurationFlag{Name: "lock-wait", Value: 30 * time.Second, Usage: "wait this long for a held lock"},
 			&cli.BoolFlag{Name: "push", Usage: "fetch first, take locks on the remote, and push each receipt (compare-and-swap)"},
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for --push"},
-			&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "with --push: take over a remote lock this old that names a plan whose dead run is being recovered"},
+			&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "with --push: a remote lock older than this is a dead run's (live runs refresh theirs every third of it; give every applier the same value)"},
 			keyFlag, kidFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
