@@ -156,13 +156,9 @@ func (l *Ledger) Tip() (*Tip, error) {
 }
 
 func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
-	raw, err := l.objs.get(commit, plumbing.CommitObject)
+	tree, err := l.CommitTree(commit)
 	if err != nil {
 		return nil, err
-	}
-	tree, _, _, err := parseCommitHeaders(raw)
-	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
 	pt, err := l.loadTrees(tree)
 	if err != nil {

@@ -81,12 +81,7 @@ func (l *Ledger) notFastForward(old, new plumbing.Hash) error {
 				detail = fmt.Sprintf(": it rewrites the history after receipt %d", i)
 				break
 			}
-			raw, err := l.objs.get(c, plumbing.CommitObject)
-			if err != nil {
-				detail = ""
-				break
-			}
-			_, parents, _, err := parseCommitHeaders(raw)
+			parents, err := l.parents(c)
 			if err != nil {
 				detail = ""
 				break
@@ -122,7 +117,10 @@ func (l *Ledger) CommitTree(c plumbing.Hash) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, err
 	}
 	tree, _, _, err := parseCommitHeaders(raw)
-	return tree, err
+	if err != nil {
+		return tree, fmt.Errorf("commit %s: %w", c, err)
+	}
+	return tree, nil
 }
 
 // ReadTree returns the entries of a tree object. Unlike ledger trees, any
@@ -305,31 +303,20 @@ func (l *Ledger) RewindVerified() error {
 	}
 	a, aSeq := ref.Hash(), tip.Head.Seq
 	b, bSeq := rem, v.Seq
-	parent := func(c plumbing.Hash) (plumbing.Hash, error) {
-		raw, err := l.objs.get(c, plumbing.CommitObject)
-		if err != nil {
-			return c, err
-		}
-		_, ps, _, err := parseCommitHeaders(raw)
-		if err != nil || len(ps) != 1 {
-			return c, fmt.Errorf("commit %s: not a ledger commit", c)
-		}
-		return ps[0], nil
-	}
 	for a != b {
 		var err error
 		switch {
 		case aSeq > bSeq:
-			a, err = parent(a)
+			a, err = l.parentOf(a)
 			aSeq--
 		case bSeq > aSeq:
-			b, err = parent(b)
+			b, err = l.parentOf(b)
 			bSeq--
 		case aSeq == 0:
 			return fmt.Errorf("the ledger branch shares no commit with the verified head %s", rem)
 		default:
-			if a, err = parent(a); err == nil {
-				b, err = parent(b)
+			if a, err = l.parentOf(a); err == nil {
+				b, err = l.parentOf(b)
 			}
 			aSeq, bSeq = aSeq-1, bSeq-1
 		}

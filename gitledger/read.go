@@ -101,15 +101,10 @@ func (l *Ledger) CommitOf(tip *Tip, seq uint64) (plumbing.Hash, error) {
 	}
 	c := tip.Commit
 	for i := tip.Head.Seq; i > seq; i-- {
-		raw, err := l.objs.get(c, plumbing.CommitObject)
-		if err != nil {
+		var err error
+		if c, err = l.parentOf(c); err != nil {
 			return c, err
 		}
-		_, parents, _, err := parseCommitHeaders(raw)
-		if err != nil || len(parents) != 1 {
-			return c, fmt.Errorf("commit %s: not a ledger commit", c)
-		}
-		c = parents[0]
 	}
 	return c, nil
 }

@@ -242,13 +242,9 @@ func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, 
 			return nil, fmt.Errorf("%s does not descend from %s within %d commits", tip, stop, limit)
 		}
 		out = append(out, c)
-		raw, err := l.objs.get(c, plumbing.CommitObject)
+		parents, err := l.parents(c)
 		if err != nil {
 			return nil, err
-		}
-		_, parents, _, err := parseCommitHeaders(raw)
-		if err != nil {
-			return nil, fmt.Errorf("commit %s: %w", c, err)
 		}
 		if len(parents) == 0 {
 			if !stop.IsZero() {
@@ -853,4 +849,29 @@ func checkKindSupported(k receipt.Kind) error {
 		return fmt.Errorf("anchor receipts cannot be verified by this version of vmc-git (substrate proofs are not implemented yet)")
 	}
 	return nil
+}
+
+// parents reads the parents of commit c.
+func (l *Ledger) parents(c plumbing.Hash) ([]plumbing.Hash, error) {
+	raw, err := l.objs.get(c, plumbing.CommitObject)
+	if err != nil {
+		return nil, err
+	}
+	_, ps, _, err := parseCommitHeaders(raw)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c, err)
+	}
+	return ps, nil
+}
+
+// parentOf returns the one parent of a ledger commit.
+func (l *Ledger) parentOf(c plumbing.Hash) (plumbing.Hash, error) {
+	ps, err := l.parents(c)
+	if err != nil {
+		return c, err
+	}
+	if len(ps) != 1 {
+		return c, fmt.Errorf("commit %s: not a ledger commit", c)
+	}
+	return ps[0], nil
 }
