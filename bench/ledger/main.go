@@ -116,11 +116,7 @@ type bench struct {
 func (b *bench) add(metric, value, target string, ok *bool) { b.table.Add(metric, value, target, ok) }
 
 func newBench(out string, runs int) (*bench, error) {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, err
-	}
-	out, _ = filepath.Abs(out)
-	s, err := kit.Key(out)
+	out, s, err := kit.Open(out)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,20 @@ func Fail(prog string, err error) {
 	os.Exit(1)
 }
 
+// Open makes the cache directory out if needed and returns its absolute
+// path and the benchmark key (see Key).
+func Open(out string) (string, *keys.Signer, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", nil, err
+	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := Key(out)
+	return out, s, err
+}
+
 // Key loads out/key, making it on first use.
 func Key(out string) (*keys.Signer, error) {
 	keyPath := filepath.Join(out, "key")
