@@ -165,7 +165,7 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
 	t := &Tip{Commit: commit, trees: pt}
-	hb, err := l.blobAt(pt.root, HeadFile)
+	hb, err := l.blobAt(pt.root, HeadFile, MaxHeadSize)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
@@ -183,7 +183,7 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 	if err != nil {
 		return nil, err
 	}
-	tb, err := l.blobAt(kt, TrustFile)
+	tb, err := l.blobAt(kt, TrustFile, MaxTrustSize)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
@@ -202,12 +202,16 @@ func (l *Ledger) tree(id plumbing.Hash) ([]treeEntry, error) {
 	return parseTree(raw)
 }
 
-func (l *Ledger) blobAt(es []treeEntry, name string) ([]byte, error) {
+func (l *Ledger) blobAt(es []treeEntry, name string, limit int64) ([]byte, error) {
 	e, ok := findEntry(es, name)
 	if !ok || e.isDir() {
 		return nil, fmt.Errorf("no file %s", name)
 	}
-	return l.objs.get(e.id, plumbing.BlobObject)
+	b, err := l.objs.getLimit(e.id, plumbing.BlobObject, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
 }
 
 // Blob reads a blob by id.

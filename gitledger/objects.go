@@ -40,7 +40,13 @@ type objectStore struct {
 // get returns the content of object h, which must be of type want. The
 // bytes may be shared with a cache: callers must not modify them.
 func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
-	typ, b, err := s.getAny(h)
+	return s.getLimit(h, want, defaultLimit(want))
+}
+
+// getLimit is get with a size limit, checked from the object's header
+// before it is inflated (see MaxBlobSize and the other limits).
+func (s *objectStore) getLimit(h plumbing.Hash, want plumbing.ObjectType, limit int64) ([]byte, error) {
+	typ, b, err := s.getAnyLimit(h, limit)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return nil, fmt.Errorf("%s object %s: not in the repository", want, h)
@@ -56,29 +62,36 @@ func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, er
 // getAny looks in the packs, then among loose objects, then in packs added
 // since, then asks go-git.
 func (s *objectStore) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	return s.getAnyLimit(h, maxObjectSize)
+}
+
+func (s *objectStore) getAnyLimit(h plumbing.Hash, limit int64) (plumbing.ObjectType, []byte, error) {
 	if s.packs == nil {
 		s.packs = &packReader{dir: filepath.Join(s.objectsDir, "pack")}
 		if _, err := s.packs.load(); err != nil {
 			return 0, nil, err
 		}
 	}
-	if typ, b, ok, err := s.packs.get(h); ok || err != nil {
+	if typ, b, ok, err := s.packs.get(h, limit, 0); ok || err != nil {
 		return typ, b, err
 	}
-	typ, b, err := s.loose(h)
+	typ, b, err := s.loose(h, limit)
 	if !errors.Is(err, os.ErrNotExist) {
 		return typ, b, err
 	}
 	if added, err := s.packs.load(); err != nil {
 		return 0, nil, err
 	} else if added {
-		if typ, b, ok, err := s.packs.get(h); ok || err != nil {
+		if typ, b, ok, err := s.packs.get(h, limit, 0); ok || err != nil {
 			return typ, b, err
 		}
 	}
 	o, err := s.read.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return 0, nil, err
+	}
+	if o.Size() > limit {
+		return 0, nil, &TooLargeError{Size: o.Size(), Limit: limit}
 	}
 	r, err := o.Reader()
 	if err != nil {
@@ -93,7 +106,7 @@ func (s *objectStore) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, erro
 }
 
 // loose reads a loose object; the error is os.ErrNotExist if there is none.
-func (s *objectStore) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+func (s *objectStore) loose(h plumbing.Hash, limit int64) (plumbing.ObjectType, []byte, error) {
 	hx := h.String()
 	f, err := os.Open(filepath.Join(s.objectsDir, hx[:2], hx[2:]))
 	if err != nil {
@@ -123,8 +136,11 @@ func (s *objectStore) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error
 		return 0, nil, fmt.Errorf("loose object: %w", err)
 	}
 	size, err := strconv.ParseInt(string(hdr[sp+1:nul]), 10, 64)
-	if err != nil || size < 0 || size > maxObjectSize {
+	if err != nil || size < 0 {
 		return 0, nil, errors.New("loose object: bad size")
+	}
+	if size > limit {
+		return 0, nil, &TooLargeError{Size: size, Limit: limit}
 	}
 	b := make([]byte, size)
 	got := copy(b, hdr[nul+1:n])

@@ -239,16 +239,16 @@ func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, 
 	var out []plumbing.Hash
 	for c := tip; c != stop; {
 		if limit > 0 && len(out) >= limit {
-			return nil, fmt.Errorf("%s does not descend from %s within %d commits", tip, stop, limit)
+			return nil, fmt.Errorf("%s does not descend from %s within %d commits: %w", tip, stop, limit, errNoDescent)
 		}
 		out = append(out, c)
 		parents, err := l.parents(c)
 		if err != nil {
-			return nil, err
+			return nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", c, err)}
 		}
 		if len(parents) == 0 {
 			if !stop.IsZero() {
-				return nil, fmt.Errorf("%s does not descend from %s", tip, stop)
+				return nil, fmt.Errorf("%s does not descend from %s: %w", tip, stop, errNoDescent)
 			}
 			break
 		}
@@ -259,6 +259,10 @@ func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, 
 	}
 	return out, nil
 }
+
+// errNoDescent marks a walk that ended without reaching its stop commit
+// (as opposed to one that could not read or parse a commit on the way).
+var errNoDescent = errors.New("not a descendant")
 
 // sigJob is the signature work of one receipt, done on a worker pool.
 type sigJob struct {
@@ -379,7 +383,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleTree, "%v", err)
 	}
 	// HEAD.json names the receipt this commit claims to add.
-	headBytes, err := l.blobAt(root, HeadFile)
+	headBytes, err := l.blobAt(root, HeadFile, MaxHeadSize)
 	if err != nil {
 		return fail(RuleHead, "%v", err)
 	}
@@ -401,9 +405,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
-	body, err := l.objs.get(rid, plumbing.BlobObject)
+	body, err := l.objs.getLimit(rid, plumbing.BlobObject, MaxReceiptSize)
 	if err != nil {
-		return fail(RuleTree, "%v", err)
+		return fail(RuleTree, "%s: %v", receipt.Path(seq), err)
 	}
 	r, err := receipt.Parse(body)
 	if err != nil {
@@ -483,9 +487,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleSignature, "commit signature: %v", err)
 	}
-	sigBytes, err := l.objs.get(sid, plumbing.BlobObject)
+	sigBytes, err := l.objs.getLimit(sid, plumbing.BlobObject, MaxSigSize)
 	if err != nil {
-		return fail(RuleTree, "%v", err)
+		return fail(RuleTree, "%s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
 	}
 	rsig, err := keys.ParseSignature(sigBytes)
 	if err != nil {
@@ -696,9 +700,9 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 	if _, old := findEntry(olds, id+".json"); !ok || old {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: the apply must add plans/%s.json (a plan applies once)", id, id)}
 	}
-	pb, err := l.objs.get(pe.id, plumbing.BlobObject)
+	pb, err := l.objs.getLimit(pe.id, plumbing.BlobObject, receipt.MaxPlanSize)
 	if err != nil {
-		return err
+		return fmt.Errorf("plans/%s.json: %w", id, err)
 	}
 	if s := digest.Of(pb); s.Blake3 != r.Apply.Plan.Blake3 || s.SHA256 != r.Apply.Plan.SHA256 {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plans/%s.json has blake3 %s, the receipt says %s", id, s.Blake3, r.Apply.Plan.Blake3)}
@@ -718,8 +722,8 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 			if !ok || e.isDir() {
 				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.name)
 			}
-			if approvals[kid], err = l.objs.get(e.id, plumbing.BlobObject); err != nil {
-				return err
+			if approvals[kid], err = l.objs.getLimit(e.id, plumbing.BlobObject, MaxSigSize); err != nil {
+				return fmt.Errorf("plans/%s%s/%s: %w", id, ApprovalsSuffix, e.name, err)
 			}
 		}
 	}

@@ -298,6 +298,7 @@ func initLedger(dir, ledgerID, branch, mainBranch, provider string, s *keys.Sign
 	if _, err := l.Tip(); err == nil {
 		return nil, fail(exitRefused, fmt.Errorf("ledger branch %s already exists in %s", l.Ref, abs))
 	}
+	g.Provider = provider // pinned: a config naming another provider is refused
 	w, err := l.Init(ledgerID, s, kid, g, time.Now())
 	if err != nil {
 		return nil, err

@@ -479,7 +479,7 @@ EXAMPLE:
 				LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
 				Log: func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) }}
 			if rc.cfg != nil {
-				opts.Genesis = &rc.cfg.GenesisBlake3
+				opts.Genesis, opts.ConfigProvider = &rc.cfg.GenesisBlake3, rc.cfg.Provider
 			}
 			if c.Bool("push") {
 				if rc.cfg == nil || rc.root == "" {
