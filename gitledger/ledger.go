@@ -378,6 +378,11 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 	if r.CreatedAt == "" {
 		r.CreatedAt = keys.FormatTime(created)
 	}
+	// Never write what the hook refuses: a receipt dated beyond the clock
+	// (a draft's own time, or a previous receipt's that pins the clock).
+	if t, err := keys.ParseTime(r.CreatedAt); err == nil && t.After(now.Add(MaxClockSkew)) {
+		return nil, nil, &FutureError{Seq: r.Seq, CreatedAt: r.CreatedAt, Now: now}
+	}
 	body, err := r.Encode()
 	if err != nil {
 		return nil, nil, err

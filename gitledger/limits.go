@@ -69,7 +69,7 @@ type FutureError struct {
 }
 
 func (e *FutureError) Error() string {
-	return fmt.Sprintf("receipt %d is dated %s, more than %s ahead of this clock (%s)", e.Seq, e.CreatedAt, MaxClockSkew, keys.FormatTime(e.Now))
+	return fmt.Sprintf("receipt %d is dated %s, more than %s ahead of this clock", e.Seq, e.CreatedAt, MaxClockSkew)
 }
 
 // CheckNotFuture returns a *FutureError if the tip's receipt is dated more

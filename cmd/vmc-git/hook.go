@@ -82,6 +82,14 @@ EXAMPLE:
 						if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && c.NArg() > 0 {
 							return "refs/remotes/" + c.Args().First() + "/" + b
 						}
+						// Locks and intents are not fetched: ask the remote.
+						if strings.HasPrefix(ref, "refs/vmc/") && c.NArg() > 0 {
+							if out, err := gitCmd(".", "ls-remote", c.Args().First(), ref); err == nil {
+								if id, _, ok := strings.Cut(strings.TrimSpace(out), "\t"); ok {
+									return "=" + id
+								}
+							}
+						}
 						return ""
 					})
 				},
@@ -166,6 +174,9 @@ func runHookCheck(c *cli.Context, gitDir, quarantine string, ups []hooks.Update,
 			}
 			if ref = tracking(ref); ref == "" {
 				return plumbing.ZeroHash
+			}
+			if id, ok := strings.CutPrefix(ref, "="); ok {
+				return plumbing.NewHash(id)
 			}
 		}
 		r, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
