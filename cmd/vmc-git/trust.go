@@ -13,6 +13,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/trust"
 )
 
 // trustCommands are added under "vmc-git keys".
@@ -240,7 +241,7 @@ func validateProposal(ch *receipt.KeysChange) error {
 func dryRunKeys(tip *gitledger.Tip, ch *receipt.KeysChange) (*keys.Trust, error) {
 	t := tip.Trust.Clone()
 	r := receipt.Receipt{Ledger: tip.Head.Ledger, Seq: tip.Head.Seq + 1, PrevBlake3: tip.Head.Blake3, CreatedAt: keys.FormatTime(time.Now()), Keys: ch}
-	after, err := gitledger.ApplyKeysUnsigned(t, &r)
+	after, err := trust.ApplyKeysUnsigned(t, &r)
 	return after, err
 }
 
@@ -334,7 +335,7 @@ func checkProposalSigs(tip *gitledger.Tip, ch *receipt.KeysChange) error {
 	if err != nil {
 		return err
 	}
-	if err := gitledger.CheckCosigs(tip.Trust, msg, ch.Signatures, time.Now()); err != nil {
+	if err := trust.CheckCosigs(tip.Trust, msg, ch.Signatures, time.Now()); err != nil {
 		return fail(exitRefused, fmt.Errorf("trust change refused: %w", err),
 			fmt.Sprintf("each admin runs vmc-git keys cosign FILE until %d admins have signed, then vmc-git keys apply FILE", tip.Trust.AdminThreshold))
 	}
