@@ -6,21 +6,20 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
-// Size limits on what the ledger reads from git. Anyone who can push is
-// assumed hostile, and a few kilobytes of zlib can inflate to gigabytes, so
-// every object is bounded by its type's limit, checked from the object's
-// header before it is inflated; files with a known format have tighter
-// limits, checked before they are parsed. A ledger that vmc-git wrote never
-// comes near them.
+// Size limits on what the ledger reads from git: every object is bounded
+// by its type's limit (gitobj.MaxCommitSize and the others) before it is
+// inflated, and each file of the ledger tree by its own limit, checked
+// before it is parsed. A ledger that vmc-git wrote never comes near them.
 const (
-	MaxCommitSize  = 64 << 10            // a ledger or main-branch commit (headers, SSH signature, message)
-	MaxTagSize     = 64 << 10            // a snapshot tag (checkpoint note and SSH signature)
-	MaxTreeSize    = 4 << 20             // one tree: a full 1000-receipt shard is about 120 KiB
-	MaxBlobSize    = 4 << 20             // any blob not covered by a tighter limit
+	MaxCommitSize  = gitobj.MaxCommitSize
+	MaxTagSize     = gitobj.MaxTagSize
+	MaxTreeSize    = gitobj.MaxTreeSize
+	MaxBlobSize    = gitobj.MaxBlobSize
 	MaxHeadSize    = receipt.MaxHeadSize // HEAD.json
 	MaxReceiptSize = receipt.MaxSize     // one receipt file
 	MaxSigSize     = 16 << 10            // an armored SSHSIG (.sig files, approvals)
@@ -28,31 +27,12 @@ const (
 )
 
 // TooLargeError is an object bigger than the limit for what it was read as.
-type TooLargeError struct {
-	Size, Limit int64
-}
-
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%d bytes, more than the limit of %d", e.Size, e.Limit)
-}
-
-func defaultLimit(t plumbing.ObjectType) int64 {
-	switch t {
-	case plumbing.CommitObject:
-		return MaxCommitSize
-	case plumbing.TagObject:
-		return MaxTagSize
-	case plumbing.TreeObject:
-		return MaxTreeSize
-	default:
-		return MaxBlobSize
-	}
-}
+type TooLargeError = gitobj.TooLargeError
 
 // ReadBlobLimit reads a blob of at most limit bytes (the limit is checked
 // before the blob is inflated).
 func (l *Ledger) ReadBlobLimit(id plumbing.Hash, limit int64) ([]byte, error) {
-	return l.objs.getLimit(id, plumbing.BlobObject, limit)
+	return l.objs.GetLimit(id, plumbing.BlobObject, limit)
 }
 
 // MaxClockSkew is how far ahead of the clock of whoever checks (the
