@@ -131,16 +131,8 @@ func New(o Options) *Applier {
 		o.RemoteLockAge = remoteref.DefaultStale
 	}
 	a := &Applier{o: o}
-	if g, ok := o.Remote.(*GitRemote); ok {
-		if g.Signer == nil && o.Signer != nil {
-			g.Signer, g.KID = o.Signer, o.KID
-		}
-		if g.LockValid == nil {
-			g.LockValid = a.lockValid
-		}
-		if tip, err := o.Ledger.Tip(); err == nil && g.LedgerID == "" {
-			g.LedgerID = tip.Head.Ledger
-		}
+	if b, ok := o.Remote.(interface{ bind(*Applier) }); ok {
+		b.bind(a)
 	}
 	return a
 }

@@ -119,6 +119,22 @@ func NewGitRemote(dir, name, ledgerBranch, mainBranch string) *GitRemote {
 		locks: map[string]string{}, lockFor: map[string][2]string{}, intents: map[string]string{}}
 }
 
+// bind gives the remote the applier's key (to sign locks) and its check of
+// others' locks, unless they were set.
+func (g *GitRemote) bind(a *Applier) {
+	if g.Signer == nil && a.o.Signer != nil {
+		g.Signer, g.KID = a.o.Signer, a.o.KID
+	}
+	if g.LockValid == nil {
+		g.LockValid = a.lockValid
+	}
+	if tip, err := a.o.Ledger.Tip(); err == nil && g.LedgerID == "" {
+		g.LedgerID = tip.Head.Ledger
+	}
+}
+
+func (g *GitRemote) setLedger(id string) { g.LedgerID = id }
+
 // hashBlob writes data as a blob and returns its id.
 func (g *GitRemote) hashBlob(data []byte) (string, error) {
 	cmd := exec.Command("git", "hash-object", "-w", "--stdin")
@@ -510,9 +526,9 @@ func (g *GitRemote) Unlock(server string) error {
 // remoteLocks takes refs/vmc/locks/<server> on the remote for every server
 // of p, waiting up to LockWait for each; it returns the release function.
 func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
-	if g, ok := a.o.Remote.(*GitRemote); ok {
-		if tip, err := a.o.Ledger.Tip(); err == nil {
-			g.LedgerID = tip.Head.Ledger
+	if tip, err := a.o.Ledger.Tip(); err == nil {
+		if b, ok := a.o.Remote.(interface{ setLedger(string) }); ok {
+			b.setLedger(tip.Head.Ledger)
 		}
 	}
 	var taken []string

@@ -6,6 +6,14 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vmc-git/vmc-git/apply/remoteref"
+	"github.com/vmc-git/vmc-git/internal/config"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 const (
@@ -113,3 +121,25 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
+
+// FuzzHookObjects: every object the hook reads from a push, as the parser
+// it goes through (a blob can be pushed as any of them): a bounded strict
+// parse or a clean refusal, never a panic.
+func FuzzHookObjects(f *testing.F) {
+	f.Add([]byte(`{"branch":"vmc/ledger","genesis_blake3":"` + strings.Repeat("0", 64) + `","ledger":"example.com/x","main_branch":"main","provider":"sandbox","v":1}`))
+	f.Add([]byte(`{"created_at":"2026-12-01T00:00:00Z","ledger":"example.com/x","path":"receipts/000/000/000000000.json","seq":0,"v":1}`))
+	f.Add([]byte("100644 x\x00" + strings.Repeat("\x01", 20)))
+	f.Add([]byte("tree " + strings.Repeat("a", 40) + "\nparent " + strings.Repeat("b", 40) + "\n\nmsg\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		config.Parse(b)
+		receipt.ParseHead(b)
+		receipt.Parse(b)
+		plans.Parse(b)
+		remoteref.ParseLock(b)
+		remoteref.ParseIntent(b)
+		gitobj.ParseTree(b)
+		gitobj.ParseCommitHeaders(b)
+		merkle.ParseTagName(string(b))
+		keys.ParseSignature(b)
+	})
+}

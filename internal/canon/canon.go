@@ -100,8 +100,8 @@ func Check(b []byte) error {
 // check is needed).
 func validate(b []byte, canonical bool) error {
 	v := validator{parser: parser{in: b}, canonical: canonical}
-	if !canonical {
-		v.skipWS()
+	if err := v.ws(); err != nil {
+		return err
 	}
 	if err := v.value(0); err != nil {
 		return err
