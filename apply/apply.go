@@ -46,8 +46,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 

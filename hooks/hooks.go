@@ -53,8 +53,8 @@ import (
 
 	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/gitledger"
-	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/config"
+	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"

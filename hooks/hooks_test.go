@@ -121,7 +121,6 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-
 // FuzzHookObjects: every object the hook reads from a push, as the parser
 // it goes through (a blob can be pushed as any of them): a bounded strict
 // parse or a clean refusal, never a panic.
