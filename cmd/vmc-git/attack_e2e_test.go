@@ -239,3 +239,58 @@ func TestProviderPinned(t *testing.T) {
 		t.Fatalf("the config following the pinned provider was refused:\n%s", out)
 	}
 }
+
+// TestRollbackToAFreshClone (hole 14): the git server serves an older
+// ledger. A fresh clone verifies it (every rule holds) and says what it
+// relied on; given the size or the checkpoint file known from elsewhere, it
+// refuses the shorter ledger (exit 3). And merkle verify-proof names and
+// checks the checkpoint's origin.
+func TestRollbackToAFreshClone(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	for i := 0; i < 3; i++ {
+		r.must("record", "--summary", "maintenance", "--key", key("alice"))
+	}
+	snap := filepath.Join(t.TempDir(), "merkle-4.json")
+	r.must("merkle", "receipts", "--key", key("alice"), "--out", snap)
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	fresh := func() *repo {
+		c := &repo{t: t, root: filepath.Join(t.TempDir(), "infra"), env: r.env}
+		gitIn(t, "", "clone", "-q", origin, c.root)
+		return c
+	}
+	out := fresh().must("verify", "chain", "--sig")
+	if !strings.Contains(out, "relies on: tip: the ledger tip as the server sent it, 4 receipts") || !strings.Contains(out, "a server can serve an older ledger") {
+		t.Fatalf("verify does not say what it relies on:\n%s", out)
+	}
+	if out := fresh().must("verify", "chain", "--sig", "--checkpoint", snap); !strings.Contains(out, "relies on: checkpoint: "+snap+", 4 receipts") {
+		t.Fatalf("with --checkpoint:\n%s", out)
+	}
+	// The server operator rolls the ledger back to receipt 1.
+	gitIn(t, origin, "update-ref", "refs/heads/vmc/ledger", r.git("rev-parse", "vmc/ledger~2"))
+	c := fresh()
+	if out := c.must("verify", "chain", "--sig", "--no-remember"); !strings.Contains(out, "ok: "+testLedgerID+", 2 receipts") {
+		t.Fatalf("the rolled-back ledger:\n%s", out)
+	}
+	checkError(t, c.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", snap), exitInvalid,
+		"the ledger is older than a checkpoint known to the verifier (a rollback, or withheld receipts): it has 2 receipts, the checkpoint "+snap+" covers 4")
+	checkError(t, c.run("verify", "chain", "--sig", "--no-remember", "--min-size", "4"), exitInvalid,
+		"it has 2 receipts, the floor given (--min-size) is 4")
+
+	// merkle verify-proof: the checkpoint's origin is the receipt's ledger.
+	dir := t.TempDir()
+	proof := filepath.Join(dir, "proof.json")
+	os.WriteFile(proof, []byte(r.must("merkle", "prove", "1", "--size", "4")), 0o644)
+	rcpt := filepath.Join(dir, "000000001.json")
+	os.WriteFile(rcpt, []byte(r.git("show", "vmc/ledger:receipts/000/000/000000001.json")), 0o644)
+	out = r.must("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice")
+	if !strings.Contains(out, "ok: receipt 1 (000000001.json) is in the signed tree of size 4 of ledger "+testLedgerID+" (checkpoint origin "+testLedgerID) {
+		t.Fatalf("verify-proof:\n%s", out)
+	}
+	checkError(t, r.run("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice", "--origin", "example.com/other"),
+		exitInvalid, `checkpoint origin "`+testLedgerID+`", want "example.com/other" (--origin)`)
+}
