@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // The apply side of issue 9: someone who can push (but holds no key) puts
@@ -293,4 +295,69 @@ func TestRollbackToAFreshClone(t *testing.T) {
 	}
 	checkError(t, r.run("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice", "--origin", "example.com/other"),
 		exitInvalid, `checkpoint origin "`+testLedgerID+`", want "example.com/other" (--origin)`)
+}
+
+// TestVanishedLockRecordsWhatHappened (hole 5): the hook refuses deleting
+// a running apply's lock and intent (TestHookPushAttacks); if they vanish
+// anyway (the server operator), the run stops before its next provider
+// call and records what it already did from its own journal: the action
+// that happened ends up in a receipt, the next one is not attempted.
+func TestVanishedLockRecordsWhatHappened(t *testing.T) {
+	t.Parallel()
+	prov, _, seed, origin := pushSetup(t, 1500*time.Millisecond)
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+	var head receipt.Head
+	head, err := receipt.ParseHead([]byte(seed.git("show", "vmc/ledger:HEAD.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "web-1-and-2"
+	p, err := plans.Make(context.Background(), prov, plans.Request{ID: id, Ledger: testLedgerID, Head: plans.LedgerRef{Seq: head.Seq, Blake3: head.Blake3},
+		CreatedBy: "alice", Actions: []provider.Action{
+			{Op: provider.OpCreate, Server: "web-1", ServerType: "cx22", Image: "ubuntu-24.04"},
+			{Op: provider.OpCreate, Server: "web-2", ServerType: "cx22", Image: "ubuntu-24.04"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(seed.root, "plans"), 0o755)
+	os.WriteFile(seed.planFile(id), b, 0o644)
+	seed.approve(id, "bob")
+	seed.commit("plan " + id)
+	seed.git("push", "-q", "origin", "main")
+
+	a := machine(t, seed, origin)
+	done := make(chan result, 1)
+	go func() { done <- a.run("apply", "--pending", "--push", "--key", key("alice")) }()
+	// Once web-1's create is under way, the lock and intent vanish.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if s, err := prov.Server(context.Background(), "web-1"); err == nil && s != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, ref := range []string{"refs/vmc/intents/" + id, "refs/vmc/locks/web-1", "refs/vmc/locks/web-2"} {
+		gitIn(t, origin, "update-ref", "-d", ref)
+	}
+	res := <-done
+	if !strings.Contains(res.out, "applied plan "+id+": failed -> receipt 1") || !strings.Contains(res.err, "its intent is gone from the remote: recording what this run did") {
+		t.Fatalf("the run did not record what it did:\n%s", res)
+	}
+	if n := strings.TrimSpace(gitIn(t, origin, "rev-list", "--count", "refs/heads/vmc/ledger")); n != "2" {
+		t.Fatalf("origin ledger has %s commits, want 2", n)
+	}
+	rs := results(t, a.onlyReceipt(id))
+	if len(rs) != 2 || rs[0].Status != provider.StatusSucceeded || rs[1].Status != "skipped" || !strings.Contains(rs[1].Error, "lost its remote lock") {
+		t.Fatalf("receipt results: %+v", rs)
+	}
+	if _, err := prov.Server(context.Background(), "web-2"); err == nil {
+		t.Fatal("web-2 was created after the lock was lost")
+	}
 }
