@@ -35,7 +35,7 @@ for k new receipts.
 
 EXAMPLE:
    vmc-git merkle receipts --tag --key ~/.ssh/vmc_ci
-   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v vmc/merkle/120`,
+   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v refs/tags/vmc/merkle/120`,
 				Flags: []cli.Flag{
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
