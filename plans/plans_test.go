@@ -219,7 +219,12 @@ func TestParseRejects(t *testing.T) {
 			as := m["actions"].([]any)
 			m["actions"] = append(as, map[string]any{"action": map[string]any{"op": "reboot", "server": "web-1"},
 				"expect": map[string]any{"exists": true, "server_id": 42}})
-		}), "appears twice"},
+		}), "must be the state action 0 leaves"},
+		{"step after a create", m(create, func(m map[string]any) {
+			as := m["actions"].([]any)
+			m["actions"] = append(as, map[string]any{"action": map[string]any{"op": "reboot", "server": "web-1"},
+				"expect": map[string]any{"exists": true, "server_id": 42}})
+		}), "appears again after action 0 creates it"},
 	}
 	seen := map[string]string{}
 	for _, c := range cases {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmc-git/vmc-git/provider/sandbox"
+)
+
+// TestDryRunAndApplyErrors: the CLI's dry run refuses what the provider's
+// catalogue says cannot work (exit 4, nothing written), a resize of a running
+// server is planned with --poweroff-first, and a failed apply prints the
+// provider's error code and message.
+func TestDryRunAndApplyErrors(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := serve(t, sb)
+	r := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "web-1", "--type", "cx999", "--image", "ubuntu-24.04"}, "server type cx999 does not exist"},
+		{[]string{"create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--location", "mars1"}, "location mars1 does not exist"},
+		{[]string{"create", "web-1", "--type", "cax11", "--image", "fedora-41"}, "architecture mismatch: image fedora-41 exists for x86 only, server type cax11 is arm"},
+	} {
+		res := r.run(append([]string{"plan", "server"}, c.args...)...)
+		checkError(t, res, exitRefused, "dry run refused: "+c.want)
+	}
+	if out := r.git("status", "--porcelain", "--untracked-files=all", "plans"); out != "" {
+		t.Fatalf("refused dry runs wrote plans: %s", out)
+	}
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--location", "nbg1")
+	r.must("apply", "--pending", "--key", key("alice"))
+
+	res := r.run("plan", "server", "resize", "web-1", "--type", "cx32", "--id", "web-1-grow")
+	checkError(t, res, exitRefused, "server web-1 is running: a resize needs it off", "--poweroff-first")
+	r.planApproved("web-1-grow", "resize", "web-1", "--type", "cx32", "--poweroff-first")
+	if show := r.must("plan", "show", r.planFile("web-1-grow")); !strings.Contains(show, "1. poweroff web-1") ||
+		!strings.Contains(show, "2. resize web-1") || !strings.Contains(show, "~ server_type: cx22 -> cx32") {
+		t.Fatalf("plan show of poweroff+resize:\n%s", show)
+	}
+	r.must("apply", "--pending", "--key", key("alice"))
+
+	// The provider refuses the next create: the CLI says why.
+	r.planApproved("web-2-create", "create", "web-2", "--type", "cx22", "--image", "ubuntu-24.04")
+	sb.Inject(sandbox.Fault{Method: "POST", Path: "/servers", Status: 403, Code: "resource_limit_exceeded", Message: "project server limit reached"})
+	res = r.run("apply", "--pending", "--key", key("alice"))
+	checkError(t, res, exitError, "plan web-2-create: failed (recorded in receipt 3)",
+		"action 1 (create web-2): failed [resource_limit_exceeded]: ", "project server limit reached")
+	rc := r.onlyReceipt("web-2-create")
+	if res := results(t, rc); len(res) != 1 || res[0].Code != "resource_limit_exceeded" {
+		t.Fatalf("receipt results: %+v", res)
+	}
+}
