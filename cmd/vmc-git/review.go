@@ -27,16 +27,21 @@ would refuse it as stale. Changing or deleting a merged plan breaks a rule.
 Markdown output fits GitHub's 65,536-character comment limit (details folded);
 inside GitHub Actions the full text goes to $GITHUB_STEP_SUMMARY, counts to
 $GITHUB_OUTPUT, and each broken rule becomes an ::error annotation.
+--comment posts the Markdown as one pull-request comment, or edits the one
+posted before (found by a hidden marker), through the GitHub REST API with
+$GITHUB_TOKEN (needs "pull-requests: write"); the repository and pull
+request come from $GITHUB_REPOSITORY and $GITHUB_EVENT_PATH unless given.
 Exit 4 if the pull request breaks a rule.
 
 EXAMPLE:
-   vmc-git plan review --base origin/main --markdown > review.md`,
-		Flags: []cli.Flag{
+   vmc-git plan review --base origin/main --markdown > review.md
+   vmc-git plan review --base origin/main --comment`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Required: true, Usage: "the target branch, e.g. origin/main"},
 			&cli.StringFlag{Name: "head", Value: "HEAD", Usage: "the pull request's head"},
 			&cli.BoolFlag{Name: "markdown", Usage: "GitHub-flavoured markdown"},
 			jsonFlag,
-		},
+		}, commentFlags()...),
 		Action: func(c *cli.Context) error {
 			rc, err := openRepo(c)
 			if err != nil {
@@ -49,9 +54,14 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			md, folded := rv.Markdown(plans.MaxComment)
+			md, folded := rv.Markdown(commentLimit)
 			if err := githubOutputs(rv, md, folded); err != nil {
 				return err
+			}
+			if c.Bool("comment") {
+				if err := postComment(c, md); err != nil {
+					return err
+				}
 			}
 			switch {
 			case c.Bool("json"):

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/internal/github"
+	"github.com/vmc-git/vmc-git/internal/github/githubtest"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
 )
 
@@ -56,4 +61,69 @@ func TestDryRunAndApplyErrors(t *testing.T) {
 	if res := results(t, rc); len(res) != 1 || res[0].Code != "resource_limit_exceeded" {
 		t.Fatalf("receipt results: %+v", res)
 	}
+}
+
+// TestReviewComment: plan review --comment posts one comment on the pull
+// request through the GitHub issues-comments API (a local server speaking its
+// shape), and the second run edits that same comment; the full review goes to
+// the job summary.
+func TestReviewComment(t *testing.T) {
+	t.Parallel()
+	const token = "ghs_e2e"
+	gh := githubtest.New(token, github.DefaultAuthor)
+	defer gh.Close()
+	r := newRepo(t, repoOpts{})
+	r.git("checkout", "-q", "-b", "pr")
+	r.plan("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--user-data", writeTemp(t, "#cloud-config\nruncmd: [echo hi]\n"))
+	r.commit("plan web-1")
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	event := writeTemp(t, `{"action":"synchronize","number":12,"pull_request":{"number":12}}`)
+	env := []string{"GITHUB_TOKEN=" + token, "GITHUB_API_URL=" + gh.URL(), "GITHUB_REPOSITORY=acme/infra",
+		"GITHUB_EVENT_PATH=" + event, "GITHUB_STEP_SUMMARY=" + summary}
+	for run := 1; run <= 2; run++ {
+		res := r.runEnv(env, "plan", "review", "--base", "main", "--comment")
+		if res.code != 0 && res.code != exitRefused {
+			t.Fatalf("run %d: %s", run, res)
+		}
+		reqs := gh.Requests()
+		var methods []string
+		for _, q := range reqs {
+			methods = append(methods, q.Method)
+		}
+		want := []string{"GET", "POST"}
+		verb := "posted"
+		if run == 2 {
+			want, verb = []string{"GET", "PATCH"}, "updated"
+		}
+		if !slices.Equal(methods, want) || !strings.Contains(res.err, "vmc-git: "+verb+" review comment") {
+			t.Fatalf("run %d: requests %v, want %v\n%s", run, methods, want, res)
+		}
+		if body := reqs[1].Body; !strings.HasPrefix(body, github.Marker+"\n## vmc-git plan review") ||
+			!strings.Contains(body, "runcmd: [echo hi]") || len([]rune(body)) > github.MaxBody {
+			t.Fatalf("run %d: comment body:\n%s", run, body)
+		}
+	}
+	cs := gh.Comments("acme/infra#12")
+	if len(cs) != 1 {
+		t.Fatalf("%d comments on the pull request, want 1", len(cs))
+	}
+	sum, _ := os.ReadFile(summary)
+	if !strings.Contains(string(sum), "#### 1. create `web-1`") || !strings.Contains(string(sum), "runcmd: [echo hi]") {
+		t.Fatalf("job summary:\n%s", sum)
+	}
+	// Without a token: a usage error, nothing sent.
+	res := r.runEnv([]string{"GITHUB_API_URL=" + gh.URL(), "GITHUB_REPOSITORY=acme/infra", "GITHUB_TOKEN="}, "plan", "review", "--base", "main", "--comment", "--pr", "12")
+	checkError(t, res, exitUsage, "GITHUB_TOKEN")
+	if n := len(gh.Requests()); n != 0 {
+		t.Fatalf("%d requests without a token", n)
+	}
+}
+
+func writeTemp(t *testing.T, s string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
