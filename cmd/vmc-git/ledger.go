@@ -313,7 +313,7 @@ func initLedger(dir, ledgerID, branch, mainBranch, provider string, s *keys.Sign
 	if err := os.WriteFile(filepath.Join(abs, config.Path), b, 0o644); err != nil {
 		return nil, err
 	}
-	wf, err := workflows.WriteCallers(abs, cfg)
+	wf, err := workflows.WriteCallers(abs, cfg, Version)
 	if err != nil {
 		return nil, err
 	}

@@ -6,11 +6,15 @@ package main
 // under test are the ones init writes. act (v0.2.89, host mode, no Docker)
 // runs them offline:
 //
-//   - the callers' `uses: vmc-git/vmc-git/.github/workflows/<file>@v1` is served
-//     from this checkout with --local-repository vmc-git/vmc-git@v1=<module
+//   - the callers' `uses: vmc-git/vmc-git/.github/workflows/<file>@<version>` is served
+//     from this checkout with --local-repository vmc-git/vmc-git@<version>=<module
 //     root>: act resolves remote reusable workflows through the same action
 //     cache as remote actions, so the reusable workflows run unmodified;
-//   - actions/setup-go is replaced by a stand-in composite action
+//   - the test's vmc-git is built as release e2eVersion, so the callers pin
+//     @e2eVersion, which --local-repository serves from this checkout;
+//   - the apply job runs in the environment vmc-apply (act applies no
+//     protection rules; the secret file stands in for its secrets);
+//   - actions/setup-go (pinned by SHA) is replaced by a stand-in composite action
 //     (--local-repository): act prepares every remote action of a job, even
 //     of a skipped step, and the workflows skip it anyway because the
 //     repository variable VMC_GIT_BIN (--var) names the vmc-git binary this
@@ -44,6 +48,11 @@ import (
 // actVersion is the act release the workflows are tested with; CI installs
 // it with `go install github.com/nektos/act@v0.2.89`.
 const actVersion = "v0.2.89"
+
+// e2eVersion is the release the test's vmc-git binary claims to be: the
+// callers its init writes must pin the reusable workflows (served from this
+// checkout under that ref) and the vmc-git they install to it.
+const e2eVersion = "v1.9.0"
 
 func findAct(t *testing.T) string {
 	t.Helper()
@@ -148,10 +157,11 @@ func (e *e2e) runAct(event, workflow string, payload any) *actResult {
 		"--no-cache-server",
 		"--action-offline-mode",
 		"--action-cache-path", filepath.Join(e.dir, "act-cache"),
-		"--local-repository", workflows.DefaultRepo + "@" + workflows.DefaultRef + "=" + e.module,
-		"--local-repository", "actions/setup-go@v6=" + e.setup,
+		"--local-repository", workflows.DefaultRepo + "@" + e2eVersion + "=" + e.module,
+		"--local-repository", "actions/setup-go@" + workflows.PinnedActions["actions/setup-go"].SHA + "=" + e.setup,
 		"--var", "VMC_GIT_BIN=" + e.bin,
 		"--var", "VMC_KID=alice",
+		"--var", "VMC_PR_COMMENT=false",
 		"--secret-file", filepath.Join(e.dir, "secrets.env"),
 		"--env-file", none, "--var-file", none, "--input-file", none,
 		"--json",
@@ -228,7 +238,7 @@ func newE2E(t *testing.T) *e2e {
 
 	e.bin = filepath.Join(e.dir, "vmc-git")
 	start := time.Now()
-	build := exec.Command(goTool(), "build", "-o", e.bin, ".")
+	build := exec.Command(goTool(), "build", "-ldflags", "-X main.Version="+e2eVersion, "-o", e.bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -281,6 +291,13 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	for _, f := range workflows.CallerFiles {
 		if !strings.Contains(tracked, workflows.Dir+"/"+f) {
 			t.Fatalf("init did not commit %s/%s; main has:\n%s", workflows.Dir, f, tracked)
+		}
+		caller := e.git(e.repo, "show", "HEAD:"+workflows.Dir+"/"+f)
+		if !strings.Contains(caller, "/.github/workflows/"+f+"@"+e2eVersion+"\n") || !strings.Contains(caller, `vmc-git-version: "`+e2eVersion+`"`) {
+			t.Fatalf("%s is not pinned to %s, the version of the binary that wrote it:\n%s", f, e2eVersion, caller)
+		}
+		if f == workflows.ApplyFile && (!strings.Contains(caller, `environment: "vmc-apply"`) || !strings.Contains(caller, "secrets: inherit")) {
+			t.Fatalf("the apply caller does not run in the vmc-apply environment:\n%s", caller)
 		}
 	}
 
