@@ -578,3 +578,41 @@ func TestActionsPinned(t *testing.T) {
 		t.Fatal("no actions found: the pattern is broken")
 	}
 }
+
+// TestReleaseWorkflow: tagged releases build vmc-git for linux and darwin on
+// amd64 and arm64 with the tag as its version and publish SHA-256 sums; only
+// that job may write.
+func TestReleaseWorkflow(t *testing.T) {
+	src := projectWorkflows(t)["release.yml"]
+	if src == nil {
+		t.Fatal("no release workflow")
+	}
+	w := parse(t, "release.yml", src)
+	var tags []string
+	for _, e := range w.On {
+		if h, ok := e.(*actionlint.WebhookEvent); ok && h.Hook.Value == "push" && h.Tags != nil {
+			tags = filterValues(h.Tags)
+		}
+	}
+	if len(tags) == 0 || !strings.HasPrefix(tags[0], "v") {
+		t.Errorf("release: want on push tags v…, have %v", tags)
+	}
+	j := w.Jobs["release"]
+	if j == nil || j.Permissions.Scopes["contents"] == nil || j.Permissions.Scopes["contents"].Value.Value != "write" {
+		t.Fatal("release: job release needs contents: write")
+	}
+	if w.Permissions == nil || w.Permissions.Scopes["contents"] == nil || w.Permissions.Scopes["contents"].Value.Value != "read" {
+		t.Error("release: the workflow default must be contents: read")
+	}
+	var script string
+	for _, s := range j.Steps {
+		if r, ok := s.Exec.(*actionlint.ExecRun); ok && r.Run != nil {
+			script += r.Run.Value + "\n"
+		}
+	}
+	for _, want := range []string{"for os in linux darwin", "for arch in amd64 arm64", "-X main.Version=$TAG", "sha256sum", "SHA256SUMS", "gh release create", "--version"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("release: the build does not %q", want)
+		}
+	}
+}
