@@ -9,7 +9,8 @@ package plans
 //
 //	create   the server type exists, is not retired, and is offered at the
 //	         location (which exists); the image exists, is not retired, and
-//	         exists for the type's architecture; the name is free
+//	         exists for the type's architecture; the name is free; the SSH
+//	         keys, firewalls and networks it names exist
 //	rebuild  the image exists for the server's architecture
 //	resize   the type exists and differs from the current one, has the same
 //	         architecture, is offered at the server's location and has a disk
@@ -177,7 +178,24 @@ func checkAction(ctx context.Context, cat provider.Catalog, a provider.Action, c
 				return err
 			}
 		}
-		return checkImage(a.Image, st)
+		if err := checkImage(a.Image, st); err != nil {
+			return err
+		}
+		for _, ref := range []struct {
+			kind  string
+			names []string
+		}{{provider.RefSSHKey, a.SSHKeys}, {provider.RefFirewall, a.Firewalls}, {provider.RefNetwork, a.Networks}} {
+			for _, n := range ref.names {
+				ok, err := cat.Exists(ctx, ref.kind, n)
+				if err != nil {
+					return fmt.Errorf("dry run: read %s %s: %w", ref.kind, n, err)
+				}
+				if !ok {
+					return dryRefuse("%s %s does not exist", ref.kind, n)
+				}
+			}
+		}
+		return nil
 	case provider.OpRebuild:
 		st, err := cat.ServerType(ctx, cur.ServerType)
 		if err != nil {

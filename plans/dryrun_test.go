@@ -3,8 +3,11 @@ package plans_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -44,6 +47,9 @@ func TestDryRunRefusals(t *testing.T) {
 		{"type not at location", []provider.Action{with(func(a *provider.Action) { a.Location = "ash" })}, "server type cx22 is not offered at location ash (offered at: fsn1, nbg1, hel1)"},
 		{"architecture mismatch", []provider.Action{func() provider.Action { a := arm; a.Image = "rocky-9"; return a }()}, "architecture mismatch: image rocky-9 exists for x86 only, server type cax11 is arm"},
 		{"name taken", []provider.Action{create("db-1")}, "server db-1 already exists"},
+		{"unknown ssh key", []provider.Action{with(func(a *provider.Action) { a.SSHKeys = []string{"nobody"} })}, "ssh key nobody does not exist"},
+		{"unknown firewall", []provider.Action{with(func(a *provider.Action) { a.Firewalls = []string{"wall"} })}, "firewall wall does not exist"},
+		{"unknown network", []provider.Action{with(func(a *provider.Action) { a.Networks = []string{"lan"} })}, "network lan does not exist"},
 		{"rename to a taken name", []provider.Action{{Op: provider.OpRename, Server: "db-1", NewName: "db-2"}}, "server name db-2 is taken"},
 		{"resize while running", []provider.Action{{Op: provider.OpResize, Server: "db-1", ServerType: "cx32"}}, "server db-1 is running: a resize needs it off; power it off first"},
 		{"resize to the same type", []provider.Action{{Op: provider.OpResize, Server: "db-1", ServerType: "cx22"}}, "server db-1 is already of type cx22"},
@@ -78,6 +84,21 @@ func TestDryRunRefusals(t *testing.T) {
 	// find off, and which applies.
 	if err := mk(func() provider.Action { a := arm; a.Image = "debian-12"; return a }()); err != nil {
 		t.Fatalf("arm create: %v", err)
+	}
+	// SSH keys, firewalls and networks that exist are accepted.
+	hc := hcloud.NewClient(hcloud.WithEndpoint(w.url), hcloud.WithToken("test-token"))
+	_, pub := signer(t, "ops")
+	if _, _, err := hc.SSHKey.Create(ctx, hcloud.SSHKeyCreateOpts{Name: "ops", PublicKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hc.Firewall.Create(ctx, hcloud.FirewallCreateOpts{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hc.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "lan", IPRange: &net.IPNet{IP: net.IPv4(10, 0, 0, 0), Mask: net.CIDRMask(16, 32)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk(with(func(a *provider.Action) { a.SSHKeys, a.Firewalls, a.Networks = []string{"ops"}, []string{"web"}, []string{"lan"} })); err != nil {
+		t.Fatalf("create with an existing ssh key, firewall and network: %v", err)
 	}
 	p, err := plans.Make(ctx, w.prov, plans.Request{ID: "db-1-grow", Ledger: testLedger, Head: w.head(), Actions: []provider.Action{
 		{Op: provider.OpPoweroff, Server: "db-1"}, {Op: provider.OpResize, Server: "db-1", ServerType: "cx42", UpgradeDisk: true}, {Op: provider.OpPoweron, Server: "db-1"}}})

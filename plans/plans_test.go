@@ -348,6 +348,7 @@ type world struct {
 	bob    *keys.Signer // approver
 	carol  *keys.Signer // applier only: her approvals do not count
 	locks  *lock.Locks
+	url    string // the sandbox's API
 }
 
 const testLedger = "example.com/test/infra"
@@ -400,6 +401,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
+	w.url = url
 	if w.prov, err = provider.New(provider.Config{Token: "test-token", Endpoint: url, PollInterval: 5 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}

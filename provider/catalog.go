@@ -22,7 +22,17 @@ type Catalog interface {
 	Location(ctx context.Context, name string) (*Location, error)
 	// DiskSize returns the size in GB of the named server's primary disk.
 	DiskSize(ctx context.Context, server string) (int, error)
+	// Exists reports whether the project has a resource of this kind
+	// (RefSSHKey, RefFirewall, RefNetwork) with exactly this name.
+	Exists(ctx context.Context, kind, name string) (bool, error)
 }
+
+// Kinds of resources a create action refers to by name (Catalog.Exists).
+const (
+	RefSSHKey   = "ssh key"
+	RefFirewall = "firewall"
+	RefNetwork  = "network"
+)
 
 // ServerType is one server type on offer.
 type ServerType struct {
@@ -157,4 +167,33 @@ func (h *Hetzner) DiskSize(ctx context.Context, server string) (int, error) {
 		return 0, h.redact(err)
 	}
 	return s.PrimaryDiskSize, nil
+}
+
+// Exists implements Catalog.
+func (h *Hetzner) Exists(ctx context.Context, kind, name string) (bool, error) {
+	var found string
+	var err error
+	switch kind {
+	case RefSSHKey:
+		var k *hcloud.SSHKey
+		if k, _, err = h.r.SSHKey.GetByName(ctx, name); k != nil {
+			found = k.Name
+		}
+	case RefFirewall:
+		var f *hcloud.Firewall
+		if f, _, err = h.r.Firewall.GetByName(ctx, name); f != nil {
+			found = f.Name
+		}
+	case RefNetwork:
+		var n *hcloud.Network
+		if n, _, err = h.r.Network.GetByName(ctx, name); n != nil {
+			found = n.Name
+		}
+	default:
+		return false, fmt.Errorf("hetzner: unknown resource kind %q", kind)
+	}
+	if err != nil {
+		return false, h.redact(fmt.Errorf("hetzner: get %s %q: %w", kind, name, toAPIError(err)))
+	}
+	return found == name, nil
 }
