@@ -17,9 +17,12 @@
 //	 "summary":"create web-1 (cx22, ubuntu-24.04, fsn1)","v":1}
 //
 // Each action (provider.Action) carries what the dry run found on its server:
-// whether it exists and, if so, its id, status, type and labels. A plan names
-// each server at most once, so every expectation is about the state before
-// the plan. ledger_head is the ledger receipt the plan was made against.
+// whether it exists and, if so, its id, status, type and labels. A server may
+// appear in several steps (poweroff, then resize) unless an earlier step
+// creates, deletes or renames it; the first step's expectation is the state
+// before the plan, a later one's the state the steps before it leave
+// (Simulate; see dryrun.go). ledger_head is the ledger receipt the plan was
+// made against.
 //
 // # Staleness
 //
