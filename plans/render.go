@@ -369,9 +369,13 @@ func (p *Plan) Markdown(b []byte, now map[string]*provider.Server, approvals *Ap
 	fmt.Fprintf(&s, "### Plan `%s`\n\n%s\n\n", mdCode(p.ID), mdEscape(p.Summary))
 	fmt.Fprintf(&s, "- format v%d, ledger `%s` at receipt %d (`%s`)\n- made `%s` by `%s`\n- blake3 `%s`\n- sha256 `%s`\n\n",
 		p.V, mdCode(p.Ledger), p.LedgerHead.Seq, p.LedgerHead.Blake3, mdCode(p.CreatedAt), mdCode(orDash(p.CreatedBy)), sum.Blake3, sum.SHA256)
+	first := p.firstSteps()
 	for i, st := range p.Actions {
 		cur, against := StateFromExpect(st.Expect), "what the dry run found"
-		if now != nil {
+		switch {
+		case !first[i]:
+			against = "the state the steps before it leave"
+		case now != nil:
 			cur, against = StateFromServer(now[st.Action.Server]), "the provider now"
 		}
 		fmt.Fprintf(&s, "#### %d. %s `%s`\n\n", i+1, mdEscape(string(st.Action.Op)), mdCode(st.Action.Server))
@@ -390,7 +394,7 @@ func (p *Plan) Markdown(b []byte, now map[string]*provider.Server, approvals *Ap
 			s.WriteString("\n</details>\n")
 		}
 		fmt.Fprintf(&s, "\nCompared with %s. Expects: `%s`", against, mdCode(describeExpect(st.Expect)))
-		if now != nil {
+		if now != nil && first[i] {
 			fmt.Fprintf(&s, "; now: `%s`", mdCode(describeState(cur)))
 		}
 		s.WriteString(".\n\n")
