@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -131,5 +133,23 @@ func TestRefusals(t *testing.T) {
 	}
 	if _, err := github.New(github.Options{Token: ""}); err == nil || !strings.Contains(err.Error(), "GITHUB_TOKEN") {
 		t.Fatalf("no token: %v", err)
+	}
+}
+
+// TestForeignNextPage: a Link header pointing at another host is not
+// followed, so the token never leaves the API's host.
+func TestForeignNextPage(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the token was sent to another host: %s %s", r.Method, r.URL)
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "<"+other.URL+"/repos/acme/infra/issues/12/comments?page=2>; rel=\"next\"")
+		w.Write([]byte("[]"))
+	}))
+	defer api.Close()
+	_, _, err := client(t, api.URL).Upsert(context.Background(), "acme/infra", 12, "x")
+	if err == nil || !strings.Contains(err.Error(), "not followed") {
+		t.Fatalf("foreign next page: %v", err)
 	}
 }
