@@ -14,6 +14,9 @@ package main
 //     @e2eVersion, which --local-repository serves from this checkout;
 //   - the apply job runs in the environment vmc-apply (act applies no
 //     protection rules; the secret file stands in for its secrets);
+//   - the review comment is off (--var VMC_PR_COMMENT=false: act has no
+//     GitHub API); TestReviewComment covers --comment against a local server
+//     speaking the issues-comments API;
 //   - actions/setup-go (pinned by SHA) is replaced by a stand-in composite action
 //     (--local-repository): act prepares every remote action of a job, even
 //     of a skipped step, and the workflows skip it anyway because the
@@ -334,7 +337,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	r := e.runAct("pull_request", workflows.PlanReviewFile, pullRequest("plan-web-1", 1))
 	e.wantJob(r, "plan review", "success")
 	sum := r.summary("plan review")
-	for _, want := range []string{"vmc-git plan review", "web-1-create", "create web-1", "1 of 1 (bob)"} {
+	for _, want := range []string{"vmc-git plan review", "web-1-create", "create web-1", "1 of 1 (bob)", "+ server_type: cx22", "+ labels.vmc.plan: web-1-create  (added by vmc-git)"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("review summary lacks %q:\n%s", want, sum)
 		}
