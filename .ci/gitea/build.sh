@@ -15,6 +15,12 @@ if [ -x "$out/gitea" ] && [ -d "$out/options" ] && [ -d "$out/templates" ]; then
 fi
 command -v gcc >/dev/null || { echo "build.sh: gcc is needed (cgo, for SQLite)" >&2; exit 1; }
 mkdir -p "$out"
+# One build per machine: a second run waits for the first, then finds it.
+exec 9>"$out.lock"
+flock 9
+if [ -x "$out/gitea" ] && [ -d "$out/options" ] && [ -d "$out/templates" ]; then
+  echo "$out"; exit 0
+fi
 tmp="$out/.building.$$"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"
