@@ -24,7 +24,7 @@ if ! command -v act >/dev/null; then
 fi
 
 # Gitea v1.26.0 for the forge end-to-end test (cmd/vmc-git TestGitea): built
-# once per machine, cached beside the Go build cache (about 7 minutes cold on
+# once per machine, cached in the Go build cache directory (about 7 minutes cold on
 # 2 cores, nothing after); .ci/gitea/build.sh prints its directory.
 echo "== Gitea (cached build)"
 VMC_GITEA_DIR="$(bash .ci/gitea/build.sh)"

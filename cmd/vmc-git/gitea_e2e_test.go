@@ -293,6 +293,11 @@ func TestGitea(t *testing.T) {
 		if !strings.Contains(string(outb), "remote: vmc-git: refused") || !strings.Contains(string(outb), want) {
 			t.Fatalf("%s: the pusher did not see vmc-git's refusal %q:\n%s", what, want, outb)
 		}
+		for _, line := range strings.Split(string(outb), "\n") {
+			if strings.Contains(line, "vmc-git: refused") {
+				t.Logf("%s: %s", what, line)
+			}
+		}
 		if now := g.refs("infra"); now["refs/heads/vmc/ledger"] != good["refs/heads/vmc/ledger"] || now["refs/heads/main"] != good["refs/heads/main"] {
 			t.Fatalf("%s: Gitea's refs moved: %v, were %v", what, now, good)
 		}
@@ -312,4 +317,16 @@ func TestGitea(t *testing.T) {
 	r.git("commit", "-q", "-am", "edit a merged plan")
 	push("merged plan edited", "plans/web-1-create.json", "main")
 	t.Logf("Gitea refused every forged push; refs stayed %v", good)
+
+	// The control: a Gitea repository without vmc-git's hook takes the
+	// forged ledger commit, so the refusals above were vmc-git's.
+	if code, b := g.api("POST", "/user/repos", map[string]any{"name": "control", "private": true}); code != http.StatusCreated {
+		t.Fatalf("create repository: %d %s", code, b)
+	}
+	r.git("remote", "add", "control", g.remote("control"))
+	r.git("push", "-q", "control", tip+":refs/heads/vmc/ledger")
+	r.git("push", "-q", "control", forged+":refs/heads/vmc/ledger")
+	if got := g.refs("control")["refs/heads/vmc/ledger"]; got != forged {
+		t.Fatalf("control repository: ledger at %s, want the forged %s", got, forged)
+	}
 }
