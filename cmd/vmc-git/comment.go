@@ -17,7 +17,7 @@ const commentLimit = workspace.CommentLimit
 func commentFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "comment", Usage: "post or update the review comment on the pull request ($GITHUB_TOKEN)"},
-		&cli.StringFlag{Name: "repo", Usage: "owner/name (default $GITHUB_REPOSITORY)"},
+		&cli.StringFlag{Name: "github-repo", Usage: "the GitHub repository, owner/name (default $GITHUB_REPOSITORY)"},
 		&cli.IntFlag{Name: "pr", Usage: "pull request number (default: from $GITHUB_EVENT_PATH)"},
 		&cli.StringFlag{Name: "comment-author", Value: github.DefaultAuthor, Usage: "the login whose marked comment is edited (the token's user)"},
 	}
@@ -25,7 +25,7 @@ func commentFlags() []cli.Flag {
 
 // postComment creates or edits the pull request's review comment.
 func postComment(c *cli.Context, md string) error {
-	repo := c.String("repo")
+	repo := c.String("github-repo")
 	if repo == "" {
 		repo = os.Getenv("GITHUB_REPOSITORY")
 	}

@@ -14,9 +14,9 @@ package main
 //     @e2eVersion, which --local-repository serves from this checkout;
 //   - the apply job runs in the environment vmc-apply (act applies no
 //     protection rules; the secret file stands in for its secrets);
-//   - the review comment is off (--var VMC_PR_COMMENT=false: act has no
-//     GitHub API); TestReviewComment covers --comment against a local server
-//     speaking the issues-comments API;
+//   - the review comment goes to a local server speaking GitHub's
+//     issues-comments API (githubtest), named by --env GITHUB_API_URL (which
+//     act makes github.api_url) with the token as the secret GITHUB_TOKEN;
 //   - actions/setup-go (pinned by SHA) is replaced by a stand-in composite action
 //     (--local-repository): act prepares every remote action of a job, even
 //     of a skipped step, and the workflows skip it anyway because the
@@ -45,6 +45,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/internal/github"
+	"github.com/vmc-git/vmc-git/internal/github/githubtest"
 	"github.com/vmc-git/vmc-git/internal/workflows"
 )
 
@@ -56,6 +58,9 @@ const actVersion = "v0.2.89"
 // callers its init writes must pin the reusable workflows (served from this
 // checkout under that ref) and the vmc-git they install to it.
 const e2eVersion = "v1.9.0"
+
+// e2eGitHubToken is the GITHUB_TOKEN act hands the workflows.
+const e2eGitHubToken = "ghs_act-e2e"
 
 func findAct(t *testing.T) string {
 	t.Helper()
@@ -93,6 +98,7 @@ type e2e struct {
 	module string // this module's root: the reusable workflows
 	setup  string // stand-in for actions/setup-go
 	env    []string
+	github *githubtest.Server // the GitHub API the review comment goes to
 }
 
 func (e *e2e) run(dir, name string, args ...string) string {
@@ -164,7 +170,7 @@ func (e *e2e) runAct(event, workflow string, payload any) *actResult {
 		"--local-repository", "actions/setup-go@" + workflows.PinnedActions["actions/setup-go"].SHA + "=" + e.setup,
 		"--var", "VMC_GIT_BIN=" + e.bin,
 		"--var", "VMC_KID=alice",
-		"--var", "VMC_PR_COMMENT=false",
+		"--env", "GITHUB_API_URL=" + e.github.URL(),
 		"--secret-file", filepath.Join(e.dir, "secrets.env"),
 		"--env-file", none, "--var-file", none, "--input-file", none,
 		"--json",
@@ -282,6 +288,9 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// act reads the secret file with godotenv: a double-quoted value may
 	// span lines written as \n.
 	secret := "VMC_SIGNING_KEY_PEM=\"" + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", `\n`) + "\\n\"\n"
+	e.github = githubtest.New(e2eGitHubToken, github.DefaultAuthor)
+	t.Cleanup(e.github.Close)
+	secret += "GITHUB_TOKEN=" + e2eGitHubToken + "\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "secrets.env"), []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -345,6 +354,26 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	if r.outputs["ok"] != "true" || r.outputs["plans"] != "1" || r.outputs["missing_approvals"] != "0" {
 		t.Errorf("review outputs %v, want ok=true plans=1 missing_approvals=0", r.outputs)
 	}
+	// The review is the pull request's one comment; a second run edits it.
+	comments := func(pr int) []githubtest.Comment {
+		return e.github.Comments(fmt.Sprintf("acme/infra#%d", pr))
+	}
+	if cs := comments(1); len(cs) != 1 || !strings.Contains(cs[0].Body, "+ server_type: cx22") || !strings.HasPrefix(cs[0].Body, github.Marker) {
+		t.Fatalf("pull request 1 comments after the review: %+v", cs)
+	}
+	first := comments(1)[0].ID
+	r = e.runAct("pull_request", workflows.PlanReviewFile, pullRequest("plan-web-1", 1))
+	e.wantJob(r, "plan review", "success")
+	if cs := comments(1); len(cs) != 1 || cs[0].ID != first {
+		t.Fatalf("pull request 1 comments after a second review: %+v (first was %d)", cs, first)
+	}
+	var methods []string
+	for _, q := range e.github.Requests() {
+		methods = append(methods, q.Method)
+	}
+	if want := "GET POST GET PATCH"; strings.Join(methods, " ") != want {
+		t.Errorf("GitHub API requests %v, want %s", methods, want)
+	}
 
 	// Scenario 1b: a plan nobody approved yet fails the check, with the
 	// review still in the summary.
@@ -357,6 +386,9 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	e.wantJob(r, "plan review", "failure")
 	if !strings.Contains(r.summary("plan review"), "web-2-create") || !strings.Contains(r.log, "approval(s) missing") {
 		t.Errorf("unapproved plan: want the review in the summary and an error naming missing approvals\n%s", r.log)
+	}
+	if cs := comments(2); len(cs) != 1 || !strings.Contains(cs[0].Body, "approval(s) missing") {
+		t.Errorf("pull request 2 comments: %+v", cs)
 	}
 	e.git(e.repo, "checkout", "-q", "main")
 
