@@ -97,7 +97,9 @@ func TestDryRunRefusals(t *testing.T) {
 	if _, _, err := hc.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "lan", IPRange: &net.IPNet{IP: net.IPv4(10, 0, 0, 0), Mask: net.CIDRMask(16, 32)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := mk(with(func(a *provider.Action) { a.SSHKeys, a.Firewalls, a.Networks = []string{"ops"}, []string{"web"}, []string{"lan"} })); err != nil {
+	if err := mk(with(func(a *provider.Action) {
+		a.SSHKeys, a.Firewalls, a.Networks = []string{"ops"}, []string{"web"}, []string{"lan"}
+	})); err != nil {
 		t.Fatalf("create with an existing ssh key, firewall and network: %v", err)
 	}
 	p, err := plans.Make(ctx, w.prov, plans.Request{ID: "db-1-grow", Ledger: testLedger, Head: w.head(), Actions: []provider.Action{
