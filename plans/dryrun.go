@@ -237,3 +237,46 @@ func checkAction(ctx context.Context, cat provider.Catalog, a provider.Action, c
 	}
 	return nil
 }
+
+// CheckCatalog runs the dry-run checks of every step of p against the
+// provider's catalogue as it is now, for a plan made elsewhere (a pull
+// request's plan may have been written by hand, past the dry run). It
+// returns one line per refused step; err is for a provider it could not
+// read. Servers are read from prov for first steps and simulated for later
+// ones, as Make does.
+func CheckCatalog(ctx context.Context, prov provider.Provider, p *Plan) (refusals []string, err error) {
+	cat, ok := prov.(provider.Catalog)
+	if !ok {
+		return nil, nil
+	}
+	first := p.firstSteps()
+	now := time.Now()
+	var locs = map[string]string{}
+	for i, st := range p.Actions {
+		a := st.Action
+		var cur *provider.Server
+		if first[i] {
+			s, err := prov.Server(ctx, a.Server)
+			switch {
+			case errors.Is(err, provider.ErrNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("check plan %s: read server %s: %w", p.ID, a.Server, err)
+			default:
+				cur = s
+				locs[a.Server] = s.Location
+			}
+		} else {
+			e := st.Expect
+			cur = &provider.Server{ID: e.ServerID, Name: a.Server, Status: e.Status, ServerType: e.ServerType, Labels: e.Labels, Location: locs[a.Server]}
+		}
+		if (a.Op == provider.OpCreate) != (cur == nil) {
+			continue // stale, which CheckFresh reports
+		}
+		if err := checkAction(ctx, cat, a, cur, now); errors.Is(err, ErrDryRun) {
+			refusals = append(refusals, fmt.Sprintf("action %d (%s %s): %s", i+1, a.Op, a.Server, strings.TrimPrefix(err.Error(), ErrDryRun.Error()+": ")))
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return refusals, nil
+}

@@ -71,6 +71,9 @@ EXAMPLE:
 					for _, s := range p.Stale {
 						outf(c, "  STALE: %s\n", s)
 					}
+					for _, s := range p.Refused {
+						outf(c, "  PROVIDER WOULD REFUSE: %s\n", s)
+					}
 					if p.NowError != "" {
 						outf(c, "  current state not checked: %s\n", p.NowError)
 					}
@@ -114,14 +117,17 @@ func githubOutputs(rv *plans.Review, md string, folded bool) error {
 		}
 	}
 	if f := os.Getenv("GITHUB_OUTPUT"); f != "" {
-		stale, missing := 0, 0
+		stale, missing, refused := 0, 0, 0
 		for _, p := range rv.Plans {
 			if len(p.Stale) > 0 {
 				stale++
 			}
+			if len(p.Refused) > 0 {
+				refused++
+			}
 			missing += p.Approvals.Missing
 		}
-		out := fmt.Sprintf("ok=%t\nplans=%d\nstale=%d\nmissing_approvals=%d\nfolded=%t\n", rv.OK(), len(rv.Plans), stale, missing, folded)
+		out := fmt.Sprintf("ok=%t\nplans=%d\nstale=%d\nrefused=%d\nmissing_approvals=%d\nfolded=%t\n", rv.OK(), len(rv.Plans), stale, refused, missing, folded)
 		if err := appendFile(f, out); err != nil {
 			return err
 		}
@@ -132,6 +138,9 @@ func githubOutputs(rv *plans.Review, md string, folded bool) error {
 	for _, p := range rv.Plans {
 		for _, s := range p.Stale {
 			fmt.Printf("::warning file=%s::%s\n", p.File, annotationEscape(s))
+		}
+		for _, s := range p.Refused {
+			fmt.Printf("::error file=%s::the provider would refuse %s\n", p.File, annotationEscape(s))
 		}
 	}
 	return nil

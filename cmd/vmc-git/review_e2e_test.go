@@ -127,3 +127,30 @@ func writeTemp(t *testing.T, s string) string {
 	}
 	return f
 }
+
+// TestReviewCatalogue: a plan written by hand, past the dry run, is checked
+// against the provider's catalogue in review: the review says what the
+// provider would refuse and the refused output counts it.
+func TestReviewCatalogue(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.git("checkout", "-q", "-b", "pr")
+	file := r.plan("web-9-create", "create", "web-9", "--type", "cx22", "--image", "ubuntu-24.04")
+	b, _ := os.ReadFile(file)
+	os.WriteFile(file, []byte(strings.ReplaceAll(string(b), "cx22", "cx999")), 0o644)
+	r.approve("web-9-create", "bob")
+	r.commit("a hand-made plan")
+	out := filepath.Join(t.TempDir(), "out")
+	res := r.runEnv([]string{"GITHUB_ACTIONS=true", "GITHUB_OUTPUT=" + out}, "plan", "review", "--base", "main")
+	if res.code != 0 || !strings.Contains(res.out, "PROVIDER WOULD REFUSE: action 1 (create web-9): server type cx999 does not exist") ||
+		!strings.Contains(res.out, "::error file=plans/web-9-create.json::the provider would refuse") {
+		t.Fatalf("review of a plan the provider would refuse:\n%s", res)
+	}
+	if o, _ := os.ReadFile(out); !strings.Contains(string(o), "refused=1\n") {
+		t.Fatalf("outputs: %s", o)
+	}
+	md := r.must("plan", "review", "--base", "main", "--markdown")
+	if !strings.Contains(md, ":x: the provider would refuse it") || !strings.Contains(md, "server type cx999 does not exist") {
+		t.Fatalf("markdown:\n%s", md)
+	}
+}
