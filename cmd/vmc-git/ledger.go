@@ -195,6 +195,7 @@ EXAMPLE:
 			&cli.StringFlag{Name: "roles", Value: "admin,applier,approver", Usage: "roles of the signing key"},
 			&cli.StringSliceFlag{Name: "operator", Usage: "another genesis key: KID:ROLES:PUBKEYFILE (repeatable)"},
 			&cli.StringFlag{Name: "provider", Value: config.ProviderSandbox, Usage: "sandbox (embedded Hetzner-compatible API) or hetzner"},
+			genesisWitnessFlag, genesisWQuorumFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -222,8 +223,12 @@ EXAMPLE:
 				}
 				specs = append(specs, sp)
 			}
+			policy := keys.Policy{ApprovalsRequired: c.Int("approvals-required"), AdminThreshold: c.Int("admin-threshold")}
+			if err := genesisWitnesses(c, &policy); err != nil {
+				return err
+			}
 			res, err := initLedger(dir, c.String("ledger"), c.String("branch"), c.String("main-branch"), c.String("provider"), s, kid,
-				receipt.Genesis{Keys: specs, Policy: keys.Policy{ApprovalsRequired: c.Int("approvals-required"), AdminThreshold: c.Int("admin-threshold")}})
+				receipt.Genesis{Keys: specs, Policy: policy})
 			if err != nil {
 				return err
 			}
@@ -451,6 +456,7 @@ EXAMPLE:
 			&cli.StringFlag{Name: "genesis", Usage: "pinned genesis blake3 (default: genesis_blake3 in .vmc/config.json)"},
 			&cli.BoolFlag{Name: "no-remember", Usage: "neither check nor update the remembered verified head"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 3) if receipts were signed by a key after its compromise"},
+			checkpointFileFlag, witnessCheckFlag, witnessTimeoutFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -485,11 +491,16 @@ EXAMPLE:
 				}
 				return err
 			}
+			witnessed, err := checkWitnessed(c, rc)
+			if err != nil {
+				return err
+			}
 			if c.Bool("json") {
 				return printJSON(c, struct {
 					OK bool `json:"ok"`
 					*gitledger.Report
-				}{true, rep})
+					Witnessed map[string]any `json:"witnessed,omitempty"`
+				}{true, rep, witnessed})
 			}
 			sig := "structure and hashes (add --sig for signatures)"
 			if rep.Signatures {
@@ -506,6 +517,7 @@ EXAMPLE:
 			if len(rep.Invalidated) > 0 && c.Bool("strict") {
 				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed by compromised keys", len(rep.Invalidated)))
 			}
+			printWitnessed(c, witnessed)
 			if c.Bool("head") {
 				b, _ := rep.Head.Encode()
 				outf(c, "%s\n", b)

@@ -14,6 +14,7 @@ import (
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/witness"
 )
 
 func init() {
@@ -44,7 +45,7 @@ EXAMPLE:
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
 					&cli.StringFlag{Name: "out", Usage: "snapshot file (default: merkle-<N>.json in the current directory)"},
-					keyFlag, kidFlag, jsonFlag,
+					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
 					rc, err := openRepo(c)
@@ -55,9 +56,10 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
-					res, err := rc.ledger.MakeSnapshot(s, kid, c.Uint64("size"), c.Bool("tag"), time.Now())
+					var cosigned []witness.Result
+					res, err := rc.ledger.MakeCosignedSnapshot(s, kid, c.Uint64("size"), c.Bool("tag"), time.Now(), cosigner(c, &cosigned))
 					if err != nil {
-						return fail(exitRefused, err)
+						return fail(exitRefused, err, "a snapshot under a witness policy waits for witness_threshold cosignatures; the ledger itself keeps working")
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {
@@ -71,9 +73,16 @@ EXAMPLE:
 						return err
 					}
 					if c.Bool("json") {
-						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental})
+						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental, "witnesses": cosigned})
 					}
 					outf(c, "snapshot of %d receipts: root %s\n  wrote %s\n", res.LeafCount, res.Root, out)
+					for _, r := range cosigned {
+						if r.Cosignature != nil {
+							outf(c, "  cosigned by %s at %s\n", r.Witness, r.Cosignature.Time.Format(time.RFC3339))
+						} else {
+							outf(c, "  not cosigned by %s: %s\n", r.Witness, r.Error)
+						}
+					}
 					if t := tagName(res); t != "" {
 						outf(c, "  tagged %s (tag object %s)\n", t, res.Tag)
 					}
@@ -165,7 +174,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "receipt", Required: true, Usage: "the receipt file"},
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
-					kidFlag,
+					kidFlag, proofWitnessFlag, proofWQuorumFlag,
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, "PROOF"); err != nil {
@@ -196,6 +205,9 @@ EXAMPLE:
 					}
 					if err := merkle.CheckOffline(proof, rb, cb, note.VerifierList(v)); err != nil {
 						return fail(exitInvalid, err)
+					}
+					if err := checkProofWitnesses(c, cb); err != nil {
+						return err
 					}
 					outf(c, "ok: receipt is in the signed tree (%s)\n", filepath.Base(c.String("receipt")))
 					return nil

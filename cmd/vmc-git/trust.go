@@ -310,6 +310,8 @@ func applyChange(c *cli.Context, rc *repoCtx, s *keys.Signer, me string, ch *rec
 		summary = fmt.Sprintf("revoke %s (%s)", p.KID, p.Reason)
 	case receipt.KeysRotate:
 		summary = fmt.Sprintf("rotate %s to %s", p.KID, fingerprintOf(p.Key.PublicKey))
+	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
+		summary = witnessSummary(p)
 	}
 	w, err := rc.ledger.Append(s, me, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
 		if tip.Head.Blake3 != p.Base {
