@@ -43,7 +43,7 @@ type Server struct {
 	db     string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	logBuf *strings.Builder
+	exited chan error
 }
 
 // Witness returns the server as a witness.Witness.
@@ -136,9 +136,12 @@ func (s *Server) Restart() {
 	t := s.t
 	t.Helper()
 	s.Stop()
+	prev := strings.TrimPrefix(s.URL, "http://")
 	for try := 0; try < 5; try++ {
-		port := freePort(t)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		addr := prev // a restart keeps its address (the URL in trust states) when it can
+		if addr == "" || try > 0 {
+			addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		}
 		cmd := exec.Command(s.bin, "-name", s.Name, "-db", s.db, "-ssh-agent", s.sock, "-key", s.fp, "-listen", addr)
 		var log strings.Builder
 		pr, pw, err := os.Pipe()
@@ -181,6 +184,8 @@ func (s *Server) Restart() {
 				break wait
 			case <-deadline:
 				cmd.Process.Kill()
+				logMu.Lock()
+				defer logMu.Unlock()
 				t.Fatalf("litewitness did not listen on %s within 30 s; log:\n%s", addr, log.String())
 			case <-time.After(50 * time.Millisecond):
 				if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
@@ -208,10 +213,9 @@ func (s *Server) Restart() {
 			t.Fatalf("litewitness printed no vkey")
 		}
 		s.mu.Lock()
-		s.cmd, s.logBuf = cmd, &log
+		s.cmd, s.exited = cmd, exited
 		s.URL = "http://" + addr
 		s.mu.Unlock()
-		go func() { <-exited }()
 		return
 	}
 	t.Fatal("litewitness: no free port after 5 tries")
@@ -224,6 +228,10 @@ func (s *Server) Stop() {
 	defer s.mu.Unlock()
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+		}
 		s.cmd = nil
 	}
 }

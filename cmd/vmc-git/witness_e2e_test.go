@@ -1,0 +1,257 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/vmc-git/vmc-git/internal/litewitness"
+	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/witness"
+)
+
+// witnessedRepo makes a ledger whose trust state names two real
+// litewitness witnesses with witness_threshold 2, both registered for the
+// ledger's origin with the snapshot signers' keys.
+func witnessedRepo(t *testing.T) (*repo, *litewitness.Server, *litewitness.Server) {
+	t.Helper()
+	w1 := litewitness.Start(t, "witness.test/w1")
+	w2 := litewitness.Start(t, "witness.test/w2")
+	r := newRepo(t, repoOpts{})
+	var list struct {
+		Origin  string   `json:"origin"`
+		LogKeys []string `json:"log_keys"`
+	}
+	if err := json.Unmarshal([]byte(r.must("witness", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Origin != testLedgerID || len(list.LogKeys) != 2 { // alice and carol sign snapshots
+		t.Fatalf("witness list: %+v", list)
+	}
+	for _, w := range []*litewitness.Server{w1, w2} {
+		w.AddLog(testLedgerID, list.LogKeys...)
+		r.must("witness", "add", "--vkey", w.VKey, "--url", w.URL, "--key", key("alice"))
+	}
+	r.must("witness", "threshold", "2", "--key", key("alice"))
+	return r, w1, w2
+}
+
+func (r *repo) record(summary string) {
+	r.t.Helper()
+	r.must("record", "--summary", summary, "--key", key("alice"))
+}
+
+// size returns the number of receipts.
+func (r *repo) size() uint64 {
+	r.t.Helper()
+	var head struct {
+		Seq uint64 `json:"seq"`
+	}
+	out := r.must("verify", "chain", "--no-remember", "--head")
+	if err := json.Unmarshal([]byte(out[strings.LastIndex(out, "{"):]), &head); err != nil {
+		r.t.Fatalf("head: %v\n%s", err, out)
+	}
+	return head.Seq + 1
+}
+
+// TestWitnessedSnapshots: end to end with two litewitness processes and a
+// quorum of 2. Snapshots are cosigned by both; the tag message is a note
+// the stock sumdb/note verifier opens; the hook accepts the tags; a fresh
+// clone of a server that serves a rolled-back ledger (newer tags withheld)
+// is refused when it holds the newest cosigned checkpoint or asks the
+// witnesses; a fork is refused by the witnesses (no tag) and by verify; a
+// witness that is down holds back the snapshot, not the ledger.
+func TestWitnessedSnapshots(t *testing.T) {
+	t.Parallel()
+	r, w1, w2 := witnessedRepo(t)
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+
+	// Snapshot 1, cosigned by both witnesses.
+	r.record("one")
+	out := r.must("merkle", "receipts", "--tag", "--key", key("alice"))
+	for _, w := range []string{"witness.test/w1", "witness.test/w2"} {
+		if !strings.Contains(out, "cosigned by "+w) {
+			t.Fatalf("snapshot not cosigned by %s:\n%s", w, out)
+		}
+	}
+	n1 := r.size()
+	tag1 := merkle.TagName(n1)
+	msg := tagMessage(t, r, tag1)
+	// Stock note code opens the tag message with the operator's key and both
+	// witness keys: four signature lines (alice as kid and as origin, w1, w2).
+	var list struct {
+		LogKeys []string `json:"log_keys"`
+	}
+	json.Unmarshal([]byte(r.must("witness", "list", "--json")), &list)
+	vs := []note.Verifier{}
+	for _, k := range list.LogKeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	for _, w := range []*litewitness.Server{w1, w2} {
+		v, _ := witness.NewVerifier(w.Witness())
+		vs = append(vs, v)
+	}
+	n, err := note.Open([]byte(msg), note.VerifierList(vs...))
+	if err != nil || len(n.Sigs) != 3 || strings.Count(msg, "\n— ") != 4 {
+		t.Fatalf("tag message does not open with stock note code (%v):\n%s", err, msg)
+	}
+	r.git("push", "-q", "origin", "main", "vmc/ledger", "--tags")
+	r.must("verify", "chain", "--sig")
+
+	// Snapshot 2, the newest cosigned checkpoint; its file is what a
+	// verifier holds.
+	r.record("two")
+	r.record("three")
+	newest := filepath.Join(t.TempDir(), "newest.json") // merkle-<N>.json, with the cosignatures
+	r.must("merkle", "receipts", "--tag", "--key", key("alice"), "--out", newest)
+	n2 := r.size()
+	newestNote := filepath.Join(t.TempDir(), "newest.txt") // the tag message alone
+	os.WriteFile(newestNote, []byte(tagMessage(t, r, merkle.TagName(n2))), 0o644)
+	r.git("push", "-q", "origin", "vmc/ledger", "--tags")
+
+	// A server that serves the ledger as of snapshot 1 and withholds tag 2.
+	rolled := filepath.Join(t.TempDir(), "rolled.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", rolled)
+	c1 := r.git("rev-list", "-n", "1", tag1)
+	r.git("push", "-q", rolled, "main", c1+":refs/heads/vmc/ledger", "refs/tags/"+tag1)
+	fresh := &repo{t: t, root: filepath.Join(t.TempDir(), "fresh"), env: r.env}
+	gitIn(t, "", "clone", "-q", rolled, fresh.root)
+	// Without outside knowledge the old ledger looks fine: it is genuinely signed.
+	fresh.must("verify", "chain", "--sig", "--no-remember")
+	// With the newest cosigned checkpoint: refused, both sizes and roots named.
+	res := fresh.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", newest)
+	if res.code != exitInvalid || !strings.Contains(res.err, "ledger rolled back: it has "+strconv.FormatUint(n1, 10)+" receipts") ||
+		!strings.Contains(res.err, "has size "+strconv.FormatUint(n2, 10)+" root ") {
+		t.Fatalf("rolled-back ledger with --checkpoint:\n%s", res)
+	}
+	res = fresh.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", newestNote)
+	if res.code != exitInvalid || !strings.Contains(res.err, "ledger rolled back") {
+		t.Fatalf("rolled-back ledger with --checkpoint (note text):\n%s", res)
+	}
+	// Asking the witnesses: both have cosigned n2.
+	res = fresh.run("verify", "chain", "--sig", "--no-remember", "--witness-check")
+	if res.code != exitInvalid || !strings.Contains(res.err, "has cosigned a checkpoint of size "+strconv.FormatUint(n2, 10)) {
+		t.Fatalf("rolled-back ledger with --witness-check:\n%s", res)
+	}
+	// The full ledger passes both.
+	out = r.must("verify", "chain", "--sig", "--checkpoint", newest, "--witness-check")
+	if !strings.Contains(out, "witness witness.test/w1: at size "+strconv.FormatUint(n2, 10)+", agrees") || !strings.Contains(out, "cosigned by witness.test/w1, witness.test/w2") {
+		t.Fatalf("full ledger:\n%s", out)
+	}
+
+	// A fork from snapshot 1 (the rolled-back clone writes other receipts):
+	// the witnesses refuse to cosign it, so no tag is written.
+	fresh.git("fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
+	for i := uint64(0); i < n2-n1+1; i++ {
+		fresh.record("fork " + strconv.FormatUint(i, 10))
+	}
+	res = fresh.run("merkle", "receipts", "--tag", "--key", key("alice"))
+	if res.code != exitRefused || !strings.Contains(res.err, "witness quorum not met: 0 valid cosignatures") || !strings.Contains(res.err, "witness.test/w1") {
+		t.Fatalf("fork cosigned:\n%s", res)
+	}
+	if tags := fresh.git("tag", "-l", "vmc/merkle/*"); tags != tag1 {
+		t.Fatalf("fork tagged: %q", tags)
+	}
+	res = fresh.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", newest)
+	if res.code != exitInvalid || !strings.Contains(res.err, "ledger forked from a known checkpoint") || !strings.Contains(res.err, "has size "+strconv.FormatUint(n2, 10)+" root ") {
+		t.Fatalf("fork with --checkpoint:\n%s", res)
+	}
+
+	// A witness that is down: the snapshot waits for the quorum, the ledger
+	// keeps working, and the snapshot is made once the witness is back.
+	w2.Stop()
+	r.record("four")
+	res = r.run("merkle", "receipts", "--tag", "--key", key("alice"))
+	if res.code != exitRefused || !strings.Contains(res.err, "witness quorum not met: 1 valid cosignatures, witness_threshold is 2 (cosigned by witness.test/w1); none from witness.test/w2") {
+		t.Fatalf("snapshot with a witness down:\n%s", res)
+	}
+	r.record("five")
+	w2.Restart()
+	out = r.must("merkle", "receipts", "--tag", "--key", key("alice"))
+	if !strings.Contains(out, "cosigned by witness.test/w2") {
+		t.Fatalf("snapshot after the witness came back:\n%s", out)
+	}
+	r.git("push", "-q", "origin", "vmc/ledger", "--tags")
+	r.must("verify", "chain", "--sig")
+}
+
+// tagMessage returns the message of an annotated tag (without the SSHSIG).
+func tagMessage(t *testing.T, r *repo, tag string) string {
+	t.Helper()
+	raw := r.git("cat-file", "tag", tag)
+	_, body, _ := strings.Cut(raw, "\n\n")
+	msg, _, _ := strings.Cut(body, "-----BEGIN SSH SIGNATURE-----")
+	return msg
+}
+
+// TestWitnessPolicyChanges: adding a witness is a keys receipt; with
+// admin_threshold 2 it needs two admins; an invalid witness key or an
+// impossible quorum is refused before anything is written.
+func TestWitnessPolicyChanges(t *testing.T) {
+	t.Parallel()
+	w1 := litewitness.Start(t, "witness.test/p1")
+	r := newRepo(t, repoOpts{})
+	res := r.run("witness", "threshold", "1", "--key", key("alice"))
+	if res.code != exitRefused || !strings.Contains(res.err, "witness_threshold 1 but only 0 witnesses") {
+		t.Fatalf("threshold without witnesses:\n%s", res)
+	}
+	res = r.run("witness", "add", "--vkey", flipB64(w1.VKey, len(w1.VKey)-10), "--url", w1.URL, "--key", key("alice"))
+	if res.code != exitUsage || !strings.Contains(res.err, "does not match the key") {
+		t.Fatalf("bad vkey:\n%s", res)
+	}
+	res = r.run("witness", "add", "--vkey", w1.VKey, "--url", "ftp://x", "--key", key("alice"))
+	if res.code != exitUsage || !strings.Contains(res.err, "want http:// or https://") {
+		t.Fatalf("bad url:\n%s", res)
+	}
+	r.must("witness", "add", "--vkey", w1.VKey, "--url", w1.URL, "--key", key("alice"))
+	res = r.run("witness", "add", "--vkey", w1.VKey, "--url", w1.URL, "--key", key("alice"))
+	if res.code != exitRefused || !strings.Contains(res.err, "named twice") {
+		t.Fatalf("witness added twice:\n%s", res)
+	}
+	r.must("witness", "threshold", "1", "--key", key("alice"))
+	out := r.must("witness", "list", "--json")
+	if !strings.Contains(out, `"witness_threshold": 1`) || !strings.Contains(out, w1.VKey) {
+		t.Fatalf("list:\n%s", out)
+	}
+	// The witness is not registered for this ledger yet: the snapshot waits.
+	r.record("x")
+	res = r.run("merkle", "receipts", "--tag", "--key", key("alice"))
+	if res.code != exitRefused || !strings.Contains(res.err, "HTTP 403") {
+		t.Fatalf("snapshot with an unregistered log:\n%s", res)
+	}
+	// Removing a witness the quorum needs is refused; lowering it first works.
+	res = r.run("witness", "remove", "witness.test/p1", "--key", key("alice"))
+	if res.code != exitRefused || !strings.Contains(res.err, "witness_threshold 1 but only 0 witnesses") {
+		t.Fatalf("remove below quorum:\n%s", res)
+	}
+	r.must("witness", "threshold", "0", "--key", key("alice"))
+	r.must("witness", "remove", "witness.test/p1", "--key", key("alice"))
+	r.must("verify", "chain", "--sig")
+	log := r.must("log")
+	for _, s := range []string{"add witness witness.test/p1", "witness_threshold 1", "remove witness witness.test/p1"} {
+		if !strings.Contains(log, s) {
+			t.Fatalf("log lacks %q:\n%s", s, log)
+		}
+	}
+}
+
+// flipB64 changes the base64 character at i into another.
+func flipB64(s string, i int) string {
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
+}
