@@ -2,15 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/vmc-git/vmc-git/internal/litewitness"
+	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/witness"
 )
@@ -254,4 +258,141 @@ func flipB64(s string, i int) string {
 		c = 'B'
 	}
 	return s[:i] + string(c) + s[i+1:]
+}
+
+// TestWitnessForgedTags: snapshot tags signed by a trusted operator key but
+// without the cosignatures the policy needs are refused by verify chain and
+// by the hook, each with its own message: no cosignature, one of two, a
+// cosignature by an unknown witness, one made for another root, one made
+// for another origin. The cosignatures are real (made by litewitness).
+func TestWitnessForgedTags(t *testing.T) {
+	t.Parallel()
+	r, w1, w2 := witnessedRepo(t)
+	w3 := litewitness.Start(t, "witness.test/w3") // not in the trust state
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.record("one")
+	r.must("merkle", "receipts", "--tag", "--key", key("alice"))
+	tag1 := merkle.TagName(r.size())
+	r.git("push", "-q", "origin", "main", "vmc/ledger", "--tags")
+	r.record("two")
+	n := r.size()
+
+	s, err := keys.LoadFile(key("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		LogKeys []string `json:"log_keys"`
+	}
+	json.Unmarshal([]byte(r.must("witness", "list", "--json")), &list)
+	w3.AddLog(testLedgerID, list.LogKeys...)
+	otherKey, _ := merkle.VerifierKey(otherLedgerID, s.Ed25519())
+	w2.AddLog(otherLedgerID, otherKey)
+	leaves := ledgerLeafHashes(t, r, n)
+	cp := merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: merkle.RootOf(leaves)}
+	signed := signAsAlice(t, s, cp)
+	// Real cosignatures of this checkpoint by w1 and the outsider w3 (w2 is
+	// kept back), and by w2 of the same tree under another origin.
+	line := func(w *litewitness.Server, cp merkle.Checkpoint, signed []byte, old uint64) string {
+		req := witness.Request{Checkpoint: cp, Signed: signed, OldSize: old, Prove: func(o uint64) ([]merkle.Hash, error) {
+			return merkle.ProveConsistency(leaves, o, cp.Size)
+		}}
+		_, res, err := witness.Cosign(t.Context(), &witness.Client{}, []witness.Witness{w.Witness()}, 1, req, time.Now())
+		if err != nil {
+			t.Fatalf("%s: %v", w.Name, res[0].Err)
+		}
+		return res[0].Cosignature.Line
+	}
+	c1 := line(w1, cp, signed, 0)
+	c3 := line(w3, cp, signed, 0)
+	ocp := merkle.Checkpoint{Origin: otherLedgerID, Size: n, Root: cp.Root}
+	oc2 := line(w2, ocp, signAsAlice(t, s, ocp), 0)
+	var oldRoot2 string // w2's cosignature of tag 1 (another root)
+	for _, l := range strings.SplitAfter(tagMessage(t, r, tag1), "\n") {
+		if strings.HasPrefix(l, "— witness.test/w2 ") {
+			oldRoot2 = l
+		}
+	}
+	for name, tc := range map[string]struct{ lines, want string }{
+		"no cosignature":      {"", "witness quorum not met: 0 valid cosignatures, witness_threshold is 2"},
+		"one of two":          {c1, "witness quorum not met: 1 valid cosignatures, witness_threshold is 2 (cosigned by witness.test/w1); none from witness.test/w2"},
+		"unknown witness":     {c1 + c3, "witness quorum not met: 1 valid cosignatures"},
+		"another root":        {c1 + oldRoot2, "cosignature by witness.test/w2 does not verify"},
+		"another origin":      {c1 + oc2, "cosignature by witness.test/w2 does not verify"},
+		"garbage cosignature": {c1 + "— witness.test/w2 AAAA\n", "checkpoint signature: malformed note"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tag := merkle.TagName(n)
+			writeTag(t, r, s, tag, string(signed)+tc.lines)
+			defer r.git("update-ref", "-d", "refs/tags/"+tag)
+			res := r.run("verify", "chain", "--sig", "--no-remember")
+			if res.code != exitInvalid || !strings.Contains(res.err, "snapshot "+tag+": ") || !strings.Contains(res.err, tc.want) {
+				t.Fatalf("verify chain: want %q:\n%s", tc.want, res)
+			}
+			cmd := exec.Command("git", "push", "origin", "vmc/ledger", "refs/tags/"+tag)
+			cmd.Dir, cmd.Env = r.root, r.env
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("hook accepted or said something else (want %q): %v\n%s", tc.want, err, out)
+			}
+		})
+	}
+	if got := gitIn(t, origin, "tag", "-l"); strings.TrimSpace(got) != tag1 {
+		t.Fatalf("origin tags: %q", got)
+	}
+}
+
+func signAsAlice(t *testing.T, s *keys.Signer, cp merkle.Checkpoint) []byte {
+	t.Helper()
+	ks, err := merkle.NewNoteSigner("alice", s.Ed25519(), s.SignRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os, err := merkle.NewNoteSigner(cp.Origin, s.Ed25519(), s.SignRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := merkle.SignCheckpoint(cp, ks, os)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeTag writes a snapshot tag object in the form vmc-git writes, with
+// message msg, signed by s (SSHSIG, namespace git), on the ledger commit
+// whose receipt is the tag's size - 1.
+func writeTag(t *testing.T, r *repo, s *keys.Signer, tag, msg string) {
+	t.Helper()
+	size, _ := strconv.ParseUint(strings.TrimPrefix(tag, merkle.TagPrefix), 10, 64)
+	commit := strings.TrimSpace(r.git("rev-parse", "vmc/ledger"))
+	if got := r.size(); got != size {
+		t.Fatalf("tag %s on a ledger of %d", tag, got)
+	}
+	head := fmt.Sprintf("object %s\ntype commit\ntag %s\ntagger vmc-git <alice> %d +0000\n\n%s", commit, tag, time.Now().Unix(), msg)
+	sig, err := s.Sign(keys.NamespaceGit, []byte(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "hash-object", "-t", "tag", "-w", "--stdin")
+	cmd.Dir, cmd.Env = r.root, r.env
+	cmd.Stdin = strings.NewReader(head + string(sig))
+	id, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.git("update-ref", "refs/tags/"+tag, strings.TrimSpace(string(id)))
+}
+
+// ledgerLeafHashes reads the first n receipts' leaf hashes with vmc-git show.
+func ledgerLeafHashes(t *testing.T, r *repo, n uint64) []merkle.Hash {
+	t.Helper()
+	var out []merkle.Hash
+	for i := uint64(0); i < n; i++ {
+		out = append(out, merkle.LeafHash([]byte(r.must("show", strconv.FormatUint(i, 10), "--raw"))))
+	}
+	return out
 }
