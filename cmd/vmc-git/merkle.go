@@ -14,12 +14,7 @@ import (
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
-	"github.com/vmc-git/vmc-git/witness"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{merkleCommand()} })
-}
 
 func merkleCommand() *cli.Command {
 	return &cli.Command{
@@ -48,18 +43,18 @@ EXAMPLE:
 					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
-					rc, err := openRepo(c)
+					ws, err := open(c)
 					if err != nil {
 						return err
 					}
-					s, kid, err := loadSigner(c)
+					defer ws.Close()
+					id, err := loadSigner(c, ws)
 					if err != nil {
 						return err
 					}
-					var cosigned []witness.Result
-					res, err := rc.ledger.MakeCosignedSnapshot(s, kid, c.Uint64("size"), c.Bool("tag"), time.Now(), cosigner(c, &cosigned))
+					res, cosigned, err := ws.SnapshotWitnessed(c.Context, id, c.Uint64("size"), c.Bool("tag"), witnessClient(c))
 					if err != nil {
-						return fail(exitRefused, err, "a snapshot under a witness policy waits for witness_threshold cosignatures; the ledger itself keeps working")
+						return err
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {
@@ -226,23 +221,12 @@ func tagName(r *gitledger.SnapshotResult) string {
 
 // ledgerLeaves returns the leaf hashes of the first size receipts (0: all).
 func ledgerLeaves(c *cli.Context, size uint64) ([]merkle.Hash, uint64, error) {
-	rc, err := openRepo(c)
+	ws, err := open(c)
 	if err != nil {
 		return nil, 0, err
 	}
-	r, err := rc.ledger.NewReader()
-	if err != nil {
-		return nil, 0, err
-	}
-	n := r.Tip.Head.Seq + 1
-	if size == 0 {
-		size = n
-	}
-	if size > n {
-		return nil, 0, fail(exitNotFound, fmt.Errorf("tree of %d receipts: the ledger has %d", size, n))
-	}
-	leaves, err := gitledger.LeafHashes(r, 0, size)
-	return leaves, size, err
+	defer ws.Close()
+	return ws.Leaves(size)
 }
 
 // verifierFromArg builds a note verifier from a verifier key string or an

@@ -1,25 +1,19 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/witness"
+	"github.com/vmc-git/vmc-git/workspace"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{witnessCommand()} })
-}
 
 // Flags shared with verify chain, merkle receipts and init.
 var (
@@ -34,31 +28,16 @@ func witnessClient(c *cli.Context) *witness.Client {
 	return &witness.Client{Timeout: c.Duration("witness-timeout")}
 }
 
-// cosigner gathers cosignatures for merkle receipts --tag; results are kept
-// for the report.
-func cosigner(c *cli.Context, results *[]witness.Result) gitledger.CosignFunc {
-	return func(req witness.Request, ws []witness.Witness, threshold int) ([]byte, error) {
-		out, res, err := witness.Cosign(c.Context, witnessClient(c), ws, threshold, req, time.Now())
-		*results = res
-		if err != nil {
-			var why []string
-			for _, r := range res {
-				if r.Err != nil {
-					why = append(why, r.Error)
-				}
-			}
-			return nil, fmt.Errorf("%w: %s", err, strings.Join(why, "; "))
-		}
-		return out, nil
-	}
-}
-
 // genesisWitnesses parses init's --witness and --witness-threshold.
 func genesisWitnesses(c *cli.Context, p *keys.Policy) error {
 	for _, arg := range c.StringSlice("witness") {
-		s, err := parseWitnessArg(arg)
+		vkey, url, ok := strings.Cut(strings.TrimSpace(arg), " ")
+		if !ok {
+			return usagef("--witness %q: want \"VKEY URL\"", arg)
+		}
+		s, err := workspace.ParseWitnessSpec(vkey, url)
 		if err != nil {
-			return fail(exitUsage, fmt.Errorf("--witness: %w", err))
+			return fmt.Errorf("--witness: %w", err)
 		}
 		p.Witnesses = append(p.Witnesses, s)
 	}
@@ -66,66 +45,27 @@ func genesisWitnesses(c *cli.Context, p *keys.Policy) error {
 	return nil
 }
 
-func parseWitnessArg(arg string) (keys.WitnessSpec, error) {
-	vkey, url, ok := strings.Cut(strings.TrimSpace(arg), " ")
-	if !ok {
-		return keys.WitnessSpec{}, fmt.Errorf("%q: want \"VKEY URL\"", arg)
-	}
-	w, err := witness.ParseWitness(vkey, strings.TrimSpace(url))
-	if err != nil {
-		return keys.WitnessSpec{}, err
-	}
-	return keys.WitnessSpec{Name: w.Name, Key: vkey, URL: w.URL}, nil
-}
-
 // checkWitnessed runs verify chain's --checkpoint and --witness-check after
-// a successful Verify, and returns what to add to the report.
-func checkWitnessed(c *cli.Context, rc *repoCtx) (map[string]any, error) {
-	out := map[string]any{}
-	var known []gitledger.KnownCheckpoint
-	for _, path := range c.StringSlice("checkpoint") {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fail(exitUsage, fmt.Errorf("--checkpoint: %w", err))
-		}
-		if snap, err := merkle.ParseSnapshot(b); err == nil {
-			b = []byte(snap.Checkpoint)
-		}
-		known = append(known, gitledger.KnownCheckpoint{Source: "checkpoint file " + path, Note: b})
+// a successful verification.
+func checkWitnessed(c *cli.Context, ws *workspace.Workspace) (*workspace.Witnessed, error) {
+	if len(c.StringSlice("checkpoint")) == 0 && !c.Bool("witness-check") {
+		return nil, nil
 	}
-	if len(known) > 0 {
-		res, err := rc.ledger.CheckKnown(known)
-		if err != nil {
-			return nil, fail(exitInvalid, err, "a checkpoint you hold is not in this ledger: the server may be serving an old or forked ledger; fetch from another remote and compare")
-		}
-		out["checkpoints"] = res
-	}
-	if c.Bool("witness-check") {
-		rep, err := rc.ledger.WitnessCheck(c.Context, witnessClient(c), time.Now())
-		if err != nil {
-			var ahead *gitledger.WitnessAheadError
-			var rb *merkle.RollbackError
-			if errors.As(err, &ahead) || errors.As(err, &rb) {
-				return nil, fail(exitInvalid, err, "the witnesses have seen a longer or different ledger: the server may be serving an old or forked ledger")
-			}
-			return nil, fail(exitError, err)
-		}
-		out["witnesses"] = rep
-	}
-	return out, nil
+	return ws.CheckWitnessed(c.Context, c.StringSlice("checkpoint"), c.Bool("witness-check"), witnessClient(c))
 }
 
-func printWitnessed(c *cli.Context, extra map[string]any) {
-	if res, ok := extra["checkpoints"].([]gitledger.KnownResult); ok {
-		for _, k := range res {
-			by := "cosigned by " + strings.Join(k.Cosigned, ", ")
-			if len(k.Cosigned) == 0 {
-				by = "signed by " + strings.Join(k.SignedBy, ", ")
-			}
-			outf(c, "  contains %s: size %d root %s (%s)\n", k.Source, k.Size, k.Root, by)
-		}
+func printWitnessed(c *cli.Context, w *workspace.Witnessed) {
+	if w == nil {
+		return
 	}
-	if rep, ok := extra["witnesses"].(*gitledger.WitnessReport); ok {
+	for _, k := range w.Checkpoints {
+		by := "cosigned by " + strings.Join(k.Cosigned, ", ")
+		if len(k.Cosigned) == 0 {
+			by = "signed by " + strings.Join(k.SignedBy, ", ")
+		}
+		outf(c, "  contains %s: size %d root %s (%s)\n", k.Source, k.Size, k.Root, by)
+	}
+	if rep := w.Witnesses; rep != nil {
 		for _, p := range rep.Witnesses {
 			switch {
 			case p.Err != nil:
@@ -139,64 +79,45 @@ func printWitnessed(c *cli.Context, extra map[string]any) {
 	}
 }
 
-func witnessSummary(p receipt.Proposal) string {
-	switch p.Op {
-	case receipt.KeysAddWitness:
-		return fmt.Sprintf("add witness %s", p.Witness.Name)
-	case receipt.KeysRemoveWitness:
-		return fmt.Sprintf("remove witness %s", p.WitnessName)
-	default:
-		return fmt.Sprintf("witness_threshold %d", *p.WitnessThreshold)
-	}
-}
-
 func witnessCommand() *cli.Command {
 	changeFlags := []cli.Flag{keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id (default: the key's comment)"},
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write a proposal for admins to co-sign (vmc-git keys cosign / keys apply) instead of applying it"}, jsonFlag}
-	change := func(name, usage, args, example string, flags []cli.Flag, build func(c *cli.Context, p *receipt.Proposal) error) *cli.Command {
+	change := func(name, usage, args, example string, flags []cli.Flag, build func(c *cli.Context, tc *workspace.TrustChange) error) *cli.Command {
 		return &cli.Command{
 			Name: name, Usage: usage, ArgsUsage: args,
 			Description: "A trust change: a keys receipt signed by admin_threshold admins. With one admin it is\nwritten at once; otherwise write a proposal with -o and collect signatures with\nvmc-git keys cosign, then vmc-git keys apply.\n\nEXAMPLE:\n   " + example,
 			Flags:       append(flags, changeFlags...),
 			Action: func(c *cli.Context) error {
-				rc, err := openRepo(c)
-				if err != nil {
+				tc := workspace.TrustChange{}
+				if err := build(c, &tc); err != nil {
 					return err
-				}
-				tip, err := rc.ledger.Tip()
-				if err != nil {
-					return err
-				}
-				p := receipt.Proposal{V: receipt.Version, Ledger: tip.Head.Ledger, Base: tip.Head.Blake3}
-				if err := build(c, &p); err != nil {
-					return err
-				}
-				ch := &receipt.KeysChange{Proposal: p, Signatures: []receipt.Cosig{}}
-				if err := validateProposal(ch); err != nil {
-					return fail(exitUsage, err)
-				}
-				if _, err := dryRunKeys(tip, ch); err != nil {
-					return fail(exitRefused, err)
 				}
 				if out := c.String("out"); out != "" {
-					if err := writeChange(out, ch, true); err != nil {
+					ws, err := open(c)
+					if err != nil {
 						return err
 					}
-					outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", out, tip.Trust.AdminThreshold, out)
+					defer ws.Close()
+					ch, threshold, err := ws.ProposeTrust(tc)
+					if err != nil {
+						return err
+					}
+					if err := workspace.WriteChange(out, ch, true); err != nil {
+						return err
+					}
+					outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", out, threshold, out)
 					return nil
 				}
-				rc, s, me, tip, err := trustSetup(c)
+				ws, id, err := trustSetup(c)
 				if err != nil {
 					return err
 				}
-				if tip.Trust.AdminThreshold > 1 {
-					return fail(exitRefused, fmt.Errorf("trust changes need %d admin signatures", tip.Trust.AdminThreshold),
-						"write a proposal with -o change.json; each admin: vmc-git keys cosign change.json; then vmc-git keys apply change.json")
-				}
-				if err := cosign(ch, s, me); err != nil {
+				defer ws.Close()
+				w, err := ws.ChangeTrust(tc.Op, func() (workspace.TrustChange, error) { return tc, nil }, id)
+				if err != nil {
 					return err
 				}
-				return applyChange(c, rc, s, me, ch)
+				return reportWritten(c, w)
 			},
 		}
 	}
@@ -220,24 +141,24 @@ EXAMPLE:
 					&cli.StringFlag{Name: "vkey", Required: true, Usage: "the witness's cosignature verifier key (name+id+base64, type 0x04; litewitness prints it)"},
 					&cli.StringFlag{Name: "url", Required: true, Usage: "the witness's submission URL prefix"},
 				},
-				func(c *cli.Context, p *receipt.Proposal) error {
-					s, err := parseWitnessArg(c.String("vkey") + " " + c.String("url"))
+				func(c *cli.Context, tc *workspace.TrustChange) error {
+					s, err := workspace.ParseWitnessSpec(c.String("vkey"), c.String("url"))
 					if err != nil {
-						return fail(exitUsage, err)
+						return err
 					}
-					p.Op, p.Witness = receipt.KeysAddWitness, &s
+					tc.Op, tc.Witness = receipt.KeysAddWitness, &s
 					return nil
 				}),
 			change("remove", "remove a witness from the trust state", "NAME", "vmc-git witness remove witness.example/w1", nil,
-				func(c *cli.Context, p *receipt.Proposal) error {
+				func(c *cli.Context, tc *workspace.TrustChange) error {
 					if err := exactArgs(c, 1, "NAME"); err != nil {
 						return err
 					}
-					p.Op, p.WitnessName = receipt.KeysRemoveWitness, c.Args().First()
+					tc.Op, tc.WitnessName = receipt.KeysRemoveWitness, c.Args().First()
 					return nil
 				}),
 			change("threshold", "set witness_threshold: the cosignatures each snapshot tag needs", "N", "vmc-git witness threshold 2", nil,
-				func(c *cli.Context, p *receipt.Proposal) error {
+				func(c *cli.Context, tc *workspace.TrustChange) error {
 					if err := exactArgs(c, 1, "N"); err != nil {
 						return err
 					}
@@ -245,7 +166,7 @@ EXAMPLE:
 					if err != nil || n < 0 {
 						return usagef("threshold: N must be a number >= 0")
 					}
-					p.Op, p.WitnessThreshold = receipt.KeysWitnessThreshold, &n
+					tc.Op, tc.WitnessThreshold = receipt.KeysWitnessThreshold, &n
 					return nil
 				}),
 			{
@@ -259,58 +180,31 @@ EXAMPLE:
    witnessctl add-log -db litewitness.db -origin github.com/acme/infra`,
 				Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					rc, err := openRepo(c)
+					ws, err := open(c)
 					if err != nil {
 						return err
 					}
-					tip, err := rc.ledger.Tip()
+					defer ws.Close()
+					l, err := ws.Witnesses()
 					if err != nil {
 						return err
-					}
-					var logKeys []string
-					for _, e := range tip.Trust.Keys() {
-						if e.Status != keys.StatusActive || !(hasRole(e, keys.RoleApplier) || hasRole(e, keys.RoleAdmin)) {
-							continue
-						}
-						vk, err := gitledger.LogVerifierKey(tip.Head.Ledger, e)
-						if err != nil {
-							return err
-						}
-						logKeys = append(logKeys, vk)
 					}
 					if c.Bool("json") {
-						return printJSON(c, map[string]any{"origin": tip.Head.Ledger, "witness_threshold": tip.Trust.WitnessThreshold,
-							"witnesses": orEmpty(tip.Trust.Witnesses), "log_keys": logKeys})
+						return printJSON(c, l)
 					}
-					outf(c, "witness_threshold %d, %d witnesses\n", tip.Trust.WitnessThreshold, len(tip.Trust.Witnesses))
-					for _, w := range tip.Trust.Witnesses {
+					outf(c, "witness_threshold %d, %d witnesses\n", l.Threshold, len(l.Witnesses))
+					for _, w := range l.Witnesses {
 						outf(c, "  %s %s\n    %s\n", w.Name, w.URL, w.Key)
 					}
-					outf(c, "register this ledger with a litewitness:\n  witnessctl add-log -origin %s\n", tip.Head.Ledger)
-					for _, k := range logKeys {
-						outf(c, "  witnessctl add-key -origin %s -key %s\n", tip.Head.Ledger, k)
+					outf(c, "register this ledger with a litewitness:\n  witnessctl add-log -origin %s\n", l.Origin)
+					for _, k := range l.LogKeys {
+						outf(c, "  witnessctl add-key -origin %s -key %s\n", l.Origin, k)
 					}
 					return nil
 				},
 			},
 		},
 	}
-}
-
-func hasRole(e *keys.Entry, r keys.Role) bool {
-	for _, x := range e.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
-func orEmpty(ws []keys.WitnessSpec) []keys.WitnessSpec {
-	if ws == nil {
-		return []keys.WitnessSpec{}
-	}
-	return ws
 }
 
 // merkle verify-proof: the checkpoint's witness cosignatures.
