@@ -50,7 +50,7 @@ func (ws *Workspace) SnapshotWitnessed(ctx context.Context, id Identity, size ui
 
 // Witnessed is what CheckWitnessed found.
 type Witnessed struct {
-	Checkpoints []gitledger.KnownResult `json:"checkpoints,omitempty"`
+	Checkpoints []gitledger.KnownResult  `json:"checkpoints,omitempty"`
 	Witnesses   *gitledger.WitnessReport `json:"witnesses,omitempty"`
 }
 
