@@ -125,6 +125,19 @@ func TestWitnessedSnapshots(t *testing.T) {
 	os.WriteFile(newestNote, []byte(tagMessage(t, r, merkle.TagName(n2))), 0o644)
 	r.git("push", "-q", "origin", "vmc/ledger", "--tags")
 
+	// An inclusion proof checked offline with the witnesses' keys.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "proof.json"), []byte(r.must("merkle", "prove", "1", "--size", strconv.FormatUint(n2, 10))), 0o644)
+	os.WriteFile(filepath.Join(dir, "r.json"), []byte(r.must("show", "1", "--raw")), 0o644)
+	vp := []string{"merkle", "verify-proof", filepath.Join(dir, "proof.json"), "--receipt", filepath.Join(dir, "r.json"), "--checkpoint", newest,
+		"--key", key("alice") + ".pub", "--kid", "alice", "--witness", w1.VKey, "--witness", w2.VKey}
+	if out := r.must(vp...); !strings.Contains(out, "cosigned by witness.test/w2") {
+		t.Fatalf("verify-proof:\n%s", out)
+	}
+	if res := r.run(append(vp, "--witness-threshold", "3")...); res.code != exitInvalid || !strings.Contains(res.err, "witness quorum not met: 2 valid cosignatures, witness_threshold is 3") {
+		t.Fatalf("verify-proof with quorum 3:\n%s", res)
+	}
+
 	// A server that serves the ledger as of snapshot 1 and withholds tag 2.
 	rolled := filepath.Join(t.TempDir(), "rolled.git")
 	gitIn(t, "", "init", "-q", "--bare", "-b", "main", rolled)
@@ -395,4 +408,92 @@ func ledgerLeafHashes(t *testing.T, r *repo, n uint64) []merkle.Hash {
 		out = append(out, merkle.LeafHash([]byte(r.must("show", strconv.FormatUint(i, 10), "--raw"))))
 	}
 	return out
+}
+
+// TestCheckpointFiles: verify chain --checkpoint with operator-signed
+// checkpoints (no witnesses): contained, from the future (rolled back),
+// another root (fork), another ledger, an unknown key, not a note.
+func TestCheckpointFiles(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.record("one")
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok.json")
+	r.must("merkle", "receipts", "--out", ok, "--key", key("alice"))
+	n := r.size()
+	out := r.must("verify", "chain", "--sig", "--checkpoint", ok)
+	if !strings.Contains(out, "contains checkpoint file "+ok+": size "+strconv.FormatUint(n, 10)) || !strings.Contains(out, "signed by alice") {
+		t.Fatalf("contained checkpoint:\n%s", out)
+	}
+	alice, err := keys.LoadFile(key("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory := filepath.Join(dir, "mallory")
+	priv, pub, _ := keys.Generate("mallory")
+	keys.WriteKeyPair(mallory, priv, pub)
+	ms, err := keys.LoadFile(mallory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := merkle.RootOf(ledgerLeafHashes(t, r, n))
+	write := func(name string, s *keys.Signer, kid string, cp merkle.Checkpoint) string {
+		ns, err := merkle.NewNoteSigner(kid, s.Ed25519(), s.SignRaw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := merkle.SignCheckpoint(cp, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	var other merkle.Hash
+	other[0] = 1
+	garbage := filepath.Join(dir, "garbage.txt")
+	os.WriteFile(garbage, []byte("hello\n"), 0o644)
+	for name, tc := range map[string]struct{ file, want string }{
+		"rolled back":    {write("future", alice, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n + 3, Root: other}), "ledger rolled back: it has " + strconv.FormatUint(n, 10) + " receipts (root " + root.String() + ")"},
+		"fork":           {write("fork", alice, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: other}), "ledger forked from a known checkpoint"},
+		"another ledger": {write("other", alice, "alice", merkle.Checkpoint{Origin: otherLedgerID, Size: n, Root: root}), `checkpoint of "example.com/other/infra", not of this ledger`},
+		"unknown key":    {write("mallory", ms, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: root}), "not signed by an applier or admin key of this ledger"},
+		"not a note":     {garbage, "not a signed note"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := r.run("verify", "chain", "--sig", "--checkpoint", tc.file)
+			if res.code != exitInvalid || !strings.Contains(res.err, tc.want) {
+				t.Fatalf("want exit 3 and %q:\n%s", tc.want, res)
+			}
+		})
+	}
+	res := r.run("verify", "chain", "--witness-check")
+	if res.code != exitUsage || !strings.Contains(res.err, "names no witnesses") {
+		t.Fatalf("--witness-check without witnesses:\n%s", res)
+	}
+}
+
+// TestGenesisWitnesses: genesis names a witness and a quorum of 1; the
+// first snapshot is cosigned.
+func TestGenesisWitnesses(t *testing.T) {
+	t.Parallel()
+	w := litewitness.Start(t, "witness.test/g1")
+	base := newRepo(t, repoOpts{})
+	r := &repo{t: t, root: filepath.Join(t.TempDir(), "infra"), env: base.env}
+	res := r.run("init", r.root, "--ledger", "example.com/genesis/infra", "--key", key("alice"), "--witness", w.VKey+" "+w.URL, "--witness-threshold", "2")
+	if res.code == 0 || !strings.Contains(res.err, "witness_threshold 2 but only 1 witnesses") {
+		t.Fatalf("genesis with an impossible quorum:\n%s", res)
+	}
+	r.must("init", r.root, "--ledger", "example.com/genesis/infra", "--key", key("alice"), "--witness", w.VKey+" "+w.URL, "--witness-threshold", "1")
+	var list struct {
+		LogKeys []string `json:"log_keys"`
+	}
+	json.Unmarshal([]byte(r.must("witness", "list", "--json")), &list)
+	w.AddLog("example.com/genesis/infra", list.LogKeys...)
+	out := r.must("merkle", "receipts", "--tag", "--key", key("alice"))
+	if !strings.Contains(out, "cosigned by witness.test/g1") {
+		t.Fatalf("genesis snapshot:\n%s", out)
+	}
+	r.must("verify", "chain", "--sig", "--witness-check")
 }
