@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -496,4 +499,38 @@ func TestGenesisWitnesses(t *testing.T) {
 		t.Fatalf("genesis snapshot:\n%s", out)
 	}
 	r.must("verify", "chain", "--sig", "--witness-check")
+}
+
+// TestHangingWitness: a witness that accepts the connection and never
+// answers holds back the snapshot for --witness-timeout, not longer.
+func TestHangingWitness(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read nothing, answer nothing
+		}
+	}()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	vk, _ := witness.VerifierKey("witness.test/hang", pub)
+	r := newRepo(t, repoOpts{})
+	r.must("witness", "add", "--vkey", vk, "--url", "http://"+l.Addr().String(), "--key", key("alice"))
+	r.must("witness", "threshold", "1", "--key", key("alice"))
+	res := r.run("merkle", "receipts", "--tag", "--key", key("alice"), "--witness-timeout", "700ms")
+	if res.code != exitRefused || !strings.Contains(res.err, "witness witness.test/hang: no answer within 700ms") {
+		t.Fatalf("hanging witness:\n%s", res)
+	}
+	if res.took > 20*time.Second {
+		t.Fatalf("took %s", res.took)
+	}
+	r.record("the ledger keeps working")
 }
