@@ -216,9 +216,9 @@ func tagMessage(t *testing.T, r *repo, tag string) string {
 	return msg
 }
 
-// TestWitnessPolicyChanges: adding a witness is a keys receipt; with
-// admin_threshold 2 it needs two admins; an invalid witness key or an
-// impossible quorum is refused before anything is written.
+// TestWitnessPolicyChanges: adding or removing a witness and changing the
+// quorum are keys receipts; an invalid witness key or URL, a duplicate and
+// an impossible quorum are refused before anything is written.
 func TestWitnessPolicyChanges(t *testing.T) {
 	t.Parallel()
 	w1 := litewitness.Start(t, "witness.test/p1")
@@ -533,4 +533,37 @@ func TestHangingWitness(t *testing.T) {
 		t.Fatalf("took %s", res.took)
 	}
 	r.record("the ledger keeps working")
+}
+
+// TestWitnessPolicyTwoAdmins: under admin_threshold 2 a witness change is a
+// proposal co-signed by two admins; one admin alone writes nothing.
+func TestWitnessPolicyTwoAdmins(t *testing.T) {
+	t.Parallel()
+	kd := t.TempDir()
+	dave := keygen(t, kd, "dave")
+	r := initRepo(t, nil, "--key", key("alice"), "--roles", "admin,applier", "--admin-threshold", "2",
+		"--operator", "dave:admin:"+dave+".pub", "--operator", "bob:approver:"+key("bob")+".pub")
+	head0 := r.ledgerHead()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	vk, _ := witness.VerifierKey("witness.test/two", pub)
+	res := r.run("witness", "add", "--vkey", vk, "--url", "https://witness.test/two", "--key", key("alice"))
+	checkError(t, res, exitRefused, "trust changes need 2 admin signatures")
+	ch := filepath.Join(t.TempDir(), "change.json")
+	if out := r.must("witness", "add", "--vkey", vk, "--url", "https://witness.test/two", "-o", ch); !strings.Contains(out, "needs 2 admin signatures") {
+		t.Fatalf("propose: %s", out)
+	}
+	r.must("keys", "cosign", ch, "--key", key("alice"))
+	res = r.run("keys", "apply", ch, "--key", key("alice"))
+	checkError(t, res, exitRefused, "trust change refused: 1 admin signatures (alice), admin_threshold is 2")
+	if r.ledgerHead() != head0 {
+		t.Fatal("a refused witness change moved the ledger")
+	}
+	r.must("keys", "cosign", ch, "--key", dave)
+	if out := r.must("keys", "apply", ch, "--key", dave); !strings.Contains(out, "receipt 1 (keys)") {
+		t.Fatalf("apply: %s", out)
+	}
+	if out := r.must("witness", "list", "--json"); !strings.Contains(out, vk) {
+		t.Fatalf("list: %s", out)
+	}
+	r.must("verify", "chain", "--sig")
 }
