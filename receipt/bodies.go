@@ -19,6 +19,9 @@ const (
 	KeysAddWitness       = "add_witness"
 	KeysRemoveWitness    = "remove_witness"
 	KeysWitnessThreshold = "witness_threshold"
+	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
+	// .vmc/config.json's "provider" must say for apply to run.
+	KeysProvider = "provider"
 )
 
 // Revocation reasons.
@@ -46,6 +49,8 @@ type Proposal struct {
 	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
 	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
+	// Provider is the new pinned provider (op provider).
+	Provider string `json:"provider,omitempty"`
 
 	Witness          *keys.WitnessSpec `json:"witness,omitempty"`           // add_witness
 	WitnessName      string            `json:"witness_name,omitempty"`      // remove_witness
@@ -66,6 +71,9 @@ func (k *KeysChange) Validate() error {
 	}
 	if err := ValidLedgerID(p.Ledger); err != nil {
 		return fmt.Errorf("keys: %w", err)
+	}
+	if p.Op != KeysProvider && p.Provider != "" {
+		return fmt.Errorf("keys: only op provider takes provider")
 	}
 	witnessFields := p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold != nil
 	keyFields := p.Key != nil || p.KID != "" || p.At != "" || p.Reason != ""
@@ -95,6 +103,13 @@ func (k *KeysChange) Validate() error {
 		if p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold == nil || *p.WitnessThreshold < 0 {
 			return fmt.Errorf("keys: witness_threshold takes witness_threshold (0 or more) only")
 		}
+	case KeysProvider:
+		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: provider takes provider only")
+		}
+		if err := keys.ValidProvider(p.Provider); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
 	case KeysTrust:
 		if p.Key == nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: trust takes key only")
@@ -113,7 +128,7 @@ func (k *KeysChange) Validate() error {
 			return fmt.Errorf("keys: rotate takes kid and key")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, add_witness, remove_witness or witness_threshold)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, provider, add_witness, remove_witness or witness_threshold)", p.Op)
 	}
 	if len(k.Signatures) == 0 {
 		return fmt.Errorf("keys: no admin signatures")

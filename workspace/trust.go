@@ -25,6 +25,8 @@ type TrustChange struct {
 	At     string
 	Reason string
 	NewKey string // the replacement OpenSSH public key: a line or a file (rotate)
+	// Provider is the provider to pin (receipt.KeysProvider).
+	Provider string
 
 	Witness          *keys.WitnessSpec // receipt.KeysAddWitness
 	WitnessName      string            // receipt.KeysRemoveWitness
@@ -54,6 +56,8 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 		p.Key = tc.Key
 	case receipt.KeysRevoke:
 		p.KID, p.At, p.Reason = tc.KID, tc.At, tc.Reason
+	case receipt.KeysProvider:
+		p.Provider = tc.Provider
 	case receipt.KeysRotate:
 		p.KID = tc.KID
 		old := tip.Trust.Key(p.KID)
@@ -141,6 +145,8 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("revoke %s (%s)", p.KID, p.Reason)
 	case receipt.KeysRotate:
 		summary = fmt.Sprintf("rotate %s to %s", p.KID, fingerprintOf(p.Key.PublicKey))
+	case receipt.KeysProvider:
+		summary = "pin provider " + p.Provider
 	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
 		summary = witnessSummary(p)
 	}

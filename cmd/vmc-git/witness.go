@@ -17,7 +17,6 @@ import (
 
 // Flags shared with verify chain, merkle receipts and init.
 var (
-	checkpointFileFlag = &cli.StringSliceFlag{Name: "checkpoint", Usage: "a cosigned or operator-signed checkpoint (note text or merkle-<N>.json) the ledger must contain (repeatable)"}
 	witnessCheckFlag   = &cli.BoolFlag{Name: "witness-check", Usage: "ask the trust state's witnesses for their latest size; refuse a ledger shorter than it"}
 	witnessTimeoutFlag = &cli.DurationFlag{Name: "witness-timeout", Value: witness.DefaultTimeout, Usage: "bound on each witness call"}
 	genesisWitnessFlag = &cli.StringSliceFlag{Name: "witness", Usage: `a genesis witness: "VKEY URL" (repeatable)`}
@@ -45,13 +44,19 @@ func genesisWitnesses(c *cli.Context, p *keys.Policy) error {
 	return nil
 }
 
-// checkWitnessed runs verify chain's --checkpoint and --witness-check after
-// a successful verification.
+// checkWitnessed runs, after a successful verification and CheckRollback,
+// the witness checks: the --checkpoint file is authenticated (a quorum of
+// witness cosignatures or an operator signature) and its cosigners
+// reported, and --witness-check asks the witnesses.
 func checkWitnessed(c *cli.Context, ws *workspace.Workspace) (*workspace.Witnessed, error) {
-	if len(c.StringSlice("checkpoint")) == 0 && !c.Bool("witness-check") {
+	var files []string
+	if f := c.String("checkpoint"); f != "" {
+		files = append(files, f)
+	}
+	if len(files) == 0 && !c.Bool("witness-check") {
 		return nil, nil
 	}
-	return ws.CheckWitnessed(c.Context, c.StringSlice("checkpoint"), c.Bool("witness-check"), witnessClient(c))
+	return ws.CheckWitnessed(c.Context, files, c.Bool("witness-check"), witnessClient(c))
 }
 
 func printWitnessed(c *cli.Context, w *workspace.Witnessed) {

@@ -152,12 +152,12 @@ func TestWitnessedSnapshots(t *testing.T) {
 	fresh.must("verify", "chain", "--sig", "--no-remember")
 	// With the newest cosigned checkpoint: refused, both sizes and roots named.
 	res := fresh.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", newest)
-	if res.code != exitInvalid || !strings.Contains(res.err, "ledger rolled back: it has "+strconv.FormatUint(n1, 10)+" receipts") ||
-		!strings.Contains(res.err, "has size "+strconv.FormatUint(n2, 10)+" root ") {
+	if res.code != exitInvalid || !strings.Contains(res.err, "it has "+strconv.FormatUint(n1, 10)+" receipts, the checkpoint "+newest+" covers "+strconv.FormatUint(n2, 10)+" (its root ") ||
+		!strings.Contains(res.err, "this ledger's root is ") {
 		t.Fatalf("rolled-back ledger with --checkpoint:\n%s", res)
 	}
 	res = fresh.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", newestNote)
-	if res.code != exitInvalid || !strings.Contains(res.err, "ledger rolled back") {
+	if res.code != exitInvalid || !strings.Contains(res.err, "is older than a checkpoint known to the verifier") {
 		t.Fatalf("rolled-back ledger with --checkpoint (note text):\n%s", res)
 	}
 	// Asking the witnesses: both have cosigned n2.
@@ -185,7 +185,7 @@ func TestWitnessedSnapshots(t *testing.T) {
 		t.Fatalf("fork tagged: %q", tags)
 	}
 	res = fresh.run("verify", "chain", "--sig", "--no-remember", "--checkpoint", newest)
-	if res.code != exitInvalid || !strings.Contains(res.err, "ledger forked from a known checkpoint") || !strings.Contains(res.err, "has size "+strconv.FormatUint(n2, 10)+" root ") {
+	if res.code != exitInvalid || !strings.Contains(res.err, "the ledger forks from the checkpoint "+newest+": its first "+strconv.FormatUint(n2, 10)+" receipts have root ") {
 		t.Fatalf("fork with --checkpoint:\n%s", res)
 	}
 
@@ -457,17 +457,20 @@ func TestCheckpointFiles(t *testing.T) {
 	other[0] = 1
 	garbage := filepath.Join(dir, "garbage.txt")
 	os.WriteFile(garbage, []byte("hello\n"), 0o644)
-	for name, tc := range map[string]struct{ file, want string }{
-		"rolled back":    {write("future", alice, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n + 3, Root: other}), "ledger rolled back: it has " + strconv.FormatUint(n, 10) + " receipts (root " + root.String() + ")"},
-		"fork":           {write("fork", alice, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: other}), "ledger forked from a known checkpoint"},
-		"another ledger": {write("other", alice, "alice", merkle.Checkpoint{Origin: otherLedgerID, Size: n, Root: root}), `checkpoint of "example.com/other/infra", not of this ledger`},
-		"unknown key":    {write("mallory", ms, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: root}), "not signed by an applier or admin key of this ledger"},
-		"not a note":     {garbage, "not a signed note"},
+	for name, tc := range map[string]struct {
+		file, want string
+		code       int
+	}{
+		"rolled back":    {write("future", alice, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n + 3, Root: other}), "covers " + strconv.FormatUint(n+3, 10) + " (its root " + other.String() + "; this ledger's root is " + root.String() + ")", exitInvalid},
+		"fork":           {write("fork", alice, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: other}), "the ledger forks from the checkpoint", exitInvalid},
+		"another ledger": {write("other", alice, "alice", merkle.Checkpoint{Origin: otherLedgerID, Size: n, Root: root}), "is for ledger example.com/other/infra", exitInvalid},
+		"unknown key":    {write("mallory", ms, "alice", merkle.Checkpoint{Origin: testLedgerID, Size: n, Root: root}), "not signed by an applier or admin key of this ledger", exitInvalid},
+		"not a note":     {garbage, "neither a merkle-<N>.json snapshot nor a signed checkpoint note", exitUsage},
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := r.run("verify", "chain", "--sig", "--checkpoint", tc.file)
-			if res.code != exitInvalid || !strings.Contains(res.err, tc.want) {
-				t.Fatalf("want exit 3 and %q:\n%s", tc.want, res)
+			if res.code != tc.code || !strings.Contains(res.err, tc.want) {
+				t.Fatalf("want exit %d and %q:\n%s", tc.code, tc.want, res)
 			}
 		})
 	}
