@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vmc-git/vmc-git/internal/sshagenttest"
 	"github.com/vmc-git/vmc-git/witness"
 )
 
@@ -92,13 +93,7 @@ func Start(t testing.TB, name string) *Server {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s.Dir, s.sock, s.db = dir, filepath.Join(dir, "agent.sock"), filepath.Join(dir, "witness.db")
 
-	agent := exec.Command("ssh-agent", "-D", "-a", s.sock)
-	agent.Stdout, agent.Stderr = nil, nil
-	if err := agent.Start(); err != nil {
-		t.Fatalf("ssh-agent: %v", err)
-	}
-	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
-	waitFor(t, func() bool { _, err := os.Stat(s.sock); return err == nil }, "ssh-agent socket")
+	s.sock = sshagenttest.Start(t, nil)
 
 	keyPath := filepath.Join(dir, "key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", keyPath).CombinedOutput(); err != nil {
