@@ -93,6 +93,10 @@ func TestHookPushAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("receipt dated a year ahead", ref, "receipt 5 is dated ", "origin", ref+":"+ref)
+	// verify reports it (every rule holds; the clock is what is wrong).
+	if out := f.runVmc(t, x.dir, "verify", "chain", "--no-remember"); !strings.Contains(out, "WARNING: receipt 5 is dated ") {
+		t.Fatalf("verify does not report the receipt dated ahead:\n%s", out)
+	}
 	// The writer refuses one, too.
 	if _, err := x.l.Append(x.k.signer["alice"], "alice", func(*Tip) (*Draft, error) {
 		return &Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: "later", Manual: &receipt.Manual{}}}, nil

@@ -66,6 +66,15 @@ type measured struct {
 }
 
 func main() {
+	// -measure-one BIN REPO LINE: run the hook once and print "<ns> <maxrss
+	// KiB> <exit code>". The parent holds hundreds of MB (the bomb inputs),
+	// and a child's max RSS counts the memory it shared with its parent
+	// until exec (Go starts children with vfork): a small process between
+	// them keeps the number the hook's own.
+	if len(os.Args) == 5 && os.Args[1] == "-measure-one" {
+		measureOne(os.Args[2], os.Args[3], os.Args[4])
+		return
+	}
 	before := flag.String("before", "", "also measure the vmc-git of this revision (e.g. cf79c26)")
 	runs := flag.Int("runs", 3, "runs per measurement (the median is reported)")
 	out := flag.String("out", "bench/out", "cache directory (the bench key)")
@@ -323,28 +332,47 @@ func setup(repo string, s *keys.Signer) ([]pushCase, error) {
 	return cases, nil
 }
 
+func measureOne(bin, repo, line string) {
+	cmd := exec.Command(bin, "hook", "pre-receive", "--main-branch", "main", "--ledger-branch", gitledger.DefaultBranch)
+	cmd.Env = append(os.Environ(), "GIT_DIR="+filepath.Join(repo, ".git"))
+	cmd.Stdin = strings.NewReader(line + "\n")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if cmd.ProcessState == nil {
+		kit.Fail("hookbomb", err)
+	}
+	code := cmd.ProcessState.ExitCode()
+	if err != nil && !strings.Contains(errb.String(), "refused") {
+		kit.Fail("hookbomb", fmt.Errorf("hook failed without a refusal: %v\n%s", err, errb.String()))
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	fmt.Printf("%d %d %d\n", took.Nanoseconds(), ru.Maxrss, code)
+}
+
 func measure(bin, repo, line string, runs int) (measured, error) {
 	var ts []time.Duration
 	var rss []float64
 	var m measured
+	self, err := os.Executable()
+	if err != nil {
+		return m, err
+	}
 	for i := 0; i < runs; i++ {
-		cmd := exec.Command(bin, "hook", "pre-receive", "--main-branch", "main", "--ledger-branch", gitledger.DefaultBranch)
-		cmd.Env = append(os.Environ(), "GIT_DIR="+filepath.Join(repo, ".git"))
-		cmd.Stdin = strings.NewReader(line + "\n")
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		start := time.Now()
-		err := cmd.Run()
-		ts = append(ts, time.Since(start))
-		if cmd.ProcessState == nil {
-			return m, err
+		out, err := exec.Command(self, "-measure-one", bin, repo, line).Output()
+		if err != nil {
+			return m, fmt.Errorf("measure: %v", err)
 		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		rss = append(rss, float64(ru.Maxrss)/1024) // KiB on Linux
-		m.refused = err != nil
-		if err != nil && !strings.Contains(errb.String(), "refused") {
-			return m, fmt.Errorf("hook failed without a refusal: %v\n%s", err, errb.String())
+		var ns, kb int64
+		var code int
+		if _, err := fmt.Sscan(string(out), &ns, &kb, &code); err != nil {
+			return m, fmt.Errorf("measure: %q: %v", out, err)
 		}
+		ts = append(ts, time.Duration(ns))
+		rss = append(rss, float64(kb)/1024) // KiB on Linux
+		m.refused = code != 0
 	}
 	m.time = kit.Median(ts)
 	slices.Sort(rss)
