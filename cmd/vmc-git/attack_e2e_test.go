@@ -382,3 +382,13 @@ func TestVanishedLockRecordsWhatHappened(t *testing.T) {
 		t.Fatal("web-2 was created after the lock was lost")
 	}
 }
+
+// TestBadSnapshotTagNameExit3: a ref under the snapshot namespace that is
+// no snapshot tag name (the hook refuses it; a clone may still get one) is
+// a verification failure, exit 3, naming the problem.
+func TestBadSnapshotTagNameExit3(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.git("update-ref", "refs/tags/vmc/merkle/18446744073709551619", r.ledgerHead())
+	checkError(t, r.run("verify", "chain", "--sig"), exitInvalid, `snapshot tag name "refs/tags/vmc/merkle/18446744073709551619": size overflows 64 bits`)
+}
