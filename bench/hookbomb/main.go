@@ -63,6 +63,7 @@ type measured struct {
 	time    time.Duration
 	rssMB   float64
 	refused bool
+	why     string // the first refusal line
 }
 
 func main() {
@@ -120,6 +121,7 @@ func main() {
 			verdict := "accepted"
 			if m.refused {
 				verdict = "refused"
+				kit.Logf("%s (%s): %s", c.name, which, m.why)
 			}
 			metric := fmt.Sprintf("hook, %s (push of %s), %s: %s", c.name, size(c.pushSize), which, verdict)
 			value := fmt.Sprintf("%.0f MB, %s", m.rssMB, m.time.Round(time.Millisecond))
@@ -273,8 +275,7 @@ func setup(repo string, s *keys.Signer) ([]pushCase, error) {
 	var cases []pushCase
 	// HEAD.json bombs on top of the ledger tip.
 	for _, mib := range []int{16, 64} {
-		bomb := bytes.Repeat([]byte("0,"), mib<<19)
-		bomb[0], bomb[len(bomb)-1] = '[', ']'
+		bomb := zeroArray(mib << 20)
 		blob, err := git(repo, bomb, "hash-object", "-w", "--stdin")
 		if err != nil {
 			return nil, err
@@ -349,7 +350,8 @@ func measureOne(bin, repo, line string) {
 		kit.Fail("hookbomb", fmt.Errorf("hook failed without a refusal: %v\n%s", err, errb.String()))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("%d %d %d\n", took.Nanoseconds(), ru.Maxrss, code)
+	why, _, _ := strings.Cut(errb.String(), "\n")
+	fmt.Printf("%d %d %d\n%s\n", took.Nanoseconds(), ru.Maxrss, code, why)
 }
 
 func measure(bin, repo, line string, runs int) (measured, error) {
@@ -367,9 +369,11 @@ func measure(bin, repo, line string, runs int) (measured, error) {
 		}
 		var ns, kb int64
 		var code int
-		if _, err := fmt.Sscan(string(out), &ns, &kb, &code); err != nil {
+		first, why, _ := strings.Cut(string(out), "\n")
+		if _, err := fmt.Sscan(first, &ns, &kb, &code); err != nil {
 			return m, fmt.Errorf("measure: %q: %v", out, err)
 		}
+		m.why = strings.TrimSpace(why)
 		ts = append(ts, time.Duration(ns))
 		rss = append(rss, float64(kb)/1024) // KiB on Linux
 		m.refused = code != 0
@@ -378,4 +382,12 @@ func measure(bin, repo, line string, runs int) (measured, error) {
 	slices.Sort(rss)
 	m.rssMB = rss[len(rss)/2]
 	return m, nil
+}
+
+// zeroArray returns a JSON text of exactly n bytes (n even, n >= 4):
+// [0,0,…,0] and one space. Valid JSON: the pre-issue-9 hook parsed it
+// into one tree node per element.
+func zeroArray(n int) []byte {
+	b := append([]byte("["), bytes.Repeat([]byte("0,"), (n-4)/2)...)
+	return append(b, "0] "...)
 }
