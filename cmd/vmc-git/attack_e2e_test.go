@@ -392,3 +392,17 @@ func TestBadSnapshotTagNameExit3(t *testing.T) {
 	r.git("update-ref", "refs/tags/vmc/merkle/18446744073709551619", r.ledgerHead())
 	checkError(t, r.run("verify", "chain", "--sig"), exitInvalid, `snapshot tag name "refs/tags/vmc/merkle/18446744073709551619": size overflows 64 bits`)
 }
+
+// TestVerifyReceiptVerifiesTheTip: verify receipt --sig trusts the key the
+// ledger tip binds only after verifying the ledger up to that tip: a
+// commit pushed onto the ledger branch by hand is refused first.
+func TestVerifyReceiptVerifiesTheTip(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.must("record", "--summary", "maintenance", "--key", key("alice"))
+	r.must("verify", "receipt", "1", "--sig")
+	wt := filepath.Join(t.TempDir(), "wt")
+	r.git("worktree", "add", "-q", wt, "vmc/ledger")
+	gitIn(t, wt, "-c", "user.name=m", "-c", "user.email=m@x", "commit", "-q", "--allow-empty", "-m", "vmc: 2 keys trust mallory")
+	checkError(t, r.run("verify", "receipt", "1", "--sig"), exitInvalid, "receipt 2")
+}
