@@ -508,8 +508,7 @@ var tamperCases = []tamperCase{
 		name: "HEAD.json a 16 MiB memory bomb", rule: RuleHead, seq: 4,
 		msg: "16777216 bytes, more than the limit of 4096",
 		tamper: func(x *tamperEnv) {
-			bomb := bytes.Repeat([]byte("0,"), 8<<20)
-			bomb[0], bomb[len(bomb)-1] = '[', ']'
+			bomb := append(append([]byte("["), bytes.Repeat([]byte("0,"), (16<<20-4)/2)...), "0] "...)
 			x.editAt(4, map[string][]byte{HeadFile: bomb})
 		},
 	},
@@ -517,8 +516,7 @@ var tamperCases = []tamperCase{
 		name: "receipt a 2 MiB memory bomb", rule: RuleTree, seq: 4,
 		msg: "2097152 bytes, more than the limit of 1048576",
 		tamper: func(x *tamperEnv) {
-			bomb := bytes.Repeat([]byte("0,"), 1<<20)
-			bomb[0], bomb[len(bomb)-1] = '[', ']'
+			bomb := append(append([]byte("["), bytes.Repeat([]byte("0,"), (2<<20-4)/2)...), "0] "...)
 			x.editAt(4, map[string][]byte{receipt.Path(4): bomb})
 		},
 	},

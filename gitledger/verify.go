@@ -380,6 +380,15 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	case !prev.empty && parents[0] != prev.commit:
 		return fail(RuleParent, "commit %s has parent %s, want %s (receipt %d)", c, parents[0], prev.commit, prev.seq)
 	}
+	// Before reading anything a pusher made big: the commit message names
+	// the signer, and a kid no key is bound to cannot have signed it.
+	if !prev.empty {
+		if t, err := ParseMessage(commitMessage(raw)); err == nil && prev.trust.Key(t.KID) == nil {
+			if _, aerr := prev.trust.Authorize(t.KID, nil, prev.created, receipt.Roles[t.Kind]...); aerr != nil {
+				return fail(RuleTrust, "%s receipt: %v", t.Kind, aerr)
+			}
+		}
+	}
 	root, err := l.tree(treeID)
 	if err != nil {
 		return fail(RuleTree, "%v", err)
