@@ -193,6 +193,7 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 		if err := l.casRefName(SnapshotTagRef(size), plumbing.ZeroHash, res.Tag); err != nil {
 			return nil, err
 		}
+		l.cacheTiles(r, size, cp.Root)
 		// Only a tagged range can be checked later, so only then is it saved.
 		st := merkle.State{}
 		st.Range = rg
@@ -397,13 +398,20 @@ func (l *Ledger) VerifyTag(chain []plumbing.Hash, size uint64, id plumbing.Hash)
 }
 
 func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plumbing.Hash, leaves []merkle.Hash) (merkle.Hash, error) {
+	n := uint64(len(chain))
+	if size > n {
+		return merkle.Hash{}, &SnapshotError{size, fmt.Errorf("claims %d receipts, but the ledger has %d", size, n)}
+	}
+	return l.verifyTagAt(r, chain[size-1], size, id, func() (merkle.Hash, error) { return merkle.RootOf(leaves[:size]), nil })
+}
+
+// verifyTagAt is verifyTag for the tag of size whose receipt size-1 is in
+// commit at, with the ledger's root at size computed by root (called last,
+// after every other check).
+func (l *Ledger) verifyTagAt(r *Reader, at plumbing.Hash, size uint64, id plumbing.Hash, root func() (merkle.Hash, error)) (merkle.Hash, error) {
 	var z merkle.Hash
 	fail := func(format string, a ...any) (merkle.Hash, error) {
 		return z, &SnapshotError{size, fmt.Errorf(format, a...)}
-	}
-	n := uint64(len(chain))
-	if size > n {
-		return fail("claims %d receipts, but the ledger has %d", size, n)
 	}
 	raw, err := l.objs.get(id, plumbing.TagObject)
 	if err != nil {
@@ -413,8 +421,8 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if err != nil {
 		return fail("%v", err)
 	}
-	if ti.object != chain[size-1] {
-		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, chain[size-1])
+	if ti.object != at {
+		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, at)
 	}
 	if ti.name != merkle.TagName(size) {
 		return fail("tag object is named %q", ti.name)
@@ -427,7 +435,7 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if !bytes.Equal(ti.encode(true), raw) {
 		return fail("tag object is not in the form vmc-git writes")
 	}
-	trust, err := l.trustAtCommit(chain[size-1])
+	trust, err := l.trustAtCommit(at)
 	if err != nil {
 		return z, err
 	}
@@ -452,11 +460,14 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if cp.Size != size {
 		return fail("checkpoint size %d in tag of size %d", cp.Size, size)
 	}
-	root := merkle.RootOf(leaves[:size])
-	if cp.Root != root {
-		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, root, size)
+	want, err := root()
+	if err != nil {
+		return z, err
 	}
-	return root, nil
+	if cp.Root != want {
+		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, want, size)
+	}
+	return want, nil
 }
 
 func (l *Ledger) trustAtCommit(c plumbing.Hash) (*keys.Trust, error) {

@@ -12,7 +12,8 @@
 //     every rule of `vmc-git verify chain --sig`, checked on top of the old
 //     tip, so k new receipts cost O(k) whatever the ledger's length;
 //   - refs/tags/vmc/merkle/<N>: created once, never moved or deleted; the tag
-//     is signed and its root matches the ledger (gitledger.VerifyTag);
+//     is signed and its root matches the ledger (gitledger.VerifySnapshotTag:
+//     from the stored hashes of the previous tag, O(k + log n));
 //   - the main branch: never deleted; files under plans/ are add-only and
 //     immutable (approvals may be added), new plans must be canonical and
 //     parse, with the id equal to the file name; .vmc/config.json's ledger id,
@@ -297,11 +298,7 @@ func (c *checker) checkTag(u Update, ledgerRef string, ledgerOK bool) error {
 	if tip.IsZero() {
 		return errors.New("no ledger branch to snapshot")
 	}
-	chain, err := c.l.Chain(tip)
-	if err != nil {
-		return err
-	}
-	return c.l.VerifyTag(chain, size, u.New)
+	return c.l.VerifySnapshotTag(tip, size, u.New)
 }
 
 func parseSize(s string) (uint64, error) {
