@@ -35,11 +35,13 @@ type objectStore struct {
 	read       storer.EncodedObjectStorer
 	packs      *packReader
 	zr         io.ReadCloser
+	reads      int // objects read with get (a counter for tests and benchmarks)
 }
 
 // get returns the content of object h, which must be of type want. The
 // bytes may be shared with a cache: callers must not modify them.
 func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
+	s.reads++
 	typ, b, err := s.getAny(h)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {

@@ -64,6 +64,7 @@ type VerifyOptions struct {
 	From       uint64         // check receipts from this seq on, trusting the state at From-1
 	Genesis    *digest.Digest // pinned blake3 of the genesis receipt
 	Remember   bool           // refuse a chain that does not extend the last verified head; record the new one
+	Full       bool           // with Remember: re-check the whole chain, not only what follows the remembered head
 	Progress   func(done, total uint64)
 }
 
@@ -80,6 +81,7 @@ type Report struct {
 	Signatures    bool          `json:"signatures"`
 	Remembered    *Verified     `json:"previously_verified,omitempty"`
 	Snapshots     int           `json:"snapshots"` // vmc/merkle/* tags checked
+	Incremental   bool          `json:"incremental"` // checked from the remembered verified head (Remembered), not from genesis
 	Invalidated   []Invalidated `json:"invalidated,omitempty"`
 }
 
@@ -155,6 +157,11 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Remember && !opt.Full && opt.From == 0 {
+		if rep, ok, err := l.verifyIncremental(ref.Hash(), opt); ok || err != nil {
+			return rep, err
+		}
+	}
 	chain, err := l.walkBack(ref.Hash(), plumbing.ZeroHash, 0)
 	if err != nil {
 		return nil, err
@@ -208,7 +215,14 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	rep := &Report{Snapshots: len(snaps), Invalidated: end.hist.invalidated, Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
 		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered}
 	if opt.Remember && opt.Signatures { // only a full check with signatures is remembered
-		if err := l.saveVerified(Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}); err != nil {
+		v := Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}
+		if opt.From == 0 {
+			v.Genesis, v.Invalidated = &gen, end.hist.invalidated
+			if v.Snapshots, err = l.snapshotIDs(); err != nil {
+				return nil, err
+			}
+		}
+		if err := l.saveVerified(v); err != nil {
 			return nil, err
 		}
 	}
@@ -763,6 +777,11 @@ type Verified struct {
 	Seq    uint64        `json:"seq"`
 	Commit string        `json:"commit"`
 	Blake3 digest.Digest `json:"blake3"`
+	// Written by a verification from genesis, for the next one to start
+	// from this head (incremental.go); absent in records of older versions.
+	Genesis     *digest.Digest     `json:"genesis_blake3,omitempty"`
+	Invalidated []Invalidated      `json:"invalidated,omitempty"`
+	Snapshots   []VerifiedSnapshot `json:"snapshots,omitempty"`
 }
 
 func (l *Ledger) verifiedPath() string {
