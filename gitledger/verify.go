@@ -81,8 +81,8 @@ type Report struct {
 	Signatures    bool          `json:"signatures"`
 	Remembered    *Verified     `json:"previously_verified,omitempty"`
 	Snapshots     int           `json:"snapshots"` // vmc/merkle/* tags checked
-	Incremental   bool          `json:"incremental"` // checked from the remembered verified head (Remembered), not from genesis
 	Invalidated   []Invalidated `json:"invalidated,omitempty"`
+	Incremental   bool          `json:"incremental"` // checked from the remembered verified head (Remembered)
 }
 
 // state is everything known after a verified commit.
