@@ -35,6 +35,7 @@ type objectStore struct {
 	read       storer.EncodedObjectStorer
 	packs      *packReader
 	zr         io.ReadCloser
+	zw         *zlib.Writer
 	reads      int // objects read with get (a counter for tests and benchmarks)
 }
 
@@ -181,7 +182,12 @@ func (s *objectStore) put(typ plumbing.ObjectType, content []byte) (plumbing.Has
 		return id, err
 	}
 	defer os.Remove(f.Name())
-	zw, _ := zlib.NewWriterLevel(f, zlib.BestSpeed)
+	if s.zw == nil {
+		s.zw, _ = zlib.NewWriterLevel(f, zlib.BestSpeed)
+	} else {
+		s.zw.Reset(f) // one writer (and its 256 KB of state) for every object
+	}
+	zw := s.zw
 	fmt.Fprintf(zw, "%s %d\x00", typ, len(content))
 	zw.Write(content)
 	if err := zw.Close(); err != nil {
