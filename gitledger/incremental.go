@@ -29,6 +29,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -69,7 +70,7 @@ func (l *Ledger) verifyIncremental(tip plumbing.Hash, opt VerifyOptions) (rep *R
 	if opt.Genesis != nil && *opt.Genesis != *v.Genesis {
 		return nil, false, nil
 	}
-	old, err := parseHash(v.Commit)
+	old, err := gitobj.ParseHash(v.Commit)
 	if err != nil {
 		return nil, false, nil
 	}
@@ -163,7 +164,7 @@ func (l *Ledger) verifyNewSnapshots(v *Verified, tip plumbing.Hash, n uint64) ([
 			}
 			w = newBackWalk(l, tip, n-1)
 		}
-		id, err := parseHash(s.Tag)
+		id, err := gitobj.ParseHash(s.Tag)
 		if err != nil {
 			return nil, true, err
 		}

@@ -10,12 +10,12 @@ import (
 // report and the number of objects it read.
 func readsOfVerify(t *testing.T, l *Ledger, opt VerifyOptions) (*Report, int) {
 	t.Helper()
-	before := l.objs.reads
+	before := l.objs.Reads()
 	rep, err := l.Verify(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rep, l.objs.reads - before
+	return rep, l.objs.Reads() - before
 }
 
 // TestVerifyAfterKReadsOK: after a verified head, verify chain reads O(k)

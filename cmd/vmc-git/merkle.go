@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -15,10 +14,6 @@ import (
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{merkleCommand()} })
-}
 
 func merkleCommand() *cli.Command {
 	return &cli.Command{
@@ -47,17 +42,18 @@ EXAMPLE:
 					keyFlag, kidFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
-					rc, err := openRepo(c)
+					ws, err := open(c)
 					if err != nil {
 						return err
 					}
-					s, kid, err := loadSigner(c)
+					defer ws.Close()
+					id, err := loadSigner(c, ws)
 					if err != nil {
 						return err
 					}
-					res, err := rc.ledger.MakeSnapshot(s, kid, c.Uint64("size"), c.Bool("tag"), time.Now())
+					res, err := ws.Snapshot(id, c.Uint64("size"), c.Bool("tag"))
 					if err != nil {
-						return fail(exitRefused, err)
+						return err
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {
@@ -231,23 +227,12 @@ func tagName(r *gitledger.SnapshotResult) string {
 // ledgerTree returns the Merkle tree of the first size receipts (0: all),
 // with its stored hashes (O(log n) proofs after a snapshot tag).
 func ledgerTree(c *cli.Context, size uint64) (*merkle.StoredTree, uint64, error) {
-	rc, err := openRepo(c)
+	ws, err := open(c)
 	if err != nil {
 		return nil, 0, err
 	}
-	r, err := rc.ledger.NewReader()
-	if err != nil {
-		return nil, 0, err
-	}
-	n := r.Tip.Head.Seq + 1
-	if size == 0 {
-		size = n
-	}
-	if size > n {
-		return nil, 0, fail(exitNotFound, fmt.Errorf("tree of %d receipts: the ledger has %d", size, n))
-	}
-	tree, err := rc.ledger.MerkleTree(r, size)
-	return tree, size, err
+	defer ws.Close()
+	return ws.MerkleTree(size)
 }
 
 // verifierFromArg builds a note verifier from a verifier key string or an
