@@ -77,12 +77,29 @@ func TilePath(t tlog.Tile) string {
 // a partial tile of width W is served from the full tile or from a wider
 // partial one (a tile's first W hashes never change as the tree grows).
 type tileFiles struct {
-	dir string
+	dir      string
+	verified map[[2]int64]verifiedTile // by level and index: tiles tlog checked (SaveTiles)
 }
 
-func (f tileFiles) Height() int { return TileHeight }
+type verifiedTile struct {
+	tile tlog.Tile
+	data []byte
+}
 
-func (f tileFiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+// hash returns stored hash x from a tile already checked, if one holds it.
+func (f *tileFiles) hash(x int64) (tlog.Hash, bool) {
+	t := tlog.TileForIndex(TileHeight, x)
+	vt, ok := f.verified[[2]int64{int64(t.L), t.N}]
+	if !ok {
+		return tlog.Hash{}, false
+	}
+	h, err := tlog.HashFromTile(vt.tile, vt.data, x)
+	return h, err == nil
+}
+
+func (f *tileFiles) Height() int { return TileHeight }
+
+func (f *tileFiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
 		b, err := f.read(t)
@@ -94,7 +111,7 @@ func (f tileFiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-func (f tileFiles) read(t tlog.Tile) ([]byte, error) {
+func (f *tileFiles) read(t tlog.Tile) ([]byte, error) {
 	want := t.W * tlog.HashSize
 	full := t
 	full.W = 1 << TileHeight
@@ -133,12 +150,24 @@ func (f tileFiles) read(t tlog.Tile) ([]byte, error) {
 	return b[:want], nil
 }
 
-// SaveTiles is a no-op: StoredTree.Save writes tiles explicitly.
-func (f tileFiles) SaveTiles([]tlog.Tile, [][]byte) {}
+// SaveTiles is called by tlog with tiles it checked against the root: they
+// are kept, so later reads of their hashes need no file read or check.
+// (StoredTree.Save writes tiles to disk.)
+func (f *tileFiles) SaveTiles(tiles []tlog.Tile, data [][]byte) {
+	if f.verified == nil {
+		f.verified = map[[2]int64]verifiedTile{}
+	}
+	for i, t := range tiles {
+		k := [2]int64{int64(t.L), t.N}
+		if old, ok := f.verified[k]; !ok || old.tile.W < t.W {
+			f.verified[k] = verifiedTile{t, data[i]}
+		}
+	}
+}
 
 // write stores one tile atomically (temporary file and rename) and removes
 // the narrower partial tiles it replaces.
-func (f tileFiles) write(t tlog.Tile, data []byte) error {
+func (f *tileFiles) write(t tlog.Tile, data []byte) error {
 	p := filepath.Join(f.dir, filepath.FromSlash(TilePath(t)))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
@@ -180,7 +209,7 @@ func (f tileFiles) write(t tlog.Tile, data []byte) error {
 // store checked against a trusted root, plus hashes appended in memory. It
 // is not safe for concurrent use.
 type StoredTree struct {
-	files    tileFiles // zero dir: no store
+	files    *tileFiles // dir "": no store
 	base     int64     // tree size the tiles were opened at
 	baseRoot tlog.Hash
 	tiles    tlog.HashReader // checked reads of hashes below StoredHashCount(base)
@@ -192,7 +221,7 @@ type StoredTree struct {
 // NewStoredTree returns an empty tree whose tiles Save writes under dir
 // ("" for none).
 func NewStoredTree(dir string) *StoredTree {
-	return &StoredTree{files: tileFiles{dir}, edge: map[int64]tlog.Hash{}}
+	return &StoredTree{files: &tileFiles{dir: dir}, edge: map[int64]tlog.Hash{}}
 }
 
 // ErrNoTiles is returned by OpenStoredTree when the store does not hold
@@ -259,6 +288,10 @@ func (t *StoredTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 			out[i] = t.extra[j]
 		default:
 			if h, ok := t.edge[x]; ok {
+				out[i] = h
+				continue
+			}
+			if h, ok := t.files.hash(x); ok {
 				out[i] = h
 				continue
 			}
