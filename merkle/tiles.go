@@ -210,7 +210,7 @@ func (f *tileFiles) write(t tlog.Tile, data []byte) error {
 // is not safe for concurrent use.
 type StoredTree struct {
 	files    *tileFiles // dir "": no store
-	base     int64     // tree size the tiles were opened at
+	base     int64      // tree size the tiles were opened at
 	baseRoot tlog.Hash
 	tiles    tlog.HashReader // checked reads of hashes below StoredHashCount(base)
 	edge     map[int64]tlog.Hash
