@@ -174,3 +174,7 @@ func (l *Ledger) verifyNewSnapshots(v *Verified, tip plumbing.Hash, n uint64) ([
 	}
 	return all, true, nil
 }
+
+// ObjectsRead returns how many git objects this ledger has read so far (for
+// benchmarks and tests that count what a verification costs).
+func (l *Ledger) ObjectsRead() int { return l.objs.Reads() }

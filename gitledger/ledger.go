@@ -88,6 +88,9 @@ var ErrConflict = errors.New("ledger branch moved under us too many times")
 type Ledger struct {
 	GitDir string
 	Ref    plumbing.ReferenceName
+	// Format is the ledger format Init writes (receipt.Format1 or Format2;
+	// 0: receipt.DefaultFormat). Appends keep the format of the tip.
+	Format int
 	repo   *git.Repository
 	objs   *gitobj.Store
 }
@@ -174,7 +177,11 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 	if t.Head, err = receipt.ParseHead(hb); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
-	if err := pt.descend(l, t.Head.Seq); err != nil {
+	descend := pt.descend
+	if t.Head.V == receipt.Format2 {
+		descend = pt.descend2
+	}
+	if err := descend(l, t.Head.Seq); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
 	keysDir, ok := gitobj.FindEntry(pt.root, KeysDir)
@@ -224,6 +231,7 @@ type pathTrees struct {
 	aaaRaw   []byte
 	bbbName  string
 	bbbRaw   []byte
+	v2       *pathTrees2 // format 2 (format2.go): the trees on the path, not the fields above
 }
 
 func shard(seq uint64) (aaa, bbb, name string) {
@@ -303,6 +311,9 @@ type BuildFunc func(tip *Tip) (*Draft, error)
 func (l *Ledger) Init(ledgerID string, s *keys.Signer, kid string, g receipt.Genesis, now time.Time) (*Written, error) {
 	if err := receipt.ValidLedgerID(ledgerID); err != nil {
 		return nil, err
+	}
+	if l.Format != 0 && !receipt.ValidFormat(l.Format) {
+		return nil, fmt.Errorf("ledger format %d: want %d or %d", l.Format, receipt.Format1, receipt.Format2)
 	}
 	return l.appendOnce(&Tip{}, s, kid, func(*Tip) (*Draft, error) {
 		return &Draft{Receipt: receipt.Receipt{Ledger: ledgerID, Kind: receipt.KindGenesis,
@@ -416,7 +427,7 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 		return nil, nil, err
 	}
 	sums := digest.Of(body)
-	h := receipt.HeadOf(&r, body)
+	h := receipt.HeadIn(l.formatAfter(tip), &r, sums)
 	head, err := h.Encode()
 	if err != nil {
 		return nil, nil, err
@@ -436,7 +447,7 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 		return nil, nil, err
 	}
 	next := &Tip{Commit: commit, Head: h, Trust: after, trees: trees}
-	return &Written{Seq: r.Seq, Commit: commit, Path: receipt.Path(r.Seq), Sums: sums, Receipt: &r, Bytes: body}, next, nil
+	return &Written{Seq: r.Seq, Commit: commit, Path: h.Path, Sums: sums, Receipt: &r, Bytes: body}, next, nil
 }
 
 // writeTree writes with put the blobs and trees of the commit after tip and
@@ -457,6 +468,14 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	sid, err := blob(sig)
 	if err != nil {
 		return z, nil, err
+	}
+	if l.formatAfter(tip) == receipt.Format2 {
+		recID, p2, err := writeReceipts2(pt, r.Seq, rid, sid, put)
+		if err != nil {
+			return z, nil, err
+		}
+		rootID, root, err := l.writeRoot(pt, r, recID, head, trust, plan, put)
+		return rootID, &pathTrees{root: root, v2: p2}, err
 	}
 	bbbRaw := []byte(nil)
 	if pt.aaaName == aaa && pt.bbbName == bbb {
@@ -484,6 +503,18 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	if err != nil {
 		return z, nil, err
 	}
+	rootID, root, err := l.writeRoot(pt, r, recID, head, trust, plan, put)
+	if err != nil {
+		return z, nil, err
+	}
+	return rootID, &pathTrees{root: root, receipts: recs, aaaName: aaa, aaaRaw: aaaRaw, bbbName: bbb, bbbRaw: bbbRaw}, nil
+}
+
+// writeRoot writes the root tree of the commit after pt's with the new
+// receipts/ tree recID, HEAD.json and what the receipt's kind changes.
+func (l *Ledger) writeRoot(pt *pathTrees, r *receipt.Receipt, recID plumbing.Hash, head []byte, trust *keys.Trust, plan *PlanCopy, put putFunc) (plumbing.Hash, []gitobj.TreeEntry, error) {
+	var z plumbing.Hash
+	blob := func(b []byte) (plumbing.Hash, error) { return put(plumbing.BlobObject, b) }
 	root := gitobj.SetEntry(pt.root, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: ReceiptsDir, ID: recID})
 	hid, err := blob(head)
 	if err != nil {
@@ -517,7 +548,19 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	if err != nil {
 		return z, nil, err
 	}
-	return rootID, &pathTrees{root: root, receipts: recs, aaaName: aaa, aaaRaw: aaaRaw, bbbName: bbb, bbbRaw: bbbRaw}, nil
+	return rootID, root, nil
+}
+
+// formatAfter is the format of the receipt after tip: the tip's, or for
+// genesis l.Format.
+func (l *Ledger) formatAfter(tip *Tip) int {
+	if !tip.Empty() {
+		return tip.Head.V
+	}
+	if l.Format == 0 {
+		return receipt.DefaultFormat
+	}
+	return l.Format
 }
 
 // putFunc stores an object and returns its id: gitobj.Store.Put (fsynced

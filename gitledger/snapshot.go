@@ -64,7 +64,7 @@ func NoteVerifier(e *keys.Entry) (note.Verifier, error) {
 func LeafHashes(r *Reader, from, to uint64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, 0, to-from)
 	for seq := from; seq < to; seq++ {
-		b, err := r.File(receipt.Path(seq))
+		b, err := r.File(r.Path(seq))
 		if err != nil {
 			return nil, fmt.Errorf("receipt %d: %w", seq, err)
 		}
@@ -110,7 +110,7 @@ func (l *Ledger) rangeAt(r *Reader, size uint64) (merkle.Range, bool, error) {
 // of its size.
 func (l *Ledger) checkState(r *Reader, st merkle.State) bool {
 	last := st.Range.Size - 1
-	b, err := r.File(receipt.Path(last))
+	b, err := r.File(r.Path(last))
 	if err != nil {
 		return false
 	}
@@ -155,7 +155,7 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 	if err != nil {
 		return nil, err
 	}
-	lastBytes, err := r.File(receipt.Path(size - 1))
+	lastBytes, err := r.File(r.Path(size - 1))
 	if err != nil {
 		return nil, err
 	}

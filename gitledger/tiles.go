@@ -24,7 +24,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vmc-git/vmc-git/merkle"
-	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // TileCacheDir is where the stored Merkle hashes live, relative to the git
@@ -81,7 +80,7 @@ func (l *Ledger) storedTree(r *Reader, w *backWalk, size, limit uint64) (st *mer
 		st = merkle.NewStoredTree(l.tileDir())
 	}
 	for seq := base; seq < size; seq++ {
-		b, err := r.File(receipt.Path(seq))
+		b, err := r.File(r.Path(seq))
 		if err != nil {
 			return nil, 0, fmt.Errorf("receipt %d: %w", seq, err)
 		}

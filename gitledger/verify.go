@@ -98,6 +98,7 @@ type state struct {
 	trust   *keys.Trust
 	trees   *pathTrees
 	hist    *signHistory
+	format  int // receipt.Format1 or Format2, from the genesis HEAD.json
 }
 
 // signHistory remembers who signed which receipt and when, so that a later
@@ -233,7 +234,7 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 
 func stateFromTip(t *Tip) *state {
 	ct, _ := keys.ParseTime(t.Head.CreatedAt)
-	return &state{commit: t.Commit, seq: t.Head.Seq, blake3: t.Head.Blake3, ledger: t.Head.Ledger, created: ct, trust: t.Trust, trees: t.trees}
+	return &state{commit: t.Commit, seq: t.Head.Seq, blake3: t.Head.Blake3, ledger: t.Head.Ledger, created: ct, trust: t.Trust, trees: t.trees, format: t.Head.V}
 }
 
 // genesisBlake3 returns the blake3 of receipt 0.
@@ -413,7 +414,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	case head.Seq < seq:
 		return fail(RuleSeq, "HEAD.json says seq %d, want %d: the chain goes back to an older receipt", head.Seq, seq)
 	}
-	trees, rid, sid, err := l.checkReceiptTrees(prev, root, seq)
+	format := prev.format
+	if prev.empty {
+		format = head.V // ParseHead accepts only known formats
+	}
+	trees, rid, sid, err := l.receiptTrees(format, prev, root, seq)
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
@@ -424,9 +429,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	r, err := receipt.Parse(body)
 	if err != nil {
 		if cerr := canon.Check(body); cerr != nil {
-			return fail(RuleCanonical, "%s: %v", receipt.Path(seq), cerr)
+			return fail(RuleCanonical, "%s: %v", receipt.PathIn(format, seq), cerr)
 		}
-		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
+		return fail(RuleCanonical, "%s: %v", receipt.PathIn(format, seq), err)
 	}
 	if err := checkKindSupported(r.Kind); err != nil {
 		return fail(RuleKind, "%v", err)
@@ -443,12 +448,12 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	case !prev.empty && rt.Before(prev.created):
 		return fail(RuleTime, "created_at %s is before receipt %d's %s", r.CreatedAt, prev.seq, keys.FormatTime(prev.created))
 	}
-	wantHead, _ := receipt.HeadOfSums(r, sums).Encode()
+	wantHead, _ := receipt.HeadIn(format, r, sums).Encode()
 	if !bytes.Equal(wantHead, headBytes) {
 		// Tell an edited receipt from an edited HEAD.json: if HEAD.json and
 		// the commit message still agree on a blake3, the receipt changed.
 		if t, err := ParseMessage(commitMessage(raw)); err == nil && t.Blake3 == head.Blake3 && head.Blake3 != sums.Blake3 {
-			return fail(RuleHead, "%s was changed: its blake3 is %s, but HEAD.json and the commit message say %s", receipt.Path(seq), sums.Blake3, head.Blake3)
+			return fail(RuleHead, "%s was changed: its blake3 is %s, but HEAD.json and the commit message say %s", receipt.PathIn(format, seq), sums.Blake3, head.Blake3)
 		}
 		return fail(RuleHead, "HEAD.json does not match the receipt: have %s, want %s", headBytes, wantHead)
 	}
@@ -505,7 +510,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	}
 	rsig, err := keys.ParseSignature(sigBytes)
 	if err != nil {
-		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
+		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.PathIn(format, seq), receipt.SigSuffix, err)
 	}
 	signerPub := signer.Pub.Marshal()
 	for _, s := range []struct {
@@ -523,7 +528,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		}
 		prev.hist.add(signer, seq, rt)
 	}
-	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist}, job, nil
+	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist, format: format}, job, nil
 }
 
 // seqAheadError is a commit whose HEAD.json names a later receipt than the

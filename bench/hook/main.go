@@ -342,7 +342,7 @@ func (b *bench) addMain(origin string) error {
 	if err != nil {
 		return err
 	}
-	g, err := rd.File(receipt.Path(0))
+	g, err := rd.File(rd.Path(0))
 	if err != nil {
 		return err
 	}

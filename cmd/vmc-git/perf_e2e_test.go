@@ -40,7 +40,7 @@ func TestIncrementalVerifyAndStoredProofs(t *testing.T) {
 	proof := filepath.Join(snapDir, "proof.json")
 	os.WriteFile(proof, []byte(r.must("merkle", "prove", "2", "--size", "4")), 0o644)
 	rc := filepath.Join(snapDir, "r2.json")
-	os.WriteFile(rc, []byte(r.git("show", "refs/heads/vmc/ledger:receipts/000/000/000000002.json")), 0o644)
+	os.WriteFile(rc, []byte(r.git("show", "refs/heads/vmc/ledger:receipts/000/00/00/0/000000002.json")), 0o644)
 	if out := r.must("merkle", "verify-proof", proof, "--receipt", rc, "--checkpoint", snap4, "--key", key("alice")+".pub", "--kid", "alice"); !strings.HasPrefix(out, "ok: ") {
 		t.Fatalf("verify-proof: %s", out)
 	}
@@ -49,7 +49,7 @@ func TestIncrementalVerifyAndStoredProofs(t *testing.T) {
 	snap6 := filepath.Join(snapDir, "merkle-6.json")
 	r.must("merkle", "receipts", "--tag", "--key", key("alice"), "--out", snap6)
 	os.WriteFile(proof, []byte(r.must("merkle", "prove", "5")), 0o644)
-	os.WriteFile(rc, []byte(r.git("show", "refs/heads/vmc/ledger:receipts/000/000/000000005.json")), 0o644)
+	os.WriteFile(rc, []byte(r.git("show", "refs/heads/vmc/ledger:receipts/000/00/00/0/000000005.json")), 0o644)
 	if out := r.must("merkle", "verify-proof", proof, "--receipt", rc, "--checkpoint", snap6, "--key", key("alice")+".pub", "--kid", "alice"); !strings.HasPrefix(out, "ok: ") {
 		t.Fatalf("verify-proof of 5 in 6: %s", out)
 	}
