@@ -47,7 +47,6 @@ import (
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
-	"github.com/vmc-git/vmc-git/receipt"
 )
 
 const (
