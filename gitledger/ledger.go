@@ -9,9 +9,22 @@
 //	HEAD.json                         canonical {v, ledger, seq, blake3, sha256, path, created_at}
 //	keys/allowed_signers              trust as of this receipt (OpenSSH allowed_signers)
 //	keys/trust.json                   the same trust state in full (roles, thresholds), canonical
-//	receipts/AAA/BBB/NNNNNNNNN.json   AAA = seq/1e6, BBB = (seq/1e3)%1000, N = seq, zero-padded
+//	receipts/AAA/BB/CC/D/NNNNNNNNN.json      format 2 (the default since issue 18):
+//	receipts/AAA/BB/CC/D/NNNNNNNNN.json.sig    AAA = seq/1e6, BB = (seq/1e4)%100,
+//	                                           CC = (seq/100)%100, D = (seq/10)%10
+//	receipts/AAA/BBB/NNNNNNNNN.json          format 1: AAA = seq/1e6, BBB = (seq/1e3)%1000
 //	receipts/AAA/BBB/NNNNNNNNN.json.sig
 //	plans/<id>.json, plans/<id>.approvals/<kid>.sig   for apply receipts: the exact plan applied
+//
+// N is seq zero-padded to 9 digits. HEAD.json's v is the ledger format
+// (receipt.Format1, receipt.Format2), the genesis commit's for every commit;
+// Init writes Ledger.Format (default receipt.DefaultFormat = 2) and Verify
+// reads both. Format 2 (format2.go) keeps every directory a commit rewrites
+// below receipts/ at 100 entries or fewer (a leaf D/ holds 10 receipts),
+// where format 1 rewrote a directory of up to 2,000 entries per commit:
+// a clone hashes about 15 times fewer tree bytes. Both are read by stock
+// git at the path above (receipt.PathIn), and each .sig is checked by
+// ssh-keygen -Y verify as before.
 //
 // keys/trust.json is an addition to DESIGN section 3: it lets a verifier
 // resume from any verified commit in O(1) (the hook, verify --from) instead
@@ -31,12 +44,15 @@
 //
 // # Costs and durability
 //
-// Append rewrites only the trees on the new receipt's path (root, receipts,
-// AAA, BBB), so its cost does not grow with the ledger. Objects are written
+// Append rewrites only the trees on the new receipt's path (root,
+// receipts/ and the directories below it on the path), so its cost does not
+// grow with the ledger. Objects are written
 // as fsynced loose objects before the ref moves; the ref moves with git's own
 // lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
 // git) never fork the chain: the loser re-reads the tip and retries.
-// Verification of k receipts on top of a verified commit costs O(k).
+// Verification of k receipts on top of a verified commit costs O(k): Verify
+// with Remember starts from the remembered verified head (incremental.go),
+// and snapshot tags are checked from stored Merkle hashes (tiles.go).
 package gitledger
 
 import (
