@@ -342,7 +342,7 @@ func (x *tamperEnv) forge(base string, body []byte, signer string, extra map[str
 	edits := map[string][]byte{
 		x.path(r.Seq):                     body,
 		x.path(r.Seq) + receipt.SigSuffix: x.sshSign(signer, keys.NamespaceReceipt, body),
-		HeadFile:                                head,
+		HeadFile:                          head,
 	}
 	for k, v := range extra {
 		edits[k] = v
@@ -661,7 +661,7 @@ var tamperCases = []tamperCase{
 		name: "non-receipt file beside the receipts", rule: RuleTree, seq: 4,
 		msg: "commit adds [000000004.json 000000004.json.sig notes.txt] to receipts/000/000/",
 		tamper: func(x *tamperEnv) {
-			x.editAt(4, map[string][]byte{x.leafDir()+"notes.txt": []byte("hello\n")})
+			x.editAt(4, map[string][]byte{x.leafDir() + "notes.txt": []byte("hello\n")})
 		},
 	},
 	{
