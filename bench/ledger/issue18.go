@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,43 +83,59 @@ func (b *bench) incremental(dir string, n int) error {
 	return nil
 }
 
-// clone times git clone --no-local --bare of the ledger and reports the
-// peak RSS of the clone (wait4 rusage of git clone: its own and its waited
-// children's, index-pack among them).
+// clone times git clone --no-local --bare of the ledger and reports peak
+// RSS (wait4 rusage of git clone: its own and its waited-for children's):
+// once with the local git-upload-pack as clone's child, so that the serving
+// side (pack-objects) counts too, and once with it detached (setsid -f), so
+// that only the client side counts (clone and index-pack), as in a clone
+// from a remote server.
 func (b *bench) clone(dir string, n int) error {
 	tmp, err := os.MkdirTemp(b.out, "clone-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var ds []time.Duration
-	var rss []int64
-	for i := 0; i < b.runs; i++ {
+	run := func(i int, args ...string) (time.Duration, float64, error) {
 		dst := filepath.Join(tmp, fmt.Sprintf("c%d.git", i))
-		cmd := gitCmd(tmp, "clone", "-q", "--no-local", "--bare", dir, dst)
+		defer os.RemoveAll(dst)
+		cmd := gitCmd(tmp, append(append([]string{"clone", "-q", "--no-local", "--bare"}, args...), dir, dst)...)
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("git clone: %v: %s", err, out)
+			return 0, 0, fmt.Errorf("git clone: %v: %s", err, out)
 		}
-		ds = append(ds, time.Since(start))
+		d := time.Since(start)
+		if out, err := gitCmd(dst, "rev-list", "--count", gitledger.DefaultBranch).Output(); err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(n) {
+			return 0, 0, fmt.Errorf("clone has %q commits, want %d: %v", out, n, err)
+		}
+		var mb float64
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = append(rss, ru.Maxrss)
+			mb = float64(ru.Maxrss) / 1024
 		}
-		os.RemoveAll(dst)
+		return d, mb, nil
+	}
+	var ds []time.Duration
+	var all, client []float64
+	for i := 0; i < b.runs; i++ {
+		d, mb, err := run(2*i)
+		if err != nil {
+			return err
+		}
+		ds, all = append(ds, d), append(all, mb)
+		if _, mb, err = run(2*i+1, "--upload-pack", "setsid -f git-upload-pack"); err != nil {
+			return err
+		}
+		client = append(client, mb)
 	}
 	d := kit.Median(ds)
-	var mb float64
-	if len(rss) > 0 {
-		ms := make([]time.Duration, len(rss))
-		for i, v := range rss {
-			ms[i] = time.Duration(v)
-		}
-		mb = float64(kit.Median(ms)) / 1024
-	}
-	kit.Logf("git clone --no-local of %d: %v, %.0f MB", n, d, mb)
+	slices.Sort(all)
+	slices.Sort(client)
+	mbAll, mbClient := all[len(all)/2], client[len(client)/2]
+	kit.Logf("git clone --no-local of %d: %v, %.0f MB with the serving side, %.0f MB client side", n, d, mbAll, mbClient)
 	ok := d.Seconds() < targetCloneS
 	b.add(fmt.Sprintf("git clone --no-local of the %s ledger", kit.Count(n)), fmt.Sprintf("%.2f s", d.Seconds()), fmt.Sprintf("< %.0f s", targetCloneS), &ok)
-	okr := mb < targetCloneRSSMB
-	b.add(fmt.Sprintf("peak RSS of that clone (git clone and its children), %s", kit.Count(n)), fmt.Sprintf("%.0f MB", mb), fmt.Sprintf("< %.0f MB", targetCloneRSSMB), &okr)
+	okr := mbAll < targetCloneRSSMB
+	b.add(fmt.Sprintf("peak RSS of that clone, serving side included (pack-objects), %s", kit.Count(n)), fmt.Sprintf("%.0f MB", mbAll), fmt.Sprintf("< %.0f MB", targetCloneRSSMB), &okr)
+	okc := mbClient < targetCloneRSSMB
+	b.add(fmt.Sprintf("peak RSS of that clone, client side only (clone, index-pack), %s", kit.Count(n)), fmt.Sprintf("%.0f MB", mbClient), fmt.Sprintf("< %.0f MB", targetCloneRSSMB), &okc)
 	return nil
 }
