@@ -116,7 +116,7 @@ func (b *bench) clone(dir string, n int) error {
 	var ds []time.Duration
 	var all, client []float64
 	for i := 0; i < b.runs; i++ {
-		d, mb, err := run(2*i)
+		d, mb, err := run(2 * i)
 		if err != nil {
 			return err
 		}
