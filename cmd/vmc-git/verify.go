@@ -13,6 +13,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func verifyCommand() *cli.Command {
@@ -42,8 +43,14 @@ verified head is remembered under .git/vmc/: a chain that does not extend it
 checks only the receipts after it (O(k), saying from where; --full re-checks
 the whole chain).
 
+A fresh clone cannot tell a ledger a server rolled back (withholding newer
+receipts and snapshot tags) from a current one: the output names what the
+check relies on, and --min-size N or --checkpoint merkle-N.json (a snapshot
+file obtained elsewhere) refuse a ledger shorter than, or forked from, it.
+
 EXAMPLE:
    vmc-git verify chain --sig
+   vmc-git verify chain --sig --checkpoint merkle-1200.json
    vmc-git verify chain --sig --from 1200 --json`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "sig", Usage: "verify every commit and receipt signature"},
@@ -53,6 +60,8 @@ EXAMPLE:
 			&cli.BoolFlag{Name: "no-remember", Usage: "neither check nor update the remembered verified head"},
 			&cli.BoolFlag{Name: "full", Usage: "check the whole chain from genesis, not only the receipts after the remembered verified head"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 3) if receipts were signed by a key after its compromise"},
+			&cli.Uint64Flag{Name: "min-size", Usage: "fail (exit 3) if the ledger has fewer than N receipts (a known size: rollback protection)"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "fail (exit 3) unless the ledger extends this merkle-<N>.json snapshot (rollback protection)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -86,11 +95,21 @@ EXAMPLE:
 				}
 				return err
 			}
+			rel, err := ws.CheckRollback(rep, workspace.RollbackCheck{MinSize: c.Uint64("min-size"), CheckpointFile: c.String("checkpoint")})
+			if err != nil {
+				return err
+			}
+			var warnings []string
+			if ferr := workspace.FutureWarning(rep); ferr != nil {
+				warnings = append(warnings, ferr.Error())
+			}
 			if c.Bool("json") {
 				return printJSON(c, struct {
 					OK bool `json:"ok"`
 					*gitledger.Report
-				}{true, rep})
+					ReliesOn *workspace.Reliance `json:"relies_on"`
+					Warnings []string            `json:"warnings,omitempty"`
+				}{true, rep, rel, warnings})
 			}
 			sig := "structure and hashes (add --sig for signatures)"
 			if rep.Signatures {
@@ -103,6 +122,17 @@ EXAMPLE:
 			}
 			if opt.Genesis == nil && ws.Config == nil {
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
+			}
+			outf(c, "  relies on: %s: %s, %d receipts", rel.Kind, rel.Source, rel.Size)
+			if rel.Time != "" {
+				outf(c, ", %s", rel.Time)
+			}
+			outf(c, "\n")
+			if rel.Kind == workspace.ReliesSnapshot || rel.Kind == workspace.ReliesTip {
+				outf(c, "  note: a server can serve an older ledger and withhold newer snapshots; give --min-size N or --checkpoint merkle-N.json from another source to refuse that\n")
+			}
+			for _, w := range warnings {
+				outf(c, "  WARNING: %s\n", w)
 			}
 			for _, iv := range rep.Invalidated {
 				outf(c, "  INVALIDATED: receipt %d was signed by %s after its compromise at %s (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
