@@ -134,6 +134,7 @@ type Options struct {
 type Applier struct {
 	o        Options
 	lockLost atomic.Pointer[error] // set by the remote-lock heartbeat
+	index    *appliedIndex         // apply receipts by server, for freshness checks (index.go)
 }
 
 // New returns an Applier.
@@ -272,7 +273,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err := a.precheck(tip, p, in); err != nil {
 		return nil, err
 	}
-	view, err := newLedgerView(a.o.Ledger)
+	view, err := a.freshView(a.o.Ledger)
 	if err != nil {
 		return nil, err
 	}

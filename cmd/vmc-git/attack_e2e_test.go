@@ -309,7 +309,7 @@ func TestRollbackToAFreshClone(t *testing.T) {
 	proof := filepath.Join(dir, "proof.json")
 	os.WriteFile(proof, []byte(r.must("merkle", "prove", "1", "--size", "4")), 0o644)
 	rcpt := filepath.Join(dir, "000000001.json")
-	os.WriteFile(rcpt, []byte(r.git("show", "vmc/ledger:receipts/000/000/000000001.json")), 0o644)
+	os.WriteFile(rcpt, []byte(r.git("show", "vmc/ledger:receipts/000/00/00/0/000000001.json")), 0o644)
 	out = r.must("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice")
 	if !strings.Contains(out, "ok: receipt 1 (000000001.json) is in the signed tree of size 4 of ledger "+testLedgerID+" (checkpoint origin "+testLedgerID) {
 		t.Fatalf("verify-proof:\n%s", out)
