@@ -1,0 +1,74 @@
+package gitledger
+
+import (
+	"fmt"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vmc-git/vmc-git/anchor"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// Anchor receipts.
+//
+// An anchor receipt is checked like any other receipt and then by
+// anchor.CheckBody: its statement's root and head_blake3 must be the
+// ledger's own at the statement's leaf_count (recomputed here from the
+// receipts, never taken from a tag or a file), its statement signature must
+// be by the receipt's signer, and its substrate proof must verify offline
+// with the substrate's registered verifier (package anchor). A build
+// without the substrate's package refuses the receipt. The writer runs the
+// same check before it writes.
+
+// anchorWalk is what one verification walk keeps for anchor receipts: a
+// compact range over the receipts read so far (receipts below the current
+// one never change along a verified chain), the caller's options and the
+// anchors checked.
+type anchorWalk struct {
+	rg      merkle.Range
+	opt     *anchor.Options
+	checked []AnchorChecked
+}
+
+// AnchorChecked is one verified anchor receipt.
+type AnchorChecked struct {
+	Seq uint64 `json:"seq"`
+	*anchor.Checked
+}
+
+// checkAnchor verifies anchor receipt r, whose commit has tree root, signed
+// by signer. w may be nil (the writer).
+func (l *Ledger) checkAnchor(w *anchorWalk, root []treeEntry, r *receipt.Receipt, signer ssh.PublicKey) (*anchor.Checked, error) {
+	if w == nil {
+		w = &anchorWalk{}
+	}
+	rd := &Reader{l: l, Tip: &Tip{trees: &pathTrees{root: root}}, dirCache: map[string][]treeEntry{}}
+	rootAt := func(size uint64) (merkle.Hash, digest.Digest, error) {
+		if size == 0 || size > r.Seq {
+			return merkle.Hash{}, digest.Zero, fmt.Errorf("size %d is outside the receipts before this one (1..%d)", size, r.Seq)
+		}
+		if w.rg.Size > size {
+			w.rg = merkle.Range{}
+		}
+		leaves, err := LeafHashes(rd, w.rg.Size, size)
+		if err != nil {
+			return merkle.Hash{}, digest.Zero, err
+		}
+		for _, h := range leaves {
+			w.rg.Append(h)
+		}
+		last, err := rd.File(receipt.Path(size - 1))
+		if err != nil {
+			return merkle.Hash{}, digest.Zero, err
+		}
+		return w.rg.Root(), digest.Blake3(last), nil
+	}
+	c, err := anchor.CheckBody(r.Anchor, r.Ledger, r.Seq, signer, rootAt, w.opt)
+	if err != nil {
+		return nil, err
+	}
+	w.checked = append(w.checked, AnchorChecked{Seq: r.Seq, Checked: c})
+	return c, nil
+}
