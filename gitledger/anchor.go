@@ -72,3 +72,30 @@ func (l *Ledger) checkAnchor(w *anchorWalk, root []treeEntry, r *receipt.Receipt
 	w.checked = append(w.checked, AnchorChecked{Seq: r.Seq, Checked: c})
 	return c, nil
 }
+
+// CheckAnchorReceipt verifies anchor receipt seq as read by r: its signer
+// was trusted with the role at receipt seq-1, and its body passes
+// anchor.CheckBody against the ledger's own roots. It does not check the
+// chain around the receipt (Verify does).
+func (l *Ledger) CheckAnchorReceipt(r *Reader, seq uint64, opt *anchor.Options) (*AnchorChecked, error) {
+	e, err := r.Receipt(seq)
+	if err != nil {
+		return nil, err
+	}
+	if e.Receipt.Kind != receipt.KindAnchor {
+		return nil, fmt.Errorf("receipt %d is a %s receipt, not an anchor", seq, e.Receipt.Kind)
+	}
+	trust, err := l.TrustAt(r.Tip, seq-1)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := trust.Authorize(e.Receipt.KID, nil, e.Receipt.Time(), receipt.Roles[receipt.KindAnchor]...)
+	if err != nil {
+		return nil, fmt.Errorf("receipt %d: %w", seq, err)
+	}
+	w := &anchorWalk{opt: opt}
+	if _, err := l.checkAnchor(w, r.Tip.trees.root, e.Receipt, signer.Pub); err != nil {
+		return nil, &VerifyError{Seq: seq, Rule: RuleAnchor, Err: err}
+	}
+	return &w.checked[0], nil
+}

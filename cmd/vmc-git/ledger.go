@@ -674,20 +674,29 @@ func logCommand() *cli.Command {
 				KID       string        `json:"kid"`
 				Summary   string        `json:"summary"`
 				Blake3    digest.Digest `json:"blake3"`
+				Anchored  []AnchorRef   `json:"anchored_by,omitempty"` // anchor receipts whose snapshot ends here
 			}
 			rows := []row{}
+			var shown []*receipt.Receipt
 			for seq, n := int64(r.Tip.Head.Seq), 0; seq >= 0 && (c.Int("n") <= 0 || n < c.Int("n")); seq, n = seq-1, n+1 {
 				e, err := r.Receipt(uint64(seq))
 				if err != nil {
 					return err
 				}
-				rows = append(rows, row{e.Receipt.Seq, e.Receipt.Kind, e.Receipt.CreatedAt, e.Receipt.KID, e.Receipt.Summary, digest.Blake3(e.Bytes)})
+				rows = append(rows, row{e.Receipt.Seq, e.Receipt.Kind, e.Receipt.CreatedAt, e.Receipt.KID, e.Receipt.Summary, digest.Blake3(e.Bytes), nil})
+				shown = append(shown, e.Receipt)
+			}
+			// An anchor comes after the receipts it covers: those shown here
+			// are anchored only by anchor receipts shown here.
+			by := anchoredBy(shown)
+			for i := range rows {
+				rows[i].Anchored = by[rows[i].Seq]
 			}
 			if c.Bool("json") {
 				return printJSON(c, rows)
 			}
 			for _, x := range rows {
-				outf(c, "%6d  %s  %-11s %-12s %s  %s\n", x.Seq, x.CreatedAt, x.Kind, x.KID, x.Blake3.String()[:12], x.Summary)
+				outf(c, "%6d  %s  %-11s %-12s %s  %s%s\n", x.Seq, x.CreatedAt, x.Kind, x.KID, x.Blake3.String()[:12], x.Summary, anchoredText(x.Anchored))
 			}
 			return nil
 		},

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmc-git/vmc-git/anchor"
+	"github.com/vmc-git/vmc-git/anchor/rfc3161"
+	"github.com/vmc-git/vmc-git/anchor/rfc3161/tsatest"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// anchorSetup: a ledger with genesis and two manual receipts, pushed to a
+// bare origin with the pre-receive hook installed.
+func anchorSetup(t *testing.T) (*repo, string) {
+	t.Helper()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.must("record", "--summary", "rebooted web-1", "--key", key("alice"))
+	r.must("record", "--summary", "rebooted web-2", "--key", key("alice"))
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	return r, origin
+}
+
+// checkAnchored runs what every substrate's end-to-end test shows after the
+// anchor receipt seq landed: it is on origin, anchor verify passes (with
+// extra flags), verify chain passes, and log, merkle and anchor list show
+// it.
+func checkAnchored(t *testing.T, r *repo, origin string, seq int, substrate string, verifyFlags ...string) {
+	t.Helper()
+	if got, want := strings.TrimSpace(gitIn(t, origin, "rev-parse", "refs/heads/vmc/ledger")), r.ledgerHead(); got != want {
+		t.Fatalf("origin ledger at %s, local at %s", got, want)
+	}
+	out := r.must(append([]string{"anchor", "verify", "--json"}, verifyFlags...)...)
+	var vs []struct {
+		Seq       int    `json:"seq"`
+		Substrate string `json:"substrate"`
+		Live      string `json:"live"`
+	}
+	if err := json.Unmarshal([]byte(out), &vs); err != nil || len(vs) == 0 || vs[len(vs)-1].Seq != seq || vs[len(vs)-1].Substrate != substrate {
+		t.Fatalf("anchor verify: %v\n%s", err, out)
+	}
+	r.verify(seq + 1)
+	if out := r.must("verify", "chain", "--json", "--no-remember"); !strings.Contains(out, `"anchors"`) {
+		t.Fatalf("verify chain --json does not report the anchor:\n%s", out)
+	}
+	if out := r.must("log"); !strings.Contains(out, "[anchored: "+substrate+" by receipt ") {
+		t.Fatalf("log does not show the anchored snapshot:\n%s", out)
+	}
+	out = r.must("merkle", "receipts", "--size", "3", "--out", filepath.Join(t.TempDir(), "m.json"), "--key", key("alice"))
+	if !strings.Contains(out, "anchored via "+substrate+" by receipt") {
+		t.Fatalf("merkle receipts does not show the anchor:\n%s", out)
+	}
+	if out := r.must("anchor", "list"); !strings.Contains(out, substrate) {
+		t.Fatalf("anchor list:\n%s", out)
+	}
+}
+
+// anchorBody reads the anchor body of receipt seq with stock git.
+func anchorBody(t *testing.T, r *repo, seq int) (*receipt.Receipt, *anchor.Body) {
+	t.Helper()
+	b := r.git("show", "vmc/ledger:"+receipt.Path(uint64(seq)))
+	rc, err := receipt.Parse([]byte(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := anchor.ParseBody(rc.Anchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc, body
+}
+
+func TestAnchorRFC3161(t *testing.T) {
+	t.Parallel()
+	tsa := tsatest.Start(t, tsatest.Options{LeafOnly: true})
+	r, origin := anchorSetup(t)
+	out := r.must("anchor", "rfc3161", "--tsa", tsa.URL, "--tsa-ca", tsa.CAFile, "--push", "--key", key("alice"), "--json")
+	var res struct {
+		Seq    int    `json:"seq"`
+		Pushed bool   `json:"pushed"`
+		Digest string `json:"digest"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Seq != 3 || !res.Pushed {
+		t.Fatalf("anchor rfc3161: %v\n%s", err, out)
+	}
+	checkAnchored(t, r, origin, 3, "rfc3161")
+	r.must("anchor", "verify", "3", "--tsa-ca", tsa.CAFile)
+	// A receipt file of this ledger, read with stock git.
+	rf := filepath.Join(t.TempDir(), "r.json")
+	os.WriteFile(rf, []byte(r.git("show", "vmc/ledger:"+receipt.Path(3))), 0o644)
+	r.must("anchor", "verify", rf)
+
+	// A third party: the token and the statement digest, checked by openssl.
+	_, body := anchorBody(t, r, 3)
+	if d := anchor.Digest(body.Statement); hex.EncodeToString(d[:]) != res.Digest {
+		t.Fatalf("digest %x, the command said %s", d, res.Digest)
+	}
+	p, err := rfc3161.ParseProof(body.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := base64.StdEncoding.DecodeString(p.Token)
+	tok := filepath.Join(t.TempDir(), "token.der")
+	os.WriteFile(tok, der, 0o644)
+	if out, err := exec.Command("openssl", "ts", "-verify", "-digest", res.Digest, "-token_in", "-in", tok, "-CAfile", tsa.CAFile).CombinedOutput(); err != nil || !strings.Contains(string(out), "Verification: OK") {
+		t.Fatalf("openssl ts -verify: %v\n%s", err, out)
+	}
+
+	// Refusals: another TSA's roots, an untrusted TSA at anchoring time, a
+	// replaying TSA; nothing is written.
+	stranger := tsatest.Start(t, tsatest.Options{})
+	checkError(t, r.run("anchor", "verify", "3", "--tsa-ca", stranger.CAFile), exitInvalid, "TSA certificate chain is not trusted")
+	head := r.ledgerHead()
+	checkError(t, r.run("anchor", "rfc3161", "--tsa", tsa.URL, "--tsa-ca", stranger.CAFile, "--key", key("alice")), exitError, "not trusted")
+	replay := tsatest.Start(t, tsatest.Options{Mode: tsatest.Replay})
+	r.must("anchor", "rfc3161", "--tsa", replay.URL, "--tsa-ca", replay.CAFile, "--key", key("alice"))
+	head = r.ledgerHead()
+	checkError(t, r.run("anchor", "rfc3161", "--tsa", replay.URL, "--tsa-ca", replay.CAFile, "--key", key("alice")), exitError, "nonce")
+	if r.ledgerHead() != head {
+		t.Fatal("a refused anchor moved the ledger")
+	}
+	checkError(t, r.run("anchor", "rfc3161", "--tsa", tsa.URL, "--size", "99", "--key", key("alice")), exitError, "the ledger has")
+	checkError(t, r.run("anchor", "verify", "1"), exitInvalid, "not an anchor")
+}

@@ -1,0 +1,253 @@
+package main
+
+// The anchor use cases: plain functions over values, so that they move to
+// the workspace package as they are.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vmc-git/vmc-git/anchor"
+	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+// AnchorRequest asks for one anchor receipt.
+type AnchorRequest struct {
+	Ledger   *gitledger.Ledger
+	Signer   *keys.Signer
+	KID      string
+	Size     uint64 // receipts covered; 0: all
+	Anchorer anchor.Anchorer
+	// Remote, if set, is synced first and the receipt pushed to it with the
+	// compare-and-swap push apply --push uses; a lost race re-appends the
+	// same anchor on the new remote tip.
+	Remote *apply.GitRemote
+	Now    func() time.Time
+}
+
+// AnchorResult is a written anchor receipt.
+type AnchorResult struct {
+	Written   *gitledger.Written
+	Statement *anchor.Statement
+	Digest    [32]byte
+	Pushed    bool
+}
+
+// AnchorLedger signs the statement for the first Size receipts, commits its
+// digest to the substrate and appends the anchor receipt (checked as verify
+// would check it before it is written).
+func AnchorLedger(ctx context.Context, req AnchorRequest) (*AnchorResult, error) {
+	now := time.Now
+	if req.Now != nil {
+		now = req.Now
+	}
+	if req.Remote != nil {
+		if err := req.Remote.Sync(func(int) bool { return false }); err != nil {
+			return nil, err
+		}
+	}
+	r, err := req.Ledger.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	n := r.Tip.Head.Seq + 1
+	size := req.Size
+	if size == 0 {
+		size = n
+	}
+	if size > n {
+		return nil, fmt.Errorf("anchor of %d receipts: the ledger has %d", size, n)
+	}
+	if _, err := r.Tip.Trust.Authorize(req.KID, req.Signer.PublicKey(), now(), receipt.Roles[receipt.KindAnchor]...); err != nil {
+		return nil, fmt.Errorf("cannot sign an anchor receipt: %w", err)
+	}
+	leaves, err := gitledger.LeafHashes(r, 0, size)
+	if err != nil {
+		return nil, err
+	}
+	last, err := r.File(receipt.Path(size - 1))
+	if err != nil {
+		return nil, err
+	}
+	st := &anchor.Statement{V: anchor.Version, Ledger: r.Tip.Head.Ledger, Root: merkle.RootOf(leaves), LeafCount: size,
+		HeadBlake3: digest.Blake3(last), CreatedAt: keys.FormatTime(now())}
+	stmt, err := st.Encode()
+	if err != nil {
+		return nil, err
+	}
+	sig, err := anchor.Sign(req.Signer, stmt)
+	if err != nil {
+		return nil, err
+	}
+	d := anchor.Digest(stmt)
+	proof, err := req.Anchorer.Anchor(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	body, err := anchor.NewBody(stmt, sig, req.Anchorer.Substrate(), proof)
+	if err != nil {
+		return nil, err
+	}
+	summary := fmt.Sprintf("anchor of receipts 0..%d (root %s) via %s", size-1, st.Root.String()[:12], req.Anchorer.Substrate())
+	res := &AnchorResult{Statement: st, Digest: d}
+	for attempt := 0; ; attempt++ {
+		w, err := req.Ledger.Append(req.Signer, req.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
+			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAnchor, Summary: summary, Anchor: body}}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Written = w
+		if req.Remote == nil {
+			return res, nil
+		}
+		err = req.Remote.Publish()
+		if err == nil {
+			res.Pushed = true
+			return res, nil
+		}
+		if !errors.Is(err, apply.ErrRaced) || attempt == 4 {
+			return nil, fmt.Errorf("anchor receipt %d written locally, not pushed: %w", w.Seq, err)
+		}
+		// Lost the race: drop our one local receipt, take the remote's tip
+		// and append the same anchor again.
+		if err := req.Remote.Sync(func(localOnly int) bool { return localOnly == 1 }); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// AnchorInfo is one anchor receipt as listed (not verified).
+type AnchorInfo struct {
+	Seq       uint64      `json:"seq"`
+	CreatedAt string      `json:"created_at"`
+	KID       string      `json:"kid"`
+	Substrate string      `json:"substrate"`
+	LeafCount uint64      `json:"leaf_count"`
+	Root      merkle.Hash `json:"root"`
+	Digest    string      `json:"digest"`
+}
+
+// ListAnchors returns the anchor receipts among receipts from..tip, oldest
+// first.
+func ListAnchors(r *gitledger.Reader, from uint64) ([]AnchorInfo, error) {
+	out := []AnchorInfo{}
+	for seq := from; seq <= r.Tip.Head.Seq; seq++ {
+		e, err := r.Receipt(seq)
+		if err != nil {
+			return nil, err
+		}
+		if e.Receipt.Kind != receipt.KindAnchor {
+			continue
+		}
+		info, err := anchorInfo(e.Receipt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *info)
+	}
+	return out, nil
+}
+
+func anchorInfo(rc *receipt.Receipt) (*AnchorInfo, error) {
+	b, err := anchor.ParseBody(rc.Anchor)
+	if err != nil {
+		return nil, fmt.Errorf("receipt %d: %w", rc.Seq, err)
+	}
+	st, err := anchor.Parse(b.Statement)
+	if err != nil {
+		return nil, fmt.Errorf("receipt %d: %w", rc.Seq, err)
+	}
+	return &AnchorInfo{Seq: rc.Seq, CreatedAt: rc.CreatedAt, KID: rc.KID, Substrate: b.Substrate, LeafCount: st.LeafCount,
+		Root: st.Root, Digest: fmt.Sprintf("%x", anchor.Digest(b.Statement))}, nil
+}
+
+// AnchorVerified is the result of VerifyAnchors for one receipt.
+type AnchorVerified struct {
+	Seq uint64 `json:"seq"`
+	*anchor.Checked
+	Live string `json:"live,omitempty"` // what the live check confirmed
+}
+
+// VerifyAnchors checks the anchor receipts seqs (all when empty) offline
+// and, with live, against a live endpoint for their substrate.
+func VerifyAnchors(ctx context.Context, l *gitledger.Ledger, seqs []uint64, opt *anchor.Options, live map[string]anchor.LiveChecker) ([]AnchorVerified, error) {
+	r, err := l.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	if len(seqs) == 0 {
+		all, err := ListAnchors(r, 1)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range all {
+			seqs = append(seqs, a.Seq)
+		}
+	}
+	out := []AnchorVerified{}
+	for _, seq := range seqs {
+		c, err := l.CheckAnchorReceipt(r, seq, opt)
+		if err != nil {
+			return out, err
+		}
+		v := AnchorVerified{Seq: seq, Checked: c.Checked}
+		if lc, ok := live[c.Substrate]; ok {
+			e, _ := r.Receipt(seq)
+			b, _ := anchor.ParseBody(e.Receipt.Anchor)
+			if err := lc.CheckLive(ctx, b.Proof); err != nil {
+				return out, &gitledger.VerifyError{Seq: seq, Rule: gitledger.RuleAnchor, Err: fmt.Errorf("anchor %s proof, live: %w", c.Substrate, err)}
+			}
+			v.Live = "confirmed by the live endpoint"
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// AnchorRef names an anchor receipt of a snapshot.
+type AnchorRef struct {
+	Seq       uint64 `json:"seq"`
+	Substrate string `json:"substrate"`
+}
+
+// anchoredBy maps the last seq of each anchored snapshot to the anchor
+// receipts among rs that cover it.
+func anchoredBy(rs []*receipt.Receipt) map[uint64][]AnchorRef {
+	out := map[uint64][]AnchorRef{}
+	for _, rc := range rs {
+		if rc.Kind != receipt.KindAnchor {
+			continue
+		}
+		if info, err := anchorInfo(rc); err == nil {
+			out[info.LeafCount-1] = append(out[info.LeafCount-1], AnchorRef{rc.Seq, info.Substrate})
+		}
+	}
+	return out
+}
+
+// snapshotAnchors lists the anchor receipts of the snapshot of size n.
+func snapshotAnchors(l *gitledger.Ledger, n uint64) ([]AnchorInfo, error) {
+	r, err := l.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	all, err := ListAnchors(r, n)
+	if err != nil {
+		return nil, err
+	}
+	out := []AnchorInfo{}
+	for _, a := range all {
+		if a.LeafCount == n {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
