@@ -4,13 +4,17 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmc-git/vmc-git/anchor"
+	"github.com/vmc-git/vmc-git/anchor/btc"
+	"github.com/vmc-git/vmc-git/anchor/btc/btctest"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161/tsatest"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -131,4 +135,67 @@ func TestAnchorRFC3161(t *testing.T) {
 	}
 	checkError(t, r.run("anchor", "rfc3161", "--tsa", tsa.URL, "--size", "99", "--key", key("alice")), exitError, "the ledger has")
 	checkError(t, r.run("anchor", "verify", "1"), exitInvalid, "not an anchor")
+}
+
+// runMining runs vmc-git in the background, calling mine every interval
+// until it exits.
+func runMining(t *testing.T, r *repo, mine func(), args ...string) result {
+	t.Helper()
+	cmd := r.command(nil, args...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case err := <-done:
+			res := result{args: args, out: out.String(), err: errb.String()}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				res.code = ee.ExitCode()
+			}
+			return res
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("vmc-git %s did not finish", strings.Join(args, " "))
+		case <-time.After(300 * time.Millisecond):
+			mine()
+		}
+	}
+}
+
+func TestAnchorBTC(t *testing.T) {
+	t.Parallel()
+	r, origin := anchorSetup(t)
+	wif := filepath.Join(t.TempDir(), "btc.wif")
+	addr := strings.TrimSpace(r.must("anchor", "btc-keygen", "--out", wif, "--network", "regtest"))
+	node := btctest.Start(t, addr)
+	node.Generate(101)
+	res := runMining(t, r, func() { node.Generate(1) }, "anchor", "btc", "--rpc", node.URL, "--wallet-key", wif, "--network", "regtest",
+		"--confirmations", "2", "--push", "--key", key("alice"), "--json")
+	if res.code != 0 || !strings.Contains(res.out, `"pushed": true`) {
+		t.Fatalf("%s", res)
+	}
+	checkAnchored(t, r, origin, 3, "btc", "--rpc", node.URL, "--confirmations", "2")
+	out := r.must("anchor", "verify", "3", "--json")
+	if strings.Contains(out, `"live"`) {
+		t.Fatalf("offline verify claims a live check:\n%s", out)
+	}
+	// A third party reads the OP_RETURN data from the node (a block explorer).
+	_, body := anchorBody(t, r, 3)
+	p, err := btc.ParseProof(body.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := anchor.Digest(body.Statement)
+	raw := node.Ctl("getrawtransaction", p.TxID, "1")
+	if !strings.Contains(raw, "OP_RETURN 766d6331"+hex.EncodeToString(d[:])) {
+		t.Fatalf("the node's view of %s does not carry the digest:\n%s", p.TxID, raw)
+	}
+	checkError(t, r.run("anchor", "verify", "3", "--rpc", node.URL, "--confirmations", "1000"), exitInvalid, "too few confirmations")
+	checkError(t, r.run("anchor", "btc", "--rpc", node.URL, "--wallet-key", wif, "--network", "mainnet", "--key", key("alice")), exitUsage, "not for network")
 }
