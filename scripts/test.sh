@@ -21,6 +21,21 @@ if ! command -v act >/dev/null; then
   go install github.com/nektos/act@v0.2.89
 fi
 
+# The anchor substrates' real nodes (anchor/btc, anchor/eth and the anchor
+# end-to-end tests): btcd and btcctl v0.24.2 (about 1 minute cold) and geth
+# v1.17.10 (10 to 30 minutes cold on 2 cores; cached in GOPATH/bin, and its
+# packages in the Go build cache). Each is built only when GOPATH/bin lacks
+# that exact module version.
+install_tool() { # binary module-path version package
+  if ! go version -m "$(go env GOPATH)/bin/$1" 2>/dev/null | grep -qE "^\s+mod\s+$2\s+$3\s"; then
+    echo "== installing $1 $3"
+    go install "$4@$3"
+  fi
+}
+install_tool btcd github.com/btcsuite/btcd v0.24.2 github.com/btcsuite/btcd
+install_tool btcctl github.com/btcsuite/btcd v0.24.2 github.com/btcsuite/btcd/cmd/btcctl
+install_tool geth github.com/ethereum/go-ethereum v1.17.10 github.com/ethereum/go-ethereum/cmd/geth
+
 # The shared test vectors (RFC 8785, RFC 6962) live in shared/ beside the
 # repository; a checkout elsewhere finds them through VMC_VECTORS.
 if [ -z "${VMC_VECTORS:-}" ]; then

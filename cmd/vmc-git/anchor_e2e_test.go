@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/base64"
+	"math/big"
+
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/ethereum/go-ethereum/common"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,8 @@ import (
 	"github.com/vmc-git/vmc-git/anchor"
 	"github.com/vmc-git/vmc-git/anchor/btc"
 	"github.com/vmc-git/vmc-git/anchor/btc/btctest"
+	"github.com/vmc-git/vmc-git/anchor/eth"
+	"github.com/vmc-git/vmc-git/anchor/eth/gethtest"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161/tsatest"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -198,4 +203,43 @@ func TestAnchorBTC(t *testing.T) {
 	}
 	checkError(t, r.run("anchor", "verify", "3", "--rpc", node.URL, "--confirmations", "1000"), exitInvalid, "too few confirmations")
 	checkError(t, r.run("anchor", "btc", "--rpc", node.URL, "--wallet-key", wif, "--network", "mainnet", "--key", key("alice")), exitUsage, "not for network")
+}
+
+func TestAnchorETH(t *testing.T) {
+	t.Parallel()
+	node := gethtest.Start(t)
+	r, origin := anchorSetup(t)
+	keyFile := filepath.Join(t.TempDir(), "eth.key")
+	addr := strings.TrimSpace(r.must("anchor", "eth-keygen", "--out", keyFile))
+	node.Fund(t, common.HexToAddress(addr), new(big.Int).Mul(big.NewInt(10), big.NewInt(1e18)))
+	res := r.run("anchor", "eth", "--rpc", node.URL, "--eth-key", keyFile, "--confirmations", "2", "--push", "--key", key("alice"), "--json")
+	if res.code != 0 || !strings.Contains(res.out, `"pushed": true`) {
+		t.Fatalf("%s", res)
+	}
+	checkAnchored(t, r, origin, 3, "eth", "--rpc", node.URL, "--confirmations", "2")
+	// A third party: the node (a block explorer) shows the calldata.
+	_, body := anchorBody(t, r, 3)
+	p, err := eth.ParseProof(body.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx struct {
+		Input string `json:"input"`
+	}
+	if err := node.RPC.Call(&tx, "eth_getTransactionByHash", p.TxHash); err != nil {
+		t.Fatal(err)
+	}
+	d := anchor.Digest(body.Statement)
+	if tx.Input != "0x766d6331"+hex.EncodeToString(d[:]) {
+		t.Fatalf("calldata %s", tx.Input)
+	}
+	checkError(t, r.run("anchor", "verify", "3", "--rpc", node.URL, "--confirmations", "100000"), exitInvalid, "too few confirmations")
+	// An unfunded key: refused by the node, nothing written.
+	poor := filepath.Join(t.TempDir(), "poor.key")
+	r.must("anchor", "eth-keygen", "--out", poor)
+	head := r.ledgerHead()
+	checkError(t, r.run("anchor", "eth", "--rpc", node.URL, "--eth-key", poor, "--key", key("alice")), exitError)
+	if r.ledgerHead() != head {
+		t.Fatal("a failed anchor moved the ledger")
+	}
 }
