@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/anchor"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -40,11 +41,11 @@ type AnchorChecked struct {
 
 // checkAnchor verifies anchor receipt r, whose commit has tree root, signed
 // by signer. w may be nil (the writer).
-func (l *Ledger) checkAnchor(w *anchorWalk, root []treeEntry, r *receipt.Receipt, signer ssh.PublicKey) (*anchor.Checked, error) {
+func (l *Ledger) checkAnchor(w *anchorWalk, root []gitobj.TreeEntry, r *receipt.Receipt, signer ssh.PublicKey) (*anchor.Checked, error) {
 	if w == nil {
 		w = &anchorWalk{}
 	}
-	rd := &Reader{l: l, Tip: &Tip{trees: &pathTrees{root: root}}, dirCache: map[string][]treeEntry{}}
+	rd := &Reader{l: l, Tip: &Tip{trees: &pathTrees{root: root}}, dirCache: map[string][]gitobj.TreeEntry{}}
 	rootAt := func(size uint64) (merkle.Hash, digest.Digest, error) {
 		if size == 0 || size > r.Seq {
 			return merkle.Hash{}, digest.Zero, fmt.Errorf("size %d is outside the receipts before this one (1..%d)", size, r.Seq)

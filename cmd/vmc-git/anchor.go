@@ -13,17 +13,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/anchor"
+	"github.com/vmc-git/vmc-git/anchor/btc"
+	"github.com/vmc-git/vmc-git/anchor/eth"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161"
-	"github.com/vmc-git/vmc-git/apply"
-	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{anchorCommand()} })
-}
-
-// substrateCommands is extended by the eth and btc command files.
-var substrateCommands []func() *cli.Command
 
 var (
 	anchorSizeFlag   = &cli.Uint64Flag{Name: "size", Usage: "anchor the snapshot of the first N receipts (default: all)"}
@@ -35,11 +29,8 @@ var (
 )
 
 func anchorCommand() *cli.Command {
-	subs := []*cli.Command{anchorRFC3161Command()}
-	for _, f := range substrateCommands {
-		subs = append(subs, f())
-	}
-	subs = append(subs, anchorVerifyCommand(), anchorListCommand())
+	subs := []*cli.Command{anchorRFC3161Command(), anchorETHCommand(), anchorBTCCommand(), anchorVerifyCommand(), anchorListCommand(),
+		anchorETHKeygenCommand(), anchorBTCKeygenCommand()}
 	return &cli.Command{
 		Name:  "anchor",
 		Usage: "commit a Merkle snapshot to an RFC 3161 TSA, Ethereum or Bitcoin, and verify anchors offline",
@@ -60,26 +51,20 @@ EXAMPLE:
 // runAnchor appends an anchor receipt with a, from the flags every
 // substrate command shares.
 func runAnchor(c *cli.Context, a anchor.Anchorer) error {
-	rc, err := openRepo(c)
+	ws, err := open(c)
 	if err != nil {
 		return err
 	}
-	s, kid, err := loadSigner(c)
+	defer ws.Close()
+	id, err := loadSigner(c, ws)
 	if err != nil {
 		return err
-	}
-	req := AnchorRequest{Ledger: rc.ledger, Signer: s, KID: kid, Size: c.Uint64("size"), Anchorer: a}
-	if c.Bool("push") {
-		if rc.cfg == nil || rc.root == "" {
-			return usagef("anchor --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
-		}
-		req.Remote = apply.NewGitRemote(rc.root, c.String("remote"), rc.cfg.Branch, rc.cfg.MainBranch)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("timeout"))
 	defer cancel()
-	res, err := AnchorLedger(ctx, req)
+	res, err := ws.Anchor(ctx, id, a, workspace.AnchorOptions{Size: c.Uint64("size"), Push: c.Bool("push"), Remote: c.String("remote")})
 	if err != nil {
-		return refusedIfConflict(err)
+		return err
 	}
 	if c.Bool("json") {
 		return printJSON(c, map[string]any{"seq": res.Written.Seq, "commit": res.Written.Commit.String(), "substrate": a.Substrate(),
@@ -159,9 +144,15 @@ func parseOID(s string) (asn1.ObjectIdentifier, error) {
 	return oid, nil
 }
 
-// liveCheckers is extended by the eth and btc command files: a live
-// checker for --rpc URL.
-var liveCheckers = map[string]func(c *cli.Context, url string) (anchor.LiveChecker, error){}
+// liveCheckers make a live checker per substrate for --rpc URL.
+var liveCheckers = map[string]func(c *cli.Context, url string) anchor.LiveChecker{
+	btc.Name: func(c *cli.Context, url string) anchor.LiveChecker {
+		return &btc.Live{RPC: &btc.RPC{URL: url}, Confirmations: int64(c.Int("confirmations"))}
+	},
+	eth.Name: func(c *cli.Context, url string) anchor.LiveChecker {
+		return &lazyEthLive{url: url, confirmations: uint64(c.Int("confirmations"))}
+	},
+}
 
 func anchorVerifyCommand() *cli.Command {
 	return &cli.Command{
@@ -183,13 +174,14 @@ EXAMPLE:
 			if c.NArg() > 1 {
 				return usagef("anchor verify: want at most one argument: SEQ or FILE")
 			}
-			rc, err := openRepo(c)
+			ws, err := open(c)
 			if err != nil {
 				return err
 			}
+			defer ws.Close()
 			var seqs []uint64
 			if c.NArg() == 1 {
-				seq, err := anchorArg(rc, c.Args().First())
+				seq, err := anchorArg(ws, c.Args().First())
 				if err != nil {
 					return err
 				}
@@ -206,18 +198,14 @@ EXAMPLE:
 			live := map[string]anchor.LiveChecker{}
 			if u := c.String("rpc"); u != "" {
 				for name, mk := range liveCheckers {
-					lc, err := mk(c, u)
-					if err != nil {
-						return fail(exitUsage, err)
-					}
-					live[name] = lc
+					live[name] = mk(c, u)
 				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			res, err := VerifyAnchors(ctx, rc.ledger, seqs, opt, live)
+			res, err := ws.VerifyAnchors(ctx, seqs, opt, live)
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			if c.Bool("json") {
 				return printJSON(c, res)
@@ -239,7 +227,7 @@ EXAMPLE:
 
 // anchorArg reads SEQ, or FILE (a receipt file that must be the ledger's
 // receipt at its seq).
-func anchorArg(rc *repoCtx, arg string) (uint64, error) {
+func anchorArg(ws *workspace.Workspace, arg string) (uint64, error) {
 	if seq, ok := parseSeqArg(arg); ok {
 		return seq, nil
 	}
@@ -247,22 +235,11 @@ func anchorArg(rc *repoCtx, arg string) (uint64, error) {
 	if err != nil {
 		return 0, fail(exitUsage, fmt.Errorf("%s is neither a receipt seq nor a readable file: %w", arg, err))
 	}
-	rcpt, err := receipt.Parse(b)
+	seq, err := ws.AnchorSeq(b)
 	if err != nil {
-		return 0, fail(exitInvalid, fmt.Errorf("%s: %w", arg, err))
+		return 0, fmt.Errorf("%s: %w", arg, err)
 	}
-	r, err := rc.ledger.NewReader()
-	if err != nil {
-		return 0, err
-	}
-	e, err := r.Receipt(rcpt.Seq)
-	if err != nil {
-		return 0, fail(exitNotFound, err)
-	}
-	if string(e.Bytes) != string(b) {
-		return 0, fail(exitInvalid, fmt.Errorf("%s is not receipt %d of this ledger (the bytes differ)", arg, rcpt.Seq))
-	}
-	return rcpt.Seq, nil
+	return seq, nil
 }
 
 func anchorListCommand() *cli.Command {
@@ -273,15 +250,12 @@ func anchorListCommand() *cli.Command {
    vmc-git anchor list --json`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			rc, err := openRepo(c)
+			ws, err := open(c)
 			if err != nil {
 				return err
 			}
-			r, err := rc.ledger.NewReader()
-			if err != nil {
-				return err
-			}
-			all, err := ListAnchors(r, 1)
+			defer ws.Close()
+			all, err := ws.Anchors()
 			if err != nil {
 				return err
 			}
@@ -296,7 +270,7 @@ func anchorListCommand() *cli.Command {
 	}
 }
 
-func anchoredText(refs []AnchorRef) string {
+func anchoredText(refs []workspace.AnchorRef) string {
 	if len(refs) == 0 {
 		return ""
 	}

@@ -6,16 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/anchor"
 	"github.com/vmc-git/vmc-git/anchor/btc"
 )
-
-func init() {
-	substrateCommands = append(substrateCommands, anchorBTCCommand, anchorBTCKeygenCommand)
-	liveCheckers[btc.Name] = func(c *cli.Context, url string) (anchor.LiveChecker, error) {
-		return &btc.Live{RPC: &btc.RPC{URL: url}, Confirmations: int64(c.Int("confirmations"))}, nil
-	}
-}
 
 var btcNetworkFlag = &cli.StringFlag{Name: "network", Value: "mainnet", Usage: "bitcoin network: mainnet, testnet3, signet or regtest"}
 
@@ -51,7 +43,9 @@ EXAMPLE:
 			}
 			cl := &btc.Client{RPC: &btc.RPC{URL: c.String("rpc")}, Network: c.String("network"), Key: k,
 				Confirmations: int64(c.Int("confirmations")), FeeRate: c.Int64("fee-rate"), ScanBlocks: c.Int64("scan-blocks"), Poll: time.Second,
-				Sent: func(txid string) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: sent %s, waiting for %d confirmation(s)\n", txid, c.Int("confirmations")) }}
+				Sent: func(txid string) {
+					fmt.Fprintf(c.App.ErrWriter, "vmc-git: sent %s, waiting for %d confirmation(s)\n", txid, c.Int("confirmations"))
+				}}
 			return runAnchor(c, cl)
 		},
 	}

@@ -138,7 +138,7 @@ func TestAnchorRFC3161(t *testing.T) {
 	if r.ledgerHead() != head {
 		t.Fatal("a refused anchor moved the ledger")
 	}
-	checkError(t, r.run("anchor", "rfc3161", "--tsa", tsa.URL, "--size", "99", "--key", key("alice")), exitError, "the ledger has")
+	checkError(t, r.run("anchor", "rfc3161", "--tsa", tsa.URL, "--size", "99", "--key", key("alice")), exitUsage, "the ledger has")
 	checkError(t, r.run("anchor", "verify", "1"), exitInvalid, "not an anchor")
 }
 

@@ -11,16 +11,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/anchor"
 	"github.com/vmc-git/vmc-git/anchor/eth"
 )
-
-func init() {
-	substrateCommands = append(substrateCommands, anchorETHCommand, anchorETHKeygenCommand)
-	liveCheckers[eth.Name] = func(c *cli.Context, url string) (anchor.LiveChecker, error) {
-		return &lazyEthLive{url: url, confirmations: uint64(c.Int("confirmations"))}, nil
-	}
-}
 
 // lazyEthLive dials the node only when an eth anchor is checked.
 type lazyEthLive struct {

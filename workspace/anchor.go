@@ -1,15 +1,21 @@
-package main
+package workspace
 
-// The anchor use cases: plain functions over values, so that they move to
-// the workspace package as they are.
+// Anchors (package anchor): anchor a snapshot, list and verify anchor
+// receipts. Importing workspace registers every substrate's verifier, so
+// every shell over it (the CLI, its hooks, the MCP server) verifies anchor
+// receipts of all three substrates.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vmc-git/vmc-git/anchor"
+	_ "github.com/vmc-git/vmc-git/anchor/btc"     // registers the btc verifier
+	_ "github.com/vmc-git/vmc-git/anchor/eth"     // registers the eth verifier
+	_ "github.com/vmc-git/vmc-git/anchor/rfc3161" // registers the rfc3161 verifier
 	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
@@ -18,17 +24,14 @@ import (
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
-// AnchorRequest asks for one anchor receipt.
-type AnchorRequest struct {
-	Ledger   *gitledger.Ledger
-	Signer   *keys.Signer
-	KID      string
-	Size     uint64 // receipts covered; 0: all
-	Anchorer anchor.Anchorer
-	// Remote, if set, is synced first and the receipt pushed to it with the
-	// compare-and-swap push apply --push uses; a lost race re-appends the
-	// same anchor on the new remote tip.
-	Remote *apply.GitRemote
+// AnchorOptions are the choices of Anchor.
+type AnchorOptions struct {
+	Size uint64 // receipts covered; 0: all
+	// Push, if set, syncs with the remote Remote (default origin) first and
+	// pushes the receipt with the compare-and-swap push apply --push uses;
+	// a lost race re-appends the same anchor on the new remote tip.
+	Push   bool
+	Remote string
 	Now    func() time.Time
 }
 
@@ -40,33 +43,42 @@ type AnchorResult struct {
 	Pushed    bool
 }
 
-// AnchorLedger signs the statement for the first Size receipts, commits its
-// digest to the substrate and appends the anchor receipt (checked as verify
-// would check it before it is written).
-func AnchorLedger(ctx context.Context, req AnchorRequest) (*AnchorResult, error) {
+// Anchor signs the statement for the first opt.Size receipts as id, commits
+// its digest to the substrate with a and appends the anchor receipt
+// (checked as verify would check it before it is written).
+func (ws *Workspace) Anchor(ctx context.Context, id Identity, a anchor.Anchorer, opt AnchorOptions) (*AnchorResult, error) {
 	now := time.Now
-	if req.Now != nil {
-		now = req.Now
+	if opt.Now != nil {
+		now = opt.Now
 	}
-	if req.Remote != nil {
-		if err := req.Remote.Sync(func(int) bool { return false }); err != nil {
+	var remote *apply.GitRemote
+	if opt.Push {
+		if ws.Config == nil || ws.Root == "" {
+			return nil, usagef("anchor --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
+		}
+		name := opt.Remote
+		if name == "" {
+			name = "origin"
+		}
+		remote = apply.NewGitRemote(ws.Root, name, ws.Config.Branch, ws.Config.MainBranch)
+		if err := remote.Sync(func(int) bool { return false }); err != nil {
 			return nil, err
 		}
 	}
-	r, err := req.Ledger.NewReader()
+	r, err := ws.Ledger.NewReader()
 	if err != nil {
 		return nil, err
 	}
 	n := r.Tip.Head.Seq + 1
-	size := req.Size
+	size := opt.Size
 	if size == 0 {
 		size = n
 	}
 	if size > n {
-		return nil, fmt.Errorf("anchor of %d receipts: the ledger has %d", size, n)
+		return nil, usagef("anchor of %d receipts: the ledger has %d", size, n)
 	}
-	if _, err := r.Tip.Trust.Authorize(req.KID, req.Signer.PublicKey(), now(), receipt.Roles[receipt.KindAnchor]...); err != nil {
-		return nil, fmt.Errorf("cannot sign an anchor receipt: %w", err)
+	if _, err := r.Tip.Trust.Authorize(id.KID, id.Signer.PublicKey(), now(), receipt.Roles[receipt.KindAnchor]...); err != nil {
+		return nil, refusedIfConflict(fmt.Errorf("cannot sign an anchor receipt: %w", err))
 	}
 	leaves, err := gitledger.LeafHashes(r, 0, size)
 	if err != nil {
@@ -82,33 +94,33 @@ func AnchorLedger(ctx context.Context, req AnchorRequest) (*AnchorResult, error)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := anchor.Sign(req.Signer, stmt)
+	sig, err := anchor.Sign(id.Signer, stmt)
 	if err != nil {
 		return nil, err
 	}
 	d := anchor.Digest(stmt)
-	proof, err := req.Anchorer.Anchor(ctx, d)
+	proof, err := a.Anchor(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	body, err := anchor.NewBody(stmt, sig, req.Anchorer.Substrate(), proof)
+	body, err := anchor.NewBody(stmt, sig, a.Substrate(), proof)
 	if err != nil {
 		return nil, err
 	}
-	summary := fmt.Sprintf("anchor of receipts 0..%d (root %s) via %s", size-1, st.Root.String()[:12], req.Anchorer.Substrate())
+	summary := fmt.Sprintf("anchor of receipts 0..%d (root %s) via %s", size-1, st.Root.String()[:12], a.Substrate())
 	res := &AnchorResult{Statement: st, Digest: d}
 	for attempt := 0; ; attempt++ {
-		w, err := req.Ledger.Append(req.Signer, req.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
+		w, err := ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
 			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAnchor, Summary: summary, Anchor: body}}, nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, refusedIfConflict(err)
 		}
 		res.Written = w
-		if req.Remote == nil {
+		if remote == nil {
 			return res, nil
 		}
-		err = req.Remote.Publish()
+		err = remote.Publish()
 		if err == nil {
 			res.Pushed = true
 			return res, nil
@@ -118,7 +130,7 @@ func AnchorLedger(ctx context.Context, req AnchorRequest) (*AnchorResult, error)
 		}
 		// Lost the race: drop our one local receipt, take the remote's tip
 		// and append the same anchor again.
-		if err := req.Remote.Sync(func(localOnly int) bool { return localOnly == 1 }); err != nil {
+		if err := remote.Sync(func(localOnly int) bool { return localOnly == 1 }); err != nil {
 			return nil, err
 		}
 	}
@@ -176,9 +188,19 @@ type AnchorVerified struct {
 	Live string `json:"live,omitempty"` // what the live check confirmed
 }
 
+// Anchors lists the anchor receipts, oldest first (read, not verified).
+func (ws *Workspace) Anchors() ([]AnchorInfo, error) {
+	r, err := ws.Ledger.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	return ListAnchors(r, 1)
+}
+
 // VerifyAnchors checks the anchor receipts seqs (all when empty) offline
 // and, with live, against a live endpoint for their substrate.
-func VerifyAnchors(ctx context.Context, l *gitledger.Ledger, seqs []uint64, opt *anchor.Options, live map[string]anchor.LiveChecker) ([]AnchorVerified, error) {
+func (ws *Workspace) VerifyAnchors(ctx context.Context, seqs []uint64, opt *anchor.Options, live map[string]anchor.LiveChecker) ([]AnchorVerified, error) {
+	l := ws.Ledger
 	r, err := l.NewReader()
 	if err != nil {
 		return nil, err
@@ -196,14 +218,14 @@ func VerifyAnchors(ctx context.Context, l *gitledger.Ledger, seqs []uint64, opt 
 	for _, seq := range seqs {
 		c, err := l.CheckAnchorReceipt(r, seq, opt)
 		if err != nil {
-			return out, err
+			return out, invalidErr(err)
 		}
 		v := AnchorVerified{Seq: seq, Checked: c.Checked}
 		if lc, ok := live[c.Substrate]; ok {
 			e, _ := r.Receipt(seq)
 			b, _ := anchor.ParseBody(e.Receipt.Anchor)
 			if err := lc.CheckLive(ctx, b.Proof); err != nil {
-				return out, &gitledger.VerifyError{Seq: seq, Rule: gitledger.RuleAnchor, Err: fmt.Errorf("anchor %s proof, live: %w", c.Substrate, err)}
+				return out, invalidErr(&gitledger.VerifyError{Seq: seq, Rule: gitledger.RuleAnchor, Err: fmt.Errorf("anchor %s proof, live: %w", c.Substrate, err)})
 			}
 			v.Live = "confirmed by the live endpoint"
 		}
@@ -233,9 +255,9 @@ func anchoredBy(rs []*receipt.Receipt) map[uint64][]AnchorRef {
 	return out
 }
 
-// snapshotAnchors lists the anchor receipts of the snapshot of size n.
-func snapshotAnchors(l *gitledger.Ledger, n uint64) ([]AnchorInfo, error) {
-	r, err := l.NewReader()
+// SnapshotAnchors lists the anchor receipts of the snapshot of size n.
+func (ws *Workspace) SnapshotAnchors(n uint64) ([]AnchorInfo, error) {
+	r, err := ws.Ledger.NewReader()
 	if err != nil {
 		return nil, err
 	}
@@ -250,4 +272,25 @@ func snapshotAnchors(l *gitledger.Ledger, n uint64) ([]AnchorInfo, error) {
 		}
 	}
 	return out, nil
+}
+
+// AnchorSeq returns the seq of receipt file bytes b, which must be this
+// ledger's receipt at that seq, byte for byte.
+func (ws *Workspace) AnchorSeq(b []byte) (uint64, error) {
+	rc, err := receipt.Parse(b)
+	if err != nil {
+		return 0, invalidErr(err)
+	}
+	r, err := ws.Ledger.NewReader()
+	if err != nil {
+		return 0, err
+	}
+	e, err := r.Receipt(rc.Seq)
+	if err != nil {
+		return 0, notFoundErr(err)
+	}
+	if !bytes.Equal(e.Bytes, b) {
+		return 0, invalidErr(fmt.Errorf("the file is not receipt %d of this ledger (the bytes differ)", rc.Seq))
+	}
+	return rc.Seq, nil
 }
