@@ -114,6 +114,15 @@ func TestAnchorRFC3161(t *testing.T) {
 	if d := anchor.Digest(body.Statement); hex.EncodeToString(d[:]) != res.Digest {
 		t.Fatalf("digest %x, the command said %s", d, res.Digest)
 	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "statement.json"), body.Statement, 0o644)
+	os.WriteFile(filepath.Join(dir, "statement.json.sig"), []byte(body.Signature), 0o644)
+	os.WriteFile(filepath.Join(dir, "allowed_signers"), []byte(r.git("show", "vmc/ledger:keys/allowed_signers")+"\n"), 0o644)
+	sk := exec.Command("sh", "-c", "ssh-keygen -Y verify -f allowed_signers -I alice -n vmc-anchor -s statement.json.sig < statement.json")
+	sk.Dir = dir
+	if out, err := sk.CombinedOutput(); err != nil || !strings.Contains(string(out), "Good") {
+		t.Fatalf("ssh-keygen -Y verify of the statement: %v\n%s", err, out)
+	}
 	p, err := rfc3161.ParseProof(body.Proof)
 	if err != nil {
 		t.Fatal(err)
