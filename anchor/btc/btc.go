@@ -23,7 +23,8 @@
 // block_hash and meets its own proof-of-work target, which is within the
 // network's limit; and branch, folded from txid by the bits of index
 // (double SHA-256 of left || right), ends at the header's merkle root.
-// Confirmations is what the anchoring node reported; only a live check
+// Height and confirmations are what the anchoring node reported (a header
+// does not carry its height); only a live check
 // (CheckLive: the node's block at height is block_hash, and its tip is
 // K-1 blocks on top) shows the block is on the best chain.
 //

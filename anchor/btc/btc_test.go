@@ -20,6 +20,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/anchor/btc"
 	"github.com/vmc-git/vmc-git/anchor/btc/btctest"
+	"github.com/vmc-git/vmc-git/anchor/internal/nodetest"
 )
 
 // TestBranchMatchesBtcd: our Merkle branches fold to the root btcd computes,
@@ -87,6 +88,7 @@ func TestAnchorRegtest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodetest.WriteVector(t, d, proof)
 	p, _ := btc.ParseProof(proof)
 	if len(p.Branch) < 2 {
 		t.Fatalf("branch of %d levels: the block has fewer transactions than expected", len(p.Branch))
@@ -255,4 +257,20 @@ func hexHeader(h *wire.BlockHeader) string {
 	var buf bytes.Buffer
 	h.Serialize(&buf)
 	return hex.EncodeToString(buf.Bytes())
+}
+
+// TestVector: a proof made by btcd (testdata/proof.json) verifies offline,
+// and every byte of it flipped is refused or still names the same anchor.
+func TestVector(t *testing.T) {
+	d, proof := nodetest.ReadVector(t)
+	if _, err := (btc.Verifier{}).Verify(proof, d); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.FlipEveryByte(t, proof, func(b []byte) error { _, err := (btc.Verifier{}).Verify(b, d); return err }, "height", "confirmations")
+}
+
+func FuzzVerify(f *testing.F) {
+	d, proof := nodetest.ReadVector(f)
+	f.Add([]byte(proof))
+	f.Fuzz(func(t *testing.T, b []byte) { (btc.Verifier{}).Verify(b, d) })
 }

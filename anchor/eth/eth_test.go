@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/vmc-git/vmc-git/anchor/eth"
+	"github.com/vmc-git/vmc-git/anchor/internal/nodetest"
 )
 
 type sim struct {
@@ -92,6 +93,7 @@ func TestAnchorSimulated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodetest.WriteVector(t, d, proof)
 	p, _ := eth.ParseProof(proof)
 	if p.ChainID != 1337 || p.Confirmations < 3 || ev.Block != p.BlockNumber || !strings.Contains(ev.Where, p.TxHash.Hex()) {
 		t.Fatalf("proof %+v evidence %+v", p, ev)
@@ -182,4 +184,20 @@ func TestAnchorSimulated(t *testing.T) {
 func verify(p json.RawMessage, d [32]byte) error {
 	_, err := eth.Verifier{}.Verify(p, d)
 	return err
+}
+
+// TestVector: a proof made through go-ethereum (testdata/proof.json)
+// verifies offline, and every byte of it changed is refused.
+func TestVector(t *testing.T) {
+	d, proof := nodetest.ReadVector(t)
+	if _, err := (eth.Verifier{}).Verify(proof, d); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.FlipEveryByte(t, proof, func(b []byte) error { _, err := (eth.Verifier{}).Verify(b, d); return err }, "confirmations")
+}
+
+func FuzzVerify(f *testing.F) {
+	d, proof := nodetest.ReadVector(f)
+	f.Add([]byte(proof))
+	f.Fuzz(func(t *testing.T, b []byte) { (eth.Verifier{}).Verify(b, d) })
 }

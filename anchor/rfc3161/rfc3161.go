@@ -32,6 +32,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
@@ -96,7 +97,7 @@ func ParseProof(b []byte) (*Proof, error) {
 
 // TokenDER returns the DER TimeStampToken.
 func (p *Proof) TokenDER() ([]byte, error) {
-	b, err := base64.StdEncoding.DecodeString(p.Token)
+	b, err := base64.StdEncoding.Strict().DecodeString(p.Token)
 	if err != nil {
 		return nil, fmt.Errorf("rfc3161 proof: token: %w", err)
 	}
@@ -150,7 +151,7 @@ func (v Verifier) Verify(raw json.RawMessage, d [32]byte) (*anchor.Evidence, err
 	certs := v.Certs
 	if certs == nil && len(p.Certs) > 0 {
 		for i, s := range p.Certs {
-			b, err := base64.StdEncoding.DecodeString(s)
+			b, err := base64.StdEncoding.Strict().DecodeString(s)
 			if err != nil {
 				return nil, fmt.Errorf("rfc3161 proof: cert %d: %w", i, err)
 			}
@@ -200,12 +201,13 @@ func CheckToken(der []byte, d [32]byte, certs []*x509.Certificate) (*timestamp.T
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
+	tokenCerts := len(p7.Certificates)
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, c := range p7.Certificates {
 		inter.AddCert(c)
 	}
 	for _, c := range certs {
-		if c.IsCA && bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+		if isRoot(c) {
 			roots.AddCert(c)
 		} else {
 			inter.AddCert(c)
@@ -242,7 +244,161 @@ func CheckToken(der []byte, d [32]byte, certs []*x509.Certificate) (*timestamp.T
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
 		return nil, fmt.Errorf("TSA certificate chain is not trusted at genTime: %w", err)
 	}
+	// Every certificate, given or in the token, must be a root or chain to
+	// one: a stored proof has no unused or damaged certificates.
+	for i, c := range p7.Certificates {
+		if !isRoot(c) {
+			if _, err := c.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: gen, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+				return nil, fmt.Errorf("certificate %d (%q) of the token or the trusted file is neither a root nor chains to one: %w", i, c.Subject, err)
+			}
+		}
+	}
+	if err := checkSignedData(der, p7, tokenCerts, signer); err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
 	return ts, nil
+}
+
+// The unsigned frame of a TimeStampToken (CMS ContentInfo with SignedData).
+type contentInfo struct {
+	ContentType asn1.ObjectIdentifier
+	Content     asn1.RawValue `asn1:"explicit,tag:0"`
+}
+
+type signedData struct {
+	Version          int
+	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
+	EncapContentInfo asn1.RawValue
+	Certificates     asn1.RawValue   `asn1:"optional,tag:0"`
+	CRLs             asn1.RawValue   `asn1:"optional,tag:1"`
+	SignerInfos      []asn1.RawValue `asn1:"set"`
+}
+
+var (
+	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidTSTInfo    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+)
+
+// checkSignedData checks what the CMS signature does not cover, so that a
+// stored token has exactly one form: one DER ContentInfo with SignedData
+// version 3 (RFC 5652, eContentType id-ct-TSTInfo in an OCTET STRING);
+// digestAlgorithms exactly the signer's; the certificates bag exactly the
+// DER of the n certificates parsed from it; one SignerInfo of version 1;
+// and its signature valid over the signed attributes exactly as stored
+// (a parser that re-encodes them would accept other bytes).
+func checkSignedData(der []byte, p7 *pkcs7.PKCS7, n int, signer *x509.Certificate) error {
+	var ci contentInfo
+	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 || !ci.ContentType.Equal(oidSignedData) {
+		return fmt.Errorf("not one DER ContentInfo with SignedData (%v)", err)
+	}
+	var sd signedData
+	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil || len(rest) != 0 {
+		return fmt.Errorf("SignedData: %v", err)
+	}
+	if sd.Version != 3 {
+		return fmt.Errorf("SignedData version %d, want 3", sd.Version)
+	}
+	var enc struct {
+		EContentType asn1.ObjectIdentifier
+		EContent     asn1.RawValue `asn1:"tag:0"`
+	}
+	if rest, err := asn1.Unmarshal(sd.EncapContentInfo.FullBytes, &enc); err != nil || len(rest) != 0 || !enc.EContentType.Equal(oidTSTInfo) {
+		return fmt.Errorf("encapsulated content is not id-ct-TSTInfo (%v)", enc.EContentType)
+	}
+	var octets asn1.RawValue
+	if rest, err := asn1.Unmarshal(enc.EContent.Bytes, &octets); err != nil || len(rest) != 0 ||
+		octets.Class != asn1.ClassUniversal || octets.Tag != asn1.TagOctetString || octets.IsCompound {
+		return errors.New("encapsulated TSTInfo is not in a primitive OCTET STRING")
+	}
+	var signedType asn1.ObjectIdentifier
+	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &signedType); err != nil || !signedType.Equal(oidTSTInfo) {
+		return fmt.Errorf("signed content-type attribute %v is not id-ct-TSTInfo (%v)", signedType, err)
+	}
+	if len(sd.SignerInfos) != 1 || len(p7.Signers) != 1 {
+		return fmt.Errorf("%d signers, want 1", len(sd.SignerInfos))
+	}
+	want := p7.Signers[0].DigestAlgorithm
+	if len(sd.DigestAlgorithms) != 1 || !sd.DigestAlgorithms[0].Algorithm.Equal(want.Algorithm) ||
+		!bytes.Equal(sd.DigestAlgorithms[0].Parameters.FullBytes, want.Parameters.FullBytes) {
+		return errors.New("digestAlgorithms is not exactly the signer's digest algorithm")
+	}
+	var bag []byte
+	for _, c := range p7.Certificates[:n] {
+		bag = append(bag, c.Raw...)
+	}
+	if !bytes.Equal(bag, sd.Certificates.Bytes) {
+		return errors.New("the certificates bag is not exactly the DER of its certificates")
+	}
+	var si struct {
+		Version            int
+		SID                asn1.RawValue
+		DigestAlgorithm    pkix.AlgorithmIdentifier
+		SignedAttrs        asn1.RawValue `asn1:"tag:0"`
+		SignatureAlgorithm pkix.AlgorithmIdentifier
+		Signature          []byte
+		UnsignedAttrs      asn1.RawValue `asn1:"optional,tag:1"`
+	}
+	if rest, err := asn1.Unmarshal(sd.SignerInfos[0].FullBytes, &si); err != nil || len(rest) != 0 {
+		return fmt.Errorf("SignerInfo: %v", err)
+	}
+	if si.Version != 1 {
+		return fmt.Errorf("SignerInfo version %d, want 1", si.Version)
+	}
+	if len(si.UnsignedAttrs.FullBytes) != 0 {
+		return errors.New("SignerInfo has unsigned attributes")
+	}
+	alg, err := signatureAlgorithm(si.SignatureAlgorithm.Algorithm, si.DigestAlgorithm.Algorithm)
+	if err != nil {
+		return err
+	}
+	signed := append([]byte(nil), si.SignedAttrs.FullBytes...)
+	signed[0] = 0x31 // the signature is over the attributes as a DER SET OF
+	if err := signer.CheckSignature(alg, signed, si.Signature); err != nil {
+		return fmt.Errorf("signature over the signed attributes as stored: %w", err)
+	}
+	return nil
+}
+
+var (
+	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+)
+
+// signatureAlgorithm maps a SignerInfo's signature and digest algorithms
+// to x509's: ECDSA or RSA PKCS #1 v1.5 with SHA-256, -384 or -512.
+func signatureAlgorithm(sig, dig asn1.ObjectIdentifier) (x509.SignatureAlgorithm, error) {
+	type pair struct{ ecdsa, rsa x509.SignatureAlgorithm }
+	var p pair
+	switch {
+	case dig.Equal(oidSHA256):
+		p = pair{x509.ECDSAWithSHA256, x509.SHA256WithRSA}
+	case dig.Equal(oidSHA384):
+		p = pair{x509.ECDSAWithSHA384, x509.SHA384WithRSA}
+	case dig.Equal(oidSHA512):
+		p = pair{x509.ECDSAWithSHA512, x509.SHA512WithRSA}
+	default:
+		return 0, fmt.Errorf("signer digest algorithm %v is not SHA-256, -384 or -512", dig)
+	}
+	ecdsaOIDs := map[string]x509.SignatureAlgorithm{"1.2.840.10045.4.3.2": x509.ECDSAWithSHA256, "1.2.840.10045.4.3.3": x509.ECDSAWithSHA384,
+		"1.2.840.10045.4.3.4": x509.ECDSAWithSHA512}
+	rsaOIDs := map[string]x509.SignatureAlgorithm{"1.2.840.113549.1.1.11": x509.SHA256WithRSA, "1.2.840.113549.1.1.12": x509.SHA384WithRSA,
+		"1.2.840.113549.1.1.13": x509.SHA512WithRSA}
+	switch s := sig.String(); {
+	case s == "1.2.840.10045.2.1": // id-ecPublicKey: the digest says which
+		return p.ecdsa, nil
+	case s == "1.2.840.113549.1.1.1": // rsaEncryption
+		return p.rsa, nil
+	case ecdsaOIDs[s] == p.ecdsa:
+		return p.ecdsa, nil
+	case rsaOIDs[s] == p.rsa:
+		return p.rsa, nil
+	}
+	return 0, fmt.Errorf("signature algorithm %v with digest %v is not supported", sig, dig)
+}
+// isRoot reports whether c is a self-signed CA certificate.
+func isRoot(c *x509.Certificate) bool {
+	return c.IsCA && bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
 }
 
 // Client anchors digests with one TSA.

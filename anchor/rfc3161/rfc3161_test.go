@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmc-git/vmc-git/anchor/internal/nodetest"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161"
 	"github.com/vmc-git/vmc-git/anchor/rfc3161/tsatest"
 )
@@ -55,6 +56,9 @@ func TestAnchorAndVerify(t *testing.T) {
 			ev, err := rfc3161.Verifier{}.Verify(proof, d) // certs stored in the proof
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !leafOnly {
+				nodetest.WriteVector(t, d, proof)
 			}
 			if ev.Substrate != "rfc3161" || ev.Time.IsZero() || !strings.Contains(ev.Where, tsa.URL) {
 				t.Fatalf("evidence %+v", ev)
@@ -155,3 +159,20 @@ func TestRefused(t *testing.T) {
 }
 
 func encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestVector: a token made by openssl ts -reply (testdata/proof.json)
+// verifies offline (the chain is checked at genTime, so it stays valid),
+// and every byte of it changed is refused.
+func TestVector(t *testing.T) {
+	d, proof := nodetest.ReadVector(t)
+	if _, err := (rfc3161.Verifier{}).Verify(proof, d); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.FlipEveryByte(t, proof, func(b []byte) error { _, err := (rfc3161.Verifier{}).Verify(b, d); return err }, "tsa")
+}
+
+func FuzzVerify(f *testing.F) {
+	d, proof := nodetest.ReadVector(f)
+	f.Add([]byte(proof))
+	f.Fuzz(func(t *testing.T, b []byte) { (rfc3161.Verifier{}).Verify(b, d) })
+}

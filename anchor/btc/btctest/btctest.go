@@ -5,7 +5,6 @@ package btctest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vmc-git/vmc-git/anchor/btc"
+	"github.com/vmc-git/vmc-git/anchor/internal/nodetest"
 )
 
 // Node is a running btcd.
@@ -29,44 +29,12 @@ type Node struct {
 	pass   string
 }
 
-// Tool returns the path of a tool installed by scripts/test.sh, skipping
-// (or failing when CI is set) when it is missing.
-func Tool(t testing.TB, name string) string {
-	t.Helper()
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	if err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed (scripts/test.sh installs it)", name)
-	}
-	t.Skipf("%s is not installed; run scripts/test.sh", name)
-	return ""
-}
-
-// FreePort returns a free TCP port on 127.0.0.1.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Start starts btcd --regtest mining to miningAddr; the test stops it.
 func Start(t testing.TB, miningAddr string) *Node {
 	t.Helper()
-	btcd := Tool(t, "btcd")
-	n := &Node{t: t, btcctl: Tool(t, "btcctl"), home: t.TempDir(), user: "vmc", pass: "vmc-test-pass"}
-	port := FreePort(t)
+	btcd := nodetest.Tool(t, "btcd")
+	n := &Node{t: t, btcctl: nodetest.Tool(t, "btcctl"), home: t.TempDir(), user: "vmc", pass: "vmc-test-pass"}
+	port := nodetest.FreePort(t)
 	n.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	n.URL = fmt.Sprintf("http://%s:%s@%s", n.user, n.pass, n.Addr)
 	n.RPC = &btc.RPC{URL: n.URL}

@@ -17,7 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 
-	"github.com/vmc-git/vmc-git/anchor/btc/btctest"
+	"github.com/vmc-git/vmc-git/anchor/internal/nodetest"
 )
 
 // Node is a running geth --dev.
@@ -31,9 +31,9 @@ type Node struct {
 // Start starts geth; the test stops it.
 func Start(t testing.TB) *Node {
 	t.Helper()
-	geth := btctest.Tool(t, "geth")
+	geth := nodetest.Tool(t, "geth")
 	home := t.TempDir()
-	port, auth := btctest.FreePort(t), btctest.FreePort(t)
+	port, auth := nodetest.FreePort(t), nodetest.FreePort(t)
 	n := &Node{URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: filepath.Join(home, "geth.out")}
 	cmd := exec.Command(geth, "--dev", "--dev.period", "1", "--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(port),
 		"--http.api", "eth,net,web3", "--authrpc.addr", "127.0.0.1", "--authrpc.port", fmt.Sprint(auth),
