@@ -396,6 +396,7 @@ func signatureAlgorithm(sig, dig asn1.ObjectIdentifier) (x509.SignatureAlgorithm
 	}
 	return 0, fmt.Errorf("signature algorithm %v with digest %v is not supported", sig, dig)
 }
+
 // isRoot reports whether c is a self-signed CA certificate.
 func isRoot(c *x509.Certificate) bool {
 	return c.IsCA && bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
