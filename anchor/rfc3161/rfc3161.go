@@ -21,6 +21,14 @@
 // uses unless it is given its own (Verifier.Roots). gen_time, nonce and
 // policy repeat the token's for reading; Verify checks they agree.
 //
+// Verify accepts one form of a token only: one DER ContentInfo, SignedData
+// version 3 with exactly the signer's digest algorithm, a certificates bag
+// that is exactly its certificates' DER, one SignerInfo of version 1 without
+// unsigned attributes whose signature holds over the signed attributes as
+// stored, and no certificate (in the token or the trusted set) that is
+// neither a root nor chains to one. So no byte of a stored proof can change
+// while it still verifies (the tsa URL is for reading only).
+//
 // A third party checks the token with stock OpenSSL:
 //
 //	openssl ts -verify -digest <sha256 of the statement> -token_in -in token.der -CAfile tsa-ca.pem

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/ethereum/go-ethereum/common"
 	"os"
 	"os/exec"
@@ -59,6 +60,9 @@ func checkAnchored(t *testing.T, r *repo, origin string, seq int, substrate stri
 		t.Fatalf("anchor verify: %v\n%s", err, out)
 	}
 	r.verify(seq + 1)
+	if out := r.must("verify", "chain", "--no-remember"); !strings.Contains(out, fmt.Sprintf("anchor: receipt %d anchors receipts 0..", seq)) {
+		t.Fatalf("verify chain does not name the anchor:\n%s", out)
+	}
 	if out := r.must("verify", "chain", "--json", "--no-remember"); !strings.Contains(out, `"anchors"`) {
 		t.Fatalf("verify chain --json does not report the anchor:\n%s", out)
 	}

@@ -98,6 +98,9 @@ EXAMPLE:
 			if opt.Genesis == nil && ws.Config == nil {
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
 			}
+			for _, a := range rep.Anchors {
+				outf(c, "  anchor: receipt %d anchors receipts 0..%d via %s at %s\n", a.Seq, a.Statement.LeafCount-1, a.Substrate, a.Evidence.Time.Format(time.RFC3339))
+			}
 			for _, iv := range rep.Invalidated {
 				outf(c, "  INVALIDATED: receipt %d was signed by %s after its compromise at %s (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
 			}
