@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vmc-git/vmc-git/anchor"
@@ -19,6 +21,7 @@ import (
 	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -51,19 +54,9 @@ func (ws *Workspace) Anchor(ctx context.Context, id Identity, a anchor.Anchorer,
 	if opt.Now != nil {
 		now = opt.Now
 	}
-	var remote *apply.GitRemote
-	if opt.Push {
-		if ws.Config == nil || ws.Root == "" {
-			return nil, usagef("anchor --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
-		}
-		name := opt.Remote
-		if name == "" {
-			name = "origin"
-		}
-		remote = apply.NewGitRemote(ws.Root, name, ws.Config.Branch, ws.Config.MainBranch)
-		if err := remote.Sync(func(int) bool { return false }); err != nil {
-			return nil, err
-		}
+	remote, err := ws.anchorRemote(opt)
+	if err != nil {
+		return nil, err
 	}
 	r, err := ws.Ledger.NewReader()
 	if err != nil {
@@ -107,8 +100,70 @@ func (ws *Workspace) Anchor(ctx context.Context, id Identity, a anchor.Anchorer,
 	if err != nil {
 		return nil, err
 	}
-	summary := fmt.Sprintf("anchor of receipts 0..%d (root %s) via %s", size-1, st.Root.String()[:12], a.Substrate())
-	res := &AnchorResult{Statement: st, Digest: d}
+	// The substrate's proof cost something and cannot be made again for
+	// free: keep it until its receipt is written (and pushed).
+	pending := filepath.Join(ws.Ledger.GitDir, "vmc", "anchors", fmt.Sprintf("pending-%x.json", d))
+	if err := os.MkdirAll(filepath.Dir(pending), 0o755); err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteFileAtomic(pending, body, 0o600); err != nil {
+		return nil, err
+	}
+	res, err := ws.recordAnchor(id, body, remote)
+	if res != nil && res.Written != nil {
+		os.Remove(pending) // the receipt holds the proof now
+	}
+	if err != nil && (res == nil || res.Written == nil) {
+		return nil, kindErr(kindOf(err), err, "the substrate's proof is kept in "+pending+"; vmc-git anchor resume "+pending+" writes its receipt")
+	}
+	return res, err
+}
+
+// ResumeAnchor writes the receipt of an anchor body that Anchor made but
+// could not record (its proof was kept in a pending file).
+func (ws *Workspace) ResumeAnchor(id Identity, body []byte, opt AnchorOptions) (*AnchorResult, error) {
+	if _, err := anchor.ParseBody(body); err != nil {
+		return nil, invalidErr(err)
+	}
+	remote, err := ws.anchorRemote(opt)
+	if err != nil {
+		return nil, err
+	}
+	return ws.recordAnchor(id, body, remote)
+}
+
+// anchorRemote is the remote of --push, synced (nil without --push).
+func (ws *Workspace) anchorRemote(opt AnchorOptions) (*apply.GitRemote, error) {
+	if !opt.Push {
+		return nil, nil
+	}
+	if ws.Config == nil || ws.Root == "" {
+		return nil, usagef("anchor --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
+	}
+	name := opt.Remote
+	if name == "" {
+		name = "origin"
+	}
+	remote := apply.NewGitRemote(ws.Root, name, ws.Config.Branch, ws.Config.MainBranch)
+	if err := remote.Sync(func(int) bool { return false }); err != nil {
+		return nil, err
+	}
+	return remote, nil
+}
+
+// recordAnchor appends the anchor receipt of body and, with remote, pushes
+// it; a lost race re-appends it on the remote's new tip.
+func (ws *Workspace) recordAnchor(id Identity, body []byte, remote *apply.GitRemote) (*AnchorResult, error) {
+	b, err := anchor.ParseBody(body)
+	if err != nil {
+		return nil, invalidErr(err)
+	}
+	st, err := anchor.Parse(b.Statement)
+	if err != nil {
+		return nil, invalidErr(err)
+	}
+	summary := fmt.Sprintf("anchor of receipts 0..%d (root %s) via %s", st.LeafCount-1, st.Root.String()[:12], b.Substrate)
+	res := &AnchorResult{Statement: st, Digest: anchor.Digest(b.Statement)}
 	for attempt := 0; ; attempt++ {
 		w, err := ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
 			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAnchor, Summary: summary, Anchor: body}}, nil
@@ -126,7 +181,7 @@ func (ws *Workspace) Anchor(ctx context.Context, id Identity, a anchor.Anchorer,
 			return res, nil
 		}
 		if !errors.Is(err, apply.ErrRaced) || attempt == 4 {
-			return nil, fmt.Errorf("anchor receipt %d written locally, not pushed: %w", w.Seq, err)
+			return res, fmt.Errorf("anchor receipt %d written locally, not pushed: %w", w.Seq, err)
 		}
 		// Lost the race: drop our one local receipt, take the remote's tip
 		// and append the same anchor again.
@@ -134,6 +189,15 @@ func (ws *Workspace) Anchor(ctx context.Context, id Identity, a anchor.Anchorer,
 			return nil, err
 		}
 	}
+}
+
+// kindOf is the Kind of err (KindError if it has none).
+func kindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindError
 }
 
 // AnchorInfo is one anchor receipt as listed (not verified).

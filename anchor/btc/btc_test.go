@@ -111,6 +111,24 @@ func TestAnchorRegtest(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2, _ := btc.ParseProof(proof2)
+	// --utxo: a given output is spent, or refused when it is spent already.
+	var cb3 string
+	r.node.RPC.Call(ctx, "getblockhash", &cb3, 3)
+	var blk3 struct {
+		Tx []string `json:"tx"`
+	}
+	r.node.RPC.Call(ctx, "getblock", &blk3, cb3, 1)
+	given := r.client(1, 1)
+	if given.UTXO, err = btc.ParseOutPoint(blk3.Tx[0] + ":0"); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := given.Anchor(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(pg, d); err != nil {
+		t.Fatal(err)
+	}
 
 	edit := func(f func(p *btc.Proof)) json.RawMessage {
 		q, _ := btc.ParseProof(proof)
@@ -138,6 +156,7 @@ func TestAnchorRegtest(t *testing.T) {
 	errs["index beyond the branch"] = verify(edit(func(p *btc.Proof) { p.Index = 1 << 20 }), d)
 	errs["other network"] = verify(edit(func(p *btc.Proof) { p.Network = "mainnet" }), d)
 	errs["unknown network"] = verify(edit(func(p *btc.Proof) { p.Network = "dogecoin" }), d)
+	_, errs["given output already spent"] = given.Anchor(ctx, d)
 	errs["trailing bytes after the tx"] = verify(edit(func(p *btc.Proof) { p.RawTx += "00" }), d)
 	// A header not on the best chain: the same transactions under a header
 	// mined apart from the chain (regtest work is easy). SPV offline cannot

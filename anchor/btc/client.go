@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -152,10 +153,11 @@ type Client struct {
 	RPC           *RPC
 	Network       string
 	Key           *Key
-	Confirmations int64         // wait for this many (at least 1)
-	FeeRate       int64         // satoshi per byte
-	ScanBlocks    int64         // how far back to look for a spendable output of Key
-	Poll          time.Duration // how often to ask the node while waiting
+	Confirmations int64          // wait for this many (at least 1)
+	FeeRate       int64          // satoshi per byte
+	ScanBlocks    int64          // how far back to look for a spendable output of Key
+	UTXO          *wire.OutPoint // if set, spend this output of Key instead of looking
+	Poll          time.Duration  // how often to ask the node while waiting
 	// Sent, if set, is called with the txid once the node accepted it.
 	Sent func(txid string)
 }
@@ -179,6 +181,26 @@ func (c *Client) findUTXO(ctx context.Context, need int64) (*utxo, error) {
 	pk, err := txscript.PayToAddrScript(c.Key.Address)
 	if err != nil {
 		return nil, err
+	}
+	if c.UTXO != nil {
+		var out *btcjson.GetTxOutResult
+		if err := c.RPC.Call(ctx, "gettxout", &out, c.UTXO.Hash.String(), c.UTXO.Index, true); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			return nil, fmt.Errorf("output %s is spent or unknown to the node", c.UTXO)
+		}
+		if out.ScriptPubKey.Hex != hex.EncodeToString(pk) {
+			return nil, fmt.Errorf("output %s does not pay %s", c.UTXO, c.Key.Address.EncodeAddress())
+		}
+		if out.Coinbase && out.Confirmations < CoinbaseMaturity {
+			return nil, fmt.Errorf("output %s is a coinbase with %d confirmations, spendable at %d", c.UTXO, out.Confirmations, CoinbaseMaturity)
+		}
+		v, err := btcutil.NewAmount(out.Value)
+		if err != nil || int64(v) < need {
+			return nil, fmt.Errorf("output %s is worth %v, the anchor needs %d satoshi", c.UTXO, out.Value, need)
+		}
+		return &utxo{op: *c.UTXO, value: int64(v), pk: pk}, nil
 	}
 	var tip int64
 	if err := c.RPC.Call(ctx, "getblockcount", &tip); err != nil {
@@ -407,4 +429,18 @@ func (l *Live) CheckLive(ctx context.Context, raw json.RawMessage) error {
 		return fmt.Errorf("block %s has %d confirmations on the node, want %d: %w", p.BlockHash, got, want, ErrTooFewConfirmations)
 	}
 	return nil
+}
+
+// ParseOutPoint reads TXID:VOUT.
+func ParseOutPoint(s string) (*wire.OutPoint, error) {
+	id, n, ok := strings.Cut(s, ":")
+	h, err := chainhash.NewHashFromStr(id)
+	if !ok || err != nil || len(id) != 64 {
+		return nil, fmt.Errorf("%q is not TXID:VOUT", s)
+	}
+	v, err := strconv.ParseUint(n, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not TXID:VOUT", s)
+	}
+	return wire.NewOutPoint(h, uint32(v)), nil
 }

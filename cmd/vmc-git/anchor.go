@@ -30,7 +30,7 @@ var (
 
 func anchorCommand() *cli.Command {
 	subs := []*cli.Command{anchorRFC3161Command(), anchorETHCommand(), anchorBTCCommand(), anchorVerifyCommand(), anchorListCommand(),
-		anchorETHKeygenCommand(), anchorBTCKeygenCommand()}
+		anchorResumeCommand(), anchorETHKeygenCommand(), anchorBTCKeygenCommand()}
 	return &cli.Command{
 		Name:  "anchor",
 		Usage: "commit a Merkle snapshot to an RFC 3161 TSA, Ethereum or Bitcoin, and verify anchors offline",
@@ -66,12 +66,16 @@ func runAnchor(c *cli.Context, a anchor.Anchorer) error {
 	if err != nil {
 		return err
 	}
+	return reportAnchor(c, a.Substrate(), res)
+}
+
+func reportAnchor(c *cli.Context, substrate string, res *workspace.AnchorResult) error {
 	if c.Bool("json") {
-		return printJSON(c, map[string]any{"seq": res.Written.Seq, "commit": res.Written.Commit.String(), "substrate": a.Substrate(),
+		return printJSON(c, map[string]any{"seq": res.Written.Seq, "commit": res.Written.Commit.String(), "substrate": substrate,
 			"statement": res.Statement, "digest": fmt.Sprintf("%x", res.Digest), "pushed": res.Pushed})
 	}
 	outf(c, "anchored receipts 0..%d (root %s) via %s\n  statement sha256 %x\n  receipt %d, commit %s\n", res.Statement.LeafCount-1,
-		res.Statement.Root, a.Substrate(), res.Digest, res.Written.Seq, res.Written.Commit)
+		res.Statement.Root, substrate, res.Digest, res.Written.Seq, res.Written.Commit)
 	if res.Pushed {
 		outf(c, "  pushed to %s\n", c.String("remote"))
 	}
@@ -279,4 +283,44 @@ func anchoredText(refs []workspace.AnchorRef) string {
 		parts = append(parts, fmt.Sprintf("%s by receipt %d", a.Substrate, a.Seq))
 	}
 	return "  [anchored: " + strings.Join(parts, ", ") + "]"
+}
+
+func anchorResumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "resume",
+		Usage:     "write the receipt of an anchor whose proof was kept when its receipt could not be written",
+		ArgsUsage: "FILE",
+		Description: `An anchor's substrate proof (a paid transaction, a token) is kept in
+.git/vmc/anchors/pending-<digest>.json until its receipt is written; if
+writing failed, this appends it (checked as verify checks it).
+
+EXAMPLE:
+   vmc-git anchor resume .git/vmc/anchors/pending-3f2a….json --push`,
+		Flags: []cli.Flag{anchorPushFlag, anchorRemoteFlag, keyFlag, kidFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, "FILE"); err != nil {
+				return err
+			}
+			body, err := os.ReadFile(c.Args().First())
+			if err != nil {
+				return fail(exitUsage, err)
+			}
+			ws, err := open(c)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			id, err := loadSigner(c, ws)
+			if err != nil {
+				return err
+			}
+			res, err := ws.ResumeAnchor(id, body, workspace.AnchorOptions{Push: c.Bool("push"), Remote: c.String("remote")})
+			if err != nil {
+				return err
+			}
+			os.Remove(c.Args().First())
+			b, _ := anchor.ParseBody(body)
+			return reportAnchor(c, b.Substrate, res)
+		},
+	}
 }

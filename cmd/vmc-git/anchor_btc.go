@@ -30,6 +30,7 @@ EXAMPLE:
 			btcNetworkFlag, confirmFlag, timeoutFlag,
 			&cli.Int64Flag{Name: "fee-rate", Value: 2, Usage: "fee, in satoshi per byte"},
 			&cli.Int64Flag{Name: "scan-blocks", Value: 1000, Usage: "look this many blocks back for a spendable output"},
+			&cli.StringFlag{Name: "utxo", Usage: "spend this output (TXID:VOUT) of the key instead of looking for one"},
 			anchorSizeFlag, anchorPushFlag, anchorRemoteFlag, keyFlag, kidFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -46,6 +47,11 @@ EXAMPLE:
 				Sent: func(txid string) {
 					fmt.Fprintf(c.App.ErrWriter, "vmc-git: sent %s, waiting for %d confirmation(s)\n", txid, c.Int("confirmations"))
 				}}
+			if u := c.String("utxo"); u != "" {
+				if cl.UTXO, err = btc.ParseOutPoint(u); err != nil {
+					return fail(exitUsage, fmt.Errorf("--utxo: %w", err))
+				}
+			}
 			return runAnchor(c, cl)
 		},
 	}

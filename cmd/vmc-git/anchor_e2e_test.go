@@ -256,3 +256,32 @@ func TestAnchorETH(t *testing.T) {
 		t.Fatal("a failed anchor moved the ledger")
 	}
 }
+
+// TestAnchorResume: when the receipt cannot be written after the TSA
+// answered (another writer holds the ledger ref's lock), the proof is kept
+// and anchor resume writes it.
+func TestAnchorResume(t *testing.T) {
+	t.Parallel()
+	tsa := tsatest.Start(t, tsatest.Options{})
+	r, _ := anchorSetup(t)
+	lock := filepath.Join(r.root, ".git", "refs", "heads", "vmc", "ledger.lock")
+	tsa.OnRequest = func() { os.WriteFile(lock, nil, 0o644) }
+	res := r.run("anchor", "rfc3161", "--tsa", tsa.URL, "--tsa-ca", tsa.CAFile, "--key", key("alice"))
+	checkError(t, res, exitRefused, "vmc-git anchor resume ")
+	pending := ""
+	for _, line := range strings.Split(res.err, "\n") {
+		if _, after, ok := strings.Cut(line, "vmc-git anchor resume "); ok {
+			pending = strings.Fields(after)[0]
+		}
+	}
+	if !exists(pending) {
+		t.Fatalf("no pending proof %q:\n%s", pending, res)
+	}
+	os.Remove(lock)
+	out := r.must("anchor", "resume", pending, "--key", key("alice"), "--json")
+	if !strings.Contains(out, `"seq": 3`) || exists(pending) {
+		t.Fatalf("resume: %s (pending left: %v)", out, exists(pending))
+	}
+	r.verify(4)
+	checkError(t, r.run("anchor", "resume", filepath.Join(t.TempDir(), "none.json"), "--key", key("alice")), exitUsage)
+}

@@ -50,6 +50,8 @@ type TSA struct {
 	Inter  *x509.Certificate
 	Leaf   *x509.Certificate
 	Mode   Mode
+	// OnRequest, if set, runs before each reply (under the TSA's lock).
+	OnRequest func()
 
 	mu    sync.Mutex
 	first []byte
@@ -144,6 +146,9 @@ func (ts *TSA) Requests() int {
 func (ts *TSA) serve(w http.ResponseWriter, r *http.Request) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	if ts.OnRequest != nil {
+		ts.OnRequest()
+	}
 	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/timestamp-query" {
 		http.Error(w, "want POST application/timestamp-query", http.StatusBadRequest)
 		return
