@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hiddeco/sshsig"
+	"github.com/vmc-git/vmc-git/internal/sshagenttest"
 )
 
 // newKey writes a fresh key pair to dir/kid and loads it.
@@ -360,31 +361,8 @@ func TestAllowedSignersWithSSHKeygen(t *testing.T) {
 func TestSSHAgent(t *testing.T) {
 	dir := t.TempDir()
 	file, path := newKey(t, dir, "alice")
-	sockDir, err := os.MkdirTemp("", "vmc-agent-") // short: unix socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(sockDir)
-	sock := filepath.Join(sockDir, "s")
-	agent := exec.Command("ssh-agent", "-a", sock, "-D")
-	agent.Env = append(os.Environ(), "HOME="+dir)
-	if err := agent.Start(); err != nil {
-		t.Skipf("ssh-agent: %v", err)
-	}
-	defer func() {
-		agent.Process.Kill()
-		agent.Wait()
-	}()
+	sock := sshagenttest.Start(t, append(os.Environ(), "HOME="+dir))
 	env := []string{EnvAgent + "=" + sock}
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if i == 100 {
-			t.Fatal("ssh-agent did not create its socket")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	t.Setenv(EnvAgent, "")
 	if _, err := LoadFile(path + ".pub"); err == nil || !strings.Contains(err.Error(), "set SSH_AUTH_SOCK") {
@@ -415,5 +393,51 @@ func TestSSHAgent(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "m.sig"), sig, 0o644)
 	if out := mustSh(t, dir, nil, "ssh-keygen -Y verify -f "+as+" -I alice -n vmc-receipt -s m.sig < m"); !strings.Contains(out, "Good") {
 		t.Fatal(out)
+	}
+}
+
+// MalleatedSignature returns sig (armored) with extra appended inside the
+// signature field of the SSHSIG blob: the same signature to a lax parser.
+func malleatedSignature(t *testing.T, armored []byte, extra []byte) []byte {
+	t.Helper()
+	blk, _ := pem.Decode(armored)
+	sig, err := sshsig.ParseSignature(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig.Signature.Rest = append(sig.Signature.Rest, extra...)
+	return Armor(sig)
+}
+
+// TestSignatureMalleability: bytes appended inside the signature blob are
+// refused, by this package as by ssh-keygen -Y verify: one signature has
+// exactly one encoding.
+func TestSignatureMalleability(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := newKey(t, dir, "alice")
+	msg := []byte("a receipt\n")
+	sig, err := s.Sign(NamespaceReceipt, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := malleatedSignature(t, sig, []byte{0, 0, 0, 0})
+	if bytes.Equal(bad, sig) {
+		t.Fatal("the malleated signature is the same")
+	}
+	_, err = ParseSignature(bad)
+	if err == nil || !strings.Contains(err.Error(), "4 bytes after the signature inside the signature blob") {
+		t.Fatalf("ParseSignature: %v", err)
+	}
+	if err := Verify(s.PublicKey(), NamespaceReceipt, msg, bad); err == nil {
+		t.Fatal("Verify accepted the malleated signature")
+	}
+	if err := Verify(s.PublicKey(), NamespaceReceipt, msg, sig); err != nil {
+		t.Fatal(err)
+	}
+	as := allowedSigners(t, dir, "alice "+FormatPublicKey(s.PublicKey()))
+	os.WriteFile(filepath.Join(dir, "m"), msg, 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.sig"), bad, 0o644)
+	if out, err := sh(dir, nil, "ssh-keygen -Y verify -f "+as+" -I alice -n vmc-receipt -s bad.sig < m"); err == nil {
+		t.Fatalf("ssh-keygen accepted the malleated signature (the two must agree):\n%s", out)
 	}
 }

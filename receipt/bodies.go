@@ -14,6 +14,14 @@ const (
 	KeysTrust  = "trust"
 	KeysRevoke = "revoke"
 	KeysRotate = "rotate"
+	// Witness policy (keys.WitnessSpec): add or remove a witness, or set
+	// witness_threshold, the cosignatures a snapshot tag needs.
+	KeysAddWitness       = "add_witness"
+	KeysRemoveWitness    = "remove_witness"
+	KeysWitnessThreshold = "witness_threshold"
+	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
+	// .vmc/config.json's "provider" must say for apply to run.
+	KeysProvider = "provider"
 )
 
 // Revocation reasons.
@@ -41,6 +49,12 @@ type Proposal struct {
 	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
 	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
+	// Provider is the new pinned provider (op provider).
+	Provider string `json:"provider,omitempty"`
+
+	Witness          *keys.WitnessSpec `json:"witness,omitempty"`           // add_witness
+	WitnessName      string            `json:"witness_name,omitempty"`      // remove_witness
+	WitnessThreshold *int              `json:"witness_threshold,omitempty"` // witness_threshold (0 allowed)
 }
 
 // Cosig is one admin's signature over a proposal.
@@ -58,7 +72,44 @@ func (k *KeysChange) Validate() error {
 	if err := ValidLedgerID(p.Ledger); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
+	if p.Op != KeysProvider && p.Provider != "" {
+		return fmt.Errorf("keys: only op provider takes provider")
+	}
+	witnessFields := p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold != nil
+	keyFields := p.Key != nil || p.KID != "" || p.At != "" || p.Reason != ""
 	switch p.Op {
+	case KeysAddWitness, KeysRemoveWitness, KeysWitnessThreshold:
+		if keyFields {
+			return fmt.Errorf("keys: %s takes no key, kid, at or reason", p.Op)
+		}
+	default:
+		if witnessFields {
+			return fmt.Errorf("keys: %s takes no witness fields", p.Op)
+		}
+	}
+	switch p.Op {
+	case KeysAddWitness:
+		if p.Witness == nil || p.WitnessName != "" || p.WitnessThreshold != nil {
+			return fmt.Errorf("keys: add_witness takes witness only")
+		}
+		if _, err := p.Witness.Witness(); err != nil {
+			return fmt.Errorf("keys: add_witness: %w", err)
+		}
+	case KeysRemoveWitness:
+		if p.Witness != nil || p.WitnessName == "" || p.WitnessThreshold != nil {
+			return fmt.Errorf("keys: remove_witness takes witness_name only")
+		}
+	case KeysWitnessThreshold:
+		if p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold == nil || *p.WitnessThreshold < 0 {
+			return fmt.Errorf("keys: witness_threshold takes witness_threshold (0 or more) only")
+		}
+	case KeysProvider:
+		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: provider takes provider only")
+		}
+		if err := keys.ValidProvider(p.Provider); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
 	case KeysTrust:
 		if p.Key == nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: trust takes key only")
@@ -77,7 +128,7 @@ func (k *KeysChange) Validate() error {
 			return fmt.Errorf("keys: rotate takes kid and key")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke or rotate)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, provider, add_witness, remove_witness or witness_threshold)", p.Op)
 	}
 	if len(k.Signatures) == 0 {
 		return fmt.Errorf("keys: no admin signatures")
