@@ -108,6 +108,21 @@ type Server struct {
 	IPv4    string    `json:"ipv4"`
 	IPv6    string    `json:"ipv6"`
 	Created time.Time `json:"created"`
+
+	// Added with the other kinds; empty values are omitted, so servers
+	// recorded before them read the same.
+	RDNS       string       `json:"rdns,omitempty"` // reverse DNS of the public IPv4
+	Backups    bool         `json:"backups,omitempty"`
+	Firewalls  []string     `json:"firewalls,omitempty"`
+	PrivateNet []PrivateNet `json:"private_net,omitempty"`
+	Volumes    []string     `json:"volumes,omitempty"`
+}
+
+// PrivateNet is a server's attachment to a network.
+type PrivateNet struct {
+	Network  string   `json:"network"`
+	IP       string   `json:"ip"`
+	AliasIPs []string `json:"alias_ips,omitempty"`
 }
 
 // Result is the outcome of one Apply.
@@ -124,6 +139,11 @@ type Result struct {
 	// Observed is the server as read after the actions finished; nil after a
 	// delete, and nil when it could not be read.
 	Observed *Server `json:"observed,omitempty"`
+	// Resource is, for an action on another kind, the resource as read
+	// after the actions finished (nil as for Observed).
+	Resource *Resource `json:"resource,omitempty"`
+	// ImageID is the id of the image a create_image action made.
+	ImageID int64 `json:"image_id,omitempty"`
 }
 
 // Provider is what vmc-git does to servers.
@@ -160,6 +180,14 @@ type Provider interface {
 	// Transient refusals (locked, rate_limit_exceeded, conflict) are retried
 	// with backoff before any of the above is decided.
 	Apply(ctx context.Context, a Action, labels map[string]string) (Result, error)
+
+	// Resource returns the resource of kind k (not KindServer) with exactly
+	// this name, or an error wrapping ErrNotFound.
+	Resource(ctx context.Context, k Kind, name string) (*Resource, error)
+
+	// Resources returns every resource of kind k (not KindServer) matching
+	// the label selector, ordered by id.
+	Resources(ctx context.Context, k Kind, labelSelector string) ([]Resource, error)
 }
 
 // APIError is a definite error response from the provider's API.

@@ -402,17 +402,50 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/ssh_keys", s.handle(false, s.listSSHKeys))
 	m.HandleFunc("POST /v1/ssh_keys", s.handle(true, s.createSSHKey))
 	m.HandleFunc("GET /v1/ssh_keys/{id}", s.handle(false, s.getSSHKey))
+	m.HandleFunc("PUT /v1/ssh_keys/{id}", s.handle(true, s.updateSSHKey))
 	m.HandleFunc("DELETE /v1/ssh_keys/{id}", s.handle(true, s.deleteSSHKey))
-	m.HandleFunc("GET /v1/firewalls", s.handle(false, s.listFirewalls))
-	m.HandleFunc("POST /v1/firewalls", s.handle(true, s.createFirewall))
-	m.HandleFunc("GET /v1/firewalls/{id}", s.handle(false, s.getFirewall))
-	m.HandleFunc("GET /v1/networks", s.handle(false, s.listNetworks))
-	m.HandleFunc("POST /v1/networks", s.handle(true, s.createNetwork))
-	m.HandleFunc("GET /v1/networks/{id}", s.handle(false, s.getNetwork))
+	s.resourceRoutes(m, "firewalls", "firewall", s.listFirewalls, s.createFirewall, s.getFirewall, s.updateFirewall, s.deleteFirewall, s.firewallAction)
+	s.resourceRoutes(m, "networks", "network", s.listNetworks, s.createNetwork, s.getNetwork, s.updateNetwork, s.deleteNetwork, s.networkAction)
+	s.resourceRoutes(m, "volumes", "volume", s.listVolumes, s.createVolume, s.getVolume, s.updateVolume, s.deleteVolume, s.volumeAction)
+	s.resourceRoutes(m, "primary_ips", "primary_ip", s.listPrimaryIPs, s.createPrimaryIP, s.getPrimaryIP, s.updatePrimaryIP, s.deletePrimaryIP, s.primaryIPAction)
+	s.resourceRoutes(m, "floating_ips", "floating_ip", s.listFloatingIPs, s.createFloatingIP, s.getFloatingIP, s.updateFloatingIP, s.deleteFloatingIP, s.floatingIPAction)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "not_found", "no such endpoint: " + r.Method + " " + r.URL.Path, nil})
 	})
 	s.mux = m
+}
+
+// resourceRoutes serves a resource collection: list, create, get, update,
+// delete, POST /{id}/actions/{cmd}, and its actions (GET /{id}/actions,
+// GET /actions/{id}) as for servers.
+func (s *Server) resourceRoutes(m *http.ServeMux, coll, typ string, list, create, get, update, del, act handler) {
+	m.HandleFunc("GET /v1/"+coll, s.handle(false, list))
+	m.HandleFunc("POST /v1/"+coll, s.handle(true, create))
+	m.HandleFunc("GET /v1/"+coll+"/{id}", s.handle(false, get))
+	m.HandleFunc("PUT /v1/"+coll+"/{id}", s.handle(true, update))
+	m.HandleFunc("DELETE /v1/"+coll+"/{id}", s.handle(true, del))
+	m.HandleFunc("POST /v1/"+coll+"/{id}/actions/{cmd}", s.handle(true, act))
+	m.HandleFunc("GET /v1/"+coll+"/{id}/{sub}", s.handle(false, func(r *http.Request) (int, any, *apiError) {
+		switch {
+		case r.PathValue("id") == "actions":
+			r.SetPathValue("id", r.PathValue("sub"))
+			return s.getAction(r)
+		case r.PathValue("sub") == "actions":
+			id, aerr := pathID(r, "id", typ)
+			if aerr != nil {
+				return 0, nil, aerr
+			}
+			return s.listActionsFiltered(r, func(a *action) bool {
+				for _, rr := range a.Resources {
+					if rr.Type == typ && rr.ID == id {
+						return true
+					}
+				}
+				return false
+			})
+		}
+		return 0, nil, &apiError{http.StatusNotFound, "not_found", "no such endpoint: " + r.Method + " " + r.URL.Path, nil}
+	}))
 }
 
 // pathID parses the path value name as an id.
