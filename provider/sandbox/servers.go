@@ -781,4 +781,3 @@ func paged[T any](r *http.Request, items []T, name func(T) string, keep func(T) 
 	}
 	return http.StatusOK, wrap(nonNil(out[pg.from:pg.to]), pg.meta), nil
 }
-
