@@ -581,6 +581,9 @@ func (a *Applier) releaseStale(id string) {
 // have reached the provider. rerun means it evidently did not happen and is
 // safe to run now.
 func reconcile(ctx context.Context, prov provider.Provider, act provider.Action, planID string) (*provider.Result, bool, error) {
+	if act.Kind != provider.KindServer || slices.Contains(extServerOps, act.Op) {
+		return reconcileExt(ctx, prov, act, planID)
+	}
 	s, err := prov.Server(ctx, act.Server)
 	if errors.Is(err, provider.ErrNotFound) {
 		s, err = nil, nil

@@ -66,14 +66,26 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 			}
 			for _, s := range AppliedServers(r) {
 				if ours[s] {
-					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", seq, r.Apply.Plan.ID, s))
+					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed %s after this plan was made", seq, r.Apply.Plan.ID, lockDesc(s)))
 				}
 			}
 		}
 	}
-	// The servers.
+	// The targets.
 	for _, st := range p.Actions {
-		name := st.Action.Server
+		t := st.Action.Target()
+		if t.Kind != provider.KindServer {
+			r, err := prov.Resource(ctx, t.Kind, t.Name)
+			if errors.Is(err, provider.ErrNotFound) {
+				r, err = nil, nil
+			}
+			if err != nil {
+				return fmt.Errorf("check plan %s: read %s: %w", p.ID, t, err)
+			}
+			diffs = append(diffs, CompareExpectResource(t, st.Expect, r)...)
+			continue
+		}
+		name := t.Name
 		s, err := prov.Server(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {
 			s, err = nil, nil
@@ -116,7 +128,9 @@ func CompareExpect(name string, e Expect, s *provider.Server) []string {
 	return d
 }
 
-// AppliedServers lists the servers an apply receipt's actions named.
+// AppliedServers lists the lock names (provider.Ref.Lock: a server's name,
+// "fw.<name>" for a firewall, …) of the resources an apply receipt's
+// actions changed.
 func AppliedServers(r *receipt.Receipt) []string {
 	var out []string
 	if r.Apply == nil {
@@ -127,12 +141,19 @@ func AppliedServers(r *receipt.Receipt) []string {
 		if err != nil {
 			continue
 		}
-		out = append(out, a.Server)
-		if a.NewName != "" {
-			out = append(out, a.NewName)
+		for _, ref := range a.Refs() {
+			out = append(out, ref.Lock())
 		}
 	}
 	return out
+}
+
+// lockDesc describes a lock name for messages: "server web-1", "fw.web".
+func lockDesc(lock string) string {
+	if strings.Contains(lock, ".") {
+		return lock
+	}
+	return "server " + lock
 }
 
 // Approve signs the plan bytes (SSHSIG, namespace vmc-plan).

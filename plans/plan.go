@@ -45,7 +45,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -92,13 +91,18 @@ type Step struct {
 	Expect Expect          `json:"expect"`
 }
 
-// Expect is the state a plan expects to find on a server.
+// Expect is the state a plan expects to find on its target: for a server
+// its id, status, type and labels; for another kind its id, labels, the
+// server it is attached to and its configuration digest (see resources.go).
 type Expect struct {
 	Exists     bool              `json:"exists"`
 	ServerID   int64             `json:"server_id,omitempty"`
 	Status     string            `json:"status,omitempty"`
 	ServerType string            `json:"server_type,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	ID         int64             `json:"id,omitempty"`
+	Attached   string            `json:"attached,omitempty"`
+	Config     string            `json:"config,omitempty"`
 }
 
 // ExpectOf returns the expectation for an observed server (nil: absent).
@@ -133,7 +137,9 @@ func ValidIDFor(id string, actions []provider.Action) error {
 		return err
 	}
 	for _, a := range actions {
-		if a.Op != provider.OpCreate && a.Op != provider.OpLabel {
+		switch a.Op {
+		case provider.OpCreate, provider.OpLabel, provider.OpAddLabels, provider.OpRemoveLabels, provider.OpCreateImage:
+		default:
 			continue
 		}
 		if err := provider.CheckLabelValue(id); err != nil || len(id) > provider.MaxLabelValueLen {
@@ -166,7 +172,7 @@ var nonID = regexp.MustCompile(`[^a-z0-9._-]+`)
 // has at most 63 characters and is a valid label value (see ValidIDFor).
 func NewID(a provider.Action, at time.Time) string {
 	suffix := "-" + string(a.Op) + "-" + at.UTC().Format("20060102150405")
-	server := nonID.ReplaceAllString(strings.ToLower(a.Server), "-")
+	server := nonID.ReplaceAllString(strings.ToLower(a.Target().Name), "-")
 	if n := provider.MaxLabelValueLen - len(suffix); len(server) > n {
 		server = server[:max(n, 0)]
 	}
@@ -207,24 +213,31 @@ func (p *Plan) Validate() error {
 	if len(p.Actions) == 0 || len(p.Actions) > MaxActions {
 		return fail("%d actions, want 1 to %d", len(p.Actions), MaxActions)
 	}
-	seen := map[string]bool{}
+	seen := map[provider.Ref]bool{}
 	for i, s := range p.Actions {
 		if err := s.Action.Validate(); err != nil {
 			return fail("action %d: %v", i, err)
 		}
-		if seen[s.Action.Server] {
-			return fail("action %d: server %s appears twice (one action per server per plan)", i, s.Action.Server)
+		t := s.Action.Target()
+		if seen[t] {
+			return fail("action %d: %s appears twice (one action per resource per plan)", i, t)
 		}
-		seen[s.Action.Server] = true
+		seen[t] = true
 		e := s.Expect
-		if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) {
-			return fail("action %d: expect must be {exists:false} or name the server's id", i)
+		if t.Kind == provider.KindServer {
+			if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) ||
+				e.ID != 0 || e.Attached != "" || e.Config != "" {
+				return fail("action %d: expect must be {exists:false} or name the server's id", i)
+			}
+		} else if e.Exists != (e.ID != 0) || (!e.Exists && (e.Labels != nil || e.Attached != "" || e.Config != "")) ||
+			e.ServerID != 0 || e.Status != "" || e.ServerType != "" {
+			return fail("action %d: expect must be {exists:false} or name the %s's id", i, t.Kind)
 		}
 		if (s.Action.Op == provider.OpCreate) == e.Exists {
 			if e.Exists {
-				return fail("action %d: create expects server %s not to exist", i, s.Action.Server)
+				return fail("action %d: create expects %s not to exist", i, t)
 			}
-			return fail("action %d: %s expects server %s to exist", i, s.Action.Op, s.Action.Server)
+			return fail("action %d: %s expects %s to exist", i, s.Action.Op, t)
 		}
 	}
 	return nil
@@ -275,18 +288,10 @@ func Load(path string) (*Plan, []byte, error) {
 	return p, b, nil
 }
 
-// Servers returns the server names the plan touches, sorted.
-func (p *Plan) Servers() []string {
-	var s []string
-	for _, st := range p.Actions {
-		s = append(s, st.Action.Server)
-		if st.Action.NewName != "" {
-			s = append(s, st.Action.NewName)
-		}
-	}
-	sort.Strings(s)
-	return slices.Compact(s)
-}
+// Servers returns the lock names of every resource the plan changes,
+// sorted (see Locks): for a plan of server actions, the server names, new
+// names included.
+func (p *Plan) Servers() []string { return p.Locks() }
 
 // ErrDryRun means the dry run found a server in a state the action cannot
 // start from: a create of an existing server, another op on a missing one, a
@@ -321,29 +326,19 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 		p.ID = NewID(req.Actions[0], now)
 	}
 	var sums []string
+	d := &dryRun{created: map[provider.Ref]bool{}, deleted: map[provider.Ref]bool{}}
 	for i, a := range req.Actions {
 		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("action %d: %w", i, err)
 		}
-		s, err := prov.Server(ctx, a.Server)
-		switch {
-		case errors.Is(err, provider.ErrNotFound):
-			s = nil
-		case err != nil:
-			return nil, fmt.Errorf("dry run: read server %s: %w", a.Server, err)
+		e, exists, err := observe(ctx, prov, a.Target())
+		if err != nil {
+			return nil, fmt.Errorf("dry run: read %s: %w", a.Target(), err)
 		}
-		if a.Op == provider.OpCreate && s != nil {
-			return nil, fmt.Errorf("%w: server %s already exists (id %d, %s)", ErrDryRun, a.Server, s.ID, s.Status)
+		if err := d.check(ctx, prov, a, exists); err != nil {
+			return nil, err
 		}
-		if a.Op != provider.OpCreate && s == nil {
-			return nil, fmt.Errorf("%w: server %s does not exist", ErrDryRun, a.Server)
-		}
-		if a.Op == provider.OpRename {
-			if other, err := prov.Server(ctx, a.NewName); err == nil {
-				return nil, fmt.Errorf("%w: server name %s is taken (id %d)", ErrDryRun, a.NewName, other.ID)
-			}
-		}
-		p.Actions = append(p.Actions, Step{Action: a, Expect: ExpectOf(s)})
+		p.Actions = append(p.Actions, Step{Action: a, Expect: e})
 		sums = append(sums, Describe(a))
 	}
 	if p.Summary == "" {
@@ -360,6 +355,9 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 
 // Describe renders an action in one line.
 func Describe(a provider.Action) string {
+	if a.Kind != provider.KindServer || slices.Contains(extServerOps, a.Op) {
+		return describeExt(a)
+	}
 	switch a.Op {
 	case provider.OpCreate:
 		loc := a.Location

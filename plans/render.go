@@ -30,7 +30,7 @@ func (p *Plan) Markdown(b []byte, now map[string]*provider.Server, approvals *Ap
 	s.WriteString("| # | action | expects | now |\n|---|---|---|---|\n")
 	for i, st := range p.Actions {
 		cur := "(not checked)"
-		if now != nil {
+		if now != nil && st.Action.Kind == provider.KindServer {
 			cur = describeExpect(ExpectOf(now[st.Action.Server]))
 		}
 		fmt.Fprintf(&s, "| %d | %s | %s | %s |\n", i+1, mdEscape(Describe(st.Action)), mdEscape(describeExpect(st.Expect)), mdEscape(cur))
@@ -60,6 +60,13 @@ func (p *Plan) Markdown(b []byte, now map[string]*provider.Server, approvals *Ap
 func describeExpect(e Expect) string {
 	if !e.Exists {
 		return "absent"
+	}
+	if e.ID != 0 {
+		s := fmt.Sprintf("id %d, labels %s, config %s", e.ID, formatLabels(e.Labels), e.Config)
+		if e.Attached != "" {
+			s += ", attached to server " + e.Attached
+		}
+		return s
 	}
 	return fmt.Sprintf("id %d, %s, %s, labels %s", e.ServerID, e.Status, e.ServerType, formatLabels(e.Labels))
 }
