@@ -34,13 +34,13 @@ func planCommands() []*cli.Command {
    vmc-git plan server create web-1 --type cx22 --image ubuntu-24.04 --location fsn1
    vmc-git plan show plans/web-1-create-20261126090000.json --markdown
    vmc-git plan status plans/web-1-create-20261126090000.json`,
-			Subcommands: []*cli.Command{
+			Subcommands: append([]*cli.Command{
 				{Name: "server", Usage: "plan an operation on a server", Subcommands: serverOpCommands(true),
 					Description: "EXAMPLE:\n   vmc-git plan server poweroff web-1\n   vmc-git plan server resize web-1 --type cx32 --id web-1-bigger"},
 				planShowCommand(),
 				planStatusCommand(),
 				planReviewCommand(),
-			},
+			}, resourcePlanCommands()...), // resources.go
 		},
 		{
 			Name:  "server",
@@ -167,7 +167,7 @@ func opSpecs() []opSpec {
 
 func serverOpCommands(isPlan bool) []*cli.Command {
 	var out []*cli.Command
-	for _, sp := range opSpecs() {
+	for _, sp := range append(opSpecs(), serverExtSpecs()...) { // serverExtSpecs: resources.go
 		sp := sp
 		flags := append([]cli.Flag{
 			&cli.StringFlag{Name: "id", Usage: "plan id (default: SERVER-OP-TIMESTAMP)"},
@@ -183,7 +183,8 @@ func serverOpCommands(isPlan bool) []*cli.Command {
 			example = "   vmc-git plan server create web-1 --type cx22 --image ubuntu-24.04 --location fsn1 --label role=web"
 		}
 		out = append(out, &cli.Command{
-			Name:      string(sp.op),
+			Name:      strings.ReplaceAll(string(sp.op), "_", "-"),
+			Aliases:   serverOpAliases[sp.op], // resources.go
 			Usage:     sp.usage,
 			ArgsUsage: "SERVER",
 			Description: `A dry run: reads the server from the provider, records what it found and the
