@@ -18,7 +18,41 @@
 //	GET  /servers/actions (id=…)   GET /servers/actions/{action_id}
 //	GET  /actions (id=… required, status, page, per_page)   GET /actions/{id}
 //	GET  /server_types[/{id}]  /images[/{id}]  /locations[/{id}]
-//	GET/POST /ssh_keys, /firewalls, /networks; GET /…/{id}; DELETE /ssh_keys/{id}
+//	POST /servers/{id}/actions/{attach_to_network|detach_from_network|enable_backup|
+//	                            disable_backup|create_image|change_dns_ptr}
+//	GET/POST /ssh_keys, /firewalls, /networks, /volumes, /primary_ips, /floating_ips
+//	GET/PUT/DELETE /…/{id}   GET /…/{id}/actions   GET /…/actions/{action_id}
+//	POST /firewalls/{id}/actions/{set_rules|apply_to_resources|remove_from_resources}
+//	POST /networks/{id}/actions/{add_subnet|delete_subnet|add_route|delete_route|
+//	                             change_protection}
+//	POST /volumes/{id}/actions/{attach|detach|resize|change_protection}
+//	POST /primary_ips/{id}/actions/{assign|unassign|change_dns_ptr|change_protection}
+//	POST /floating_ips/{id}/actions/{assign|unassign|change_dns_ptr|change_protection}
+//
+// Constraints of the other kinds, with Hetzner's error codes: a volume and
+// its server in one location (invalid_input), a volume attached once
+// (volume_already_attached), deleted only when detached (locked), grown
+// only (invalid_input), at most 16 per server (resource_limit_exceeded); a
+// server in a network at most once (server_already_attached), only in a
+// subnet of its network zone (no_subnet_available), private addresses
+// unique (ip_not_available), subnets inside the network's range and not
+// overlapping (invalid_input); a firewall of at most 50 rules (invalid_input)
+// and at most 5 per server (resource_limit_exceeded), applied once
+// (firewall_already_applied), removed once (firewall_already_removed), not
+// removable from a server it reaches through a label selector
+// (firewall_managed_by_label_selector), never on a server without a public
+// interface (private_net_only_server), deleted only when applied nowhere
+// (resource_in_use, as for a network with servers); a primary IP assigned
+// to at most one server (primary_ip_assigned on create,
+// primary_ip_already_assigned on assign), in the server's location
+// (primary_ip_datacenter_mismatch), to a server without an address of its
+// family (server_has_ipv4/6) that is off (server_not_stopped), deleted only
+// when unassigned (primary_ip_assigned); a floating IP assigned in its
+// network zone (invalid_input); delete protection (protected) on networks,
+// volumes and IPs. Changes to these resources take effect when the request
+// is served; their actions run for one action duration. A deleted server
+// releases its volumes and IPs (primary IPs with auto_delete go with it).
+// Servers' default addresses are not primary IP resources here.
 //
 // Lists are paginated like Hetzner's (per_page default 25, at most 50) with
 // meta.pagination. Label selectors: k, !k, k=v, k==v, k!=v, k in (a,b),
@@ -43,7 +77,7 @@
 // # State
 //
 // With Options.StatePath, the state (servers, actions, ssh keys, firewalls,
-// networks, id counters) is a JSON file written atomically (temporary file,
+// networks, volumes, primary and floating IPs, snapshots, id counters) is a JSON file written atomically (temporary file,
 // fsync, rename, directory fsync) after every change and read at New. The
 // catalogue (server types cx22…cx52, cpx11…cpx41, cax11, cax21, ccx13;
 // images ubuntu-22.04, ubuntu-24.04, debian-12, rocky-9, alma-9, fedora-41;
