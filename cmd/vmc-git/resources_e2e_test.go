@@ -27,6 +27,17 @@ func TestResourcePlansCLI(t *testing.T) {
 	r.planKind("fw", "firewall", "create", "fw-web", "--rule", "in tcp 443 0.0.0.0/0,::/0 https", "--rule", "in icmp 0.0.0.0/0", "--label", "tier=web")
 	r.planKind("net", "network", "create", "backend", "--ip-range", "10.0.0.0/16", "--subnet", "10.0.1.0/24,eu-central")
 	r.planKind("key", "ssh-key", "create", "ops", "--public-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops")
+	// The pull-request review renders every field of the new kinds.
+	md := r.must("plan", "review", "--base", "HEAD~3", "--head", "HEAD", "--markdown")
+	for _, want := range []string{"create firewall fw-web (2 rules: in tcp/443 from 0.0.0.0/0,::/0 (\"https\"); in icmp from 0.0.0.0/0; labels tier=web)",
+		"create network backend (ip range 10.0.0.0/16; subnet cloud 10.0.1.0/24 in eu-central)", "create ssh_key ops (ssh-ed25519 ops)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("review lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "empty name") {
+		t.Errorf("review could not read the provider:\n%s", md)
+	}
 	r.must("apply", "--pending", "--key", key("alice"))
 	r.planKind("web", "server", "create", "web-1", "--type", "cx22", "--image", "debian-12", "--location", "fsn1",
 		"--firewall", "fw-web", "--network", "backend", "--ssh-key", "ops")

@@ -177,6 +177,9 @@ func reviewPlans(rc *repoCtx, base, head string) (*plans.Review, error) {
 		case tipErr == nil:
 			pr.Now = map[string]*provider.Server{}
 			for _, st := range p.Actions {
+				if st.Action.Kind != provider.KindServer {
+					continue // other kinds: the staleness check below reads them
+				}
 				s, err := prov.Server(context.Background(), st.Action.Server)
 				if err != nil && !errors.Is(err, provider.ErrNotFound) {
 					pr.NowError = err.Error()
