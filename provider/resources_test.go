@@ -354,6 +354,23 @@ func TestPrimaryIPs(t *testing.T) {
 	}
 	e.apply(t, provider.Action{Op: provider.OpCreate, Server: "web-3", ServerType: "cx22", Image: "debian-12", StartAfterCreate: ptr(false),
 		PublicNet: &provider.PublicNet{IPv6: true}})
+	// A server's own addresses are primary IPs that go with it.
+	own := func() []provider.Resource {
+		all, err := e.p.Resources(ctx, provider.KindPrimaryIP, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []provider.Resource
+		for _, r := range all {
+			if strings.HasPrefix(r.Name, "primary_ip-") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	if o := own(); len(o) != 1 || o[0].Server != "web-3" || o[0].Type != "ipv6" || !o[0].AutoDelete { // web-1 has no IPv6
+		t.Fatalf("own primary IPs: %+v", o)
+	}
 	as := res(provider.KindPrimaryIP, provider.OpAssign, "ip-web")
 	as.Server = "web-3"
 	e.refuse(t, as, "primary_ip_already_assigned")
@@ -396,6 +413,13 @@ func TestPrimaryIPs(t *testing.T) {
 	pr.Delete = ptr(false)
 	e.apply(t, pr)
 	e.apply(t, res(provider.KindPrimaryIP, provider.OpDelete, "ip-b"))
+	e.apply(t, provider.Action{Op: provider.OpDelete, Server: "web-3"})
+	if o := own(); len(o) != 0 {
+		t.Fatalf("own primary IPs after deleting web-3: %+v", o)
+	}
+	if r := e.resource(t, provider.KindPrimaryIP, "ip-web"); r.Server != "" {
+		t.Fatalf("ip-web still assigned to a deleted server: %+v", r)
+	}
 }
 
 func TestFloatingIPs(t *testing.T) {

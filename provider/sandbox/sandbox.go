@@ -52,7 +52,7 @@
 // volumes and IPs. Changes to these resources take effect when the request
 // is served; their actions run for one action duration. A deleted server
 // releases its volumes and IPs (primary IPs with auto_delete go with it).
-// Servers' default addresses are not primary IP resources here.
+// A server's own addresses are primary IPs (primary_ip-<id>, auto_delete).
 //
 // Lists are paginated like Hetzner's (per_page default 25, at most 50) with
 // meta.pagination. Label selectors: k, !k, k=v, k==v, k!=v, k in (a,b),

@@ -400,11 +400,21 @@ func (s *Server) createServer(r *http.Request) (int, any, *apiError) {
 	for _, p := range pips {
 		s.assignPrimary(p, srv)
 	}
-	if v4 && srv.IPv4 == "" {
-		srv.IPv4 = ip4
-	}
-	if v6 && srv.IPv6 == "" {
-		srv.IPv6 = ip6
+	// As at Hetzner, a server's own addresses are primary IPs, deleted with
+	// it (auto_delete).
+	for _, a := range []struct {
+		on       bool
+		typ, ip  string
+		assigned string
+	}{{v4, "ipv4", ip4, srv.IPv4}, {v6, "ipv6", ip6, srv.IPv6}} {
+		if !a.on || a.assigned != "" {
+			continue
+		}
+		id := s.nextID()
+		p := &primaryIP{ID: id, Name: "primary_ip-" + itoa(id), Type: a.typ, IP: a.ip, Location: loc.Name,
+			AutoDelete: true, Labels: map[string]string{}, Created: srv.Created}
+		s.st.PrimaryIPs[id] = p
+		s.assignPrimary(p, srv)
 	}
 	for _, id := range req.Volumes {
 		s.st.Volumes[id].Server = srv.ID
