@@ -7,6 +7,8 @@ import (
 
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 )
 
 // GenerateOptions control Generate.
@@ -40,28 +42,28 @@ func Generate(l *Ledger, s *keys.Signer, kid string, n int, opt GenerateOptions)
 	if err != nil {
 		return nil, err
 	}
-	pw, err := newPackWriter(l.objs.objectsDir)
+	pw, err := gitobj.NewPackWriter(l.objs.ObjectsDir)
 	if err != nil {
 		return nil, err
 	}
-	defer pw.abort()
+	defer pw.Abort()
 	build := func(*Tip) (*Draft, error) {
 		return &Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: opt.Summary, Manual: &receipt.Manual{}}}, nil
 	}
 	tip := start
 	var w *Written
 	for i := 0; i < n; i++ {
-		if w, tip, err = l.writeReceipt(tip, s, kid, build, opt.Now(), pw.put); err != nil {
+		if w, tip, err = l.writeReceipt(tip, s, kid, build, opt.Now(), pw.Put); err != nil {
 			return nil, err
 		}
 		if opt.Progress != nil && (i%1000 == 999 || i == n-1) {
 			opt.Progress(i+1, n)
 		}
 	}
-	if _, err := pw.finish(); err != nil {
+	if _, err := pw.Finish(); err != nil {
 		return nil, fmt.Errorf("write pack: %w", err)
 	}
-	l.objs.reindex()
+	l.objs.Reindex()
 	if err := l.casRef(start.Commit, w.Commit); err != nil {
 		if errors.Is(err, errRaced) {
 			return nil, ErrConflict

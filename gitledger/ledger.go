@@ -54,8 +54,10 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/trust"
 )
 
 // DefaultBranch is the ledger branch name unless configured otherwise.
@@ -87,7 +89,7 @@ type Ledger struct {
 	GitDir string
 	Ref    plumbing.ReferenceName
 	repo   *git.Repository
-	objs   *objectStore
+	objs   *gitobj.Store
 }
 
 // Open opens the repository at or above dir; branch "" means DefaultBranch.
@@ -124,7 +126,7 @@ func openRepo(repo *git.Repository, gitDir, branch string) (*Ledger, error) {
 		GitDir: gitDir,
 		Ref:    ref,
 		repo:   repo,
-		objs:   &objectStore{objectsDir: filepath.Join(gitDir, "objects"), read: repo.Storer},
+		objs:   &gitobj.Store{ObjectsDir: filepath.Join(gitDir, "objects"), Read: repo.Storer},
 	}, nil
 }
 
@@ -175,11 +177,11 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 	if err := pt.descend(l, t.Head.Seq); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
-	keysDir, ok := findEntry(pt.root, KeysDir)
+	keysDir, ok := gitobj.FindEntry(pt.root, KeysDir)
 	if !ok {
 		return nil, fmt.Errorf("commit %s: no %s/ directory", commit, KeysDir)
 	}
-	kt, err := l.tree(keysDir.id)
+	kt, err := l.tree(keysDir.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -194,30 +196,30 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 	return t, nil
 }
 
-func (l *Ledger) tree(id plumbing.Hash) ([]treeEntry, error) {
-	raw, err := l.objs.get(id, plumbing.TreeObject)
+func (l *Ledger) tree(id plumbing.Hash) ([]gitobj.TreeEntry, error) {
+	raw, err := l.objs.Get(id, plumbing.TreeObject)
 	if err != nil {
 		return nil, err
 	}
-	return parseTree(raw)
+	return gitobj.ParseTree(raw)
 }
 
-func (l *Ledger) blobAt(es []treeEntry, name string) ([]byte, error) {
-	e, ok := findEntry(es, name)
-	if !ok || e.isDir() {
+func (l *Ledger) blobAt(es []gitobj.TreeEntry, name string) ([]byte, error) {
+	e, ok := gitobj.FindEntry(es, name)
+	if !ok || e.IsDir() {
 		return nil, fmt.Errorf("no file %s", name)
 	}
-	return l.objs.get(e.id, plumbing.BlobObject)
+	return l.objs.Get(e.ID, plumbing.BlobObject)
 }
 
 // Blob reads a blob by id.
-func (l *Ledger) Blob(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.BlobObject) }
+func (l *Ledger) Blob(id plumbing.Hash) ([]byte, error) { return l.objs.Get(id, plumbing.BlobObject) }
 
 // pathTrees caches the trees along the newest receipt's path: the root, the
 // receipts/ tree, and the raw AAA and BBB trees.
 type pathTrees struct {
-	root     []treeEntry
-	receipts []treeEntry
+	root     []gitobj.TreeEntry
+	receipts []gitobj.TreeEntry
 	aaaName  string
 	aaaRaw   []byte
 	bbbName  string
@@ -240,30 +242,30 @@ func (l *Ledger) loadTrees(root plumbing.Hash) (*pathTrees, error) {
 // descend loads receipts/, AAA and BBB for receipt seq.
 func (pt *pathTrees) descend(l *Ledger, seq uint64) error {
 	aaa, bbb, _ := shard(seq)
-	e, ok := findEntry(pt.root, ReceiptsDir)
-	if !ok || !e.isDir() {
+	e, ok := gitobj.FindEntry(pt.root, ReceiptsDir)
+	if !ok || !e.IsDir() {
 		return fmt.Errorf("no %s/ directory", ReceiptsDir)
 	}
 	var err error
-	if pt.receipts, err = l.tree(e.id); err != nil {
+	if pt.receipts, err = l.tree(e.ID); err != nil {
 		return err
 	}
-	a, ok := findEntry(pt.receipts, aaa)
-	if !ok || !a.isDir() {
+	a, ok := gitobj.FindEntry(pt.receipts, aaa)
+	if !ok || !a.IsDir() {
 		return fmt.Errorf("no directory receipts/%s", aaa)
 	}
-	if pt.aaaRaw, err = l.objs.get(a.id, plumbing.TreeObject); err != nil {
+	if pt.aaaRaw, err = l.objs.Get(a.ID, plumbing.TreeObject); err != nil {
 		return err
 	}
-	aes, err := parseTree(pt.aaaRaw)
+	aes, err := gitobj.ParseTree(pt.aaaRaw)
 	if err != nil {
 		return err
 	}
-	b, ok := findEntry(aes, bbb)
-	if !ok || !b.isDir() {
+	b, ok := gitobj.FindEntry(aes, bbb)
+	if !ok || !b.IsDir() {
 		return fmt.Errorf("no directory receipts/%s/%s", aaa, bbb)
 	}
-	if pt.bbbRaw, err = l.objs.get(b.id, plumbing.TreeObject); err != nil {
+	if pt.bbbRaw, err = l.objs.Get(b.ID, plumbing.TreeObject); err != nil {
 		return err
 	}
 	pt.aaaName, pt.bbbName = aaa, bbb
@@ -333,7 +335,7 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 var errRaced = errors.New("ref moved")
 
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
-	w, _, err := l.writeReceipt(tip, s, kid, build, now, l.objs.put)
+	w, _, err := l.writeReceipt(tip, s, kid, build, now, l.objs.Put)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +389,7 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 		}
 		after = before
 	case receipt.KindKeys:
-		if after, err = ApplyKeys(before, &r); err != nil {
+		if after, err = trust.ApplyKeys(before, &r); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -423,13 +425,13 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 	if err != nil {
 		return nil, nil, err
 	}
-	c := commitInfo{tree: tree, parent: tip.Commit, ident: Ident + " <" + kid + ">", when: r.Time().Unix(), message: Message(&r, sums.Blake3)}
-	csig, err := s.Sign(keys.NamespaceGit, c.encode(false))
+	c := gitobj.CommitInfo{Tree: tree, Parent: tip.Commit, Ident: Ident + " <" + kid + ">", When: r.Time().Unix(), Message: Message(&r, sums.Blake3)}
+	csig, err := s.Sign(keys.NamespaceGit, c.Encode(false))
 	if err != nil {
 		return nil, nil, err
 	}
-	c.signature = string(csig)
-	commit, err := put(plumbing.CommitObject, c.encode(true))
+	c.Signature = string(csig)
+	commit, err := put(plumbing.CommitObject, c.Encode(true))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -460,48 +462,48 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	if pt.aaaName == aaa && pt.bbbName == bbb {
 		bbbRaw = append(bbbRaw, pt.bbbRaw...)
 	}
-	bbbRaw = appendTreeEntry(bbbRaw, treeEntry{modeFile, name, rid})
-	bbbRaw = appendTreeEntry(bbbRaw, treeEntry{modeFile, name + receipt.SigSuffix, sid})
+	bbbRaw = gitobj.AppendTreeEntry(bbbRaw, gitobj.TreeEntry{Mode: gitobj.ModeFile, Name: name, ID: rid})
+	bbbRaw = gitobj.AppendTreeEntry(bbbRaw, gitobj.TreeEntry{Mode: gitobj.ModeFile, Name: name + receipt.SigSuffix, ID: sid})
 	bid, err := put(plumbing.TreeObject, bbbRaw)
 	if err != nil {
 		return z, nil, err
 	}
-	var aes []treeEntry
+	var aes []gitobj.TreeEntry
 	if pt.aaaName == aaa {
-		if aes, err = parseTree(pt.aaaRaw); err != nil {
+		if aes, err = gitobj.ParseTree(pt.aaaRaw); err != nil {
 			return z, nil, err
 		}
 	}
-	aaaRaw := encodeTree(setEntry(aes, treeEntry{modeDir, bbb, bid}))
+	aaaRaw := gitobj.EncodeTree(gitobj.SetEntry(aes, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: bbb, ID: bid}))
 	aid, err := put(plumbing.TreeObject, aaaRaw)
 	if err != nil {
 		return z, nil, err
 	}
-	recs := setEntry(pt.receipts, treeEntry{modeDir, aaa, aid})
-	recID, err := put(plumbing.TreeObject, encodeTree(recs))
+	recs := gitobj.SetEntry(pt.receipts, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: aaa, ID: aid})
+	recID, err := put(plumbing.TreeObject, gitobj.EncodeTree(recs))
 	if err != nil {
 		return z, nil, err
 	}
-	root := setEntry(pt.root, treeEntry{modeDir, ReceiptsDir, recID})
+	root := gitobj.SetEntry(pt.root, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: ReceiptsDir, ID: recID})
 	hid, err := blob(head)
 	if err != nil {
 		return z, nil, err
 	}
-	root = setEntry(root, treeEntry{modeFile, HeadFile, hid})
+	root = gitobj.SetEntry(root, gitobj.TreeEntry{Mode: gitobj.ModeFile, Name: HeadFile, ID: hid})
 	if r.Kind == receipt.KindGenesis || r.Kind == receipt.KindKeys {
 		kid, err := l.writeKeysTree(trust, put)
 		if err != nil {
 			return z, nil, err
 		}
-		root = setEntry(root, treeEntry{modeDir, KeysDir, kid})
+		root = gitobj.SetEntry(root, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: KeysDir, ID: kid})
 	}
 	if r.Kind == receipt.KindApply {
 		if plan == nil {
 			return z, nil, errors.New("apply receipt without its plan copy")
 		}
-		var pes []treeEntry
-		if e, ok := findEntry(root, PlansDir); ok {
-			if pes, err = l.tree(e.id); err != nil {
+		var pes []gitobj.TreeEntry
+		if e, ok := gitobj.FindEntry(root, PlansDir); ok {
+			if pes, err = l.tree(e.ID); err != nil {
 				return z, nil, err
 			}
 		}
@@ -509,17 +511,17 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 		if err != nil {
 			return z, nil, err
 		}
-		root = setEntry(root, treeEntry{modeDir, PlansDir, pid})
+		root = gitobj.SetEntry(root, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: PlansDir, ID: pid})
 	}
-	rootID, err := put(plumbing.TreeObject, encodeTree(root))
+	rootID, err := put(plumbing.TreeObject, gitobj.EncodeTree(root))
 	if err != nil {
 		return z, nil, err
 	}
 	return rootID, &pathTrees{root: root, receipts: recs, aaaName: aaa, aaaRaw: aaaRaw, bbbName: bbb, bbbRaw: bbbRaw}, nil
 }
 
-// putFunc stores an object and returns its id: objectStore.put (fsynced
-// loose objects), packWriter.put (one pack for a batch) or hashOnly.
+// putFunc stores an object and returns its id: gitobj.Store.Put (fsynced
+// loose objects), gitobj.PackWriter.Put (one pack for a batch) or hashOnly.
 type putFunc func(plumbing.ObjectType, []byte) (plumbing.Hash, error)
 
 // keysTree returns the keys/ tree for a trust state, written with put.
@@ -536,33 +538,33 @@ func (l *Ledger) writeKeysTree(t *keys.Trust, put putFunc) (plumbing.Hash, error
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return put(plumbing.TreeObject, encodeTree([]treeEntry{{modeFile, AllowedSignersFile, as}, {modeFile, TrustFile, tid}}))
+	return put(plumbing.TreeObject, gitobj.EncodeTree([]gitobj.TreeEntry{{Mode: gitobj.ModeFile, Name: AllowedSignersFile, ID: as}, {Mode: gitobj.ModeFile, Name: TrustFile, ID: tid}}))
 }
 
 // writePlanTree adds <id>.json and <id>.approvals/<kid>.sig to plans/.
-func writePlanTree(pes []treeEntry, id string, plan *PlanCopy, put putFunc) (plumbing.Hash, error) {
+func writePlanTree(pes []gitobj.TreeEntry, id string, plan *PlanCopy, put putFunc) (plumbing.Hash, error) {
 	var z plumbing.Hash
 	pb, err := put(plumbing.BlobObject, plan.Bytes)
 	if err != nil {
 		return z, err
 	}
-	pes = setEntry(pes, treeEntry{modeFile, id + ".json", pb})
+	pes = gitobj.SetEntry(pes, gitobj.TreeEntry{Mode: gitobj.ModeFile, Name: id + ".json", ID: pb})
 	if len(plan.Approvals) > 0 {
-		var aes []treeEntry
+		var aes []gitobj.TreeEntry
 		for kid, sig := range plan.Approvals {
 			sid, err := put(plumbing.BlobObject, sig)
 			if err != nil {
 				return z, err
 			}
-			aes = append(aes, treeEntry{modeFile, kid + ".sig", sid})
+			aes = append(aes, gitobj.TreeEntry{Mode: gitobj.ModeFile, Name: kid + ".sig", ID: sid})
 		}
-		at, err := put(plumbing.TreeObject, encodeTree(aes))
+		at, err := put(plumbing.TreeObject, gitobj.EncodeTree(aes))
 		if err != nil {
 			return z, err
 		}
-		pes = setEntry(pes, treeEntry{modeDir, id + ApprovalsSuffix, at})
+		pes = gitobj.SetEntry(pes, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: id + ApprovalsSuffix, ID: at})
 	}
-	return put(plumbing.TreeObject, encodeTree(pes))
+	return put(plumbing.TreeObject, gitobj.EncodeTree(pes))
 }
 
 // casRef moves the ledger ref from old (zero: must not exist) to new with

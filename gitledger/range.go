@@ -3,12 +3,11 @@ package gitledger
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 )
 
 // ErrNotFastForward is returned by VerifyUpdate for a history rewrite.
@@ -101,22 +100,15 @@ func (l *Ledger) Chain(tip plumbing.Hash) ([]plumbing.Hash, error) {
 }
 
 // TreeEntry is one entry of a git tree, for callers outside the package.
-type TreeEntry struct {
-	Mode string
-	Name string
-	ID   plumbing.Hash
-}
-
-// IsDir reports whether the entry is a tree.
-func (e TreeEntry) IsDir() bool { return e.Mode == modeDir }
+type TreeEntry = gitobj.TreeEntry
 
 // CommitTree returns the root tree of a commit.
 func (l *Ledger) CommitTree(c plumbing.Hash) (plumbing.Hash, error) {
-	raw, err := l.objs.get(c, plumbing.CommitObject)
+	raw, err := l.objs.Get(c, plumbing.CommitObject)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	tree, _, _, err := parseCommitHeaders(raw)
+	tree, _, _, err := gitobj.ParseCommitHeaders(raw)
 	if err != nil {
 		return tree, fmt.Errorf("commit %s: %w", c, err)
 	}
@@ -126,45 +118,20 @@ func (l *Ledger) CommitTree(c plumbing.Hash) (plumbing.Hash, error) {
 // ReadTree returns the entries of a tree object. Unlike ledger trees, any
 // file mode is accepted here (main-branch trees hold anything).
 func (l *Ledger) ReadTree(id plumbing.Hash) ([]TreeEntry, error) {
-	raw, err := l.objs.get(id, plumbing.TreeObject)
+	raw, err := l.objs.Get(id, plumbing.TreeObject)
 	if err != nil {
 		return nil, err
 	}
-	return parseAnyTree(raw)
+	return gitobj.ParseAnyTree(raw)
 }
 
 // ReadBlob returns a blob's content.
 func (l *Ledger) ReadBlob(id plumbing.Hash) ([]byte, error) {
-	return l.objs.get(id, plumbing.BlobObject)
+	return l.objs.Get(id, plumbing.BlobObject)
 }
 
 // ReadTag returns a tag object's raw content.
-func (l *Ledger) ReadTag(id plumbing.Hash) ([]byte, error) { return l.objs.get(id, plumbing.TagObject) }
-
-func parseAnyTree(b []byte) ([]TreeEntry, error) {
-	var out []TreeEntry
-	for len(b) > 0 {
-		sp := indexByte(b, ' ')
-		nul := indexByte(b, 0)
-		if sp < 0 || nul < sp || len(b) < nul+21 {
-			return nil, fmt.Errorf("tree: malformed entry")
-		}
-		var id plumbing.Hash
-		copy(id[:], b[nul+1:nul+21])
-		out = append(out, TreeEntry{Mode: string(b[:sp]), Name: string(b[sp+1 : nul]), ID: id})
-		b = b[nul+21:]
-	}
-	return out, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+func (l *Ledger) ReadTag(id plumbing.Hash) ([]byte, error) { return l.objs.Get(id, plumbing.TagObject) }
 
 // OpenHookRepo opens the repository a git hook runs in (bare or not, by
 // its git directory), reading objects from the repository itself and from
@@ -186,52 +153,11 @@ func OpenHookRepo(gitDir, branch, quarantine string) (*Ledger, error) {
 		return nil, err
 	}
 	if quarantine != "" {
-		l.objs.read = storeObjects{l.repo.Storer, &objectStore{objectsDir: quarantine, read: l.repo.Storer}}
-		// The pushed packs (more than receive.unpackLimit objects) are
-		// searched with the repository's, so that their objects are not
-		// misses of the repository's store, which cost a failed open and a
-		// scan of objects/pack each.
-		main := &packReader{dir: filepath.Join(l.objs.objectsDir, "pack")}
-		pushed := &packReader{dir: filepath.Join(quarantine, "pack")}
-		if _, err := main.load(); err != nil {
+		if err := l.objs.AddQuarantine(quarantine); err != nil {
 			return nil, err
 		}
-		if _, err := pushed.load(); err != nil {
-			return nil, err
-		}
-		main.packs = append(main.packs, pushed.packs...)
-		l.objs.packs = main
 	}
 	return l, nil
-}
-
-// storeObjects serves an objectStore's misses from another objectStore;
-// every other method is go-git's.
-type storeObjects struct {
-	storer.EncodedObjectStorer
-	objs *objectStore
-}
-
-func (r storeObjects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	typ, b, err := r.objs.getAny(h)
-	if err != nil {
-		return nil, err
-	}
-	if t != plumbing.AnyObject && t != typ {
-		return nil, plumbing.ErrObjectNotFound
-	}
-	o := &plumbing.MemoryObject{}
-	o.SetType(typ)
-	o.SetSize(int64(len(b)))
-	if _, err := o.Write(b); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func (r storeObjects) HasEncodedObject(h plumbing.Hash) error {
-	_, _, err := r.objs.getAny(h)
-	return err
 }
 
 // WithBranch returns a ledger on another branch of the same repository and
@@ -259,7 +185,7 @@ func (l *Ledger) VerifyTip(pin *digest.Digest) error {
 		return err
 	}
 	if v != nil {
-		old, err := parseHash(v.Commit)
+		old, err := gitobj.ParseHash(v.Commit)
 		if err == nil && old == ref.Hash() {
 			return nil
 		}
@@ -293,7 +219,7 @@ func (l *Ledger) RewindVerified() error {
 	if err != nil {
 		return err
 	}
-	rem, err := parseHash(v.Commit)
+	rem, err := gitobj.ParseHash(v.Commit)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 )
 
 // Entry is one stored receipt with its signature, as read from the tip's
@@ -24,7 +26,7 @@ type Entry struct {
 type Reader struct {
 	l        *Ledger
 	Tip      *Tip
-	dirCache map[string][]treeEntry
+	dirCache map[string][]gitobj.TreeEntry
 }
 
 // NewReader reads from the ledger's current tip.
@@ -33,7 +35,7 @@ func (l *Ledger) NewReader() (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{l: l, Tip: tip, dirCache: map[string][]treeEntry{}}, nil
+	return &Reader{l: l, Tip: tip, dirCache: map[string][]gitobj.TreeEntry{}}, nil
 }
 
 // File reads a file by its path in the tip's tree.
@@ -46,7 +48,7 @@ func (r *Reader) File(p string) ([]byte, error) {
 	return r.l.blobAt(es, name)
 }
 
-func (r *Reader) dir(p string) ([]treeEntry, error) {
+func (r *Reader) dir(p string) ([]gitobj.TreeEntry, error) {
 	if p == "" {
 		return r.Tip.trees.root, nil
 	}
@@ -58,16 +60,16 @@ func (r *Reader) dir(p string) ([]treeEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, ok := findEntry(pes, name)
-	if !ok || !e.isDir() {
+	e, ok := gitobj.FindEntry(pes, name)
+	if !ok || !e.IsDir() {
 		return nil, fmt.Errorf("no directory %s", p)
 	}
-	es, err := r.l.tree(e.id)
+	es, err := r.l.tree(e.ID)
 	if err != nil {
 		return nil, err
 	}
 	if len(r.dirCache) > 64 {
-		r.dirCache = map[string][]treeEntry{}
+		r.dirCache = map[string][]gitobj.TreeEntry{}
 	}
 	r.dirCache[p] = es
 	return es, nil

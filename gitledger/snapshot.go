@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -187,7 +188,7 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 			return nil, err
 		}
 		ti.signature = string(sig)
-		if res.Tag, err = l.objs.put(plumbing.TagObject, ti.encode(true)); err != nil {
+		if res.Tag, err = l.objs.Put(plumbing.TagObject, ti.encode(true)); err != nil {
 			return nil, err
 		}
 		if err := l.casRefName(SnapshotTagRef(size), plumbing.ZeroHash, res.Tag); err != nil {
@@ -238,7 +239,7 @@ func parseTag(raw []byte) (tagInfo, error) {
 		k, v, _ := strings.Cut(line, " ")
 		switch k {
 		case "object":
-			h, err := parseHash(v)
+			h, err := gitobj.ParseHash(v)
 			if err != nil {
 				return t, fmt.Errorf("tag: %w", err)
 			}
@@ -278,7 +279,7 @@ func (l *Ledger) readSnapshotTag(size uint64) (*snapshotTag, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := l.objs.get(ref.Hash(), plumbing.TagObject)
+	raw, err := l.objs.Get(ref.Hash(), plumbing.TagObject)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +406,7 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if size > n {
 		return fail("claims %d receipts, but the ledger has %d", size, n)
 	}
-	raw, err := l.objs.get(id, plumbing.TagObject)
+	raw, err := l.objs.Get(id, plumbing.TagObject)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -473,7 +474,7 @@ func (l *Ledger) NewReaderAt(c plumbing.Hash) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{l: l, Tip: tip, dirCache: map[string][]treeEntry{}}, nil
+	return &Reader{l: l, Tip: tip, dirCache: map[string][]gitobj.TreeEntry{}}, nil
 }
 
 // casRefName creates or moves any ref with git's lock-file protocol.

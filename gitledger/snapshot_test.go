@@ -35,7 +35,7 @@ func forgeTag(t *testing.T, l *Ledger, s *keys.Signer, kid string, size uint64, 
 		t.Fatal(err)
 	}
 	ti.signature = string(sig)
-	id, err := l.objs.put(plumbing.TagObject, ti.encode(true))
+	id, err := l.objs.Put(plumbing.TagObject, ti.encode(true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,10 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/trust"
 )
 
 // scenario is one ledger and the keys of its operators. Keys are named by
@@ -262,17 +264,17 @@ func (x *scenario) forge(name, kid string, d Draft, after func(before *keys.Trus
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	tree, _, err := x.l.writeTree(tip, &r, body, sig, head, trust, d.Plan, x.l.objs.put)
+	tree, _, err := x.l.writeTree(tip, &r, body, sig, head, trust, d.Plan, x.l.objs.Put)
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	c := commitInfo{tree: tree, parent: tip.Commit, ident: Ident + " <" + kid + ">", when: r.Time().Unix(), message: Message(&r, digest.Of(body).Blake3)}
-	csig, err := s.Sign(keys.NamespaceGit, c.encode(false))
+	c := gitobj.CommitInfo{Tree: tree, Parent: tip.Commit, Ident: Ident + " <" + kid + ">", When: r.Time().Unix(), Message: Message(&r, digest.Of(body).Blake3)}
+	csig, err := s.Sign(keys.NamespaceGit, c.Encode(false))
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	c.signature = string(csig)
-	commit, err := x.l.objs.put(plumbing.CommitObject, c.encode(true))
+	c.Signature = string(csig)
+	commit, err := x.l.objs.Put(plumbing.CommitObject, c.Encode(true))
 	if err != nil {
 		x.t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func (x *scenario) forge(name, kid string, d Draft, after func(before *keys.Trus
 }
 
 func applyUnsigned(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
-	return ApplyKeysUnsigned(before, r)
+	return trust.ApplyKeysUnsigned(before, r)
 }
 
 // rejects checks that Verify fails at seq with rule and exactly msg.
@@ -668,7 +670,7 @@ func TestScenarioOneKeyTwoSignatures(t *testing.T) {
 		}
 		pm, _ := canon.Marshal(p)
 		sigs := []receipt.Cosig{x.cosig("alice", "alice", p), x.cosig("alice", "alice2", p)}
-		err = CheckCosigs(&tw, pm, sigs, now())
+		err = trust.CheckCosigs(&tw, pm, sigs, now())
 		if want := "co-signatures by alice and alice2 are the same key"; err == nil || err.Error() != want {
 			t.Fatalf("CheckCosigs: %v, want %q", err, want)
 		}

@@ -19,8 +19,10 @@ import (
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/fsutil"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/trust"
 )
 
 // Rules a verification failure names.
@@ -356,11 +358,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	fail := func(rule string, format string, a ...any) (*state, *sigJob, error) {
 		return nil, nil, &VerifyError{Seq: seq, Commit: c, Rule: rule, Err: fmt.Errorf(format, a...)}
 	}
-	raw, err := l.objs.get(c, plumbing.CommitObject)
+	raw, err := l.objs.Get(c, plumbing.CommitObject)
 	if err != nil {
 		return fail(RuleCommit, "%v", err)
 	}
-	treeID, parents, csigText, err := parseCommitHeaders(raw)
+	treeID, parents, csigText, err := gitobj.ParseCommitHeaders(raw)
 	if err != nil {
 		return fail(RuleCommit, "commit %s: %v", c, err)
 	}
@@ -401,7 +403,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
-	body, err := l.objs.get(rid, plumbing.BlobObject)
+	body, err := l.objs.Get(rid, plumbing.BlobObject)
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
@@ -445,7 +447,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		}
 		after = before
 	case receipt.KindKeys:
-		if after, err = ApplyKeys(prev.trust, r); err != nil {
+		if after, err = trust.ApplyKeys(prev.trust, r); err != nil {
 			return fail(RuleKeys, "%v", err)
 		}
 	}
@@ -461,9 +463,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleTree, "%v", err)
 	}
 	// The commit must be exactly the one vmc-git writes for this receipt.
-	ci := commitInfo{tree: treeID, parent: prev.commit, ident: Ident + " <" + r.KID + ">", when: rt.Unix(),
-		message: Message(r, sums.Blake3), signature: csigText}
-	if !bytes.Equal(ci.encode(true), raw) {
+	ci := gitobj.CommitInfo{Tree: treeID, Parent: prev.commit, Ident: Ident + " <" + r.KID + ">", When: rt.Unix(),
+		Message: Message(r, sums.Blake3), Signature: csigText}
+	if !bytes.Equal(ci.Encode(true), raw) {
 		t, perr := ParseMessage(commitMessage(raw))
 		switch {
 		case perr != nil:
@@ -483,7 +485,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleSignature, "commit signature: %v", err)
 	}
-	sigBytes, err := l.objs.get(sid, plumbing.BlobObject)
+	sigBytes, err := l.objs.Get(sid, plumbing.BlobObject)
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
@@ -500,7 +502,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 			return fail(RuleTrust, "%s signature by %s, but %s is bound to %s", s.what, keys.Fingerprint(s.sig.PublicKey), r.KID, keys.Fingerprint(signer.Pub))
 		}
 	}
-	job := &sigJob{seq: seq, commit: c, pub: signer.Pub, payload: ci.encode(false), commitSig: csig, body: body, rcptSig: rsig}
+	job := &sigJob{seq: seq, commit: c, pub: signer.Pub, payload: ci.Encode(false), commitSig: csig, body: body, rcptSig: rsig}
 	if prev.hist != nil {
 		if r.Kind == receipt.KindKeys {
 			prev.hist.revoked(before, r)
@@ -547,7 +549,7 @@ func commitMessage(raw []byte) string {
 // checkReceiptTrees checks that, below receipts/, the commit adds exactly
 // receipt seq and its signature to prev's tree, and returns the new path
 // trees and the two blob ids.
-func (l *Ledger) checkReceiptTrees(prev *state, root []treeEntry, seq uint64) (*pathTrees, plumbing.Hash, plumbing.Hash, error) {
+func (l *Ledger) checkReceiptTrees(prev *state, root []gitobj.TreeEntry, seq uint64) (*pathTrees, plumbing.Hash, plumbing.Hash, error) {
 	var z plumbing.Hash
 	aaa, bbb, name := shard(seq)
 	pt := &pathTrees{root: root, aaaName: aaa, bbbName: bbb}
@@ -555,48 +557,48 @@ func (l *Ledger) checkReceiptTrees(prev *state, root []treeEntry, seq uint64) (*
 	if pp == nil {
 		pp = &pathTrees{}
 	}
-	e, ok := findEntry(root, ReceiptsDir)
-	if !ok || !e.isDir() {
+	e, ok := gitobj.FindEntry(root, ReceiptsDir)
+	if !ok || !e.IsDir() {
 		return nil, z, z, fmt.Errorf("no %s/ directory", ReceiptsDir)
 	}
 	var err error
-	if pt.receipts, err = l.tree(e.id); err != nil {
+	if pt.receipts, err = l.tree(e.ID); err != nil {
 		return nil, z, z, err
 	}
 	for _, old := range pp.receipts {
-		if old.name == aaa {
+		if old.Name == aaa {
 			continue
 		}
-		if ne, ok := findEntry(pt.receipts, old.name); !ok || ne != old {
-			return nil, z, z, fmt.Errorf("commit changes receipts/%s, which holds older receipts", old.name)
+		if ne, ok := gitobj.FindEntry(pt.receipts, old.Name); !ok || ne != old {
+			return nil, z, z, fmt.Errorf("commit changes receipts/%s, which holds older receipts", old.Name)
 		}
 	}
 	if len(pt.receipts) != len(pp.receipts) && !(len(pt.receipts) == len(pp.receipts)+1 && pp.aaaName != aaa) {
 		return nil, z, z, fmt.Errorf("commit adds unexpected entries under receipts/")
 	}
-	a, ok := findEntry(pt.receipts, aaa)
-	if !ok || !a.isDir() {
+	a, ok := gitobj.FindEntry(pt.receipts, aaa)
+	if !ok || !a.IsDir() {
 		return nil, z, z, fmt.Errorf("no directory receipts/%s for receipt %d", aaa, seq)
 	}
-	if pt.aaaRaw, err = l.objs.get(a.id, plumbing.TreeObject); err != nil {
+	if pt.aaaRaw, err = l.objs.Get(a.ID, plumbing.TreeObject); err != nil {
 		return nil, z, z, err
 	}
 	// AAA: the previous AAA with its last entry (our BBB) replaced or one appended.
 	base := []byte(nil)
 	if pp.aaaName == aaa {
 		base = pp.aaaRaw
-		if es, err := parseTree(base); err == nil && len(es) > 0 && es[len(es)-1].name == bbb {
-			base = base[:len(base)-(len(modeDir)+1+len(bbb)+1+20)]
+		if es, err := gitobj.ParseTree(base); err == nil && len(es) > 0 && es[len(es)-1].Name == bbb {
+			base = base[:len(base)-(len(gitobj.ModeDir)+1+len(bbb)+1+20)]
 		}
 	}
 	if !bytes.HasPrefix(pt.aaaRaw, base) {
 		return nil, z, z, fmt.Errorf("commit changes receipts/%s/, which holds older receipts", aaa)
 	}
-	tail, err := parseTree(pt.aaaRaw[len(base):])
-	if err != nil || len(tail) != 1 || tail[0].name != bbb || !tail[0].isDir() {
+	tail, err := gitobj.ParseTree(pt.aaaRaw[len(base):])
+	if err != nil || len(tail) != 1 || tail[0].Name != bbb || !tail[0].IsDir() {
 		return nil, z, z, fmt.Errorf("commit changes receipts/%s/ beyond receipts/%s/%s/", aaa, aaa, bbb)
 	}
-	if pt.bbbRaw, err = l.objs.get(tail[0].id, plumbing.TreeObject); err != nil {
+	if pt.bbbRaw, err = l.objs.Get(tail[0].ID, plumbing.TreeObject); err != nil {
 		return nil, z, z, err
 	}
 	// BBB: the previous BBB plus exactly NNN.json and NNN.json.sig.
@@ -607,44 +609,44 @@ func (l *Ledger) checkReceiptTrees(prev *state, root []treeEntry, seq uint64) (*
 	if !bytes.HasPrefix(pt.bbbRaw, base) {
 		return nil, z, z, fmt.Errorf("commit changes or removes older receipts in receipts/%s/%s/", aaa, bbb)
 	}
-	added, err := parseTree(pt.bbbRaw[len(base):])
+	added, err := gitobj.ParseTree(pt.bbbRaw[len(base):])
 	if err != nil {
 		return nil, z, z, fmt.Errorf("receipts/%s/%s/: %v", aaa, bbb, err)
 	}
-	if len(added) != 2 || added[0].name != name || added[1].name != name+receipt.SigSuffix || added[0].isDir() || added[1].isDir() {
+	if len(added) != 2 || added[0].Name != name || added[1].Name != name+receipt.SigSuffix || added[0].IsDir() || added[1].IsDir() {
 		names := make([]string, len(added))
 		for i, e := range added {
-			names[i] = e.name
+			names[i] = e.Name
 		}
 		return nil, z, z, fmt.Errorf("commit adds %v to receipts/%s/%s/, want exactly %s and %s%s", names, aaa, bbb, name, name, receipt.SigSuffix)
 	}
 	if len(base) > 0 {
 		// base ends with receipt seq-1's .sig (checked at the previous step,
 		// or the trusted start state): the new entries must sort after it.
-		if _, _, prevName := shard(seq - 1); prevName+receipt.SigSuffix >= added[0].name {
+		if _, _, prevName := shard(seq - 1); prevName+receipt.SigSuffix >= added[0].Name {
 			return nil, z, z, fmt.Errorf("receipts/%s/%s/: entries out of order", aaa, bbb)
 		}
 	}
-	return pt, added[0].id, added[1].id, nil
+	return pt, added[0].ID, added[1].ID, nil
 }
 
 // checkSideTrees checks root entries other than receipts/: HEAD.json always
 // changes; keys/ only for genesis and keys receipts, and then it must be
 // exactly the derived trust; plans/ only for apply receipts.
-func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receipt, trust *keys.Trust, seq uint64) error {
-	var prevRoot []treeEntry
+func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt.Receipt, trust *keys.Trust, seq uint64) error {
+	var prevRoot []gitobj.TreeEntry
 	if prev.trees != nil {
 		prevRoot = prev.trees.root
 	}
 	for _, e := range root {
-		if e.name != HeadFile && e.name != ReceiptsDir && e.name != KeysDir && e.name != PlansDir {
-			return fmt.Errorf("commit adds %s, which a ledger tree does not have", e.name)
+		if e.Name != HeadFile && e.Name != ReceiptsDir && e.Name != KeysDir && e.Name != PlansDir {
+			return fmt.Errorf("commit adds %s, which a ledger tree does not have", e.Name)
 		}
 	}
-	get := func(es []treeEntry, n string) (treeEntry, bool) { return findEntry(es, n) }
+	get := func(es []gitobj.TreeEntry, n string) (gitobj.TreeEntry, bool) { return gitobj.FindEntry(es, n) }
 	// keys/
 	newKeys, ok := get(root, KeysDir)
-	if !ok || !newKeys.isDir() {
+	if !ok || !newKeys.IsDir() {
 		return fmt.Errorf("no %s/ directory", KeysDir)
 	}
 	if r.Kind == receipt.KindGenesis || r.Kind == receipt.KindKeys {
@@ -652,7 +654,7 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 		if err != nil {
 			return err
 		}
-		if newKeys.id != want {
+		if newKeys.ID != want {
 			return &VerifyError{Seq: seq, Rule: RuleKeys, Err: fmt.Errorf("keys/ does not hold the trust state derived from the ledger")}
 		}
 	} else if oldKeys, _ := get(prevRoot, KeysDir); oldKeys != newKeys {
@@ -667,36 +669,36 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 		}
 		return nil
 	}
-	if !hasPlans || !newPlans.isDir() {
+	if !hasPlans || !newPlans.IsDir() {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("apply receipt without plans/%s.json in the tree", r.Apply.Plan.ID)}
 	}
-	var olds []treeEntry
+	var olds []gitobj.TreeEntry
 	if hadPlans {
 		var err error
-		if olds, err = l.tree(oldPlans.id); err != nil {
+		if olds, err = l.tree(oldPlans.ID); err != nil {
 			return err
 		}
 	}
-	news, err := l.tree(newPlans.id)
+	news, err := l.tree(newPlans.ID)
 	if err != nil {
 		return err
 	}
 	id := r.Apply.Plan.ID
 	for _, o := range olds {
-		if n, ok := findEntry(news, o.name); !ok || n != o {
-			return fmt.Errorf("commit changes plans/%s, a plan applied before", o.name)
+		if n, ok := gitobj.FindEntry(news, o.Name); !ok || n != o {
+			return fmt.Errorf("commit changes plans/%s, a plan applied before", o.Name)
 		}
 	}
 	for _, n := range news {
-		if _, ok := findEntry(olds, n.name); !ok && n.name != id+".json" && n.name != id+ApprovalsSuffix {
-			return fmt.Errorf("commit adds plans/%s, which is not the applied plan", n.name)
+		if _, ok := gitobj.FindEntry(olds, n.Name); !ok && n.Name != id+".json" && n.Name != id+ApprovalsSuffix {
+			return fmt.Errorf("commit adds plans/%s, which is not the applied plan", n.Name)
 		}
 	}
-	pe, ok := findEntry(news, id+".json")
-	if _, old := findEntry(olds, id+".json"); !ok || old {
+	pe, ok := gitobj.FindEntry(news, id+".json")
+	if _, old := gitobj.FindEntry(olds, id+".json"); !ok || old {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: the apply must add plans/%s.json (a plan applies once)", id, id)}
 	}
-	pb, err := l.objs.get(pe.id, plumbing.BlobObject)
+	pb, err := l.objs.Get(pe.ID, plumbing.BlobObject)
 	if err != nil {
 		return err
 	}
@@ -707,18 +709,18 @@ func (l *Ledger) checkSideTrees(prev *state, root []treeEntry, r *receipt.Receip
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: err}
 	}
 	var approvals map[string][]byte
-	if ae, ok := findEntry(news, id+ApprovalsSuffix); ok {
-		aes, err := l.tree(ae.id)
+	if ae, ok := gitobj.FindEntry(news, id+ApprovalsSuffix); ok {
+		aes, err := l.tree(ae.ID)
 		if err != nil {
 			return err
 		}
 		approvals = map[string][]byte{}
 		for _, e := range aes {
-			kid, ok := strings.CutSuffix(e.name, ".sig")
-			if !ok || e.isDir() {
-				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.name)
+			kid, ok := strings.CutSuffix(e.Name, ".sig")
+			if !ok || e.IsDir() {
+				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.Name)
 			}
-			if approvals[kid], err = l.objs.get(e.id, plumbing.BlobObject); err != nil {
+			if approvals[kid], err = l.objs.Get(e.ID, plumbing.BlobObject); err != nil {
 				return err
 			}
 		}
@@ -753,7 +755,7 @@ func CheckApprovals(t *keys.Trust, plan []byte, sigs map[string][]byte, listed [
 }
 
 func hashOnly(typ plumbing.ObjectType, b []byte) (plumbing.Hash, error) {
-	return hashObject(typ, b), nil
+	return gitobj.HashObject(typ, b), nil
 }
 
 // Verified is the last head verify remembered for this repository.
@@ -810,7 +812,7 @@ func (l *Ledger) checkExtends(chain []plumbing.Hash, v *Verified) error {
 // forkPoint finds the first seq where chain and the remembered chain differ,
 // walking the remembered commits if their objects are still here.
 func (l *Ledger) forkPoint(chain []plumbing.Hash, v *Verified) uint64 {
-	h, err := parseHash(v.Commit)
+	h, err := gitobj.ParseHash(v.Commit)
 	if err != nil {
 		return 0
 	}
@@ -853,11 +855,11 @@ func checkKindSupported(k receipt.Kind) error {
 
 // parents reads the parents of commit c.
 func (l *Ledger) parents(c plumbing.Hash) ([]plumbing.Hash, error) {
-	raw, err := l.objs.get(c, plumbing.CommitObject)
+	raw, err := l.objs.Get(c, plumbing.CommitObject)
 	if err != nil {
 		return nil, err
 	}
-	_, ps, _, err := parseCommitHeaders(raw)
+	_, ps, _, err := gitobj.ParseCommitHeaders(raw)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", c, err)
 	}

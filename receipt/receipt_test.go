@@ -96,7 +96,7 @@ func TestVectors(t *testing.T) {
 }
 
 // TestKeysVectorCosigs: the keys vector's co-signatures verify, with stock
-// semantics, against the genesis keys (what gitledger.ApplyKeys checks).
+// semantics, against the genesis keys (what trust.ApplyKeys checks).
 func TestKeysVectorCosigs(t *testing.T) {
 	vs := loadVectors(t)
 	g, _ := Parse(vs[0].bytes)

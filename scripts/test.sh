@@ -57,8 +57,8 @@ fuzz() {
 }
 fuzz ./internal/canon FuzzCanonicalize
 fuzz ./internal/digest FuzzParse
-for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
-  pkg=$(grep -l "^func $t(" gitledger/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
+for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+  pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
   fuzz "./$pkg" "$t"
 done
 passed=$(grep -c '^ok ' "$log" || true)

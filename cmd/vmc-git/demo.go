@@ -12,13 +12,8 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
+	"github.com/vmc-git/vmc-git/workspace"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command {
-		return []*cli.Command{demoCommand(), sandboxCommand()}
-	})
-}
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
@@ -105,7 +100,7 @@ func runDemo(c *cli.Context, dir string) error {
 		if _, err := step("bob reviews and approves", "-C", repo, "approve", file, "--key", bob); err != nil {
 			return err
 		}
-		if err := commitFiles(repo, "alice", "plan "+ps.id, "plans"); err != nil {
+		if err := workspace.CommitFiles(repo, "alice", "plan "+ps.id, "plans"); err != nil {
 			return err
 		}
 		outf(c, "• merge the plan to main\n    $ git commit -m 'plan %s' plans/\n", ps.id)

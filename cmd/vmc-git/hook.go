@@ -1,27 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/hooks"
-	"github.com/vmc-git/vmc-git/internal/config"
+	"github.com/vmc-git/vmc-git/workspace"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{hookCommand()} })
-}
-
-// hookMarker identifies hook scripts vmc-git wrote.
-const hookMarker = "# installed by vmc-git hook install"
 
 func hookCommand() *cli.Command {
 	return &cli.Command{
@@ -72,11 +61,9 @@ EXAMPLE:
 					}
 					gitDir := os.Getenv("GIT_DIR")
 					if gitDir == "" {
-						out, err := gitCmd(".", "rev-parse", "--git-dir")
-						if err != nil {
+						if gitDir, err = workspace.GitDir("."); err != nil {
 							return err
 						}
-						gitDir = strings.TrimSpace(out)
 					}
 					return runHookCheck(c, gitDir, "", ups, func(ref string) string {
 						if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && c.NArg() > 0 {
@@ -106,19 +93,6 @@ EXAMPLE:
 					if dir == "" {
 						dir = "."
 					}
-					out, err := gitCmd(dir, "rev-parse", "--is-bare-repository", "--absolute-git-dir")
-					if err != nil {
-						return fail(exitNotFound, err)
-					}
-					f := strings.Fields(out)
-					if len(f) != 2 {
-						return fmt.Errorf("cannot tell the git directory of %s", dir)
-					}
-					bare, gitDir := f[0] == "true", f[1]
-					name, sub := "pre-push", "pre-push"
-					if bare {
-						name, sub = "pre-receive", "pre-receive"
-					}
 					exe, err := os.Executable()
 					if err != nil {
 						return err
@@ -126,20 +100,11 @@ EXAMPLE:
 					if exe, err = filepath.EvalSymlinks(exe); err != nil {
 						return err
 					}
-					path := filepath.Join(gitDir, "hooks", name)
-					if old, err := os.ReadFile(path); err == nil && !bytes.Contains(old, []byte(hookMarker)) && !c.Bool("force") {
-						return fail(exitRefused, fmt.Errorf("%s exists and was not written by vmc-git", path), "chain it by hand, or use --force to replace it")
-					}
-					mainB, ledgerB := installBranches(c, dir)
-					args := fmt.Sprintf(`--main-branch %s --ledger-branch %s "$@"`, shellQuote(mainB), shellQuote(ledgerB))
-					script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", hookMarker, shellQuote(exe), sub, args)
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					h, err := workspace.InstallHook(workspace.HookRequest{Repo: dir, Exe: exe, MainBranch: c.String("main-branch"), LedgerBranch: c.String("ledger-branch"), Force: c.Bool("force")})
+					if err != nil {
 						return err
 					}
-					if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
-						return err
-					}
-					outf(c, "installed %s (runs %s hook %s; guards %s and %s)\n", path, exe, sub, mainB, ledgerB)
+					outf(c, "installed %s (runs %s hook %s; guards %s and %s)\n", h.Path, h.Exe, h.Hook, h.MainBranch, h.LedgerBranch)
 					return nil
 				},
 			},
@@ -147,39 +112,14 @@ EXAMPLE:
 	}
 }
 
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 // runHookCheck runs the push rules; tracking maps a pushed ref to a local
 // ref holding the remote's value of refs not in the push (pre-push).
 func runHookCheck(c *cli.Context, gitDir, quarantine string, ups []hooks.Update, tracking func(string) string) error {
-	l, err := gitledger.OpenHookRepo(gitDir, "", quarantine)
-	if err != nil {
-		return err
+	refusals, err := workspace.CheckPush(gitDir, quarantine, ups, tracking, hooks.Branches{Main: c.String("main-branch"), Ledger: c.String("ledger-branch")})
+	if len(refusals) > 0 {
+		fmt.Fprint(c.App.ErrWriter, hooks.Summary(refusals))
 	}
-	repo := l.Repo()
-	current := func(ref string) plumbing.Hash {
-		if tracking != nil {
-			for _, u := range ups {
-				if u.Ref == ref {
-					return u.Old
-				}
-			}
-			if ref = tracking(ref); ref == "" {
-				return plumbing.ZeroHash
-			}
-		}
-		r, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
-		if err != nil {
-			return plumbing.ZeroHash
-		}
-		return r.Hash()
-	}
-	refusals := hooks.Check(l, ups, current, hooks.Branches{Main: c.String("main-branch"), Ledger: c.String("ledger-branch")})
-	if len(refusals) == 0 {
-		return nil
-	}
-	fmt.Fprint(c.App.ErrWriter, hooks.Summary(refusals))
-	return fail(exitInvalid, errors.New("push refused by the vmc-git hook"))
+	return err
 }
 
 func branchFlags() []cli.Flag {
@@ -187,22 +127,4 @@ func branchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "main-branch", Usage: "the branch with .vmc/config.json and plans (default: from the config, else main)"},
 		&cli.StringFlag{Name: "ledger-branch", Usage: "the ledger branch (default: from the config, else vmc/ledger)"},
 	}
-}
-
-// installBranches picks the branch names a hook guards: the flags, else the
-// repository's .vmc/config.json at HEAD, else main and vmc/ledger.
-func installBranches(c *cli.Context, repo string) (mainB, ledgerB string) {
-	mainB, ledgerB = "main", gitledger.DefaultBranch
-	if out, err := gitCmd(repo, "show", "HEAD:"+config.Path); err == nil {
-		if cfg, err := config.Parse([]byte(out)); err == nil {
-			mainB, ledgerB = cfg.MainBranch, cfg.Branch
-		}
-	}
-	if v := c.String("main-branch"); v != "" {
-		mainB = v
-	}
-	if v := c.String("ledger-branch"); v != "" {
-		ledgerB = v
-	}
-	return mainB, ledgerB
 }

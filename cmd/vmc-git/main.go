@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 // Version is set at link time: -ldflags "-X main.Version=v1.2.3".
@@ -73,8 +74,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	code, hints := exitError, []string(nil)
 	var ce *cliError
+	var we *workspace.Error
 	if errors.As(err, &ce) {
 		code, hints = ce.code, ce.hints
+	} else if errors.As(err, &we) {
+		code, hints = kindCodes[we.Kind], we.Hints
 	} else if errors.Is(err, gitledger.ErrNoLedger) {
 		code, hints = exitNotFound, []string{"create a ledger with: vmc-git init --ledger github.com/ORG/REPO --key KEYFILE"}
 	} else if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "Required flag") {
@@ -97,6 +101,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmc-git: hint: %s\n", h)
 	}
 	return code
+}
+
+// kindCodes maps a use case's kind of error to its exit code.
+var kindCodes = map[workspace.Kind]int{
+	workspace.KindError:    exitError,
+	workspace.KindUsage:    exitUsage,
+	workspace.KindInvalid:  exitInvalid,
+	workspace.KindRefused:  exitRefused,
+	workspace.KindNotFound: exitNotFound,
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -135,26 +148,34 @@ EXAMPLE:
 	return app
 }
 
+// commands is every command, in the order --help lists them.
 func commands() []*cli.Command {
-	var cmds []*cli.Command
-	cmds = append(cmds, ledgerCommands()...)
-	cmds = append(cmds, keysCommands()...)
-	cmds = append(cmds, extraCommands()...)
+	cmds := []*cli.Command{
+		initCommand(),
+		recordCommand(),
+		verifyCommand(),
+		signCommand(),
+		logCommand(),
+		showCommand(),
+		hashCommand(),
+		canonCommand(),
+		keygenCommand(),
+		keysCommand(),
+		demoCommand(),
+		sandboxCommand(),
+		hookCommand(),
+		merkleCommand(),
+		planCommand(),
+		serverCommand(),
+		approveCommand(),
+		applyCommand(),
+		lockCommand(),
+		stateCommand(), // resources.go
+	}
 	for _, c := range cmds {
 		setUsageErrors(c)
 	}
 	return cmds
-}
-
-// extraCommands is extended by other files' init functions.
-var extraCommandFuncs []func() []*cli.Command
-
-func extraCommands() []*cli.Command {
-	var out []*cli.Command
-	for _, f := range extraCommandFuncs {
-		out = append(out, f()...)
-	}
-	return out
 }
 
 func setUsageErrors(c *cli.Command) {

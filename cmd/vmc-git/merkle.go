@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -15,10 +14,6 @@ import (
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 )
-
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{merkleCommand()} })
-}
 
 func merkleCommand() *cli.Command {
 	return &cli.Command{
@@ -47,17 +42,18 @@ EXAMPLE:
 					keyFlag, kidFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
-					rc, err := openRepo(c)
+					ws, err := open(c)
 					if err != nil {
 						return err
 					}
-					s, kid, err := loadSigner(c)
+					defer ws.Close()
+					id, err := loadSigner(c, ws)
 					if err != nil {
 						return err
 					}
-					res, err := rc.ledger.MakeSnapshot(s, kid, c.Uint64("size"), c.Bool("tag"), time.Now())
+					res, err := ws.Snapshot(id, c.Uint64("size"), c.Bool("tag"))
 					if err != nil {
-						return fail(exitRefused, err)
+						return err
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {
@@ -214,23 +210,12 @@ func tagName(r *gitledger.SnapshotResult) string {
 
 // ledgerLeaves returns the leaf hashes of the first size receipts (0: all).
 func ledgerLeaves(c *cli.Context, size uint64) ([]merkle.Hash, uint64, error) {
-	rc, err := openRepo(c)
+	ws, err := open(c)
 	if err != nil {
 		return nil, 0, err
 	}
-	r, err := rc.ledger.NewReader()
-	if err != nil {
-		return nil, 0, err
-	}
-	n := r.Tip.Head.Seq + 1
-	if size == 0 {
-		size = n
-	}
-	if size > n {
-		return nil, 0, fail(exitNotFound, fmt.Errorf("tree of %d receipts: the ledger has %d", size, n))
-	}
-	leaves, err := gitledger.LeafHashes(r, 0, size)
-	return leaves, size, err
+	defer ws.Close()
+	return ws.Leaves(size)
 }
 
 // verifierFromArg builds a note verifier from a verifier key string or an

@@ -17,10 +17,6 @@ import (
 // that go with them, multi-action plans from a file, and `vmc-git state`.
 // Command and flag names follow the hcloud CLI.
 
-func init() {
-	extraCommandFuncs = append(extraCommandFuncs, func() []*cli.Command { return []*cli.Command{stateCommand()} })
-}
-
 // resSpec is one op of one kind on the command line.
 type resSpec struct {
 	name  string // command name, hcloud style ("apply-to-resource")
@@ -462,11 +458,12 @@ EXAMPLE:
    vmc-git state --json | jq '.resources[] | select(.kind=="firewall")'`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			rc, err := openRepo(c)
+			ws, err := open(c)
 			if err != nil {
 				return err
 			}
-			st, err := state.Replay(rc.ledger)
+			defer ws.Close()
+			st, err := ws.State()
 			if err != nil {
 				return err
 			}

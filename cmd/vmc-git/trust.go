@@ -1,18 +1,14 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"sort"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
-	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 // trustCommands are added under "vmc-git keys".
@@ -59,22 +55,16 @@ EXAMPLE:
    ` + examples[op],
 			Flags: append(opFlags(op), keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id (default: the key's comment)"}, jsonFlag),
 			Action: func(c *cli.Context) error {
-				rc, s, me, tip, err := trustSetup(c)
+				ws, id, err := trustSetup(c)
 				if err != nil {
 					return err
 				}
-				if tip.Trust.AdminThreshold > 1 {
-					return fail(exitRefused, fmt.Errorf("trust changes need %d admin signatures", tip.Trust.AdminThreshold),
-						fmt.Sprintf("vmc-git keys propose %s ... -o change.json; each admin: vmc-git keys cosign change.json; then vmc-git keys apply change.json", op))
-				}
-				ch, err := buildProposal(c, op, tip)
+				defer ws.Close()
+				w, err := ws.ChangeTrust(op, func() (workspace.TrustChange, error) { return trustChange(c, op) }, id)
 				if err != nil {
 					return err
 				}
-				if err := cosign(ch, s, me); err != nil {
-					return err
-				}
-				return applyChange(c, rc, s, me, ch)
+				return reportWritten(c, w)
 			},
 		})
 		propose = append(propose, &cli.Command{
@@ -82,22 +72,26 @@ EXAMPLE:
 			Description: "EXAMPLE:\n   " + strings.Replace(examples[op], "keys "+op, "keys propose "+op, 1) + " -o change.json",
 			Flags:       append(opFlags(op), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "proposal file"}),
 			Action: func(c *cli.Context) error {
-				rc, err := openRepo(c)
+				ws, err := open(c)
 				if err != nil {
 					return err
 				}
-				tip, err := rc.ledger.Tip()
+				defer ws.Close()
+				if _, err := ws.Ledger.Tip(); err != nil {
+					return err
+				}
+				tc, err := trustChange(c, op)
 				if err != nil {
 					return err
 				}
-				ch, err := buildProposal(c, op, tip)
+				ch, threshold, err := ws.ProposeTrust(tc)
 				if err != nil {
 					return err
 				}
-				if err := writeChange(c.String("out"), ch, true); err != nil {
+				if err := workspace.WriteChange(c.String("out"), ch, true); err != nil {
 					return err
 				}
-				outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", c.String("out"), tip.Trust.AdminThreshold, c.String("out"))
+				outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", c.String("out"), threshold, c.String("out"))
 				return nil
 			},
 		})
@@ -113,28 +107,23 @@ EXAMPLE:
 				if err := exactArgs(c, 1, "FILE"); err != nil {
 					return err
 				}
-				_, s, me, tip, err := trustSetup(c)
+				ws, id, err := trustSetup(c)
 				if err != nil {
 					return err
 				}
-				ch, err := readChange(c.Args().First())
+				defer ws.Close()
+				ch, err := workspace.ReadChange(c.Args().First())
 				if err != nil {
 					return err
 				}
-				if p := ch.Proposal; p.Ledger != tip.Head.Ledger || p.Base != tip.Head.Blake3 {
-					return fail(exitRefused, fmt.Errorf("the proposal was made against ledger %s head %s, the head is now %s %s (receipt %d)", p.Ledger, p.Base, tip.Head.Ledger, tip.Head.Blake3, tip.Head.Seq),
-						"propose the change again and collect the signatures again")
-				}
-				if _, err := tip.Trust.Authorize(me, s.PublicKey(), time.Now(), keys.RoleAdmin); err != nil {
-					return fail(exitRefused, fmt.Errorf("your signature would not count: %w", err))
-				}
-				if err := cosign(ch, s, me); err != nil {
+				threshold, err := ws.CosignTrust(ch, id)
+				if err != nil {
 					return err
 				}
-				if err := writeChange(c.Args().First(), ch, false); err != nil {
+				if err := workspace.WriteChange(c.Args().First(), ch, false); err != nil {
 					return err
 				}
-				outf(c, "co-signed as %s: %d of %d admin signatures\n", me, len(ch.Signatures), tip.Trust.AdminThreshold)
+				outf(c, "co-signed as %s: %d of %d admin signatures\n", id.KID, len(ch.Signatures), threshold)
 				return nil
 			},
 		},
@@ -146,53 +135,63 @@ EXAMPLE:
 				if err := exactArgs(c, 1, "FILE"); err != nil {
 					return err
 				}
-				rc, s, me, _, err := trustSetup(c)
+				ws, id, err := trustSetup(c)
 				if err != nil {
 					return err
 				}
-				ch, err := readChange(c.Args().First())
+				defer ws.Close()
+				ch, err := workspace.ReadChange(c.Args().First())
 				if err != nil {
 					return err
 				}
-				return applyChange(c, rc, s, me, ch)
+				w, err := ws.ApplyTrust(ch, id)
+				if err != nil {
+					return err
+				}
+				return reportWritten(c, w)
 			},
 		},
 	)
 }
 
-func trustSetup(c *cli.Context) (*repoCtx, *keys.Signer, string, *gitledger.Tip, error) {
-	rc, err := openRepo(c)
+// trustSetup opens the workspace, checks it has a ledger, and loads --key
+// as --as (default: the key's comment).
+func trustSetup(c *cli.Context) (*workspace.Workspace, workspace.Identity, error) {
+	ws, err := open(c)
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, workspace.Identity{}, err
 	}
-	tip, err := rc.ledger.Tip()
-	if err != nil {
-		return nil, nil, "", nil, err
+	if _, err := ws.Ledger.Tip(); err != nil {
+		ws.Close()
+		return nil, workspace.Identity{}, err
 	}
 	s, err := keys.Load(c.String("key"))
 	if err != nil {
-		return nil, nil, "", nil, fail(exitUsage, err)
+		ws.Close()
+		return nil, workspace.Identity{}, fail(exitUsage, err)
 	}
 	me := c.String("as")
 	if me == "" {
-		me = commentKID(c.String("key"))
+		me = workspace.CommentKID(keyPath(c))
 	}
 	if me == "" {
-		return nil, nil, "", nil, usagef("no key id: give --as KID")
+		ws.Close()
+		return nil, workspace.Identity{}, usagef("no key id: give --as KID")
 	}
-	return rc, s, me, tip, nil
+	return ws, workspace.Identity{Signer: s, KID: me}, nil
 }
 
-func buildProposal(c *cli.Context, op string, tip *gitledger.Tip) (*receipt.KeysChange, error) {
+// trustChange reads a trust change's argument and flags.
+func trustChange(c *cli.Context, op string) (workspace.TrustChange, error) {
 	if c.NArg() != 1 {
-		return nil, usagef("keys %s: want one argument", op)
+		return workspace.TrustChange{}, usagef("keys %s: want one argument", op)
 	}
-	p := receipt.Proposal{V: receipt.Version, Ledger: tip.Head.Ledger, Base: tip.Head.Blake3, Op: op}
+	tc := workspace.TrustChange{Op: op}
 	switch op {
 	case receipt.KeysTrust:
 		pub, err := keys.LoadPublicKey(c.Args().First())
 		if err != nil {
-			return nil, fail(exitUsage, err)
+			return tc, fail(exitUsage, err)
 		}
 		var roles []keys.Role
 		for _, r := range c.StringSlice("role") {
@@ -200,151 +199,13 @@ func buildProposal(c *cli.Context, op string, tip *gitledger.Tip) (*receipt.Keys
 				roles = append(roles, keys.Role(x))
 			}
 		}
-		sortRoles(roles)
-		p.Key = &keys.KeySpec{KID: c.String("kid"), PublicKey: keys.FormatPublicKey(pub), Roles: roles,
+		slices.Sort(roles)
+		tc.Key = &keys.KeySpec{KID: c.String("kid"), PublicKey: keys.FormatPublicKey(pub), Roles: roles,
 			ValidAfter: c.String("valid-after"), ValidBefore: c.String("valid-before")}
 	case receipt.KeysRevoke:
-		p.KID, p.At, p.Reason = c.Args().First(), c.String("at"), c.String("reason")
+		tc.KID, tc.At, tc.Reason = c.Args().First(), c.String("at"), c.String("reason")
 	case receipt.KeysRotate:
-		p.KID = c.Args().First()
-		old := tip.Trust.Key(p.KID)
-		if old == nil {
-			return nil, fail(exitNotFound, fmt.Errorf("key %s is not trusted", p.KID))
-		}
-		pub, err := keys.LoadPublicKey(c.String("new-key"))
-		if err != nil {
-			return nil, fail(exitUsage, err)
-		}
-		p.Key = &keys.KeySpec{KID: p.KID, PublicKey: keys.FormatPublicKey(pub), Roles: old.Roles}
+		tc.KID, tc.NewKey = c.Args().First(), c.String("new-key")
 	}
-	ch := &receipt.KeysChange{Proposal: p, Signatures: []receipt.Cosig{}}
-	if err := validateProposal(ch); err != nil {
-		return nil, fail(exitUsage, err)
-	}
-	// Check it applies to the current trust (role names, duplicate keys...).
-	if _, err := dryRunKeys(tip, ch); err != nil {
-		return nil, fail(exitRefused, err)
-	}
-	return ch, nil
-}
-
-// validateProposal checks the proposal's shape (signatures aside).
-func validateProposal(ch *receipt.KeysChange) error {
-	tmp := *ch
-	tmp.Signatures = []receipt.Cosig{{KID: "x", Sig: "x"}}
-	return tmp.Validate()
-}
-
-// dryRunKeys applies the change to a copy of the trust state, skipping the
-// signature threshold.
-func dryRunKeys(tip *gitledger.Tip, ch *receipt.KeysChange) (*keys.Trust, error) {
-	t := tip.Trust.Clone()
-	r := receipt.Receipt{Ledger: tip.Head.Ledger, Seq: tip.Head.Seq + 1, PrevBlake3: tip.Head.Blake3, CreatedAt: keys.FormatTime(time.Now()), Keys: ch}
-	after, err := gitledger.ApplyKeysUnsigned(t, &r)
-	return after, err
-}
-
-func cosign(ch *receipt.KeysChange, s *keys.Signer, kid string) error {
-	msg, err := canon.Marshal(ch.Proposal)
-	if err != nil {
-		return err
-	}
-	sig, err := s.Sign(keys.NamespaceKeys, msg)
-	if err != nil {
-		return err
-	}
-	out := []receipt.Cosig{}
-	for _, x := range ch.Signatures {
-		if x.KID != kid {
-			out = append(out, x)
-		}
-	}
-	out = append(out, receipt.Cosig{KID: kid, Sig: string(sig)})
-	sort.Slice(out, func(i, j int) bool { return out[i].KID < out[j].KID })
-	ch.Signatures = out
-	return nil
-}
-
-func writeChange(path string, ch *receipt.KeysChange, create bool) error {
-	b, err := canon.Marshal(ch)
-	if err != nil {
-		return err
-	}
-	flag := os.O_WRONLY | os.O_TRUNC
-	if create {
-		flag |= os.O_CREATE | os.O_EXCL
-	}
-	f, err := os.OpenFile(path, flag, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func readChange(path string) (*receipt.KeysChange, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var ch receipt.KeysChange
-	if err := canon.Unmarshal(b, &ch); err != nil {
-		return nil, fail(exitInvalid, fmt.Errorf("%s: %w", path, err))
-	}
-	if err := validateProposal(&ch); err != nil {
-		return nil, fail(exitInvalid, fmt.Errorf("%s: %w", path, err))
-	}
-	return &ch, nil
-}
-
-func applyChange(c *cli.Context, rc *repoCtx, s *keys.Signer, me string, ch *receipt.KeysChange) error {
-	p := ch.Proposal
-	summary := fmt.Sprintf("%s %s", p.Op, p.KID)
-	switch p.Op {
-	case receipt.KeysTrust:
-		summary = fmt.Sprintf("trust %s as %s", p.Key.KID, joinRoles(p.Key.Roles))
-	case receipt.KeysRevoke:
-		summary = fmt.Sprintf("revoke %s (%s)", p.KID, p.Reason)
-	case receipt.KeysRotate:
-		summary = fmt.Sprintf("rotate %s to %s", p.KID, fingerprintOf(p.Key.PublicKey))
-	}
-	w, err := rc.ledger.Append(s, me, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
-		if tip.Head.Blake3 != p.Base {
-			return nil, fail(exitRefused, fmt.Errorf("the proposal was made against ledger head %s, the head is now %s (receipt %d)", p.Base, tip.Head.Blake3, tip.Head.Seq),
-				"propose the change again and collect the signatures again")
-		}
-		if err := checkProposalSigs(tip, ch); err != nil {
-			return nil, err
-		}
-		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindKeys, Summary: summary, Keys: ch}}, nil
-	})
-	if err != nil {
-		return refusedIfConflict(err)
-	}
-	return reportWritten(c, w)
-}
-
-// checkProposalSigs refuses, before anything is written, a proposal whose
-// co-signatures do not meet admin_threshold at tip.
-func checkProposalSigs(tip *gitledger.Tip, ch *receipt.KeysChange) error {
-	msg, err := canon.Marshal(ch.Proposal)
-	if err != nil {
-		return err
-	}
-	if err := gitledger.CheckCosigs(tip.Trust, msg, ch.Signatures, time.Now()); err != nil {
-		return fail(exitRefused, fmt.Errorf("trust change refused: %w", err),
-			fmt.Sprintf("each admin runs vmc-git keys cosign FILE until %d admins have signed, then vmc-git keys apply FILE", tip.Trust.AdminThreshold))
-	}
-	return nil
-}
-
-func fingerprintOf(line string) string {
-	pub, _, err := keys.ParsePublicKey([]byte(line))
-	if err != nil {
-		return "?"
-	}
-	return keys.Fingerprint(pub)
+	return tc, nil
 }

@@ -1,4 +1,4 @@
-package gitledger
+package gitobj
 
 import (
 	"bufio"
@@ -38,7 +38,7 @@ var (
 	idxMagic  = []byte{0xff, 't', 'O', 'c'}
 )
 
-// packWriter writes objects into one new packfile, for writing many receipts
+// PackWriter writes objects into one new packfile, for writing many receipts
 // at once (Generate). Trees are stored as deltas against one of the recent
 // trees when they share most of their bytes with it (a receipts/AAA/BBB tree
 // is the previous one plus two entries), so that the pack stays small.
@@ -46,7 +46,7 @@ var (
 // Objects become visible only when finish has written and fsynced the pack
 // and its index and moved them into objects/pack/; abort removes the
 // temporary file. put is not safe for concurrent use.
-type packWriter struct {
+type PackWriter struct {
 	packDir string
 	f       *os.File
 	bw      *bufio.Writer
@@ -73,8 +73,8 @@ type deltaBase struct {
 	content []byte
 }
 
-// newPackWriter starts a pack in objectsDir/pack.
-func newPackWriter(objectsDir string) (*packWriter, error) {
+// NewPackWriter starts a pack in objectsDir/pack.
+func NewPackWriter(objectsDir string) (*PackWriter, error) {
 	dir := filepath.Join(objectsDir, "pack")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -83,22 +83,22 @@ func newPackWriter(objectsDir string) (*packWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &packWriter{packDir: dir, f: f, bw: bufio.NewWriterSize(f, 1<<20), seen: map[plumbing.Hash]struct{}{}, crc: crc32.NewIEEE()}
+	w := &PackWriter{packDir: dir, f: f, bw: bufio.NewWriterSize(f, 1<<20), seen: map[plumbing.Hash]struct{}{}, crc: crc32.NewIEEE()}
 	w.zw, _ = zlib.NewWriterLevel(&w.zbuf, zlib.BestSpeed)
 	// The object count is filled in by finish.
 	hdr := binary.BigEndian.AppendUint32(append([]byte(nil), packMagic...), packVersion)
 	hdr = binary.BigEndian.AppendUint32(hdr, 0)
 	if _, err := w.bw.Write(hdr); err != nil {
-		w.abort()
+		w.Abort()
 		return nil, err
 	}
 	w.off = int64(len(hdr))
 	return w, nil
 }
 
-// put adds an object to the pack unless it is already in it.
-func (w *packWriter) put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
-	id := hashObject(typ, content)
+// Put adds an object to the pack unless it is already in it.
+func (w *PackWriter) Put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+	id := HashObject(typ, content)
 	if _, ok := w.seen[id]; ok {
 		return id, nil
 	}
@@ -143,7 +143,7 @@ func (w *packWriter) put(typ plumbing.ObjectType, content []byte) (plumbing.Hash
 
 // deltaBase picks the recent tree sharing the most leading and trailing
 // bytes with content, if a delta against it saves most of the object.
-func (w *packWriter) deltaBase(content []byte) *deltaBase {
+func (w *PackWriter) deltaBase(content []byte) *deltaBase {
 	var best *deltaBase
 	bestShared := 0
 	for i := range w.recent {
@@ -162,7 +162,7 @@ func (w *packWriter) deltaBase(content []byte) *deltaBase {
 	return best
 }
 
-func (w *packWriter) remember(b deltaBase) {
+func (w *PackWriter) remember(b deltaBase) {
 	if len(w.recent) < deltaCandidates {
 		w.recent = append(w.recent, b)
 		return
@@ -252,12 +252,12 @@ func appendOFSOffset(b []byte, dist int64) []byte {
 	return append(b, tmp[i:]...)
 }
 
-// finish completes the pack (object count, SHA-1 trailer), writes its
+// Finish completes the pack (object count, SHA-1 trailer), writes its
 // version 2 index, fsyncs both and moves them into place, pack first. It
 // returns the pack's name (its checksum).
-func (w *packWriter) finish() (plumbing.Hash, error) {
+func (w *PackWriter) Finish() (plumbing.Hash, error) {
 	var sum plumbing.Hash
-	defer w.abort()
+	defer w.Abort()
 	if err := w.bw.Flush(); err != nil {
 		return sum, err
 	}
@@ -316,7 +316,7 @@ func (w *packWriter) finish() (plumbing.Hash, error) {
 }
 
 // writeIndex writes the version 2 pack index of the entries.
-func (w *packWriter) writeIndex(f io.Writer, packSum plumbing.Hash) error {
+func (w *PackWriter) writeIndex(f io.Writer, packSum plumbing.Hash) error {
 	es := w.entries
 	slices.SortFunc(es, func(a, b packEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
 	h := sha1.New()
@@ -358,8 +358,8 @@ func (w *packWriter) writeIndex(f io.Writer, packSum plumbing.Hash) error {
 	return err
 }
 
-// abort removes the temporary pack file; after finish it does nothing.
-func (w *packWriter) abort() {
+// Abort removes the temporary pack file; after finish it does nothing.
+func (w *PackWriter) Abort() {
 	if w.f != nil {
 		w.f.Close()
 		os.Remove(w.f.Name())
@@ -483,8 +483,8 @@ func (p *packIndex) find(id plumbing.Hash) int64 {
 	return -1
 }
 
-// get returns the type and content of id if it is in a pack.
-func (r *packReader) get(id plumbing.Hash) (plumbing.ObjectType, []byte, bool, error) {
+// Get returns the type and content of id if it is in a pack.
+func (r *packReader) Get(id plumbing.Hash) (plumbing.ObjectType, []byte, bool, error) {
 	for _, p := range r.packs {
 		if off := p.find(id); off >= 0 {
 			typ, b, err := r.at(p, off, 0)
@@ -563,7 +563,7 @@ func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType
 			objType, base, err = r.at(p, baseOff, depth+1)
 		} else {
 			var found bool
-			objType, base, found, err = r.get(baseID)
+			objType, base, found, err = r.Get(baseID)
 			if err == nil && !found {
 				err = fmt.Errorf("delta base %s not in a pack", baseID)
 			}
@@ -770,7 +770,7 @@ func (c *objectCache) get(p *packIndex, off int64) (*cacheEntry, bool) {
 	return nil, false
 }
 
-// put adds an entry in place of the oldest one (and of more if the cache
+// Put adds an entry in place of the oldest one (and of more if the cache
 // holds too many bytes).
 func (c *objectCache) put(p *packIndex, off int64, typ plumbing.ObjectType, data []byte) {
 	if len(data) > cacheBytes/4 {

@@ -1,4 +1,15 @@
-package gitledger
+// Package trust holds the trust-state transitions of keys receipts: how a
+// proposal (trust, revoke, rotate) with its admin co-signatures turns the
+// trust state before a receipt into the state after it (DESIGN.md section 4).
+//
+// The trust state itself (keys.Trust: keys, roles, validity windows,
+// allowed_signers) is package keys'; the receipt format is package
+// receipt's. This package joins the two: ApplyKeys is what the ledger writer
+// and verifier run for every keys receipt, ApplyKeysUnsigned is the dry run
+// a proposal gets before anyone signs it, and CheckCosigs counts the admin
+// co-signatures (namespace vmc-keys, over the proposal's canonical bytes)
+// against admin_threshold.
+package trust
 
 import (
 	"fmt"

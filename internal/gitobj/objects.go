@@ -1,4 +1,4 @@
-package gitledger
+package gitobj
 
 import (
 	"bufio"
@@ -22,24 +22,24 @@ import (
 
 // Git file modes used in ledger trees.
 const (
-	modeFile = "100644"
-	modeDir  = "40000"
+	ModeFile = "100644"
+	ModeDir  = "40000"
 )
 
-// objectStore reads loose and packed objects itself (see packReader), falls
+// Store reads loose and packed objects itself (see packReader), falls
 // back to go-git for anything else (alternates), and writes loose objects
 // itself, so that each write is fsynced before the ref that makes it
 // reachable moves. It is not safe for concurrent use, like go-git's storage.
-type objectStore struct {
-	objectsDir string
-	read       storer.EncodedObjectStorer
+type Store struct {
+	ObjectsDir string
+	Read       storer.EncodedObjectStorer
 	packs      *packReader
 	zr         io.ReadCloser
 }
 
-// get returns the content of object h, which must be of type want. The
+// Get returns the content of object h, which must be of type want. The
 // bytes may be shared with a cache: callers must not modify them.
-func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
+func (s *Store) Get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
 	typ, b, err := s.getAny(h)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
@@ -55,14 +55,14 @@ func (s *objectStore) get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, er
 
 // getAny looks in the packs, then among loose objects, then in packs added
 // since, then asks go-git.
-func (s *objectStore) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+func (s *Store) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	if s.packs == nil {
-		s.packs = &packReader{dir: filepath.Join(s.objectsDir, "pack")}
+		s.packs = &packReader{dir: filepath.Join(s.ObjectsDir, "pack")}
 		if _, err := s.packs.load(); err != nil {
 			return 0, nil, err
 		}
 	}
-	if typ, b, ok, err := s.packs.get(h); ok || err != nil {
+	if typ, b, ok, err := s.packs.Get(h); ok || err != nil {
 		return typ, b, err
 	}
 	typ, b, err := s.loose(h)
@@ -72,11 +72,11 @@ func (s *objectStore) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, erro
 	if added, err := s.packs.load(); err != nil {
 		return 0, nil, err
 	} else if added {
-		if typ, b, ok, err := s.packs.get(h); ok || err != nil {
+		if typ, b, ok, err := s.packs.Get(h); ok || err != nil {
 			return typ, b, err
 		}
 	}
-	o, err := s.read.EncodedObject(plumbing.AnyObject, h)
+	o, err := s.Read.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -93,9 +93,9 @@ func (s *objectStore) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, erro
 }
 
 // loose reads a loose object; the error is os.ErrNotExist if there is none.
-func (s *objectStore) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+func (s *Store) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	hx := h.String()
-	f, err := os.Open(filepath.Join(s.objectsDir, hx[:2], hx[2:]))
+	f, err := os.Open(filepath.Join(s.ObjectsDir, hx[:2], hx[2:]))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -138,18 +138,18 @@ func (s *objectStore) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error
 	return typ, b, nil
 }
 
-// reindex makes the readers see packs written since they first looked.
-func (s *objectStore) reindex() {
+// Reindex makes the readers see packs written since they first looked.
+func (s *Store) Reindex() {
 	if s.packs != nil {
 		s.packs.load()
 	}
-	if r, ok := s.read.(interface{ Reindex() }); ok {
+	if r, ok := s.Read.(interface{ Reindex() }); ok {
 		r.Reindex()
 	}
 }
 
-// hashObject returns git's SHA-1 object id of content with type typ.
-func hashObject(typ plumbing.ObjectType, content []byte) plumbing.Hash {
+// HashObject returns git's SHA-1 object id of content with type typ.
+func HashObject(typ plumbing.ObjectType, content []byte) plumbing.Hash {
 	h := sha1.New()
 	fmt.Fprintf(h, "%s %d\x00", typ, len(content))
 	h.Write(content)
@@ -158,17 +158,17 @@ func hashObject(typ plumbing.ObjectType, content []byte) plumbing.Hash {
 	return id
 }
 
-// put writes a loose object (zlib, fsync, rename) unless it exists and
+// Put writes a loose object (zlib, fsync, rename) unless it exists and
 // returns its id.
-func (s *objectStore) put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
-	id := hashObject(typ, content)
+func (s *Store) Put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+	id := HashObject(typ, content)
 	hx := id.String()
-	dir := filepath.Join(s.objectsDir, hx[:2])
+	dir := filepath.Join(s.ObjectsDir, hx[:2])
 	final := filepath.Join(dir, hx[2:])
 	if _, err := os.Stat(final); err == nil {
 		return id, nil
 	}
-	if s.read.HasEncodedObject(id) == nil {
+	if s.Read.HasEncodedObject(id) == nil {
 		return id, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -200,53 +200,57 @@ func (s *objectStore) put(typ plumbing.ObjectType, content []byte) (plumbing.Has
 	return id, nil
 }
 
-// treeEntry is one entry of a git tree object.
-type treeEntry struct {
-	mode string
-	name string
-	id   plumbing.Hash
+// TreeEntry is one entry of a git tree object.
+type TreeEntry struct {
+	Mode string
+	Name string
+	ID   plumbing.Hash
 }
 
-func (e treeEntry) isDir() bool { return e.mode == modeDir }
+// IsDir reports whether the entry is a tree.
+func (e TreeEntry) IsDir() bool { return e.Mode == ModeDir }
 
 // sortKey orders entries as git does: directories compare as name + "/".
-func (e treeEntry) sortKey() string {
-	if e.isDir() {
-		return e.name + "/"
+func (e TreeEntry) sortKey() string {
+	if e.IsDir() {
+		return e.Name + "/"
 	}
-	return e.name
+	return e.Name
 }
 
-func encodeTree(es []treeEntry) []byte {
+// EncodeTree sorts es in git's order and returns the tree object's content.
+func EncodeTree(es []TreeEntry) []byte {
 	sort.Slice(es, func(i, j int) bool { return es[i].sortKey() < es[j].sortKey() })
 	var b bytes.Buffer
 	for _, e := range es {
-		b.WriteString(e.mode)
+		b.WriteString(e.Mode)
 		b.WriteByte(' ')
-		b.WriteString(e.name)
+		b.WriteString(e.Name)
 		b.WriteByte(0)
-		b.Write(e.id[:])
+		b.Write(e.ID[:])
 	}
 	return b.Bytes()
 }
 
-func appendTreeEntry(b []byte, e treeEntry) []byte {
-	b = append(b, e.mode...)
+// AppendTreeEntry appends one encoded entry to a tree object's content
+// (the caller keeps git's order).
+func AppendTreeEntry(b []byte, e TreeEntry) []byte {
+	b = append(b, e.Mode...)
 	b = append(b, ' ')
-	b = append(b, e.name...)
+	b = append(b, e.Name...)
 	b = append(b, 0)
-	return append(b, e.id[:]...)
+	return append(b, e.ID[:]...)
 }
 
-// parseTree decodes a tree object strictly: known modes, sorted, unique
+// ParseTree decodes a tree object strictly: known modes, sorted, unique
 // names (a file and a directory of one name sort apart, so git mktree
 // accepts both; git fsck calls that duplicateEntries), no empty or
 // path-like names.
-func parseTree(b []byte) ([]treeEntry, error) {
+func ParseTree(b []byte) ([]TreeEntry, error) {
 	// One string for all names: ledger trees have up to 2000 entries, and
 	// verify parses one per receipt.
 	all := string(b)
-	es := make([]treeEntry, 0, len(b)/42+1) // a receipt entry is 42 or 46 bytes
+	es := make([]TreeEntry, 0, len(b)/42+1) // a receipt entry is 42 or 46 bytes
 	for pos := 0; pos < len(all); {
 		rest := all[pos:]
 		sp := strings.IndexByte(rest, ' ')
@@ -255,10 +259,10 @@ func parseTree(b []byte) ([]treeEntry, error) {
 		}
 		var mode string
 		switch rest[:sp] {
-		case modeFile:
-			mode = modeFile
-		case modeDir:
-			mode = modeDir
+		case ModeFile:
+			mode = ModeFile
+		case ModeDir:
+			mode = ModeDir
 		default:
 			return nil, fmt.Errorf("tree: entry mode %s not allowed in a ledger", rest[:sp])
 		}
@@ -274,7 +278,7 @@ func parseTree(b []byte) ([]treeEntry, error) {
 		var id plumbing.Hash
 		copy(id[:], rest[nul+1:nul+21])
 		pos += sp + 1 + nul + 21
-		e := treeEntry{mode, name, id}
+		e := TreeEntry{mode, name, id}
 		if n := len(es); n > 0 && compareTreeEntries(es[n-1], e) >= 0 {
 			return nil, fmt.Errorf("tree: entries not sorted or duplicated at %q", name)
 		}
@@ -283,14 +287,14 @@ func parseTree(b []byte) ([]treeEntry, error) {
 	// A file and a directory of the same name are not neighbours in git's
 	// order ("x" < "x.json" < "x/"): look for the file of each directory.
 	for i, e := range es {
-		if !e.isDir() {
+		if !e.IsDir() {
 			continue
 		}
 		j := sort.Search(i, func(k int) bool {
-			return compareTreeEntries(es[k], treeEntry{modeFile, e.name, plumbing.ZeroHash}) >= 0
+			return compareTreeEntries(es[k], TreeEntry{ModeFile, e.Name, plumbing.ZeroHash}) >= 0
 		})
-		if j < i && es[j].name == e.name {
-			return nil, fmt.Errorf("tree: duplicate entry %q (a file and a directory)", e.name)
+		if j < i && es[j].Name == e.Name {
+			return nil, fmt.Errorf("tree: duplicate entry %q (a file and a directory)", e.Name)
 		}
 	}
 	return es, nil
@@ -298,9 +302,9 @@ func parseTree(b []byte) ([]treeEntry, error) {
 
 // compareTreeEntries orders entries as git does, like comparing sortKeys
 // (names never contain "/").
-func compareTreeEntries(a, b treeEntry) int {
-	n := min(len(a.name), len(b.name))
-	if c := strings.Compare(a.name[:n], b.name[:n]); c != 0 {
+func compareTreeEntries(a, b TreeEntry) int {
+	n := min(len(a.Name), len(b.Name))
+	if c := strings.Compare(a.Name[:n], b.Name[:n]); c != 0 {
 		return c
 	}
 	return cmp.Compare(keyByte(a, n), keyByte(b, n))
@@ -308,69 +312,70 @@ func compareTreeEntries(a, b treeEntry) int {
 
 // keyByte is byte i of e's sort key (name, plus "/" for a directory), or -1
 // past its end.
-func keyByte(e treeEntry, i int) int {
+func keyByte(e TreeEntry, i int) int {
 	switch {
-	case i < len(e.name):
-		return int(e.name[i])
-	case i == len(e.name) && e.isDir():
+	case i < len(e.Name):
+		return int(e.Name[i])
+	case i == len(e.Name) && e.IsDir():
 		return '/'
 	}
 	return -1
 }
 
-func findEntry(es []treeEntry, name string) (treeEntry, bool) {
+// FindEntry returns the entry called name.
+func FindEntry(es []TreeEntry, name string) (TreeEntry, bool) {
 	for _, e := range es {
-		if e.name == name {
+		if e.Name == name {
 			return e, true
 		}
 	}
-	return treeEntry{}, false
+	return TreeEntry{}, false
 }
 
-// setEntry replaces or inserts an entry by name.
-func setEntry(es []treeEntry, e treeEntry) []treeEntry {
-	out := make([]treeEntry, 0, len(es)+1)
+// SetEntry replaces or inserts an entry by name.
+func SetEntry(es []TreeEntry, e TreeEntry) []TreeEntry {
+	out := make([]TreeEntry, 0, len(es)+1)
 	for _, x := range es {
-		if x.name != e.name {
+		if x.Name != e.Name {
 			out = append(out, x)
 		}
 	}
 	return append(out, e)
 }
 
-// commitInfo is a ledger commit's content.
-type commitInfo struct {
-	tree      plumbing.Hash
-	parent    plumbing.Hash // zero for genesis
-	ident     string        // "vmc-git <kid>"
-	when      int64         // unix seconds, UTC
-	message   string
-	signature string // armored SSHSIG (namespace git); empty in the payload
+// CommitInfo is a ledger commit's content.
+type CommitInfo struct {
+	Tree      plumbing.Hash
+	Parent    plumbing.Hash // zero for genesis
+	Ident     string        // "vmc-git <kid>"
+	When      int64         // unix seconds, UTC
+	Message   string
+	Signature string // armored SSHSIG (namespace git); empty in the payload
 }
 
-// encode renders the commit object. With sig false it renders the payload
+// Encode renders the commit object. With sig false it renders the payload
 // that the signature covers (git's form: the commit without gpgsig).
-func (c commitInfo) encode(sig bool) []byte {
-	b := make([]byte, 0, 200+len(c.ident)*2+len(c.message)+len(c.signature)*9/8)
+func (c CommitInfo) Encode(sig bool) []byte {
+	b := make([]byte, 0, 200+len(c.Ident)*2+len(c.Message)+len(c.Signature)*9/8)
 	b = append(b, "tree "...)
-	b = hex.AppendEncode(b, c.tree[:])
+	b = hex.AppendEncode(b, c.Tree[:])
 	b = append(b, '\n')
-	if !c.parent.IsZero() {
+	if !c.Parent.IsZero() {
 		b = append(b, "parent "...)
-		b = hex.AppendEncode(b, c.parent[:])
+		b = hex.AppendEncode(b, c.Parent[:])
 		b = append(b, '\n')
 	}
 	for _, role := range []string{"author ", "committer "} {
 		b = append(b, role...)
-		b = append(b, c.ident...)
+		b = append(b, c.Ident...)
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, c.when, 10)
+		b = strconv.AppendInt(b, c.When, 10)
 		b = append(b, " +0000\n"...)
 	}
-	if sig && c.signature != "" {
+	if sig && c.Signature != "" {
 		// The signature's lines, continued with a leading space.
 		b = append(b, "gpgsig "...)
-		for _, ch := range []byte(strings.TrimSuffix(c.signature, "\n")) {
+		for _, ch := range []byte(strings.TrimSuffix(c.Signature, "\n")) {
 			b = append(b, ch)
 			if ch == '\n' {
 				b = append(b, ' ')
@@ -379,14 +384,14 @@ func (c commitInfo) encode(sig bool) []byte {
 		b = append(b, '\n')
 	}
 	b = append(b, '\n')
-	return append(b, c.message...)
+	return append(b, c.Message...)
 }
 
-// parseCommitHeaders reads the fields a verifier needs from a raw commit:
+// ParseCommitHeaders reads the fields a verifier needs from a raw commit:
 // tree, parents, committer time and the gpgsig value. The caller then
 // re-encodes the expected commit and compares bytes, which rejects every
 // other header and any other formatting.
-func parseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
+func ParseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
 	head, _, ok := bytes.Cut(raw, []byte("\n\n"))
 	if !ok {
 		return tree, nil, "", errors.New("commit: no message")
@@ -421,7 +426,7 @@ func parseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash
 	return tree, parents, sig, nil
 }
 
-// parseHashBytes is parseHash for bytes, without a copy when b is valid.
+// parseHashBytes is ParseHash for bytes, without a copy when b is valid.
 func parseHashBytes(b []byte) (plumbing.Hash, error) {
 	var h plumbing.Hash
 	if len(b) == 2*len(h) {
@@ -433,10 +438,11 @@ func parseHashBytes(b []byte) (plumbing.Hash, error) {
 			return h, nil
 		}
 	}
-	return parseHash(string(b))
+	return ParseHash(string(b))
 }
 
-func parseHash(s string) (plumbing.Hash, error) {
+// ParseHash parses a lower-case hex object id.
+func ParseHash(s string) (plumbing.Hash, error) {
 	var h plumbing.Hash
 	if len(s) != 40 {
 		return h, fmt.Errorf("bad object id %q", s)

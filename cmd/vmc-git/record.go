@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/receipt"
+)
+
+func recordCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "record",
+		Usage: "append a manual receipt: an operation done by hand outside vmc-git (break-glass)",
+		Description: `Records what an operator did by hand, signed by the operator, so the ledger
+stays the complete history. --body FILE adds a JSON object with the details.
+
+EXAMPLE:
+   vmc-git record --summary "rebooted web-1 from the console after a kernel hang" --key ~/.ssh/vmc_alice
+   vmc-git record --summary "rotated root password on db-1" --body details.json --json`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "summary", Required: true, Usage: "one line: what was done and why"},
+			&cli.StringFlag{Name: "body", Usage: "JSON object file with details"},
+			keyFlag, kidFlag, jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if err := receipt.ValidSummary(c.String("summary")); err != nil {
+				return fail(exitUsage, err)
+			}
+			var details []byte
+			if f := c.String("body"); f != "" {
+				b, err := readInput(f)
+				if err != nil {
+					return err
+				}
+				cb, err := canon.Canonicalize(b)
+				if err != nil {
+					return fail(exitUsage, fmt.Errorf("--body %s: %w", f, err))
+				}
+				if cb[0] != '{' {
+					return fail(exitUsage, fmt.Errorf("--body %s: want a JSON object", f))
+				}
+				details = cb
+			}
+			ws, err := open(c)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			id, err := loadSigner(c, ws)
+			if err != nil {
+				return err
+			}
+			w, err := ws.Record(id, c.String("summary"), details)
+			if err != nil {
+				return err
+			}
+			return reportWritten(c, w)
+		},
+	}
+}
+
+type writtenJSON struct {
+	Seq    uint64        `json:"seq"`
+	Kind   receipt.Kind  `json:"kind"`
+	Path   string        `json:"path"`
+	Blake3 digest.Digest `json:"blake3"`
+	SHA256 digest.Digest `json:"sha256"`
+	Commit string        `json:"commit"`
+}
+
+func reportWritten(c *cli.Context, w *gitledger.Written) error {
+	if c.Bool("json") {
+		return printJSON(c, writtenJSON{w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Sums.SHA256, w.Commit.String()})
+	}
+	outf(c, "receipt %d (%s) %s\n  blake3 %s\n  commit %s\n", w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Commit)
+	return nil
+}

@@ -1,0 +1,107 @@
+package workspace
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/plans"
+)
+
+// ApplyRequest is how ApplyPlan and ApplyPending run.
+type ApplyRequest struct {
+	Force    bool          // break locks held by others (recorded in the receipt)
+	LockWait time.Duration // wait this long for a held lock
+	// Push: fetch first, take locks on Remote, push each receipt
+	// (compare-and-swap). It needs a work tree and a config.
+	Push          bool
+	Remote        string
+	RemoteLockAge time.Duration        // a remote lock older than this is a dead run's
+	Fault         func(step string)    // crash injection for tests; nil in production
+	Log           func(string, ...any) // progress notes; may be nil
+}
+
+// applier builds the applier for req, signed by id.
+func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, error) {
+	prov, err := ws.Provider()
+	if err != nil {
+		return nil, err
+	}
+	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force,
+		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log}
+	if ws.Config != nil {
+		opts.Genesis = &ws.Config.GenesisBlake3
+	}
+	if req.Push {
+		if ws.Config == nil || ws.Root == "" {
+			return nil, usagef("apply --push needs a ledger repository with a work tree and %s", ".vmc/config.json")
+		}
+		opts.Remote = apply.NewGitRemote(ws.Root, req.Remote, ws.Config.Branch, ws.Config.MainBranch)
+		opts.RemoteLockAge = req.RemoteLockAge
+	}
+	return apply.New(opts), nil
+}
+
+// ApplyPending applies every plan merged on the main branch (with --push,
+// the remote's) that has no receipt yet, oldest first, after finishing any
+// apply a crash interrupted. errs holds one error per plan that was not
+// applied; err is for what stopped the whole run.
+func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyRequest) (outs []*apply.Outcome, errs []error, err error) {
+	ap, err := ws.applier(id, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	mainRef := ws.MainRef()
+	if req.Push {
+		mainRef = "refs/remotes/" + req.Remote + "/" + ws.Config.MainBranch
+	}
+	return ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) {
+		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), ws.Applied)
+	})
+}
+
+// ApplyPlan applies one plan file, with the approvals beside it (in
+// <id>.approvals/). As with ApplyPending, planErr is the plan's refusal or
+// failure, err what stopped the run before the plan was tried.
+func (ws *Workspace) ApplyPlan(ctx context.Context, id Identity, req ApplyRequest, file string) (out *apply.Outcome, planErr, err error) {
+	ap, err := ws.applier(id, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, b, err := LoadPlan(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	sigs, err := plans.LoadApprovals(filepath.Dir(file), p.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, planErr = ap.Apply(ctx, apply.Input{Bytes: b, Approvals: sigs, Commit: ws.committedIn(p.ID, b)})
+	return out, planErr, nil
+}
+
+// committedIn returns the main commit that added plans/<id>.json with these
+// exact bytes, or "".
+func (ws *Workspace) committedIn(id string, b []byte) string {
+	if ws.Root == "" || ws.Config == nil {
+		return ""
+	}
+	out, err := gitCmd(ws.Root, "log", "--diff-filter=A", "--format=%H", "refs/heads/"+ws.Config.MainBranch, "--", plans.Path(id))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return ""
+	}
+	c := lines[len(lines)-1]
+	cur, err := gitCmd(ws.Root, "show", "refs/heads/"+ws.Config.MainBranch+":"+plans.Path(id))
+	if err != nil || cur != string(b) {
+		return ""
+	}
+	return c
+}

@@ -1,0 +1,69 @@
+// Package workspace holds every use case of vmc-git: a ledger repository as
+// its operator uses it, opened once (Open: work tree root, .vmc/config.json,
+// the ledger branch, and on first use the provider), with one function per
+// use case. It takes values and returns values and typed errors (*Error with
+// a Kind and hints); it never prints, prompts or exits. The CLI
+// (cmd/vmc-git) and any other shell (an MCP server) parse their input, call
+// one of these, and format the result.
+//
+// The use cases, what each reads, writes and refuses:
+//
+//	Init         reads  Dir (git init if it is not a repository)
+//	             writes the genesis receipt on the ledger branch, then
+//	                    .vmc/config.json (pinning the genesis) and the caller
+//	                    workflows, committed on the main branch
+//	             refuses an invalid ledger id (usage); a repository with a
+//	                    config or a ledger branch (refused)
+//	Record       reads  the ledger tip
+//	             writes one manual receipt (break-glass)
+//	             refuses a bad summary (usage); a signer without the role,
+//	                    a writer that keeps losing the race (refused)
+//	MakePlan     reads  the ledger head; every server the actions touch, from
+//	                    the provider
+//	             writes the plan file (create-only)
+//	             refuses a dry run that cannot work (refused); an invalid
+//	                    action (usage); an existing plan file (refused)
+//	Approve      reads  the plan file; the trust state at the ledger head
+//	             writes <id>.approvals/<kid>.sig beside the plan
+//	             refuses a key that would not count as an approver (refused)
+//	Status       reads  a plan file, its approvals, the trust state, the
+//	                    ledger's plans/ (applied?)
+//	ApplyPlan,   reads  the plan (file, or every plan on the main branch
+//	ApplyPending        without a receipt), its approvals, the ledger (verified
+//	                    first), the provider; with Push the remote
+//	             writes intents under .git/vmc/intents, provider actions,
+//	                    one apply receipt per plan; with Push the remote's
+//	                    lock refs and ledger branch
+//	             refuses per plan (in the errors list, not err): unapproved,
+//	                    stale, already applied, other ledger, lock held
+//	Review       reads  git diff base...head under plans/, the plans and
+//	                    approvals at head, the trust state, the provider
+//	             writes nothing
+//	             reports broken rules as Violations (a changed or deleted
+//	                    merged plan, a non-plan file, an approval changed)
+//	ProposeTrust reads  the ledger head and trust state
+//	             writes nothing (WriteChange writes the proposal file)
+//	             refuses a malformed change (usage); one that does not apply
+//	                    to the trust state (refused); rotating an unknown key
+//	                    (not found)
+//	CosignTrust  reads  the proposal, the ledger head
+//	             writes the signature into the proposal (WriteChange)
+//	             refuses a proposal for another head; a key that is not a
+//	                    trusted admin (refused)
+//	ApplyTrust,  reads  the proposal and the ledger head
+//	ChangeTrust  writes one keys receipt (ChangeTrust: propose, co-sign and
+//	                    apply in one step, admin_threshold 1 only)
+//	             refuses another head; too few admin co-signatures (refused)
+//	Snapshot     reads  the receipts
+//	             writes with tag the signed tag vmc/merkle/<N>
+//	             refuses anything that fails (refused)
+//	InstallHook  reads  the repository (bare or not), its config at HEAD
+//	             writes hooks/pre-receive (bare) or .git/hooks/pre-push
+//	             refuses to replace a hook vmc-git did not write (refused)
+//	CheckPush    reads  the pushed refs and objects (git's quarantine)
+//	             refuses every update that breaks a rule (invalid)
+//	Verify, Log, Receipt, VerifyReceipt, Leaves: reads only.
+//
+// Open changes nothing in the repository except, in a fresh clone, the
+// missing local ledger branch, created from origin's.
+package workspace

@@ -1,0 +1,136 @@
+package workspace
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/hooks"
+	"github.com/vmc-git/vmc-git/internal/config"
+)
+
+// HookMarker identifies hook scripts vmc-git wrote.
+const HookMarker = "# installed by vmc-git hook install"
+
+// Hook names and the vmc-git hook subcommand each runs.
+const (
+	HookPreReceive = "pre-receive" // in a bare (server) repository
+	HookPrePush    = "pre-push"    // in a clone
+)
+
+// HookRequest is what InstallHook needs.
+type HookRequest struct {
+	Repo         string // the repository (any directory in it)
+	Exe          string // the vmc-git binary the hook runs, by absolute path
+	MainBranch   string // "" for the config's at HEAD, else main
+	LedgerBranch string // "" for the config's at HEAD, else vmc/ledger
+	Force        bool   // replace a hook vmc-git did not write
+}
+
+// InstalledHook describes the hook InstallHook wrote.
+type InstalledHook struct {
+	Path         string
+	Exe          string
+	Hook         string // HookPreReceive or HookPrePush
+	MainBranch   string
+	LedgerBranch string
+}
+
+// InstallHook writes hooks/pre-receive in a bare repository, or
+// .git/hooks/pre-push in one with a work tree: a script that runs Exe's
+// "hook <name>" with the branches it guards. It refuses to replace a hook
+// vmc-git did not write, unless Force.
+func InstallHook(req HookRequest) (*InstalledHook, error) {
+	out, err := gitCmd(req.Repo, "rev-parse", "--is-bare-repository", "--absolute-git-dir")
+	if err != nil {
+		return nil, notFoundErr(err)
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return nil, fmt.Errorf("cannot tell the git directory of %s", req.Repo)
+	}
+	bare, gitDir := f[0] == "true", f[1]
+	name := HookPrePush
+	if bare {
+		name = HookPreReceive
+	}
+	path := filepath.Join(gitDir, "hooks", name)
+	if old, err := os.ReadFile(path); err == nil && !bytes.Contains(old, []byte(HookMarker)) && !req.Force {
+		return nil, refusedErr(fmt.Errorf("%s exists and was not written by vmc-git", path), "chain it by hand, or use --force to replace it")
+	}
+	mainB, ledgerB := installBranches(req)
+	args := fmt.Sprintf(`--main-branch %s --ledger-branch %s "$@"`, shellQuote(mainB), shellQuote(ledgerB))
+	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", HookMarker, shellQuote(req.Exe), name, args)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		return nil, err
+	}
+	return &InstalledHook{Path: path, Exe: req.Exe, Hook: name, MainBranch: mainB, LedgerBranch: ledgerB}, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// installBranches picks the branch names a hook guards: the request's,
+// else the repository's .vmc/config.json at HEAD, else main and vmc/ledger.
+func installBranches(req HookRequest) (mainB, ledgerB string) {
+	mainB, ledgerB = "main", gitledger.DefaultBranch
+	if out, err := gitCmd(req.Repo, "show", "HEAD:"+config.Path); err == nil {
+		if cfg, err := config.Parse([]byte(out)); err == nil {
+			mainB, ledgerB = cfg.MainBranch, cfg.Branch
+		}
+	}
+	if req.MainBranch != "" {
+		mainB = req.MainBranch
+	}
+	if req.LedgerBranch != "" {
+		ledgerB = req.LedgerBranch
+	}
+	return mainB, ledgerB
+}
+
+// ErrPushRefused is CheckPush's error when a rule refuses the push.
+var ErrPushRefused = errors.New("push refused by the vmc-git hook")
+
+// CheckPush runs the push rules (package hooks) on ups in the repository
+// at gitDir, reading pushed objects from quarantine ("" outside
+// pre-receive). tracking, for pre-push, maps a pushed ref to the local ref
+// holding the remote's value of refs not in the push; nil for pre-receive.
+// It returns the refusals; err is ErrPushRefused (an invalid Kind) if there
+// are any.
+func CheckPush(gitDir, quarantine string, ups []hooks.Update, tracking func(string) string, b hooks.Branches) ([]hooks.Refusal, error) {
+	l, err := gitledger.OpenHookRepo(gitDir, "", quarantine)
+	if err != nil {
+		return nil, err
+	}
+	repo := l.Repo()
+	current := func(ref string) plumbing.Hash {
+		if tracking != nil {
+			for _, u := range ups {
+				if u.Ref == ref {
+					return u.Old
+				}
+			}
+			if ref = tracking(ref); ref == "" {
+				return plumbing.ZeroHash
+			}
+		}
+		r, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
+		if err != nil {
+			return plumbing.ZeroHash
+		}
+		return r.Hash()
+	}
+	refusals := hooks.Check(l, ups, current, b)
+	if len(refusals) == 0 {
+		return nil, nil
+	}
+	return refusals, invalidErr(ErrPushRefused)
+}

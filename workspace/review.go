@@ -1,0 +1,146 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/provider"
+)
+
+// Review checks the plans a pull request adds between base and head (git
+// diff base...head under plans/): each must be canonical, new, named by its
+// id and for this ledger; changing or deleting a merged plan, or an
+// approval, breaks a rule. For each added plan it checks the approvals at
+// head against the trust state at the ledger head, reads the servers its
+// actions touch from the provider, and whether apply would refuse it as
+// stale. A broken rule is a Violation in the result, not an error.
+func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Review, error) {
+	if ws.Root == "" {
+		return nil, usagef("plan review needs a work tree")
+	}
+	out, err := gitCmd(ws.Root, "diff", "--name-status", "--no-renames", base+"..."+head, "--", plans.Dir+"/")
+	if err != nil {
+		return nil, err
+	}
+	rv := &plans.Review{}
+	bad := func(file, format string, a ...any) {
+		rv.Violations = append(rv.Violations, plans.Violation{File: file, Message: fmt.Sprintf(format, a...)})
+	}
+	tip, tipErr := ws.Ledger.Tip()
+	var added []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		status, file, ok := strings.Cut(line, "\t")
+		if !ok {
+			continue
+		}
+		rest := strings.TrimPrefix(file, plans.Dir+"/")
+		isPlan := !strings.Contains(rest, "/") && strings.HasSuffix(rest, ".json")
+		isApproval := strings.Contains(rest, plans.ApprovalsSuffix+"/") && strings.HasSuffix(rest, ".sig")
+		switch {
+		case !isPlan && !isApproval:
+			bad(file, "plans/ holds only <id>.json files and <id>.approvals/<kid>.sig approvals")
+		case status != "A" && isPlan:
+			bad(file, "a merged plan is immutable (status %s): make a new plan instead", status)
+		case status != "A":
+			bad(file, "approvals are add-only (status %s)", status)
+		case isPlan:
+			added = append(added, file)
+		}
+	}
+	var prov provider.Provider
+	var provErr error
+	if len(added) > 0 {
+		prov, provErr = ws.Provider()
+	}
+	for _, file := range added {
+		b, err := gitCmd(ws.Root, "show", head+":"+file)
+		if err != nil {
+			return nil, err
+		}
+		p, err := plans.Parse([]byte(b))
+		if err != nil {
+			bad(file, "%v", err)
+			continue
+		}
+		if want := plans.Path(p.ID); want != file {
+			bad(file, "plan id %s must match the file name (%s)", p.ID, want)
+			continue
+		}
+		if ws.Config != nil && p.Ledger != ws.Config.Ledger {
+			bad(file, "plan for ledger %s, this repository is %s", p.Ledger, ws.Config.Ledger)
+			continue
+		}
+		pr := plans.PlanReview{File: file, ID: p.ID, Summary: p.Summary, Plan: p, Bytes: []byte(b)}
+		sigs, err := ws.approvalsAt(head, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if tipErr != nil {
+			pr.NowError = "no ledger branch here: " + tipErr.Error()
+		} else {
+			if r, err := ws.Ledger.NewReader(); err == nil {
+				if _, ferr := r.File(plans.Path(p.ID)); ferr == nil {
+					bad(file, "plan %s is already in the ledger: plans apply once", p.ID)
+					continue
+				}
+			}
+			pr.Approvals = plans.CheckApprovalSet(tip.Trust, pr.Bytes, sigs, time.Now())
+		}
+		switch {
+		case provErr != nil:
+			pr.NowError = provErr.Error()
+		case tipErr == nil:
+			pr.Now = map[string]*provider.Server{}
+			for _, st := range p.Actions {
+				if st.Action.Kind != provider.KindServer {
+					continue // other kinds: the staleness check below reads them
+				}
+				s, err := prov.Server(ctx, st.Action.Server)
+				if err != nil && !errors.Is(err, provider.ErrNotFound) {
+					pr.NowError = err.Error()
+					break
+				}
+				pr.Now[st.Action.Server] = s
+			}
+			view, err := apply.NewLedgerView(ws.Ledger)
+			if err == nil {
+				var se *plans.StaleError
+				if err := plans.CheckFresh(ctx, prov, view, p); errors.As(err, &se) {
+					pr.Stale = se.Diffs
+				} else if err != nil {
+					pr.NowError = err.Error()
+				}
+			}
+		}
+		rv.Plans = append(rv.Plans, pr)
+	}
+	return rv, nil
+}
+
+// approvalsAt reads plans/<id>.approvals/*.sig at a commit.
+func (ws *Workspace) approvalsAt(rev, id string) (map[string][]byte, error) {
+	dir := plans.Dir + "/" + id + plans.ApprovalsSuffix + "/"
+	out, err := gitCmd(ws.Root, "ls-tree", "--name-only", rev, dir)
+	if err != nil {
+		return nil, err
+	}
+	sigs := map[string][]byte{}
+	for _, f := range strings.Fields(out) {
+		kid, ok := strings.CutSuffix(strings.TrimPrefix(f, dir), ".sig")
+		if !ok || keys.ValidKID(kid) != nil {
+			continue
+		}
+		b, err := gitCmd(ws.Root, "show", rev+":"+f)
+		if err != nil {
+			return nil, err
+		}
+		sigs[kid] = []byte(b)
+	}
+	return sigs, nil
+}
