@@ -337,21 +337,21 @@ var cliKind = map[provider.Kind]string{
 // `plan ip primary|floating …`, and `plan file`.
 func resourcePlanCommands() []*cli.Command {
 	specs := kindSpecs()
-	var out []*cli.Command
-	byKind := map[provider.Kind]*cli.Command{}
-	for _, k := range provider.Kinds {
-		cmd := &cli.Command{Name: cliKind[k], Usage: "plan an operation on a " + strings.ReplaceAll(k.String(), "_", " ")}
+	kindCmd := func(name string, k provider.Kind) *cli.Command {
+		cmd := &cli.Command{Name: name, Usage: "plan an operation on a " + strings.ReplaceAll(k.String(), "_", " "),
+			Description: "EXAMPLE:\n   " + exampleFor(k, "create")}
 		for _, sp := range specs[k] {
 			cmd.Subcommands = append(cmd.Subcommands, resOpCommand(k, sp))
 		}
-		byKind[k] = cmd
-		out = append(out, cmd)
+		return cmd
 	}
-	ip := &cli.Command{Name: "ip", Usage: "plan an operation on a primary or floating IP",
-		Subcommands: []*cli.Command{
-			{Name: "primary", Usage: byKind[provider.KindPrimaryIP].Usage, Subcommands: byKind[provider.KindPrimaryIP].Subcommands},
-			{Name: "floating", Usage: byKind[provider.KindFloatingIP].Usage, Subcommands: byKind[provider.KindFloatingIP].Subcommands},
-		}}
+	var out []*cli.Command
+	for _, k := range provider.Kinds {
+		out = append(out, kindCmd(cliKind[k], k))
+	}
+	ip := &cli.Command{Name: "ip", Usage: "plan an operation on a primary or floating IP (as primary-ip and floating-ip)",
+		Description: "EXAMPLE:\n   vmc-git plan ip floating create vip --type ipv4 --server web-1\n   vmc-git plan ip primary assign ip-web --server web-1",
+		Subcommands: []*cli.Command{kindCmd("primary", provider.KindPrimaryIP), kindCmd("floating", provider.KindFloatingIP)}}
 	return append(out, ip, planFileCommand())
 }
 
