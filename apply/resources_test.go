@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -384,4 +385,29 @@ func TestCrashAtEachStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResourceLocks: a plan takes the lock of every resource it changes, so
+// a live lock on a firewall blocks a plan that applies it to a server, and
+// nothing is called.
+func TestResourceLocks(t *testing.T) {
+	f := newResFixture(t)
+	ctx := context.Background()
+	fw := kindAct(provider.KindFirewall, provider.OpCreate, "fw")
+	f.apply(t, f.plan(t, fw, provider.Action{Op: provider.OpCreate, Server: "web-1", ServerType: "cx22", Image: "debian-12"}))
+	in := f.plan(t, provider.Action{Op: provider.OpAttachFirewall, Server: "web-1", Firewall: "fw"})
+	other := lock.New(f.locks)
+	if _, err := other.Acquire("fw.fw", "bob", "someone-else", false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.applier(nil).Apply(ctx, in)
+	var held *lock.HeldError
+	if !errors.As(err, &held) || held.Info.Server != "fw.fw" || held.Info.Plan != "someone-else" {
+		t.Fatalf("apply under a held firewall lock: %v", err)
+	}
+	if s, _ := f.prov.Server(ctx, "web-1"); len(s.Firewalls) != 0 {
+		t.Fatalf("the provider was called: %v", s.Firewalls)
+	}
+	other.Release("fw.fw", false)
+	f.apply(t, in)
 }
