@@ -41,7 +41,9 @@ func resourceActions() []struct {
 			a.Subnets = []provider.Subnet{{IPRange: "10.1.0.0/16", NetworkZone: "us-east", Type: "server"}}
 			a.Routes = []provider.Route{{Destination: "10.200.0.0/16", Gateway: "10.1.0.5"}}
 		}), []string{"network net", "10.0.0.0/8", "server 10.1.0.0/16 in us-east", "route 10.200.0.0/16 via 10.1.0.5"}},
-		{k(provider.KindNetwork, provider.OpAddSubnet, "net2", func(a *provider.Action) { a.Subnet = &provider.Subnet{IPRange: "10.2.0.0/16", NetworkZone: "eu-central"} }), []string{"add subnet cloud 10.2.0.0/16 in eu-central to network net2"}},
+		{k(provider.KindNetwork, provider.OpAddSubnet, "net2", func(a *provider.Action) {
+			a.Subnet = &provider.Subnet{IPRange: "10.2.0.0/16", NetworkZone: "eu-central"}
+		}), []string{"add subnet cloud 10.2.0.0/16 in eu-central to network net2"}},
 		{k(provider.KindNetwork, provider.OpDeleteSubnet, "net3", func(a *provider.Action) { a.IPRange = "10.3.0.0/16" }), []string{"10.3.0.0/16", "net3"}},
 		{k(provider.KindNetwork, provider.OpAddRoute, "net4", func(a *provider.Action) { a.Route = &provider.Route{Destination: "0.0.0.0/0", Gateway: "10.0.0.2"} }), []string{"0.0.0.0/0 via 10.0.0.2", "net4"}},
 		{k(provider.KindNetwork, provider.OpDeleteRoute, "net5", func(a *provider.Action) { a.Route = &provider.Route{Destination: "0.0.0.0/0", Gateway: "10.0.0.3"} }), []string{"10.0.0.3", "net5"}},
