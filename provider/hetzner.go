@@ -350,6 +350,15 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 		if s, _, err := h.r.Server.GetByID(ctx, id); err == nil && s != nil {
 			res.Observed = fromHcloud(s, h.names(ctx, s))
 		}
+		// The network or firewall the server joined or left changed too.
+		if k, name := KindNetwork, a.Network; name != "" || a.Firewall != "" {
+			if name == "" {
+				k, name = KindFirewall, a.Firewall
+			}
+			if r, err := h.Resource(ctx, k, name); err == nil {
+				res.Resource = r
+			}
+		}
 	}
 	return res, nil
 }

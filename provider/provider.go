@@ -177,10 +177,13 @@ type Result struct {
 	// contains credentials.
 	Error string `json:"error,omitempty"`
 	// Observed is the server as read after the actions finished; nil after a
-	// delete, and nil when it could not be read.
+	// delete, and nil when it could not be read. For an action on another
+	// kind, it is the server the action attached the resource to or
+	// detached it from (volumes, IPs), if any.
 	Observed *Server `json:"observed,omitempty"`
 	// Resource is, for an action on another kind, the resource as read
-	// after the actions finished (nil as for Observed).
+	// after the actions finished (nil as for Observed); for a server op that
+	// attaches or detaches a network or firewall, that network or firewall.
 	Resource *Resource `json:"resource,omitempty"`
 	// ImageID is the id of the image a create_image action made.
 	ImageID int64 `json:"image_id,omitempty"`

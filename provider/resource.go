@@ -658,6 +658,17 @@ func (h *Hetzner) applyResource(ctx context.Context, a Action, extra map[string]
 		if r, err := h.Resource(ctx, a.Kind, name); err == nil {
 			res.Resource = r
 		}
+		// The server the action attached the resource to or detached it
+		// from changed too.
+		srv := a.Server
+		if srv == "" && cur != nil && (a.Op == OpDetach || a.Op == OpUnassign) {
+			srv = cur.Server
+		}
+		if srv != "" && !strings.HasPrefix(srv, "#") {
+			if s, err := h.Server(ctx, srv); err == nil {
+				res.Observed = s
+			}
+		}
 	}
 	return res, nil
 }

@@ -185,6 +185,9 @@ func TestNetworks(t *testing.T) {
 		t.Fatalf("routes after delete_route: %+v", r.Routes)
 	}
 
+	b2 := res(provider.KindNetwork, provider.OpCreate, "backend2")
+	b2.IPRange, b2.Subnets = "10.9.0.0/16", []provider.Subnet{{IPRange: "10.9.0.0/24", NetworkZone: "eu-central"}}
+	e.apply(t, b2)
 	// Servers: attach with an IP and alias IPs; at most once; IPs unique.
 	e.create(t, "app-1")
 	e.create(t, "app-2")
@@ -192,6 +195,9 @@ func TestNetworks(t *testing.T) {
 	s := e.apply(t, at).Observed
 	if len(s.PrivateNet) != 1 || s.PrivateNet[0].Network != "backend" || s.PrivateNet[0].IP != "10.1.1.5" || s.PrivateNet[0].AliasIPs[0] != "10.1.1.6" {
 		t.Fatalf("private net: %+v", s.PrivateNet)
+	}
+	if r := e.apply(t, provider.Action{Op: provider.OpAttachNetwork, Server: "app-1", Network: "backend2"}); r.Resource == nil || !slices.Equal(r.Resource.Servers, []string{"app-1"}) {
+		t.Fatalf("attach_network observes the network too: %+v", r.Resource)
 	}
 	e.refuse(t, at, "server_already_attached")
 	at2 := provider.Action{Op: provider.OpAttachNetwork, Server: "app-2", Network: "backend", IP: "10.1.1.6"}
@@ -254,7 +260,9 @@ func TestVolumes(t *testing.T) {
 	att.Server = "db-2"
 	e.refuse(t, att, "invalid_input") // another location
 	att.Server = "db-1"
-	e.apply(t, att)
+	if r := e.apply(t, att); r.Observed == nil || !slices.Equal(r.Observed.Volumes, []string{"data", "loose"}) {
+		t.Fatalf("attach observes the server too: %+v", r.Observed)
+	}
 	e.refuse(t, att, "volume_already_attached")
 
 	rs := res(provider.KindVolume, provider.OpResize, "data")
@@ -266,7 +274,9 @@ func TestVolumes(t *testing.T) {
 	e.refuse(t, rs, "invalid_input") // volumes only grow
 
 	e.refuse(t, res(provider.KindVolume, provider.OpDelete, "data"), "locked") // attached
-	e.apply(t, res(provider.KindVolume, provider.OpDetach, "data"))
+	if r := e.apply(t, res(provider.KindVolume, provider.OpDetach, "data")); r.Observed == nil || !slices.Equal(r.Observed.Volumes, []string{"loose"}) {
+		t.Fatalf("detach observes the server it left: %+v", r.Observed)
+	}
 	pr := res(provider.KindVolume, provider.OpProtect, "data")
 	pr.Delete = ptr(true)
 	e.apply(t, pr)

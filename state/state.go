@@ -18,11 +18,13 @@
 //     (and keeps the last known state), since the ledger cannot say;
 //   - the entry records the receipt seq and plan of that action.
 //
-// Only targets are updated. An action that also changes the resources it
-// refers to (a volume created on a server, a firewall applied to servers)
-// is seen on its target: the volume's server, the firewall's servers. The
-// server's own lists of volumes and firewalls are as of the last action on
-// the server. A drift check compares each entry with the provider.
+// An action on a volume or IP that attaches it to a server or detaches it
+// also records that server as observed after it, and a server op that
+// joins or leaves a network or firewall records that resource: both
+// entries are updated. A firewall applied to several servers at once is
+// seen on the firewall (its servers); those servers' own lists are as of
+// the last action that observed them. A drift check compares each entry
+// with the provider.
 //
 // Resources touched only by hand, or only by plans that failed before
 // reaching the provider, are not in the state.
@@ -132,17 +134,38 @@ func apply(byRef map[provider.Ref]*Entry, seq uint64, r *receipt.Receipt) error 
 			t.Name = a.NewName
 			cur.Name = a.NewName
 		}
-		cur.Unknown = res.Status == provider.StatusUnknown && res.Observed == nil && res.Resource == nil
-		switch {
-		case res.Observed != nil:
-			cur.Server, cur.Unknown = res.Observed, false
-		case res.Resource != nil:
-			cur.Other, cur.Unknown = res.Resource, false
+		// The target's observation, and the other resource the action
+		// attached or detached, observed with it.
+		own, other := res.Observed != nil, res.Resource != nil
+		if t.Kind != provider.KindServer {
+			own, other = other, own
 		}
-		if cur.Server == nil && cur.Other == nil && !cur.Unknown {
-			continue // nothing ever observed (a refused create)
+		cur.Unknown = res.Status == provider.StatusUnknown && !own
+		if own {
+			if t.Kind == provider.KindServer {
+				cur.Server = res.Observed
+			} else {
+				cur.Other = res.Resource
+			}
 		}
-		byRef[t] = cur
+		if cur.Server != nil || cur.Other != nil || cur.Unknown {
+			byRef[t] = cur
+		}
+		if other {
+			var o *Entry
+			if t.Kind == provider.KindServer {
+				o = &Entry{Kind: res.Resource.Kind.String(), Name: res.Resource.Name, Other: res.Resource}
+			} else {
+				o = &Entry{Kind: "server", Name: res.Observed.Name, Server: res.Observed}
+			}
+			o.Seq, o.Plan, o.Op = seq, r.Apply.Plan.ID, string(a.Op)
+			byRef[provider.Ref{Kind: kindOf(o.Kind), Name: o.Name}] = o
+		}
 	}
 	return nil
+}
+
+func kindOf(s string) provider.Kind {
+	k, _ := provider.ParseKind(s)
+	return k
 }

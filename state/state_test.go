@@ -66,6 +66,25 @@ func TestReplayRules(t *testing.T) {
 	if by[provider.Ref{Name: "web-1"}] != nil {
 		t.Fatal("deleted server stays")
 	}
+	// An attach records both sides: the volume and the server it joined.
+	att := rec(t, "p6", provider.Action{Kind: provider.KindVolume, Op: provider.OpAttach, Name: "data", Server: "db-1"},
+		provider.Result{Status: "succeeded", Resource: &provider.Resource{Kind: provider.KindVolume, ID: 3, Name: "data", Server: "db-1"},
+			Observed: &provider.Server{ID: 4, Name: "db-1", Volumes: []string{"data"}}},
+		provider.Action{Op: provider.OpAttachNetwork, Server: "db-1", Network: "net"},
+		provider.Result{Status: "succeeded", Observed: &provider.Server{ID: 4, Name: "db-1", Volumes: []string{"data"}, PrivateNet: []provider.PrivateNet{{Network: "net", IP: "10.0.1.2"}}},
+			Resource: &provider.Resource{Kind: provider.KindNetwork, ID: 5, Name: "net", Servers: []string{"db-1"}}})
+	if err := apply(by, 6, att); err != nil {
+		t.Fatal(err)
+	}
+	if d := by[provider.Ref{Name: "db-1"}]; d == nil || len(d.Server.Volumes) != 1 || len(d.Server.PrivateNet) != 1 || d.Op != "attach_network" {
+		t.Fatalf("db-1: %+v", d)
+	}
+	if v := by[provider.Ref{Kind: provider.KindVolume, Name: "data"}]; v == nil || v.Other.Server != "db-1" {
+		t.Fatalf("data: %+v", v)
+	}
+	if n := by[provider.Ref{Kind: provider.KindNetwork, Name: "net"}]; n == nil || n.Other.Servers[0] != "db-1" || n.Plan != "p6" {
+		t.Fatalf("net: %+v", n)
+	}
 	// A result that is not JSON is an error naming the receipt.
 	bad := &receipt.Receipt{Kind: receipt.KindApply, Apply: &receipt.Apply{Actions: []receipt.ActionRecord{
 		{Action: json.RawMessage(`{"op":"poweron","server":"x"}`), Result: json.RawMessage(`[`)}}}}
