@@ -281,6 +281,20 @@ func (s *Server) networkAction(r *http.Request) (int, any, *apiError) {
 		}
 		n.Routes = slices.Delete(n.Routes, i, i+1)
 		return done("delete_route")
+	case "change_ip_range":
+		var req schema.NetworkActionChangeIPRangeRequest
+		if aerr := decode(r, &req); aerr != nil {
+			return 0, nil, aerr
+		}
+		rng := parseV4Net(req.IPRange)
+		if rng == nil {
+			return 0, nil, errInvalid("ip_range", "must be an IPv4 CIDR range")
+		}
+		if !within(parseV4Net(n.IPRange), rng) {
+			return 0, nil, errInvalid("ip_range", "the new range must contain the current one "+n.IPRange)
+		}
+		n.IPRange = rng.String()
+		return done("change_ip_range")
 	case "change_protection":
 		var req schema.NetworkActionChangeProtectionRequest
 		if aerr := decode(r, &req); aerr != nil {

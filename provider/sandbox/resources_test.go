@@ -155,3 +155,62 @@ func TestResourceStatePersists(t *testing.T) {
 		t.Fatalf("floating IP after restart: %+v", f)
 	}
 }
+
+// TestSnapshotsAndIPRange: image update/delete as `hcloud image` sends
+// them (snapshots only), and a network's range grown.
+func TestSnapshotsAndIPRange(t *testing.T) {
+	_, _, c := startSandbox(t, Options{})
+	ctx := context.Background()
+	off := false
+	res, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{Name: "s1", ServerType: &hcloud.ServerType{Name: "cx22"},
+		Image: &hcloud.Image{Name: "debian-12"}, StartAfterCreate: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Action.WaitFor(ctx, res.Action)
+	img, _, err := c.Server.CreateImage(ctx, res.Server, &hcloud.ServerCreateImageOpts{Type: hcloud.ImageTypeSnapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Image.Status != hcloud.ImageStatusCreating {
+		t.Fatalf("snapshot status while its action runs: %s", img.Image.Status)
+	}
+	c.Action.WaitFor(ctx, img.Action)
+	desc := "kept"
+	up, _, err := c.Image.Update(ctx, img.Image, hcloud.ImageUpdateOpts{Description: &desc, Labels: map[string]string{"keep": "yes"}})
+	if err != nil || up.Description != "kept" || up.Labels["keep"] != "yes" {
+		t.Fatalf("update: %+v %v", up, err)
+	}
+	if sel, _ := c.Image.AllWithOpts(ctx, hcloud.ImageListOpts{ListOpts: hcloud.ListOpts{LabelSelector: "keep=yes"}}); len(sel) != 1 {
+		t.Fatalf("select snapshots: %v", sel)
+	}
+	sys, _, _ := c.Image.GetByNameAndArchitecture(ctx, "debian-12", hcloud.ArchitectureX86)
+	if _, err := c.Image.Delete(ctx, sys); !hcloud.IsError(err, hcloud.ErrorCodeForbidden) {
+		t.Fatalf("delete a system image: %v", err)
+	}
+	if _, err := c.Image.Delete(ctx, img.Image); err != nil {
+		t.Fatal(err)
+	}
+	if im, _, _ := c.Image.GetByID(ctx, img.Image.ID); im != nil {
+		t.Fatal("snapshot still there")
+	}
+
+	_, r16, _ := net.ParseCIDR("10.0.0.0/16")
+	_, r15, _ := net.ParseCIDR("10.0.0.0/15")
+	_, r24, _ := net.ParseCIDR("10.0.0.0/24")
+	n, _, err := c.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "n", IPRange: r16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Network.ChangeIPRange(ctx, n, hcloud.NetworkChangeIPRangeOpts{IPRange: r24}); !hcloud.IsError(err, hcloud.ErrorCodeInvalidInput) {
+		t.Fatalf("shrink: %v", err)
+	}
+	a, _, err := c.Network.ChangeIPRange(ctx, n, hcloud.NetworkChangeIPRangeOpts{IPRange: r15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Action.WaitFor(ctx, a)
+	if n, _, _ := c.Network.GetByID(ctx, n.ID); n.IPRange.String() != "10.0.0.0/15" {
+		t.Fatalf("range %s", n.IPRange)
+	}
+}

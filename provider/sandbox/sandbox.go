@@ -431,6 +431,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/server_types/{id}", s.handle(false, s.getServerType))
 	m.HandleFunc("GET /v1/images", s.handle(false, s.listImages))
 	m.HandleFunc("GET /v1/images/{id}", s.handle(false, s.getImage))
+	m.HandleFunc("PUT /v1/images/{id}", s.handle(true, s.updateImage))
+	m.HandleFunc("DELETE /v1/images/{id}", s.handle(true, s.deleteImage))
 	m.HandleFunc("GET /v1/locations", s.handle(false, s.listLocations))
 	m.HandleFunc("GET /v1/locations/{id}", s.handle(false, s.getLocation))
 	m.HandleFunc("GET /v1/ssh_keys", s.handle(false, s.listSSHKeys))

@@ -207,3 +207,50 @@ func (s *Server) snapshotSchema(im *snapshot) schema.Image {
 		DiskSize: float32(im.Disk), Created: &created, CreatedFrom: &schema.ImageCreatedFrom{ID: im.Server, Name: im.ServerName},
 		OSFlavor: "unknown", Architecture: im.Arch, Labels: nonNilMap(im.Labels)}
 }
+
+// lookupSnapshot returns the snapshot named by the {id} path value; the
+// catalogue's system images cannot be changed.
+func (s *Server) lookupSnapshot(r *http.Request) (*snapshot, *apiError) {
+	id, aerr := pathID(r, "id", "image")
+	if aerr != nil {
+		return nil, aerr
+	}
+	if im := s.st.Images[id]; im != nil {
+		return im, nil
+	}
+	if imageByID(id) != nil {
+		return nil, errCode(http.StatusForbidden, "forbidden", "system images cannot be changed")
+	}
+	return nil, errNotFound("image")
+}
+
+func (s *Server) updateImage(r *http.Request) (int, any, *apiError) {
+	im, aerr := s.lookupSnapshot(r)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	var req schema.ImageUpdateRequest
+	if aerr := decode(r, &req); aerr != nil {
+		return 0, nil, aerr
+	}
+	if req.Type != nil && *req.Type != "snapshot" {
+		return 0, nil, errInvalid("type", "a snapshot can only stay a snapshot")
+	}
+	if aerr := checkLabels(req.Labels); aerr != nil {
+		return 0, nil, aerr
+	}
+	if req.Description != nil {
+		im.Description = *req.Description
+	}
+	setLabels(&im.Labels, req.Labels)
+	return http.StatusOK, schema.ImageUpdateResponse{Image: s.snapshotSchema(im)}, nil
+}
+
+func (s *Server) deleteImage(r *http.Request) (int, any, *apiError) {
+	im, aerr := s.lookupSnapshot(r)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	delete(s.st.Images, im.ID)
+	return http.StatusNoContent, nil, nil
+}
