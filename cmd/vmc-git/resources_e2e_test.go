@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/state"
 )
 
@@ -164,4 +166,60 @@ func TestProjectPlanFileCLI(t *testing.T) {
 	}
 	r.noLeftovers()
 	r.verify(3)
+}
+
+// TestCrashResourcePlan kills apply (VMC_FAULT: exit 99) at each step of a
+// plan that creates a firewall, a server behind it and a volume on the
+// server; the next apply --pending finishes it with exactly one receipt and
+// each resource created once.
+func TestCrashResourcePlan(t *testing.T) {
+	t.Parallel()
+	plan := `[
+ {"kind":"firewall","op":"create","name":"fw","rules":[{"direction":"in","protocol":"tcp","port":"443","source_ips":["0.0.0.0/0"]}]},
+ {"op":"create","server":"app-1","server_type":"cx22","image":"debian-12","firewalls":["fw"]},
+ {"kind":"volume","op":"create","name":"data","size":10,"server":"app-1"}
+]`
+	for _, step := range []string{"before-provider", "after-provider", "before-commit", "after-commit"} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			r := newRepo(t, repoOpts{})
+			f := filepath.Join(t.TempDir(), "plan.json")
+			os.WriteFile(f, []byte(plan), 0o644)
+			r.planKind("stack", "file", f)
+			res := r.runEnv([]string{"VMC_FAULT=" + step}, "apply", "--pending", "--key", key("alice"))
+			if res.code != 99 {
+				t.Fatalf("crash run: %s", res)
+			}
+			if res := r.run("apply", "--pending", "--key", key("alice")); res.code != 0 {
+				t.Fatalf("recovery run: %s", res)
+			}
+			rc := r.onlyReceipt("stack")
+			if rc.Apply.Recovered != (step != "after-commit") {
+				t.Errorf("recovered = %v", rc.Apply.Recovered)
+			}
+			for i, x := range results(t, rc) {
+				if x.Status != "succeeded" {
+					t.Errorf("action %d: %+v", i, x)
+				}
+			}
+			var st state.State
+			if err := json.Unmarshal([]byte(r.must("state", "--json")), &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Resources) != 3 {
+				t.Fatalf("state: %+v", st.Resources)
+			}
+			p, _ := r.sandboxState()
+			for _, k := range []provider.Kind{provider.KindFirewall, provider.KindVolume} {
+				if all, err := p.Resources(context.Background(), k, ""); err != nil || len(all) != 1 {
+					t.Fatalf("%ss: %v %v", k, all, err)
+				}
+			}
+			if ss := servers(t, p); len(ss) != 1 || len(ss[0].Firewalls) != 1 || len(ss[0].Volumes) != 1 {
+				t.Fatalf("servers: %+v", ss)
+			}
+			r.verify(2)
+			r.noLeftovers()
+		})
+	}
 }
