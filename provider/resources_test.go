@@ -554,3 +554,87 @@ func TestValidateResourceActions(t *testing.T) {
 		t.Fatalf("refs: %+v", refs)
 	}
 }
+
+// TestResourcesPagesAndUnknown: lists across pages with selectors, and a
+// create whose answer is lost is reported unknown, not failed.
+func TestResourcesPagesAndUnknown(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	ctx := context.Background()
+	for i := range 55 {
+		a := res(provider.KindNetwork, provider.OpCreate, fmt.Sprintf("n%02d", i))
+		a.IPRange, a.Labels = "10.0.0.0/16", map[string]string{"odd": fmt.Sprint(i%2 == 1)}
+		e.apply(t, a)
+	}
+	all, err := e.p.Resources(ctx, provider.KindNetwork, "")
+	if err != nil || len(all) != 55 || all[0].Name != "n00" || all[54].Name != "n54" {
+		t.Fatalf("55 networks over two pages: %d %v", len(all), err)
+	}
+	odd, err := e.p.Resources(ctx, provider.KindNetwork, "odd=true,vmc.plan")
+	if err != nil || len(odd) != 27 {
+		t.Fatalf("odd networks: %d %v", len(odd), err)
+	}
+	if _, err := e.p.Resources(ctx, provider.KindNetwork, "odd in (true"); err == nil {
+		t.Fatal("bad selector accepted")
+	}
+
+	e.sb.Inject(sandbox.Fault{Method: "POST", Path: "/volumes", Drop: true})
+	a := res(provider.KindVolume, provider.OpCreate, "lost")
+	a.Size, a.Location = 10, "fsn1"
+	r, err := e.p.Apply(ctx, a, extra)
+	if err != nil || r.Status != provider.StatusUnknown {
+		t.Fatalf("dropped create: %+v %v", r, err)
+	}
+	if v := e.resource(t, provider.KindVolume, "lost"); v.Labels[provider.LabelPlan] != "p-1" {
+		t.Fatalf("the volume was created and carries the plan: %+v", v)
+	}
+	e.sb.Inject(sandbox.Fault{Method: "POST", Path: "/firewalls", Code: "server_error"})
+	fw := res(provider.KindFirewall, provider.OpCreate, "fw")
+	if r, err := e.p.Apply(ctx, fw, extra); err != nil || r.Status != provider.StatusUnknown {
+		t.Fatalf("5xx create: %+v %v", r, err)
+	}
+	e.sb.Inject(sandbox.Fault{Method: "POST", Path: "/firewalls", Code: "rate_limit_exceeded", Times: 2})
+	if r := e.apply(t, fw); r.Resource == nil {
+		t.Fatal("create after rate limits")
+	}
+}
+
+// TestLabelRenameDeleteEveryKind: label (replace, keeping vmc labels),
+// rename and delete on every kind, and not_found for a missing target.
+func TestLabelRenameDeleteEveryKind(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	ctx := context.Background()
+	creates := map[provider.Kind]func(*provider.Action){
+		provider.KindFirewall: func(a *provider.Action) {},
+		provider.KindNetwork:  func(a *provider.Action) { a.IPRange = "10.0.0.0/16" },
+		provider.KindVolume:   func(a *provider.Action) { a.Size, a.Location = 10, "nbg1" },
+		provider.KindSSHKey: func(a *provider.Action) {
+			a.PublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl k"
+		},
+		provider.KindPrimaryIP:  func(a *provider.Action) { a.Type, a.Location = "ipv4", "nbg1" },
+		provider.KindFloatingIP: func(a *provider.Action) { a.Type, a.Location = "ipv6", "nbg1" },
+	}
+	for _, k := range provider.Kinds {
+		a := res(k, provider.OpCreate, "one")
+		a.Labels = map[string]string{"a": "1"}
+		creates[k](&a)
+		e.apply(t, a)
+		l := res(k, provider.OpLabel, "one")
+		l.Labels = map[string]string{"b": "2"}
+		r := e.apply(t, l).Resource
+		if r.Labels["b"] != "2" || r.Labels["a"] != "" || r.Labels[provider.LabelLedger] == "" {
+			t.Fatalf("%s labels: %v", k, r.Labels)
+		}
+		rn := res(k, provider.OpRename, "one")
+		rn.NewName = "two"
+		if r := e.apply(t, rn).Resource; r == nil || r.Name != "two" {
+			t.Fatalf("%s rename: %+v", k, r)
+		}
+		if _, err := e.p.Apply(ctx, res(k, provider.OpDelete, "one"), extra); !errors.Is(err, provider.ErrNotFound) {
+			t.Fatalf("%s delete under the old name: %v", k, err)
+		}
+		e.apply(t, res(k, provider.OpDelete, "two"))
+		if left, _ := e.p.Resources(ctx, k, "a,!a"); len(left) != 0 {
+			t.Fatalf("%s: impossible selector matched %v", k, left)
+		}
+	}
+}
