@@ -214,3 +214,37 @@ func TestSnapshotsAndIPRange(t *testing.T) {
 		t.Fatalf("range %s", n.IPRange)
 	}
 }
+
+// TestChangeAliasIPs: `hcloud server change-alias-ips`.
+func TestChangeAliasIPs(t *testing.T) {
+	_, _, c := startSandbox(t, Options{})
+	ctx := context.Background()
+	_, rng, _ := net.ParseCIDR("10.0.0.0/16")
+	_, sub, _ := net.ParseCIDR("10.0.1.0/24")
+	n, _, err := c.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "n", IPRange: rng,
+		Subnets: []hcloud.NetworkSubnet{{Type: "cloud", IPRange: sub, NetworkZone: "eu-central"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{Name: "s", ServerType: &hcloud.ServerType{Name: "cx22"},
+		Image: &hcloud.Image{Name: "debian-12"}, Networks: []*hcloud.Network{n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Action.WaitFor(ctx, append(res.NextActions, res.Action)...)
+	a, _, err := c.Server.ChangeAliasIPs(ctx, res.Server, hcloud.ServerChangeAliasIPsOpts{Network: n, AliasIPs: []net.IP{net.ParseIP("10.0.1.50")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Action.WaitFor(ctx, a)
+	s, _, _ := c.Server.GetByID(ctx, res.Server.ID)
+	if len(s.PrivateNet) != 1 || len(s.PrivateNet[0].Aliases) != 1 || s.PrivateNet[0].Aliases[0].String() != "10.0.1.50" || s.PrivateNet[0].IP.String() != "10.0.1.2" {
+		t.Fatalf("private net: %+v", s.PrivateNet)
+	}
+	if _, _, err := c.Server.ChangeAliasIPs(ctx, res.Server, hcloud.ServerChangeAliasIPsOpts{Network: n, AliasIPs: []net.IP{net.ParseIP("10.9.0.1")}}); !hcloud.IsError(err, hcloud.ErrorCodeInvalidInput) {
+		t.Fatalf("alias outside the subnets: %v", err)
+	}
+	if s, _, _ := c.Server.GetByID(ctx, res.Server.ID); len(s.PrivateNet) != 1 || len(s.PrivateNet[0].Aliases) != 1 {
+		t.Fatalf("a refused change kept the old aliases? %+v", s.PrivateNet)
+	}
+}

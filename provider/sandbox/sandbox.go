@@ -18,7 +18,7 @@
 //	GET  /servers/actions (id=…)   GET /servers/actions/{action_id}
 //	GET  /actions (id=… required, status, page, per_page)   GET /actions/{id}
 //	GET  /server_types[/{id}]  /images[/{id}]  /locations[/{id}]
-//	POST /servers/{id}/actions/{attach_to_network|detach_from_network|enable_backup|
+//	POST /servers/{id}/actions/{attach_to_network|detach_from_network|change_alias_ips|enable_backup|
 //	                            disable_backup|create_image|change_dns_ptr}
 //	GET/POST /ssh_keys, /firewalls, /networks, /volumes, /primary_ips, /floating_ips
 //	GET/PUT/DELETE /…/{id}   GET /…/{id}/actions   GET /…/actions/{action_id}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -74,7 +75,7 @@ func (s *Server) serverActionExt(srv *server, cmd string, r *http.Request) (stat
 	}
 	fail := func(e *apiError) (int, any, *apiError, bool) { return 0, nil, e, true }
 	switch cmd {
-	case "attach_to_network", "detach_from_network", "enable_backup", "disable_backup", "create_image", "change_dns_ptr":
+	case "attach_to_network", "detach_from_network", "change_alias_ips", "enable_backup", "disable_backup", "create_image", "change_dns_ptr":
 	default:
 		return 0, nil, nil, false
 	}
@@ -129,6 +130,27 @@ func (s *Server) serverActionExt(srv *server, cmd string, r *http.Request) (stat
 			}
 		}
 		return done(s.serverAct(srv, "detach_from_network", ref("network", req.Network)))
+	case "change_alias_ips":
+		var req schema.ServerActionChangeAliasIPsRequest
+		if aerr := decode(r, &req); aerr != nil {
+			return fail(aerr)
+		}
+		n := s.st.Networks[req.Network]
+		if n == nil {
+			return fail(errNotFound("network"))
+		}
+		pn := srv.privNet(n.ID)
+		if pn == nil {
+			return fail(errCode(http.StatusConflict, "server_not_attached_to_network", "server is not attached to network "+itoa(n.ID)))
+		}
+		// Check the new aliases as a fresh attachment at the same address.
+		old := *pn
+		srv.PrivateNets = slices.DeleteFunc(srv.PrivateNets, func(p privNet) bool { return p.Network == n.ID })
+		if aerr := s.attach(srv, n, old.IP, req.AliasIPs); aerr != nil {
+			srv.PrivateNets = append(srv.PrivateNets, old)
+			return fail(aerr)
+		}
+		return done(s.serverAct(srv, "change_alias_ips", ref("network", n.ID)))
 	case "enable_backup", "disable_backup":
 		var req struct{}
 		if aerr := decode(r, &req); aerr != nil {
