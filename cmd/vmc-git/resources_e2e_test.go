@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/state"
@@ -221,5 +222,47 @@ func TestCrashResourcePlan(t *testing.T) {
 			r.verify(2)
 			r.noLeftovers()
 		})
+	}
+}
+
+// TestResourcePlanPush: a resource plan applied with --push takes the remote
+// lock of each resource (refs/vmc/locks/fw.<name>, …, accepted by the hook),
+// is refused while another live run holds one, and leaves no lock behind.
+func TestResourcePlanPush(t *testing.T) {
+	t.Parallel()
+	prov, _, seed, origin := pushSetup(t, 20*time.Millisecond)
+	f := filepath.Join(t.TempDir(), "plan.json")
+	os.WriteFile(f, []byte(`[
+ {"kind":"firewall","op":"create","name":"pfw"},
+ {"kind":"network","op":"create","name":"pnet","ip_range":"10.30.0.0/16","subnets":[{"ip_range":"10.30.1.0/24","network_zone":"eu-central"}]},
+ {"op":"create","server":"p-1","server_type":"cx22","image":"debian-12","firewalls":["pfw"],"networks":["pnet"]}
+]`), 0o644)
+	seed.planKind("push-stack", "file", f)
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+
+	// Another live run holds the firewall's lock.
+	host, _ := os.Hostname()
+	held, _ := json.Marshal(map[string]any{"server": "fw.pfw", "holder": "bob", "pid": os.Getpid(), "host": host,
+		"plan": "other-plan", "time": time.Now().UTC(), "nonce": "00"})
+	blob := strings.TrimSpace(gitInStdin(t, seed.root, held, "hash-object", "-w", "--stdin"))
+	seed.git("push", "-q", "origin", blob+":refs/vmc/locks/fw.pfw")
+	b := machine(t, seed, origin)
+	res := b.run("apply", "--pending", "--push", "--key", key("alice"), "--lock-wait", "1s")
+	if res.code == 0 || !strings.Contains(res.err, "fw.pfw") {
+		t.Fatalf("apply under a held remote firewall lock: %s", res)
+	}
+	if ss := servers(t, prov); len(ss) != 0 {
+		t.Fatalf("the provider was called: %+v", ss)
+	}
+	seed.git("push", "-q", "origin", ":refs/vmc/locks/fw.pfw")
+	out := b.must("apply", "--pending", "--push", "--key", key("alice"))
+	if !strings.Contains(out, "applied plan push-stack: succeeded") {
+		t.Fatalf("apply: %s", out)
+	}
+	if refs := strings.TrimSpace(gitIn(t, origin, "for-each-ref", "refs/vmc/locks/")); refs != "" {
+		t.Errorf("lock refs left on origin: %s", refs)
+	}
+	if ss := servers(t, prov); len(ss) != 1 || ss[0].Firewalls[0] != "pfw" || ss[0].PrivateNet[0].Network != "pnet" {
+		t.Fatalf("servers: %+v", ss)
 	}
 }
