@@ -21,6 +21,19 @@
 // each server at most once, so every expectation is about the state before
 // the plan. ledger_head is the ledger receipt the plan was made against.
 //
+// # Other kinds
+//
+// An action with a kind (firewall, network, volume, ssh_key, primary_ip,
+// floating_ip) targets the resource named by "name". Its expectation is
+// {exists:false} for create, otherwise {exists, id, labels, attached,
+// config}: the resource's id and labels, the server it is attached or
+// assigned to, and the first 16 hex digits of the SHA-256 of its
+// configuration (ConfigOf), so any change since the dry run makes the plan
+// stale. A plan names each resource at most once as a target; an action
+// may refer to what an earlier action of the plan creates (the dry run
+// checks every reference exists now or is created earlier, and is not
+// deleted earlier). Locks lists the lock of every resource the plan changes.
+//
 // # Staleness
 //
 // Apply refuses a stale plan: a server no longer matches its expectation, or
