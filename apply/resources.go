@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
 )
 
@@ -143,4 +144,17 @@ func reconcileExt(ctx context.Context, prov provider.Provider, act provider.Acti
 		return done(r.Size >= act.Size)
 	}
 	return unknown(nil, r)
+}
+
+// resourceStepDiffs is stepDiffs for a step on another kind: its target
+// compared with its expectation.
+func resourceStepDiffs(ctx context.Context, prov provider.Provider, p *plans.Plan, i int, t provider.Ref) ([]string, error) {
+	r, err := prov.Resource(ctx, t.Kind, t.Name)
+	if errors.Is(err, provider.ErrNotFound) {
+		r, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check plan %s: read %s: %w", p.ID, t, err)
+	}
+	return plans.CompareExpectResource(t, p.Actions[i].Expect, r), nil
 }

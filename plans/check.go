@@ -71,10 +71,14 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 			}
 		}
 	}
-	// The targets.
-	for _, st := range p.Actions {
-		t := st.Action.Target()
-		if t.Kind != provider.KindServer {
+	// The servers: each first step's expectation (later steps on a server
+	// expect what the steps before them leave).
+	first := p.firstSteps()
+	for i, st := range p.Actions {
+		if !first[i] {
+			continue
+		}
+		if t := st.Action.Target(); t.Kind != provider.KindServer {
 			r, err := prov.Resource(ctx, t.Kind, t.Name)
 			if errors.Is(err, provider.ErrNotFound) {
 				r, err = nil, nil
@@ -85,7 +89,7 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 			diffs = append(diffs, CompareExpectResource(t, st.Expect, r)...)
 			continue
 		}
-		name := t.Name
+		name := st.Action.Server
 		s, err := prov.Server(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {
 			s, err = nil, nil
@@ -150,8 +154,10 @@ func AppliedServers(r *receipt.Receipt) []string {
 
 // lockDesc describes a lock name for messages: "server web-1", "fw.web".
 func lockDesc(lock string) string {
-	if strings.Contains(lock, ".") {
-		return lock
+	for _, k := range provider.Kinds {
+		if strings.HasPrefix(lock, provider.Ref{Kind: k}.Lock()) {
+			return lock
+		}
 	}
 	return "server " + lock
 }

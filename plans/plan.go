@@ -17,9 +17,12 @@
 //	 "summary":"create web-1 (cx22, ubuntu-24.04, fsn1)","v":1}
 //
 // Each action (provider.Action) carries what the dry run found on its server:
-// whether it exists and, if so, its id, status, type and labels. A plan names
-// each server at most once, so every expectation is about the state before
-// the plan. ledger_head is the ledger receipt the plan was made against.
+// whether it exists and, if so, its id, status, type and labels. A server may
+// appear in several steps (poweroff, then resize) unless an earlier step
+// creates, deletes or renames it; the first step's expectation is the state
+// before the plan, a later one's the state the steps before it leave
+// (Simulate; see dryrun.go). ledger_head is the ledger receipt the plan was
+// made against.
 //
 // # Other kinds
 //
@@ -29,10 +32,11 @@
 // config}: the resource's id and labels, the server it is attached or
 // assigned to, and the first 16 hex digits of the SHA-256 of its
 // configuration (ConfigOf), so any change since the dry run makes the plan
-// stale. A plan names each resource at most once as a target; an action
-// may refer to what an earlier action of the plan creates (the dry run
-// checks every reference exists now or is created earlier, and is not
-// deleted earlier). Locks lists the lock of every resource the plan changes.
+// stale. A plan names a resource of another kind at most once as a target;
+// an action may refer to what an earlier action of the plan creates (the
+// dry run checks every reference exists now or is created earlier, and is
+// not deleted earlier). Locks lists the lock of every resource the plan
+// changes (see resources.go).
 //
 // # Staleness
 //
@@ -80,6 +84,12 @@ const ApprovalsSuffix = ".approvals"
 // MaxActions bounds the actions of one plan.
 const MaxActions = 100
 
+// MaxSize bounds a plan file, checked before it is parsed.
+const MaxSize = receipt.MaxPlanSize
+
+// MaxLabels bounds the labels of one action, and of one expected state.
+const MaxLabels = 64
+
 // Plan is one reviewed unit of change.
 type Plan struct {
 	V          int       `json:"v"`
@@ -104,18 +114,17 @@ type Step struct {
 	Expect Expect          `json:"expect"`
 }
 
-// Expect is the state a plan expects to find on its target: for a server
-// its id, status, type and labels; for another kind its id, labels, the
-// server it is attached to and its configuration digest (see resources.go).
+// Expect is the state a plan expects to find on a server.
 type Expect struct {
 	Exists     bool              `json:"exists"`
 	ServerID   int64             `json:"server_id,omitempty"`
 	Status     string            `json:"status,omitempty"`
 	ServerType string            `json:"server_type,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
-	ID         int64             `json:"id,omitempty"`
-	Attached   string            `json:"attached,omitempty"`
-	Config     string            `json:"config,omitempty"`
+	// Other kinds (see resources.go).
+	ID       int64  `json:"id,omitempty"`
+	Attached string `json:"attached,omitempty"`
+	Config   string `json:"config,omitempty"`
 }
 
 // ExpectOf returns the expectation for an observed server (nil: absent).
@@ -226,17 +235,15 @@ func (p *Plan) Validate() error {
 	if len(p.Actions) == 0 || len(p.Actions) > MaxActions {
 		return fail("%d actions, want 1 to %d", len(p.Actions), MaxActions)
 	}
-	seen := map[provider.Ref]bool{}
 	for i, s := range p.Actions {
 		if err := s.Action.Validate(); err != nil {
 			return fail("action %d: %v", i, err)
 		}
-		t := s.Action.Target()
-		if seen[t] {
-			return fail("action %d: %s appears twice (one action per resource per plan)", i, t)
-		}
-		seen[t] = true
 		e := s.Expect
+		if len(s.Action.Labels) > MaxLabels || len(e.Labels) > MaxLabels {
+			return fail("action %d: more than %d labels", i, MaxLabels)
+		}
+		t := s.Action.Target()
 		if t.Kind == provider.KindServer {
 			if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) ||
 				e.ID != 0 || e.Attached != "" || e.Config != "" {
@@ -253,6 +260,9 @@ func (p *Plan) Validate() error {
 			return fail("action %d: %s expects %s to exist", i, s.Action.Op, t)
 		}
 	}
+	if err := p.checkRepeats(); err != nil {
+		return fail("%v", err)
+	}
 	return nil
 }
 
@@ -266,6 +276,9 @@ func (p *Plan) Encode() ([]byte, error) {
 
 // Parse decodes canonical plan bytes strictly and validates them.
 func Parse(b []byte) (*Plan, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("plan: %d bytes, more than the limit of %d", len(b), MaxSize)
+	}
 	var p Plan
 	if err := canon.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
@@ -324,7 +337,10 @@ type Request struct {
 }
 
 // Make is the dry run: it reads every target server from the provider,
-// records what it found, and returns the plan. It changes nothing.
+// records what it found, checks each action against the provider's
+// catalogue when prov is also a provider.Catalog (see dryrun.go), and
+// returns the plan. It changes nothing. A step on a server an earlier step
+// acts on is planned against the state that step leaves (Simulate).
 func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, error) {
 	if len(req.Actions) == 0 {
 		return nil, errors.New("plan: no actions")
@@ -339,19 +355,86 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 		p.ID = NewID(req.Actions[0], now)
 	}
 	var sums []string
-	d := &dryRun{created: map[provider.Ref]bool{}, deleted: map[provider.Ref]bool{}}
+	d := newDryRun()
+	cat, _ := prov.(provider.Catalog)
+	if cat != nil {
+		cat = plannedCatalog{cat, d}
+	}
+	planned := map[string]int{} // server -> index of the last step on it
+	locs := map[string]string{} // server -> location
 	for i, a := range req.Actions {
 		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("action %d: %w", i, err)
 		}
-		e, exists, err := observe(ctx, prov, a.Target())
-		if err != nil {
-			return nil, fmt.Errorf("dry run: read %s: %w", a.Target(), err)
+		if t := a.Target(); t.Kind != provider.KindServer {
+			// Other kinds: one step per resource (resources.go).
+			if d.targets[t] {
+				return nil, fmt.Errorf("%w: action %d: %s appears twice (one action per %s per plan)", ErrDryRun, i, t, t.Kind)
+			}
+			e, exists, err := observe(ctx, prov, t)
+			if err != nil {
+				return nil, fmt.Errorf("dry run: read %s: %w", t, err)
+			}
+			if err := d.check(ctx, prov, a, exists); err != nil {
+				return nil, err
+			}
+			p.Actions = append(p.Actions, Step{Action: a, Expect: e})
+			sums = append(sums, Describe(a))
+			continue
 		}
-		if err := d.check(ctx, prov, a, exists); err != nil {
+		if j, again := planned[a.Server]; again {
+			prev := p.Actions[j]
+			if endsIdentity(prev.Action.Op) || a.Op == provider.OpCreate {
+				return nil, fmt.Errorf("%w: action %d: server %s appears again after action %d (%s); a create, delete or rename ends a server's steps",
+					ErrDryRun, i, a.Server, j, prev.Action.Op)
+			}
+			e := p.Simulate(prev.Expect, prev.Action)
+			s := &provider.Server{ID: e.ServerID, Name: a.Server, Status: e.Status, ServerType: e.ServerType, Labels: e.Labels,
+				Location: locs[a.Server]}
+			if cat != nil {
+				if err := checkAction(ctx, cat, a, s, now); err != nil {
+					return nil, err
+				}
+			}
+			if err := d.check(ctx, prov, a, true); err != nil {
+				return nil, err
+			}
+			planned[a.Server] = len(p.Actions)
+			p.Actions = append(p.Actions, Step{Action: a, Expect: e})
+			sums = append(sums, Describe(a))
+			continue
+		}
+		s, err := prov.Server(ctx, a.Server)
+		switch {
+		case errors.Is(err, provider.ErrNotFound):
+			s = nil
+		case err != nil:
+			return nil, fmt.Errorf("dry run: read server %s: %w", a.Server, err)
+		}
+		if a.Op == provider.OpCreate && s != nil {
+			return nil, fmt.Errorf("%w: server %s already exists (id %d, %s)", ErrDryRun, a.Server, s.ID, s.Status)
+		}
+		if a.Op != provider.OpCreate && s == nil {
+			return nil, fmt.Errorf("%w: server %s does not exist", ErrDryRun, a.Server)
+		}
+		if a.Op == provider.OpRename {
+			if other, err := prov.Server(ctx, a.NewName); err == nil {
+				return nil, fmt.Errorf("%w: server name %s is taken (id %d)", ErrDryRun, a.NewName, other.ID)
+			}
+		}
+		if cat != nil {
+			if err := checkAction(ctx, cat, a, s, now); err != nil {
+				return nil, err
+			}
+		}
+		if err := d.check(ctx, prov, a, s != nil); err != nil {
 			return nil, err
 		}
-		p.Actions = append(p.Actions, Step{Action: a, Expect: e})
+		if s != nil {
+			locs[a.Server] = s.Location
+		}
+		planned[a.Server] = len(p.Actions)
+		p.Actions = append(p.Actions, Step{Action: a, Expect: ExpectOf(s)})
 		sums = append(sums, Describe(a))
 	}
 	if p.Summary == "" {

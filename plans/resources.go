@@ -145,13 +145,57 @@ func references(a provider.Action) []provider.Ref {
 	return out
 }
 
-// dryRun tracks what earlier actions of a plan create and delete.
+// dryRun tracks what earlier actions of a plan create, delete and target.
 type dryRun struct {
-	created, deleted map[provider.Ref]bool
+	created, deleted, targets map[provider.Ref]bool
+}
+
+func newDryRun() *dryRun {
+	return &dryRun{created: map[provider.Ref]bool{}, deleted: map[provider.Ref]bool{}, targets: map[provider.Ref]bool{}}
+}
+
+// note records what a creates, deletes and renames.
+func (d *dryRun) note(a provider.Action) {
+	t := a.Target()
+	d.targets[t] = true
+	if a.NewName != "" {
+		to := provider.Ref{Kind: t.Kind, Name: a.NewName}
+		d.created[to], d.deleted[to] = true, false
+		d.deleted[t] = true
+	}
+	switch a.Op {
+	case provider.OpCreate:
+		d.created[t], d.deleted[t] = true, false
+	case provider.OpDelete:
+		d.deleted[t] = true
+	}
+}
+
+// plannedCatalog answers Catalog.Exists for the resources earlier steps of
+// the plan create or delete.
+type plannedCatalog struct {
+	provider.Catalog
+	d *dryRun
+}
+
+var refKinds = map[string]provider.Kind{provider.RefSSHKey: provider.KindSSHKey, provider.RefFirewall: provider.KindFirewall, provider.RefNetwork: provider.KindNetwork}
+
+// Exists implements provider.Catalog.
+func (c plannedCatalog) Exists(ctx context.Context, kind, name string) (bool, error) {
+	if k, ok := refKinds[kind]; ok {
+		r := provider.Ref{Kind: k, Name: name}
+		switch {
+		case c.d.deleted[r]:
+			return false, nil
+		case c.d.created[r]:
+			return true, nil
+		}
+	}
+	return c.Catalog.Exists(ctx, kind, name)
 }
 
 // check applies the plan-order rules to one action, after its target was
-// observed (exists).
+// observed (exists), and notes it.
 func (d *dryRun) check(ctx context.Context, prov provider.Provider, a provider.Action, exists bool) error {
 	t := a.Target()
 	if a.Op == provider.OpCreate && exists {
@@ -181,18 +225,11 @@ func (d *dryRun) check(ctx context.Context, prov provider.Provider, a provider.A
 		if err != nil {
 			return fmt.Errorf("dry run: read %s: %w", to, err)
 		}
-		if taken || d.created[to] {
+		if taken && !d.deleted[to] || d.created[to] && !d.deleted[to] {
 			return fmt.Errorf("%w: %s is taken", ErrDryRun, to)
 		}
-		d.created[to] = true
-		d.deleted[t] = true
 	}
-	switch a.Op {
-	case provider.OpCreate:
-		d.created[t] = true
-	case provider.OpDelete:
-		d.deleted[t] = true
-	}
+	d.note(a)
 	return nil
 }
 

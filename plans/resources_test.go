@@ -148,7 +148,7 @@ func TestResourcePlanRejects(t *testing.T) {
 		p    *plans.Plan
 		want string
 	}{
-		"target twice": {mk(plans.Step{Action: del, Expect: ok}, plans.Step{Action: del, Expect: ok}), "volume v appears twice"},
+		"target twice": {mk(plans.Step{Action: del, Expect: ok}, plans.Step{Action: del, Expect: ok}), "volume v appears again after action 0"},
 		"server fields on a volume": {mk(plans.Step{Action: del, Expect: plans.Expect{Exists: true, ID: 7, Status: "running"}}),
 			"name the volume's id"},
 		"volume expect without id": {mk(plans.Step{Action: del, Expect: plans.Expect{Exists: true}}), "name the volume's id"},

@@ -297,8 +297,10 @@ func cmpInt64(a, b int64) int {
 // Apply implements Provider.
 func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string) (Result, error) {
 	fail := func(err error) (Result, error) {
+		res := Result{Status: StatusFailed, Code: errorCode(err)}
 		err = h.redact(err)
-		return Result{Status: StatusFailed, Error: err.Error()}, err
+		res.Error = err.Error()
+		return res, err
 	}
 	if err := a.Validate(); err != nil {
 		return fail(err)
@@ -340,7 +342,7 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 		if definite(err) {
 			return fail(err)
 		}
-		return Result{Status: StatusUnknown, Error: h.redact(err).Error()}, nil
+		return Result{Status: StatusUnknown, Code: errorCode(err), Error: h.redact(err).Error()}, nil
 	}
 
 	res := h.wait(ctx, what, actions)
@@ -536,6 +538,15 @@ func (h *Hetzner) write(ctx context.Context, call func() (*hcloud.Response, erro
 		case <-t.C:
 		}
 	}
+}
+
+// errorCode is the API's error code in err, or "".
+func errorCode(err error) string {
+	var e *APIError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // definite reports whether err proves the change was not carried out.

@@ -347,7 +347,7 @@ func fromVolume(v *hcloud.Volume, names serverIndex) Resource {
 func (h *Hetzner) applyResource(ctx context.Context, a Action, extra map[string]string) (Result, error) {
 	fail := func(err error) (Result, error) {
 		err = h.redact(err)
-		return Result{Status: StatusFailed, Error: err.Error()}, err
+		return Result{Status: StatusFailed, Code: errorCode(err), Error: err.Error()}, err
 	}
 	what := fmt.Sprintf("hetzner: %s %q", OpName(a.Kind, a.Op), a.Name)
 	var cur *Resource
@@ -647,7 +647,7 @@ func (h *Hetzner) applyResource(ctx context.Context, a Action, extra map[string]
 		if definite(err) {
 			return fail(err)
 		}
-		return Result{Status: StatusUnknown, Error: h.redact(err).Error()}, nil
+		return Result{Status: StatusUnknown, Code: errorCode(err), Error: h.redact(err).Error()}, nil
 	}
 	res := h.wait(ctx, what, actions)
 	if a.Op != OpDelete && res.Status != StatusUnknown {
@@ -737,6 +737,9 @@ func (h *Hetzner) wait(ctx context.Context, what string, actions []*hcloud.Actio
 	werr := h.p.Action.WaitForFunc(ctx, func(u *hcloud.Action) error {
 		if u.Status == hcloud.ActionStatusError {
 			failed = append(failed, fmt.Sprintf("action %d (%s): %s (%s)", u.ID, u.Command, u.ErrorMessage, u.ErrorCode))
+			if res.Code == "" {
+				res.Code = u.ErrorCode
+			}
 		}
 		return nil
 	}, actions...)

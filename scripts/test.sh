@@ -10,6 +10,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v ssh-agent >/dev/null || need_apt+=(openssh-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck) # actionlint checks the workflows' scripts with it
+command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)     # cgo, for Gitea's SQLite
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -20,6 +22,13 @@ if ! command -v act >/dev/null; then
   echo "== installing act (GitHub Actions runner, for the workflow tests)"
   go install github.com/nektos/act@v0.2.89
 fi
+
+# Gitea v1.26.0 for the forge end-to-end test (cmd/vmc-git TestGitea): built
+# once per machine, cached in the Go build cache directory (about 7 minutes cold on
+# 2 cores, nothing after); .ci/gitea/build.sh prints its directory.
+echo "== Gitea (cached build)"
+VMC_GITEA_DIR="$(bash .ci/gitea/build.sh)"
+export VMC_GITEA_DIR
 
 # The shared test vectors (RFC 8785, RFC 6962) live in shared/ beside the
 # repository; a checkout elsewhere finds them through VMC_VECTORS.
@@ -57,6 +66,11 @@ fuzz() {
 }
 fuzz ./internal/canon FuzzCanonicalize
 fuzz ./internal/digest FuzzParse
+# The hook's input and the objects it reads; remote locks and intents.
+fuzz ./hooks FuzzParseUpdates
+fuzz ./hooks FuzzHookObjects
+fuzz ./apply/remoteref FuzzParseLock
+fuzz ./apply/remoteref FuzzParseIntent
 for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
   pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
   fuzz "./$pkg" "$t"

@@ -66,7 +66,7 @@ EXAMPLE:
 				}
 				specs = append(specs, sp)
 			}
-			res, err := workspace.Init(workspace.InitRequest{Dir: dir, Ledger: c.String("ledger"), Branch: c.String("branch"), MainBranch: c.String("main-branch"), Provider: c.String("provider"),
+			res, err := workspace.Init(workspace.InitRequest{Dir: dir, Ledger: c.String("ledger"), Branch: c.String("branch"), MainBranch: c.String("main-branch"), Provider: c.String("provider"), Version: Version,
 				Genesis: receipt.Genesis{Keys: specs, Policy: keys.Policy{ApprovalsRequired: c.Int("approvals-required"), AdminThreshold: c.Int("admin-threshold")}}}, id)
 			if err != nil {
 				return err

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
+	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/state"
 )
@@ -33,7 +35,9 @@ func TestResourcePlansCLI(t *testing.T) {
 	// The pull-request review renders every field of the new kinds.
 	md := r.must("plan", "review", "--base", "HEAD~3", "--head", "HEAD", "--markdown")
 	for _, want := range []string{"create firewall fw-web (2 rules: in tcp/443 from 0.0.0.0/0,::/0 (\"https\"); in icmp from 0.0.0.0/0; labels tier=web)",
-		"create network backend (ip range 10.0.0.0/16; subnet cloud 10.0.1.0/24 in eu-central)", "create ssh_key ops (ssh-ed25519 ops)"} {
+		"direction=in protocol=tcp port=443 source_ips=[0.0.0.0/0, ::/0] description=https", "+ labels.tier: web",
+		"create network backend (ip range 10.0.0.0/16; subnet cloud 10.0.1.0/24 in eu-central)", "+ ip_range: 10.0.0.0/16",
+		"#### 1. ssh\\_key create `ops`", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("review lacks %q:\n%s", want, md)
 		}
@@ -242,8 +246,15 @@ func TestResourcePlanPush(t *testing.T) {
 
 	// Another live run holds the firewall's lock.
 	host, _ := os.Hostname()
-	held, _ := json.Marshal(map[string]any{"server": "fw.pfw", "holder": "bob", "pid": os.Getpid(), "host": host,
-		"plan": "other-plan", "time": time.Now().UTC(), "nonce": "00"})
+	alice, err := keys.LoadFile(key("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := remoteref.Lock{Ledger: testLedgerID, Server: "fw.pfw", Plan: "other-plan", Holder: "alice", Host: host,
+		PID: os.Getpid(), Time: time.Now(), Nonce: "00", KID: "alice"}.Encode(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
 	blob := strings.TrimSpace(gitInStdin(t, seed.root, held, "hash-object", "-w", "--stdin"))
 	seed.git("push", "-q", "origin", blob+":refs/vmc/locks/fw.pfw")
 	b := machine(t, seed, origin)
