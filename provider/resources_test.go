@@ -638,3 +638,26 @@ func TestLabelRenameDeleteEveryKind(t *testing.T) {
 		}
 	}
 }
+
+// TestResultErrorOnlyOnFailure: a succeeded result carries no error text or
+// code; a failed action's result carries the action's error code.
+func TestResultErrorOnlyOnFailure(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	r := e.create(t, "web-1")
+	if r.Error != "" || r.Code != "" {
+		t.Fatalf("succeeded result with error %q code %q", r.Error, r.Code)
+	}
+	a := res(provider.KindNetwork, provider.OpCreate, "n")
+	a.IPRange = "10.0.0.0/16"
+	if r := e.apply(t, a); r.Error != "" || r.Code != "" {
+		t.Fatalf("succeeded resource result with error %q code %q", r.Error, r.Code)
+	}
+	r2, err := e.p.Apply(context.Background(), res(provider.KindNetwork, provider.OpCreate, "n2"), extra)
+	if err == nil || r2.Code != "" && r2.Status != provider.StatusFailed {
+		t.Fatalf("invalid action: %+v %v", r2, err)
+	}
+	dup, err := e.p.Apply(context.Background(), a, extra)
+	if err == nil || dup.Code != "uniqueness_error" || dup.Error == "" {
+		t.Fatalf("refused create: %+v %v", dup, err)
+	}
+}
