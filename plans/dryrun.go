@@ -119,6 +119,9 @@ func dryRefuse(format string, a ...any) error {
 // before a (nil: absent; after earlier steps of the plan on it, as Simulate
 // says), now the time deprecations are judged at.
 func checkAction(ctx context.Context, cat provider.Catalog, a provider.Action, cur *provider.Server, now time.Time) error {
+	if a.Kind != provider.KindServer {
+		return nil // not a server action: another resource kind has its own checks
+	}
 	lookupType := func(name string) (*provider.ServerType, error) {
 		st, err := cat.ServerType(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {
