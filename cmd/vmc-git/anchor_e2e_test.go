@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ethereum/go-ethereum/common"
+	ethcommon "github.com/ethereum/go-ethereum/common"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,7 +224,7 @@ func TestAnchorETH(t *testing.T) {
 	r, origin := anchorSetup(t)
 	keyFile := filepath.Join(t.TempDir(), "eth.key")
 	addr := strings.TrimSpace(r.must("anchor", "eth-keygen", "--out", keyFile))
-	node.Fund(t, common.HexToAddress(addr), new(big.Int).Mul(big.NewInt(10), big.NewInt(1e18)))
+	node.Fund(t, ethcommon.HexToAddress(addr), new(big.Int).Mul(big.NewInt(10), big.NewInt(1e18)))
 	res := r.run("anchor", "eth", "--rpc", node.URL, "--eth-key", keyFile, "--confirmations", "2", "--push", "--key", key("alice"), "--json")
 	if res.code != 0 || !strings.Contains(res.out, `"pushed": true`) {
 		t.Fatalf("%s", res)

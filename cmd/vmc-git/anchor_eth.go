@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
+	ethcommon "github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/urfave/cli/v2"
@@ -58,7 +58,7 @@ EXAMPLE:
 			}
 			defer node.Close()
 			cl := &eth.Client{Node: node, Key: k, Confirmations: uint64(c.Int("confirmations")), Poll: time.Second,
-				Sent: func(h common.Hash) {
+				Sent: func(h ethcommon.Hash) {
 					fmt.Fprintf(c.App.ErrWriter, "vmc-git: sent %s, waiting for %d confirmation(s)\n", h.Hex(), c.Int("confirmations"))
 				}}
 			return runAnchor(c, cl)

@@ -173,6 +173,7 @@ func commands() []*cli.Command {
 		applyCommand(),
 		lockCommand(),
 		anchorCommand(),
+		stateCommand(), // resources.go
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
