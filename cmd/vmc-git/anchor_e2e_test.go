@@ -81,7 +81,7 @@ func checkAnchored(t *testing.T, r *repo, origin string, seq int, substrate stri
 // anchorBody reads the anchor body of receipt seq with stock git.
 func anchorBody(t *testing.T, r *repo, seq int) (*receipt.Receipt, *anchor.Body) {
 	t.Helper()
-	b := r.git("show", "vmc/ledger:"+receipt.Path(uint64(seq)))
+	b := r.git("show", "vmc/ledger:"+receipt.PathIn(receipt.DefaultFormat, uint64(seq)))
 	rc, err := receipt.Parse([]byte(b))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestAnchorRFC3161(t *testing.T) {
 	r.must("anchor", "verify", "3", "--tsa-ca", tsa.CAFile)
 	// A receipt file of this ledger, read with stock git.
 	rf := filepath.Join(t.TempDir(), "r.json")
-	os.WriteFile(rf, []byte(r.git("show", "vmc/ledger:"+receipt.Path(3))), 0o644)
+	os.WriteFile(rf, []byte(r.git("show", "vmc/ledger:"+receipt.PathIn(receipt.DefaultFormat, 3))), 0o644)
 	r.must("anchor", "verify", rf)
 
 	// A third party: the token and the statement digest, checked by openssl.
