@@ -102,6 +102,9 @@ type Options struct {
 	// RemoteLockAge is how old a remote lock naming a plan must be before the
 	// run recovering that plan's intent takes it over (default 10 minutes).
 	RemoteLockAge time.Duration
+	// UnapprovedDeadline: ApplyPending records a merged plan still without
+	// enough valid approvals this long after its merge as refused (0: never).
+	UnapprovedDeadline time.Duration
 }
 
 // Applier applies plans.

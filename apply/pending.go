@@ -182,11 +182,24 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 		if failed[pp.ID] != nil {
 			continue // reported above
 		}
-		if pp.Err != nil {
-			errs = append(errs, fmt.Errorf("plan %s: %w", pp.ID, pp.Err))
+		var o *Outcome
+		err := pp.Err
+		if err == nil {
+			o, err = a.Apply(ctx, pp.Input)
+		}
+		if reason, ok := a.retire(pp, err); ok {
+			// Never tried again: record it (see refuse.go).
+			seq, rerr := a.Refuse(pp, reason)
+			switch {
+			case errors.Is(rerr, ErrAlreadyApplied):
+				a.o.Log("plan %s: already in the ledger (another writer)", pp.ID)
+			case rerr != nil:
+				errs = append(errs, fmt.Errorf("plan %s: %w; recording it as refused failed: %v", pp.ID, err, rerr))
+			default:
+				errs = append(errs, &RefusedError{Plan: pp.ID, Seq: seq, Reason: reason})
+			}
 			continue
 		}
-		o, err := a.Apply(ctx, pp.Input)
 		switch {
 		case errors.Is(err, ErrAlreadyApplied):
 			a.o.Log("plan %s: already applied by another writer", pp.ID)

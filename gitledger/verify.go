@@ -451,7 +451,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 			return fail(RuleKeys, "%v", err)
 		}
 	}
-	signer, err := before.Authorize(r.KID, nil, rt, receipt.Roles[r.Kind]...)
+	signer, err := before.Authorize(r.KID, nil, rt, receipt.RolesOf(r)...)
 	if err != nil {
 		return fail(RuleTrust, "%s receipt: %v", r.Kind, err)
 	}
@@ -705,7 +705,7 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 	if s := digest.Of(pb); s.Blake3 != r.Apply.Plan.Blake3 || s.SHA256 != r.Apply.Plan.SHA256 {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plans/%s.json has blake3 %s, the receipt says %s", id, s.Blake3, r.Apply.Plan.Blake3)}
 	}
-	if err := checkPlanNames(pb, id, r.Ledger); err != nil {
+	if err := checkApplyPlanNames(r, pb); err != nil {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: err}
 	}
 	var approvals map[string][]byte
@@ -725,7 +725,7 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 			}
 		}
 	}
-	if err := CheckApprovals(prev.trust, pb, approvals, r.Apply.Plan.Approvals, r.Time()); err != nil {
+	if err := checkApplyApprovals(prev.trust, r, pb, approvals); err != nil {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: %w", id, err)}
 	}
 	return nil

@@ -153,6 +153,7 @@ func commands() []*cli.Command {
 	cmds := []*cli.Command{
 		initCommand(),
 		recordCommand(),
+		syncCommand(),
 		verifyCommand(),
 		signCommand(),
 		logCommand(),

@@ -13,6 +13,7 @@ import (
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func merkleCommand() *cli.Command {
@@ -34,13 +35,14 @@ for k new receipts.
 
 EXAMPLE:
    vmc-git merkle receipts --tag --key ~/.ssh/vmc_ci
+   vmc-git merkle receipts --tag --push --key ~/.ssh/vmc_ci   # and publish the tag to origin
    git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v vmc/merkle/120`,
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
 					&cli.StringFlag{Name: "out", Usage: "snapshot file (default: merkle-<N>.json in the current directory)"},
 					keyFlag, kidFlag, jsonFlag,
-				},
+				}, pushFlags()...),
 				Action: func(c *cli.Context) error {
 					ws, err := open(c)
 					if err != nil {
@@ -51,9 +53,25 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
+					if c.Bool("push") {
+						if !c.Bool("tag") {
+							return usagef("merkle receipts: --push publishes the tag: give --tag too")
+						}
+						// Snapshot the ledger as the remote has it, so the
+						// tag names a commit that is (or will be) there.
+						if _, err := ws.Sync(&id, workspace.SyncRequest{Remote: c.String("remote"), Push: true}); err != nil {
+							return err
+						}
+					}
 					res, err := ws.Snapshot(id, c.Uint64("size"), c.Bool("tag"))
 					if err != nil {
 						return err
+					}
+					if c.Bool("push") {
+						if err := ws.PushTag(id, pushOf(c), tagName(res)); err != nil {
+							return err
+						}
+						errf(c, "pushed %s to %s", tagName(res), c.String("remote"))
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {

@@ -26,6 +26,7 @@ func planCommand() *cli.Command {
 			planShowCommand(),
 			planStatusCommand(),
 			planReviewCommand(),
+			planWithdrawCommand(),
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
@@ -53,14 +54,16 @@ FILE" by each admin, then "keys apply FILE".
 
 EXAMPLE:
    ` + examples[op],
-			Flags: append(opFlags(op), keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id (default: the key's comment)"}, jsonFlag),
+			Flags: append(append(opFlags(op), keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id (default: the key's comment)"}, jsonFlag), pushFlags()...),
 			Action: func(c *cli.Context) error {
 				ws, id, err := trustSetup(c)
 				if err != nil {
 					return err
 				}
 				defer ws.Close()
-				w, err := ws.ChangeTrust(op, func() (workspace.TrustChange, error) { return trustChange(c, op) }, id)
+				w, err := publishing(c, ws, id, func() (*gitledger.Written, error) {
+					return ws.ChangeTrust(op, func() (workspace.TrustChange, error) { return trustChange(c, op) }, id)
+				})
 				if err != nil {
 					return err
 				}
@@ -130,7 +133,7 @@ EXAMPLE:
 		&cli.Command{
 			Name: "apply", Usage: "write the keys receipt for a proposal with enough admin signatures", ArgsUsage: "FILE",
 			Description: "EXAMPLE:\n   vmc-git keys apply change.json --key ~/.ssh/vmc_alice",
-			Flags:       []cli.Flag{keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id"}, jsonFlag},
+			Flags:       append([]cli.Flag{keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id"}, jsonFlag}, pushFlags()...),
 			Action: func(c *cli.Context) error {
 				if err := exactArgs(c, 1, "FILE"); err != nil {
 					return err
@@ -144,7 +147,7 @@ EXAMPLE:
 				if err != nil {
 					return err
 				}
-				w, err := ws.ApplyTrust(ch, id)
+				w, err := publishing(c, ws, id, func() (*gitledger.Written, error) { return ws.ApplyTrust(ch, id) })
 				if err != nil {
 					return err
 				}
