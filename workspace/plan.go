@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -101,6 +102,9 @@ func ValidatePlanRequest(req PlanRequest) error {
 // LoadPlan reads a plan file; a file that is not a valid plan is invalid.
 func LoadPlan(file string) (*plans.Plan, []byte, error) {
 	p, b, err := plans.Load(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, notFoundErr(err, "plan files are plans/<id>.json in the work tree (relative to -C DIR when given)")
+	}
 	if err != nil {
 		return nil, nil, invalidErr(err)
 	}

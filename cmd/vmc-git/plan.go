@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
-	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -79,9 +78,9 @@ func planShowCommand() *cli.Command {
 			if err := exactArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			p, b, err := plans.Load(c.Args().First())
+			p, b, err := workspace.LoadPlan(c.Args().First())
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			switch {
 			case c.Bool("json"):
@@ -109,9 +108,9 @@ func planStatusCommand() *cli.Command {
 				return err
 			}
 			file := c.Args().First()
-			p, b, err := plans.Load(file)
+			p, b, err := workspace.LoadPlan(file)
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			ws, err := open(c)
 			if err != nil {
@@ -164,9 +163,9 @@ EXAMPLE:
 				return err
 			}
 			file := c.Args().First()
-			p, b, err := plans.Load(file)
+			p, b, err := workspace.LoadPlan(file)
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			ws, _ := open(c)
 			if ws != nil {
