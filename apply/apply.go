@@ -105,6 +105,8 @@ type Options struct {
 	// UnapprovedDeadline: ApplyPending records a merged plan still without
 	// enough valid approvals this long after its merge as refused (0: never).
 	UnapprovedDeadline time.Duration
+	// SummaryMark, if set, ends every receipt summary (the sandbox says so).
+	SummaryMark string
 }
 
 // Applier applies plans.
@@ -388,10 +390,7 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 		} else if ok {
 			return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, p.ID, seq)
 		}
-		summary := fmt.Sprintf("apply %s: %s", p.ID, status)
-		if len(summary) > receipt.MaxSummary {
-			summary = summary[:receipt.MaxSummary]
-		}
+		summary := a.summary(fmt.Sprintf("apply %s: %s", p.ID, status))
 		return &gitledger.Draft{
 			Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 				Plan: receipt.PlanRef{ID: p.ID, Path: plans.Path(p.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,
@@ -701,4 +700,17 @@ func (a *Applier) setAside(id string) (string, error) {
 		return "", err
 	}
 	return kept, os.Rename(a.intentPath(id), kept)
+}
+
+// summary clips a receipt summary to receipt.MaxSummary, keeping
+// Options.SummaryMark at its end.
+func (a *Applier) summary(s string) string {
+	mark := ""
+	if a.o.SummaryMark != "" {
+		mark = " " + a.o.SummaryMark
+	}
+	if r := []rune(s); len(r)+len([]rune(mark)) > receipt.MaxSummary {
+		s = string(r[:receipt.MaxSummary-len([]rune(mark))-1]) + "…"
+	}
+	return s + mark
 }

@@ -68,10 +68,7 @@ func (a *Applier) Refuse(pp PendingPlan, reason string) (uint64, error) {
 				return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, pp.ID, seq)
 			}
 			st := plans.CheckApprovalSet(tip.Trust, b, pp.Input.Approvals, time.Now())
-			summary := fmt.Sprintf("apply %s: refused: %s", pp.ID, reason)
-			if len([]rune(summary)) > receipt.MaxSummary {
-				summary = string([]rune(summary)[:receipt.MaxSummary-1]) + "…"
-			}
+			summary := a.summary(fmt.Sprintf("apply %s: refused: %s", pp.ID, reason))
 			return &gitledger.Draft{
 				Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 					Plan: receipt.PlanRef{ID: pp.ID, Path: plans.Path(pp.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,

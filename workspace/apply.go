@@ -37,6 +37,9 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 	}
 	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force,
 		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log, UnapprovedDeadline: req.UnapprovedDeadline}
+	if ws.OnSandbox() {
+		opts.SummaryMark = SandboxMark
+	}
 	if ws.Config != nil {
 		opts.Genesis = &ws.Config.GenesisBlake3
 	}

@@ -126,6 +126,9 @@ func Approve(ws *Workspace, file string, p *plans.Plan, b []byte, id Identity) (
 	if ws != nil {
 		if tip, err := ws.Ledger.Tip(); err == nil {
 			if _, err := tip.Trust.Authorize(id.KID, id.Signer.PublicKey(), time.Now(), keys.RoleApprover); err != nil {
+				if k := trustedKID(ws.Ledger, id.Signer); k != "" && k != id.KID {
+					return nil, refusedErr(fmt.Errorf("approval would not count: %w; this key is bound to %s in the ledger's trust", err, k), "sign as that key id: --kid "+k)
+				}
 				return nil, refusedErr(fmt.Errorf("approval would not count: %w", err))
 			}
 		}

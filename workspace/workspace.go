@@ -125,6 +125,10 @@ func ResolveKID(ws *Workspace, s *keys.Signer, keyPath, kid string) (string, err
 	return kid, nil
 }
 
+// TrustedKID is the kid the trust state at ws's ledger tip binds to s's
+// key, or "".
+func TrustedKID(ws *Workspace, s *keys.Signer) string { return trustedKID(ws.Ledger, s) }
+
 // trustedKID finds the kid the ledger's current trust binds to s's key.
 func trustedKID(l *gitledger.Ledger, s *keys.Signer) string {
 	tip, err := l.Tip()

@@ -102,7 +102,11 @@ EXAMPLE:
 					if o.Recovered {
 						rec = " (recovered)"
 					}
-					outf(c, "applied plan %s: %s%s -> receipt %d (commit %s)\n", o.Plan, o.Status, rec, o.Seq, o.Commit[:12])
+					mark := ""
+					if ws.OnSandbox() {
+						mark = " " + workspace.SandboxMark
+					}
+					outf(c, "applied plan %s: %s%s -> receipt %d (commit %s)%s\n", o.Plan, o.Status, rec, o.Seq, o.Commit[:12], mark)
 				}
 				if len(outs) == 0 && len(errs) == 0 {
 					outf(c, "nothing to apply\n")

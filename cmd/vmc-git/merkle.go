@@ -179,7 +179,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "receipt", Required: true, Usage: "the receipt file"},
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
-					kidFlag,
+					kidFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, "PROOF"); err != nil {
@@ -210,6 +210,9 @@ EXAMPLE:
 					}
 					if err := merkle.CheckOffline(proof, rb, cb, note.VerifierList(v)); err != nil {
 						return fail(exitInvalid, err)
+					}
+					if c.Bool("json") {
+						return printJSON(c, map[string]any{"ok": true, "receipt": c.String("receipt"), "proof": c.Args().First()})
 					}
 					outf(c, "ok: receipt is in the signed tree (%s)\n", filepath.Base(c.String("receipt")))
 					return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func planReviewCommand() *cli.Command {
@@ -43,15 +44,21 @@ EXAMPLE:
 				return err
 			}
 			md, folded := rv.Markdown(plans.MaxComment)
+			if ws.OnSandbox() {
+				md = "> **" + workspace.SandboxMark + "** this ledger's provider is the embedded sandbox: these are not real servers.\n\n" + md
+			}
 			if err := githubOutputs(rv, md, folded); err != nil {
 				return err
 			}
 			switch {
 			case c.Bool("json"):
-				printJSON(c, map[string]any{"ok": rv.OK(), "plans": rv.Plans, "violations": nonNil(rv.Violations)})
+				printJSON(c, map[string]any{"ok": rv.OK(), "plans": rv.Plans, "violations": nonNil(rv.Violations), "sandbox": ws.OnSandbox()})
 			case c.Bool("markdown"):
 				outf(c, "%s", md)
 			default:
+				if ws.OnSandbox() {
+					outf(c, "%s this ledger's provider is the embedded sandbox: these are not real servers\n", workspace.SandboxMark)
+				}
 				for _, v := range rv.Violations {
 					outf(c, "BROKEN RULE %s: %s\n", v.File, v.Message)
 				}

@@ -135,7 +135,7 @@ func TestTeamFlow(t *testing.T) {
 	bob.git("fetch", "-q", "origin")
 	bob.git("switch", "-q", "batch")
 	rv := bob.must("plan", "review", "--base", "origin/master")
-	if strings.Contains(rv, "stale") {
+	if strings.Contains(rv, "STALE") {
 		t.Fatalf("bob's review calls fresh plans stale (his ledger did not follow origin):\n%s", rv)
 	}
 	for _, id := range []string{"a-web-1-label", "b-web-1-label", "c-web-2-create"} {
@@ -194,7 +194,10 @@ func TestTeamFlow(t *testing.T) {
 	var wg sync.WaitGroup
 	var rec, app result
 	wg.Add(2)
-	go func() { defer wg.Done(); rec = runQuiet(alice, "record", "--summary", "racing CI", "--key", key("alice"), "--push") }()
+	go func() {
+		defer wg.Done()
+		rec = runQuiet(alice, "record", "--summary", "racing CI", "--key", key("alice"), "--push")
+	}()
 	go func() { defer wg.Done(); app = runQuiet(ci, "apply", "--pending", "--push", "--key", key("carol")) }()
 	wg.Wait()
 	if rec.code != 0 || app.code != 0 {

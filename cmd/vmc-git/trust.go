@@ -73,7 +73,7 @@ EXAMPLE:
 		propose = append(propose, &cli.Command{
 			Name: op, Usage: "propose: " + usage[op], ArgsUsage: args[op],
 			Description: "EXAMPLE:\n   " + strings.Replace(examples[op], "keys "+op, "keys propose "+op, 1) + " -o change.json",
-			Flags:       append(opFlags(op), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "proposal file"}),
+			Flags:       append(opFlags(op), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "proposal file"}, jsonFlag),
 			Action: func(c *cli.Context) error {
 				ws, err := open(c)
 				if err != nil {
@@ -94,6 +94,9 @@ EXAMPLE:
 				if err := workspace.WriteChange(c.String("out"), ch, true); err != nil {
 					return err
 				}
+				if c.Bool("json") {
+					return printJSON(c, map[string]any{"file": c.String("out"), "threshold": threshold, "proposal": ch.Proposal})
+				}
 				outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", c.String("out"), threshold, c.String("out"))
 				return nil
 			},
@@ -105,7 +108,7 @@ EXAMPLE:
 		&cli.Command{
 			Name: "cosign", Usage: "add your admin signature to a proposal file", ArgsUsage: "FILE",
 			Description: "EXAMPLE:\n   vmc-git keys cosign change.json --key ~/.ssh/vmc_alice",
-			Flags:       []cli.Flag{keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id"}},
+			Flags:       []cli.Flag{keyFlag, &cli.StringFlag{Name: "as", Usage: "your key id"}, jsonFlag},
 			Action: func(c *cli.Context) error {
 				if err := exactArgs(c, 1, "FILE"); err != nil {
 					return err
@@ -125,6 +128,9 @@ EXAMPLE:
 				}
 				if err := workspace.WriteChange(c.Args().First(), ch, false); err != nil {
 					return err
+				}
+				if c.Bool("json") {
+					return printJSON(c, map[string]any{"file": c.Args().First(), "kid": id.KID, "signatures": len(ch.Signatures), "threshold": threshold})
 				}
 				outf(c, "co-signed as %s: %d of %d admin signatures\n", id.KID, len(ch.Signatures), threshold)
 				return nil
