@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,4 +218,49 @@ func TestTeamCLI(t *testing.T) {
 	}
 	res = r.run("approve", r.planFile("web-2-create"), "--key", filepath.Join(dir, "bob2"), "--kid", "bob2")
 	checkError(t, res, exitRefused, "this key is bound to bob in the ledger's trust", "vmc-git: hint: sign as that key id: --kid bob")
+}
+
+// Items 12 and 14: the demo runs the team flow, and every command it
+// suggests afterwards works when pasted into a shell in its directory.
+func TestTeamDemoCommandsWork(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "demo")
+	r := &repo{t: t, root: filepath.Dir(dir)}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "HCLOUD_") && !strings.HasPrefix(k, "VMC_") && k != "PATH" {
+			r.env = append(r.env, kv)
+		}
+	}
+	r.env = append(r.env, "PATH="+filepath.Dir(vmcBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out := r.must("demo", dir)
+	for _, want := range []string{"install the pre-receive hook on origin", "bob approves it in his clone", "applied plan web-1-create: succeeded",
+		"ledger follows origin", "pre-receive hook declined", "a fresh clone verifies", "ok: example.com/demo/infra, 2 receipts"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the demo does not show %q:\n%s", want, out)
+		}
+	}
+	_, after, ok := strings.Cut(out, "Look around")
+	if !ok {
+		t.Fatalf("no look-around section:\n%s", out)
+	}
+	n := 0
+	for _, line := range strings.Split(after, "\n") {
+		cmdline, ok := strings.CutPrefix(strings.TrimSpace(line), "$ ")
+		if !ok {
+			continue
+		}
+		n++
+		cmd := exec.Command("sh", "-c", cmdline)
+		cmd.Dir, cmd.Env = dir, r.env
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("pasted %q: %v\n%s", cmdline, err, b)
+		}
+		if strings.Contains(cmdline, "--show-signature") && !strings.Contains(string(b), `Good "git" signature`) {
+			t.Fatalf("pasted %q: no good signature:\n%s", cmdline, b)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d commands suggested", n)
+	}
 }
