@@ -172,7 +172,9 @@ func runDemo(c *cli.Context, dir string) error {
 	if _, err := d.vmc("install the pre-receive hook on origin", "hook", "install", "--repo", filepath.Join(dir, "origin.git")); err != nil {
 		return err
 	}
-	ident := func(who string) []string { return []string{"-c", "user.name=" + who, "-c", "user.email=" + who + "@example.com"} }
+	ident := func(who string) []string {
+		return []string{"-c", "user.name=" + who, "-c", "user.email=" + who + "@example.com"}
+	}
 	clone := func(who string) error {
 		_, err := d.git(who+" clones origin", false, "clone", "-q", "origin.git", who)
 		return err
