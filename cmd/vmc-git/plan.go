@@ -45,6 +45,9 @@ EXAMPLE:
 
 // makePlan runs the dry run and writes the plan file.
 func makePlan(c *cli.Context, actions []provider.Action) error {
+	if into := c.String("into"); into != "" {
+		return extendPlan(c, into, actions)
+	}
 	req := workspace.PlanRequest{ID: c.String("id"), Summary: c.String("summary"), CreatedBy: c.String("kid"), Out: c.String("out"), Actions: actions}
 	if err := workspace.ValidatePlanRequest(req); err != nil {
 		return err
@@ -186,4 +189,26 @@ EXAMPLE:
 			return nil
 		},
 	}
+}
+
+// extendPlan appends actions to the plan file into.
+func extendPlan(c *cli.Context, into string, actions []provider.Action) error {
+	if c.String("id") != "" || c.String("out") != "" {
+		return usagef("--into keeps the plan's id and file: no --id or --out with it")
+	}
+	ws, err := open(c)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	m, err := ws.ExtendPlan(context.Background(), into, c.String("summary"), actions)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c, map[string]any{"id": m.Plan.ID, "path": m.Path, "blake3": m.Blake3, "plan": m.Plan})
+	}
+	outf(c, "%s", m.Plan.Text(m.Bytes))
+	outf(c, "extended %s: %d actions\nnext: commit it in a pull request; approvers run: vmc-git approve %s\n", m.Path, len(m.Plan.Actions), m.Path)
+	return nil
 }

@@ -209,6 +209,37 @@ func TestTeamFlow(t *testing.T) {
 		t.Fatalf("origin lacks one of the racing receipts: %q", l)
 	}
 
+	// A three-action plan, built with --into, applied as one unit: one
+	// receipt with a result per action.
+	alice.git("switch", "-q", "master")
+	alice.git("pull", "-q")
+	alice.git("switch", "-q", "-c", "three")
+	three := alice.plan("web-3-setup", "create", "web-3", "--type", "cx22", "--image", "ubuntu-24.04")
+	alice.must("plan", "server", "label", "web-1", "--label", "tier=front", "--into", three)
+	out = alice.must("plan", "server", "poweroff", "web-2", "--into", three, "--kid", "alice")
+	if !strings.Contains(out, "extended") || !strings.Contains(out, "3 actions") {
+		t.Fatalf("--into did not extend the plan:\n%s", out)
+	}
+	alice.approve("web-3-setup", "bob")
+	res = alice.run("plan", "server", "reboot", "web-1", "--into", three)
+	checkError(t, res, exitRefused, "plan web-3-setup has 1 approval(s)", "another action would void them")
+	alice.commit("three steps")
+	alice.git("push", "-q", "origin", "HEAD:master")
+	ci.git("pull", "-q")
+	if out := ci.must("apply", "--pending", "--push", "--key", key("carol")); !strings.Contains(out, "applied plan web-3-setup: succeeded") {
+		t.Fatalf("the three-action plan did not apply:\n%s", out)
+	}
+	rc := ci.onlyReceipt("web-3-setup")
+	if rs := results(t, rc); len(rs) != 3 {
+		t.Fatalf("want 3 action results in one receipt, got %d", len(rs))
+	} else {
+		for i, r := range rs {
+			if r.Status != "succeeded" {
+				t.Fatalf("action %d: %s", i, r.Status)
+			}
+		}
+	}
+
 	// A forged push (a hand-made ledger commit) is refused by the hook.
 	forger := teamClone(t, origin, "mallory", env)
 	forger.git("fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
