@@ -14,6 +14,8 @@ const (
 	KeysTrust  = "trust"
 	KeysRevoke = "revoke"
 	KeysRotate = "rotate"
+	KeysPolicy = "policy" // change approvals_required and admin_threshold
+	KeysRoles  = "roles"  // change a trusted key's roles (same key, same kid)
 )
 
 // Revocation reasons.
@@ -30,7 +32,10 @@ type KeysChange struct {
 }
 
 // Proposal is a trust change as admins sign it. Its canonical bytes are what
-// each co-signature covers; Ledger and Base (the blake3 of the ledger head it
+// each co-signature covers; Ledger and Base (the BLAKE3 of the canonical
+// trust state it was proposed against, keys/trust.json, so that receipts of
+// other kinds landing meanwhile do not void it; formerly the blake3 of the
+// ledger head it
 // was proposed against) stop replay into another ledger or a later state.
 type Proposal struct {
 	V      int           `json:"v"`
@@ -41,6 +46,8 @@ type Proposal struct {
 	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
 	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
+	Policy *keys.Policy  `json:"policy,omitempty"` // policy: the new thresholds
+	Roles  []keys.Role   `json:"roles,omitempty"`  // roles: the key's new roles (sorted)
 }
 
 // Cosig is one admin's signature over a proposal.
@@ -76,8 +83,19 @@ func (k *KeysChange) Validate() error {
 		if p.Key == nil || p.KID == "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: rotate takes kid and key")
 		}
+	case KeysPolicy:
+		if p.Policy == nil || p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" || p.Roles != nil {
+			return fmt.Errorf("keys: policy takes policy only")
+		}
+	case KeysRoles:
+		if p.KID == "" || len(p.Roles) == 0 || p.Key != nil || p.At != "" || p.Reason != "" || p.Policy != nil {
+			return fmt.Errorf("keys: roles takes kid and roles")
+		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke or rotate)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy or roles)", p.Op)
+	}
+	if p.Op != KeysPolicy && p.Policy != nil || p.Op != KeysRoles && p.Roles != nil {
+		return fmt.Errorf("keys: %s takes no policy or roles", p.Op)
 	}
 	if len(k.Signatures) == 0 {
 		return fmt.Errorf("keys: no admin signatures")

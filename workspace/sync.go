@@ -252,7 +252,11 @@ func (ws *Workspace) rewrite(id *Identity, s saved) (*gitledger.Written, error) 
 			}
 		case receipt.KindKeys:
 			ch := *rc.Keys
-			ch.Proposal.Base = tip.Head.Blake3
+			base, err := baseOf(tip)
+			if err != nil {
+				return nil, err
+			}
+			ch.Proposal.Base = base
 			ch.Signatures = nil
 			if err := cosign(&ch, *id); err != nil {
 				return nil, err

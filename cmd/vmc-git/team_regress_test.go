@@ -264,3 +264,47 @@ func TestTeamDemoCommandsWork(t *testing.T) {
 		t.Fatalf("only %d commands suggested", n)
 	}
 }
+
+// Item 13: roles and thresholds change after genesis; a proposal survives
+// receipts of other kinds landing meanwhile, and dies (re-checked at apply)
+// when the trust state changes.
+func TestTeamTrustChanges(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	out := r.must("keys", "roles", "bob", "--role", "approver", "--role", "admin", "--key", key("alice"))
+	if !strings.Contains(out, "(keys)") {
+		t.Fatalf("keys roles: %s", out)
+	}
+	r.must("keys", "policy", "--admin-threshold", "2", "--key", key("alice"))
+	res := r.run("keys", "trust", key("carol")+".pub", "--kid", "carol2", "--role", "approver", "--key", key("alice"))
+	checkError(t, res, exitRefused, "trust changes need 2 admin signatures")
+	dir := t.TempDir()
+	priv, pub, err := keys.Generate("dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteKeyPair(filepath.Join(dir, "dave"), priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	change := filepath.Join(dir, "change.json")
+	r.must("keys", "propose", "trust", filepath.Join(dir, "dave.pub"), "--kid", "dave", "--role", "approver", "-o", change)
+	r.must("keys", "cosign", change, "--key", key("alice"))
+	r.must("record", "--summary", "a receipt of another kind lands meanwhile", "--key", key("alice"))
+	r.must("keys", "cosign", change, "--key", key("bob"))
+	if out := r.must("keys", "apply", change, "--key", key("bob")); !strings.Contains(out, "(keys)") {
+		t.Fatalf("keys apply: %s", out)
+	}
+	// A proposal whose trust state changed meanwhile is refused.
+	stale := filepath.Join(dir, "stale.json")
+	r.must("keys", "propose", "revoke", "dave", "--reason", "retired", "-o", stale)
+	other := filepath.Join(dir, "other.json")
+	r.must("keys", "propose", "policy", "--approvals-required", "2", "-o", other)
+	r.must("keys", "cosign", other, "--key", key("alice"))
+	r.must("keys", "cosign", other, "--key", key("bob"))
+	r.must("keys", "apply", other, "--key", key("alice"))
+	checkError(t, r.run("keys", "cosign", stale, "--key", key("alice")), exitRefused, "the trust state has changed since", "another trust change landed")
+	r.must("verify", "chain", "--sig")
+	if out := r.must("keys", "list"); !strings.Contains(out, "dave") {
+		t.Fatalf("keys list lacks dave:\n%s", out)
+	}
+}

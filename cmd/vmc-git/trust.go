@@ -28,23 +28,34 @@ func trustCommands() []*cli.Command {
 				&cli.StringFlag{Name: "at", Usage: "when the key stopped being trustworthy (RFC 3339 UTC; for a compromise, when it happened)"},
 				&cli.StringFlag{Name: "reason", Value: receipt.ReasonRetired, Usage: "compromised or retired"},
 			}
+		case receipt.KeysPolicy:
+			return []cli.Flag{
+				&cli.IntFlag{Name: "approvals-required", Usage: "distinct approver signatures a plan needs (default: unchanged)"},
+				&cli.IntFlag{Name: "admin-threshold", Usage: "distinct admin signatures a trust change needs (default: unchanged)"},
+			}
+		case receipt.KeysRoles:
+			return []cli.Flag{&cli.StringSliceFlag{Name: "role", Required: true, Usage: "the key's roles from now on: admin, approver or applier (repeatable)"}}
 		default:
 			return []cli.Flag{&cli.StringFlag{Name: "new-key", Required: true, Usage: "the replacement OpenSSH public key (line or file)"}}
 		}
 	}
-	args := map[string]string{receipt.KeysTrust: "PUBKEY", receipt.KeysRevoke: "KID", receipt.KeysRotate: "KID"}
+	args := map[string]string{receipt.KeysTrust: "PUBKEY", receipt.KeysRevoke: "KID", receipt.KeysRotate: "KID", receipt.KeysPolicy: "", receipt.KeysRoles: "KID"}
 	usage := map[string]string{
 		receipt.KeysTrust:  "trust a new key with roles",
 		receipt.KeysRevoke: "revoke a key (retired, or compromised from --at)",
 		receipt.KeysRotate: "replace a key: the new key starts when the old one ends",
+		receipt.KeysPolicy: "change approvals_required and admin_threshold",
+		receipt.KeysRoles:  "change a trusted key's roles",
 	}
 	examples := map[string]string{
 		receipt.KeysTrust:  "vmc-git keys trust bob.pub --kid bob --role approver",
 		receipt.KeysRevoke: "vmc-git keys revoke bob --reason compromised --at 2026-11-20T00:00:00Z",
 		receipt.KeysRotate: "vmc-git keys rotate alice --new-key alice-2027.pub",
+		receipt.KeysPolicy: "vmc-git keys policy --approvals-required 2 --admin-threshold 2",
+		receipt.KeysRoles:  "vmc-git keys roles bob --role approver --role admin",
 	}
 	var direct, propose []*cli.Command
-	for _, op := range []string{receipt.KeysTrust, receipt.KeysRevoke, receipt.KeysRotate} {
+	for _, op := range []string{receipt.KeysTrust, receipt.KeysRevoke, receipt.KeysRotate, receipt.KeysPolicy, receipt.KeysRoles} {
 		op := op
 		direct = append(direct, &cli.Command{
 			Name: op, Usage: usage[op] + " (one admin: writes the keys receipt now)", ArgsUsage: args[op],
@@ -192,11 +203,46 @@ func trustSetup(c *cli.Context) (*workspace.Workspace, workspace.Identity, error
 
 // trustChange reads a trust change's argument and flags.
 func trustChange(c *cli.Context, op string) (workspace.TrustChange, error) {
+	tc := workspace.TrustChange{Op: op}
+	if op == receipt.KeysPolicy {
+		if c.NArg() != 0 {
+			return tc, usagef("keys policy: no arguments, only --approvals-required and --admin-threshold")
+		}
+		if !c.IsSet("approvals-required") && !c.IsSet("admin-threshold") {
+			return tc, usagef("keys policy: give --approvals-required N and/or --admin-threshold N")
+		}
+		ws, err := open(c)
+		if err != nil {
+			return tc, err
+		}
+		defer ws.Close()
+		tip, err := ws.Ledger.Tip()
+		if err != nil {
+			return tc, err
+		}
+		p := tip.Trust.Policy
+		if c.IsSet("approvals-required") {
+			p.ApprovalsRequired = c.Int("approvals-required")
+		}
+		if c.IsSet("admin-threshold") {
+			p.AdminThreshold = c.Int("admin-threshold")
+		}
+		tc.Policy = &p
+		return tc, nil
+	}
 	if c.NArg() != 1 {
 		return workspace.TrustChange{}, usagef("keys %s: want one argument", op)
 	}
-	tc := workspace.TrustChange{Op: op}
 	switch op {
+	case receipt.KeysRoles:
+		tc.KID = c.Args().First()
+		for _, r := range c.StringSlice("role") {
+			for _, x := range strings.Split(r, ",") {
+				tc.Roles = append(tc.Roles, keys.Role(x))
+			}
+		}
+		slices.Sort(tc.Roles)
+		tc.Roles = slices.Compact(tc.Roles)
 	case receipt.KeysTrust:
 		pub, err := keys.LoadPublicKey(c.Args().First())
 		if err != nil {
