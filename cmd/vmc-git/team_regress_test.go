@@ -308,3 +308,20 @@ func TestTeamTrustChanges(t *testing.T) {
 		t.Fatalf("keys list lacks dave:\n%s", out)
 	}
 }
+
+// Item 13: an apply whose approval was made with a key after its
+// compromise (as a later revocation says) is flagged, and --strict fails.
+func TestTeamStrictFlagsCompromisedApprovals(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	r.must("apply", "--pending", "--key", key("alice"))
+	rc := r.onlyReceipt("web-1-create")
+	r.must("keys", "roles", "carol", "--role", "applier", "--role", "approver", "--key", key("alice")) // someone must still approve
+	r.must("keys", "revoke", "bob", "--reason", "compromised", "--at", rc.CreatedAt, "--key", key("alice"))
+	out := r.must("verify", "chain", "--sig")
+	if !strings.Contains(out, "INVALIDATED: receipt 1 applied a plan approved by bob, whose key was compromised from") {
+		t.Fatalf("the approval by a compromised key is not flagged:\n%s", out)
+	}
+	checkError(t, r.run("verify", "chain", "--sig", "--strict"), exitInvalid, "1 receipt(s) signed, or approved, by compromised keys")
+}

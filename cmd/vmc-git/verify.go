@@ -99,10 +99,14 @@ EXAMPLE:
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
 			}
 			for _, iv := range rep.Invalidated {
+				if iv.Approval {
+					outf(c, "  INVALIDATED: receipt %d applied a plan approved by %s, whose key was compromised from %s, before it was used (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
+					continue
+				}
 				outf(c, "  INVALIDATED: receipt %d was signed by %s after its compromise at %s (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
 			}
 			if len(rep.Invalidated) > 0 && c.Bool("strict") {
-				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed by compromised keys", len(rep.Invalidated)))
+				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed, or approved, by compromised keys", len(rep.Invalidated)))
 			}
 			if c.Bool("head") {
 				b, _ := rep.Head.Encode()
