@@ -47,9 +47,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/fsutil"
@@ -84,6 +86,7 @@ var (
 	ErrNotApproved    = errors.New("plan not approved")
 	ErrLedgerInvalid  = errors.New("the ledger does not verify; nothing was applied")
 	ErrOtherLedger    = errors.New("plan is for another ledger")
+	ErrConfigMismatch = errors.New("the configuration disagrees with the ledger")
 )
 
 // Options configure an Applier.
@@ -99,6 +102,9 @@ type Options struct {
 	Log      func(format string, a ...any) // progress messages; nil: silent
 	Remote   Remote                        // the shared git server; nil: this repository only
 	Genesis  *digest.Digest                // the genesis pin the ledger is verified against before use
+	// ConfigProvider is the provider .vmc/config.json names; apply refuses
+	// to run when the ledger pins another (keys.Policy.Provider).
+	ConfigProvider string
 	// RemoteLockAge is how old a remote lock naming a plan must be before the
 	// run recovering that plan's intent takes it over (default 10 minutes).
 	RemoteLockAge time.Duration
@@ -127,9 +133,13 @@ func New(o Options) *Applier {
 		o.Locks = lock.New("")
 	}
 	if o.RemoteLockAge <= 0 {
-		o.RemoteLockAge = 10 * time.Minute
+		o.RemoteLockAge = remoteref.DefaultStale
 	}
-	return &Applier{o: o}
+	a := &Applier{o: o}
+	if b, ok := o.Remote.(interface{ bind(*Applier) }); ok {
+		b.bind(a)
+	}
+	return a
 }
 
 // Input is one plan to apply: its exact bytes, its approvals and the main
@@ -263,10 +273,13 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		return nil, fmt.Errorf("write intent journal: %w", err)
 	}
 	if a.o.Remote != nil {
-		// Published before the provider is called: if this machine dies, the
-		// next run on any machine recovers the plan from it.
-		b, _ := json.Marshal(it)
-		if err := a.o.Remote.PutIntent(p.ID, b); err != nil {
+		// Published before the provider is called, signed: if this machine
+		// dies, the next run on any machine recovers the plan from it.
+		b, err := a.signedIntent(tip, it)
+		if err == nil {
+			err = a.o.Remote.PutIntent(p.ID, b, a.foreignIntent(p.ID))
+		}
+		if err != nil {
 			os.Remove(a.intentPath(p.ID))
 			return nil, err
 		}
@@ -276,6 +289,33 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		return nil, err
 	}
 	return a.commit(it, false)
+}
+
+// signedIntent is the remote copy of a journal (package remoteref), signed
+// over the plan id, the plan's blake3 and the ledger head.
+func (a *Applier) signedIntent(tip *gitledger.Tip, it *intent) ([]byte, error) {
+	j, err := json.Marshal(it)
+	if err != nil {
+		return nil, err
+	}
+	return remoteref.Intent{Ledger: tip.Head.Ledger, Plan: it.Plan, PlanBlake3: digest.Of(it.PlanBytes).Blake3,
+		Head: remoteref.Head{Seq: tip.Head.Seq, Blake3: tip.Head.Blake3}, KID: a.o.KID, CreatedAt: time.Now(), Journal: j}.Encode(a.o.Signer)
+}
+
+// foreignIntent reports whether an intent blob for plan is one no trusted
+// applier wrote (it may then be replaced; it cannot be a live run's).
+func (a *Applier) foreignIntent(plan string) func([]byte) bool {
+	return func(b []byte) bool {
+		tip, err := a.o.Ledger.Tip()
+		if err != nil {
+			return false
+		}
+		in, err := remoteref.ParseIntent(b)
+		if err != nil {
+			return true
+		}
+		return errors.Is(in.Verify(tip.Trust, tip.Head.Ledger, plan, nil, time.Now()), remoteref.ErrForeign)
+	}
 }
 
 func pick(m map[string][]byte, kids []string) map[string][]byte {
@@ -313,6 +353,8 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
 func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) error {
 	labels := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
 	failed := false
+	var ledgerDiffs []string
+	ledgerChecked := false
 	for i := range it.Steps {
 		s := &it.Steps[i]
 		if s.State == stateDone {
@@ -337,8 +379,49 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				continue
 			}
 		}
+		if recovering {
+			// A step recovery would call is checked for freshness exactly
+			// as a new apply checks it: the world may have moved since the
+			// run that died (a stale "delete web-1" must not delete the
+			// new web-1). A stale step is recorded as not run.
+			if !ledgerChecked {
+				var err error
+				if ledgerDiffs, err = a.ledgerDiffs(p); err != nil {
+					return err
+				}
+				ledgerChecked = true
+			}
+			diffs, err := a.stepDiffs(ctx, p, i, s.Action)
+			if err != nil {
+				return err
+			}
+			if diffs = append(slices.Clone(ledgerDiffs), diffs...); len(diffs) > 0 {
+				a.o.Log("plan %s: recovery does not run %s: stale: %s", p.ID, plans.Describe(s.Action), strings.Join(diffs, "; "))
+				s.State, s.Result = stateDone, &provider.Result{Status: StatusSkipped,
+					Error: "not run on recovery: " + (&plans.StaleError{Plan: p.ID, Diffs: diffs}).Error()}
+				failed = true
+				if err := a.saveIntent(it); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if err := a.fence(p); err != nil {
-			return err // the journal stays: the run that took the lock over recovers it
+			// The run that took the lock over recovers the plan from the
+			// intent on the remote. If that intent is gone too, nobody
+			// else can: this run records what it already did, now (its
+			// journal is the source, not the remote ref).
+			if a.o.Remote == nil || !calledAny(it) {
+				return err // the journal stays
+			}
+			if has, herr := a.o.Remote.HasIntent(p.ID); herr != nil || has {
+				return err
+			}
+			a.o.Log("plan %s: %v; its intent is gone from the remote: recording what this run did", p.ID, err)
+			for j := i; j < len(it.Steps); j++ {
+				it.Steps[j].State, it.Steps[j].Result = stateDone, &provider.Result{Status: StatusSkipped, Error: "not attempted: this run lost its remote lock"}
+			}
+			return a.saveIntent(it)
 		}
 		s.State = stateCalling
 		if err := a.saveIntent(it); err != nil {
@@ -354,6 +437,74 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 		}
 	}
 	return nil
+}
+
+// calledAny reports whether a journal records a provider call.
+func calledAny(it *intent) bool {
+	for _, s := range it.Steps {
+		if s.State == stateCalling || (s.State == stateDone && s.Result != nil && s.Result.Status != StatusSkipped) {
+			return true
+		}
+	}
+	return false
+}
+
+// ledgerDiffs is the ledger half of plans.CheckFresh for recovery: the
+// plan's ledger head is in this ledger, and no apply since touched its servers.
+func (a *Applier) ledgerDiffs(p *plans.Plan) ([]string, error) {
+	view, err := newLedgerView(a.o.Ledger)
+	if err != nil {
+		return nil, err
+	}
+	one := *p
+	one.Actions = nil // no servers: CheckFresh reads only the ledger
+	var diffs []string
+	var se *plans.StaleError
+	switch err := plans.CheckFresh(context.Background(), nil, view, &one); {
+	case errors.As(err, &se):
+		diffs = se.Diffs
+	case err != nil:
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, s := range p.Servers() {
+		ours[s] = true
+	}
+	return append(diffs, a.touchedSince(view, p, ours)...), nil
+}
+
+func (a *Applier) touchedSince(view *ledgerView, p *plans.Plan, ours map[string]bool) []string {
+	var diffs []string
+	if p.LedgerHead.Seq > view.TipSeq() {
+		return nil
+	}
+	for seq := p.LedgerHead.Seq + 1; seq <= view.TipSeq(); seq++ {
+		r, _, err := view.ReceiptAt(seq)
+		if err != nil || r.Kind != receipt.KindApply {
+			continue
+		}
+		for _, s := range plans.AppliedServers(r) {
+			if ours[s] {
+				diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", seq, r.Apply.Plan.ID, s))
+			}
+		}
+	}
+	return diffs
+}
+
+// stepDiffs compares step i's expectation with its server now.
+func (a *Applier) stepDiffs(ctx context.Context, p *plans.Plan, i int, act provider.Action) ([]string, error) {
+	if i >= len(p.Actions) || p.Actions[i].Action.Server != act.Server || p.Actions[i].Action.Op != act.Op {
+		return []string{fmt.Sprintf("journal step %d is not the plan's action %d", i, i)}, nil
+	}
+	s, err := a.o.Provider.Server(ctx, act.Server)
+	if errors.Is(err, provider.ErrNotFound) {
+		s, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check plan %s: read server %s: %w", p.ID, act.Server, err)
+	}
+	return plans.CompareExpect(act.Server, p.Actions[i].Expect, s), nil
 }
 
 // commit writes the apply receipt for a finished intent.
@@ -436,6 +587,13 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 		}
 	}
 	return &Outcome{Plan: p.ID, Seq: w.Seq, Commit: w.Commit.String(), Blake3: w.Sums.Blake3, Recovered: recovered, Actions: recs, Status: status}, nil
+}
+
+// lockValid reports whether a remote lock was signed by an applier trusted
+// at the ledger head, for this ledger.
+func (a *Applier) lockValid(l *remoteref.Lock) bool {
+	tip, err := a.o.Ledger.Tip()
+	return err == nil && l.Verify(tip.Trust, tip.Head.Ledger, time.Now()) == nil
 }
 
 // Recover reconciles every unfinished intent in this repository.
@@ -688,6 +846,20 @@ func NewLedgerView(l *gitledger.Ledger) (plans.LedgerView, error) { return newLe
 func (a *Applier) verifyLedger() error {
 	if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
 		return fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+	}
+	tip, err := a.o.Ledger.Tip()
+	if err != nil {
+		return err
+	}
+	return CheckProvider(tip.Trust, a.o.ConfigProvider)
+}
+
+// CheckProvider refuses a configured provider that differs from the one
+// the ledger pins (trust.Provider; nothing is pinned in older ledgers).
+func CheckProvider(t *keys.Trust, configured string) error {
+	if t.Provider != "" && configured != "" && configured != t.Provider {
+		return fmt.Errorf("%w: .vmc/config.json says provider %q, the ledger pins %q: nothing was applied (the provider changes only by an admin-signed trust change: vmc-git keys provider)",
+			ErrConfigMismatch, configured, t.Provider)
 	}
 	return nil
 }

@@ -16,6 +16,9 @@ const (
 	KeysRotate = "rotate"
 	KeysPolicy = "policy" // change approvals_required and admin_threshold
 	KeysRoles  = "roles"  // change a trusted key's roles (same key, same kid)
+	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
+	// .vmc/config.json's "provider" must say for apply to run.
+	KeysProvider = "provider"
 )
 
 // Revocation reasons.
@@ -46,8 +49,10 @@ type Proposal struct {
 	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
 	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
-	Policy *keys.Policy  `json:"policy,omitempty"` // policy: the new thresholds
+	Policy *keys.Policy  `json:"policy,omitempty"` // policy: the new thresholds (provider not included)
 	Roles  []keys.Role   `json:"roles,omitempty"`  // roles: the key's new roles (sorted)
+	// Provider is the new pinned provider (op provider).
+	Provider string `json:"provider,omitempty"`
 }
 
 // Cosig is one admin's signature over a proposal.
@@ -65,7 +70,17 @@ func (k *KeysChange) Validate() error {
 	if err := ValidLedgerID(p.Ledger); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
+	if p.Op != KeysProvider && p.Provider != "" {
+		return fmt.Errorf("keys: only op provider takes provider")
+	}
 	switch p.Op {
+	case KeysProvider:
+		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: provider takes provider only")
+		}
+		if err := keys.ValidProvider(p.Provider); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
 	case KeysTrust:
 		if p.Key == nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: trust takes key only")
@@ -87,12 +102,15 @@ func (k *KeysChange) Validate() error {
 		if p.Policy == nil || p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" || p.Roles != nil {
 			return fmt.Errorf("keys: policy takes policy only")
 		}
+		if p.Policy.Provider != "" {
+			return fmt.Errorf("keys: policy changes thresholds; the provider changes with op provider")
+		}
 	case KeysRoles:
 		if p.KID == "" || len(p.Roles) == 0 || p.Key != nil || p.At != "" || p.Reason != "" || p.Policy != nil {
 			return fmt.Errorf("keys: roles takes kid and roles")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy or roles)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy, roles or provider)", p.Op)
 	}
 	if p.Op != KeysPolicy && p.Policy != nil || p.Op != KeysRoles && p.Roles != nil {
 		return fmt.Errorf("keys: %s takes no policy or roles", p.Op)

@@ -76,6 +76,11 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	after := before.Clone()
 	at := r.Time()
 	switch p.Op {
+	case receipt.KeysProvider:
+		if p.Provider == after.Provider {
+			return nil, fmt.Errorf("provider is %s already", p.Provider)
+		}
+		after.Provider = p.Provider
 	case receipt.KeysTrust:
 		err = after.Add(*p.Key, r.Seq, at)
 	case receipt.KeysRevoke:
@@ -91,7 +96,10 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 		}
 		err = after.End(p.KID, keys.StatusRevoked, p.Reason, r.Seq, end)
 	case receipt.KeysPolicy:
-		after.Policy = *p.Policy
+		if p.Policy.ApprovalsRequired == after.ApprovalsRequired && p.Policy.AdminThreshold == after.AdminThreshold {
+			return nil, fmt.Errorf("policy is approvals_required %d, admin_threshold %d already", after.ApprovalsRequired, after.AdminThreshold)
+		}
+		after.ApprovalsRequired, after.AdminThreshold = p.Policy.ApprovalsRequired, p.Policy.AdminThreshold
 	case receipt.KeysRoles:
 		old := after.Key(p.KID)
 		if old == nil || old.Status != keys.StatusActive {

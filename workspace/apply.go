@@ -41,7 +41,7 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 		opts.SummaryMark = SandboxMark
 	}
 	if ws.Config != nil {
-		opts.Genesis = &ws.Config.GenesisBlake3
+		opts.Genesis, opts.ConfigProvider = &ws.Config.GenesisBlake3, ws.Config.Provider
 	}
 	if req.Push {
 		if ws.Config == nil || ws.Root == "" {

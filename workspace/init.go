@@ -134,6 +134,7 @@ func Init(req InitRequest, id Identity) (res *InitResult, err error) {
 	if err != nil {
 		return nil, err
 	}
+	req.Genesis.Provider = req.Provider // pinned: a config naming another provider is refused
 	w, err := l.Init(req.Ledger, id.Signer, id.KID, req.Genesis, now)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,8 @@ type TrustChange struct {
 	NewKey string       // the replacement OpenSSH public key: a line or a file (rotate)
 	Policy *keys.Policy // receipt.KeysPolicy: the new thresholds
 	Roles  []keys.Role  // receipt.KeysRoles: KID's new roles
+	// Provider is the provider to pin (receipt.KeysProvider).
+	Provider string
 }
 
 // baseOf is what a proposal made at tip is based on: the trust state's
@@ -79,6 +81,8 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 		p.Key = tc.Key
 	case receipt.KeysRevoke:
 		p.KID, p.At, p.Reason = tc.KID, tc.At, tc.Reason
+	case receipt.KeysProvider:
+		p.Provider = tc.Provider
 	case receipt.KeysRotate:
 		p.KID = tc.KID
 		old := tip.Trust.Key(p.KID)
@@ -171,6 +175,8 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("policy: approvals_required %d, admin_threshold %d", p.Policy.ApprovalsRequired, p.Policy.AdminThreshold)
 	case receipt.KeysRoles:
 		summary = fmt.Sprintf("roles of %s: %s", p.KID, JoinRoles(p.Roles))
+	case receipt.KeysProvider:
+		summary = "pin provider " + p.Provider
 	}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
 		if !sameBase(tip, p) {

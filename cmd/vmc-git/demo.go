@@ -292,7 +292,7 @@ func runDemo(c *cli.Context, dir string) error {
 		return err
 	}
 	outf(c, "%s", indent(out))
-	signers, err := d.git("", false, "-C", "auditor", "show", "vmc/ledger:keys/allowed_signers")
+	signers, err := d.git("", false, "-C", "auditor", "show", "refs/heads/vmc/ledger:keys/allowed_signers")
 	if err != nil {
 		return err
 	}
@@ -310,12 +310,12 @@ func runDemo(c *cli.Context, dir string) error {
 // (the sandbox is gone by then: nothing here calls the provider).
 func demoLookAround(dir string) []string {
 	return []string{
-		"git -C alice log --oneline vmc/ledger",
+		"git -C alice log --oneline refs/heads/vmc/ledger",
 		"vmc-git -C alice log",
 		"vmc-git -C alice show 1",
 		"vmc-git -C auditor verify chain --sig",
-		"git -C auditor show vmc/ledger:keys/allowed_signers > allowed_signers",
-		"git -C auditor -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=" + filepath.Join(dir, "allowed_signers") + " log --show-signature -1 vmc/ledger",
+		"git -C auditor show refs/heads/vmc/ledger:keys/allowed_signers > allowed_signers",
+		"git -C auditor -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=" + filepath.Join(dir, "allowed_signers") + " log --show-signature -1 refs/heads/vmc/ledger",
 		"cat origin.git/hooks/pre-receive",
 	}
 }

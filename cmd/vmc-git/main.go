@@ -95,7 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ve *gitledger.VerifyError
 	var se *gitledger.SnapshotError
-	if errors.As(err, &ve) || errors.As(err, &se) {
+	var te *gitledger.TagNameError
+	if errors.As(err, &ve) || errors.As(err, &se) || errors.As(err, &te) {
 		code = exitInvalid
 	}
 	// One line per error (errors.Join puts each on its own line).

@@ -36,7 +36,7 @@ for k new receipts.
 EXAMPLE:
    vmc-git merkle receipts --tag --key ~/.ssh/vmc_ci
    vmc-git merkle receipts --tag --push --key ~/.ssh/vmc_ci   # and publish the tag to origin
-   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v vmc/merkle/120`,
+   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v refs/tags/vmc/merkle/120`,
 				Flags: append([]cli.Flag{
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
@@ -179,6 +179,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "receipt", Required: true, Usage: "the receipt file"},
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
+					&cli.StringFlag{Name: "origin", Usage: "the ledger id the checkpoint must name (default: the receipt's ledger)"},
 					kidFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
@@ -211,10 +212,18 @@ EXAMPLE:
 					if err := merkle.CheckOffline(proof, rb, cb, note.VerifierList(v)); err != nil {
 						return fail(exitInvalid, err)
 					}
-					if c.Bool("json") {
-						return printJSON(c, map[string]any{"ok": true, "receipt": c.String("receipt"), "proof": c.Args().First()})
+					// Whose tree: the checkpoint's origin must be the
+					// receipt's ledger (and --origin, if given), and the
+					// leaf index its seq.
+					res, err := workspace.CheckProofOrigin(proof, rb, cb, note.VerifierList(v), c.String("origin"))
+					if err != nil {
+						return fail(exitInvalid, err)
 					}
-					outf(c, "ok: receipt is in the signed tree (%s)\n", filepath.Base(c.String("receipt")))
+					if c.Bool("json") {
+						return printJSON(c, map[string]any{"ok": true, "seq": res.Seq, "size": res.Size, "ledger": res.Ledger, "origin": res.Origin, "root": res.Root})
+					}
+					outf(c, "ok: receipt %d (%s) is in the signed tree of size %d of ledger %s (checkpoint origin %s, root %s)\n",
+						res.Seq, filepath.Base(c.String("receipt")), res.Size, res.Ledger, res.Origin, res.Root)
 					return nil
 				},
 			},

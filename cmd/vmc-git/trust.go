@@ -35,27 +35,31 @@ func trustCommands() []*cli.Command {
 			}
 		case receipt.KeysRoles:
 			return []cli.Flag{&cli.StringSliceFlag{Name: "role", Required: true, Usage: "the key's roles from now on: admin, approver or applier (repeatable)"}}
+		case receipt.KeysProvider:
+			return nil
 		default:
 			return []cli.Flag{&cli.StringFlag{Name: "new-key", Required: true, Usage: "the replacement OpenSSH public key (line or file)"}}
 		}
 	}
-	args := map[string]string{receipt.KeysTrust: "PUBKEY", receipt.KeysRevoke: "KID", receipt.KeysRotate: "KID", receipt.KeysPolicy: "", receipt.KeysRoles: "KID"}
+	args := map[string]string{receipt.KeysTrust: "PUBKEY", receipt.KeysRevoke: "KID", receipt.KeysRotate: "KID", receipt.KeysPolicy: "", receipt.KeysRoles: "KID", receipt.KeysProvider: "PROVIDER"}
 	usage := map[string]string{
-		receipt.KeysTrust:  "trust a new key with roles",
-		receipt.KeysRevoke: "revoke a key (retired, or compromised from --at)",
-		receipt.KeysRotate: "replace a key: the new key starts when the old one ends",
-		receipt.KeysPolicy: "change approvals_required and admin_threshold",
-		receipt.KeysRoles:  "change a trusted key's roles",
+		receipt.KeysTrust:    "trust a new key with roles",
+		receipt.KeysRevoke:   "revoke a key (retired, or compromised from --at)",
+		receipt.KeysRotate:   "replace a key: the new key starts when the old one ends",
+		receipt.KeysPolicy:   "change approvals_required and admin_threshold",
+		receipt.KeysRoles:    "change a trusted key's roles",
+		receipt.KeysProvider: "change the provider the ledger pins (.vmc/config.json must then say the same)",
 	}
 	examples := map[string]string{
-		receipt.KeysTrust:  "vmc-git keys trust bob.pub --kid bob --role approver",
-		receipt.KeysRevoke: "vmc-git keys revoke bob --reason compromised --at 2026-11-20T00:00:00Z",
-		receipt.KeysRotate: "vmc-git keys rotate alice --new-key alice-2027.pub",
-		receipt.KeysPolicy: "vmc-git keys policy --approvals-required 2 --admin-threshold 2",
-		receipt.KeysRoles:  "vmc-git keys roles bob --role approver --role admin",
+		receipt.KeysTrust:    "vmc-git keys trust bob.pub --kid bob --role approver",
+		receipt.KeysRevoke:   "vmc-git keys revoke bob --reason compromised --at 2026-11-20T00:00:00Z",
+		receipt.KeysRotate:   "vmc-git keys rotate alice --new-key alice-2027.pub",
+		receipt.KeysPolicy:   "vmc-git keys policy --approvals-required 2 --admin-threshold 2",
+		receipt.KeysRoles:    "vmc-git keys roles bob --role approver --role admin",
+		receipt.KeysProvider: "vmc-git keys provider hetzner",
 	}
 	var direct, propose []*cli.Command
-	for _, op := range []string{receipt.KeysTrust, receipt.KeysRevoke, receipt.KeysRotate, receipt.KeysPolicy, receipt.KeysRoles} {
+	for _, op := range []string{receipt.KeysTrust, receipt.KeysRevoke, receipt.KeysRotate, receipt.KeysPolicy, receipt.KeysRoles, receipt.KeysProvider} {
 		op := op
 		direct = append(direct, &cli.Command{
 			Name: op, Usage: usage[op] + " (one admin: writes the keys receipt now)", ArgsUsage: args[op],
@@ -220,7 +224,7 @@ func trustChange(c *cli.Context, op string) (workspace.TrustChange, error) {
 		if err != nil {
 			return tc, err
 		}
-		p := tip.Trust.Policy
+		p := keys.Policy{ApprovalsRequired: tip.Trust.ApprovalsRequired, AdminThreshold: tip.Trust.AdminThreshold}
 		if c.IsSet("approvals-required") {
 			p.ApprovalsRequired = c.Int("approvals-required")
 		}
@@ -261,6 +265,8 @@ func trustChange(c *cli.Context, op string) (workspace.TrustChange, error) {
 		tc.KID, tc.At, tc.Reason = c.Args().First(), c.String("at"), c.String("reason")
 	case receipt.KeysRotate:
 		tc.KID, tc.NewKey = c.Args().First(), c.String("new-key")
+	case receipt.KeysProvider:
+		tc.Provider = c.Args().First()
 	}
 	return tc, nil
 }
