@@ -23,6 +23,10 @@ import (
 // PendingPlan is a plan committed on main without a receipt yet.
 type PendingPlan struct {
 	Err    error // the file is not a plan named by its file name (reported, not applied)
+	// BadApprovals: Err is about an approval file, not the plan: reported
+	// every run, never recorded as refused (anyone who can push to main
+	// could otherwise retire a good plan).
+	BadApprovals bool
 	ID     string
 	Input  Input
 	Added  int64 // commit time of the commit that added it
@@ -97,7 +101,7 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 		}
 		pp := PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit}
 		if sigErr != nil {
-			pp.Err = sigErr
+			pp.Err, pp.BadApprovals = sigErr, true
 			out = append(out, pp)
 			continue
 		}

@@ -37,6 +37,8 @@ func (e *RefusedError) Error() string {
 func (a *Applier) retire(pp PendingPlan, err error) (string, bool) {
 	var se *plans.StaleError
 	switch {
+	case pp.Err != nil && (pp.BadApprovals || pp.Input.Bytes == nil):
+		return "", false // not the plan's fault, or no plan bytes to record
 	case pp.Err != nil:
 		return "invalid plan: " + pp.Err.Error(), true
 	case errors.As(err, &se):
