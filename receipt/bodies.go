@@ -16,6 +16,11 @@ const (
 	KeysRotate = "rotate"
 	KeysPolicy = "policy" // change approvals_required and admin_threshold
 	KeysRoles  = "roles"  // change a trusted key's roles (same key, same kid)
+	// Witness policy (keys.WitnessSpec): add or remove a witness, or set
+	// witness_threshold, the cosignatures a snapshot tag needs.
+	KeysAddWitness       = "add_witness"
+	KeysRemoveWitness    = "remove_witness"
+	KeysWitnessThreshold = "witness_threshold"
 	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
 	// .vmc/config.json's "provider" must say for apply to run.
 	KeysProvider = "provider"
@@ -53,6 +58,10 @@ type Proposal struct {
 	Roles  []keys.Role   `json:"roles,omitempty"`  // roles: the key's new roles (sorted)
 	// Provider is the new pinned provider (op provider).
 	Provider string `json:"provider,omitempty"`
+
+	Witness          *keys.WitnessSpec `json:"witness,omitempty"`           // add_witness
+	WitnessName      string            `json:"witness_name,omitempty"`      // remove_witness
+	WitnessThreshold *int              `json:"witness_threshold,omitempty"` // witness_threshold (0 allowed)
 }
 
 // Cosig is one admin's signature over a proposal.
@@ -73,7 +82,34 @@ func (k *KeysChange) Validate() error {
 	if p.Op != KeysProvider && p.Provider != "" {
 		return fmt.Errorf("keys: only op provider takes provider")
 	}
+	witnessFields := p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold != nil
+	keyFields := p.Key != nil || p.KID != "" || p.At != "" || p.Reason != ""
 	switch p.Op {
+	case KeysAddWitness, KeysRemoveWitness, KeysWitnessThreshold:
+		if keyFields {
+			return fmt.Errorf("keys: %s takes no key, kid, at or reason", p.Op)
+		}
+	default:
+		if witnessFields {
+			return fmt.Errorf("keys: %s takes no witness fields", p.Op)
+		}
+	}
+	switch p.Op {
+	case KeysAddWitness:
+		if p.Witness == nil || p.WitnessName != "" || p.WitnessThreshold != nil {
+			return fmt.Errorf("keys: add_witness takes witness only")
+		}
+		if _, err := p.Witness.Witness(); err != nil {
+			return fmt.Errorf("keys: add_witness: %w", err)
+		}
+	case KeysRemoveWitness:
+		if p.Witness != nil || p.WitnessName == "" || p.WitnessThreshold != nil {
+			return fmt.Errorf("keys: remove_witness takes witness_name only")
+		}
+	case KeysWitnessThreshold:
+		if p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold == nil || *p.WitnessThreshold < 0 {
+			return fmt.Errorf("keys: witness_threshold takes witness_threshold (0 or more) only")
+		}
 	case KeysProvider:
 		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: provider takes provider only")
@@ -110,7 +146,7 @@ func (k *KeysChange) Validate() error {
 			return fmt.Errorf("keys: roles takes kid and roles")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy, roles or provider)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy, roles, provider, add_witness, remove_witness or witness_threshold)", p.Op)
 	}
 	if p.Op != KeysPolicy && p.Policy != nil || p.Op != KeysRoles && p.Roles != nil {
 		return fmt.Errorf("keys: %s takes no policy or roles", p.Op)

@@ -26,6 +26,9 @@ type InitRequest struct {
 	MainBranch string // branch for config, plans and workflows; "" for the repository's current branch
 	Provider   string // config.ProviderHetzner ("" too) or config.ProviderSandbox
 	Genesis    receipt.Genesis
+	// Version is the vmc-git version writing the callers, which pin it
+	// (workflows.ParamsFor): the binary's release, or "dev".
+	Version string
 }
 
 // InitResult describes the new ledger.
@@ -161,7 +164,7 @@ func Init(req InitRequest, id Identity) (res *InitResult, err error) {
 	if _, err := os.Stat(filepath.Join(abs, ".github")); errors.Is(err, os.ErrNotExist) {
 		undo = append(undo, func() { os.RemoveAll(filepath.Join(abs, ".github")) })
 	}
-	wf, err := workflows.WriteCallers(abs, cfg)
+	wf, err := workflows.WriteCallers(abs, cfg, req.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,10 @@ type TrustChange struct {
 	Roles  []keys.Role  // receipt.KeysRoles: KID's new roles
 	// Provider is the provider to pin (receipt.KeysProvider).
 	Provider string
+
+	Witness          *keys.WitnessSpec // receipt.KeysAddWitness
+	WitnessName      string            // receipt.KeysRemoveWitness
+	WitnessThreshold *int              // receipt.KeysWitnessThreshold
 }
 
 // baseOf is what a proposal made at tip is based on: the trust state's
@@ -94,6 +98,8 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 			return nil, usageErr(err)
 		}
 		p.Key = &keys.KeySpec{KID: p.KID, PublicKey: keys.FormatPublicKey(pub), Roles: old.Roles}
+	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
+		p.Witness, p.WitnessName, p.WitnessThreshold = tc.Witness, tc.WitnessName, tc.WitnessThreshold
 	}
 	ch := &receipt.KeysChange{Proposal: p, Signatures: []receipt.Cosig{}}
 	if err := ValidateProposal(ch); err != nil {
@@ -177,6 +183,8 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("roles of %s: %s", p.KID, JoinRoles(p.Roles))
 	case receipt.KeysProvider:
 		summary = "pin provider " + p.Provider
+	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
+		summary = witnessSummary(p)
 	}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
 		if !sameBase(tip, p) {

@@ -173,6 +173,7 @@ func commands() []*cli.Command {
 		sandboxCommand(),
 		hookCommand(),
 		merkleCommand(),
+		witnessCommand(),
 		planCommand(),
 		serverCommand(),
 		approveCommand(),
