@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -74,7 +75,11 @@ func originLedger(t *testing.T, origin string) []string {
 
 func TestTeamFlow(t *testing.T) {
 	t.Parallel()
-	origin, env, _ := teamOrigin(t)
+	origin, env, url := teamOrigin(t)
+	prov, err := provider.New(provider.Config{Token: sandboxToken, Endpoint: url, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// alice sets up the ledger in her clone of the empty origin (HEAD
 	// master), with the hook installed on origin first.
@@ -214,9 +219,11 @@ func TestTeamFlow(t *testing.T) {
 	alice.git("switch", "-q", "master")
 	alice.git("pull", "-q")
 	alice.git("switch", "-q", "-c", "three")
-	three := alice.plan("web-3-setup", "create", "web-3", "--type", "cx22", "--image", "ubuntu-24.04")
-	alice.must("plan", "server", "label", "web-1", "--label", "tier=front", "--into", three)
-	out = alice.must("plan", "server", "poweroff", "web-2", "--into", three, "--kid", "alice")
+	// Power off, resize, power on: each step planned against the state the
+	// one before it leaves.
+	three := alice.plan("web-3-setup", "poweroff", "web-1")
+	alice.must("plan", "server", "resize", "web-1", "--type", "cx32", "--into", three)
+	out = alice.must("plan", "server", "poweron", "web-1", "--into", three, "--kid", "alice")
 	if !strings.Contains(out, "extended") || !strings.Contains(out, "3 actions") {
 		t.Fatalf("--into did not extend the plan:\n%s", out)
 	}
@@ -230,6 +237,9 @@ func TestTeamFlow(t *testing.T) {
 		t.Fatalf("the three-action plan did not apply:\n%s", out)
 	}
 	rc := ci.onlyReceipt("web-3-setup")
+	if ss := servers(t, prov); !slices.ContainsFunc(ss, func(s provider.Server) bool { return s.Name == "web-1" && s.ServerType == "cx32" && s.Status == "running" }) {
+		t.Fatalf("web-1 should be a running cx32 now: %+v", ss)
+	}
 	if rs := results(t, rc); len(rs) != 3 {
 		t.Fatalf("want 3 action results in one receipt, got %d", len(rs))
 	} else {
@@ -286,5 +296,3 @@ func runQuiet(r *repo, args ...string) result {
 	}
 	return res
 }
-
-var _ = slices.Contains[[]string]
