@@ -50,7 +50,13 @@ EXAMPLE:
 			}
 			md, folded := rv.Markdown(commentLimit)
 			if ws.OnSandbox() {
-				md = "> **" + workspace.SandboxMark + "** this ledger's provider is the embedded sandbox: these are not real servers.\n\n" + md
+				// Under the heading: the comment starts with the heading.
+				note := "\n> **" + workspace.SandboxMark + "** this ledger's provider is the embedded sandbox: these are not real servers.\n"
+				if i := strings.Index(md, "\n"); strings.HasPrefix(md, "## ") && i >= 0 {
+					md = md[:i+1] + note + md[i+1:]
+				} else {
+					md = note[1:] + "\n" + md
+				}
 			}
 			if err := githubOutputs(rv, md, folded); err != nil {
 				return err

@@ -325,3 +325,30 @@ func TestTeamStrictFlagsCompromisedApprovals(t *testing.T) {
 	}
 	checkError(t, r.run("verify", "chain", "--sig", "--strict"), exitInvalid, "1 receipt(s) signed, or approved, by compromised keys")
 }
+
+// Item 8: a ledger on the embedded sandbox says so in its apply receipts,
+// its log lines and its review.
+func TestTeamSandboxSaysSo(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{provider: "sandbox"})
+	r.git("switch", "-q", "-c", "pr")
+	r.plan("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	r.approve("web-1-create", "bob")
+	r.commit("plan")
+	if out := r.must("plan", "review", "--base", "main"); !strings.Contains(out, "[sandbox] this ledger's provider is the embedded sandbox") {
+		t.Fatalf("review does not say sandbox:\n%s", out)
+	}
+	r.git("switch", "-q", "main")
+	r.git("merge", "-q", "pr")
+	if out := r.must("apply", "--pending", "--key", key("alice")); !strings.Contains(out, "succeeded -> receipt 1") || !strings.Contains(out, "[sandbox]") {
+		t.Fatalf("apply output does not say sandbox:\n%s", out)
+	}
+	if rc := r.onlyReceipt("web-1-create"); !strings.HasSuffix(rc.Summary, "[sandbox]") {
+		t.Fatalf("receipt summary %q", rc.Summary)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(r.must("log")), "\n") {
+		if !strings.HasSuffix(line, "[sandbox]") {
+			t.Fatalf("log line without [sandbox]: %q", line)
+		}
+	}
+}
