@@ -128,6 +128,11 @@ type Options struct {
 	// RemoteLockAge is how old a remote lock naming a plan must be before the
 	// run recovering that plan's intent takes it over (default 10 minutes).
 	RemoteLockAge time.Duration
+	// UnapprovedDeadline: ApplyPending records a merged plan still without
+	// enough valid approvals this long after its merge as refused (0: never).
+	UnapprovedDeadline time.Duration
+	// SummaryMark, if set, ends every receipt summary (the sandbox says so).
+	SummaryMark string
 }
 
 // Applier applies plans.
@@ -560,10 +565,7 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 		} else if ok {
 			return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, p.ID, seq)
 		}
-		summary := fmt.Sprintf("apply %s: %s", p.ID, status)
-		if len(summary) > receipt.MaxSummary {
-			summary = summary[:receipt.MaxSummary]
-		}
+		summary := a.summary(fmt.Sprintf("apply %s: %s", p.ID, status))
 		return &gitledger.Draft{
 			Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 				Plan: receipt.PlanRef{ID: p.ID, Path: plans.Path(p.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,
@@ -897,4 +899,17 @@ func (a *Applier) setAside(id string) (string, error) {
 		return "", err
 	}
 	return kept, os.Rename(a.intentPath(id), kept)
+}
+
+// summary clips a receipt summary to receipt.MaxSummary, keeping
+// Options.SummaryMark at its end.
+func (a *Applier) summary(s string) string {
+	mark := ""
+	if a.o.SummaryMark != "" {
+		mark = " " + a.o.SummaryMark
+	}
+	if r := []rune(s); len(r)+len([]rune(mark)) > receipt.MaxSummary {
+		s = string(r[:receipt.MaxSummary-len([]rune(mark))-1]) + "…"
+	}
+	return s + mark
 }

@@ -23,6 +23,10 @@ import (
 // PendingPlan is a plan committed on main without a receipt yet.
 type PendingPlan struct {
 	Err    error // the file is not a plan named by its file name (reported, not applied)
+	// BadApprovals: Err is about an approval file, not the plan: reported
+	// every run, never recorded as refused (anyone who can push to main
+	// could otherwise retire a good plan).
+	BadApprovals bool
 	ID     string
 	Input  Input
 	Added  int64 // commit time of the commit that added it
@@ -97,7 +101,7 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 		}
 		pp := PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit}
 		if sigErr != nil {
-			pp.Err = sigErr
+			pp.Err, pp.BadApprovals = sigErr, true
 			out = append(out, pp)
 			continue
 		}
@@ -200,11 +204,24 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 		if failed[pp.ID] != nil {
 			continue // reported above
 		}
-		if pp.Err != nil {
-			errs = append(errs, fmt.Errorf("plan %s: %w", pp.ID, pp.Err))
+		var o *Outcome
+		err := pp.Err
+		if err == nil {
+			o, err = a.Apply(ctx, pp.Input)
+		}
+		if reason, ok := a.retire(pp, err); ok {
+			// Never tried again: record it (see refuse.go).
+			seq, rerr := a.Refuse(pp, reason)
+			switch {
+			case errors.Is(rerr, ErrAlreadyApplied):
+				a.o.Log("plan %s: already in the ledger (another writer)", pp.ID)
+			case rerr != nil:
+				errs = append(errs, fmt.Errorf("plan %s: %w; recording it as refused failed: %v", pp.ID, err, rerr))
+			default:
+				errs = append(errs, &RefusedError{Plan: pp.ID, Seq: seq, Reason: reason})
+			}
 			continue
 		}
-		o, err := a.Apply(ctx, pp.Input)
 		switch {
 		case errors.Is(err, ErrAlreadyApplied):
 			a.o.Log("plan %s: already applied by another writer", pp.ID)

@@ -440,14 +440,14 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 			return nil, nil, errors.New("apply receipt without its plan copy")
 		}
 		// The same rule Verify applies: never write what it would reject.
-		if err := CheckApprovals(before, d.Plan.Bytes, d.Plan.Approvals, r.Apply.Plan.Approvals, r.Time()); err != nil {
+		if err := checkApplyApprovals(before, &r, d.Plan.Bytes, d.Plan.Approvals); err != nil {
 			return nil, nil, fmt.Errorf("plan %s: %w", r.Apply.Plan.ID, err)
 		}
-		if err := checkPlanNames(d.Plan.Bytes, r.Apply.Plan.ID, r.Ledger); err != nil {
+		if err := checkApplyPlanNames(&r, d.Plan.Bytes); err != nil {
 			return nil, nil, err
 		}
 	}
-	if _, err := before.Authorize(kid, s.PublicKey(), r.Time(), receipt.Roles[r.Kind]...); err != nil {
+	if _, err := before.Authorize(kid, s.PublicKey(), r.Time(), receipt.RolesOf(&r)...); err != nil {
 		return nil, nil, fmt.Errorf("cannot sign a %s receipt: %w", r.Kind, err)
 	}
 	sig, err := s.Sign(keys.NamespaceReceipt, body)

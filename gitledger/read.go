@@ -139,7 +139,7 @@ func (l *Ledger) VerifyEntry(tip *Tip, rc *receipt.Receipt, body, sig []byte) er
 	} else if t, err = l.TrustAt(tip, rc.Seq-1); err != nil {
 		return err
 	}
-	e, err := t.Authorize(rc.KID, nil, rc.Time(), receipt.Roles[rc.Kind]...)
+	e, err := t.Authorize(rc.KID, nil, rc.Time(), receipt.RolesOf(rc)...)
 	if err != nil {
 		return fmt.Errorf("receipt %d: %w", rc.Seq, err)
 	}

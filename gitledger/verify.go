@@ -115,8 +115,9 @@ type signHistory struct {
 }
 
 type signedAt struct {
-	seq uint64
-	at  time.Time
+	seq      uint64
+	at       time.Time
+	approval bool // an approval of the plan receipt seq applied, not the receipt itself
 }
 
 // Invalidated is a receipt signed by a key after the time it was revoked as
@@ -127,11 +128,29 @@ type Invalidated struct {
 	KID        string `json:"kid"`
 	RevokedBy  uint64 `json:"revoked_by"` // seq of the keys receipt
 	Compromise string `json:"compromised_from"`
+	// Approval: KID signed not the receipt but an approval of the plan it
+	// applied, no later than the receipt (an approval carries no time of
+	// its own, so one used after the compromise may have been forged).
+	Approval bool `json:"approval,omitempty"`
 }
 
 func (h *signHistory) add(e *keys.Entry, seq uint64, at time.Time) {
 	fp := keys.Fingerprint(e.Pub)
-	h.signed[fp] = append(h.signed[fp], signedAt{seq, at})
+	h.signed[fp] = append(h.signed[fp], signedAt{seq: seq, at: at})
+}
+
+// addApprovals records the approvals an apply receipt used, by approver
+// key, as signed at the receipt's time.
+func (h *signHistory) addApprovals(t *keys.Trust, r *receipt.Receipt, seq uint64, at time.Time) {
+	if r.Kind != receipt.KindApply || r.Apply == nil {
+		return
+	}
+	for _, kid := range r.Apply.Plan.Approvals {
+		if e := t.Key(kid); e != nil {
+			fp := keys.Fingerprint(e.Pub)
+			h.signed[fp] = append(h.signed[fp], signedAt{seq: seq, at: at, approval: true})
+		}
+	}
 }
 
 // revoked records the receipts a compromise revocation invalidates.
@@ -150,7 +169,7 @@ func (h *signHistory) revoked(before *keys.Trust, r *receipt.Receipt) {
 	}
 	for _, s := range h.signed[keys.Fingerprint(e.Pub)] {
 		if !s.at.Before(from) {
-			h.invalidated = append(h.invalidated, Invalidated{Seq: s.seq, KID: p.KID, RevokedBy: r.Seq, Compromise: keys.FormatTime(from)})
+			h.invalidated = append(h.invalidated, Invalidated{Seq: s.seq, KID: p.KID, RevokedBy: r.Seq, Compromise: keys.FormatTime(from), Approval: s.approval})
 		}
 	}
 }
@@ -490,7 +509,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 			return fail(RuleKeys, "%v", err)
 		}
 	}
-	signer, err := before.Authorize(r.KID, nil, rt, receipt.Roles[r.Kind]...)
+	signer, err := before.Authorize(r.KID, nil, rt, receipt.RolesOf(r)...)
 	if err != nil {
 		return fail(RuleTrust, "%s receipt: %v", r.Kind, err)
 	}
@@ -552,6 +571,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 			prev.hist.revoked(before, r)
 		}
 		prev.hist.add(signer, seq, rt)
+		prev.hist.addApprovals(before, r, seq, rt)
 	}
 	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist, format: format, anchors: prev.anchors}, job, nil
 }
@@ -749,7 +769,7 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 	if s := digest.Of(pb); s.Blake3 != r.Apply.Plan.Blake3 || s.SHA256 != r.Apply.Plan.SHA256 {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plans/%s.json has blake3 %s, the receipt says %s", id, s.Blake3, r.Apply.Plan.Blake3)}
 	}
-	if err := checkPlanNames(pb, id, r.Ledger); err != nil {
+	if err := checkApplyPlanNames(r, pb); err != nil {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: err}
 	}
 	var approvals map[string][]byte
@@ -769,7 +789,7 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 			}
 		}
 	}
-	if err := CheckApprovals(prev.trust, pb, approvals, r.Apply.Plan.Approvals, r.Time()); err != nil {
+	if err := checkApplyApprovals(prev.trust, r, pb, approvals); err != nil {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: %w", id, err)}
 	}
 	return nil

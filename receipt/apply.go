@@ -17,7 +17,30 @@ type Apply struct {
 	Forced    []string        `json:"forced_locks,omitempty"` // servers whose lock --force broke
 	Recovered bool            `json:"recovered,omitempty"`    // written by reconciling an unfinished intent
 	Extra     json.RawMessage `json:"extra,omitempty"`
+	// Status is empty for a plan that was applied (each action's result
+	// says how it went), else ApplyRefused or ApplyWithdrawn: the plan was
+	// retired without any provider call, for Reason, and Actions is empty.
+	// Either way the plan is in the ledger and never applied again.
+	Status string `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
+
+// Apply statuses of a plan retired without a provider call.
+const (
+	// ApplyRefused: an applier found the merged plan stale, unapproved
+	// past its deadline, or invalid. Signed by an applier; the approvals
+	// listed are those that were valid (possibly fewer than required).
+	ApplyRefused = "refused"
+	// ApplyWithdrawn: an approver withdrew the merged, unapplied plan.
+	// Signed by that approver; no approvals.
+	ApplyWithdrawn = "withdrawn"
+)
+
+// MaxReason bounds a refusal's or withdrawal's reason, in bytes.
+const MaxReason = 1000
+
+// Retired reports whether the receipt retires its plan without applying it.
+func (a *Apply) Retired() bool { return a.Status != "" }
 
 // PlanRef identifies the exact plan bytes that were applied.
 type PlanRef struct {
@@ -37,6 +60,15 @@ type ActionRecord struct {
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// RolesOf lists which roles may sign r: Roles by kind, except that an
+// approver withdraws a plan.
+func RolesOf(r *Receipt) []keys.Role {
+	if r.Kind == KindApply && r.Apply != nil && r.Apply.Status == ApplyWithdrawn {
+		return []keys.Role{keys.RoleApprover}
+	}
+	return Roles[r.Kind]
+}
 
 // PlanPath returns plans/<id>.json.
 func PlanPath(id string) string { return "plans/" + id + ".json" }
@@ -60,8 +92,26 @@ func (a *Apply) Validate() error {
 			return fmt.Errorf("apply: approvals must be sorted and distinct")
 		}
 	}
-	if len(a.Actions) == 0 {
-		return fmt.Errorf("apply: no actions")
+	switch a.Status {
+	case "":
+		if a.Reason != "" {
+			return fmt.Errorf("apply: a reason without a status")
+		}
+		if len(a.Actions) == 0 {
+			return fmt.Errorf("apply: no actions")
+		}
+	case ApplyRefused, ApplyWithdrawn:
+		if a.Reason == "" || len(a.Reason) > MaxReason {
+			return fmt.Errorf("apply: a %s plan needs a reason of 1 to %d bytes", a.Status, MaxReason)
+		}
+		if len(a.Actions) != 0 || len(a.Forced) != 0 || a.Recovered {
+			return fmt.Errorf("apply: a %s plan has no actions, forced locks or recovery", a.Status)
+		}
+		if a.Status == ApplyWithdrawn && len(a.Plan.Approvals) != 0 {
+			return fmt.Errorf("apply: a withdrawn plan carries no approvals")
+		}
+	default:
+		return fmt.Errorf("apply: status %q, want %q or %q (or none)", a.Status, ApplyRefused, ApplyWithdrawn)
 	}
 	for i, ac := range a.Actions {
 		if len(ac.Action) == 0 || len(ac.Result) == 0 {

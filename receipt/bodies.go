@@ -14,6 +14,8 @@ const (
 	KeysTrust  = "trust"
 	KeysRevoke = "revoke"
 	KeysRotate = "rotate"
+	KeysPolicy = "policy" // change approvals_required and admin_threshold
+	KeysRoles  = "roles"  // change a trusted key's roles (same key, same kid)
 	// Witness policy (keys.WitnessSpec): add or remove a witness, or set
 	// witness_threshold, the cosignatures a snapshot tag needs.
 	KeysAddWitness       = "add_witness"
@@ -38,7 +40,10 @@ type KeysChange struct {
 }
 
 // Proposal is a trust change as admins sign it. Its canonical bytes are what
-// each co-signature covers; Ledger and Base (the blake3 of the ledger head it
+// each co-signature covers; Ledger and Base (the BLAKE3 of the canonical
+// trust state it was proposed against, keys/trust.json, so that receipts of
+// other kinds landing meanwhile do not void it; formerly the blake3 of the
+// ledger head it
 // was proposed against) stop replay into another ledger or a later state.
 type Proposal struct {
 	V      int           `json:"v"`
@@ -49,6 +54,8 @@ type Proposal struct {
 	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
 	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
+	Policy *keys.Policy  `json:"policy,omitempty"` // policy: the new thresholds (provider not included)
+	Roles  []keys.Role   `json:"roles,omitempty"`  // roles: the key's new roles (sorted)
 	// Provider is the new pinned provider (op provider).
 	Provider string `json:"provider,omitempty"`
 
@@ -127,8 +134,22 @@ func (k *KeysChange) Validate() error {
 		if p.Key == nil || p.KID == "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: rotate takes kid and key")
 		}
+	case KeysPolicy:
+		if p.Policy == nil || p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" || p.Roles != nil {
+			return fmt.Errorf("keys: policy takes policy only")
+		}
+		if p.Policy.Provider != "" {
+			return fmt.Errorf("keys: policy changes thresholds; the provider changes with op provider")
+		}
+	case KeysRoles:
+		if p.KID == "" || len(p.Roles) == 0 || p.Key != nil || p.At != "" || p.Reason != "" || p.Policy != nil {
+			return fmt.Errorf("keys: roles takes kid and roles")
+		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, provider, add_witness, remove_witness or witness_threshold)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy, roles, provider, add_witness, remove_witness or witness_threshold)", p.Op)
+	}
+	if p.Op != KeysPolicy && p.Policy != nil || p.Op != KeysRoles && p.Roles != nil {
+		return fmt.Errorf("keys: %s takes no policy or roles", p.Op)
 	}
 	if len(k.Signatures) == 0 {
 		return fmt.Errorf("keys: no admin signatures")

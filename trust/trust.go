@@ -17,13 +17,15 @@ import (
 	"time"
 
 	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // ApplyKeys checks a keys receipt against the trust state before it and
 // returns the trust state after it. The proposal must name this ledger and
-// be based on the previous receipt (its blake3), and carry co-signatures
+// be based on the trust state before it (StateDigest; or, as proposals
+// made before that rule were, on the previous receipt's blake3), and carry co-signatures
 // (namespace vmc-keys, over the proposal's canonical bytes) from at least
 // admin_threshold distinct keys trusted as admin; the receipt's own signer
 // must be one of them.
@@ -33,7 +35,13 @@ func ApplyKeys(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 		return nil, fmt.Errorf("trust change proposed for ledger %q, not %q", p.Ledger, r.Ledger)
 	}
 	if p.Base != r.PrevBlake3 {
-		return nil, fmt.Errorf("trust change proposed against %s, but the ledger head was %s: propose it again", p.Base, r.PrevBlake3)
+		st, err := StateDigest(before)
+		if err != nil {
+			return nil, err
+		}
+		if p.Base != st {
+			return nil, fmt.Errorf("trust change proposed against trust state %s, but the trust state is now %s (another trust change landed): propose it again", p.Base, st)
+		}
 	}
 	msg, err := canon.Marshal(p)
 	if err != nil {
@@ -87,6 +95,21 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 			}
 		}
 		err = after.End(p.KID, keys.StatusRevoked, p.Reason, r.Seq, end)
+	case receipt.KeysPolicy:
+		if p.Policy.ApprovalsRequired == after.ApprovalsRequired && p.Policy.AdminThreshold == after.AdminThreshold {
+			return nil, fmt.Errorf("policy is approvals_required %d, admin_threshold %d already", after.ApprovalsRequired, after.AdminThreshold)
+		}
+		after.ApprovalsRequired, after.AdminThreshold = p.Policy.ApprovalsRequired, p.Policy.AdminThreshold
+	case receipt.KeysRoles:
+		old := after.Key(p.KID)
+		if old == nil || old.Status != keys.StatusActive {
+			return nil, fmt.Errorf("roles %s: key is not trusted", p.KID)
+		}
+		spec := old.KeySpec
+		spec.Roles, spec.ValidAfter = p.Roles, ""
+		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at.Add(endGrace)); err == nil {
+			err = after.Add(spec, r.Seq, at)
+		}
 	case receipt.KeysRotate:
 		old := after.Key(p.KID)
 		if old == nil || old.Status != keys.StatusActive {
@@ -143,4 +166,17 @@ func CheckCosigs(t *keys.Trust, msg []byte, sigs []receipt.Cosig, at time.Time) 
 // co-signatures: a dry run for proposals.
 func ApplyKeysUnsigned(t *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	return applyChange(t, r)
+}
+
+// StateDigest is the BLAKE3 of the trust state's canonical form (the bytes
+// of keys/trust.json): what a trust-change proposal is based on. Every keys
+// receipt changes it (entries carry the seqs that added and ended them), so
+// a proposal applies at most once, and only to the trust state it was made
+// for, whatever other receipts land meanwhile.
+func StateDigest(t *keys.Trust) (digest.Digest, error) {
+	b, err := canon.Marshal(t)
+	if err != nil {
+		return digest.Zero, err
+	}
+	return digest.Blake3(b), nil
 }

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,9 +21,12 @@ type ApplyRequest struct {
 	// (compare-and-swap). It needs a work tree and a config.
 	Push          bool
 	Remote        string
-	RemoteLockAge time.Duration        // a remote lock older than this is a dead run's
-	Fault         func(step string)    // crash injection for tests; nil in production
-	Log           func(string, ...any) // progress notes; may be nil
+	RemoteLockAge time.Duration // a remote lock older than this is a dead run's
+	// UnapprovedDeadline: ApplyPending records a merged plan still
+	// unapproved this long after its merge as refused (0: never).
+	UnapprovedDeadline time.Duration
+	Fault              func(step string)    // crash injection for tests; nil in production
+	Log                func(string, ...any) // progress notes; may be nil
 }
 
 // applier builds the applier for req, signed by id.
@@ -32,7 +36,10 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 		return nil, err
 	}
 	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force,
-		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log}
+		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log, UnapprovedDeadline: req.UnapprovedDeadline}
+	if ws.OnSandbox() {
+		opts.SummaryMark = SandboxMark
+	}
 	if ws.Config != nil {
 		opts.Genesis, opts.ConfigProvider = &ws.Config.GenesisBlake3, ws.Config.Provider
 	}
@@ -60,6 +67,9 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 		mainRef = "refs/remotes/" + req.Remote + "/" + ws.Config.MainBranch
 	}
 	return ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) {
+		if _, err := ws.Ledger.Repo().Reference(plumbing.ReferenceName(mainRef), true); err != nil {
+			return nil, ws.missingMain(req, mainRef)
+		}
 		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), ws.Applied)
 	})
 }
@@ -104,4 +114,19 @@ func (ws *Workspace) committedIn(id string, b []byte) string {
 		return ""
 	}
 	return c
+}
+
+// missingMain explains a main branch that is not there: the config names
+// it, so the repository or its remote lacks it.
+func (ws *Workspace) missingMain(req ApplyRequest, mainRef string) error {
+	mb := "main"
+	if ws.Config != nil {
+		mb = ws.Config.MainBranch
+	}
+	if req.Push {
+		return notFoundErr(fmt.Errorf("the remote %s has no branch %s (main_branch in %s), so there are no merged plans to read (%s is missing)", req.Remote, mb, ".vmc/config.json", mainRef),
+			fmt.Sprintf("push it: git push %s %s; or fix main_branch in .vmc/config.json if the repository's main branch has another name", req.Remote, mb))
+	}
+	return notFoundErr(fmt.Errorf("this repository has no branch %s (main_branch in %s)", mb, ".vmc/config.json"),
+		"git branch -a lists the branches; fix main_branch in .vmc/config.json if the main branch has another name")
 }

@@ -62,8 +62,28 @@
 //	             refuses to replace a hook vmc-git did not write (refused)
 //	CheckPush    reads  the pushed refs and objects (git's quarantine)
 //	             refuses every update that breaks a rule (invalid)
+//	Follow       reads  refs/remotes/<remote>/<ledger branch> (what git fetch
+//	                    or git pull brought)
+//	             writes the local ledger branch, fast-forwarded to it once
+//	                    the new receipts verify from the remembered head
+//	             refuses a remote ledger that does not verify (invalid;
+//	                    nothing moves)
+//	Sync         reads  the remote's ledger and main branches (git fetch)
+//	             writes the local ledger: fast-forwarded (verified), or the
+//	                    operator's own unpushed receipts re-written on top of
+//	                    the remote's (new seq, re-signed, same content); with
+//	                    Push the remote's ledger branch (compare-and-swap)
+//	             refuses others' unpushed receipts, or any without a key
+//	                    (refused); a remote that does not verify (invalid)
+//	Publishing   the one push path of record, keys, withdraw: Sync, the
+//	                    write, Sync with Push (a lost race re-writes)
+//	Withdraw     reads  plans/<id>.json on the main branch; the ledger
+//	             writes one apply receipt with status withdrawn (approver)
+//	             refuses a plan not merged (not found), already in the
+//	                    ledger or a signer who is not an approver (refused)
 //	Verify, Log, Receipt, VerifyReceipt, Leaves: reads only.
 //
 // Open changes nothing in the repository except, in a fresh clone, the
-// missing local ledger branch, created from origin's.
+// missing local ledger branch, created from origin's, and the local ledger
+// branch following origin's (Follow) when git fetched it ahead.
 package workspace

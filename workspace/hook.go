@@ -43,11 +43,11 @@ const GiteaHookPath = "pre-receive.d/vmc-git"
 
 // InstalledHook describes the hook InstallHook wrote.
 type InstalledHook struct {
-	Path         string
-	Exe          string
-	Hook         string // HookPreReceive or HookPrePush
-	MainBranch   string
-	LedgerBranch string
+	Path         string `json:"path"`
+	Exe          string `json:"exe"`  // the copy of vmc-git the hook runs
+	Hook         string `json:"hook"` // HookPreReceive or HookPrePush
+	MainBranch   string `json:"main_branch"`
+	LedgerBranch string `json:"ledger_branch"`
 }
 
 // InstallHook writes hooks/pre-receive in a bare repository (with Gitea:
@@ -79,36 +79,53 @@ func InstallHook(req HookRequest) (*InstalledHook, error) {
 	if old, err := os.ReadFile(path); err == nil && !bytes.Contains(old, []byte(HookMarker)) && !req.Force {
 		return nil, refusedErr(fmt.Errorf("%s exists and was not written by vmc-git", path), "chain it by hand, or use --force to replace it")
 	}
-	mainB, ledgerB := installBranches(req)
-	args := fmt.Sprintf(`--main-branch %s --ledger-branch %s "$@"`, shellQuote(mainB), shellQuote(ledgerB))
-	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", HookMarker, shellQuote(req.Exe), name, args)
+	// The branches are read from the config each time the hook runs,
+	// unless given here.
+	args := `"$@"`
+	if req.LedgerBranch != "" {
+		args = "--ledger-branch " + shellQuote(req.LedgerBranch) + " " + args
+	}
+	if req.MainBranch != "" {
+		args = "--main-branch " + shellQuote(req.MainBranch) + " " + args
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
+	exe, err := installExe(req.Exe, filepath.Join(gitDir, "hooks"))
+	if err != nil {
+		return nil, err
+	}
+	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", HookMarker, shellQuote(exe), name, args)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return nil, err
 	}
-	return &InstalledHook{Path: path, Exe: req.Exe, Hook: name, MainBranch: mainB, LedgerBranch: ledgerB}, nil
+	b := HookBranches(gitDir, hooks.Branches{Main: req.MainBranch, Ledger: req.LedgerBranch})
+	return &InstalledHook{Path: path, Exe: exe, Hook: name, MainBranch: b.Main, LedgerBranch: b.Ledger}, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// installBranches picks the branch names a hook guards: the request's,
-// else the repository's .vmc/config.json at HEAD, else main and vmc/ledger.
-func installBranches(req HookRequest) (mainB, ledgerB string) {
-	mainB, ledgerB = "main", gitledger.DefaultBranch
-	if out, err := gitCmd(req.Repo, "show", "HEAD:"+config.Path); err == nil {
+// HookBranches picks the branch names a hook guards, each time it runs:
+// those given, else the ones .vmc/config.json names at the repository's
+// HEAD, else the branch HEAD names (born or not: a fresh server repository
+// whose HEAD is master guards master) and vmc/ledger.
+func HookBranches(gitDir string, given hooks.Branches) hooks.Branches {
+	b := hooks.Branches{Main: "main", Ledger: gitledger.DefaultBranch}
+	if out, err := gitCmd(gitDir, "--git-dir", gitDir, "symbolic-ref", "--short", "HEAD"); err == nil && strings.TrimSpace(out) != "" {
+		b.Main = strings.TrimSpace(out)
+	}
+	if out, err := gitCmd(gitDir, "--git-dir", gitDir, "show", "HEAD:"+config.Path); err == nil {
 		if cfg, err := config.Parse([]byte(out)); err == nil {
-			mainB, ledgerB = cfg.MainBranch, cfg.Branch
+			b.Main, b.Ledger = cfg.MainBranch, cfg.Branch
 		}
 	}
-	if req.MainBranch != "" {
-		mainB = req.MainBranch
+	if given.Main != "" {
+		b.Main = given.Main
 	}
-	if req.LedgerBranch != "" {
-		ledgerB = req.LedgerBranch
+	if given.Ledger != "" {
+		b.Ledger = given.Ledger
 	}
-	return mainB, ledgerB
+	return b
 }
 
 // ErrPushRefused is CheckPush's error when a rule refuses the push.

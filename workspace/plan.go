@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -101,6 +102,9 @@ func ValidatePlanRequest(req PlanRequest) error {
 // LoadPlan reads a plan file; a file that is not a valid plan is invalid.
 func LoadPlan(file string) (*plans.Plan, []byte, error) {
 	p, b, err := plans.Load(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, notFoundErr(err, "plan files are plans/<id>.json in the work tree (relative to -C DIR when given)")
+	}
 	if err != nil {
 		return nil, nil, invalidErr(err)
 	}
@@ -122,6 +126,9 @@ func Approve(ws *Workspace, file string, p *plans.Plan, b []byte, id Identity) (
 	if ws != nil {
 		if tip, err := ws.Ledger.Tip(); err == nil {
 			if _, err := tip.Trust.Authorize(id.KID, id.Signer.PublicKey(), time.Now(), keys.RoleApprover); err != nil {
+				if k := trustedKID(ws.Ledger, id.Signer); k != "" && k != id.KID {
+					return nil, refusedErr(fmt.Errorf("approval would not count: %w; this key is bound to %s in the ledger's trust", err, k), "sign as that key id: --kid "+k)
+				}
 				return nil, refusedErr(fmt.Errorf("approval would not count: %w", err))
 			}
 		}

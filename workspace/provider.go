@@ -97,3 +97,14 @@ func StartSandbox(dir string) (provider.Provider, func(), error) {
 	}
 	return p, func() { sb.Close(); unlock() }, nil
 }
+
+// SandboxMark is what every receipt summary, review and log line of a
+// ledger on the embedded sandbox carries, so that nobody mistakes its
+// servers for real ones.
+const SandboxMark = "[sandbox]"
+
+// OnSandbox reports whether the ledger's provider is the embedded sandbox
+// (config provider "sandbox" and no HCLOUD_ENDPOINT).
+func (ws *Workspace) OnSandbox() bool {
+	return ws.Config != nil && ws.Config.Provider == config.ProviderSandbox && os.Getenv(provider.EnvEndpoint) == ""
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/trust"
@@ -24,13 +25,30 @@ type TrustChange struct {
 	KID    string
 	At     string
 	Reason string
-	NewKey string // the replacement OpenSSH public key: a line or a file (rotate)
+	NewKey string       // the replacement OpenSSH public key: a line or a file (rotate)
+	Policy *keys.Policy // receipt.KeysPolicy: the new thresholds
+	Roles  []keys.Role  // receipt.KeysRoles: KID's new roles
 	// Provider is the provider to pin (receipt.KeysProvider).
 	Provider string
 
 	Witness          *keys.WitnessSpec // receipt.KeysAddWitness
 	WitnessName      string            // receipt.KeysRemoveWitness
 	WitnessThreshold *int              // receipt.KeysWitnessThreshold
+}
+
+// baseOf is what a proposal made at tip is based on: the trust state's
+// digest (trust.StateDigest), so receipts of other kinds landing before it
+// is applied do not void it.
+func baseOf(tip *gitledger.Tip) (digest.Digest, error) { return trust.StateDigest(tip.Trust) }
+
+// sameBase reports whether proposal p still applies at tip: it was based on
+// tip's trust state (or, as older proposals were, on tip's head).
+func sameBase(tip *gitledger.Tip, p receipt.Proposal) bool {
+	if p.Base == tip.Head.Blake3 {
+		return true
+	}
+	b, err := baseOf(tip)
+	return err == nil && p.Base == b
 }
 
 // ProposeTrust builds the proposal for a trust change against the ledger
@@ -50,8 +68,19 @@ func (ws *Workspace) ProposeTrust(tc TrustChange) (*receipt.KeysChange, int, err
 }
 
 func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, error) {
-	p := receipt.Proposal{V: receipt.Version, Ledger: tip.Head.Ledger, Base: tip.Head.Blake3, Op: tc.Op}
+	base, err := baseOf(tip)
+	if err != nil {
+		return nil, err
+	}
+	p := receipt.Proposal{V: receipt.Version, Ledger: tip.Head.Ledger, Base: base, Op: tc.Op}
 	switch tc.Op {
+	case receipt.KeysPolicy:
+		p.Policy = tc.Policy
+	case receipt.KeysRoles:
+		p.KID, p.Roles = tc.KID, tc.Roles
+		if tip.Trust.Key(p.KID) == nil {
+			return nil, notFoundErr(fmt.Errorf("key %s is not trusted", p.KID))
+		}
 	case receipt.KeysTrust:
 		p.Key = tc.Key
 	case receipt.KeysRevoke:
@@ -118,9 +147,12 @@ func (ws *Workspace) CosignTrust(ch *receipt.KeysChange, id Identity) (threshold
 	if err != nil {
 		return 0, err
 	}
-	if p := ch.Proposal; p.Ledger != tip.Head.Ledger || p.Base != tip.Head.Blake3 {
-		return 0, refusedErr(fmt.Errorf("the proposal was made against ledger %s head %s, the head is now %s %s (receipt %d)", p.Ledger, p.Base, tip.Head.Ledger, tip.Head.Blake3, tip.Head.Seq),
-			"propose the change again and collect the signatures again")
+	if p := ch.Proposal; p.Ledger != tip.Head.Ledger || !sameBase(tip, p) {
+		return 0, refusedErr(fmt.Errorf("the proposal was made against ledger %s trust state %s; the trust state has changed since (receipt %d)", p.Ledger, p.Base, tip.Head.Seq),
+			"another trust change landed: propose the change again and collect the signatures again")
+	}
+	if _, err := dryRunKeys(tip, ch); err != nil {
+		return 0, refusedErr(fmt.Errorf("the proposal no longer applies: %w", err))
 	}
 	if _, err := tip.Trust.Authorize(id.KID, id.Signer.PublicKey(), time.Now(), keys.RoleAdmin); err != nil {
 		return 0, refusedErr(fmt.Errorf("your signature would not count: %w", err))
@@ -145,15 +177,19 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("revoke %s (%s)", p.KID, p.Reason)
 	case receipt.KeysRotate:
 		summary = fmt.Sprintf("rotate %s to %s", p.KID, fingerprintOf(p.Key.PublicKey))
+	case receipt.KeysPolicy:
+		summary = fmt.Sprintf("policy: approvals_required %d, admin_threshold %d", p.Policy.ApprovalsRequired, p.Policy.AdminThreshold)
+	case receipt.KeysRoles:
+		summary = fmt.Sprintf("roles of %s: %s", p.KID, JoinRoles(p.Roles))
 	case receipt.KeysProvider:
 		summary = "pin provider " + p.Provider
 	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
 		summary = witnessSummary(p)
 	}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
-		if tip.Head.Blake3 != p.Base {
-			return nil, refusedErr(fmt.Errorf("the proposal was made against ledger head %s, the head is now %s (receipt %d)", p.Base, tip.Head.Blake3, tip.Head.Seq),
-				"propose the change again and collect the signatures again")
+		if !sameBase(tip, p) {
+			return nil, refusedErr(fmt.Errorf("the proposal was made against trust state %s; the trust state has changed since (receipt %d)", p.Base, tip.Head.Seq),
+				"another trust change landed: propose the change again and collect the signatures again")
 		}
 		if err := checkProposalSigs(tip, ch); err != nil {
 			return nil, err

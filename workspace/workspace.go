@@ -62,6 +62,15 @@ func Open(dir, branch string, note func(format string, a ...any)) (*Workspace, e
 		return nil, err
 	}
 	ws.trackLedger(note)
+	// A clone follows its remote: what git pull fetched is verified and
+	// taken before any use case reads the ledger.
+	f, err := ws.Follow(DefaultRemote)
+	if err != nil {
+		return nil, err
+	}
+	if f.Receipts > 0 && note != nil {
+		note("ledger follows %s: verified and took receipts %d..%d", f.Remote, f.From+1, f.To)
+	}
 	return ws, nil
 }
 
@@ -115,6 +124,10 @@ func ResolveKID(ws *Workspace, s *keys.Signer, keyPath, kid string) (string, err
 	}
 	return kid, nil
 }
+
+// TrustedKID is the kid the trust state at ws's ledger tip binds to s's
+// key, or "".
+func TrustedKID(ws *Workspace, s *keys.Signer) string { return trustedKID(ws.Ledger, s) }
 
 // trustedKID finds the kid the ledger's current trust binds to s's key.
 func trustedKID(l *gitledger.Ledger, s *keys.Signer) string {

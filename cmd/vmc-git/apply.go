@@ -34,7 +34,11 @@ func applyCommand() *cli.Command {
 		Description: `--plan FILE applies one plan (its approvals next to it, in FILE's
 <id>.approvals/). --pending applies every plan committed on the main branch that
 has no receipt yet, oldest first, after finishing any apply a crash interrupted.
-Refuses unapproved, stale, replayed or edited plans. Takes per-server locks;
+Refuses unapproved, stale, replayed or edited plans. With --pending, a merged
+plan that can never apply (stale, invalid, or unapproved past
+--unapproved-deadline) is recorded once as an apply receipt with status
+refused and the reason, without any provider call, and never tried again;
+the other plans go on. Takes per-server locks;
 --force breaks a held lock and the receipt records it.
 
 EXAMPLE:
@@ -48,6 +52,7 @@ EXAMPLE:
 			&cli.BoolFlag{Name: "push", Usage: "fetch first, take locks on the remote, and push each receipt (compare-and-swap)"},
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for --push"},
 			&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "with --push: a remote lock older than this is a dead run's (live runs refresh theirs every third of it; give every applier the same value)"},
+			&cli.DurationFlag{Name: "unapproved-deadline", Value: 7 * 24 * time.Hour, Usage: "with --pending: a merged plan still unapproved this long after its merge is recorded as refused (0: never)"},
 			keyFlag, kidFlag, jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -65,7 +70,8 @@ EXAMPLE:
 			}
 			req := workspace.ApplyRequest{Force: c.Bool("force"), LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
 				Log:  func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) },
-				Push: c.Bool("push"), Remote: c.String("remote"), RemoteLockAge: c.Duration("remote-lock-stale")}
+				Push: c.Bool("push"), Remote: c.String("remote"), RemoteLockAge: c.Duration("remote-lock-stale"),
+				UnapprovedDeadline: c.Duration("unapproved-deadline")}
 			ctx := context.Background()
 			var outs []*apply.Outcome
 			var errs []error
@@ -96,7 +102,11 @@ EXAMPLE:
 					if o.Recovered {
 						rec = " (recovered)"
 					}
-					outf(c, "applied plan %s: %s%s -> receipt %d (commit %s)\n", o.Plan, o.Status, rec, o.Seq, o.Commit[:12])
+					mark := ""
+					if ws.OnSandbox() {
+						mark = " " + workspace.SandboxMark
+					}
+					outf(c, "applied plan %s: %s%s -> receipt %d (commit %s)%s\n", o.Plan, o.Status, rec, o.Seq, o.Commit[:12], mark)
 				}
 				if len(outs) == 0 && len(errs) == 0 {
 					outf(c, "nothing to apply\n")
@@ -131,12 +141,16 @@ func applyError(errs []error) error {
 		if errors.Is(e, apply.ErrLedgerInvalid) {
 			return fail(exitInvalid, err, "vmc-git verify chain --sig names the broken rule; nothing was applied")
 		}
+		var re *apply.RefusedError
 		if errors.Is(e, apply.ErrAlreadyApplied) || errors.Is(e, apply.ErrNotApproved) || errors.Is(e, apply.ErrOtherLedger) ||
-			errors.As(e, &se) || errors.As(e, &he) {
+			errors.As(e, &se) || errors.As(e, &he) || errors.As(e, &re) {
 			code = exitRefused
 		}
 	}
+	var re *apply.RefusedError
 	switch {
+	case errors.As(err, &re):
+		return fail(code, err, "a refused plan is retired for good: make a new plan against the current state (vmc-git plan server ...)")
 	case errors.As(err, &se):
 		return fail(code, err, "make a new plan against the current state (vmc-git plan server ...)")
 	case errors.As(err, &he):

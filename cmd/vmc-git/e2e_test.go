@@ -752,19 +752,34 @@ func TestRefusals(t *testing.T) {
 	}
 
 	// Committed on main, the same plans are refused by apply --pending too,
-	// which still applies what it can and exits 4.
+	// which still applies what it can and exits 4. The ones that can never
+	// apply (stale, another ledger's) are recorded once as refused; the
+	// unapproved ones (within --unapproved-deadline) wait for approvals.
 	r.planApproved("web-1-poweron", "poweron", "web-1") // commits every plan above too
 	before := r.applyReceipts()
 	res := r.run("apply", "--pending", "--key", key("alice"))
-	checkError(t, res, exitRefused, "p-unapproved", "p-carol", "p-edited", "p-foreign", "p-stale")
+	checkError(t, res, exitRefused, "plan p-unapproved: plan not approved", "plan p-carol: plan not approved", "plan p-edited: plan not approved",
+		"plan p-foreign refused and recorded as refused in receipt", "plan p-stale refused and recorded as refused in receipt", "plan p-outside refused and recorded as refused in receipt")
 	if !strings.Contains(res.out, "applied plan web-1-poweron: succeeded") {
 		t.Fatalf("the good plan was not applied:\n%s", res)
 	}
 	after := r.applyReceipts()
-	if len(after) != len(before)+1 {
-		t.Fatalf("apply --pending wrote %d receipts, want 1", len(after)-len(before))
+	if len(after) != len(before)+4 {
+		t.Fatalf("apply --pending wrote %d receipts, want 4 (one applied, three refused)", len(after)-len(before))
 	}
-	r.verify(4)
+	for _, id := range []string{"p-foreign", "p-stale", "p-outside"} {
+		if rs := after[id]; len(rs) != 1 || rs[0].Apply.Status != receipt.ApplyRefused || len(rs[0].Apply.Actions) != 0 {
+			t.Fatalf("plan %s: want one refused receipt without actions, got %+v", id, rs)
+		}
+	}
+	// Never tried again; the unapproved ones still wait.
+	head := r.ledgerHead()
+	res = r.run("apply", "--pending", "--key", key("alice"))
+	checkError(t, res, exitRefused, "plan p-unapproved: plan not approved")
+	if strings.Contains(res.err, "p-stale") || r.ledgerHead() != head {
+		t.Fatalf("a refused plan was tried again:\n%s", res)
+	}
+	r.verify(7)
 	r.noLeftovers()
 }
 
@@ -896,17 +911,20 @@ func TestBadInput(t *testing.T) {
 	if r.ledgerHead() != head {
 		t.Fatal("bad input moved the ledger")
 	}
-	// Committed on main: apply --pending reports each one clearly, exit 1 (not
-	// refused: the input is broken), and writes nothing.
+	// Committed on main: apply --pending reports each one clearly and
+	// records it once as refused (invalid), without calling the provider,
+	// so that it never blocks later runs.
 	delete(bad, "wrong-name")
 	os.Remove(r.planFile("wrong-name"))
 	r.commit("bad plans")
 	res := r.run("apply", "--pending", "--key", key("alice"))
-	checkError(t, res, exitError, "plan unknown-field:", "plan unknown-op:", "plan not-canonical:")
-	if r.ledgerHead() != head {
-		t.Fatal("apply --pending of bad plans moved the ledger")
+	checkError(t, res, exitRefused, "plan unknown-field refused and recorded as refused", "plan unknown-op refused and recorded as refused",
+		"plan not-canonical refused and recorded as refused", "invalid plan")
+	r.verify(4)
+	if out := r.must("apply", "--pending", "--key", key("alice")); !strings.Contains(out, "nothing to apply") {
+		t.Fatalf("refused plans tried again: %s", out)
 	}
-	r.verify(1)
+	r.verify(4)
 	r.noLeftovers()
 }
 

@@ -86,8 +86,12 @@ EXAMPLE:
 repository with a work tree it installs .git/hooks/pre-push. With --gitea
 (also Forgejo) it installs hooks/pre-receive.d/vmc-git in the server's bare
 repository instead: Gitea's own hooks/pre-receive runs every script there after
-its own, so both guard the push. The hook runs this vmc-git binary by its
-absolute path. An existing hook not written by vmc-git is kept unless --force.
+its own, so both guard the push. The hook runs a copy of this vmc-git binary
+put beside it (hooks/vmc-git), so it never depends on a path that can vanish
+(go run, a temporary directory). The branches it guards are read from
+.vmc/config.json at HEAD each time it runs (before the first push: the branch
+HEAD names), unless --main-branch/--ledger-branch. An existing hook not
+written by vmc-git is kept unless --force.
 
 EXAMPLE:
    vmc-git hook install --repo /srv/git/infra.git
@@ -97,6 +101,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "repo", Usage: "the repository (default: the current one)"},
 					&cli.BoolFlag{Name: "force", Usage: "replace a hook vmc-git did not write"},
 					&cli.BoolFlag{Name: "gitea", Usage: "a Gitea or Forgejo repository: install hooks/pre-receive.d/vmc-git"},
+					jsonFlag,
 				),
 				Action: func(c *cli.Context) error {
 					dir := c.String("repo")
@@ -114,7 +119,14 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
-					outf(c, "installed %s (runs %s hook %s; guards %s and %s)\n", h.Path, h.Exe, h.Hook, h.MainBranch, h.LedgerBranch)
+					if c.Bool("json") {
+						return printJSON(c, h)
+					}
+					outf(c, "installed %s (runs %s hook %s; guards %s and %s, as .vmc/config.json names them when the hook runs)\n", h.Path, h.Exe, h.Hook, h.MainBranch, h.LedgerBranch)
+					if why := workspace.TransientExe(exe); why != "" {
+						errf(c, "the running binary %s may vanish (%s): the hook runs the copy %s instead", exe, why, h.Exe)
+					}
+					outf(c, "  the hook runs its own copy of this vmc-git; after upgrading vmc-git, run hook install again\n")
 					return nil
 				},
 			},
@@ -125,7 +137,8 @@ EXAMPLE:
 // runHookCheck runs the push rules; tracking maps a pushed ref to a local
 // ref holding the remote's value of refs not in the push (pre-push).
 func runHookCheck(c *cli.Context, gitDir, quarantine string, ups []hooks.Update, tracking func(string) string) error {
-	refusals, err := workspace.CheckPush(gitDir, quarantine, ups, tracking, hooks.Branches{Main: c.String("main-branch"), Ledger: c.String("ledger-branch")})
+	b := workspace.HookBranches(gitDir, hooks.Branches{Main: c.String("main-branch"), Ledger: c.String("ledger-branch")})
+	refusals, err := workspace.CheckPush(gitDir, quarantine, ups, tracking, b)
 	if len(refusals) > 0 {
 		fmt.Fprint(c.App.ErrWriter, hooks.Summary(refusals))
 	}

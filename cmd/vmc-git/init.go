@@ -20,7 +20,9 @@ func initCommand() *cli.Command {
 		Usage:     "create a ledger: .vmc/config.json on main and the genesis receipt",
 		ArgsUsage: "[DIR]",
 		Description: `Creates (or reuses) a git repository in DIR, writes the genesis receipt on the
-ledger branch, then commits .vmc/config.json (with the genesis pin) on main.
+ledger branch, then commits .vmc/config.json (with the genesis pin) on the
+branch the repository is on (or --main-branch). Everything is checked first: a
+failed init leaves the directory as it was.
 The signing key becomes the first operator with every role; add more with
 --operator KID:ROLES:PUBKEYFILE (roles: admin, approver, applier, comma-separated).
 
@@ -33,12 +35,12 @@ EXAMPLE:
 			&cli.StringFlag{Name: "ledger", Required: true, Usage: "ledger id, e.g. github.com/acme/infra (stops cross-ledger replay)"},
 			keyFlag, kidFlag,
 			&cli.StringFlag{Name: "branch", Value: gitledger.DefaultBranch, Usage: "ledger branch"},
-			&cli.StringFlag{Name: "main-branch", Value: "main", Usage: "branch that carries config, plans and workflows"},
+			&cli.StringFlag{Name: "main-branch", Usage: "branch that carries config, plans and workflows (default: the branch the repository is on; main for a new one)"},
 			&cli.IntFlag{Name: "approvals-required", Value: 1, Usage: "distinct approver signatures a plan needs"},
 			&cli.IntFlag{Name: "admin-threshold", Value: 1, Usage: "distinct admin signatures a trust change needs"},
 			&cli.StringFlag{Name: "roles", Value: "admin,applier,approver", Usage: "roles of the signing key"},
 			&cli.StringSliceFlag{Name: "operator", Usage: "another genesis key: KID:ROLES:PUBKEYFILE (repeatable)"},
-			&cli.StringFlag{Name: "provider", Value: config.ProviderSandbox, Usage: "sandbox (embedded Hetzner-compatible API) or hetzner"},
+			&cli.StringFlag{Name: "provider", Value: config.ProviderHetzner, Usage: "hetzner (HCLOUD_TOKEN; HCLOUD_ENDPOINT for a served sandbox) or sandbox (embedded in this clone only: for trying it alone)"},
 			genesisWitnessFlag, genesisWQuorumFlag,
 			jsonFlag,
 		},
@@ -79,8 +81,8 @@ EXAMPLE:
 			if c.Bool("json") {
 				return printJSON(c, res)
 			}
-			outf(c, "initialized ledger %s in %s\n  genesis blake3 %s\n  ledger branch  %s (commit %s)\n  config         %s on %s\n",
-				res.Ledger, res.Dir, res.GenesisBlake3, res.Branch, res.Commit[:12], config.Path, res.MainBranch)
+			outf(c, "initialized ledger %s in %s\n  genesis blake3 %s\n  ledger branch  %s (commit %s)\n  config         %s on %s\n  provider       %s\n",
+				res.Ledger, res.Dir, res.GenesisBlake3, res.Branch, res.Commit[:12], config.Path, res.MainBranch, providerLine(res.Provider))
 			outf(c, "next: vmc-git -C %s verify chain --sig\n", res.Dir)
 			return nil
 		},
@@ -104,4 +106,12 @@ func parseOperator(s string) (keys.KeySpec, error) {
 	}
 	slices.Sort(rs)
 	return keys.KeySpec{KID: kid, PublicKey: keys.FormatPublicKey(pub), Roles: rs}, nil
+}
+
+// providerLine names a provider for people: the sandbox says what it is.
+func providerLine(p string) string {
+	if p == config.ProviderSandbox {
+		return "sandbox (the embedded Hetzner-compatible sandbox in this clone: not real servers, not shared)"
+	}
+	return p
 }

@@ -38,7 +38,7 @@ func initRepo(t *testing.T, extraEnv []string, initArgs ...string) *repo {
 	r.env = append(r.env, "HOME="+filepath.Join(dir, "home"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 		"GIT_CONFIG_NOSYSTEM=1", "VMC_SANDBOX_ACTION_MS=20")
 	r.env = append(r.env, extraEnv...)
-	r.must(append([]string{"init", r.root, "--ledger", testLedgerID}, initArgs...)...)
+	r.must(append([]string{"init", r.root, "--ledger", testLedgerID, "--provider", "sandbox"}, initArgs...)...)
 	r.git("config", "user.name", "Test")
 	r.git("config", "user.email", "test@example.com")
 	return r
@@ -168,15 +168,21 @@ func TestKeysThreshold(t *testing.T) {
 	}
 	r.verify(2)
 
-	// A stale proposal: signed against receipt 1, the ledger moved on.
+	// A stale proposal: signed against the trust state at receipt 1, and
+	// another trust change landed (a receipt of another kind would not
+	// matter: proposals are based on the trust state).
 	ch2 := filepath.Join(t.TempDir(), "change2.json")
 	r.must("keys", "propose", "revoke", "erin", "--reason", "retired", "-o", ch2)
 	r.must("keys", "cosign", ch2, "--key", key("alice"))
 	r.must("keys", "cosign", ch2, "--key", dave)
-	r.must("record", "--summary", "moves the head", "--key", key("alice"))
+	ch3 := filepath.Join(t.TempDir(), "change3.json")
+	r.must("keys", "propose", "policy", "--approvals-required", "2", "-o", ch3)
+	r.must("keys", "cosign", ch3, "--key", key("alice"))
+	r.must("keys", "cosign", ch3, "--key", dave)
+	r.must("keys", "apply", ch3, "--key", key("alice"))
 	res = r.run("keys", "apply", ch2, "--key", key("alice"))
-	checkError(t, res, exitRefused, "the proposal was made against ledger head", "(receipt 2)",
-		"vmc-git: hint: propose the change again and collect the signatures again")
+	checkError(t, res, exitRefused, "the proposal was made against trust state", "the trust state has changed since (receipt 2)",
+		"vmc-git: hint: another trust change landed: propose the change again and collect the signatures again")
 	res = r.run("keys", "cosign", ch2, "--key", key("alice"))
 	checkError(t, res, exitRefused, "the proposal was made against ledger", "propose the change again")
 	r.verify(3)

@@ -60,7 +60,7 @@ func lockCommand() *cli.Command {
    vmc-git lock release web-1
    vmc-git lock release web-1 --force`,
 				ArgsUsage: "SERVER",
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "remove a live lock held by someone else"}},
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "remove a live lock held by someone else"}, jsonFlag},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, "SERVER"); err != nil {
 						return err
@@ -71,6 +71,9 @@ func lockCommand() *cli.Command {
 							return fail(exitRefused, err, "use --force to remove it anyway")
 						}
 						return fail(exitNotFound, err)
+					}
+					if c.Bool("json") {
+						return printJSON(c, map[string]any{"released": c.Args().First()})
 					}
 					outf(c, "released %s\n", c.Args().First())
 					return nil

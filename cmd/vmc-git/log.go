@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func logCommand() *cli.Command {
@@ -28,8 +33,16 @@ func logCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(c, rows)
 			}
+			mark := ""
+			if ws.OnSandbox() {
+				mark = "  " + workspace.SandboxMark
+			}
 			for _, x := range rows {
-				outf(c, "%6d  %s  %-11s %-12s %s  %s%s\n", x.Seq, x.CreatedAt, x.Kind, x.KID, x.Blake3.String()[:12], x.Summary, anchoredText(x.Anchored))
+				sum := x.Summary
+				if mark != "" && strings.HasSuffix(sum, workspace.SandboxMark) {
+					sum = strings.TrimSpace(strings.TrimSuffix(sum, workspace.SandboxMark))
+				}
+				outf(c, "%6d  %s  %-11s %-12s %s  %s%s%s\n", x.Seq, x.CreatedAt, x.Kind, x.KID, x.Blake3.String()[:12], sum, mark, anchoredText(x.Anchored))
 			}
 			return nil
 		},
@@ -46,8 +59,9 @@ func showCommand() *cli.Command {
 
 EXAMPLE:
    vmc-git show 0
-   vmc-git show 42 --raw | b3sum`,
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "raw", Usage: "the exact stored bytes"}, &cli.BoolFlag{Name: "sig", Usage: "print the signature instead"}},
+   vmc-git show 42 --raw | b3sum
+   vmc-git show 42 --json | jq .receipt.apply`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "raw", Usage: "the exact stored bytes"}, &cli.BoolFlag{Name: "sig", Usage: "print the signature instead"}, jsonFlag},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, "SEQ"); err != nil {
 				return err
@@ -66,6 +80,10 @@ EXAMPLE:
 				return err
 			}
 			switch {
+			case c.Bool("json"):
+				sums := digest.Of(e.Bytes)
+				return printJSON(c, map[string]any{"seq": e.Receipt.Seq, "kind": e.Receipt.Kind, "path": receipt.Path(e.Receipt.Seq),
+					"blake3": sums.Blake3, "sha256": sums.SHA256, "receipt": json.RawMessage(e.Bytes), "sig": string(e.Sig)})
 			case c.Bool("sig"):
 				_, err = c.App.Writer.Write(e.Sig)
 			case c.Bool("raw"):

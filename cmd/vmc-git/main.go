@@ -87,6 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// urfave/cli's words for an unknown (sub)command.
 		code, err = exitUsage, fmt.Errorf("unknown command %s", cmd)
 		hints = []string{"vmc-git --help (or vmc-git COMMAND --help) lists the commands"}
+		if near := didYouMean(app.Commands, strings.Trim(cmd, "'\"")); len(near) > 0 {
+			hints = append([]string{"did you mean: vmc-git " + strings.Join(near, ", vmc-git ") + "?"}, hints...)
+		}
+	} else if c, ok := exitFor(err); ok {
+		code = c
 	}
 	var ve *gitledger.VerifyError
 	var se *gitledger.SnapshotError
@@ -141,6 +146,7 @@ EXAMPLE:
 			&cli.StringFlag{Name: "branch", Usage: "ledger branch (default: from .vmc/config.json, else vmc/ledger)", EnvVars: []string{"VMC_BRANCH"}},
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
+		Before:         rebaseDir,
 		Commands:       commands(),
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usagef("%v", err)
@@ -154,6 +160,7 @@ func commands() []*cli.Command {
 	cmds := []*cli.Command{
 		initCommand(),
 		recordCommand(),
+		syncCommand(),
 		verifyCommand(),
 		signCommand(),
 		logCommand(),
@@ -183,6 +190,7 @@ func commands() []*cli.Command {
 
 func setUsageErrors(c *cli.Command) {
 	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usagef("%v", err) }
+	markRequired(c)
 	for _, s := range c.Subcommands {
 		setUsageErrors(s)
 	}
@@ -210,7 +218,7 @@ func stderrIsTerminal() bool {
 
 func exactArgs(c *cli.Context, n int, names string) error {
 	if c.NArg() != n {
-		return usagef("%s: want %d argument(s): %s (see vmc-git %s --help)", c.Command.FullName(), n, names, c.Command.FullName())
+		return usagef("%s: want %d argument(s): %s (see vmc-git %s --help)", commandPath(c), n, names, commandPath(c))
 	}
 	return nil
 }

@@ -36,13 +36,14 @@ for k new receipts.
 
 EXAMPLE:
    vmc-git merkle receipts --tag --key ~/.ssh/vmc_ci
+   vmc-git merkle receipts --tag --push --key ~/.ssh/vmc_ci   # and publish the tag to origin
    git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v refs/tags/vmc/merkle/120`,
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
 					&cli.StringFlag{Name: "out", Usage: "snapshot file (default: merkle-<N>.json in the current directory)"},
 					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
-				},
+				}, pushFlags()...),
 				Action: func(c *cli.Context) error {
 					ws, err := open(c)
 					if err != nil {
@@ -53,9 +54,25 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
+					if c.Bool("push") {
+						if !c.Bool("tag") {
+							return usagef("merkle receipts: --push publishes the tag: give --tag too")
+						}
+						// Snapshot the ledger as the remote has it, so the
+						// tag names a commit that is (or will be) there.
+						if _, err := ws.Sync(&id, workspace.SyncRequest{Remote: c.String("remote"), Push: true}); err != nil {
+							return err
+						}
+					}
 					res, cosigned, err := ws.SnapshotWitnessed(c.Context, id, c.Uint64("size"), c.Bool("tag"), witnessClient(c))
 					if err != nil {
 						return err
+					}
+					if c.Bool("push") {
+						if err := ws.PushTag(id, pushOf(c), tagName(res)); err != nil {
+							return err
+						}
+						errf(c, "pushed %s to %s", tagName(res), c.String("remote"))
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {
@@ -194,7 +211,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
 					&cli.StringFlag{Name: "origin", Usage: "the ledger id the checkpoint must name (default: the receipt's ledger)"},
-					kidFlag, proofWitnessFlag, proofWQuorumFlag,
+					kidFlag, proofWitnessFlag, proofWQuorumFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, "PROOF"); err != nil {
@@ -235,6 +252,9 @@ EXAMPLE:
 					}
 					if err := checkProofWitnesses(c, cb); err != nil {
 						return err
+					}
+					if c.Bool("json") {
+						return printJSON(c, map[string]any{"ok": true, "seq": res.Seq, "size": res.Size, "ledger": res.Ledger, "origin": res.Origin, "root": res.Root})
 					}
 					outf(c, "ok: receipt %d (%s) is in the signed tree of size %d of ledger %s (checkpoint origin %s, root %s)\n",
 						res.Seq, filepath.Base(c.String("receipt")), res.Size, res.Ledger, res.Origin, res.Root)

@@ -130,6 +130,7 @@ func serverOpCommands(isPlan bool) []*cli.Command {
 			&cli.StringFlag{Name: "id", Usage: "plan id (default: SERVER-OP-TIMESTAMP)"},
 			&cli.StringFlag{Name: "summary", Usage: "one line for reviewers (default: generated)"},
 			&cli.StringFlag{Name: "out", Usage: "plan file (default: plans/<id>.json in the repository)"},
+			&cli.StringFlag{Name: "into", Usage: "append this action to the (unapproved, unmerged) plan FILE: one plan, several steps, applied as one unit"},
 			kidFlag, jsonFlag,
 		}, sp.flags...)
 		if !isPlan {
@@ -148,8 +149,13 @@ func serverOpCommands(isPlan bool) []*cli.Command {
 ledger head, and writes the plan file. Nothing changes until the plan is
 approved and applied.
 
+With --into FILE the action is appended to that plan instead, planned against
+the state the plan's earlier actions leave; the plan is applied as one unit,
+with a result per action in its one receipt.
+
 EXAMPLE:
-` + example,
+` + example + `
+   vmc-git plan server label web-1 --label env=prod --into plans/web-1-create.json`,
 			Flags: flags,
 			Action: func(c *cli.Context) error {
 				if !isPlan && !c.Bool("dry-run") {

@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
-	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -26,6 +25,7 @@ func planCommand() *cli.Command {
 			planShowCommand(),
 			planStatusCommand(),
 			planReviewCommand(),
+			planWithdrawCommand(),
 		}, resourcePlanCommands()...), // resources.go
 	}
 }
@@ -45,6 +45,9 @@ EXAMPLE:
 
 // makePlan runs the dry run and writes the plan file.
 func makePlan(c *cli.Context, actions []provider.Action) error {
+	if into := c.String("into"); into != "" {
+		return extendPlan(c, into, actions)
+	}
 	req := workspace.PlanRequest{ID: c.String("id"), Summary: c.String("summary"), CreatedBy: c.String("kid"), Out: c.String("out"), Actions: actions}
 	if err := workspace.ValidatePlanRequest(req); err != nil {
 		return err
@@ -78,9 +81,9 @@ func planShowCommand() *cli.Command {
 			if err := exactArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			p, b, err := plans.Load(c.Args().First())
+			p, b, err := workspace.LoadPlan(c.Args().First())
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			switch {
 			case c.Bool("json"):
@@ -108,9 +111,9 @@ func planStatusCommand() *cli.Command {
 				return err
 			}
 			file := c.Args().First()
-			p, b, err := plans.Load(file)
+			p, b, err := workspace.LoadPlan(file)
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			ws, err := open(c)
 			if err != nil {
@@ -163,9 +166,9 @@ EXAMPLE:
 				return err
 			}
 			file := c.Args().First()
-			p, b, err := plans.Load(file)
+			p, b, err := workspace.LoadPlan(file)
 			if err != nil {
-				return fail(exitInvalid, err)
+				return err
 			}
 			ws, _ := open(c)
 			if ws != nil {
@@ -186,4 +189,26 @@ EXAMPLE:
 			return nil
 		},
 	}
+}
+
+// extendPlan appends actions to the plan file into.
+func extendPlan(c *cli.Context, into string, actions []provider.Action) error {
+	if c.String("id") != "" || c.String("out") != "" {
+		return usagef("--into keeps the plan's id and file: no --id or --out with it")
+	}
+	ws, err := open(c)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	m, err := ws.ExtendPlan(context.Background(), into, c.String("summary"), actions)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c, map[string]any{"id": m.Plan.ID, "path": m.Path, "blake3": m.Blake3, "plan": m.Plan})
+	}
+	outf(c, "%s", m.Plan.Text(m.Bytes))
+	outf(c, "extended %s: %d actions\nnext: commit it in a pull request; approvers run: vmc-git approve %s\n", m.Path, len(m.Plan.Actions), m.Path)
+	return nil
 }

@@ -20,12 +20,13 @@ stays the complete history. --body FILE adds a JSON object with the details.
 
 EXAMPLE:
    vmc-git record --summary "rebooted web-1 from the console after a kernel hang" --key ~/.ssh/vmc_alice
-   vmc-git record --summary "rotated root password on db-1" --body details.json --json`,
-		Flags: []cli.Flag{
+   vmc-git record --summary "rotated root password on db-1" --body details.json --json
+   vmc-git record --summary "resized db-1 by hand" --push     # and publish it to origin`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "summary", Required: true, Usage: "one line: what was done and why"},
 			&cli.StringFlag{Name: "body", Usage: "JSON object file with details"},
 			keyFlag, kidFlag, jsonFlag,
-		},
+		}, pushFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := receipt.ValidSummary(c.String("summary")); err != nil {
 				return fail(exitUsage, err)
@@ -54,7 +55,7 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			w, err := ws.Record(id, c.String("summary"), details)
+			w, err := publishing(c, ws, id, func() (*gitledger.Written, error) { return ws.Record(id, c.String("summary"), details) })
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func planReviewCommand() *cli.Command {
@@ -48,6 +49,15 @@ EXAMPLE:
 				return err
 			}
 			md, folded := rv.Markdown(commentLimit)
+			if ws.OnSandbox() {
+				// Under the heading: the comment starts with the heading.
+				note := "\n> **" + workspace.SandboxMark + "** this ledger's provider is the embedded sandbox: these are not real servers.\n"
+				if i := strings.Index(md, "\n"); strings.HasPrefix(md, "## ") && i >= 0 {
+					md = md[:i+1] + note + md[i+1:]
+				} else {
+					md = note[1:] + "\n" + md
+				}
+			}
 			if err := githubOutputs(rv, md, folded); err != nil {
 				return err
 			}
@@ -58,10 +68,13 @@ EXAMPLE:
 			}
 			switch {
 			case c.Bool("json"):
-				printJSON(c, map[string]any{"ok": rv.OK(), "plans": rv.Plans, "violations": nonNil(rv.Violations)})
+				printJSON(c, map[string]any{"ok": rv.OK(), "plans": rv.Plans, "violations": nonNil(rv.Violations), "sandbox": ws.OnSandbox()})
 			case c.Bool("markdown"):
 				outf(c, "%s", md)
 			default:
+				if ws.OnSandbox() {
+					outf(c, "%s this ledger's provider is the embedded sandbox: these are not real servers\n", workspace.SandboxMark)
+				}
 				for _, v := range rv.Violations {
 					outf(c, "BROKEN RULE %s: %s\n", v.File, v.Message)
 				}

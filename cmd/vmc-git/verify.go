@@ -144,10 +144,14 @@ EXAMPLE:
 				outf(c, "  WARNING: %s\n", w)
 			}
 			for _, iv := range rep.Invalidated {
+				if iv.Approval {
+					outf(c, "  INVALIDATED: receipt %d applied a plan approved by %s, whose key was compromised from %s, before it was used (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
+					continue
+				}
 				outf(c, "  INVALIDATED: receipt %d was signed by %s after its compromise at %s (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)
 			}
 			if len(rep.Invalidated) > 0 && c.Bool("strict") {
-				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed by compromised keys", len(rep.Invalidated)))
+				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed, or approved, by compromised keys", len(rep.Invalidated)))
 			}
 			printWitnessed(c, witnessed)
 			if c.Bool("head") {

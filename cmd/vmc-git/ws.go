@@ -47,7 +47,16 @@ func loadSigner(c *cli.Context, ws *workspace.Workspace) (workspace.Identity, er
 			ws = w
 		}
 	}
+	fromComment := c.String("kid") == "" && kid != ""
 	kid, err = workspace.ResolveKID(ws, s, "", kid)
+	if err == nil && fromComment && ws != nil {
+		// A rotated key's comment may name another kid (bob2) than the one
+		// the trust state binds it to (bob): the trust state wins.
+		if k := workspace.TrustedKID(ws, s); k != "" && k != kid {
+			fmt.Fprintf(c.App.ErrWriter, "vmc-git: the key's comment says %s, but the ledger's trust binds this key to %s: signing as %s\n", kid, k, k)
+			kid = k
+		}
+	}
 	return workspace.Identity{Signer: s, KID: kid}, err
 }
 

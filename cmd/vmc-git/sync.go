@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
+)
+
+// pushFlags are --push and --remote, on every command that writes the
+// ledger or a snapshot tag.
+func pushFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "push", Usage: "publish to the remote: sync first, then push by compare-and-swap (a lost race re-writes the receipt on the new head)"},
+		&cli.StringFlag{Name: "remote", Value: workspace.DefaultRemote, Usage: "the remote for --push"},
+	}
+}
+
+func pushOf(c *cli.Context) workspace.Push {
+	return workspace.Push{On: c.Bool("push"), Remote: c.String("remote")}
+}
+
+// publishing runs write through ws.Publishing and reports, on stderr, a
+// receipt that was written again under a new seq.
+func publishing(c *cli.Context, ws *workspace.Workspace, id workspace.Identity, write func() (*gitledger.Written, error)) (*gitledger.Written, error) {
+	var w *gitledger.Written
+	s, err := ws.Publishing(id, pushOf(c), func() error {
+		var err error
+		w, err = write()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
+		for _, r := range s.Rewritten {
+			if r.OldSeq == w.Seq {
+				errf(c, "another writer pushed first: your receipt %d was written again as receipt %d", r.OldSeq, r.NewSeq)
+				if nw, err := ws.Receipt(r.NewSeq); err == nil {
+					w = &gitledger.Written{Seq: r.NewSeq, Path: receipt.Path(r.NewSeq), Receipt: nw.Receipt, Bytes: nw.Bytes, Sums: digest.Of(nw.Bytes)}
+					if cm, err := ws.CommitOf(r.NewSeq); err == nil {
+						w.Commit = cm
+					}
+				}
+			}
+		}
+		errf(c, "pushed the ledger to %s (receipt %d)", s.Remote, s.Seq)
+	}
+	return w, nil
+}
+
+func errf(c *cli.Context, format string, a ...any) {
+	c.App.ErrWriter.Write([]byte("vmc-git: " + fmt.Sprintf(format, a...) + "\n"))
+}
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "fetch the remote's ledger, verify it, and level the local ledger with it",
+		Description: `Fetches the ledger and main branches and the snapshot tags from the remote.
+A local ledger behind the remote is fast-forwarded after the new receipts
+verify (from the last verified head, with signatures); one that does not verify
+is refused and nothing moves. Your own receipts that never reached the remote
+(a record made while CI pushed) are written again on top of the remote's ledger:
+new seq, re-signed, same content. With --push the receipts the remote lacks are
+then pushed. Every command that reads the ledger already follows what git pull
+or git fetch brought (without fetching itself).
+
+EXAMPLE:
+   vmc-git sync
+   vmc-git sync --key ~/.ssh/vmc_alice --push`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "remote", Value: workspace.DefaultRemote, Usage: "the remote to follow"},
+			&cli.BoolFlag{Name: "push", Usage: "then push the local receipts the remote lacks (compare-and-swap)"},
+			keyFlag, kidFlag, jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			ws, err := open(c)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			var id *workspace.Identity
+			if c.String("key") != "" || keyPath(c) != "" || c.String("kid") != "" {
+				i, err := loadSigner(c, ws)
+				if err != nil {
+					return err
+				}
+				id = &i
+			}
+			res, err := ws.Sync(id, workspace.SyncRequest{Remote: c.String("remote"), Push: c.Bool("push")})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c, res)
+			}
+			outf(c, "ledger level with %s at receipt %d (%d taken from %s)\n", res.Remote, res.Seq, res.Taken, res.Remote)
+			for _, r := range res.Rewritten {
+				outf(c, "  your receipt %d (%s: %s) written again as receipt %d\n", r.OldSeq, r.Kind, r.Summary, r.NewSeq)
+			}
+			switch {
+			case res.Pushed:
+				outf(c, "  pushed to %s\n", res.Remote)
+			case res.Ahead > 0:
+				outf(c, "  %d receipt(s) not on %s yet: vmc-git sync --push\n", res.Ahead, res.Remote)
+			}
+			return nil
+		},
+	}
+}
