@@ -196,7 +196,7 @@ func (g *GitRemote) Refresh(server string) error {
 	if err != nil {
 		return err
 	}
-	held, err := g.pushRef("refs/vmc/locks/"+server, old, blob)
+	held, err := g.pushRef(lock.RefPrefix+server, old, blob)
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (g *GitRemote) StillHeld(servers []string) error {
 	g.refreshMu.Lock()
 	defer g.refreshMu.Unlock()
 	for _, s := range servers {
-		out, err := g.git("ls-remote", g.Name, "refs/vmc/locks/"+s)
+		out, err := g.git("ls-remote", g.Name, lock.RefPrefix+s)
 		if err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (g *GitRemote) MainPlan(id string) ([]byte, error) {
 
 // TakeOverLock implements Remote.
 func (g *GitRemote) TakeOverLock(server, holder, plan string, maxAge time.Duration, may func(string) bool) error {
-	ref := "refs/vmc/locks/" + server
+	ref := lock.RefPrefix + server
 	if _, err := g.git("fetch", "--quiet", "--no-tags", g.Name, "+"+ref+":refs/vmc/remote-locks/"+g.Name+"/"+server); err != nil {
 		return g.Lock(server, holder, plan) // no lock there any more
 	}
@@ -373,7 +373,7 @@ func (g *GitRemote) Lock(server, holder, plan string) error {
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", server, err)
 	}
-	ref := "refs/vmc/locks/" + server
+	ref := lock.RefPrefix + server
 	held, err := g.pushRef(ref, "", blob)
 	if err != nil {
 		return fmt.Errorf("lock %s on %s: %w", server, g.Name, err)
@@ -409,7 +409,7 @@ func (g *GitRemote) Unlock(server string) error {
 	if !ok {
 		return nil
 	}
-	ref := "refs/vmc/locks/" + server
+	ref := lock.RefPrefix + server
 	_, err := g.git("push", "--quiet", "--porcelain", g.Name, "--force-with-lease="+ref+":"+blob, ":"+ref)
 	g.mu.Lock()
 	delete(g.locks, server)

@@ -55,6 +55,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/gitobj"
+	"github.com/vmc-git/vmc-git/internal/layout"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/trust"
@@ -70,8 +71,8 @@ const (
 	AllowedSignersFile = "allowed_signers"
 	TrustFile          = "trust.json"
 	ReceiptsDir        = "receipts"
-	PlansDir           = "plans"
-	ApprovalsSuffix    = ".approvals"
+	PlansDir           = layout.PlansDir        // the applied plan's copy (package internal/layout)
+	ApprovalsSuffix    = layout.ApprovalsSuffix // and its approvals
 )
 
 // Ident is the author and committer name of ledger commits; the e-mail part

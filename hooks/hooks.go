@@ -35,13 +35,13 @@ import (
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
+	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/plans"
-	"github.com/vmc-git/vmc-git/provider"
 )
 
 // LockRefPrefix names the cross-machine server locks.
-const LockRefPrefix = "refs/vmc/locks/"
+const LockRefPrefix = lock.RefPrefix
 
 // IntentRefPrefix names the intents appliers publish before calling the
 // provider (see package apply).
@@ -444,7 +444,7 @@ func (c *checker) comparePlans(olds, news []gitledger.TreeEntry, ledgerID string
 // holders apart, so it checks the name.
 func checkLock(u Update) error {
 	server := strings.TrimPrefix(u.Ref, LockRefPrefix)
-	if err := provider.CheckServerName(server); err != nil {
+	if err := lock.CheckServerName(server); err != nil {
 		return fmt.Errorf("lock ref: %v", err)
 	}
 	return nil

@@ -51,6 +51,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/layout"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -59,11 +60,12 @@ import (
 // Version is the plan format version.
 const Version = 1
 
-// Dir is where plans live in the main branch's tree.
-const Dir = "plans"
+// Dir is where plans live in the main branch's tree (see package
+// internal/layout).
+const Dir = layout.PlansDir
 
 // ApprovalsSuffix names a plan's approvals directory: plans/<id>.approvals/.
-const ApprovalsSuffix = ".approvals"
+const ApprovalsSuffix = layout.ApprovalsSuffix
 
 // MaxActions bounds the actions of one plan.
 const MaxActions = 100

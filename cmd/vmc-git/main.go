@@ -16,7 +16,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -79,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, hints = ce.code, ce.hints
 	} else if errors.As(err, &we) {
 		code, hints = kindCodes[we.Kind], we.Hints
-	} else if errors.Is(err, gitledger.ErrNoLedger) {
+	} else if errors.Is(err, workspace.ErrNoLedger) {
 		code, hints = exitNotFound, []string{"create a ledger with: vmc-git init --ledger github.com/ORG/REPO --key KEYFILE"}
 	} else if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "Required flag") {
 		code = exitUsage
@@ -88,9 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = exitUsage, fmt.Errorf("unknown command %s", cmd)
 		hints = []string{"vmc-git --help (or vmc-git COMMAND --help) lists the commands"}
 	}
-	var ve *gitledger.VerifyError
-	var se *gitledger.SnapshotError
-	if errors.As(err, &ve) || errors.As(err, &se) {
+	if workspace.IsInvalid(err) {
 		code = exitInvalid
 	}
 	// One line per error (errors.Join puts each on its own line).

@@ -10,9 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func merkleCommand() *cli.Command {
@@ -201,7 +201,7 @@ EXAMPLE:
 	}
 }
 
-func tagName(r *gitledger.SnapshotResult) string {
+func tagName(r *workspace.SnapshotResult) string {
 	if r.Tag.IsZero() {
 		return ""
 	}

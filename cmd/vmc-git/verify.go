@@ -9,10 +9,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func verifyCommand() *cli.Command {
@@ -58,7 +58,7 @@ EXAMPLE:
 				return err
 			}
 			defer ws.Close()
-			opt := gitledger.VerifyOptions{Signatures: c.Bool("sig"), From: c.Uint64("from"), Remember: !c.Bool("no-remember")}
+			opt := workspace.VerifyOptions{Signatures: c.Bool("sig"), From: c.Uint64("from"), Remember: !c.Bool("no-remember")}
 			if g := c.String("genesis"); g != "" {
 				d, err := digest.Parse(g)
 				if err != nil {
@@ -77,7 +77,7 @@ EXAMPLE:
 			start := time.Now()
 			rep, err := ws.Verify(opt)
 			if err != nil {
-				var ve *gitledger.VerifyError
+				var ve *workspace.VerifyError
 				if errors.As(err, &ve) && c.Bool("json") {
 					printJSON(c, map[string]any{"ok": false, "seq": ve.Seq, "rule": ve.Rule, "commit": ve.Commit.String(), "error": err.Error()})
 				}
@@ -86,7 +86,7 @@ EXAMPLE:
 			if c.Bool("json") {
 				return printJSON(c, struct {
 					OK bool `json:"ok"`
-					*gitledger.Report
+					*workspace.Report
 				}{true, rep})
 			}
 			sig := "structure and hashes (add --sig for signatures)"
