@@ -634,26 +634,14 @@ func reconcile(ctx context.Context, prov provider.Provider, act provider.Action,
 		Error: fmt.Sprintf("interrupted while calling the provider; whether %s ran cannot be observed", act.Op)}, false, nil
 }
 
-// appliedSeq reports whether plans/<id>.json is in the ledger tip's tree.
+// appliedSeq reports whether plan id has a receipt, and its seq
+// (gitledger.Reader.AppliedSeq, the one "applied?" rule).
 func appliedSeq(l *gitledger.Ledger, id string) (uint64, bool, error) {
 	r, err := l.NewReader()
 	if err != nil {
 		return 0, false, err
 	}
-	if _, err := r.File(plans.Path(id)); err != nil {
-		return 0, false, nil
-	}
-	// Find the receipt: newest first, apply receipts carrying this plan.
-	for seq := int64(r.Tip.Head.Seq); seq >= 0; seq-- {
-		e, err := r.Receipt(uint64(seq))
-		if err != nil {
-			return 0, true, nil
-		}
-		if e.Receipt.Kind == receipt.KindApply && e.Receipt.Apply.Plan.ID == id {
-			return uint64(seq), true, nil
-		}
-	}
-	return 0, true, nil
+	return r.AppliedSeq(id)
 }
 
 // ledgerView adapts the ledger tip to plans.LedgerView.

@@ -9,12 +9,14 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/plans"
 )
 
 // ApplyRequest is how ApplyPlan and ApplyPending run.
 type ApplyRequest struct {
 	Force    bool          // break locks held by others (recorded in the receipt)
+	LockDir  string        // per-server lock files; "" for lock.DefaultDir()
 	LockWait time.Duration // wait this long for a held lock
 	// Push: fetch first, take locks on Remote, push each receipt
 	// (compare-and-swap). It needs a work tree and a config.
@@ -31,7 +33,7 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 	if err != nil {
 		return nil, err
 	}
-	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force,
+	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force, Locks: lock.New(req.LockDir),
 		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log}
 	if ws.Config != nil {
 		opts.Genesis = &ws.Config.GenesisBlake3

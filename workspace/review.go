@@ -84,11 +84,9 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		if tipErr != nil {
 			pr.NowError = "no ledger branch here: " + tipErr.Error()
 		} else {
-			if r, err := ws.Ledger.NewReader(); err == nil {
-				if _, ferr := r.File(plans.Path(p.ID)); ferr == nil {
-					bad(file, "plan %s is already in the ledger: plans apply once", p.ID)
-					continue
-				}
+			if applied, err := ws.Applied(p.ID); err == nil && applied {
+				bad(file, "plan %s is already in the ledger: plans apply once", p.ID)
+				continue
 			}
 			pr.Approvals = plans.CheckApprovalSet(tip.Trust, pr.Bytes, sigs, time.Now())
 		}
