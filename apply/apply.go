@@ -133,6 +133,9 @@ type Input struct {
 	Bytes     []byte
 	Approvals map[string][]byte
 	Commit    string
+	// Plan is Bytes parsed, when the caller has parsed them already (nil:
+	// Apply parses them). Apply parses a plan at most once.
+	Plan *plans.Plan
 }
 
 // Outcome is the result of applying one plan.
@@ -178,10 +181,17 @@ func (a *Applier) saveIntent(in *intent) error {
 }
 
 // Apply applies one plan (after recovering an unfinished intent for it).
+//
+// Per plan it reads the ledger tip once before taking the locks and once
+// more only if the ledger branch moved meanwhile (else it reuses the tip and
+// its approval check), and parses the plan at most once.
 func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
-	p, err := plans.Parse(in.Bytes)
-	if err != nil {
-		return nil, err
+	p := in.Plan
+	if p == nil {
+		var err error
+		if p, err = plans.Parse(in.Bytes); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := os.Stat(a.intentPath(p.ID)); err == nil {
 		// An unfinished apply of this plan: finish it. If it turns out to be
@@ -194,62 +204,29 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.precheck(tip, p, in); err != nil {
-		return nil, err
-	}
-	// Locks, in name order so two appliers never deadlock.
-	servers := p.Servers()
-	var forced []string
-	var held []string
-	defer func() {
-		for _, s := range held {
-			a.o.Locks.Release(s, false)
-		}
-	}()
-	for _, s := range servers {
-		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, a.o.Force, a.o.LockWait)
-		if err != nil {
-			return nil, err
-		}
-		held = append(held, s)
-		if acq.Broke != nil {
-			if acq.Stale {
-				a.o.Log("took over stale lock on %s (held by %s, pid %d)", s, acq.Broke.Holder, acq.Broke.PID)
-			} else {
-				forced = append(forced, s)
-				a.o.Log("broke lock on %s held by %s (--force, recorded in the receipt)", s, acq.Broke.Holder)
-			}
-		}
-	}
-	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		if err := a.sync(); err != nil {
-			return nil, err
-		}
-	}
-	// Trust comes from the ledger: verify what is new in it first.
-	if err := a.verifyLedger(); err != nil {
-		return nil, err
-	}
-	// Under the locks: re-read the ledger, then check freshness.
-	if tip, err = a.o.Ledger.Tip(); err != nil {
-		return nil, err
-	}
-	if err := a.precheck(tip, p, in); err != nil {
-		return nil, err
-	}
-	view, err := newLedgerView(a.o.Ledger)
+	st, err := a.precheck(tip, p, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := plans.CheckFresh(ctx, a.o.Provider, view, p); err != nil {
+	forced, release, err := a.lockPlan(p, a.o.Force)
+	if err != nil {
 		return nil, err
 	}
-	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
+	defer release()
+	// Under the locks: if the ledger moved, re-read it and check again.
+	if c, err := a.o.Ledger.TipCommit(); err != nil {
+		return nil, err
+	} else if c != tip.Commit {
+		if tip, err = a.o.Ledger.Tip(); err != nil {
+			return nil, err
+		}
+		if st, err = a.precheck(tip, p, in); err != nil {
+			return nil, err
+		}
+	}
+	if err := plans.CheckFresh(ctx, a.o.Provider, newLedgerViewAt(a.o.Ledger, tip), p); err != nil {
+		return nil, err
+	}
 	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Started: time.Now().UTC()}
 	for _, s := range p.Actions {
 		it.Steps = append(it.Steps, intentStep{Action: s.Action, State: statePending})
@@ -270,7 +247,57 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err := a.run(ctx, p, it, false); err != nil {
 		return nil, err
 	}
-	return a.commit(it, false)
+	return a.commit(it, p, false)
+}
+
+// lockPlan takes what applying p needs, for Apply and recoverOne alike: the
+// per-server locks in name order (so two appliers never deadlock), with a
+// remote its locks there and a sync, then a verification of what is new in
+// the ledger (trust comes from it). force breaks live local locks; forced
+// lists them (the receipt records it). release gives every lock back.
+func (a *Applier) lockPlan(p *plans.Plan, force bool) (forced []string, release func(), err error) {
+	var held []string
+	var releaseRemote func()
+	releaseAll := func() {
+		if releaseRemote != nil {
+			releaseRemote()
+		}
+		for _, s := range held {
+			a.o.Locks.Release(s, false)
+		}
+	}
+	defer func() {
+		if err != nil {
+			releaseAll()
+		}
+	}()
+	for _, s := range p.Servers() {
+		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, force, a.o.LockWait)
+		if err != nil {
+			return nil, nil, err
+		}
+		held = append(held, s)
+		if acq.Broke != nil {
+			if acq.Stale {
+				a.o.Log("took over stale lock on %s (held by %s, pid %d)", s, acq.Broke.Holder, acq.Broke.PID)
+			} else {
+				forced = append(forced, s)
+				a.o.Log("broke lock on %s held by %s (--force, recorded in the receipt)", s, acq.Broke.Holder)
+			}
+		}
+	}
+	if a.o.Remote != nil {
+		if releaseRemote, err = a.remoteLocks(p); err != nil {
+			return nil, nil, err
+		}
+		if err := a.sync(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := a.verifyLedger(); err != nil {
+		return nil, nil, err
+	}
+	return forced, releaseAll, nil
 }
 
 func pick(m map[string][]byte, kids []string) map[string][]byte {
@@ -282,15 +309,15 @@ func pick(m map[string][]byte, kids []string) map[string][]byte {
 }
 
 // precheck refuses plans that are for another ledger, already applied, or
-// not approved.
-func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
+// not approved at tip; it returns the approval check.
+func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) (plans.ApprovalStatus, error) {
 	if p.Ledger != tip.Head.Ledger {
-		return fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
+		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
 	}
-	if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
-		return err
+	if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
+		return plans.ApprovalStatus{}, err
 	} else if ok {
-		return fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
+		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
 	}
 	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
 	if !st.Approved() {
@@ -298,9 +325,9 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
 		for _, k := range slices.Sorted(maps.Keys(st.Invalid)) {
 			msg += fmt.Sprintf("; %s: %s", k, st.Invalid[k])
 		}
-		return fmt.Errorf("%w: plan %s has %s", ErrNotApproved, p.ID, msg)
+		return st, fmt.Errorf("%w: plan %s has %s", ErrNotApproved, p.ID, msg)
 	}
-	return nil
+	return st, nil
 }
 
 // run performs the steps not done yet. With recovering, steps found
@@ -351,12 +378,8 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 	return nil
 }
 
-// commit writes the apply receipt for a finished intent.
-func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
-	p, err := plans.Parse(it.PlanBytes)
-	if err != nil {
-		return nil, err
-	}
+// commit writes the apply receipt for a finished intent of plan p.
+func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, error) {
 	sums := digest.Of(it.PlanBytes)
 	var recs []receipt.ActionRecord
 	status := provider.StatusSucceeded
@@ -380,7 +403,7 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 	sort.Strings(it.Approvals)
 	a.o.Fault(StepBeforeCommit)
 	w, err := a.o.Ledger.Append(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
-		if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
+		if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
 			return nil, err
 		} else if ok {
 			return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, p.ID, seq)
@@ -422,7 +445,7 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 			if err := a.sync(); err != nil {
 				return nil, err
 			}
-			return a.commit(it, recovered)
+			return a.commit(it, p, recovered)
 		}
 	}
 	if err := os.Remove(a.intentPath(p.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -484,31 +507,11 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	var held []string
-	defer func() {
-		for _, s := range held {
-			a.o.Locks.Release(s, false)
-		}
-	}()
-	for _, s := range p.Servers() {
-		if _, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, false, a.o.LockWait); err != nil {
-			return nil, err
-		}
-		held = append(held, s)
-	}
-	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		if err := a.sync(); err != nil {
-			return nil, err
-		}
-	}
-	if err := a.verifyLedger(); err != nil {
+	_, release, err := a.lockPlan(p, false)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	// Under the locks, read the intent again: another applier may have
 	// finished it (and removed it) or advanced it while we waited.
 	if it, done, err = a.readIntent(id); err != nil || done {
@@ -532,7 +535,7 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 	if err := a.run(ctx, p, it, true); err != nil {
 		return nil, err
 	}
-	return a.commit(it, true)
+	return a.commit(it, p, true)
 }
 
 // readIntent reads the intent of plan id. done reports that there is nothing
@@ -653,6 +656,11 @@ func newLedgerView(l *gitledger.Ledger) (*ledgerView, error) {
 		return nil, err
 	}
 	return &ledgerView{r}, nil
+}
+
+// newLedgerViewAt is a view of a tip already read.
+func newLedgerViewAt(l *gitledger.Ledger, t *gitledger.Tip) *ledgerView {
+	return &ledgerView{l.ReaderAt(t)}
 }
 
 func (v *ledgerView) TipSeq() uint64 { return v.r.Tip.Head.Seq }

@@ -92,6 +92,8 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 			pp.Err = err
 		} else if p.ID != id {
 			pp.Err = fmt.Errorf("%s holds plan %s: a plan's id must match its file name", plans.Path(id), p.ID)
+		} else {
+			pp.Input.Plan = p // parsed once: Apply carries it
 		}
 		out = append(out, pp)
 	}

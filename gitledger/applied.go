@@ -1,6 +1,11 @@
 package gitledger
 
 import (
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/internal/layout"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -50,4 +55,23 @@ func (l *Ledger) Applied(id string) (bool, error) {
 		return false, err
 	}
 	return r.Applied(id)
+}
+
+// ReaderAt returns a reader on a tip already read (by Tip, or given to an
+// Append build function), without reading it again.
+func (l *Ledger) ReaderAt(t *Tip) *Reader {
+	return &Reader{l: l, Tip: t, dirCache: map[string][]gitobj.TreeEntry{}}
+}
+
+// TipCommit returns the commit the ledger branch points at, reading only
+// the ref: whether a tip read earlier is still the tip.
+func (l *Ledger) TipCommit() (plumbing.Hash, error) {
+	ref, err := l.repo.Storer.Reference(l.Ref)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, ErrNoLedger
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", l.Ref, err)
+	}
+	return ref.Hash(), nil
 }

@@ -56,6 +56,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/internal/layout"
+	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/trust"
@@ -159,6 +160,7 @@ func (l *Ledger) Tip() (*Tip, error) {
 }
 
 func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
+	trace.Add(trace.TipReads)
 	tree, err := l.CommitTree(commit)
 	if err != nil {
 		return nil, err

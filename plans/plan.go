@@ -52,6 +52,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/layout"
+	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -242,6 +243,7 @@ func (p *Plan) Encode() ([]byte, error) {
 
 // Parse decodes canonical plan bytes strictly and validates them.
 func Parse(b []byte) (*Plan, error) {
+	trace.Add(trace.PlanParses)
 	var p Plan
 	if err := canon.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)

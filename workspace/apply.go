@@ -62,7 +62,12 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 		mainRef = "refs/remotes/" + req.Remote + "/" + ws.Config.MainBranch
 	}
 	return ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) {
-		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), ws.Applied)
+		// One ledger read answers "applied?" for every plan on main.
+		r, err := ws.Ledger.NewReader()
+		if err != nil {
+			return nil, err
+		}
+		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), r.Applied)
 	})
 }
 
@@ -82,7 +87,7 @@ func (ws *Workspace) ApplyPlan(ctx context.Context, id Identity, req ApplyReques
 	if err != nil {
 		return nil, nil, err
 	}
-	out, planErr = ap.Apply(ctx, apply.Input{Bytes: b, Approvals: sigs, Commit: ws.committedIn(p.ID, b)})
+	out, planErr = ap.Apply(ctx, apply.Input{Bytes: b, Approvals: sigs, Commit: ws.committedIn(p.ID, b), Plan: p})
 	return out, planErr, nil
 }
 
