@@ -3,11 +3,14 @@
 //
 // # Steps
 //
-//  1. Refuse: a plan already in the ledger (plans/<id>.json in the ledger
-//     tree), too few valid approvals (gitledger.CheckApprovals at the ledger
-//     tip), a plan from another ledger.
-//  2. Take the per-server locks (package lock), then check again that the plan
-//     is new and fresh (plans.CheckFresh: servers and ledger unchanged).
+//  1. Refuse: a plan already in the ledger (gitledger.Reader.Applied: its
+//     copy in the ledger tree), too few valid approvals
+//     (plans.CheckApprovalSet at the ledger tip), a plan from another ledger.
+//  2. Take the per-server locks (package lock; with a remote its lock refs,
+//     then a sync) and verify what is new in the ledger: lockPlan, the same
+//     for Apply and recovery. If the ledger moved meanwhile, step 1 runs
+//     again on the new tip; then the plan must be fresh (plans.CheckFresh:
+//     servers and ledger unchanged).
 //  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
 //     before calling the provider; record each action as "calling" before
 //     its call and "done" with its result after.
@@ -31,6 +34,14 @@
 // is marked recovered when a later run, not the one that wrote the intent,
 // finished the plan; if the crashed run had already written the receipt, the
 // intent is just dropped (with the stale locks it left).
+//
+// # Costs
+//
+// Per plan, Apply parses the plan at most once (not at all when
+// Input.Plan carries it), checks its approvals once (twice only if the
+// ledger moved while the locks were taken) and reads the ledger tip once
+// before the locks, again only if the branch moved, and once to append.
+// The counters of internal/trace state it in tests.
 //
 // Fault injection for tests: Options.Fault is called at the named steps
 // (StepBeforeProvider, StepAfterProvider, StepBeforeCommit, StepAfterCommit);

@@ -37,6 +37,17 @@
 // lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
 // git) never fork the chain: the loser re-reads the tip and retries.
 // Verification of k receipts on top of a verified commit costs O(k).
+//
+// # What the package owns
+//
+// The ledger format (layout, receipt placement, commit messages), Append
+// and its batch form Generate, the verifiers (Verify, VerifyUpdate,
+// VerifyTip, VerifyEntry), reads (Reader, Applied: whether a plan has a
+// receipt) and Merkle snapshot tags. It builds on internal/gitobj for git's
+// objects (loose and packed objects, tree and commit codecs) and on package
+// trust for what a keys receipt does to the trust state. Main-branch trees
+// are read through ReadTree (any mode) for the hook; their rules are the
+// hook's and package plans'.
 package gitledger
 
 import (

@@ -2,8 +2,10 @@
 // through reviewed, approved plans, and every change becomes a signed receipt
 // commit on a hash-chained git branch.
 //
-// The command is a thin layer: it parses flags, calls one library function,
-// formats the result and picks the exit code (see exitCodes).
+// The command is a thin layer over package workspace: each command parses
+// its flags, opens the workspace, calls one use case, formats the result
+// and picks the exit code (kindCodes maps the use case's error kinds). The
+// commands are listed in commands(), in the order --help shows them.
 package main
 
 import (
