@@ -346,7 +346,7 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 	return nil, ErrConflict
 }
 
-var errRaced = errors.New("ref moved")
+var errRaced = gitobj.ErrRaced
 
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
 	w, _, err := l.writeReceipt(tip, s, kid, build, now, l.objs.Put)
@@ -587,55 +587,5 @@ func (l *Ledger) casRef(old, new plumbing.Hash) error { return l.casRefTo(l.Ref,
 
 // casRefTo is casRef for any ref.
 func (l *Ledger) casRefTo(name plumbing.ReferenceName, old, new plumbing.Hash) error {
-	path := filepath.Join(l.GitDir, filepath.FromSlash(name.String()))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	lock := path + ".lock"
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		return errRaced // another writer holds the lock: re-read and retry
-	}
-	if err != nil {
-		return fmt.Errorf("lock %s: %w", name, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(lock)
-		}
-	}()
-	cur, err := l.repo.Storer.Reference(name)
-	switch {
-	case errors.Is(err, plumbing.ErrReferenceNotFound):
-		if !old.IsZero() {
-			return fmt.Errorf("%s disappeared", name)
-		}
-	case err != nil:
-		return err
-	case cur.Hash() != old:
-		if old.IsZero() {
-			return fmt.Errorf("%s already exists", name)
-		}
-		return errRaced
-	}
-	if _, err := f.WriteString(new.String() + "\n"); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(lock, path); err != nil {
-		return err
-	}
-	done = true
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return gitobj.CASRef(l.GitDir, l.repo.Storer, name, old, new)
 }
