@@ -61,7 +61,7 @@ func Open(dir, branch string, note func(format string, a ...any)) (*Workspace, e
 	if ws.Ledger, err = gitledger.Open(start, branch); err != nil {
 		return nil, err
 	}
-	ws.trackLedger(note)
+	ws.Sync(note)
 	return ws, nil
 }
 
@@ -73,9 +73,11 @@ func (ws *Workspace) Close() {
 	}
 }
 
-// trackLedger creates the local ledger branch from origin's, as git switch
-// would, when a fresh clone has only refs/remotes/origin/<branch>.
-func (ws *Workspace) trackLedger(note func(string, ...any)) {
+// Sync makes the local ledger branch follow origin's: today it creates the
+// local branch from refs/remotes/origin/<branch>, as git switch would, when
+// a fresh clone has only that (Open calls it). It never moves an existing
+// branch; apply --push syncs with the remote itself (package apply).
+func (ws *Workspace) Sync(note func(string, ...any)) {
 	if _, err := ws.Ledger.Tip(); !errors.Is(err, gitledger.ErrNoLedger) || ws.Root == "" {
 		return
 	}
