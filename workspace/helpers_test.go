@@ -118,4 +118,3 @@ func (w *world) plan(ws *Workspace, id string, merge bool, actions ...provider.A
 func (w *world) applyReq() ApplyRequest {
 	return ApplyRequest{LockDir: w.locks, LockWait: 0}
 }
-
