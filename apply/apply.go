@@ -58,9 +58,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/fsutil"
@@ -95,6 +97,7 @@ var (
 	ErrNotApproved    = errors.New("plan not approved")
 	ErrLedgerInvalid  = errors.New("the ledger does not verify; nothing was applied")
 	ErrOtherLedger    = errors.New("plan is for another ledger")
+	ErrConfigMismatch = errors.New("the configuration disagrees with the ledger")
 )
 
 // Options configure an Applier.
@@ -110,6 +113,9 @@ type Options struct {
 	Log      func(format string, a ...any) // progress messages; nil: silent
 	Remote   Remote                        // the shared git server; nil: this repository only
 	Genesis  *digest.Digest                // the genesis pin the ledger is verified against before use
+	// ConfigProvider is the provider .vmc/config.json names; apply refuses
+	// to run when the ledger pins another (keys.Policy.Provider).
+	ConfigProvider string
 	// RemoteLockAge is how old a remote lock naming a plan must be before the
 	// run recovering that plan's intent takes it over (default 10 minutes).
 	RemoteLockAge time.Duration
@@ -133,9 +139,13 @@ func New(o Options) *Applier {
 		o.Locks = lock.New("")
 	}
 	if o.RemoteLockAge <= 0 {
-		o.RemoteLockAge = 10 * time.Minute
+		o.RemoteLockAge = remoteref.DefaultStale
 	}
-	return &Applier{o: o}
+	a := &Applier{o: o}
+	if b, ok := o.Remote.(interface{ bind(*Applier) }); ok {
+		b.bind(a)
+	}
+	return a
 }
 
 // Input is one plan to apply: its exact bytes, its approvals and the main
@@ -219,18 +229,15 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	forced, release, err := a.lockPlan(p, a.o.Force)
+	locked, forced, release, err := a.lockPlan(p, a.o.Force, tip)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	// Under the locks: if the ledger moved, re-read it and check again.
-	if c, err := a.o.Ledger.TipCommit(); err != nil {
-		return nil, err
-	} else if c != tip.Commit {
-		if tip, err = a.o.Ledger.Tip(); err != nil {
-			return nil, err
-		}
+	// Under the locks: if the ledger moved meanwhile, check again on the
+	// verified tip.
+	if locked.Commit != tip.Commit {
+		tip = locked
 		if st, err = a.precheck(tip, p, in); err != nil {
 			return nil, err
 		}
@@ -246,10 +253,13 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		return nil, fmt.Errorf("write intent journal: %w", err)
 	}
 	if a.o.Remote != nil {
-		// Published before the provider is called: if this machine dies, the
-		// next run on any machine recovers the plan from it.
-		b, _ := json.Marshal(it)
-		if err := a.o.Remote.PutIntent(p.ID, b); err != nil {
+		// Published before the provider is called, signed: if this machine
+		// dies, the next run on any machine recovers the plan from it.
+		b, err := a.signedIntent(tip, it)
+		if err == nil {
+			err = a.o.Remote.PutIntent(p.ID, b, a.foreignIntent(p.ID))
+		}
+		if err != nil {
 			os.Remove(a.intentPath(p.ID))
 			return nil, err
 		}
@@ -264,9 +274,10 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 // lockPlan takes what applying p needs, for Apply and recoverOne alike: the
 // per-server locks in name order (so two appliers never deadlock), with a
 // remote its locks there and a sync, then a verification of what is new in
-// the ledger (trust comes from it). force breaks live local locks; forced
+// the ledger (trust comes from it), whose tip it returns (known, a tip read
+// before, unless the branch moved). force breaks live local locks; forced
 // lists them (the receipt records it). release gives every lock back.
-func (a *Applier) lockPlan(p *plans.Plan, force bool) (forced []string, release func(), err error) {
+func (a *Applier) lockPlan(p *plans.Plan, force bool, known *gitledger.Tip) (tip *gitledger.Tip, forced []string, release func(), err error) {
 	var held []string
 	var releaseRemote func()
 	releaseAll := func() {
@@ -285,7 +296,7 @@ func (a *Applier) lockPlan(p *plans.Plan, force bool) (forced []string, release 
 	for _, s := range p.Servers() {
 		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, force, a.o.LockWait)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		held = append(held, s)
 		if acq.Broke != nil {
@@ -299,16 +310,43 @@ func (a *Applier) lockPlan(p *plans.Plan, force bool) (forced []string, release 
 	}
 	if a.o.Remote != nil {
 		if releaseRemote, err = a.remoteLocks(p); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := a.sync(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	if err := a.verifyLedger(); err != nil {
-		return nil, nil, err
+	if tip, err = a.verifyLedger(known); err != nil {
+		return nil, nil, nil, err
 	}
-	return forced, releaseAll, nil
+	return tip, forced, releaseAll, nil
+}
+
+// signedIntent is the remote copy of a journal (package remoteref), signed
+// over the plan id, the plan's blake3 and the ledger head.
+func (a *Applier) signedIntent(tip *gitledger.Tip, it *intent) ([]byte, error) {
+	j, err := json.Marshal(it)
+	if err != nil {
+		return nil, err
+	}
+	return remoteref.Intent{Ledger: tip.Head.Ledger, Plan: it.Plan, PlanBlake3: digest.Of(it.PlanBytes).Blake3,
+		Head: remoteref.Head{Seq: tip.Head.Seq, Blake3: tip.Head.Blake3}, KID: a.o.KID, CreatedAt: time.Now(), Journal: j}.Encode(a.o.Signer)
+}
+
+// foreignIntent reports whether an intent blob for plan is one no trusted
+// applier wrote (it may then be replaced; it cannot be a live run's).
+func (a *Applier) foreignIntent(plan string) func([]byte) bool {
+	return func(b []byte) bool {
+		tip, err := a.o.Ledger.Tip()
+		if err != nil {
+			return false
+		}
+		in, err := remoteref.ParseIntent(b)
+		if err != nil {
+			return true
+		}
+		return errors.Is(in.Verify(tip.Trust, tip.Head.Ledger, plan, nil, time.Now()), remoteref.ErrForeign)
+	}
 }
 
 func pick(m map[string][]byte, kids []string) map[string][]byte {
@@ -346,6 +384,8 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) (plans.A
 func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) error {
 	labels := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
 	failed := false
+	var ledgerDiffs []string
+	ledgerChecked := false
 	for i := range it.Steps {
 		s := &it.Steps[i]
 		if s.State == stateDone {
@@ -370,8 +410,49 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				continue
 			}
 		}
+		if recovering {
+			// A step recovery would call is checked for freshness exactly
+			// as a new apply checks it: the world may have moved since the
+			// run that died (a stale "delete web-1" must not delete the
+			// new web-1). A stale step is recorded as not run.
+			if !ledgerChecked {
+				var err error
+				if ledgerDiffs, err = a.ledgerDiffs(p); err != nil {
+					return err
+				}
+				ledgerChecked = true
+			}
+			diffs, err := a.stepDiffs(ctx, p, i, s.Action)
+			if err != nil {
+				return err
+			}
+			if diffs = append(slices.Clone(ledgerDiffs), diffs...); len(diffs) > 0 {
+				a.o.Log("plan %s: recovery does not run %s: stale: %s", p.ID, plans.Describe(s.Action), strings.Join(diffs, "; "))
+				s.State, s.Result = stateDone, &provider.Result{Status: StatusSkipped,
+					Error: "not run on recovery: " + (&plans.StaleError{Plan: p.ID, Diffs: diffs}).Error()}
+				failed = true
+				if err := a.saveIntent(it); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if err := a.fence(p); err != nil {
-			return err // the journal stays: the run that took the lock over recovers it
+			// The run that took the lock over recovers the plan from the
+			// intent on the remote. If that intent is gone too, nobody
+			// else can: this run records what it already did, now (its
+			// journal is the source, not the remote ref).
+			if a.o.Remote == nil || !calledAny(it) {
+				return err // the journal stays
+			}
+			if has, herr := a.o.Remote.HasIntent(p.ID); herr != nil || has {
+				return err
+			}
+			a.o.Log("plan %s: %v; its intent is gone from the remote: recording what this run did", p.ID, err)
+			for j := i; j < len(it.Steps); j++ {
+				it.Steps[j].State, it.Steps[j].Result = stateDone, &provider.Result{Status: StatusSkipped, Error: "not attempted: this run lost its remote lock"}
+			}
+			return a.saveIntent(it)
 		}
 		s.State = stateCalling
 		if err := a.saveIntent(it); err != nil {
@@ -387,6 +468,74 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 		}
 	}
 	return nil
+}
+
+// calledAny reports whether a journal records a provider call.
+func calledAny(it *intent) bool {
+	for _, s := range it.Steps {
+		if s.State == stateCalling || (s.State == stateDone && s.Result != nil && s.Result.Status != StatusSkipped) {
+			return true
+		}
+	}
+	return false
+}
+
+// ledgerDiffs is the ledger half of plans.CheckFresh for recovery: the
+// plan's ledger head is in this ledger, and no apply since touched its servers.
+func (a *Applier) ledgerDiffs(p *plans.Plan) ([]string, error) {
+	view, err := newLedgerView(a.o.Ledger)
+	if err != nil {
+		return nil, err
+	}
+	one := *p
+	one.Actions = nil // no servers: CheckFresh reads only the ledger
+	var diffs []string
+	var se *plans.StaleError
+	switch err := plans.CheckFresh(context.Background(), nil, view, &one); {
+	case errors.As(err, &se):
+		diffs = se.Diffs
+	case err != nil:
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, s := range p.Servers() {
+		ours[s] = true
+	}
+	return append(diffs, a.touchedSince(view, p, ours)...), nil
+}
+
+func (a *Applier) touchedSince(view *ledgerView, p *plans.Plan, ours map[string]bool) []string {
+	var diffs []string
+	if p.LedgerHead.Seq > view.TipSeq() {
+		return nil
+	}
+	for seq := p.LedgerHead.Seq + 1; seq <= view.TipSeq(); seq++ {
+		r, _, err := view.ReceiptAt(seq)
+		if err != nil || r.Kind != receipt.KindApply {
+			continue
+		}
+		for _, s := range plans.AppliedServers(r) {
+			if ours[s] {
+				diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", seq, r.Apply.Plan.ID, s))
+			}
+		}
+	}
+	return diffs
+}
+
+// stepDiffs compares step i's expectation with its server now.
+func (a *Applier) stepDiffs(ctx context.Context, p *plans.Plan, i int, act provider.Action) ([]string, error) {
+	if i >= len(p.Actions) || p.Actions[i].Action.Server != act.Server || p.Actions[i].Action.Op != act.Op {
+		return []string{fmt.Sprintf("journal step %d is not the plan's action %d", i, i)}, nil
+	}
+	s, err := a.o.Provider.Server(ctx, act.Server)
+	if errors.Is(err, provider.ErrNotFound) {
+		s, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check plan %s: read server %s: %w", p.ID, act.Server, err)
+	}
+	return plans.CompareExpect(act.Server, p.Actions[i].Expect, s), nil
 }
 
 // commit writes the apply receipt for a finished intent of plan p.
@@ -470,6 +619,13 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 	return &Outcome{Plan: p.ID, Seq: w.Seq, Commit: w.Commit.String(), Blake3: w.Sums.Blake3, Recovered: recovered, Actions: recs, Status: status}, nil
 }
 
+// lockValid reports whether a remote lock was signed by an applier trusted
+// at the ledger head, for this ledger.
+func (a *Applier) lockValid(l *remoteref.Lock) bool {
+	tip, err := a.o.Ledger.Tip()
+	return err == nil && l.Verify(tip.Trust, tip.Head.Ledger, time.Now()) == nil
+}
+
 // Recover reconciles every unfinished intent in this repository.
 func (a *Applier) Recover(ctx context.Context) (out []*Outcome, failed map[string]error, err error) {
 	ents, err := os.ReadDir(a.intentDir())
@@ -518,7 +674,7 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, release, err := a.lockPlan(p, false)
+	_, _, release, err := a.lockPlan(p, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -690,9 +846,29 @@ func NewLedgerView(l *gitledger.Ledger) (plans.LedgerView, error) { return newLe
 // verifyLedger checks the ledger (from the last verified head, with
 // signatures) before its trust state approves anything: a pushed commit that
 // adds an approver, say, must not take effect unverified.
-func (a *Applier) verifyLedger() error {
+// It returns the verified tip: known (a tip read before) when the branch
+// is still there, else the tip read again.
+func (a *Applier) verifyLedger(known *gitledger.Tip) (*gitledger.Tip, error) {
 	if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
-		return fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+	}
+	tip := known
+	if c, err := a.o.Ledger.TipCommit(); err != nil {
+		return nil, err
+	} else if tip == nil || c != tip.Commit {
+		if tip, err = a.o.Ledger.Tip(); err != nil {
+			return nil, err
+		}
+	}
+	return tip, CheckProvider(tip.Trust, a.o.ConfigProvider)
+}
+
+// CheckProvider refuses a configured provider that differs from the one
+// the ledger pins (trust.Provider; nothing is pinned in older ledgers).
+func CheckProvider(t *keys.Trust, configured string) error {
+	if t.Provider != "" && configured != "" && configured != t.Provider {
+		return fmt.Errorf("%w: .vmc/config.json says provider %q, the ledger pins %q: nothing was applied (the provider changes only by an admin-signed trust change: vmc-git keys provider)",
+			ErrConfigMismatch, configured, t.Provider)
 	}
 	return nil
 }

@@ -68,24 +68,39 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 		if done {
 			continue
 		}
-		b, err := blob(repo, e.Hash)
+		a := added[plans.Path(id)]
+		// One bad plan or approval (a directory, a gitlink, a huge blob:
+		// main may hold anything where no hook guards it) is reported
+		// with its plan and never stops the others.
+		b, err := blob(repo, e.Hash, plans.MaxSize)
 		if err != nil {
-			return nil, err
+			out = append(out, PendingPlan{ID: id, Err: fmt.Errorf("%s: %w", plans.Path(id), err), Added: a.time, Commit: a.commit})
+			continue
 		}
 		sigs := map[string][]byte{}
+		var sigErr error
 		if at, err := pt.Tree(id + plans.ApprovalsSuffix); err == nil {
 			for _, ae := range at.Entries {
 				kid, ok := strings.CutSuffix(ae.Name, ".sig")
 				if !ok || keys.ValidKID(kid) != nil {
 					continue
 				}
-				if sigs[kid], err = blob(repo, ae.Hash); err != nil {
-					return nil, err
+				if !ae.Mode.IsFile() {
+					sigErr = fmt.Errorf("%s: mode %s: not an approval file", plans.ApprovalPath(id, kid), ae.Mode)
+					break
+				}
+				if sigs[kid], err = blob(repo, ae.Hash, plans.MaxApprovalSize); err != nil {
+					sigErr = fmt.Errorf("%s: %w", plans.ApprovalPath(id, kid), err)
+					break
 				}
 			}
 		}
-		a := added[plans.Path(id)]
 		pp := PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit}
+		if sigErr != nil {
+			pp.Err = sigErr
+			out = append(out, pp)
+			continue
+		}
 		// Without a server hook (github.com) nothing else stops a plan whose
 		// id differs from its file name; it would look pending forever.
 		if p, err := plans.Parse(b); err != nil {
@@ -106,10 +121,13 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 	return out, nil
 }
 
-func blob(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
+func blob(repo *git.Repository, h plumbing.Hash, limit int64) ([]byte, error) {
 	b, err := repo.BlobObject(h)
 	if err != nil {
 		return nil, err
+	}
+	if b.Size > limit {
+		return nil, fmt.Errorf("%d bytes, more than the limit of %d", b.Size, limit)
 	}
 	r, err := b.Reader()
 	if err != nil {

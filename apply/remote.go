@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/plans"
 )
@@ -45,10 +47,16 @@ type Remote interface {
 	// before the provider is called, so that a run that dies with its machine
 	// (a CI runner) is recovered by the next one: ErrIntentExists if another
 	// run's intent for the plan is there.
-	PutIntent(plan string, data []byte) error
+	// An existing ref that foreign(its blob) says no trusted applier wrote
+	// is replaced (it cannot be a live run's).
+	PutIntent(plan string, data []byte, foreign func([]byte) bool) error
 	// DropIntent deletes the plan's intent ref once its receipt is published.
 	DropIntent(plan string) error
+	// HasIntent reports whether the remote still has an intent ref for plan.
+	HasIntent(plan string) (bool, error)
 	// Intents returns the intents on the remote, by plan id.
+	// A ref that is not a blob of at most remoteref.MaxIntentSize bytes
+	// maps to nil (reported by the caller, never read).
 	Intents() (map[string][]byte, error)
 	// Refresh rewrites this process's lock on server with a fresh time, if it
 	// is still ours (the heartbeat that keeps a live run's lock from looking
@@ -74,7 +82,10 @@ var ErrLockLost = errors.New("a remote lock this run held was taken over (it loo
 var ErrIntentExists = errors.New("another run's intent for this plan is on the remote (it is applying it, or died doing so and will be recovered)")
 
 // IntentRefPrefix holds published intents on the remote.
-const IntentRefPrefix = "refs/vmc/intents/"
+const IntentRefPrefix = remoteref.IntentPrefix
+
+// LockRefPrefix holds the remote locks.
+const LockRefPrefix = remoteref.LockPrefix
 
 // ErrRaced means the remote ledger moved: Sync and retry.
 var ErrRaced = errors.New("the remote ledger moved (another writer pushed first)")
@@ -91,6 +102,15 @@ type GitRemote struct {
 	locks        map[string]string    // server -> lock blob we pushed
 	lockFor      map[string][2]string // server -> holder, plan of our lock (for refreshes)
 	intents      map[string]string    // plan -> intent blob on the remote, as last seen or pushed
+
+	// Signer and KID sign the locks this remote pushes (package remoteref),
+	// LedgerID names the ledger in them; apply.New sets them from Options.
+	Signer   remoteref.Signer
+	KID      string
+	LedgerID string
+	// LockValid says whether a lock blob is a trusted applier's (nil: none
+	// is). A lock that is not is no live run's: it is taken over at once.
+	LockValid func(*remoteref.Lock) bool
 }
 
 // NewGitRemote returns a remote for repository dir.
@@ -98,6 +118,22 @@ func NewGitRemote(dir, name, ledgerBranch, mainBranch string) *GitRemote {
 	return &GitRemote{Dir: dir, Name: name, LedgerBranch: ledgerBranch, MainBranch: mainBranch,
 		locks: map[string]string{}, lockFor: map[string][2]string{}, intents: map[string]string{}}
 }
+
+// bind gives the remote the applier's key (to sign locks) and its check of
+// others' locks, unless they were set.
+func (g *GitRemote) bind(a *Applier) {
+	if g.Signer == nil && a.o.Signer != nil {
+		g.Signer, g.KID = a.o.Signer, a.o.KID
+	}
+	if g.LockValid == nil {
+		g.LockValid = a.lockValid
+	}
+	if tip, err := a.o.Ledger.Tip(); err == nil && g.LedgerID == "" {
+		g.LedgerID = tip.Head.Ledger
+	}
+}
+
+func (g *GitRemote) setLedger(id string) { g.LedgerID = id }
 
 // hashBlob writes data as a blob and returns its id.
 func (g *GitRemote) hashBlob(data []byte) (string, error) {
@@ -124,7 +160,7 @@ func (g *GitRemote) pushRef(ref, old, blob string) (held bool, err error) {
 }
 
 // PutIntent implements Remote.
-func (g *GitRemote) PutIntent(plan string, data []byte) error {
+func (g *GitRemote) PutIntent(plan string, data []byte, foreign func([]byte) bool) error {
 	blob, err := g.hashBlob(data)
 	if err != nil {
 		return err
@@ -135,7 +171,18 @@ func (g *GitRemote) PutIntent(plan string, data []byte) error {
 		return err
 	}
 	if held {
-		return fmt.Errorf("%w: %s on %s (delete it by hand only if it is not a dead run's)", ErrIntentExists, ref, g.Name)
+		// Squatted by a ref no applier wrote (a server without the hook)?
+		// Replace exactly that one.
+		cur, b, ok := g.fetchBlob(ref, remoteref.MaxIntentSize)
+		if cur == "" || !ok || !foreign(b) {
+			return fmt.Errorf("%w: %s on %s (delete it by hand only if it is not a dead run's)", ErrIntentExists, ref, g.Name)
+		}
+		if held, err = g.pushRef(ref, cur, blob); err != nil {
+			return err
+		}
+		if held {
+			return fmt.Errorf("%w: %s on %s", ErrIntentExists, ref, g.Name)
+		}
 	}
 	g.intents[plan] = blob
 	return nil
@@ -154,31 +201,71 @@ func (g *GitRemote) DropIntent(plan string) error {
 	return nil
 }
 
+// HasIntent implements Remote.
+func (g *GitRemote) HasIntent(plan string) (bool, error) {
+	out, err := g.git("ls-remote", g.Name, IntentRefPrefix+plan)
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) != "", nil
+}
+
 // Intents implements Remote.
 func (g *GitRemote) Intents() (map[string][]byte, error) {
 	local := "refs/vmc/remote-intents/" + g.Name + "/"
 	if _, err := g.git("fetch", "--quiet", "--prune", "--no-tags", g.Name, "+"+IntentRefPrefix+"*:"+local+"*"); err != nil {
 		return nil, err
 	}
-	out, err := g.git("for-each-ref", "--format=%(objectname) %(refname)", local)
+	out, err := g.git("for-each-ref", "--format=%(objectname) %(objecttype) %(objectsize) %(refname)", local)
 	if err != nil {
 		return nil, err
 	}
 	res := map[string][]byte{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		id, ref, ok := strings.Cut(line, " ")
-		if !ok {
+		f := strings.Fields(line)
+		if len(f) != 4 {
 			continue
 		}
+		id, typ, ref := f[0], f[1], f[3]
 		plan := strings.TrimPrefix(ref, local)
+		g.intents[plan] = id
+		// Anything under refs/vmc/intents/ may be a pusher's: a tree, a
+		// commit, a huge blob. Never read those; the caller reports them.
+		if n, err := strconv.ParseInt(f[2], 10, 64); typ != "blob" || err != nil || n > remoteref.MaxIntentSize {
+			res[plan] = nil
+			continue
+		}
 		b, err := g.git("cat-file", "blob", id)
 		if err != nil {
-			return nil, err
+			res[plan] = nil
+			continue
 		}
 		res[plan] = []byte(b)
-		g.intents[plan] = id
 	}
 	return res, nil
+}
+
+// fetchBlob fetches ref into a local ref and returns its id and content,
+// if it is a blob of at most limit bytes (ok false otherwise, or cur "" if
+// the ref is gone).
+func (g *GitRemote) fetchBlob(ref string, limit int64) (cur string, b []byte, ok bool) {
+	local := "refs/vmc/remote-" + strings.TrimPrefix(ref, "refs/vmc/")
+	if _, err := g.git("fetch", "--quiet", "--no-tags", g.Name, "+"+ref+":"+local); err != nil {
+		return "", nil, false
+	}
+	out, err := g.git("for-each-ref", "--format=%(objectname) %(objecttype) %(objectsize)", local)
+	f := strings.Fields(out)
+	if err != nil || len(f) != 3 {
+		return "", nil, false
+	}
+	if n, err := strconv.ParseInt(f[2], 10, 64); f[1] != "blob" || err != nil || n > limit {
+		return f[0], nil, false
+	}
+	s, err := g.git("cat-file", "blob", f[0])
+	if err != nil {
+		return f[0], nil, false
+	}
+	return f[0], []byte(s), true
 }
 
 // Refresh implements Remote.
@@ -192,11 +279,15 @@ func (g *GitRemote) Refresh(server string) error {
 	if !ok {
 		return ErrLockLost
 	}
-	blob, err := g.hashBlob(lockBlob(server, who[0], who[1]))
+	lb, err := g.lockBlob(server, who[0], who[1])
 	if err != nil {
 		return err
 	}
-	held, err := g.pushRef(lock.RefPrefix+server, old, blob)
+	blob, err := g.hashBlob(lb)
+	if err != nil {
+		return err
+	}
+	held, err := g.pushRef(LockRefPrefix+server, old, blob)
 	if err != nil {
 		return err
 	}
@@ -214,7 +305,7 @@ func (g *GitRemote) StillHeld(servers []string) error {
 	g.refreshMu.Lock()
 	defer g.refreshMu.Unlock()
 	for _, s := range servers {
-		out, err := g.git("ls-remote", g.Name, lock.RefPrefix+s)
+		out, err := g.git("ls-remote", g.Name, LockRefPrefix+s)
 		if err != nil {
 			return err
 		}
@@ -239,39 +330,50 @@ func (g *GitRemote) MainPlan(id string) ([]byte, error) {
 
 // TakeOverLock implements Remote.
 func (g *GitRemote) TakeOverLock(server, holder, plan string, maxAge time.Duration, may func(string) bool) error {
-	ref := lock.RefPrefix + server
-	if _, err := g.git("fetch", "--quiet", "--no-tags", g.Name, "+"+ref+":refs/vmc/remote-locks/"+g.Name+"/"+server); err != nil {
+	ref := LockRefPrefix + server
+	cur, b, ok := g.fetchBlob(ref, remoteref.MaxLockSize)
+	if cur == "" {
 		return g.Lock(server, holder, plan) // no lock there any more
 	}
-	cur, err := g.git("rev-parse", "refs/vmc/remote-locks/"+g.Name+"/"+server)
-	if err != nil {
-		return err
+	var l *remoteref.Lock
+	if ok {
+		l, _ = remoteref.ParseLock(b)
 	}
-	cur = strings.TrimSpace(cur)
-	b, err := g.git("cat-file", "blob", cur)
-	if err != nil {
-		return err
+	info := lock.Info{Server: server, Holder: "unknown (a lock no trusted applier wrote: " + cur + ")"}
+	dead, forged := false, l == nil || g.LockValid == nil || !g.LockValid(l)
+	if !forged {
+		info = lock.Info{Server: l.Server, Holder: l.Holder, PID: l.PID, Host: l.Host, Plan: l.Plan, Time: l.Time}
+		host, _ := os.Hostname()
+		dead = l.Stale(time.Now(), maxAge) ||
+			(info.Host == host && info.PID > 0 && errors.Is(syscall.Kill(info.PID, 0), syscall.ESRCH))
 	}
-	var info lock.Info
-	if json.Unmarshal([]byte(b), &info) != nil {
-		info = lock.Info{Server: server, Holder: "unknown (unreadable lock " + cur + ")"}
-	}
-	host, _ := os.Hostname()
-	dead := time.Since(info.Time) >= maxAge ||
-		(info.Host == host && info.PID > 0 && errors.Is(syscall.Kill(info.PID, 0), syscall.ESRCH))
-	if !dead || !may(info.Plan) {
+	// A lock no trusted applier signed is no live run's: it never blocks.
+	if !forged && (!dead || !may(info.Plan)) {
 		return &lock.HeldError{Info: info}
 	}
-	// Delete the dead run's lock if it is still that one, then take the
-	// lock as usual.
-	held, err := g.pushRef(ref, cur, "")
+	// Replace the dead run's lock with ours if it is still that one (one
+	// push: the hook lets a trusted applier's newer lock replace a lock,
+	// and never lets a live run's lock just vanish).
+	lb, err := g.lockBlob(server, holder, plan)
+	if err != nil {
+		return err
+	}
+	blob, err := g.hashBlob(lb)
+	if err != nil {
+		return err
+	}
+	held, err := g.pushRef(ref, cur, blob)
 	if err != nil {
 		return err
 	}
 	if held {
 		return &lock.HeldError{Info: info}
 	}
-	return g.Lock(server, holder, plan)
+	g.mu.Lock()
+	g.locks[server] = blob
+	g.lockFor[server] = [2]string{holder, plan}
+	g.mu.Unlock()
+	return nil
 }
 
 func (g *GitRemote) git(args ...string) (string, error) {
@@ -369,11 +471,15 @@ func (g *GitRemote) Publish() error {
 
 // Lock implements Remote.
 func (g *GitRemote) Lock(server, holder, plan string) error {
-	blob, err := g.hashBlob(lockBlob(server, holder, plan))
+	lb, err := g.lockBlob(server, holder, plan)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", server, err)
 	}
-	ref := lock.RefPrefix + server
+	blob, err := g.hashBlob(lb)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", server, err)
+	}
+	ref := LockRefPrefix + server
 	held, err := g.pushRef(ref, "", blob)
 	if err != nil {
 		return fmt.Errorf("lock %s on %s: %w", server, g.Name, err)
@@ -388,17 +494,17 @@ func (g *GitRemote) Lock(server, holder, plan string) error {
 	return nil
 }
 
-// lockBlob is a remote lock's content: who, where, which plan, when, and a
-// nonce so that no two locks are the same object.
-func lockBlob(server, holder, plan string) []byte {
+// lockBlob is a remote lock's content (remoteref.Lock): who, where, which
+// plan, when, and a nonce so that no two locks are the same object, signed.
+func (g *GitRemote) lockBlob(server, holder, plan string) ([]byte, error) {
+	if g.Signer == nil {
+		return nil, errors.New("no key to sign remote locks with")
+	}
 	host, _ := os.Hostname()
 	nonce := make([]byte, 8)
 	rand.Read(nonce)
-	b, _ := json.Marshal(struct {
-		lock.Info
-		Nonce string `json:"nonce"`
-	}{lock.Info{Server: server, Holder: holder, PID: os.Getpid(), Host: host, Plan: plan, Time: time.Now().UTC()}, hex.EncodeToString(nonce)})
-	return b
+	return remoteref.Lock{Ledger: g.LedgerID, Server: server, Plan: plan, Holder: holder, Host: host, PID: os.Getpid(),
+		Time: time.Now(), Nonce: hex.EncodeToString(nonce), KID: g.KID}.Encode(g.Signer)
 }
 
 // Unlock implements Remote.
@@ -409,7 +515,7 @@ func (g *GitRemote) Unlock(server string) error {
 	if !ok {
 		return nil
 	}
-	ref := lock.RefPrefix + server
+	ref := LockRefPrefix + server
 	_, err := g.git("push", "--quiet", "--porcelain", g.Name, "--force-with-lease="+ref+":"+blob, ":"+ref)
 	g.mu.Lock()
 	delete(g.locks, server)
@@ -420,6 +526,11 @@ func (g *GitRemote) Unlock(server string) error {
 // remoteLocks takes refs/vmc/locks/<server> on the remote for every server
 // of p, waiting up to LockWait for each; it returns the release function.
 func (a *Applier) remoteLocks(p *plans.Plan) (func(), error) {
+	if tip, err := a.o.Ledger.Tip(); err == nil {
+		if b, ok := a.o.Remote.(interface{ setLedger(string) }); ok {
+			b.setLedger(tip.Head.Ledger)
+		}
+	}
 	var taken []string
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -586,9 +697,29 @@ func (a *Applier) adoptRemoteIntents() ([]error, error) {
 		if _, err := os.Stat(a.intentPath(id)); err == nil {
 			continue // this machine's own journal knows more
 		}
+		// Only an intent an applier trusted at the ledger head signed, over
+		// this plan and a head of this ledger, is adopted; anything else is
+		// reported and blocks nothing.
+		if intents[id] == nil {
+			refused = append(refused, fmt.Errorf("plan %s: %s%s is not a blob of at most %d bytes; ignored", id, IntentRefPrefix, id, remoteref.MaxIntentSize))
+			continue
+		}
+		ri, err := remoteref.ParseIntent(intents[id])
+		if err != nil {
+			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote is not an applier's (%v); ignored", id, err))
+			continue
+		}
 		var it intent
-		if err := json.Unmarshal(intents[id], &it); err != nil || it.Plan != id {
+		if err := json.Unmarshal(ri.Journal, &it); err != nil || it.Plan != id {
 			refused = append(refused, fmt.Errorf("plan %s: its intent on the remote is damaged; not recovered", id))
+			continue
+		}
+		if err := ri.Verify(tip.Trust, tip.Head.Ledger, id, it.PlanBytes, time.Now()); err != nil {
+			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote is not an applier's: %v; ignored", id, err))
+			continue
+		}
+		if err := a.checkIntentHead(ri.Head); err != nil {
+			refused = append(refused, fmt.Errorf("plan %s: the intent on the remote: %v; ignored", id, err))
 			continue
 		}
 		onMain, err := a.o.Remote.MainPlan(id)
@@ -620,6 +751,26 @@ func (a *Applier) adoptRemoteIntents() ([]error, error) {
 		}
 	}
 	return refused, nil
+}
+
+// checkIntentHead checks that an intent's ledger head is a receipt of this
+// ledger.
+func (a *Applier) checkIntentHead(h remoteref.Head) error {
+	view, err := newLedgerView(a.o.Ledger)
+	if err != nil {
+		return err
+	}
+	if h.Seq > view.TipSeq() {
+		return fmt.Errorf("written against receipt %d, beyond the ledger's end %d", h.Seq, view.TipSeq())
+	}
+	_, sum, err := view.ReceiptAt(h.Seq)
+	if err != nil {
+		return err
+	}
+	if sum != h.Blake3 {
+		return fmt.Errorf("written against receipt %d with blake3 %s, but that receipt is %s here", h.Seq, h.Blake3, sum)
+	}
+	return nil
 }
 
 // mainCommitOf returns the commit that added plans/<id>.json on the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/keys"
@@ -200,6 +201,8 @@ func TestRemoteLockHeartbeatAndFence(t *testing.T) {
 	// Wait until the first create is under way (its lock exists), then let
 	// the lock age past RemoteLockAge: the heartbeat keeps it fresh.
 	other := NewGitRemote(dirB, "origin", gitledger.DefaultBranch, "main")
+	other.Signer, other.KID, other.LedgerID = f.s, "alice", "example.com/race"
+	other.LockValid = func(*remoteref.Lock) bool { return true } // alice's own locks
 	deadline := time.Now().Add(5 * time.Second)
 	for runGitOK(f.origin, "rev-parse", "-q", "--verify", "refs/vmc/locks/web-2") != nil {
 		if time.Now().After(deadline) {

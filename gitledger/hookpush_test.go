@@ -383,7 +383,7 @@ func TestHookPushRules(t *testing.T) {
 	merged := x.commitMain(map[string][]byte{plans.Path("web-1-create-20261126090000"): x.plan("web-1", "create web-1")})
 	x.mustPush("origin", "main")
 	x.commitMain(map[string][]byte{plans.Path("web-1-create-20261126090000"): x.plan("web-1", "create web-1, edited")})
-	refused("plan edited after merge", "refs/heads/main", "plans/web-1-create-20261126090000.json is changed after merge", "origin", "main")
+	refused("plan edited after merge", "refs/heads/main", "plans/web-1-create-20261126090000.json: changed after merge", "origin", "main")
 	x.git(nil, "update-ref", "refs/heads/main", merged)
 	cfgBytes := x.file(merged, config.Path)
 	cfg, err := config.Parse(cfgBytes)
@@ -403,11 +403,12 @@ func TestHookPushRules(t *testing.T) {
 	x.git(nil, "update-ref", "refs/heads/main", merged)
 
 	// Locks: created, refreshed (the holder's heartbeat) and released, under
-	// valid server names only.
+	// valid server names only, signed by an applier.
 	lock := "refs/vmc/locks/web-1"
-	x.mustPush("origin", x.chain[1]+":"+lock)
-	refused("lock ref with a bad server name", "refs/vmc/locks/Web_1", "lock ref: ", "origin", x.chain[1]+":refs/vmc/locks/Web_1")
-	x.mustPush("--force", "origin", x.chain[2]+":"+lock)
+	now := time.Now()
+	x.mustPush("origin", x.lockBlob("alice", "web-1", "p", now)+":"+lock)
+	refused("lock ref with a bad server name", "refs/vmc/locks/Web_1", "lock ref: ", "origin", x.lockBlob("alice", "Web_1", "p", now)+":refs/vmc/locks/Web_1")
+	x.mustPush("--force", "origin", x.lockBlob("alice", "web-1", "p", now.Add(time.Second))+":"+lock)
 	x.mustPush("origin", ":"+lock)
 	if got := revAt(origin, lock); got != "" {
 		t.Fatalf("lock not released: %s", got)

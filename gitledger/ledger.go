@@ -181,7 +181,7 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
 	t := &Tip{Commit: commit, trees: pt}
-	hb, err := l.blobAt(pt.root, HeadFile)
+	hb, err := l.blobAt(pt.root, HeadFile, MaxHeadSize)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
@@ -199,7 +199,7 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 	if err != nil {
 		return nil, err
 	}
-	tb, err := l.blobAt(kt, TrustFile)
+	tb, err := l.blobAt(kt, TrustFile, MaxTrustSize)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
@@ -218,12 +218,16 @@ func (l *Ledger) tree(id plumbing.Hash) ([]gitobj.TreeEntry, error) {
 	return gitobj.ParseTree(raw)
 }
 
-func (l *Ledger) blobAt(es []gitobj.TreeEntry, name string) ([]byte, error) {
+func (l *Ledger) blobAt(es []gitobj.TreeEntry, name string, limit int64) ([]byte, error) {
 	e, ok := gitobj.FindEntry(es, name)
 	if !ok || e.IsDir() {
 		return nil, fmt.Errorf("no file %s", name)
 	}
-	return l.objs.Get(e.ID, plumbing.BlobObject)
+	b, err := l.objs.GetLimit(e.ID, plumbing.BlobObject, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
 }
 
 // Blob reads a blob by id.
@@ -389,6 +393,11 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 	}
 	if r.CreatedAt == "" {
 		r.CreatedAt = keys.FormatTime(created)
+	}
+	// Never write what the hook refuses: a receipt dated beyond the clock
+	// (a draft's own time, or a previous receipt's that pins the clock).
+	if t, err := keys.ParseTime(r.CreatedAt); err == nil && t.After(now.Add(MaxClockSkew)) {
+		return nil, nil, &FutureError{Seq: r.Seq, CreatedAt: r.CreatedAt, Now: now}
 	}
 	body, err := r.Encode()
 	if err != nil {

@@ -25,7 +25,9 @@ func (l *Ledger) VerifyUpdate(old, new plumbing.Hash, pin *digest.Digest) (*Repo
 	}
 	commits, err := l.walkBack(new, old, 0)
 	if err != nil {
-		if !old.IsZero() {
+		// A commit that cannot be read or parsed is malformed, not a
+		// rewrite: say so.
+		if !old.IsZero() && errors.Is(err, errNoDescent) {
 			return nil, l.notFastForward(old, new)
 		}
 		return nil, err

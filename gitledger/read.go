@@ -45,7 +45,7 @@ func (r *Reader) File(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.l.blobAt(es, name)
+	return r.l.blobAt(es, name, fileLimit(p))
 }
 
 func (r *Reader) dir(p string) ([]gitobj.TreeEntry, error) {
@@ -147,4 +147,21 @@ func (l *Ledger) VerifyEntry(tip *Tip, rc *receipt.Receipt, body, sig []byte) er
 		return fmt.Errorf("receipt %d: %w", rc.Seq, err)
 	}
 	return nil
+}
+
+// fileLimit is the size limit for a file of the ledger tree, by its path.
+func fileLimit(p string) int64 {
+	switch {
+	case p == HeadFile:
+		return MaxHeadSize
+	case strings.HasSuffix(p, receipt.SigSuffix):
+		return MaxSigSize
+	case strings.HasPrefix(p, KeysDir+"/"):
+		return MaxTrustSize
+	case strings.HasPrefix(p, "receipts/"):
+		return MaxReceiptSize
+	case strings.HasPrefix(p, "plans/"):
+		return receipt.MaxPlanSize
+	}
+	return MaxBlobSize
 }

@@ -308,9 +308,9 @@ func (l *Ledger) SnapshotSizes() ([]uint64, error) {
 		if !strings.HasPrefix(name, prefix) {
 			return nil
 		}
-		n, err := parseSeq(strings.TrimPrefix(name, prefix))
-		if err != nil || n == 0 {
-			return fmt.Errorf("%s: not a snapshot tag name (want %s<N>, N > 0)", name, prefix)
+		n, err := merkle.ParseTagName(name)
+		if err != nil {
+			return &TagNameError{Ref: name, Err: err}
 		}
 		sizes = append(sizes, n)
 		return nil
@@ -318,6 +318,16 @@ func (l *Ledger) SnapshotSizes() ([]uint64, error) {
 	sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
 	return sizes, err
 }
+
+// TagNameError is a ref under the snapshot tag namespace whose name is not
+// a snapshot tag name (merkle.ParseTagName): verification fails (exit 3).
+type TagNameError struct {
+	Ref string
+	Err error
+}
+
+func (e *TagNameError) Error() string { return e.Err.Error() }
+func (e *TagNameError) Unwrap() error { return e.Err }
 
 // SnapshotError is a failed snapshot-tag check.
 type SnapshotError struct {

@@ -3,6 +3,7 @@ package gitledger
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hiddeco/sshsig"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
@@ -444,6 +447,22 @@ var tamperCases = []tamperCase{
 		},
 	},
 	{
+		// Accepted by a lax parser (the appended bytes land in
+		// ssh.Signature.Rest and re-marshal), refused by OpenSSH.
+		name: "receipt .sig with bytes appended inside the signature blob", rule: RuleSignature, seq: 4,
+		msg: "receipt signature receipts/000/000/000000004.json.sig: signature: 3 bytes after the signature inside the signature blob",
+		tamper: func(x *tamperEnv) {
+			p := receipt.Path(4) + receipt.SigSuffix
+			blk, _ := pem.Decode(x.file(x.chain[4], p))
+			sig, err := sshsig.ParseSignature(blk.Bytes)
+			if err != nil {
+				x.t.Fatal(err)
+			}
+			sig.Signature.Rest = []byte{1, 2, 3}
+			x.editAt(4, map[string][]byte{p: keys.Armor(sig)})
+		},
+	},
+	{
 		name: "receipt .sig truncated", rule: RuleSignature, seq: 4,
 		msg: "receipt signature receipts/000/000/000000004.json.sig: signature: not an armored SSH signature",
 		tamper: func(x *tamperEnv) {
@@ -481,6 +500,26 @@ var tamperCases = []tamperCase{
 		tamper: func(x *tamperEnv) {
 			h := x.file(x.chain[4], HeadFile)
 			x.editAt(4, map[string][]byte{HeadFile: flip(h, bytes.Index(h, []byte(`"blake3":"`))+12)})
+		},
+	},
+	{
+		// 16 MiB of [0,0,…] compresses to a 17 KB push; parsed, it once
+		// cost the hook 1.3 GB. The size limit refuses it unread.
+		name: "HEAD.json a 16 MiB memory bomb", rule: RuleHead, seq: 4,
+		msg: "16777216 bytes, more than the limit of 4096",
+		tamper: func(x *tamperEnv) {
+			bomb := bytes.Repeat([]byte("0,"), 8<<20)
+			bomb[0], bomb[len(bomb)-1] = '[', ']'
+			x.editAt(4, map[string][]byte{HeadFile: bomb})
+		},
+	},
+	{
+		name: "receipt a 2 MiB memory bomb", rule: RuleTree, seq: 4,
+		msg: "2097152 bytes, more than the limit of 1048576",
+		tamper: func(x *tamperEnv) {
+			bomb := bytes.Repeat([]byte("0,"), 1<<20)
+			bomb[0], bomb[len(bomb)-1] = '[', ']'
+			x.editAt(4, map[string][]byte{receipt.Path(4): bomb})
 		},
 	},
 	{

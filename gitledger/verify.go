@@ -241,16 +241,16 @@ func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, 
 	var out []plumbing.Hash
 	for c := tip; c != stop; {
 		if limit > 0 && len(out) >= limit {
-			return nil, fmt.Errorf("%s does not descend from %s within %d commits", tip, stop, limit)
+			return nil, fmt.Errorf("%s does not descend from %s within %d commits: %w", tip, stop, limit, errNoDescent)
 		}
 		out = append(out, c)
 		parents, err := l.parents(c)
 		if err != nil {
-			return nil, err
+			return nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", c, err)}
 		}
 		if len(parents) == 0 {
 			if !stop.IsZero() {
-				return nil, fmt.Errorf("%s does not descend from %s", tip, stop)
+				return nil, fmt.Errorf("%s does not descend from %s: %w", tip, stop, errNoDescent)
 			}
 			break
 		}
@@ -261,6 +261,10 @@ func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, 
 	}
 	return out, nil
 }
+
+// errNoDescent marks a walk that ended without reaching its stop commit
+// (as opposed to one that could not read or parse a commit on the way).
+var errNoDescent = errors.New("not a descendant")
 
 // sigJob is the signature work of one receipt, done on a worker pool.
 type sigJob struct {
@@ -381,7 +385,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleTree, "%v", err)
 	}
 	// HEAD.json names the receipt this commit claims to add.
-	headBytes, err := l.blobAt(root, HeadFile)
+	headBytes, err := l.blobAt(root, HeadFile, MaxHeadSize)
 	if err != nil {
 		return fail(RuleHead, "%v", err)
 	}
@@ -403,9 +407,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
-	body, err := l.objs.Get(rid, plumbing.BlobObject)
+	body, err := l.objs.GetLimit(rid, plumbing.BlobObject, MaxReceiptSize)
 	if err != nil {
-		return fail(RuleTree, "%v", err)
+		return fail(RuleTree, "%s: %v", receipt.Path(seq), err)
 	}
 	r, err := receipt.Parse(body)
 	if err != nil {
@@ -485,9 +489,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	if err != nil {
 		return fail(RuleSignature, "commit signature: %v", err)
 	}
-	sigBytes, err := l.objs.Get(sid, plumbing.BlobObject)
+	sigBytes, err := l.objs.GetLimit(sid, plumbing.BlobObject, MaxSigSize)
 	if err != nil {
-		return fail(RuleTree, "%v", err)
+		return fail(RuleTree, "%s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
 	}
 	rsig, err := keys.ParseSignature(sigBytes)
 	if err != nil {
@@ -698,9 +702,9 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 	if _, old := gitobj.FindEntry(olds, id+".json"); !ok || old {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plan %s: the apply must add plans/%s.json (a plan applies once)", id, id)}
 	}
-	pb, err := l.objs.Get(pe.ID, plumbing.BlobObject)
+	pb, err := l.objs.GetLimit(pe.ID, plumbing.BlobObject, receipt.MaxPlanSize)
 	if err != nil {
-		return err
+		return fmt.Errorf("plans/%s.json: %w", id, err)
 	}
 	if s := digest.Of(pb); s.Blake3 != r.Apply.Plan.Blake3 || s.SHA256 != r.Apply.Plan.SHA256 {
 		return &VerifyError{Seq: seq, Rule: RulePlan, Err: fmt.Errorf("plans/%s.json has blake3 %s, the receipt says %s", id, s.Blake3, r.Apply.Plan.Blake3)}
@@ -720,8 +724,8 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 			if !ok || e.IsDir() {
 				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.Name)
 			}
-			if approvals[kid], err = l.objs.Get(e.ID, plumbing.BlobObject); err != nil {
-				return err
+			if approvals[kid], err = l.objs.GetLimit(e.ID, plumbing.BlobObject, MaxSigSize); err != nil {
+				return fmt.Errorf("plans/%s%s/%s: %w", id, ApprovalsSuffix, e.Name, err)
 			}
 		}
 	}

@@ -3,22 +3,39 @@
 // client's pre-push hook).
 //
 // Input is what git gives a pre-receive hook: one "<old> <new> <ref>" line
-// per updated ref (zero ids for creation and deletion). Objects are read from
-// git's quarantine directory first ($GIT_OBJECT_DIRECTORY), then from the
-// repository. The whole push is refused if any ref breaks a rule:
+// per updated ref (zero ids for creation and deletion), at most MaxLines
+// lines of at most MaxLineLen bytes. Objects are read from git's quarantine
+// directory first ($GIT_OBJECT_DIRECTORY), then from the repository, each
+// bounded by its size limit before it is inflated (gitledger's limits). The
+// whole push is refused if any ref breaks a rule:
 //
 //   - the ledger branch (refs/heads/vmc/ledger unless .vmc/config.json says
 //     otherwise): never deleted, fast-forward only, and every new commit passes
 //     every rule of `vmc-git verify chain --sig`, checked on top of the old
-//     tip, so k new receipts cost O(k) whatever the ledger's length;
-//   - refs/tags/vmc/merkle/<N>: created once, never moved or deleted; the tag
-//     is signed and its root matches the ledger (gitledger.VerifyTag);
-//   - the main branch: never deleted; files under plans/ are add-only and
-//     immutable (approvals may be added), new plans must be canonical and
-//     parse, with the id equal to the file name; .vmc/config.json's ledger id,
-//     branch and genesis pin never change once set;
-//   - refs/vmc/locks/<server>: a valid server name (the holder refreshes its
-//     lock); refs/vmc/intents/<plan>: created or deleted, never overwritten.
+//     tip, so k new receipts cost O(k) whatever the ledger's length; its newest
+//     receipt is dated at most gitledger.MaxClockSkew ahead of the server;
+//   - refs/tags/vmc/merkle/<N>: N as merkle.ParseTagName allows; created once,
+//     never moved or deleted; the tag is signed and its root matches the
+//     ledger (gitledger.VerifyTag);
+//   - the main branch: never deleted, fast-forward only; plans/ follows
+//     plans.CheckTreeChange (every entry's mode, type, name and size; plans
+//     add-only and immutable, approvals add-only); .vmc/config.json's ledger
+//     id, branches and genesis pin never change, and its provider is the one
+//     the ledger pins (keys.Policy.Provider; where genesis pins none, it never
+//     changes);
+//   - refs/vmc/locks/<server> and refs/vmc/intents/<plan>: blobs in the
+//     format of package apply/remoteref, signed by an applier trusted at the
+//     ledger head (as the push leaves it), not dated in the future. A lock is
+//     created or replaced by a newer one (the holder's heartbeat, or a
+//     take-over of a dead run's lock), and deleted only once its plan has a
+//     receipt, its plan has no live intent, or it is stale. An intent is
+//     created once, never overwritten, and deleted only once its plan has a
+//     receipt. A lock or intent no trusted applier wrote may be deleted or
+//     replaced. Nothing else lives under refs/vmc/;
+//   - any other ref: it may not shadow a vmc-git name for stock git (a ref
+//     whose short name is the main or the ledger branch, or lies under vmc/,
+//     such as refs/tags/vmc/ledger or refs/heads/vmc/merkle/5); deleting one
+//     is allowed.
 //
 // Each refusal is one line: "vmc-git: refused <ref>: <reason>".
 package hooks
@@ -30,22 +47,35 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
+	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/plans"
 )
 
 // LockRefPrefix names the cross-machine server locks.
-const LockRefPrefix = lock.RefPrefix
+const LockRefPrefix = remoteref.LockPrefix
 
 // IntentRefPrefix names the intents appliers publish before calling the
 // provider (see package apply).
-const IntentRefPrefix = "refs/vmc/intents/"
+const IntentRefPrefix = remoteref.IntentPrefix
+
+// Input limits: git sends one line per ref.
+const (
+	MaxLines   = 10000
+	MaxLineLen = 4096
+)
+
+// MaxMainWalk bounds the commits walked to check that a main-branch push
+// is a fast-forward.
+const MaxMainWalk = 100000
 
 // Update is one ref update of a push.
 type Update struct {
@@ -82,7 +112,11 @@ func update(old, new, ref string) (Update, error) {
 func parseLines(r io.Reader, what, form string, n int, conv func([]string) (Update, error)) ([]Update, error) {
 	var out []Update
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 512), MaxLineLen)
 	for sc.Scan() {
+		if len(out) >= MaxLines {
+			return nil, fmt.Errorf("%s: more than %d lines", what, MaxLines)
+		}
 		f := strings.Fields(sc.Text())
 		if len(f) == 0 {
 			continue
@@ -94,9 +128,36 @@ func parseLines(r io.Reader, what, form string, n int, conv func([]string) (Upda
 		if err != nil {
 			return nil, err
 		}
+		if err := checkRefName(u.Ref); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
 		out = append(out, u)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// checkRefName refuses input git would never send: a ref not under refs/,
+// or with bytes git does not allow in ref names.
+func checkRefName(ref string) error {
+	if !strings.HasPrefix(ref, "refs/") || len(ref) > 1024 || strings.Contains(ref, "..") || strings.HasSuffix(ref, "/") {
+		return fmt.Errorf("bad ref name %q", clip(ref))
+	}
+	for _, c := range []byte(ref) {
+		if c < 0x20 || c == 0x7f || strings.IndexByte(" ~^:?*[\\", c) >= 0 {
+			return fmt.Errorf("bad ref name %q", clip(ref))
+		}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 func parseID(s string) (plumbing.Hash, error) {
@@ -128,7 +189,10 @@ func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumb
 	if b.Ledger == "" {
 		b.Ledger = gitledger.DefaultBranch
 	}
-	c := &checker{l: l, updates: updates, current: current, branches: b}
+	if b.Now == nil {
+		b.Now = time.Now
+	}
+	c := &checker{l: l, updates: updates, current: current, branches: b, now: b.Now()}
 	return c.run()
 }
 
@@ -136,6 +200,9 @@ func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumb
 type Branches struct {
 	Main   string // the branch with .vmc/config.json and plans/ (default main)
 	Ledger string // the ledger branch (default vmc/ledger)
+	// Now is the server's clock (default time.Now): receipts, locks and
+	// intents dated beyond it (plus the skew) are refused.
+	Now func() time.Time
 }
 
 type checker struct {
@@ -144,6 +211,9 @@ type checker struct {
 	current  func(string) plumbing.Hash
 	branches Branches
 	cfgOld   *config.Config
+	now      time.Time
+	ledger   *gitledger.Reader // the ledger as the push leaves it (lazily)
+	ledgerOK bool
 }
 
 func (c *checker) after(ref string) plumbing.Hash {
@@ -164,7 +234,7 @@ func (c *checker) configAt(commit plumbing.Hash) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.file(tree, config.Path)
+	b, err := c.file(tree, config.Path, maxConfigSize)
 	if errors.Is(err, errNoFile) {
 		return nil, nil
 	}
@@ -176,7 +246,10 @@ func (c *checker) configAt(commit plumbing.Hash) (*config.Config, error) {
 
 var errNoFile = errors.New("no such file")
 
-func (c *checker) file(tree plumbing.Hash, path string) ([]byte, error) {
+// maxConfigSize bounds .vmc/config.json.
+const maxConfigSize = 16 << 10
+
+func (c *checker) file(tree plumbing.Hash, path string, limit int64) ([]byte, error) {
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
 		es, err := c.l.ReadTree(tree)
@@ -187,10 +260,10 @@ func (c *checker) file(tree plumbing.Hash, path string) ([]byte, error) {
 		for _, e := range es {
 			if e.Name == p {
 				if i == len(parts)-1 {
-					if e.IsDir() {
-						return nil, errNoFile
+					if e.Mode != plans.ModeFile {
+						return nil, fmt.Errorf("%s: mode %s: not a regular file", path, e.Mode)
 					}
-					return c.l.ReadBlob(e.ID)
+					return c.l.ReadBlobLimit(e.ID, limit)
 				}
 				if !e.IsDir() {
 					return nil, errNoFile
@@ -229,39 +302,112 @@ func (c *checker) run() []Refusal {
 	}
 	var out []Refusal
 	refuse := func(ref string, err error) { out = append(out, Refusal{ref, err}) }
-	ledgerOK := true
-	// The ledger first: tags are checked against its new state.
+	seen := map[string]bool{}
+	for _, u := range c.updates {
+		if seen[u.Ref] {
+			return []Refusal{{u.Ref, errors.New("updated twice in one push")}}
+		}
+		seen[u.Ref] = true
+	}
+	c.ledgerOK = true
+	// The ledger first: tags, locks and intents are checked against its new state.
 	for _, u := range c.updates {
 		if u.Ref != ledgerRef {
 			continue
 		}
 		if err := c.checkLedger(u, cfg); err != nil {
 			refuse(u.Ref, err)
-			ledgerOK = false
+			c.ledgerOK = false
 		}
 	}
 	for _, u := range c.updates {
+		var err error
 		switch {
 		case u.Ref == ledgerRef:
-		case strings.HasPrefix(u.Ref, "refs/tags/"+merkle.TagPrefix):
-			if err := c.checkTag(u, ledgerRef, ledgerOK); err != nil {
-				refuse(u.Ref, err)
-			}
+			continue
 		case u.Ref == mainRef:
-			if err := c.checkMain(u, cfg); err != nil {
-				refuse(u.Ref, err)
-			}
+			err = c.checkMain(u, cfg)
+		case strings.HasPrefix(u.Ref, "refs/tags/"+merkle.TagPrefix):
+			err = c.checkTag(u, ledgerRef)
 		case strings.HasPrefix(u.Ref, LockRefPrefix):
-			if err := checkLock(u); err != nil {
-				refuse(u.Ref, err)
-			}
+			err = c.checkLock(u)
 		case strings.HasPrefix(u.Ref, IntentRefPrefix):
-			if err := checkIntent(u); err != nil {
-				refuse(u.Ref, err)
+			err = c.checkIntent(u)
+		case strings.HasPrefix(u.Ref, remoteref.Namespace):
+			if !u.New.IsZero() {
+				err = fmt.Errorf("%s holds only %s<server> and %s<plan>", remoteref.Namespace,
+					strings.TrimPrefix(LockRefPrefix, remoteref.Namespace), strings.TrimPrefix(IntentRefPrefix, remoteref.Namespace))
 			}
+		default:
+			if !u.New.IsZero() {
+				err = c.checkShadow(u.Ref)
+			}
+		}
+		if err != nil {
+			refuse(u.Ref, err)
 		}
 	}
 	return out
+}
+
+// checkShadow refuses a ref that stock git would resolve in place of a
+// vmc-git name: git looks a short name X up as refs/X, refs/tags/X,
+// refs/heads/X, refs/remotes/X and refs/remotes/X/HEAD, in that order, so
+// refs/tags/vmc/ledger wins over the ledger branch in "git log vmc/ledger".
+// Reserved: the main branch, the ledger branch and everything under vmc/.
+func (c *checker) checkShadow(ref string) error {
+	rest := strings.TrimPrefix(ref, "refs/")
+	names := []string{rest}
+	for _, p := range []string{"tags/", "heads/", "remotes/"} {
+		if x, ok := strings.CutPrefix(rest, p); ok {
+			names = append(names, x)
+			if p == "remotes/" {
+				if y, ok := strings.CutSuffix(x, "/HEAD"); ok {
+					names = append(names, y)
+				}
+			}
+		}
+	}
+	for _, x := range names {
+		if x == c.branches.Main || x == c.branches.Ledger || x == "vmc" || strings.HasPrefix(x, "vmc/") ||
+			strings.HasPrefix(c.branches.Ledger, x+"/") || strings.HasPrefix(c.branches.Main, x+"/") {
+			return fmt.Errorf("the short name %q is reserved (the main branch %s, the ledger branch %s, and vmc/...): stock git would resolve it in their place; use another name",
+				x, c.branches.Main, c.branches.Ledger)
+		}
+	}
+	return nil
+}
+
+// ledgerAfter returns a reader of the ledger as the push leaves it (nil if
+// there is no ledger yet).
+func (c *checker) ledgerAfter() (*gitledger.Reader, error) {
+	if c.ledger != nil {
+		return c.ledger, nil
+	}
+	tip := c.after("refs/heads/" + c.branches.Ledger)
+	if tip.IsZero() {
+		return nil, nil
+	}
+	if !c.ledgerOK {
+		return nil, errors.New("the ledger update in this push was refused")
+	}
+	r, err := c.l.NewReaderAt(tip)
+	if err != nil {
+		return nil, fmt.Errorf("read the ledger: %w", err)
+	}
+	c.ledger = r
+	return r, nil
+}
+
+// applied reports whether plan has a receipt in the ledger as the push
+// leaves it.
+func (c *checker) applied(plan string) (bool, error) {
+	r, err := c.ledgerAfter()
+	if err != nil || r == nil {
+		return false, err
+	}
+	_, err = r.File(plans.Path(plan))
+	return err == nil, nil
 }
 
 func (c *checker) checkLedger(u Update, cfg *config.Config) error {
@@ -277,12 +423,22 @@ func (c *checker) checkLedger(u Update, cfg *config.Config) error {
 	} else {
 		_, err = l.VerifyUpdate(u.Old, u.New, nil)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	r, err := c.l.NewReaderAt(u.New)
+	if err != nil {
+		return err
+	}
+	return gitledger.CheckNotFuture(r.Tip.Head, c.now)
 }
 
-func (c *checker) checkTag(u Update, ledgerRef string, ledgerOK bool) error {
-	size, err := parseSize(strings.TrimPrefix(u.Ref, "refs/tags/"+merkle.TagPrefix))
+func (c *checker) checkTag(u Update, ledgerRef string) error {
+	size, err := merkle.ParseTagName(u.Ref)
 	if err != nil {
+		if u.New.IsZero() {
+			return nil // a bad name (from before the hook) may go
+		}
 		return err
 	}
 	switch {
@@ -290,7 +446,7 @@ func (c *checker) checkTag(u Update, ledgerRef string, ledgerOK bool) error {
 		return errors.New("snapshot tags are never deleted")
 	case !u.Old.IsZero():
 		return errors.New("snapshot tags are never moved or rewritten")
-	case !ledgerOK:
+	case !c.ledgerOK:
 		return errors.New("the ledger update in this push was refused")
 	}
 	tip := c.after(ledgerRef)
@@ -304,23 +460,14 @@ func (c *checker) checkTag(u Update, ledgerRef string, ledgerOK bool) error {
 	return c.l.VerifyTag(chain, size, u.New)
 }
 
-func parseSize(s string) (uint64, error) {
-	var n uint64
-	if s == "" || (len(s) > 1 && s[0] == '0') {
-		return 0, fmt.Errorf("snapshot tag name %q: want vmc/merkle/<N>", s)
-	}
-	for _, ch := range s {
-		if ch < '0' || ch > '9' {
-			return 0, fmt.Errorf("snapshot tag name %q: want vmc/merkle/<N>", s)
-		}
-		n = n*10 + uint64(ch-'0')
-	}
-	return n, nil
-}
-
 func (c *checker) checkMain(u Update, cfg *config.Config) error {
 	if u.New.IsZero() {
 		return errors.New("the main branch is never deleted")
+	}
+	if !u.Old.IsZero() {
+		if err := c.fastForward(u.Old, u.New); err != nil {
+			return err
+		}
 	}
 	newCfg, err := c.configAt(u.New)
 	if err != nil {
@@ -336,11 +483,16 @@ func (c *checker) checkMain(u Update, cfg *config.Config) error {
 			return fmt.Errorf("%s: ledger, branch and main_branch never change", config.Path)
 		}
 	}
-	oldPlans, err := c.plansTree(u.Old)
+	if newCfg != nil {
+		if err := c.checkProvider(newCfg); err != nil {
+			return err
+		}
+	}
+	oldPlans, err := c.plansTree(u.Old, false)
 	if err != nil {
 		return err
 	}
-	newPlans, err := c.plansTree(u.New)
+	newPlans, err := c.plansTree(u.New, true)
 	if err != nil {
 		return err
 	}
@@ -348,114 +500,241 @@ func (c *checker) checkMain(u Update, cfg *config.Config) error {
 	if newCfg != nil {
 		ledgerID = newCfg.Ledger
 	}
-	return c.comparePlans(oldPlans, newPlans, ledgerID)
+	return plans.CheckTreeChange(treeReader{c.l}, oldPlans, newPlans, ledgerID)
 }
 
-// plansTree returns the entries of plans/ in a commit (nil if none).
-func (c *checker) plansTree(commit plumbing.Hash) ([]gitledger.TreeEntry, error) {
+// checkProvider requires the configured provider to be the one the ledger
+// pins; where the ledger pins none (older genesis), the provider on main
+// never changes.
+func (c *checker) checkProvider(cfg *config.Config) error {
+	r, err := c.ledgerAfter()
+	if err != nil {
+		return err
+	}
+	if r != nil && r.Tip.Trust.Provider != "" {
+		if cfg.Provider != r.Tip.Trust.Provider {
+			return fmt.Errorf("%s: provider %q, but the ledger pins %q (changing it takes an admin-signed trust change: vmc-git keys provider %s)",
+				config.Path, cfg.Provider, r.Tip.Trust.Provider, cfg.Provider)
+		}
+		return nil
+	}
+	if c.cfgOld != nil && cfg.Provider != c.cfgOld.Provider {
+		return fmt.Errorf("%s: provider changes from %q to %q: it never changes while the ledger pins none", config.Path, c.cfgOld.Provider, cfg.Provider)
+	}
+	return nil
+}
+
+// fastForward requires new to descend from old (any parent path, main
+// has merges), walking at most MaxMainWalk commits.
+func (c *checker) fastForward(old, new plumbing.Hash) error {
+	seen := map[plumbing.Hash]bool{new: true}
+	queue := []plumbing.Hash{new}
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		if x == old {
+			return nil
+		}
+		if len(seen) > MaxMainWalk {
+			return fmt.Errorf("cannot tell within %d commits whether %s descends from %s: the main branch only fast-forwards", MaxMainWalk, new, old)
+		}
+		ps, err := c.l.CommitParents(x)
+		if err != nil {
+			return fmt.Errorf("malformed commit: %w", err)
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
+			}
+		}
+	}
+	return fmt.Errorf("not a fast-forward: %s does not descend from the current main %s (the main branch is never force-pushed)", new, old)
+}
+
+// plansTree returns the id of plans/ in a commit ("" if none). In a pushed
+// commit (strict), a plans entry that is not a directory is refused.
+func (c *checker) plansTree(commit plumbing.Hash, strict bool) (string, error) {
 	if commit.IsZero() {
-		return nil, nil
+		return "", nil
 	}
 	tree, err := c.l.CommitTree(commit)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	es, err := c.l.ReadTree(tree)
 	if err != nil {
+		return "", err
+	}
+	for _, e := range es {
+		if e.Name == plans.Dir {
+			if e.Mode != plans.ModeDir {
+				if strict {
+					return "", fmt.Errorf("%s: mode %s: must be a directory", plans.Dir, e.Mode)
+				}
+				return "", nil
+			}
+			return e.ID.String(), nil
+		}
+	}
+	return "", nil
+}
+
+// treeReader reads plan trees for plans.CheckTreeChange.
+type treeReader struct{ l *gitledger.Ledger }
+
+func (r treeReader) Tree(id string) ([]plans.TreeEntry, error) {
+	es, err := r.l.ReadTree(plumbing.NewHash(id))
+	if err != nil {
 		return nil, err
 	}
-	for _, e := range es {
-		if e.Name == plans.Dir && e.IsDir() {
-			return c.l.ReadTree(e.ID)
-		}
+	out := make([]plans.TreeEntry, len(es))
+	for i, e := range es {
+		out[i] = plans.TreeEntry{Mode: e.Mode, Name: e.Name, ID: e.ID.String()}
 	}
-	return nil, nil
+	return out, nil
 }
 
-func find(es []gitledger.TreeEntry, name string) (gitledger.TreeEntry, bool) {
-	for _, e := range es {
-		if e.Name == name {
-			return e, true
-		}
-	}
-	return gitledger.TreeEntry{}, false
+func (r treeReader) Blob(id string, limit int64) ([]byte, error) {
+	return r.l.ReadBlobLimit(plumbing.NewHash(id), limit)
 }
 
-func (c *checker) comparePlans(olds, news []gitledger.TreeEntry, ledgerID string) error {
-	for _, o := range olds {
-		n, ok := find(news, o.Name)
-		switch {
-		case !ok:
-			return fmt.Errorf("plans/%s is removed: merged plans are immutable", o.Name)
-		case o.IsDir() && n.IsDir() && o.ID != n.ID:
-			// approvals may only be added
-			oa, err := c.l.ReadTree(o.ID)
-			if err != nil {
-				return err
-			}
-			na, err := c.l.ReadTree(n.ID)
-			if err != nil {
-				return err
-			}
-			for _, x := range oa {
-				if y, ok := find(na, x.Name); !ok || y.ID != x.ID {
-					return fmt.Errorf("plans/%s/%s is changed or removed: approvals are add-only", o.Name, x.Name)
-				}
-			}
-		case o.ID != n.ID || o.Mode != n.Mode:
-			return fmt.Errorf("plans/%s is changed after merge: plans are immutable (make a new plan)", o.Name)
-		}
+// trust returns the trust state and ledger id as the push leaves the ledger.
+func (c *checker) trust() (*gitledger.Reader, error) {
+	r, err := c.ledgerAfter()
+	if err != nil {
+		return nil, err
 	}
-	for _, n := range news {
-		if _, ok := find(olds, n.Name); ok {
-			continue
-		}
-		if n.IsDir() {
-			if _, ok := strings.CutSuffix(n.Name, plans.ApprovalsSuffix); !ok {
-				return fmt.Errorf("plans/%s: plans/ holds only <id>.json files and <id>.approvals/ directories", n.Name)
-			}
-			continue
-		}
-		id, ok := strings.CutSuffix(n.Name, ".json")
-		if !ok {
-			return fmt.Errorf("plans/%s: plans/ holds only <id>.json files and <id>.approvals/ directories", n.Name)
-		}
-		b, err := c.l.ReadBlob(n.ID)
-		if err != nil {
-			return err
-		}
-		p, err := plans.Parse(b)
-		if err != nil {
-			return fmt.Errorf("plans/%s: %v", n.Name, err)
-		}
-		if p.ID != id {
-			return fmt.Errorf("plans/%s: plan id %s does not match the file name", n.Name, p.ID)
-		}
-		if ledgerID != "" && p.Ledger != ledgerID {
-			return fmt.Errorf("plans/%s: plan for ledger %s, this repository is %s", n.Name, p.Ledger, ledgerID)
-		}
+	if r == nil {
+		return nil, errors.New("no ledger branch: no applier is trusted yet")
 	}
-	return nil
+	return r, nil
 }
 
-// checkLock allows a lock ref to be created, refreshed and released: the
-// holder refreshes it (a heartbeat) with a push whose lease names the current
-// value, which is what keeps others from overwriting it; the hook cannot tell
-// holders apart, so it checks the name.
-func checkLock(u Update) error {
+// readLock reads and verifies the lock blob id (nil, err if it is not a
+// trusted applier's lock).
+func (c *checker) readLock(id plumbing.Hash, server string) (*remoteref.Lock, error) {
+	b, err := c.l.ReadBlobLimit(id, remoteref.MaxLockSize)
+	if err != nil {
+		return nil, err
+	}
+	l, err := remoteref.ParseLock(b)
+	if err != nil {
+		return nil, err
+	}
+	if l.Server != server {
+		return nil, fmt.Errorf("lock for server %q under the name %q", l.Server, server)
+	}
+	r, err := c.trust()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Verify(r.Tip.Trust, r.Tip.Head.Ledger, c.now); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// checkLock: see the package doc.
+func (c *checker) checkLock(u Update) error {
 	server := strings.TrimPrefix(u.Ref, LockRefPrefix)
 	if err := lock.CheckServerName(server); err != nil {
+		if u.New.IsZero() {
+			return nil
+		}
 		return fmt.Errorf("lock ref: %v", err)
+	}
+	var old *remoteref.Lock
+	if !u.Old.IsZero() {
+		old, _ = c.readLock(u.Old, server) // nil: no trusted applier's lock
+	}
+	if u.New.IsZero() {
+		if old == nil {
+			return nil
+		}
+		if old.Stale(c.now, remoteref.DefaultStale) {
+			return nil
+		}
+		done, err := c.applied(old.Plan)
+		if err != nil || done {
+			return err
+		}
+		if !c.after(IntentRefPrefix + old.Plan).IsZero() {
+			return fmt.Errorf("the lock of a running apply (plan %s, intent published, no receipt yet) is never deleted; it is released once the plan's receipt is on the ledger, or taken over once it is stale", old.Plan)
+		}
+		return nil
+	}
+	l, err := c.readLock(u.New, server)
+	if err != nil {
+		return fmt.Errorf("lock ref: %v", err)
+	}
+	if c.now.Sub(l.Time) > remoteref.LockFresh {
+		return fmt.Errorf("lock ref: dated %s, more than %s ago (an old lock replayed?)", l.Time.UTC().Format(time.RFC3339), remoteref.LockFresh)
+	}
+	if old != nil && !l.Time.After(old.Time) {
+		return fmt.Errorf("lock ref: dated %s, not after the lock it replaces (%s)", l.Time.UTC().Format(time.RFC3339Nano), old.Time.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }
 
-func checkIntent(u Update) error {
-	if err := plans.ValidID(strings.TrimPrefix(u.Ref, IntentRefPrefix)); err != nil {
+// readIntent reads and verifies the intent blob id for plan.
+func (c *checker) readIntent(id plumbing.Hash, plan string) (*remoteref.Intent, error) {
+	b, err := c.l.ReadBlobLimit(id, remoteref.MaxIntentSize)
+	if err != nil {
+		return nil, err
+	}
+	in, err := remoteref.ParseIntent(b)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.trust()
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Verify(r.Tip.Trust, r.Tip.Head.Ledger, plan, nil, c.now); err != nil {
+		return nil, err
+	}
+	if in.Head.Seq > r.Tip.Head.Seq {
+		return nil, fmt.Errorf("intent: written against receipt %d, beyond the ledger's end %d", in.Head.Seq, r.Tip.Head.Seq)
+	}
+	e, err := r.Receipt(in.Head.Seq)
+	if err != nil {
+		return nil, err
+	}
+	if sum := digest.Of(e.Bytes).Blake3; sum != in.Head.Blake3 {
+		return nil, fmt.Errorf("intent: written against receipt %d with blake3 %s, but that receipt is %s", in.Head.Seq, in.Head.Blake3, sum)
+	}
+	return in, nil
+}
+
+// checkIntent: see the package doc.
+func (c *checker) checkIntent(u Update) error {
+	plan := strings.TrimPrefix(u.Ref, IntentRefPrefix)
+	if err := plans.ValidID(plan); err != nil {
+		if u.New.IsZero() {
+			return nil
+		}
 		return fmt.Errorf("intent ref: %v", err)
 	}
-	if !u.Old.IsZero() && !u.New.IsZero() {
+	var old *remoteref.Intent
+	if !u.Old.IsZero() {
+		old, _ = c.readIntent(u.Old, plan)
+	}
+	if u.New.IsZero() {
+		if old == nil {
+			return nil
+		}
+		done, err := c.applied(plan)
+		if err != nil || done {
+			return err
+		}
+		return fmt.Errorf("the intent of plan %s is live (no receipt yet): it is deleted only once the plan's receipt is on the ledger", plan)
+	}
+	if old != nil {
 		return errors.New("an intent is published or dropped, never overwritten")
+	}
+	if _, err := c.readIntent(u.New, plan); err != nil {
+		return fmt.Errorf("intent ref: %v", err)
 	}
 	return nil
 }

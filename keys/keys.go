@@ -191,6 +191,9 @@ func ParseSignature(armored []byte) (*sshsig.Signature, error) {
 	if sig.HashAlgorithm != hashAlg {
 		return nil, fmt.Errorf("signature: hash %s, want %s", sig.HashAlgorithm, hashAlg)
 	}
+	if err := strictEncoding(sig); err != nil {
+		return nil, err
+	}
 	return sig, nil
 }
 
@@ -237,10 +240,29 @@ func parseArmored(armored []byte) *sshsig.Signature {
 		return nil
 	}
 	sig, err := sshsig.ParseSignature(raw)
-	if err != nil || sig.HashAlgorithm != hashAlg || !bytes.Equal(sig.Marshal(), raw) {
+	if err != nil || sig.HashAlgorithm != hashAlg || strictEncoding(sig) != nil || !bytes.Equal(sig.Marshal(), raw) {
 		return nil
 	}
 	return sig
+}
+
+// strictEncoding refuses what a re-encoding would not reproduce but
+// sig.Marshal() does: bytes after the signature blob inside the signature
+// field (ssh.Signature.Rest), which OpenSSH refuses, and a signature format
+// that is not the key's own algorithm (Ed25519 keys only: a 64-byte blob).
+func strictEncoding(sig *sshsig.Signature) error {
+	s := sig.Signature
+	switch {
+	case s == nil:
+		return errors.New("signature: no signature")
+	case len(s.Rest) != 0:
+		return fmt.Errorf("signature: %d bytes after the signature inside the signature blob", len(s.Rest))
+	case sig.PublicKey.Type() != ssh.KeyAlgoED25519:
+		return fmt.Errorf("signature: key type %s, want %s", sig.PublicKey.Type(), ssh.KeyAlgoED25519)
+	case s.Format != ssh.KeyAlgoED25519 || len(s.Blob) != ed25519.SignatureSize:
+		return fmt.Errorf("signature: format %s with %d bytes, want %s with %d", s.Format, len(s.Blob), ssh.KeyAlgoED25519, ed25519.SignatureSize)
+	}
+	return nil
 }
 
 // Verify checks an armored SSHSIG over msg in namespace ns by pub.

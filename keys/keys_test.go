@@ -417,3 +417,49 @@ func TestSSHAgent(t *testing.T) {
 		t.Fatal(out)
 	}
 }
+
+// MalleatedSignature returns sig (armored) with extra appended inside the
+// signature field of the SSHSIG blob: the same signature to a lax parser.
+func malleatedSignature(t *testing.T, armored []byte, extra []byte) []byte {
+	t.Helper()
+	blk, _ := pem.Decode(armored)
+	sig, err := sshsig.ParseSignature(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig.Signature.Rest = append(sig.Signature.Rest, extra...)
+	return Armor(sig)
+}
+
+// TestSignatureMalleability: bytes appended inside the signature blob are
+// refused, by this package as by ssh-keygen -Y verify: one signature has
+// exactly one encoding.
+func TestSignatureMalleability(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := newKey(t, dir, "alice")
+	msg := []byte("a receipt\n")
+	sig, err := s.Sign(NamespaceReceipt, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := malleatedSignature(t, sig, []byte{0, 0, 0, 0})
+	if bytes.Equal(bad, sig) {
+		t.Fatal("the malleated signature is the same")
+	}
+	_, err = ParseSignature(bad)
+	if err == nil || !strings.Contains(err.Error(), "4 bytes after the signature inside the signature blob") {
+		t.Fatalf("ParseSignature: %v", err)
+	}
+	if err := Verify(s.PublicKey(), NamespaceReceipt, msg, bad); err == nil {
+		t.Fatal("Verify accepted the malleated signature")
+	}
+	if err := Verify(s.PublicKey(), NamespaceReceipt, msg, sig); err != nil {
+		t.Fatal(err)
+	}
+	as := allowedSigners(t, dir, "alice "+FormatPublicKey(s.PublicKey()))
+	os.WriteFile(filepath.Join(dir, "m"), msg, 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.sig"), bad, 0o644)
+	if out, err := sh(dir, nil, "ssh-keygen -Y verify -f "+as+" -I alice -n vmc-receipt -s bad.sig < m"); err == nil {
+		t.Fatalf("ssh-keygen accepted the malleated signature (the two must agree):\n%s", out)
+	}
+}

@@ -41,6 +41,19 @@ type KeySpec struct {
 type Policy struct {
 	ApprovalsRequired int `json:"approvals_required"` // distinct approver signatures a plan needs
 	AdminThreshold    int `json:"admin_threshold"`    // distinct admin signatures a trust change needs
+	// Provider pins the provider apply talks to (.vmc/config.json's
+	// "provider" must agree; it changes only by an admin-signed keys
+	// receipt, op "provider"). Empty in ledgers made before it was pinned:
+	// then the hook keeps the main branch's value from changing instead.
+	Provider string `json:"provider,omitempty"`
+}
+
+// ValidProvider checks a provider name: 1-32 of a-z 0-9 -.
+func ValidProvider(p string) error {
+	if p == "" || len(p) > 32 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return fmt.Errorf("invalid provider %q: want 1-32 of a-z 0-9 -", p)
+	}
+	return nil
 }
 
 // Key states.
@@ -95,6 +108,11 @@ func NewTrust(specs []KeySpec, p Policy, createdAt time.Time) (*Trust, error) {
 
 // CheckPolicy checks the thresholds can be met by the active keys.
 func (t *Trust) CheckPolicy() error {
+	if t.Provider != "" {
+		if err := ValidProvider(t.Provider); err != nil {
+			return err
+		}
+	}
 	admins, approvers := len(t.withRole(RoleAdmin)), len(t.withRole(RoleApprover))
 	switch {
 	case t.AdminThreshold < 1:

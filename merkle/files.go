@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -25,6 +26,41 @@ const (
 
 // TagName returns the snapshot tag name for a tree of size n.
 func TagName(n uint64) string { return TagPrefix + strconv.FormatUint(n, 10) }
+
+// MaxTagSizeDigits bounds the digits of a snapshot size: 20 digits hold
+// every uint64.
+const MaxTagSizeDigits = 20
+
+// ParseTagName is the one parser of snapshot tag names, used by the hook,
+// verify and every reader: name is "vmc/merkle/<N>" (or the full ref
+// "refs/tags/vmc/merkle/<N>"), N in decimal with no sign and no leading
+// zeros, 0 < N < 2^64. The caller checks N against the ledger's length.
+func ParseTagName(name string) (uint64, error) {
+	s, ok := strings.CutPrefix(strings.TrimPrefix(name, "refs/tags/"), TagPrefix)
+	bad := func(why string) (uint64, error) {
+		if len(name) > 80 {
+			name = name[:80] + "…"
+		}
+		return 0, fmt.Errorf("snapshot tag name %q: %s (want %s<N>, N a decimal size > 0 without leading zeros)", name, why, TagPrefix)
+	}
+	switch {
+	case !ok:
+		return bad("not under " + TagPrefix)
+	case s == "":
+		return bad("no size")
+	case len(s) > MaxTagSizeDigits:
+		return bad("size too long")
+	case strings.Trim(s, "0123456789") != "":
+		return bad("size not decimal")
+	case s[0] == '0':
+		return bad("leading zero")
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return bad("size overflows 64 bits")
+	}
+	return n, nil
+}
 
 // SnapshotFileName returns "merkle-<n>.json".
 func SnapshotFileName(n uint64) string {

@@ -363,3 +363,38 @@ func TestStateSaveLoad(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestParseTagName: the one snapshot tag-name parser takes only decimal
+// sizes without leading zeros that fit 64 bits (18446744073709551619 once
+// wrapped around to 3).
+func TestParseTagName(t *testing.T) {
+	for in, want := range map[string]uint64{"vmc/merkle/1": 1, "refs/tags/vmc/merkle/120": 120,
+		"vmc/merkle/18446744073709551615": 18446744073709551615} {
+		if n, err := ParseTagName(in); err != nil || n != want {
+			t.Errorf("%s: %d %v", in, n, err)
+		}
+	}
+	for in, why := range map[string]string{
+		"refs/tags/vmc/merkle/18446744073709551619": "overflows", "vmc/merkle/": "no size", "vmc/merkle/0120": "leading zero",
+		"vmc/merkle/0": "leading zero", "vmc/merkle/-1": "not decimal", "vmc/merkle/1e3": "not decimal", "vmc/merkle/ 1": "not decimal",
+		"vmc/merkle/123456789012345678901": "too long", "vmc/other/1": "not under", "vmc/merkle/1/2": "not decimal",
+	} {
+		if _, err := ParseTagName(in); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("%q: %v, want %q", in, err, why)
+		}
+	}
+}
+
+func FuzzParseTagName(f *testing.F) {
+	f.Add("vmc/merkle/42")
+	f.Add("refs/tags/vmc/merkle/18446744073709551619")
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseTagName(s)
+		if err != nil {
+			return
+		}
+		if n == 0 || TagName(n) != strings.TrimPrefix(s, "refs/tags/") {
+			t.Fatalf("%q parsed as %d", s, n)
+		}
+	})
+}

@@ -71,6 +71,12 @@ const ApprovalsSuffix = layout.ApprovalsSuffix
 // MaxActions bounds the actions of one plan.
 const MaxActions = 100
 
+// MaxSize bounds a plan file, checked before it is parsed.
+const MaxSize = receipt.MaxPlanSize
+
+// MaxLabels bounds the labels of one action, and of one expected state.
+const MaxLabels = 64
+
 // Plan is one reviewed unit of change.
 type Plan struct {
 	V          int       `json:"v"`
@@ -220,6 +226,9 @@ func (p *Plan) Validate() error {
 		}
 		seen[s.Action.Server] = true
 		e := s.Expect
+		if len(s.Action.Labels) > MaxLabels || len(e.Labels) > MaxLabels {
+			return fail("action %d: more than %d labels", i, MaxLabels)
+		}
 		if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) {
 			return fail("action %d: expect must be {exists:false} or name the server's id", i)
 		}
@@ -244,6 +253,9 @@ func (p *Plan) Encode() ([]byte, error) {
 // Parse decodes canonical plan bytes strictly and validates them.
 func Parse(b []byte) (*Plan, error) {
 	trace.Add(trace.PlanParses)
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("plan: %d bytes, more than the limit of %d", len(b), MaxSize)
+	}
 	var p Plan
 	if err := canon.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)

@@ -14,6 +14,9 @@ const (
 	KeysTrust  = "trust"
 	KeysRevoke = "revoke"
 	KeysRotate = "rotate"
+	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
+	// .vmc/config.json's "provider" must say for apply to run.
+	KeysProvider = "provider"
 )
 
 // Revocation reasons.
@@ -41,6 +44,8 @@ type Proposal struct {
 	KID    string        `json:"kid,omitempty"`    // revoke, rotate: the key to end
 	At     string        `json:"at,omitempty"`     // revoke: from when (default: the receipt's time)
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
+	// Provider is the new pinned provider (op provider).
+	Provider string `json:"provider,omitempty"`
 }
 
 // Cosig is one admin's signature over a proposal.
@@ -58,7 +63,17 @@ func (k *KeysChange) Validate() error {
 	if err := ValidLedgerID(p.Ledger); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
+	if p.Op != KeysProvider && p.Provider != "" {
+		return fmt.Errorf("keys: only op provider takes provider")
+	}
 	switch p.Op {
+	case KeysProvider:
+		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: provider takes provider only")
+		}
+		if err := keys.ValidProvider(p.Provider); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
 	case KeysTrust:
 		if p.Key == nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: trust takes key only")
@@ -77,7 +92,7 @@ func (k *KeysChange) Validate() error {
 			return fmt.Errorf("keys: rotate takes kid and key")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke or rotate)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate or provider)", p.Op)
 	}
 	if len(k.Signatures) == 0 {
 		return fmt.Errorf("keys: no admin signatures")

@@ -73,6 +73,16 @@ var Roles = map[Kind][]keys.Role{
 // MaxSummary bounds the summary line, in characters.
 const MaxSummary = 200
 
+// Size limits, checked before a file is parsed (a push is hostile input).
+const (
+	// MaxSize bounds a receipt file.
+	MaxSize = 1 << 20
+	// MaxHeadSize bounds HEAD.json.
+	MaxHeadSize = 4 << 10
+	// MaxPlanSize bounds a plan file (plans/<id>.json); package plans uses it.
+	MaxPlanSize = 256 << 10
+)
+
 var ledgerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$`)
 
 // ValidLedgerID checks a ledger id such as github.com/acme/infra.
@@ -123,6 +133,9 @@ func (r *Receipt) Encode() ([]byte, error) {
 
 // Parse decodes canonical receipt bytes and validates the result.
 func Parse(b []byte) (*Receipt, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("receipt: %d bytes, more than the limit of %d", len(b), MaxSize)
+	}
 	// Fast path: decode, re-encode, compare. Equal bytes prove b is the one
 	// encoding Encode writes (hence canonical, no duplicate or unknown
 	// members, valid UTF-8); anything else takes the slow path below, which
@@ -460,6 +473,9 @@ func (r *Receipt) appendCanonical(dst []byte) ([]byte, bool) {
 
 // ParseHead decodes canonical HEAD.json bytes.
 func ParseHead(b []byte) (Head, error) {
+	if len(b) > MaxHeadSize {
+		return Head{}, fmt.Errorf("HEAD.json: %d bytes, more than the limit of %d", len(b), MaxHeadSize)
+	}
 	// Fastest path: the plain layout Encode writes, read without reflection
 	// and accepted only if it encodes back to b.
 	if h, ok := parseHeadPlain(b); ok && h.V == Version {

@@ -68,6 +68,11 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	after := before.Clone()
 	at := r.Time()
 	switch p.Op {
+	case receipt.KeysProvider:
+		if p.Provider == after.Provider {
+			return nil, fmt.Errorf("provider is %s already", p.Provider)
+		}
+		after.Provider = p.Provider
 	case receipt.KeysTrust:
 		err = after.Add(*p.Key, r.Seq, at)
 	case receipt.KeysRevoke:

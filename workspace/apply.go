@@ -36,7 +36,7 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force, Locks: lock.New(req.LockDir),
 		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log}
 	if ws.Config != nil {
-		opts.Genesis = &ws.Config.GenesisBlake3
+		opts.Genesis, opts.ConfigProvider = &ws.Config.GenesisBlake3, ws.Config.Provider
 	}
 	if req.Push {
 		if ws.Config == nil || ws.Root == "" {

@@ -102,7 +102,8 @@ var ErrPushRefused = errors.New("push refused by the vmc-git hook")
 // CheckPush runs the push rules (package hooks) on ups in the repository
 // at gitDir, reading pushed objects from quarantine ("" outside
 // pre-receive). tracking, for pre-push, maps a pushed ref to the local ref
-// holding the remote's value of refs not in the push; nil for pre-receive.
+// holding the remote's value of refs not in the push ("=<id>" for the value
+// itself); nil for pre-receive.
 // It returns the refusals; err is ErrPushRefused (an invalid Kind) if there
 // are any.
 func CheckPush(gitDir, quarantine string, ups []hooks.Update, tracking func(string) string, b hooks.Branches) ([]hooks.Refusal, error) {
@@ -121,6 +122,10 @@ func CheckPush(gitDir, quarantine string, ups []hooks.Update, tracking func(stri
 			if ref = tracking(ref); ref == "" {
 				return plumbing.ZeroHash
 			}
+			// "=<id>": the remote's value itself (refs/vmc/, not fetched).
+			if id, ok := strings.CutPrefix(ref, "="); ok {
+				return plumbing.NewHash(id)
+			}
 		}
 		r, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
 		if err != nil {
@@ -133,4 +138,15 @@ func CheckPush(gitDir, quarantine string, ups []hooks.Update, tracking func(stri
 		return nil, nil
 	}
 	return refusals, invalidErr(ErrPushRefused)
+}
+
+// RemoteRefValue asks remote (from the repository at dir) for ref's value:
+// the pre-push hook's view of refs it does not fetch (refs/vmc/).
+func RemoteRefValue(dir, remote, ref string) (string, bool) {
+	out, err := gitCmd(dir, "ls-remote", remote, ref)
+	if err != nil {
+		return "", false
+	}
+	id, _, ok := strings.Cut(strings.TrimSpace(out), "\t")
+	return id, ok
 }

@@ -61,6 +61,7 @@ func Init(req InitRequest, id Identity) (*InitResult, error) {
 	if _, err := l.Tip(); err == nil {
 		return nil, refusedErr(fmt.Errorf("ledger branch %s already exists in %s", l.Ref, abs))
 	}
+	req.Genesis.Provider = req.Provider // pinned: a config naming another provider is refused
 	w, err := l.Init(req.Ledger, id.Signer, id.KID, req.Genesis, time.Now())
 	if err != nil {
 		return nil, err

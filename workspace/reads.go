@@ -65,6 +65,16 @@ func (ws *Workspace) Log(n int) ([]LogEntry, error) {
 // receipt. A signature means something only for this ledger's receipt (a
 // forged genesis would otherwise vouch for itself).
 func (ws *Workspace) VerifyReceipt(r *receipt.Receipt, body, sig []byte) error {
+	// The tip's trust state vouches for the signature: verify the ledger up
+	// to it first (from the last verified head), never trust a local tip
+	// someone may have pushed.
+	var pin *digest.Digest
+	if ws.Config != nil {
+		pin = &ws.Config.GenesisBlake3
+	}
+	if err := ws.Ledger.VerifyTip(pin); err != nil {
+		return invalidErr(err)
+	}
 	tip, err := ws.Ledger.Tip()
 	if err != nil {
 		return err

@@ -25,6 +25,8 @@ type TrustChange struct {
 	At     string
 	Reason string
 	NewKey string // the replacement OpenSSH public key: a line or a file (rotate)
+	// Provider is the provider to pin (receipt.KeysProvider).
+	Provider string
 }
 
 // ProposeTrust builds the proposal for a trust change against the ledger
@@ -50,6 +52,8 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 		p.Key = tc.Key
 	case receipt.KeysRevoke:
 		p.KID, p.At, p.Reason = tc.KID, tc.At, tc.Reason
+	case receipt.KeysProvider:
+		p.Provider = tc.Provider
 	case receipt.KeysRotate:
 		p.KID = tc.KID
 		old := tip.Trust.Key(p.KID)
@@ -135,6 +139,8 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("revoke %s (%s)", p.KID, p.Reason)
 	case receipt.KeysRotate:
 		summary = fmt.Sprintf("rotate %s to %s", p.KID, fingerprintOf(p.Key.PublicKey))
+	case receipt.KeysProvider:
+		summary = "pin provider " + p.Provider
 	}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
 		if tip.Head.Blake3 != p.Base {

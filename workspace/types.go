@@ -25,9 +25,11 @@ const DefaultBranch = gitledger.DefaultBranch
 var ErrNoLedger = gitledger.ErrNoLedger
 
 // IsInvalid reports whether err says that verification failed: a broken
-// ledger rule (*VerifyError) or a snapshot that does not check.
+// ledger rule (*VerifyError), a snapshot that does not check, or a snapshot
+// tag of the wrong name.
 func IsInvalid(err error) bool {
 	var ve *gitledger.VerifyError
 	var se *gitledger.SnapshotError
-	return errors.As(err, &ve) || errors.As(err, &se)
+	var te *gitledger.TagNameError
+	return errors.As(err, &ve) || errors.As(err, &se) || errors.As(err, &te)
 }

@@ -115,7 +115,7 @@ func runDemo(c *cli.Context, dir string) error {
 		return err
 	}
 	outf(c, "    %s", strings.ReplaceAll(strings.TrimRight(out, "\n"), "\n", "\n    ")+"\n")
-	outf(c, "\ndone in %s. Look around:\n  cd %s\n  git log --oneline vmc/ledger\n  vmc-git log\n  vmc-git show 1\n  vmc-git verify chain --sig\n  git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=<(git show vmc/ledger:keys/allowed_signers) log --show-signature vmc/ledger\n",
+	outf(c, "\ndone in %s. Look around:\n  cd %s\n  git log --oneline refs/heads/vmc/ledger\n  vmc-git log\n  vmc-git show 1\n  vmc-git verify chain --sig\n  git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=<(git show refs/heads/vmc/ledger:keys/allowed_signers) log --show-signature refs/heads/vmc/ledger\n",
 		time.Since(start).Round(10*time.Millisecond), repo)
 	return nil
 }

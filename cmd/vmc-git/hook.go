@@ -69,6 +69,12 @@ EXAMPLE:
 						if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok && c.NArg() > 0 {
 							return "refs/remotes/" + c.Args().First() + "/" + b
 						}
+						// Locks and intents are not fetched: ask the remote.
+						if strings.HasPrefix(ref, "refs/vmc/") && c.NArg() > 0 {
+							if id, ok := workspace.RemoteRefValue(".", c.Args().First(), ref); ok {
+								return "=" + id
+							}
+						}
 						return ""
 					})
 				},

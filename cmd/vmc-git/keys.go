@@ -136,7 +136,7 @@ EXAMPLE:
 				Usage: "print keys/allowed_signers of the tip (for git verify-commit, ssh-keygen -Y verify)",
 				Description: `EXAMPLE:
    vmc-git keys export-allowed-signers > allowed_signers
-   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers verify-commit vmc/ledger`,
+   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers verify-commit refs/heads/vmc/ledger`,
 				Action: func(c *cli.Context) error {
 					ws, err := open(c)
 					if err != nil {

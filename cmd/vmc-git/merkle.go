@@ -32,7 +32,7 @@ for k new receipts.
 
 EXAMPLE:
    vmc-git merkle receipts --tag --key ~/.ssh/vmc_ci
-   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v vmc/merkle/120`,
+   git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers tag -v refs/tags/vmc/merkle/120`,
 				Flags: []cli.Flag{
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
@@ -159,6 +159,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "receipt", Required: true, Usage: "the receipt file"},
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
+					&cli.StringFlag{Name: "origin", Usage: "the ledger id the checkpoint must name (default: the receipt's ledger)"},
 					kidFlag,
 				},
 				Action: func(c *cli.Context) error {
@@ -191,7 +192,15 @@ EXAMPLE:
 					if err := merkle.CheckOffline(proof, rb, cb, note.VerifierList(v)); err != nil {
 						return fail(exitInvalid, err)
 					}
-					outf(c, "ok: receipt is in the signed tree (%s)\n", filepath.Base(c.String("receipt")))
+					// Whose tree: the checkpoint's origin must be the
+					// receipt's ledger (and --origin, if given), and the
+					// leaf index its seq.
+					res, err := workspace.CheckProofOrigin(proof, rb, cb, note.VerifierList(v), c.String("origin"))
+					if err != nil {
+						return fail(exitInvalid, err)
+					}
+					outf(c, "ok: receipt %d (%s) is in the signed tree of size %d of ledger %s (checkpoint origin %s, root %s)\n",
+						res.Seq, filepath.Base(c.String("receipt")), res.Size, res.Ledger, res.Origin, res.Root)
 					return nil
 				},
 			},

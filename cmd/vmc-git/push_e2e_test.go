@@ -188,12 +188,14 @@ func TestForgedIntentRefused(t *testing.T) {
 	forged, _ := json.Marshal(map[string]any{"v": 1, "plan": "web-9-create", "plan_bytes": pb, "approvals": []string{"bob"},
 		"sigs": map[string][]byte{"bob": sig}, "steps": []map[string]any{{"action": map[string]any{"op": "create", "server": "web-9", "server_type": "cx22", "image": "ubuntu-24.04"}, "state": "pending"}}})
 	blob := strings.TrimSpace(gitInStdin(t, seed.root, forged, "hash-object", "-w", "--stdin"))
-	seed.git("push", "-q", "origin", "main", "vmc/ledger", blob+":refs/vmc/intents/web-9-create")
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+	// The hook refuses an unsigned intent; a server without it would not.
+	behindHook(t, seed.root, origin, "refs/vmc/intents/web-9-create", blob)
 
 	b := &repo{t: t, root: filepath.Join(t.TempDir(), "infra"), env: seed.env}
 	gitIn(t, "", "clone", "-q", origin, b.root)
 	res := b.run("apply", "--pending", "--push", "--key", key("alice"))
-	if res.code == 0 || !strings.Contains(res.err, "plan web-9-create: the intent on the remote does not carry the plan merged on main; not recovered") {
+	if res.code == 0 || !strings.Contains(res.err, "plan web-9-create: the intent on the remote is not an applier's") {
 		t.Fatalf("forged intent not reported:\n%s", res)
 	}
 	if !strings.Contains(res.out, "applied plan web-1-create: succeeded") {
@@ -283,8 +285,9 @@ func machine(t *testing.T, seed *repo, origin string) *repo {
 }
 
 // TestForgedStepsIgnored: an intent ref carrying a real, approved, merged
-// plan but other steps (an extra server) is rebuilt from the plan: only the
-// plan's actions run.
+// plan but other steps (an extra server), not signed by an applier, is
+// ignored (it got past no hook: written behind it): the plan is applied
+// normally, replacing the squatting ref, and only the plan's actions run.
 func TestForgedStepsIgnored(t *testing.T) {
 	t.Parallel()
 	prov, _, seed, origin := pushSetup(t, 20*time.Millisecond)
@@ -298,11 +301,12 @@ func TestForgedStepsIgnored(t *testing.T) {
 		"sigs": map[string][]byte{"bob": sig}, "forced": []string{"web-1"},
 		"steps": []map[string]any{{"action": map[string]any{"op": "create", "server": "evil-1", "server_type": "cx22", "image": "ubuntu-24.04"}, "state": "pending"}}})
 	blob := strings.TrimSpace(gitInStdin(t, seed.root, forged, "hash-object", "-w", "--stdin"))
-	seed.git("push", "-q", "origin", "main", "vmc/ledger", blob+":refs/vmc/intents/web-1-create")
+	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+	behindHook(t, seed.root, origin, "refs/vmc/intents/web-1-create", blob)
 	b := machine(t, seed, origin)
-	out := b.must("apply", "--pending", "--push", "--key", key("alice"))
-	if !strings.Contains(out, "applied plan web-1-create: succeeded (recovered)") {
-		t.Fatalf("the plan was not recovered:\n%s", out)
+	res := b.run("apply", "--pending", "--push", "--key", key("alice"))
+	if !strings.Contains(res.out, "applied plan web-1-create: succeeded -> receipt 1") || strings.Contains(res.out, "recovered") {
+		t.Fatalf("the plan was not applied normally:\n%s", res)
 	}
 	var names []string
 	for _, s := range servers(t, prov) {

@@ -27,23 +27,27 @@ func trustCommands() []*cli.Command {
 				&cli.StringFlag{Name: "at", Usage: "when the key stopped being trustworthy (RFC 3339 UTC; for a compromise, when it happened)"},
 				&cli.StringFlag{Name: "reason", Value: receipt.ReasonRetired, Usage: "compromised or retired"},
 			}
+		case receipt.KeysProvider:
+			return nil
 		default:
 			return []cli.Flag{&cli.StringFlag{Name: "new-key", Required: true, Usage: "the replacement OpenSSH public key (line or file)"}}
 		}
 	}
-	args := map[string]string{receipt.KeysTrust: "PUBKEY", receipt.KeysRevoke: "KID", receipt.KeysRotate: "KID"}
+	args := map[string]string{receipt.KeysTrust: "PUBKEY", receipt.KeysRevoke: "KID", receipt.KeysRotate: "KID", receipt.KeysProvider: "PROVIDER"}
 	usage := map[string]string{
-		receipt.KeysTrust:  "trust a new key with roles",
-		receipt.KeysRevoke: "revoke a key (retired, or compromised from --at)",
-		receipt.KeysRotate: "replace a key: the new key starts when the old one ends",
+		receipt.KeysTrust:    "trust a new key with roles",
+		receipt.KeysRevoke:   "revoke a key (retired, or compromised from --at)",
+		receipt.KeysRotate:   "replace a key: the new key starts when the old one ends",
+		receipt.KeysProvider: "change the provider the ledger pins (.vmc/config.json must then say the same)",
 	}
 	examples := map[string]string{
-		receipt.KeysTrust:  "vmc-git keys trust bob.pub --kid bob --role approver",
-		receipt.KeysRevoke: "vmc-git keys revoke bob --reason compromised --at 2026-11-20T00:00:00Z",
-		receipt.KeysRotate: "vmc-git keys rotate alice --new-key alice-2027.pub",
+		receipt.KeysTrust:    "vmc-git keys trust bob.pub --kid bob --role approver",
+		receipt.KeysRevoke:   "vmc-git keys revoke bob --reason compromised --at 2026-11-20T00:00:00Z",
+		receipt.KeysRotate:   "vmc-git keys rotate alice --new-key alice-2027.pub",
+		receipt.KeysProvider: "vmc-git keys provider hetzner",
 	}
 	var direct, propose []*cli.Command
-	for _, op := range []string{receipt.KeysTrust, receipt.KeysRevoke, receipt.KeysRotate} {
+	for _, op := range []string{receipt.KeysTrust, receipt.KeysRevoke, receipt.KeysRotate, receipt.KeysProvider} {
 		op := op
 		direct = append(direct, &cli.Command{
 			Name: op, Usage: usage[op] + " (one admin: writes the keys receipt now)", ArgsUsage: args[op],
@@ -206,6 +210,8 @@ func trustChange(c *cli.Context, op string) (workspace.TrustChange, error) {
 		tc.KID, tc.At, tc.Reason = c.Args().First(), c.String("at"), c.String("reason")
 	case receipt.KeysRotate:
 		tc.KID, tc.NewKey = c.Args().First(), c.String("new-key")
+	case receipt.KeysProvider:
+		tc.Provider = c.Args().First()
 	}
 	return tc, nil
 }

@@ -40,8 +40,14 @@ signature. The genesis is pinned by --genesis or .vmc/config.json. The last
 verified head is remembered under .git/vmc/: a chain that does not extend it
 (rewritten history) is refused, naming the fork point.
 
+A fresh clone cannot tell a ledger a server rolled back (withholding newer
+receipts and snapshot tags) from a current one: the output names what the
+check relies on, and --min-size N or --checkpoint merkle-N.json (a snapshot
+file obtained elsewhere) refuse a ledger shorter than, or forked from, it.
+
 EXAMPLE:
    vmc-git verify chain --sig
+   vmc-git verify chain --sig --checkpoint merkle-1200.json
    vmc-git verify chain --sig --from 1200 --json`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "sig", Usage: "verify every commit and receipt signature"},
@@ -50,6 +56,8 @@ EXAMPLE:
 			&cli.StringFlag{Name: "genesis", Usage: "pinned genesis blake3 (default: genesis_blake3 in .vmc/config.json)"},
 			&cli.BoolFlag{Name: "no-remember", Usage: "neither check nor update the remembered verified head"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 3) if receipts were signed by a key after its compromise"},
+			&cli.Uint64Flag{Name: "min-size", Usage: "fail (exit 3) if the ledger has fewer than N receipts (a known size: rollback protection)"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "fail (exit 3) unless the ledger extends this merkle-<N>.json snapshot (rollback protection)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -83,11 +91,21 @@ EXAMPLE:
 				}
 				return err
 			}
+			rel, err := ws.CheckRollback(rep, workspace.RollbackCheck{MinSize: c.Uint64("min-size"), CheckpointFile: c.String("checkpoint")})
+			if err != nil {
+				return err
+			}
+			var warnings []string
+			if ferr := workspace.FutureWarning(rep); ferr != nil {
+				warnings = append(warnings, ferr.Error())
+			}
 			if c.Bool("json") {
 				return printJSON(c, struct {
 					OK bool `json:"ok"`
 					*workspace.Report
-				}{true, rep})
+					ReliesOn *workspace.Reliance `json:"relies_on"`
+					Warnings []string            `json:"warnings,omitempty"`
+				}{true, rep, rel, warnings})
 			}
 			sig := "structure and hashes (add --sig for signatures)"
 			if rep.Signatures {
@@ -97,6 +115,17 @@ EXAMPLE:
 				rep.Ledger, rep.Receipts, rep.Checked, rep.From, sig, time.Since(start).Round(time.Millisecond), rep.Head.Seq, rep.Head.Blake3, rep.GenesisBlake3)
 			if opt.Genesis == nil && ws.Config == nil {
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
+			}
+			outf(c, "  relies on: %s: %s, %d receipts", rel.Kind, rel.Source, rel.Size)
+			if rel.Time != "" {
+				outf(c, ", %s", rel.Time)
+			}
+			outf(c, "\n")
+			if rel.Kind == workspace.ReliesSnapshot || rel.Kind == workspace.ReliesTip {
+				outf(c, "  note: a server can serve an older ledger and withhold newer snapshots; give --min-size N or --checkpoint merkle-N.json from another source to refuse that\n")
+			}
+			for _, w := range warnings {
+				outf(c, "  WARNING: %s\n", w)
 			}
 			for _, iv := range rep.Invalidated {
 				outf(c, "  INVALIDATED: receipt %d was signed by %s after its compromise at %s (revoked by receipt %d)\n", iv.Seq, iv.KID, iv.Compromise, iv.RevokedBy)

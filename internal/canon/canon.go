@@ -22,6 +22,21 @@
 //     round-trip digits; 1e+21 and above, below 1e-6 in exponent form).
 //
 // Example: {"b": 2.50, "a": "\u00e9"} canonicalizes to {"a":"é","b":2.5}.
+//
+// # Resource limits
+//
+// Input is hostile (anyone who can push to a ledger repository can put a
+// file there), so what parsing costs is bounded by the input's size:
+//   - Check (and so Unmarshal) streams: it validates a canonical text in one
+//     pass with memory proportional to the nesting depth (at most MaxDepth)
+//     and the longest string, never building a tree;
+//   - DecodeStrict streams the strictness checks too, keeping one key set per
+//     open object for the duplicate check;
+//   - Canonicalize builds a tree, of at most one node per two input bytes.
+//
+// Callers bound the input before calling (each file format in vmc-git names
+// its own maximum size); this package bounds depth and never allocates more
+// than a small multiple of the input.
 package canon
 
 import (
@@ -74,20 +89,253 @@ func Canonicalize(b []byte) ([]byte, error) {
 
 // Check reports whether b is a strictly valid JSON text already in canonical
 // form. It returns a *SyntaxError for bad JSON and an error wrapping
-// ErrNotCanonical, with the offset of the first differing byte, otherwise.
+// ErrNotCanonical, with the offset of the first non-canonical byte,
+// otherwise. It streams: no tree is built (see Resource limits).
 func Check(b []byte) error {
-	c, err := Canonicalize(b)
-	if err != nil {
+	return validate(b, true)
+}
+
+// validate checks b in one pass: strict JSON and, with canonical, canonical
+// form too (which makes object keys strictly increasing, so no duplicate
+// check is needed).
+func validate(b []byte, canonical bool) error {
+	v := validator{parser: parser{in: b}, canonical: canonical}
+	if err := v.ws(); err != nil {
 		return err
 	}
-	if !bytes.Equal(c, b) {
-		i := 0
-		for i < len(c) && i < len(b) && c[i] == b[i] {
-			i++
+	if err := v.value(0); err != nil {
+		return err
+	}
+	if !canonical {
+		v.skipWS()
+	}
+	if v.pos != len(v.in) {
+		if canonical && isWS(v.in[v.pos]) {
+			return v.notCanonical(v.pos, "whitespace")
 		}
-		return fmt.Errorf("%w: first difference at byte %d", ErrNotCanonical, i)
+		return v.errf("trailing data after JSON value")
 	}
 	return nil
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+type validator struct {
+	parser
+	canonical bool
+	scratch   bytes.Buffer
+}
+
+func (v *validator) notCanonical(at int, what string) error {
+	return fmt.Errorf("%w: first difference at byte %d (%s)", ErrNotCanonical, at, what)
+}
+
+// ws skips whitespace; in canonical mode whitespace is itself the error
+// (the strict syntax error takes precedence when the text is bad anyway).
+func (v *validator) ws() error {
+	if v.pos < len(v.in) && isWS(v.in[v.pos]) {
+		if v.canonical {
+			return v.notCanonical(v.pos, "whitespace")
+		}
+		v.skipWS()
+	}
+	return nil
+}
+
+func (v *validator) value(depth int) error {
+	if v.pos >= len(v.in) {
+		return v.errf("unexpected end of input")
+	}
+	switch c := v.in[v.pos]; {
+	case c == '{' || c == '[':
+		if depth >= MaxDepth {
+			return v.errf("nesting deeper than %d", MaxDepth)
+		}
+		if c == '{' {
+			return v.object(depth + 1)
+		}
+		return v.array(depth + 1)
+	case c == '"':
+		_, err := v.str()
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := v.pos
+		if v.simpleInt() {
+			return nil
+		}
+		n, err := v.number()
+		if err != nil {
+			return err
+		}
+		if v.canonical {
+			if f := FormatNumber(n.num); f != string(v.in[start:v.pos]) {
+				return v.notCanonical(start+firstDiff(f, v.in[start:v.pos]), "number form")
+			}
+		}
+		return nil
+	case c == 't':
+		_, err := v.literal("true", kTrue)
+		return err
+	case c == 'f':
+		_, err := v.literal("false", kFalse)
+		return err
+	case c == 'n':
+		_, err := v.literal("null", kNull)
+		return err
+	default:
+		return v.errf("unexpected character %q", c)
+	}
+}
+
+// simpleInt consumes a short integer that is canonical as written (no
+// leading zero, no fraction or exponent, at most 15 digits, not -0): the
+// common case, checked without converting it.
+func (v *validator) simpleInt() bool {
+	in, i := v.in, v.pos
+	if i < len(in) && in[i] == '-' {
+		i++
+	}
+	d := i
+	for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+		i++
+	}
+	n := i - d
+	switch {
+	case n == 0 || n > 15 || (in[d] == '0' && (n > 1 || d > v.pos)):
+		return false
+	case i < len(in) && (in[i] == '.' || in[i] == 'e' || in[i] == 'E'):
+		return false
+	}
+	v.pos = i
+	return true
+}
+
+func firstDiff(a string, b []byte) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// str parses a string and, in canonical mode, requires its canonical escaping.
+func (v *validator) str() (string, error) {
+	start := v.pos
+	s, err := v.string()
+	if err != nil || !v.canonical {
+		return s, err
+	}
+	v.scratch.Reset()
+	writeString(&v.scratch, s)
+	if got := v.in[start:v.pos]; !bytes.Equal(v.scratch.Bytes(), got) {
+		return s, v.notCanonical(start+firstDiff(v.scratch.String(), got), "string escaping")
+	}
+	return s, nil
+}
+
+func (v *validator) object(depth int) error {
+	v.pos++ // '{'
+	var seen map[string]bool
+	if !v.canonical {
+		seen = map[string]bool{}
+	}
+	prev, first := "", true
+	if err := v.ws(); err != nil {
+		return err
+	}
+	if v.pos < len(v.in) && v.in[v.pos] == '}' {
+		v.pos++
+		return nil
+	}
+	for {
+		if err := v.ws(); err != nil {
+			return err
+		}
+		if v.pos >= len(v.in) || v.in[v.pos] != '"' {
+			return v.errf("expected string for object key")
+		}
+		keyAt := v.pos
+		k, err := v.str()
+		if err != nil {
+			return err
+		}
+		if v.canonical {
+			if !first && !lessUTF16(prev, k) {
+				if prev == k {
+					return &SyntaxError{Offset: keyAt, Msg: fmt.Sprintf("duplicate object key %q", k)}
+				}
+				return v.notCanonical(keyAt, "object keys out of order")
+			}
+			prev, first = k, false
+		} else {
+			if seen[k] {
+				return &SyntaxError{Offset: keyAt, Msg: fmt.Sprintf("duplicate object key %q", k)}
+			}
+			seen[k] = true
+		}
+		if err := v.ws(); err != nil {
+			return err
+		}
+		if v.pos >= len(v.in) || v.in[v.pos] != ':' {
+			return v.errf("expected ':' after object key")
+		}
+		v.pos++
+		if err := v.ws(); err != nil {
+			return err
+		}
+		if err := v.value(depth); err != nil {
+			return err
+		}
+		if err := v.ws(); err != nil {
+			return err
+		}
+		if v.pos >= len(v.in) {
+			return v.errf("unexpected end of input in object")
+		}
+		switch v.in[v.pos] {
+		case ',':
+			v.pos++
+		case '}':
+			v.pos++
+			return nil
+		default:
+			return v.errf("expected ',' or '}' in object")
+		}
+	}
+}
+
+func (v *validator) array(depth int) error {
+	v.pos++ // '['
+	if err := v.ws(); err != nil {
+		return err
+	}
+	if v.pos < len(v.in) && v.in[v.pos] == ']' {
+		v.pos++
+		return nil
+	}
+	for {
+		if err := v.ws(); err != nil {
+			return err
+		}
+		if err := v.value(depth); err != nil {
+			return err
+		}
+		if err := v.ws(); err != nil {
+			return err
+		}
+		if v.pos >= len(v.in) {
+			return v.errf("unexpected end of input in array")
+		}
+		switch v.in[v.pos] {
+		case ',':
+			v.pos++
+		case ']':
+			v.pos++
+			return nil
+		default:
+			return v.errf("expected ',' or ']' in array")
+		}
+	}
 }
 
 // Marshal encodes v with encoding/json and returns the canonical form.
@@ -112,7 +360,7 @@ func Unmarshal(b []byte, v any) error {
 // trailing data, without requiring canonical form. Use it for inputs that
 // are not hashed (configuration, flags given as JSON).
 func DecodeStrict(b []byte, v any) error {
-	if _, err := Canonicalize(b); err != nil { // duplicate keys, bad UTF-8 ...
+	if err := validate(b, false); err != nil { // duplicate keys, bad UTF-8 ...
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -164,6 +164,14 @@ func FuzzCanonicalize(f *testing.F) {
 	f.Add([]byte(`{"a":[1,2,{"b":null}],"c":"\ud83d\ude02"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Canonicalize(b)
+		// The streaming checks agree with the tree: Check passes exactly the
+		// canonical texts, DecodeStrict's strictness exactly the parsable ones.
+		if cerr := Check(b); (cerr == nil) != (err == nil && bytes.Equal(c, b)) {
+			t.Fatalf("Check says %v, Canonicalize %v (equal %v)\n%q", cerr, err, bytes.Equal(c, b), b)
+		}
+		if verr := validate(b, false); (verr == nil) != (err == nil) {
+			t.Fatalf("strict validation says %v, Canonicalize %v\n%q", verr, err, b)
+		}
 		if err != nil {
 			return
 		}
@@ -179,4 +187,19 @@ func FuzzCanonicalize(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestCheckStreams: checking a large canonical array allocates a small,
+// fixed amount, not a tree node per element (the memory bomb a push could
+// carry in a 17 KB compressed blob).
+func TestCheckStreams(t *testing.T) {
+	big := append([]byte("["), bytes.Repeat([]byte("0,"), 1<<20)...)
+	big[len(big)-1] = ']'
+	if err := Check(big); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(3, func() { Check(big) })
+	if allocs > 64 {
+		t.Fatalf("Check of a 2 MiB array made %v allocations, want a fixed few", allocs)
+	}
 }

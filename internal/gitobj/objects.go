@@ -40,7 +40,13 @@ type Store struct {
 // Get returns the content of object h, which must be of type want. The
 // bytes may be shared with a cache: callers must not modify them.
 func (s *Store) Get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
-	typ, b, err := s.getAny(h)
+	return s.GetLimit(h, want, DefaultLimit(want))
+}
+
+// GetLimit is Get with a size limit, checked from the object's header
+// before it is inflated (see the limits in limits.go).
+func (s *Store) GetLimit(h plumbing.Hash, want plumbing.ObjectType, limit int64) ([]byte, error) {
+	typ, b, err := s.getAnyLimit(h, limit)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return nil, fmt.Errorf("%s object %s: not in the repository", want, h)
@@ -56,23 +62,27 @@ func (s *Store) Get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
 // getAny looks in the packs, then among loose objects, then in packs added
 // since, then asks go-git.
 func (s *Store) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	return s.getAnyLimit(h, maxObjectSize)
+}
+
+func (s *Store) getAnyLimit(h plumbing.Hash, limit int64) (plumbing.ObjectType, []byte, error) {
 	if s.packs == nil {
 		s.packs = &packReader{dir: filepath.Join(s.ObjectsDir, "pack")}
 		if _, err := s.packs.load(); err != nil {
 			return 0, nil, err
 		}
 	}
-	if typ, b, ok, err := s.packs.Get(h); ok || err != nil {
+	if typ, b, ok, err := s.packs.Get(h, limit, 0); ok || err != nil {
 		return typ, b, err
 	}
-	typ, b, err := s.loose(h)
+	typ, b, err := s.loose(h, limit)
 	if !errors.Is(err, os.ErrNotExist) {
 		return typ, b, err
 	}
 	if added, err := s.packs.load(); err != nil {
 		return 0, nil, err
 	} else if added {
-		if typ, b, ok, err := s.packs.Get(h); ok || err != nil {
+		if typ, b, ok, err := s.packs.Get(h, limit, 0); ok || err != nil {
 			return typ, b, err
 		}
 	}
@@ -85,6 +95,9 @@ func (s *Store) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 		return 0, nil, err
 	}
 	defer r.Close()
+	if o.Size() > limit {
+		return 0, nil, &TooLargeError{Size: o.Size(), Limit: limit}
+	}
 	b = make([]byte, o.Size())
 	if _, err := io.ReadFull(r, b); err != nil {
 		return 0, nil, err
@@ -93,7 +106,7 @@ func (s *Store) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 }
 
 // loose reads a loose object; the error is os.ErrNotExist if there is none.
-func (s *Store) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+func (s *Store) loose(h plumbing.Hash, limit int64) (plumbing.ObjectType, []byte, error) {
 	hx := h.String()
 	f, err := os.Open(filepath.Join(s.ObjectsDir, hx[:2], hx[2:]))
 	if err != nil {
@@ -123,8 +136,11 @@ func (s *Store) loose(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 		return 0, nil, fmt.Errorf("loose object: %w", err)
 	}
 	size, err := strconv.ParseInt(string(hdr[sp+1:nul]), 10, 64)
-	if err != nil || size < 0 || size > maxObjectSize {
+	if err != nil || size < 0 {
 		return 0, nil, errors.New("loose object: bad size")
+	}
+	if size > limit {
+		return 0, nil, &TooLargeError{Size: size, Limit: limit}
 	}
 	b := make([]byte, size)
 	got := copy(b, hdr[nul+1:n])

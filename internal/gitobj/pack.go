@@ -28,6 +28,9 @@ const (
 
 	// maxDeltaDepth bounds delta chains, as git's pack.depth does.
 	maxDeltaDepth = 50
+	// maxReadDeltaDepth bounds the chains the reader follows, OFS_DELTA and
+	// REF_DELTA alike (room for repositories repacked with a deeper --depth).
+	maxReadDeltaDepth = 10 * maxDeltaDepth
 	// deltaCandidates is how many recent trees are tried as delta bases:
 	// the trees of the previous commit, which a new commit's trees extend.
 	deltaCandidates = 8
@@ -484,10 +487,14 @@ func (p *packIndex) find(id plumbing.Hash) int64 {
 }
 
 // Get returns the type and content of id if it is in a pack.
-func (r *packReader) Get(id plumbing.Hash) (plumbing.ObjectType, []byte, bool, error) {
+//
+// limit bounds the object's size (checked before inflating); depth counts
+// the deltas already followed to reach it, so that a chain of REF_DELTAs is
+// bounded like a chain of OFS_DELTAs.
+func (r *packReader) Get(id plumbing.Hash, limit int64, depth int) (plumbing.ObjectType, []byte, bool, error) {
 	for _, p := range r.packs {
 		if off := p.find(id); off >= 0 {
-			typ, b, err := r.at(p, off, 0)
+			typ, b, err := r.at(p, off, depth, limit)
 			if err != nil {
 				return 0, nil, true, fmt.Errorf("%s: %w", filepath.Base(p.pack.Name()), err)
 			}
@@ -498,12 +505,15 @@ func (r *packReader) Get(id plumbing.Hash) (plumbing.ObjectType, []byte, bool, e
 }
 
 // at reads and resolves the object at off in p.
-func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType, []byte, error) {
+func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbing.ObjectType, []byte, error) {
 	if e, ok := r.cache.get(p, off); ok {
+		if int64(len(e.data)) > limit {
+			return 0, nil, &TooLargeError{Size: int64(len(e.data)), Limit: limit}
+		}
 		return e.typ, e.data, nil
 	}
-	if depth > 10*maxDeltaDepth {
-		return 0, nil, errors.New("delta chain too long")
+	if depth > maxReadDeltaDepth {
+		return 0, nil, fmt.Errorf("object at %d: delta chain longer than %d", off, maxReadDeltaDepth)
 	}
 	r.br.seek(p.pack, off)
 	c, err := r.br.ReadByte()
@@ -549,8 +559,15 @@ func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType
 	default:
 		return 0, nil, fmt.Errorf("object at %d: unknown pack object type %d", off, typ)
 	}
-	if size > maxObjectSize {
+	isDelta := typ == packOFSDelta || typ == packREFDelta
+	switch {
+	case size > maxObjectSize:
 		return 0, nil, fmt.Errorf("object at %d: %d bytes is too large for a ledger", off, size)
+	case !isDelta && size > limit:
+		return 0, nil, &TooLargeError{Size: size, Limit: limit}
+	case isDelta && size > 2*limit+64:
+		// A delta is at most about its target's size plus its opcodes.
+		return 0, nil, &TooLargeError{Size: size, Limit: limit}
 	}
 	data := make([]byte, size)
 	if err := r.inflate(data); err != nil {
@@ -559,11 +576,17 @@ func (r *packReader) at(p *packIndex, off int64, depth int) (plumbing.ObjectType
 	objType := plumbing.ObjectType(typ)
 	if typ == packOFSDelta || typ == packREFDelta {
 		var base []byte
+		// Git deltas an object only against one of similar size (at most
+		// 32 times larger): bound the base accordingly.
+		baseLimit := min(32*limit, maxObjectSize)
+		if tgt := deltaTarget(data); tgt > limit {
+			return 0, nil, &TooLargeError{Size: tgt, Limit: limit}
+		}
 		if typ == packOFSDelta {
-			objType, base, err = r.at(p, baseOff, depth+1)
+			objType, base, err = r.at(p, baseOff, depth+1, baseLimit)
 		} else {
 			var found bool
-			objType, base, found, err = r.Get(baseID)
+			objType, base, found, err = r.Get(baseID, baseLimit, depth+1)
 			if err == nil && !found {
 				err = fmt.Errorf("delta base %s not in a pack", baseID)
 			}
@@ -671,6 +694,19 @@ const (
 	packREFDelta  = 7
 	maxObjectSize = 1 << 30
 )
+
+// deltaTarget reads the target size from a delta's header.
+func deltaTarget(delta []byte) int64 {
+	_, n := binary.Uvarint(delta)
+	if n <= 0 {
+		return -1
+	}
+	t, m := binary.Uvarint(delta[n:])
+	if m <= 0 || t > maxObjectSize {
+		return maxObjectSize + 1
+	}
+	return int64(t)
+}
 
 // applyDelta applies a git delta to base.
 func applyDelta(base, delta []byte) ([]byte, error) {

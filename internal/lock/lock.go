@@ -6,7 +6,7 @@
 // when its process is gone (same host, pid not alive) or it is older than
 // MaxAge; a stale lock is taken over. Force breaks a live lock; the caller
 // records that in its receipt. Across machines, locks are refs on the remote
-// (RefPrefix + <server>), which package apply handles; CheckServerName is
+// (refs/vmc/locks/<server>, package apply/remoteref); CheckServerName is
 // the rule for the server names both use.
 package lock
 

@@ -6,13 +6,12 @@ import (
 	"strings"
 )
 
-// Names. A server name is a lock file name (<dir>/<server>.lock) here and a
-// ref component across machines (RefPrefix + server), so CheckServerName,
-// the one rule for server names, lives beside them.
+// Names. A server name is a lock file name here (<dir>/<server>.lock) and a
+// ref component across machines (refs/vmc/locks/<server>, package
+// apply/remoteref), so CheckServerName, the one rule for server names,
+// lives beside the lock file names; this leaf is what provider, hooks and
+// apply can all import.
 const (
-	// RefPrefix names the cross-machine server locks on the shared remote:
-	// refs/vmc/locks/<server>.
-	RefPrefix = "refs/vmc/locks/"
 	// FileSuffix ends a lock file's name: <server>.lock.
 	FileSuffix = ".lock"
 	// MaxServerNameLen bounds a server name (an RFC 1123 host name label).

@@ -1,0 +1,218 @@
+package plans
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vmc-git/vmc-git/keys"
+)
+
+// The plans/ tree on the main branch: the one rule, used by the pre-receive
+// hook (every push to main), by apply --pending and by the review check.
+//
+//	plans/<id>.json               a regular file (mode 100644), at most MaxSize
+//	                              bytes, holding a canonical plan whose id is <id>
+//	plans/<id>.approvals/         a directory (mode 40000) beside its plan
+//	plans/<id>.approvals/<kid>.sig  regular files of at most MaxApprovalSize
+//	                              bytes, at most MaxApprovals of them
+//
+// Nothing else: no other names, no executables, symlinks, gitlinks
+// (submodules) or nested directories. Once merged, a plan file never changes
+// or goes away, and approvals are add-only.
+const (
+	// ModeFile and ModeDir are the only git modes allowed under plans/.
+	ModeFile = "100644"
+	ModeDir  = "40000"
+	// MaxApprovalSize bounds one approval file (an armored SSHSIG is ~300 bytes).
+	MaxApprovalSize = 16 << 10
+	// MaxApprovals bounds the approval files of one plan.
+	MaxApprovals = 64
+)
+
+// TreeEntry is one entry of a git tree as the plan-tree rule sees it.
+type TreeEntry struct {
+	Mode string // git's octal mode, e.g. "100644", "40000", "160000"
+	Name string
+	ID   string // the object id, hex
+}
+
+// TreeReader reads the objects a plans/ tree names. Blob must refuse a blob
+// larger than limit before reading it.
+type TreeReader interface {
+	Tree(id string) ([]TreeEntry, error)
+	Blob(id string, limit int64) ([]byte, error)
+}
+
+// EntryError is one bad entry under plans/.
+type EntryError struct {
+	Path string // e.g. plans/web-1.approvals/bob.sig
+	Plan string // the plan id the entry belongs to ("" if none can be told)
+	Err  error
+}
+
+func (e *EntryError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// ErrImmutable is a change to a merged plan or approval.
+var ErrImmutable = errors.New("merged plans are immutable and approvals add-only")
+
+func find(es []TreeEntry, name string) (TreeEntry, bool) {
+	for _, e := range es {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return TreeEntry{}, false
+}
+
+// PlanOfEntry returns the plan id a plans/ entry name belongs to, and
+// whether it names the approvals directory.
+func PlanOfEntry(name string) (id string, approvals bool, ok bool) {
+	if id, ok := strings.CutSuffix(name, ".json"); ok && ValidID(id) == nil {
+		return id, false, true
+	}
+	if id, ok := strings.CutSuffix(name, ApprovalsSuffix); ok && ValidID(id) == nil {
+		return id, true, true
+	}
+	return "", false, false
+}
+
+// CheckTreeChange checks a change of the main branch's plans/ tree from old
+// to new (tree ids; "" when absent): old entries unchanged (approvals only
+// added), every new entry valid by the rule above, plans for ledgerID (if
+// not ""). It returns the first problem.
+func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
+	var olds, news []TreeEntry
+	var err error
+	if old != "" {
+		if olds, err = r.Tree(old); err != nil {
+			return fmt.Errorf("%s/: %w", Dir, err)
+		}
+	}
+	if new != "" {
+		if news, err = r.Tree(new); err != nil {
+			return fmt.Errorf("%s/: %w", Dir, err)
+		}
+	}
+	for _, o := range olds {
+		n, ok := find(news, o.Name)
+		switch {
+		case !ok:
+			return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("removed: %w", ErrImmutable)}
+		case o.Mode != n.Mode:
+			return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("mode changed from %s to %s: %w", o.Mode, n.Mode, ErrImmutable)}
+		case o.ID == n.ID:
+		case o.Mode == ModeDir:
+			if _, isApprovals, ok := PlanOfEntry(o.Name); !ok || !isApprovals {
+				return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("changed: %w", ErrImmutable)}
+			}
+			if err := checkApprovalsChange(r, o, n); err != nil {
+				return err
+			}
+		default:
+			return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("changed after merge: %w (make a new plan)", ErrImmutable)}
+		}
+	}
+	for _, n := range news {
+		if _, ok := find(olds, n.Name); ok {
+			continue
+		}
+		if err := CheckEntry(r, news, n, ledgerID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
+	id, _, _ := PlanOfEntry(o.Name)
+	oa, err := r.Tree(o.ID)
+	if err != nil {
+		return &EntryError{Dir + "/" + o.Name, id, err}
+	}
+	na, err := r.Tree(n.ID)
+	if err != nil {
+		return &EntryError{Dir + "/" + n.Name, id, err}
+	}
+	if len(na) > MaxApprovals {
+		return &EntryError{Dir + "/" + n.Name, id, fmt.Errorf("%d approvals, more than %d", len(na), MaxApprovals)}
+	}
+	for _, x := range oa {
+		if y, ok := find(na, x.Name); !ok || y.ID != x.ID || y.Mode != x.Mode {
+			return &EntryError{Dir + "/" + o.Name + "/" + x.Name, id, fmt.Errorf("changed or removed: %w", ErrImmutable)}
+		}
+	}
+	for _, y := range na {
+		if _, ok := find(oa, y.Name); !ok {
+			if err := checkApproval(r, n.Name, y); err != nil {
+				return &EntryError{Dir + "/" + n.Name + "/" + y.Name, id, err}
+			}
+		}
+	}
+	return nil
+}
+
+func checkApproval(r TreeReader, dir string, e TreeEntry) error {
+	kid, ok := strings.CutSuffix(e.Name, ".sig")
+	switch {
+	case !ok || keys.ValidKID(kid) != nil:
+		return fmt.Errorf("not an approval: %s/ holds only <kid>.sig files", dir)
+	case e.Mode != ModeFile:
+		return fmt.Errorf("mode %s: an approval is a regular file (mode %s)", e.Mode, ModeFile)
+	}
+	if _, err := r.Blob(e.ID, MaxApprovalSize); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CheckEntry checks one entry of a plans/ tree (es is the whole tree, for
+// the approvals directory's plan): the rule in the file comment.
+func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) error {
+	path := Dir + "/" + e.Name
+	id, isApprovals, ok := PlanOfEntry(e.Name)
+	if !ok {
+		return &EntryError{path, "", fmt.Errorf("%s/ holds only <id>.json files and <id>%s/ directories", Dir, ApprovalsSuffix)}
+	}
+	fail := func(format string, a ...any) error { return &EntryError{path, id, fmt.Errorf(format, a...)} }
+	if isApprovals {
+		if e.Mode != ModeDir {
+			return fail("mode %s: an approvals entry is a directory (mode %s)", e.Mode, ModeDir)
+		}
+		if _, ok := find(es, id+".json"); !ok {
+			return fail("approvals without the plan %s/%s.json", Dir, id)
+		}
+		as, err := r.Tree(e.ID)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if len(as) > MaxApprovals {
+			return fail("%d approvals, more than %d", len(as), MaxApprovals)
+		}
+		for _, a := range as {
+			if err := checkApproval(r, e.Name, a); err != nil {
+				return &EntryError{path + "/" + a.Name, id, err}
+			}
+		}
+		return nil
+	}
+	if e.Mode != ModeFile {
+		return fail("mode %s: a plan is a regular file (mode %s)", e.Mode, ModeFile)
+	}
+	b, err := r.Blob(e.ID, MaxSize)
+	if err != nil {
+		return fail("%v", err)
+	}
+	p, err := Parse(b)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if p.ID != id {
+		return fail("plan id %s does not match the file name", p.ID)
+	}
+	if ledgerID != "" && p.Ledger != ledgerID {
+		return fail("plan for ledger %s, this repository is %s", p.Ledger, ledgerID)
+	}
+	return nil
+}
