@@ -583,6 +583,11 @@ func (c *checker) plansTree(commit plumbing.Hash, strict bool) (string, error) {
 // treeReader reads plan trees for plans.CheckTreeChange.
 type treeReader struct{ l *gitledger.Ledger }
 
+// PlanTrees reads the plans/ trees of l's repository for the plan-tree rule
+// (plans.CheckTreeChange, plans.CheckEntry), bounded as the hook reads
+// them: the one reader for the hook, review and apply --pending.
+func PlanTrees(l *gitledger.Ledger) plans.TreeReader { return treeReader{l} }
+
 func (r treeReader) Tree(id string) ([]plans.TreeEntry, error) {
 	es, err := r.l.ReadTree(plumbing.NewHash(id))
 	if err != nil {

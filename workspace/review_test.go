@@ -50,6 +50,13 @@ func TestReview(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(w.root, "plans", "web-2-create.json"))
 			os.WriteFile(filepath.Join(w.root, "plans", "web-3-create.json"), b, 0o644)
 		}, "plan id web-2-create must match the file name (plans/web-2-create.json)"},
+		{"executable plan", func() {
+			os.Chmod(filepath.Join(w.root, "plans", "web-2-create.json"), 0o755)
+		}, "plans/web-2-create.json: mode 100755: a plan is a regular file (mode 100644)"},
+		{"approvals without their plan", func() {
+			os.MkdirAll(filepath.Join(w.root, "plans", "web-7-create.approvals"), 0o755)
+			os.WriteFile(filepath.Join(w.root, "plans", "web-7-create.approvals", "bob.sig"), []byte("x"), 0o644)
+		}, "plans/web-7-create.approvals: approvals without the plan plans/web-7-create.json"},
 		{"already applied", func() {
 			// The applied plan's file, re-added on a branch that deleted it.
 			w.git("rm", "-q", "plans/web-1-create.json")
