@@ -135,8 +135,17 @@ func receiptHead(rc *receipt.Receipt, b []byte) string {
 
 // MakeSnapshot computes the snapshot of the first size receipts (0: all),
 // signs its checkpoint and, with tag, creates the signed tag. It saves the
-// compact range for the next run.
+// compact range for the next run. Under a witness policy use
+// MakeCosignedSnapshot.
 func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool, now time.Time) (*SnapshotResult, error) {
+	return l.MakeCosignedSnapshot(s, kid, size, tag, now, nil)
+}
+
+// MakeCosignedSnapshot is MakeSnapshot with witnesses: when tag is set and
+// the trust state at receipt size-1 names witnesses, cosign gathers their
+// cosignatures into the tag's checkpoint (witness.go); with
+// witness_threshold N > 0 no tag is written without N of them.
+func (l *Ledger) MakeCosignedSnapshot(s *keys.Signer, kid string, size uint64, tag bool, now time.Time, cosign CosignFunc) (*SnapshotResult, error) {
 	r, err := l.NewReader()
 	if err != nil {
 		return nil, err
@@ -179,6 +188,10 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 		return nil, err
 	}
 	if tag {
+		if err := l.witnessTag(res, s, kid, cp, r, cosign); err != nil {
+			return nil, err
+		}
+		signed = []byte(res.Checkpoint)
 		if _, err := l.repo.Storer.Reference(SnapshotTagRef(size)); err == nil {
 			return nil, fmt.Errorf("tag %s already exists: snapshot tags are never moved or rewritten", merkle.TagName(size))
 		}
@@ -459,6 +472,9 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	}
 	if cp.Origin != r.Tip.Head.Ledger {
 		return fail("checkpoint origin %q, want the ledger id %q", cp.Origin, r.Tip.Head.Ledger)
+	}
+	if err := checkTagWitnesses(trust, []byte(ti.message), time.Unix(ti.when, 0)); err != nil {
+		return fail("%v", err)
 	}
 	if cp.Size != size {
 		return fail("checkpoint size %d in tag of size %d", cp.Size, size)

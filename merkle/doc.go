@@ -61,6 +61,11 @@
 // from an Ed25519 public key and a signing function (an ssh-agent key),
 // key hash = first 4 bytes big-endian of SHA-256(name || "\n" || 0x01 ||
 // pub); VerifierKey gives the matching "<name>+<hash>+<base64 key>" string.
+// A snapshot note may carry several signatures: the signer's as <kid> and,
+// under a witness policy, again as <origin> plus witness cosignatures
+// (package witness); OpenCheckpoint ignores the ones it has no key for.
+// CheckContains checks that a ledger contains a checkpoint known from
+// elsewhere and returns a *RollbackError (both sizes and roots) if not.
 //
 // # Files
 //

@@ -72,8 +72,13 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 			}
 		}
 	}
-	// The servers.
-	for _, st := range p.Actions {
+	// The servers: each first step's expectation (later steps on a server
+	// expect what the steps before them leave).
+	first := p.firstSteps()
+	for i, st := range p.Actions {
+		if !first[i] {
+			continue
+		}
 		name := st.Action.Server
 		s, err := prov.Server(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {

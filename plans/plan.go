@@ -17,9 +17,12 @@
 //	 "summary":"create web-1 (cx22, ubuntu-24.04, fsn1)","v":1}
 //
 // Each action (provider.Action) carries what the dry run found on its server:
-// whether it exists and, if so, its id, status, type and labels. A plan names
-// each server at most once, so every expectation is about the state before
-// the plan. ledger_head is the ledger receipt the plan was made against.
+// whether it exists and, if so, its id, status, type and labels. A server may
+// appear in several steps (poweroff, then resize) unless an earlier step
+// creates, deletes or renames it; the first step's expectation is the state
+// before the plan, a later one's the state the steps before it leave
+// (Simulate; see dryrun.go). ledger_head is the ledger receipt the plan was
+// made against.
 //
 // # Staleness
 //
@@ -216,15 +219,10 @@ func (p *Plan) Validate() error {
 	if len(p.Actions) == 0 || len(p.Actions) > MaxActions {
 		return fail("%d actions, want 1 to %d", len(p.Actions), MaxActions)
 	}
-	seen := map[string]bool{}
 	for i, s := range p.Actions {
 		if err := s.Action.Validate(); err != nil {
 			return fail("action %d: %v", i, err)
 		}
-		if seen[s.Action.Server] {
-			return fail("action %d: server %s appears twice (one action per server per plan)", i, s.Action.Server)
-		}
-		seen[s.Action.Server] = true
 		e := s.Expect
 		if len(s.Action.Labels) > MaxLabels || len(e.Labels) > MaxLabels {
 			return fail("action %d: more than %d labels", i, MaxLabels)
@@ -238,6 +236,9 @@ func (p *Plan) Validate() error {
 			}
 			return fail("action %d: %s expects server %s to exist", i, s.Action.Op, s.Action.Server)
 		}
+	}
+	if err := p.checkRepeats(); err != nil {
+		return fail("%v", err)
 	}
 	return nil
 }
@@ -322,7 +323,10 @@ type Request struct {
 }
 
 // Make is the dry run: it reads every target server from the provider,
-// records what it found, and returns the plan. It changes nothing.
+// records what it found, checks each action against the provider's
+// catalogue when prov is also a provider.Catalog (see dryrun.go), and
+// returns the plan. It changes nothing. A step on a server an earlier step
+// acts on is planned against the state that step leaves (Simulate).
 func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, error) {
 	if len(req.Actions) == 0 {
 		return nil, errors.New("plan: no actions")
@@ -337,9 +341,31 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 		p.ID = NewID(req.Actions[0], now)
 	}
 	var sums []string
+	cat, _ := prov.(provider.Catalog)
+	planned := map[string]int{} // server -> index of the last step on it
+	locs := map[string]string{} // server -> location
 	for i, a := range req.Actions {
 		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("action %d: %w", i, err)
+		}
+		if j, again := planned[a.Server]; again && a.Server != "" {
+			prev := p.Actions[j]
+			if endsIdentity(prev.Action.Op) || a.Op == provider.OpCreate {
+				return nil, fmt.Errorf("%w: action %d: server %s appears again after action %d (%s); a create, delete or rename ends a server's steps",
+					ErrDryRun, i, a.Server, j, prev.Action.Op)
+			}
+			e := p.Simulate(prev.Expect, prev.Action)
+			s := &provider.Server{ID: e.ServerID, Name: a.Server, Status: e.Status, ServerType: e.ServerType, Labels: e.Labels,
+				Location: locs[a.Server]}
+			if cat != nil {
+				if err := checkAction(ctx, cat, a, s, now); err != nil {
+					return nil, err
+				}
+			}
+			planned[a.Server] = len(p.Actions)
+			p.Actions = append(p.Actions, Step{Action: a, Expect: e})
+			sums = append(sums, Describe(a))
+			continue
 		}
 		s, err := prov.Server(ctx, a.Server)
 		switch {
@@ -359,6 +385,15 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 				return nil, fmt.Errorf("%w: server name %s is taken (id %d)", ErrDryRun, a.NewName, other.ID)
 			}
 		}
+		if cat != nil {
+			if err := checkAction(ctx, cat, a, s, now); err != nil {
+				return nil, err
+			}
+		}
+		if s != nil {
+			locs[a.Server] = s.Location
+		}
+		planned[a.Server] = len(p.Actions)
 		p.Actions = append(p.Actions, Step{Action: a, Expect: ExpectOf(s)})
 		sums = append(sums, Describe(a))
 	}

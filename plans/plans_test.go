@@ -219,7 +219,12 @@ func TestParseRejects(t *testing.T) {
 			as := m["actions"].([]any)
 			m["actions"] = append(as, map[string]any{"action": map[string]any{"op": "reboot", "server": "web-1"},
 				"expect": map[string]any{"exists": true, "server_id": 42}})
-		}), "appears twice"},
+		}), "must be the state action 0 leaves"},
+		{"step after a create", m(create, func(m map[string]any) {
+			as := m["actions"].([]any)
+			m["actions"] = append(as, map[string]any{"action": map[string]any{"op": "reboot", "server": "web-1"},
+				"expect": map[string]any{"exists": true, "server_id": 42}})
+		}), "appears again after action 0 creates it"},
 	}
 	seen := map[string]string{}
 	for _, c := range cases {
@@ -343,6 +348,7 @@ type world struct {
 	bob    *keys.Signer // approver
 	carol  *keys.Signer // applier only: her approvals do not count
 	locks  *lock.Locks
+	url    string // the sandbox's API
 }
 
 const testLedger = "example.com/test/infra"
@@ -395,6 +401,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
+	w.url = url
 	if w.prov, err = provider.New(provider.Config{Token: "test-token", Endpoint: url, PollInterval: 5 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}

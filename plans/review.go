@@ -33,6 +33,9 @@ type PlanReview struct {
 	NowError  string                      `json:"current_error,omitempty"`
 	Approvals ApprovalStatus              `json:"approvals"`
 	Stale     []string                    `json:"stale,omitempty"`
+	// Refused lists the steps the provider's catalogue refuses now
+	// (CheckCatalog): apply would fail them.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // OK reports whether the pull request breaks no rule.
@@ -69,6 +72,8 @@ func (r *Review) render(fold bool) string {
 	for _, p := range r.Plans {
 		status := ":white_check_mark: ready to apply once merged"
 		switch {
+		case len(p.Refused) > 0:
+			status = ":x: the provider would refuse it"
 		case len(p.Stale) > 0:
 			status = ":warning: stale: apply would refuse it"
 		case !p.Approvals.Approved():
@@ -82,6 +87,12 @@ func (r *Review) render(fold bool) string {
 		fmt.Fprintf(&b, "<code>%s</code>: %s</summary>\n\n", p.ID, status)
 		now := p.Now
 		b.WriteString(p.Plan.Markdown(p.Bytes, now, &p.Approvals, p.Stale))
+		if len(p.Refused) > 0 {
+			b.WriteString("\n**The provider would refuse:**\n")
+			for _, r := range p.Refused {
+				fmt.Fprintf(&b, "- %s\n", mdEscape(r))
+			}
+		}
 		if p.NowError != "" {
 			fmt.Fprintf(&b, "\n_current state not checked: %s_\n", mdEscape(p.NowError))
 		}

@@ -296,8 +296,10 @@ func cmpInt64(a, b int64) int {
 // Apply implements Provider.
 func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string) (Result, error) {
 	fail := func(err error) (Result, error) {
+		res := Result{Status: StatusFailed, Code: errorCode(err)}
 		err = h.redact(err)
-		return Result{Status: StatusFailed, Error: err.Error()}, err
+		res.Error = err.Error()
+		return res, err
 	}
 	if err := a.Validate(); err != nil {
 		return fail(err)
@@ -336,7 +338,7 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 		if definite(err) {
 			return fail(err)
 		}
-		return Result{Status: StatusUnknown, Error: h.redact(err).Error()}, nil
+		return Result{Status: StatusUnknown, Code: errorCode(err), Error: h.redact(err).Error()}, nil
 	}
 
 	res := Result{Status: StatusSucceeded}
@@ -347,6 +349,9 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 	werr := h.p.Action.WaitForFunc(ctx, func(u *hcloud.Action) error {
 		if u.Status == hcloud.ActionStatusError {
 			failed = append(failed, fmt.Sprintf("action %d (%s): %s (%s)", u.ID, u.Command, u.ErrorMessage, u.ErrorCode))
+			if res.Code == "" {
+				res.Code = u.ErrorCode
+			}
 		}
 		return nil
 	}, actions...)
@@ -356,6 +361,8 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 		res.Error = h.redact(fmt.Errorf("%s: waiting for actions %v: %w", what, res.ActionIDs, werr)).Error()
 	case len(failed) > 0:
 		res.Status = StatusFailed
+	default:
+		res.Code = ""
 		res.Error = h.redact(fmt.Errorf("%s: %s", what, strings.Join(failed, "; "))).Error()
 	}
 	if a.Op != OpDelete && werr == nil {
@@ -536,6 +543,15 @@ func (h *Hetzner) write(ctx context.Context, call func() (*hcloud.Response, erro
 		case <-t.C:
 		}
 	}
+}
+
+// errorCode is the API's error code in err, or "".
+func errorCode(err error) string {
+	var e *APIError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // definite reports whether err proves the change was not carried out.

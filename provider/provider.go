@@ -118,8 +118,12 @@ type Result struct {
 	// the order the provider returned them. Empty for ops that start no action
 	// (label, rename) and when the request was not accepted.
 	ActionIDs []int64 `json:"action_ids,omitempty"`
-	// Error is a one-line description when Status is not succeeded. It never
-	// contains credentials.
+	// Code is the provider's error code when Status is not succeeded and
+	// the provider gave one (e.g. "server_not_stopped", "uniqueness_error",
+	// or a failed action's error code).
+	Code string `json:"code,omitempty"`
+	// Error is a one-line description when Status is not succeeded, with
+	// the provider's message. It never contains credentials.
 	Error string `json:"error,omitempty"`
 	// Observed is the server as read after the actions finished; nil after a
 	// delete, and nil when it could not be read.

@@ -10,6 +10,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v ssh-agent >/dev/null || need_apt+=(openssh-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck) # actionlint checks the workflows' scripts with it
+command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)     # cgo, for Gitea's SQLite
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -20,6 +22,20 @@ if ! command -v act >/dev/null; then
   echo "== installing act (GitHub Actions runner, for the workflow tests)"
   go install github.com/nektos/act@v0.2.89
 fi
+# litewitness + witnessctl (C2SP tlog-witness, pure-Go SQLite) for the witness
+# tests; the newest torchwood needs Go 1.27, v0.6.1 builds on 1.26.
+# Cold: about 35 s of build (plus module downloads); cached after.
+if ! command -v litewitness >/dev/null || ! command -v witnessctl >/dev/null; then
+  echo "== installing litewitness and witnessctl (filippo.io/torchwood v0.6.1)"
+  go install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1
+fi
+
+# Gitea v1.26.0 for the forge end-to-end test (cmd/vmc-git TestGitea): built
+# once per machine, cached in the Go build cache directory (about 7 minutes cold on
+# 2 cores, nothing after); .ci/gitea/build.sh prints its directory.
+echo "== Gitea (cached build)"
+VMC_GITEA_DIR="$(bash .ci/gitea/build.sh)"
+export VMC_GITEA_DIR
 
 # The shared test vectors (RFC 8785, RFC 6962) live in shared/ beside the
 # repository; a checkout elsewhere finds them through VMC_VECTORS.
@@ -62,8 +78,8 @@ fuzz ./hooks FuzzParseUpdates
 fuzz ./hooks FuzzHookObjects
 fuzz ./apply/remoteref FuzzParseLock
 fuzz ./apply/remoteref FuzzParseIntent
-for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
-  pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
+for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go witness/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+  pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go witness/*_test.go | head -1 | xargs dirname)
   fuzz "./$pkg" "$t"
 done
 passed=$(grep -c '^ok ' "$log" || true)

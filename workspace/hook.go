@@ -31,7 +31,15 @@ type HookRequest struct {
 	MainBranch   string // "" for the config's at HEAD, else main
 	LedgerBranch string // "" for the config's at HEAD, else vmc/ledger
 	Force        bool   // replace a hook vmc-git did not write
+	// Gitea installs into Gitea's (and Forgejo's) layout, GiteaHookPath in
+	// a bare repository: Gitea's own hooks/pre-receive runs every script in
+	// hooks/pre-receive.d/ after its own hook, for HTTP and SSH pushes.
+	Gitea bool
 }
+
+// GiteaHookPath is where a Gitea install puts the pre-receive hook,
+// relative to the repository's hooks directory.
+const GiteaHookPath = "pre-receive.d/vmc-git"
 
 // InstalledHook describes the hook InstallHook wrote.
 type InstalledHook struct {
@@ -42,8 +50,8 @@ type InstalledHook struct {
 	LedgerBranch string
 }
 
-// InstallHook writes hooks/pre-receive in a bare repository, or
-// .git/hooks/pre-push in one with a work tree: a script that runs Exe's
+// InstallHook writes hooks/pre-receive in a bare repository (with Gitea:
+// hooks/pre-receive.d/vmc-git), or .git/hooks/pre-push in one with a work tree: a script that runs Exe's
 // "hook <name>" with the branches it guards. It refuses to replace a hook
 // vmc-git did not write, unless Force.
 func InstallHook(req HookRequest) (*InstalledHook, error) {
@@ -60,7 +68,14 @@ func InstallHook(req HookRequest) (*InstalledHook, error) {
 	if bare {
 		name = HookPreReceive
 	}
-	path := filepath.Join(gitDir, "hooks", name)
+	file := name
+	if req.Gitea {
+		if !bare {
+			return nil, usagef("%s is not a bare repository: with Gitea, give the repository under its REPO_ROOT (<owner>/<repo>.git)", req.Repo)
+		}
+		file = GiteaHookPath
+	}
+	path := filepath.Join(gitDir, "hooks", file)
 	if old, err := os.ReadFile(path); err == nil && !bytes.Contains(old, []byte(HookMarker)) && !req.Force {
 		return nil, refusedErr(fmt.Errorf("%s exists and was not written by vmc-git", path), "chain it by hand, or use --force to replace it")
 	}

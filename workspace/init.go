@@ -22,6 +22,9 @@ type InitRequest struct {
 	MainBranch string // branch for config, plans and workflows
 	Provider   string // config.ProviderSandbox or config.ProviderHetzner
 	Genesis    receipt.Genesis
+	// Version is the vmc-git version writing the callers, which pin it
+	// (workflows.ParamsFor): the binary's release, or "dev".
+	Version string
 }
 
 // InitResult describes the new ledger.
@@ -77,7 +80,7 @@ func Init(req InitRequest, id Identity) (*InitResult, error) {
 	if err := os.WriteFile(filepath.Join(abs, config.Path), b, 0o644); err != nil {
 		return nil, err
 	}
-	wf, err := workflows.WriteCallers(abs, cfg)
+	wf, err := workflows.WriteCallers(abs, cfg, req.Version)
 	if err != nil {
 		return nil, err
 	}

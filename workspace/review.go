@@ -125,6 +125,11 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 				} else if err != nil {
 					pr.NowError = err.Error()
 				}
+				if refused, err := plans.CheckCatalog(ctx, prov, p); err != nil {
+					pr.NowError = err.Error()
+				} else {
+					pr.Refused = refused
+				}
 			}
 		}
 		rv.Plans = append(rv.Plans, pr)

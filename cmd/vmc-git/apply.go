@@ -107,7 +107,7 @@ EXAMPLE:
 			}
 			for _, o := range outs {
 				if o.Status != provider.StatusSucceeded {
-					return fail(exitError, fmt.Errorf("plan %s: %s (recorded in receipt %d)", o.Plan, o.Status, o.Seq))
+					return fail(exitError, fmt.Errorf("plan %s: %s (recorded in receipt %d)%s", o.Plan, o.Status, o.Seq, failedActions(o)))
 				}
 			}
 			return nil

@@ -1007,9 +1007,14 @@ func TestProviderErrors(t *testing.T) {
 		}
 	})
 	t.Run("definite 4xx", func(t *testing.T) {
-		r.planApproved("web-3-create", "create", "web-3", "--type", "cx22", "--image", "no-such-image")
-		res := r.run("apply", "--pending", "--key", key("alice"))
-		checkError(t, res, exitError, "plan web-3-create: failed")
+		// The dry run refuses an unknown image now, so the provider's
+		// definite refusal comes from an injected fault.
+		res := r.run("plan", "server", "create", "web-3", "--type", "cx22", "--image", "no-such-image")
+		checkError(t, res, exitRefused, "dry run refused: image no-such-image does not exist")
+		r.planApproved("web-3-create", "create", "web-3", "--type", "cx22", "--image", "ubuntu-24.04")
+		sb.Inject(sandbox.Fault{Method: "POST", Path: "/servers", Times: 1, Status: 422, Code: "invalid_input", Message: "image not found"})
+		res = r.run("apply", "--pending", "--key", key("alice"))
+		checkError(t, res, exitError, "plan web-3-create: failed", "[invalid_input]", "image not found")
 		got := results(t, r.onlyReceipt("web-3-create"))
 		if got[0].Status != provider.StatusFailed || got[0].Error == "" {
 			t.Fatalf("result %+v, want failed with the error", got[0])

@@ -83,16 +83,20 @@ EXAMPLE:
 				Name:  "install",
 				Usage: "install the pre-receive hook in a (bare) server repository, or pre-push in a clone",
 				Description: `In a bare repository (--repo BARE) it installs hooks/pre-receive; in a
-repository with a work tree it installs .git/hooks/pre-push. The hook runs this
-vmc-git binary by its absolute path. An existing hook not written by vmc-git is
-kept unless --force.
+repository with a work tree it installs .git/hooks/pre-push. With --gitea
+(also Forgejo) it installs hooks/pre-receive.d/vmc-git in the server's bare
+repository instead: Gitea's own hooks/pre-receive runs every script there after
+its own, so both guard the push. The hook runs this vmc-git binary by its
+absolute path. An existing hook not written by vmc-git is kept unless --force.
 
 EXAMPLE:
    vmc-git hook install --repo /srv/git/infra.git
+   vmc-git hook install --gitea --repo /var/lib/gitea/repositories/acme/infra.git
    vmc-git hook install            # in your clone: checks before every push`,
 				Flags: append(branchFlags(),
 					&cli.StringFlag{Name: "repo", Usage: "the repository (default: the current one)"},
 					&cli.BoolFlag{Name: "force", Usage: "replace a hook vmc-git did not write"},
+					&cli.BoolFlag{Name: "gitea", Usage: "a Gitea or Forgejo repository: install hooks/pre-receive.d/vmc-git"},
 				),
 				Action: func(c *cli.Context) error {
 					dir := c.String("repo")
@@ -106,7 +110,7 @@ EXAMPLE:
 					if exe, err = filepath.EvalSymlinks(exe); err != nil {
 						return err
 					}
-					h, err := workspace.InstallHook(workspace.HookRequest{Repo: dir, Exe: exe, MainBranch: c.String("main-branch"), LedgerBranch: c.String("ledger-branch"), Force: c.Bool("force")})
+					h, err := workspace.InstallHook(workspace.HookRequest{Repo: dir, Exe: exe, MainBranch: c.String("main-branch"), LedgerBranch: c.String("ledger-branch"), Force: c.Bool("force"), Gitea: c.Bool("gitea")})
 					if err != nil {
 						return err
 					}

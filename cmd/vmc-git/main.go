@@ -164,6 +164,7 @@ func commands() []*cli.Command {
 		sandboxCommand(),
 		hookCommand(),
 		merkleCommand(),
+		witnessCommand(),
 		planCommand(),
 		serverCommand(),
 		approveCommand(),

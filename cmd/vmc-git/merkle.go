@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -37,7 +38,7 @@ EXAMPLE:
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
 					&cli.StringFlag{Name: "out", Usage: "snapshot file (default: merkle-<N>.json in the current directory)"},
-					keyFlag, kidFlag, jsonFlag,
+					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
 					ws, err := open(c)
@@ -49,7 +50,7 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
-					res, err := ws.Snapshot(id, c.Uint64("size"), c.Bool("tag"))
+					res, cosigned, err := ws.SnapshotWitnessed(c.Context, id, c.Uint64("size"), c.Bool("tag"), witnessClient(c))
 					if err != nil {
 						return err
 					}
@@ -65,9 +66,16 @@ EXAMPLE:
 						return err
 					}
 					if c.Bool("json") {
-						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental})
+						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental, "witnesses": cosigned})
 					}
 					outf(c, "snapshot of %d receipts: root %s\n  wrote %s\n", res.LeafCount, res.Root, out)
+					for _, r := range cosigned {
+						if r.Cosignature != nil {
+							outf(c, "  cosigned by %s at %s\n", r.Witness, r.Cosignature.Time.Format(time.RFC3339))
+						} else {
+							outf(c, "  not cosigned by %s: %s\n", r.Witness, r.Error)
+						}
+					}
 					if t := tagName(res); t != "" {
 						outf(c, "  tagged %s (tag object %s)\n", t, res.Tag)
 					}
@@ -160,7 +168,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
 					&cli.StringFlag{Name: "origin", Usage: "the ledger id the checkpoint must name (default: the receipt's ledger)"},
-					kidFlag,
+					kidFlag, proofWitnessFlag, proofWQuorumFlag,
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, "PROOF"); err != nil {
@@ -198,6 +206,9 @@ EXAMPLE:
 					res, err := workspace.CheckProofOrigin(proof, rb, cb, note.VerifierList(v), c.String("origin"))
 					if err != nil {
 						return fail(exitInvalid, err)
+					}
+					if err := checkProofWitnesses(c, cb); err != nil {
+						return err
 					}
 					outf(c, "ok: receipt %d (%s) is in the signed tree of size %d of ledger %s (checkpoint origin %s, root %s)\n",
 						res.Seq, filepath.Base(c.String("receipt")), res.Size, res.Ledger, res.Origin, res.Root)

@@ -87,8 +87,13 @@ func opSpecs() []opSpec {
 		}, func(c *cli.Context, a *provider.Action) error { a.Image = c.String("image"); return nil }},
 		{provider.OpResize, "change a server's type", []cli.Flag{
 			&cli.StringFlag{Name: "type", Required: true, Usage: "new server type"},
-			&cli.BoolFlag{Name: "upgrade-disk", Usage: "grow the disk too (cannot be downgraded later)"},
+			&cli.BoolFlag{Name: "upgrade-disk", Usage: "grow the disk too (the server can then never go back to a type with a smaller disk)"},
+			&cli.BoolFlag{Name: "keep-disk", Usage: "keep the disk at its size, so the server can be downgraded later (the default; the opposite of --upgrade-disk)"},
+			&cli.BoolFlag{Name: "poweroff-first", Usage: "plan a poweroff of the server before the resize (a resize needs it off)"},
 		}, func(c *cli.Context, a *provider.Action) error {
+			if c.Bool("keep-disk") && c.Bool("upgrade-disk") {
+				return fmt.Errorf("give at most one of --keep-disk and --upgrade-disk")
+			}
 			a.ServerType, a.UpgradeDisk = c.String("type"), c.Bool("upgrade-disk")
 			return nil
 		}},
@@ -160,7 +165,7 @@ EXAMPLE:
 				if err := a.Validate(); err != nil {
 					return fail(exitUsage, err)
 				}
-				return makePlan(c, []provider.Action{a})
+				return makePlan(c, withPoweroffFirst(c, a))
 			},
 		})
 	}

@@ -22,16 +22,21 @@ would refuse it as stale. Changing or deleting a merged plan breaks a rule.
 Markdown output fits GitHub's 65,536-character comment limit (details folded);
 inside GitHub Actions the full text goes to $GITHUB_STEP_SUMMARY, counts to
 $GITHUB_OUTPUT, and each broken rule becomes an ::error annotation.
+--comment posts the Markdown as one pull-request comment, or edits the one
+posted before (found by a hidden marker), through the GitHub REST API with
+$GITHUB_TOKEN (needs "pull-requests: write"); the repository and pull
+request come from $GITHUB_REPOSITORY and $GITHUB_EVENT_PATH unless given.
 Exit 4 if the pull request breaks a rule.
 
 EXAMPLE:
-   vmc-git plan review --base origin/main --markdown > review.md`,
-		Flags: []cli.Flag{
+   vmc-git plan review --base origin/main --markdown > review.md
+   vmc-git plan review --base origin/main --comment`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Required: true, Usage: "the target branch, e.g. origin/main"},
 			&cli.StringFlag{Name: "head", Value: "HEAD", Usage: "the pull request's head"},
 			&cli.BoolFlag{Name: "markdown", Usage: "GitHub-flavoured markdown"},
 			jsonFlag,
-		},
+		}, commentFlags()...),
 		Action: func(c *cli.Context) error {
 			ws, err := open(c)
 			if err != nil {
@@ -42,9 +47,14 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			md, folded := rv.Markdown(plans.MaxComment)
+			md, folded := rv.Markdown(commentLimit)
 			if err := githubOutputs(rv, md, folded); err != nil {
 				return err
+			}
+			if c.Bool("comment") {
+				if err := postComment(c, md); err != nil {
+					return err
+				}
 			}
 			switch {
 			case c.Bool("json"):
@@ -60,6 +70,9 @@ EXAMPLE:
 					outf(c, "  approvals: %d of %d%s\n", len(p.Approvals.Valid), p.Approvals.Required, listIf(p.Approvals.Valid))
 					for _, s := range p.Stale {
 						outf(c, "  STALE: %s\n", s)
+					}
+					for _, s := range p.Refused {
+						outf(c, "  PROVIDER WOULD REFUSE: %s\n", s)
 					}
 					if p.NowError != "" {
 						outf(c, "  current state not checked: %s\n", p.NowError)
@@ -104,14 +117,17 @@ func githubOutputs(rv *plans.Review, md string, folded bool) error {
 		}
 	}
 	if f := os.Getenv("GITHUB_OUTPUT"); f != "" {
-		stale, missing := 0, 0
+		stale, missing, refused := 0, 0, 0
 		for _, p := range rv.Plans {
 			if len(p.Stale) > 0 {
 				stale++
 			}
+			if len(p.Refused) > 0 {
+				refused++
+			}
 			missing += p.Approvals.Missing
 		}
-		out := fmt.Sprintf("ok=%t\nplans=%d\nstale=%d\nmissing_approvals=%d\nfolded=%t\n", rv.OK(), len(rv.Plans), stale, missing, folded)
+		out := fmt.Sprintf("ok=%t\nplans=%d\nstale=%d\nrefused=%d\nmissing_approvals=%d\nfolded=%t\n", rv.OK(), len(rv.Plans), stale, refused, missing, folded)
 		if err := appendFile(f, out); err != nil {
 			return err
 		}
@@ -122,6 +138,9 @@ func githubOutputs(rv *plans.Review, md string, folded bool) error {
 	for _, p := range rv.Plans {
 		for _, s := range p.Stale {
 			fmt.Printf("::warning file=%s::%s\n", p.File, annotationEscape(s))
+		}
+		for _, s := range p.Refused {
+			fmt.Printf("::error file=%s::the provider would refuse %s\n", p.File, annotationEscape(s))
 		}
 	}
 	return nil

@@ -58,6 +58,7 @@ EXAMPLE:
 			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 3) if receipts were signed by a key after its compromise"},
 			&cli.Uint64Flag{Name: "min-size", Usage: "fail (exit 3) if the ledger has fewer than N receipts (a known size: rollback protection)"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "fail (exit 3) unless the ledger extends this merkle-<N>.json snapshot (rollback protection)"},
+			witnessCheckFlag, witnessTimeoutFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -99,13 +100,18 @@ EXAMPLE:
 			if ferr := workspace.FutureWarning(rep); ferr != nil {
 				warnings = append(warnings, ferr.Error())
 			}
+			witnessed, err := checkWitnessed(c, ws)
+			if err != nil {
+				return err
+			}
 			if c.Bool("json") {
 				return printJSON(c, struct {
 					OK bool `json:"ok"`
 					*workspace.Report
-					ReliesOn *workspace.Reliance `json:"relies_on"`
-					Warnings []string            `json:"warnings,omitempty"`
-				}{true, rep, rel, warnings})
+					ReliesOn  *workspace.Reliance  `json:"relies_on"`
+					Warnings  []string             `json:"warnings,omitempty"`
+					Witnessed *workspace.Witnessed `json:"witnessed,omitempty"`
+				}{true, rep, rel, warnings, witnessed})
 			}
 			sig := "structure and hashes (add --sig for signatures)"
 			if rep.Signatures {
@@ -133,6 +139,7 @@ EXAMPLE:
 			if len(rep.Invalidated) > 0 && c.Bool("strict") {
 				return fail(exitInvalid, fmt.Errorf("%d receipt(s) signed by compromised keys", len(rep.Invalidated)))
 			}
+			printWitnessed(c, witnessed)
 			if c.Bool("head") {
 				b, _ := rep.Head.Encode()
 				outf(c, "%s\n", b)

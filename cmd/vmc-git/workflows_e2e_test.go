@@ -6,11 +6,18 @@ package main
 // under test are the ones init writes. act (v0.2.89, host mode, no Docker)
 // runs them offline:
 //
-//   - the callers' `uses: vmc-git/vmc-git/.github/workflows/<file>@v1` is served
-//     from this checkout with --local-repository vmc-git/vmc-git@v1=<module
+//   - the callers' `uses: vmc-git/vmc-git/.github/workflows/<file>@<version>` is served
+//     from this checkout with --local-repository vmc-git/vmc-git@<version>=<module
 //     root>: act resolves remote reusable workflows through the same action
 //     cache as remote actions, so the reusable workflows run unmodified;
-//   - actions/setup-go is replaced by a stand-in composite action
+//   - the test's vmc-git is built as release e2eVersion, so the callers pin
+//     @e2eVersion, which --local-repository serves from this checkout;
+//   - the apply job runs in the environment vmc-apply (act applies no
+//     protection rules; the secret file stands in for its secrets);
+//   - the review comment goes to a local server speaking GitHub's
+//     issues-comments API (githubtest), named by --env GITHUB_API_URL (which
+//     act makes github.api_url) with the token as the secret GITHUB_TOKEN;
+//   - actions/setup-go (pinned by SHA) is replaced by a stand-in composite action
 //     (--local-repository): act prepares every remote action of a job, even
 //     of a skipped step, and the workflows skip it anyway because the
 //     repository variable VMC_GIT_BIN (--var) names the vmc-git binary this
@@ -38,12 +45,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/internal/github"
+	"github.com/vmc-git/vmc-git/internal/github/githubtest"
 	"github.com/vmc-git/vmc-git/internal/workflows"
 )
 
 // actVersion is the act release the workflows are tested with; CI installs
 // it with `go install github.com/nektos/act@v0.2.89`.
 const actVersion = "v0.2.89"
+
+// e2eVersion is the release the test's vmc-git binary claims to be: the
+// callers its init writes must pin the reusable workflows (served from this
+// checkout under that ref) and the vmc-git they install to it.
+const e2eVersion = "v1.9.0"
+
+// e2eGitHubToken is the GITHUB_TOKEN act hands the workflows.
+const e2eGitHubToken = "ghs_act-e2e"
 
 func findAct(t *testing.T) string {
 	t.Helper()
@@ -81,6 +98,7 @@ type e2e struct {
 	module string // this module's root: the reusable workflows
 	setup  string // stand-in for actions/setup-go
 	env    []string
+	github *githubtest.Server // the GitHub API the review comment goes to
 }
 
 func (e *e2e) run(dir, name string, args ...string) string {
@@ -148,10 +166,11 @@ func (e *e2e) runAct(event, workflow string, payload any) *actResult {
 		"--no-cache-server",
 		"--action-offline-mode",
 		"--action-cache-path", filepath.Join(e.dir, "act-cache"),
-		"--local-repository", workflows.DefaultRepo + "@" + workflows.DefaultRef + "=" + e.module,
-		"--local-repository", "actions/setup-go@v6=" + e.setup,
+		"--local-repository", workflows.DefaultRepo + "@" + e2eVersion + "=" + e.module,
+		"--local-repository", "actions/setup-go@" + workflows.PinnedActions["actions/setup-go"].SHA + "=" + e.setup,
 		"--var", "VMC_GIT_BIN=" + e.bin,
 		"--var", "VMC_KID=alice",
+		"--env", "GITHUB_API_URL=" + e.github.URL(),
 		"--secret-file", filepath.Join(e.dir, "secrets.env"),
 		"--env-file", none, "--var-file", none, "--input-file", none,
 		"--json",
@@ -228,7 +247,7 @@ func newE2E(t *testing.T) *e2e {
 
 	e.bin = filepath.Join(e.dir, "vmc-git")
 	start := time.Now()
-	build := exec.Command(goTool(), "build", "-o", e.bin, ".")
+	build := exec.Command(goTool(), "build", "-ldflags", "-X main.Version="+e2eVersion, "-o", e.bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -269,6 +288,9 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// act reads the secret file with godotenv: a double-quoted value may
 	// span lines written as \n.
 	secret := "VMC_SIGNING_KEY_PEM=\"" + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", `\n`) + "\\n\"\n"
+	e.github = githubtest.New(e2eGitHubToken, github.DefaultAuthor)
+	t.Cleanup(e.github.Close)
+	secret += "GITHUB_TOKEN=" + e2eGitHubToken + "\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "secrets.env"), []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +303,13 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	for _, f := range workflows.CallerFiles {
 		if !strings.Contains(tracked, workflows.Dir+"/"+f) {
 			t.Fatalf("init did not commit %s/%s; main has:\n%s", workflows.Dir, f, tracked)
+		}
+		caller := e.git(e.repo, "show", "HEAD:"+workflows.Dir+"/"+f)
+		if !strings.Contains(caller, "/.github/workflows/"+f+"@"+e2eVersion+"\n") || !strings.Contains(caller, `vmc-git-version: "`+e2eVersion+`"`) {
+			t.Fatalf("%s is not pinned to %s, the version of the binary that wrote it:\n%s", f, e2eVersion, caller)
+		}
+		if f == workflows.ApplyFile && (!strings.Contains(caller, `environment: "vmc-apply"`) || !strings.Contains(caller, "secrets: inherit")) {
+			t.Fatalf("the apply caller does not run in the vmc-apply environment:\n%s", caller)
 		}
 	}
 
@@ -317,13 +346,33 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	r := e.runAct("pull_request", workflows.PlanReviewFile, pullRequest("plan-web-1", 1))
 	e.wantJob(r, "plan review", "success")
 	sum := r.summary("plan review")
-	for _, want := range []string{"vmc-git plan review", "web-1-create", "create web-1", "1 of 1 (bob)"} {
+	for _, want := range []string{"vmc-git plan review", "web-1-create", "create web-1", "1 of 1 (bob)", "+ server_type: cx22", "+ labels.vmc.plan: web-1-create  (added by vmc-git)"} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("review summary lacks %q:\n%s", want, sum)
 		}
 	}
 	if r.outputs["ok"] != "true" || r.outputs["plans"] != "1" || r.outputs["missing_approvals"] != "0" {
 		t.Errorf("review outputs %v, want ok=true plans=1 missing_approvals=0", r.outputs)
+	}
+	// The review is the pull request's one comment; a second run edits it.
+	comments := func(pr int) []githubtest.Comment {
+		return e.github.Comments(fmt.Sprintf("acme/infra#%d", pr))
+	}
+	if cs := comments(1); len(cs) != 1 || !strings.Contains(cs[0].Body, "+ server_type: cx22") || !strings.HasPrefix(cs[0].Body, github.Marker) {
+		t.Fatalf("pull request 1 comments after the review: %+v", cs)
+	}
+	first := comments(1)[0].ID
+	r = e.runAct("pull_request", workflows.PlanReviewFile, pullRequest("plan-web-1", 1))
+	e.wantJob(r, "plan review", "success")
+	if cs := comments(1); len(cs) != 1 || cs[0].ID != first {
+		t.Fatalf("pull request 1 comments after a second review: %+v (first was %d)", cs, first)
+	}
+	var methods []string
+	for _, q := range e.github.Requests() {
+		methods = append(methods, q.Method)
+	}
+	if want := "GET POST GET PATCH"; strings.Join(methods, " ") != want {
+		t.Errorf("GitHub API requests %v, want %s", methods, want)
 	}
 
 	// Scenario 1b: a plan nobody approved yet fails the check, with the
@@ -337,6 +386,9 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	e.wantJob(r, "plan review", "failure")
 	if !strings.Contains(r.summary("plan review"), "web-2-create") || !strings.Contains(r.log, "approval(s) missing") {
 		t.Errorf("unapproved plan: want the review in the summary and an error naming missing approvals\n%s", r.log)
+	}
+	if cs := comments(2); len(cs) != 1 || !strings.Contains(cs[0].Body, "approval(s) missing") {
+		t.Errorf("pull request 2 comments: %+v", cs)
 	}
 	e.git(e.repo, "checkout", "-q", "main")
 

@@ -23,18 +23,30 @@
 // same file name in its own .github/workflows/ (see [Caller files]). A caller
 // holds only what differs per repository: the triggers with the repository's
 // branch names, the reference to the reusable workflow
-// (DefaultRepo/.github/workflows/<file>@DefaultRef), and which of the
-// repository's secrets and variables are handed over:
+// (DefaultRepo/.github/workflows/<file>@<version>), the vmc-git version the
+// reusable workflow installs (the same: the release of the binary that wrote
+// the caller, see ParamsFor), and the repository's secrets and variables:
 //
-//	secrets.VMC_SIGNING_KEY_PEM  the applier key (OpenSSH private key text), apply only
-//	secrets.HCLOUD_TOKEN         Hetzner Cloud token, read-write, apply only
+//	secrets.VMC_SIGNING_KEY_PEM  the applier key (OpenSSH private key text), apply only,
+//	                             an environment secret of DefaultEnvironment (vmc-apply)
+//	secrets.HCLOUD_TOKEN         Hetzner Cloud token, read-write, apply only, same environment
 //	secrets.HCLOUD_READ_TOKEN    Hetzner Cloud token, read-only, plan review only
+//	secrets.GITHUB_TOKEN         GitHub's own: the review comment (pull-requests: write)
 //	vars.VMC_KID                 the applier key's id
 //	vars.VMC_GIT_BIN             optional: a vmc-git binary already on the runner;
 //	                             unset, the reusable workflows `go install` vmc-git
+//	vars.VMC_PR_COMMENT          optional: false keeps the review out of the pull
+//	                             request's comments (job summary only)
 //
-// For example, for main branch "main" and ledger branch "vmc/ledger" the apply
-// caller is
+// The apply job runs in the GitHub environment vmc-apply, whose deployment
+// branches should be the main branch only: its secrets are then out of reach
+// of a workflow added on any other branch. The apply caller passes
+// `secrets: inherit`, the only way a called workflow sees environment secrets.
+// Third-party actions in the reusable workflows are pinned by commit SHA, the
+// tag in a comment (see PinnedActions).
+//
+// For example, for main branch "main", ledger branch "vmc/ledger" and a
+// vmc-git v1.2.3 binary, the apply caller is
 //
 //	on:
 //	  push:
@@ -45,14 +57,14 @@
 //	  contents: write
 //	jobs:
 //	  apply:
-//	    uses: vmc-git/vmc-git/.github/workflows/vmc-apply.yml@v1
+//	    uses: vmc-git/vmc-git/.github/workflows/vmc-apply.yml@v1.2.3
 //	    with:
 //	      ledger-branch: "vmc/ledger"
+//	      environment: "vmc-apply"
 //	      kid: ${{ vars.VMC_KID }}
+//	      vmc-git-version: "v1.2.3"
 //	      vmc-git-bin: ${{ vars.VMC_GIT_BIN }}
-//	    secrets:
-//	      VMC_SIGNING_KEY_PEM: ${{ secrets.VMC_SIGNING_KEY_PEM }}
-//	      HCLOUD_TOKEN: ${{ secrets.HCLOUD_TOKEN }}
+//	    secrets: inherit
 //
 // Branch names are written as YAML double-quoted strings; in branches: filters
 // the filter-pattern characters (* ? + [ ] ! \) are escaped with a backslash,
@@ -75,6 +87,9 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 
 	"github.com/vmc-git/vmc-git/internal/config"
 )
@@ -108,24 +123,53 @@ var CallerFiles = []string{PlanReviewFile, ApplyFile, VerifyFile}
 //go:embed templates/*.yml.tmpl
 var templateFS embed.FS
 
+// DefaultEnvironment is the GitHub environment the apply job runs in.
+const DefaultEnvironment = "vmc-apply"
+
+// PinnedActions are the third-party actions the workflows use, each pinned
+// to the commit of a release tag (uses: <action>@<sha> # <tag>).
+var PinnedActions = map[string]struct{ SHA, Tag string }{
+	"actions/checkout": {"3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"},
+	"actions/setup-go": {"b7ad1dad31e06c5925ef5d2fc7ad053ef454303e", "v7.0.0"},
+}
+
 // Params is what a caller workflow depends on.
 type Params struct {
 	Repo         string // owner/name of the repository with the reusable workflows
 	Ref          string // its git ref (tag, branch or commit)
+	Version      string // the vmc-git version the reusable workflows `go install`
 	MainBranch   string // branch with config and plans (config.Config.MainBranch)
 	LedgerBranch string // the ledger branch (config.Config.Branch)
+	Environment  string // the GitHub environment of the apply job
 	Cron         string // schedule of the verification, five cron fields
 }
 
-// ParamsFor returns the Params for a ledger's config, with the defaults.
-func ParamsFor(cfg *config.Config) Params {
-	return Params{Repo: DefaultRepo, Ref: DefaultRef, MainBranch: cfg.MainBranch, LedgerBranch: cfg.Branch, Cron: DefaultCron}
+// ParamsFor returns the Params for a ledger's config, with the defaults,
+// pinned to version: the version of the vmc-git binary writing the callers,
+// when it is a release (a semantic version tag such as v1.2.3), so that the
+// callers run the reusable workflows and the vmc-git of that release. A
+// development build ("dev", a pseudo-version) pins DefaultRef instead.
+func ParamsFor(cfg *config.Config, version string) Params {
+	ref := DefaultRef
+	if IsRelease(version) {
+		ref = version
+	}
+	return Params{Repo: DefaultRepo, Ref: ref, Version: ref, MainBranch: cfg.MainBranch, LedgerBranch: cfg.Branch,
+		Environment: DefaultEnvironment, Cron: DefaultCron}
+}
+
+// IsRelease reports whether version is a release tag: a canonical semantic
+// version (vMAJOR.MINOR.PATCH, optionally -prerelease) that is not a Go
+// pseudo-version.
+func IsRelease(version string) bool {
+	return semver.IsValid(version) && semver.Canonical(version) == version && !module.IsPseudoVersion(version)
 }
 
 var (
 	repoRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	refRE  = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
 	cronRE = regexp.MustCompile(`^\S+( \S+){4}$`)
+	envRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,255}$`)
 )
 
 // Validate checks p. Branch names must be usable as git branch names; the
@@ -136,6 +180,12 @@ func (p Params) Validate() error {
 	}
 	if !refRE.MatchString(p.Ref) {
 		return fmt.Errorf("workflows: ref %q: want a tag, branch or commit", p.Ref)
+	}
+	if !refRE.MatchString(p.Version) {
+		return fmt.Errorf("workflows: vmc-git version %q: want a tag such as v1.2.3", p.Version)
+	}
+	if !envRE.MatchString(p.Environment) {
+		return fmt.Errorf("workflows: environment %q: want letters, digits, '-', '_' and '.'", p.Environment)
 	}
 	for _, b := range []struct{ what, name string }{{"main branch", p.MainBranch}, {"ledger branch", p.LedgerBranch}} {
 		if err := validBranch(b.name); err != nil {
@@ -217,11 +267,12 @@ func Render(p Params) ([]File, error) {
 }
 
 // WriteCallers writes the caller workflows for cfg into the repository work
-// tree dir, creating Dir. Files that already exist are kept as they are.
-// It returns the paths it wrote, relative to dir and slash-separated, for the
-// caller to commit. Written files are complete when it returns.
-func WriteCallers(dir string, cfg *config.Config) ([]string, error) {
-	files, err := Render(ParamsFor(cfg))
+// tree dir, creating Dir, pinned to version (see ParamsFor). Files that
+// already exist are kept as they are. It returns the paths it wrote,
+// relative to dir and slash-separated, for the caller to commit. Written
+// files are complete when it returns.
+func WriteCallers(dir string, cfg *config.Config, version string) ([]string, error) {
+	files, err := Render(ParamsFor(cfg, version))
 	if err != nil {
 		return nil, err
 	}

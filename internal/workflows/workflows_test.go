@@ -30,7 +30,7 @@ func repoRoot(t *testing.T) string {
 }
 
 func defaultParams() Params {
-	return ParamsFor(&config.Config{V: 1, Ledger: "github.com/acme/infra", Branch: "vmc/ledger", MainBranch: "main", Provider: config.ProviderSandbox})
+	return ParamsFor(&config.Config{V: 1, Ledger: "github.com/acme/infra", Branch: "vmc/ledger", MainBranch: "main", Provider: config.ProviderSandbox}, "dev")
 }
 
 // lint runs actionlint on one workflow, with shellcheck when it is installed
@@ -260,11 +260,10 @@ func TestCallerTriggers(t *testing.T) {
 	if in := verify.Jobs["verify"].WorkflowCall.Inputs["main-branch"]; in == nil || in.Value.Value != "trunk" {
 		t.Errorf("verify: main-branch input %+v, want trunk", in)
 	}
-	sec := apply.Jobs["apply"].WorkflowCall.Secrets
-	for _, s := range []string{"vmc_signing_key_pem", "hcloud_token"} {
-		if sec[s] == nil {
-			t.Errorf("apply: secret %s not passed", s)
-		}
+	// The apply caller hands over its secrets with secrets: inherit, so the
+	// reusable workflow's job sees the vmc-apply environment's secrets.
+	if wc := apply.Jobs["apply"].WorkflowCall; wc == nil || !wc.InheritSecrets {
+		t.Errorf("apply: caller must pass secrets: inherit (environment secrets)")
 	}
 }
 
@@ -361,8 +360,25 @@ func TestReusableWorkflows(t *testing.T) {
 
 	apply := ws[ApplyFile]
 	call, _ := apply.FindWorkflowCallEvent()
-	if s := call.Secrets["vmc_signing_key_pem"]; s == nil || s.Required == nil || !s.Required.Value {
-		t.Error("vmc-apply: secret VMC_SIGNING_KEY_PEM must be required")
+	if s := call.Secrets["vmc_signing_key_pem"]; s == nil {
+		t.Error("vmc-apply: secret VMC_SIGNING_KEY_PEM must be declared")
+	}
+	// The apply job runs in the environment that holds its secrets.
+	if in := input(call, "environment"); in == nil || in.Default == nil || in.Default.Value != DefaultEnvironment {
+		t.Errorf("vmc-apply: input environment must default to %s", DefaultEnvironment)
+	}
+	if e := apply.Jobs["apply"].Environment; e == nil || e.Name == nil || e.Name.Value != "${{ inputs.environment }}" {
+		t.Errorf("vmc-apply: job apply must run in environment ${{ inputs.environment }}, has %+v", e)
+	}
+	// pull-requests: write only in the review job (it posts the comment).
+	for name, w := range ws {
+		for id, j := range w.Jobs {
+			pr := j.Permissions.Scopes["pull-requests"]
+			want := name == PlanReviewFile && id == "review"
+			if got := pr != nil && pr.Value.Value == "write"; got != want {
+				t.Errorf("%s: job %s: pull-requests: write is %v, want %v", name, id, got, want)
+			}
+		}
 	}
 	if s := call.Secrets["hcloud_token"]; s == nil || (s.Required != nil && s.Required.Value) {
 		t.Error("vmc-apply: secret HCLOUD_TOKEN must exist and be optional (sandbox ledgers)")
@@ -409,6 +425,15 @@ func TestReusableWorkflows(t *testing.T) {
 	}
 }
 
+func input(call *actionlint.WorkflowCallEvent, id string) *actionlint.WorkflowCallEventInput {
+	for _, in := range call.Inputs {
+		if in.ID == id {
+			return in
+		}
+	}
+	return nil
+}
+
 func runs(s *actionlint.Step, re *regexp.Regexp) bool {
 	r, ok := s.Exec.(*actionlint.ExecRun)
 	return ok && r.Run != nil && re.MatchString(r.Run.Value)
@@ -425,7 +450,7 @@ func TestWriteCallers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(Dir), VerifyFile), mine, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := WriteCallers(dir, cfg)
+	got, err := WriteCallers(dir, cfg, "v1.4.2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +458,7 @@ func TestWriteCallers(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("wrote %q, want %q", got, want)
 	}
-	files, _ := Render(ParamsFor(cfg))
+	files, _ := Render(ParamsFor(cfg, "v1.4.2"))
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
 		if err != nil {
@@ -447,7 +472,7 @@ func TestWriteCallers(t *testing.T) {
 			t.Errorf("%s differs from Render", f.Path)
 		}
 	}
-	if again, err := WriteCallers(dir, cfg); err != nil || len(again) != 0 {
+	if again, err := WriteCallers(dir, cfg, "v1.4.2"); err != nil || len(again) != 0 {
 		t.Errorf("second WriteCallers: wrote %q, %v; want nothing", again, err)
 	}
 }
@@ -471,7 +496,9 @@ func TestPackageDocExample(t *testing.T) {
 			doc = append(doc, strings.TrimPrefix(line, "//\t"))
 		}
 	}
-	files, err := Render(defaultParams())
+	p := defaultParams()
+	p.Ref, p.Version = "v1.2.3", "v1.2.3"
+	files, err := Render(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,5 +517,102 @@ func TestPackageDocExample(t *testing.T) {
 	}
 	if got := strings.Join(doc, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("package doc example:\n%s\nrendered apply caller:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestCallersPinVersion: callers written by a release binary pin the
+// reusable workflows and the vmc-git they install to that release; a
+// development build pins DefaultRef.
+func TestCallersPinVersion(t *testing.T) {
+	cfg := &config.Config{V: 1, Ledger: "github.com/acme/infra", Branch: "vmc/ledger", MainBranch: "main", Provider: config.ProviderSandbox}
+	for _, c := range []struct{ version, want string }{
+		{"v1.4.2", "v1.4.2"}, {"v2.0.0-rc.1", "v2.0.0-rc.1"},
+		{"dev", DefaultRef}, {"", DefaultRef}, {"v0.0.0-20261201090000-abcdefabcdef", DefaultRef}, {"v1.4", DefaultRef},
+	} {
+		files, err := Render(ParamsFor(cfg, c.version))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			name := filepath.Base(f.Path)
+			w := parse(t, name, f.Data)
+			for id, j := range w.Jobs {
+				if j.WorkflowCall == nil {
+					continue
+				}
+				if want := DefaultRepo + "/.github/workflows/" + name + "@" + c.want; j.WorkflowCall.Uses.Value != want {
+					t.Errorf("version %q: %s job %s uses %s, want %s", c.version, name, id, j.WorkflowCall.Uses.Value, want)
+				}
+				if in := j.WorkflowCall.Inputs["vmc-git-version"]; in == nil || in.Value.Value != c.want {
+					t.Errorf("version %q: %s: vmc-git-version %+v, want %s", c.version, name, in, c.want)
+				}
+			}
+		}
+	}
+}
+
+var pinnedRE = regexp.MustCompile(`(?m)^\s*(?:-\s*)?uses:\s*([^\s@]+)@(\S+)(?:\s+#\s*(\S+))?\s*$`)
+
+// TestActionsPinned: every third-party action in the project's workflows is
+// pinned to the commit SHA of PinnedActions, with its tag in a comment.
+func TestActionsPinned(t *testing.T) {
+	n := 0
+	for name, src := range projectWorkflows(t) {
+		for _, m := range pinnedRE.FindAllStringSubmatch(string(src), -1) {
+			action, ref, tag := m[1], m[2], m[3]
+			if strings.HasPrefix(action, "./") || strings.HasPrefix(action, DefaultRepo+"/") {
+				continue
+			}
+			n++
+			pin, ok := PinnedActions[action]
+			if !ok {
+				t.Errorf("%s: action %s is not in PinnedActions", name, action)
+				continue
+			}
+			if ref != pin.SHA || tag != pin.Tag {
+				t.Errorf("%s: uses %s@%s # %s, want %s@%s # %s", name, action, ref, tag, action, pin.SHA, pin.Tag)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no actions found: the pattern is broken")
+	}
+}
+
+// TestReleaseWorkflow: tagged releases build vmc-git for linux and darwin on
+// amd64 and arm64 with the tag as its version and publish SHA-256 sums; only
+// that job may write.
+func TestReleaseWorkflow(t *testing.T) {
+	src := projectWorkflows(t)["release.yml"]
+	if src == nil {
+		t.Fatal("no release workflow")
+	}
+	w := parse(t, "release.yml", src)
+	var tags []string
+	for _, e := range w.On {
+		if h, ok := e.(*actionlint.WebhookEvent); ok && h.Hook.Value == "push" && h.Tags != nil {
+			tags = filterValues(h.Tags)
+		}
+	}
+	if len(tags) == 0 || !strings.HasPrefix(tags[0], "v") {
+		t.Errorf("release: want on push tags v…, have %v", tags)
+	}
+	j := w.Jobs["release"]
+	if j == nil || j.Permissions.Scopes["contents"] == nil || j.Permissions.Scopes["contents"].Value.Value != "write" {
+		t.Fatal("release: job release needs contents: write")
+	}
+	if w.Permissions == nil || w.Permissions.Scopes["contents"] == nil || w.Permissions.Scopes["contents"].Value.Value != "read" {
+		t.Error("release: the workflow default must be contents: read")
+	}
+	var script string
+	for _, s := range j.Steps {
+		if r, ok := s.Exec.(*actionlint.ExecRun); ok && r.Run != nil {
+			script += r.Run.Value + "\n"
+		}
+	}
+	for _, want := range []string{"for os in linux darwin", "for arch in amd64 arm64", "-X main.Version=$TAG", "sha256sum", "SHA256SUMS", "gh release create", "--version"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("release: the build does not %q", want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -26,7 +27,11 @@ var (
 	allLocations = []string{"fsn1", "nbg1", "hel1", "ash", "hil", "sin"}
 )
 
-func serverType(id int64, name, desc, cpu, arch string, cores int, mem float32, disk int, locs []string) schema.ServerType {
+// serverType builds a catalogue entry offered at locs, priced at monthly
+// euros (net) per month in the EU and 20% more elsewhere; hourly is 1/720
+// of it, gross adds 19% VAT. The shape is hcloud-go's schema.ServerType with
+// prices and per-location offers, as GET /server_types returns it.
+func serverType(id int64, name, desc, cpu, arch string, cores int, mem float32, disk int, monthly float64, locs []string) schema.ServerType {
 	st := schema.ServerType{
 		ID: id, Name: name, Description: desc, Category: "shared_vcpu", Cores: cores, Memory: mem, Disk: disk,
 		StorageType: "local", CPUType: cpu, Architecture: arch, Prices: []schema.PricingServerTypePrice{},
@@ -34,25 +39,54 @@ func serverType(id int64, name, desc, cpu, arch string, cores int, mem float32, 
 	if cpu == "dedicated" {
 		st.Category = "dedicated_vcpu"
 	}
+	price := func(v float64) schema.Price {
+		return schema.Price{Net: fmt.Sprintf("%.4f", v), Gross: fmt.Sprintf("%.4f", v*1.19)}
+	}
 	for _, l := range locs {
 		loc := findLocation(l)
 		st.Locations = append(st.Locations, schema.ServerTypeLocation{ID: loc.ID, Name: loc.Name, Available: true, Recommended: true})
+		m := monthly
+		if loc.NetworkZone != "eu-central" {
+			m *= 1.2
+		}
+		st.Prices = append(st.Prices, schema.PricingServerTypePrice{Location: loc.Name, PriceHourly: price(m / 720), PriceMonthly: price(m),
+			IncludedTraffic: 20 << 40, PricePerTBTraffic: price(1)})
 	}
 	return st
 }
 
+// deprecated marks a catalogue entry as announced for removal on
+// announced and unavailable after after.
+func deprecated(announced, after time.Time) schema.DeprecatableResource {
+	return schema.DeprecatableResource{Deprecation: &schema.DeprecationInfo{Announced: announced, UnavailableAfter: after}}
+}
+
+// retired is the deprecation of the catalogue's retired entries (cx11,
+// ubuntu-20.04): announced in 2024, unavailable since 2025.
+var retired = deprecated(time.Date(2024, 6, 6, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC))
+
 var serverTypes = []schema.ServerType{
-	serverType(22, "cpx11", "CPX 11", "shared", "x86", 2, 2, 40, allLocations),
-	serverType(23, "cpx21", "CPX 21", "shared", "x86", 3, 4, 80, allLocations),
-	serverType(24, "cpx31", "CPX 31", "shared", "x86", 4, 8, 160, allLocations),
-	serverType(25, "cpx41", "CPX 41", "shared", "x86", 8, 16, 240, allLocations),
-	serverType(45, "cax11", "CAX11", "shared", "arm", 2, 4, 40, euLocations),
-	serverType(93, "cax21", "CAX21", "shared", "arm", 4, 8, 80, euLocations),
-	serverType(96, "ccx13", "CCX13 Dedicated CPU", "dedicated", "x86", 2, 8, 80, allLocations),
-	serverType(104, "cx22", "CX22", "shared", "x86", 2, 4, 40, euLocations),
-	serverType(105, "cx32", "CX32", "shared", "x86", 4, 8, 80, euLocations),
-	serverType(106, "cx42", "CX42", "shared", "x86", 8, 16, 160, euLocations),
-	serverType(107, "cx52", "CX52", "shared", "x86", 16, 32, 320, euLocations),
+	serverType(22, "cpx11", "CPX 11", "shared", "x86", 2, 2, 40, 4.35, allLocations),
+	serverType(23, "cpx21", "CPX 21", "shared", "x86", 3, 4, 80, 7.55, allLocations),
+	serverType(24, "cpx31", "CPX 31", "shared", "x86", 4, 8, 160, 13.60, allLocations),
+	serverType(25, "cpx41", "CPX 41", "shared", "x86", 8, 16, 240, 25.20, allLocations),
+	serverType(45, "cax11", "CAX11", "shared", "arm", 2, 4, 40, 3.79, euLocations),
+	serverType(93, "cax21", "CAX21", "shared", "arm", 4, 8, 80, 6.49, euLocations),
+	serverType(96, "ccx13", "CCX13 Dedicated CPU", "dedicated", "x86", 2, 8, 80, 12.49, allLocations),
+	serverType(104, "cx22", "CX22", "shared", "x86", 2, 4, 40, 3.79, euLocations),
+	serverType(105, "cx32", "CX32", "shared", "x86", 4, 8, 80, 6.80, euLocations),
+	serverType(106, "cx42", "CX42", "shared", "x86", 8, 16, 160, 16.40, euLocations),
+	serverType(107, "cx52", "CX52", "shared", "x86", 16, 32, 320, 32.40, euLocations),
+	retiredType(serverType(1, "cx11", "CX11", "shared", "x86", 1, 2, 20, 3.29, euLocations)),
+}
+
+func retiredType(st schema.ServerType) schema.ServerType {
+	st.Deprecated, st.DeprecatableResource = true, retired
+	for i := range st.Locations {
+		st.Locations[i].Available, st.Locations[i].Recommended = false, false
+		st.Locations[i].DeprecatableResource = retired
+	}
+	return st
 }
 
 func image(id int64, name, desc, flavor, version, arch string) schema.Image {
@@ -75,6 +109,13 @@ var images = []schema.Image{
 	image(76766499, "rocky-9", "Rocky Linux 9", "rocky", "9", "x86"),
 	image(76766502, "alma-9", "AlmaLinux 9", "alma", "9", "x86"),
 	image(186901023, "fedora-41", "Fedora 41", "fedora", "41", "x86"),
+	retiredImage(image(15512617, "ubuntu-20.04", "Ubuntu 20.04", "ubuntu", "20.04", "x86")),
+}
+
+func retiredImage(im schema.Image) schema.Image {
+	after := retired.Deprecation.UnavailableAfter
+	im.Deprecated, im.DeprecatableResource = &after, retired
+	return im
 }
 
 func findLocation(idOrName string) *schema.Location {

@@ -45,9 +45,12 @@
 // With Options.StatePath, the state (servers, actions, ssh keys, firewalls,
 // networks, id counters) is a JSON file written atomically (temporary file,
 // fsync, rename, directory fsync) after every change and read at New. The
-// catalogue (server types cx22…cx52, cpx11…cpx41, cax11, cax21, ccx13;
-// images ubuntu-22.04, ubuntu-24.04, debian-12, rocky-9, alma-9, fedora-41;
-// locations fsn1, nbg1, hel1, ash, hil, sin) is fixed. Addresses come from the
+// catalogue is fixed, in hcloud-go's schema shapes: server types cx22…cx52,
+// cpx11…cpx41, cax11, cax21 (arm), ccx13, with per-location offers and
+// prices, and the retired cx11 (deprecated, available nowhere); images
+// ubuntu-22.04, ubuntu-24.04, debian-12 (x86 and arm), rocky-9, alma-9,
+// fedora-41 and the deprecated ubuntu-20.04 (listed only with
+// include_deprecated=true); locations fsn1, nbg1, hel1, ash, hil, sin. Addresses come from the
 // documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 // 2001:db8::/32).
 package sandbox

@@ -320,7 +320,7 @@ func (s *Server) createServer(r *http.Request) (int, any, *apiError) {
 	if loc == nil {
 		return 0, nil, errInvalid("location", "location not found")
 	}
-	if !slices.ContainsFunc(st.Locations, func(l schema.ServerTypeLocation) bool { return l.Name == loc.Name }) {
+	if !slices.ContainsFunc(st.Locations, func(l schema.ServerTypeLocation) bool { return l.Name == loc.Name && l.Available }) {
 		return 0, nil, &apiError{http.StatusPreconditionFailed, "resource_unavailable", "server type " + st.Name + " is not available in " + loc.Name, nil}
 	}
 	if aerr := checkLabels(req.Labels); aerr != nil {
@@ -652,7 +652,8 @@ func (s *Server) listImages(r *http.Request) (int, any, *apiError) {
 	return paged(r, images, func(i schema.Image) string { return *i.Name },
 		func(i schema.Image) bool {
 			return (len(arch) == 0 || slices.Contains(arch, i.Architecture)) &&
-				(len(types) == 0 || slices.Contains(types, i.Type))
+				(len(types) == 0 || slices.Contains(types, i.Type)) &&
+				(i.Deprecation == nil || q.Get("include_deprecated") == "true")
 		},
 		func(p []schema.Image, m schema.Meta) any {
 			return struct {
