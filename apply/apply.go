@@ -42,6 +42,25 @@
 // ledger moved while the locks were taken) and reads the ledger tip once
 // before the locks, again only if the branch moved, and once to append.
 // The counters of internal/trace state it in tests.
+// Recovery never runs a step the normal path would refuse: every step it
+// would call is checked for freshness first (the plan's ledger head, no
+// apply since on its server, the server as the plan expects it); a stale
+// step is recorded as not run. Only steps the provider shows already
+// happened are recorded without that check.
+//
+// # The shared remote
+//
+// With Options.Remote, locks and intents are refs on the git remote in the
+// format of package remoteref, signed with the applier's key. An intent on
+// the remote is adopted only if an applier trusted at the ledger head
+// signed it (over the plan id, the plan's BLAKE3 and the ledger head), its
+// plan is the one merged on main and still approved; anything else under
+// refs/vmc/ (unsigned, foreign, not a blob, too large, dated ahead) is
+// reported and blocks nothing: a foreign intent squatting a plan id is
+// replaced, a foreign or future-dated lock is taken over. A run whose lock
+// is lost stops before its next provider call; if its intent vanished from
+// the remote too, it writes the receipt of what it did from its own
+// journal, so no provider action goes unrecorded.
 //
 // Fault injection for tests: Options.Fault is called at the named steps
 // (StepBeforeProvider, StepAfterProvider, StepBeforeCommit, StepAfterCommit);
@@ -125,6 +144,7 @@ type Options struct {
 type Applier struct {
 	o        Options
 	lockLost atomic.Pointer[error] // set by the remote-lock heartbeat
+	index    *appliedIndex         // apply receipts by server, for freshness checks (index.go)
 }
 
 // New returns an Applier.
@@ -242,7 +262,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	if err := plans.CheckFresh(ctx, a.o.Provider, newLedgerViewAt(a.o.Ledger, tip), p); err != nil {
+	if err := plans.CheckFresh(ctx, a.o.Provider, a.freshViewAt(tip), p); err != nil {
 		return nil, err
 	}
 	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Started: time.Now().UTC()}
@@ -823,6 +843,14 @@ func newLedgerView(l *gitledger.Ledger) (*ledgerView, error) {
 		return nil, err
 	}
 	return &ledgerView{r}, nil
+}
+
+// freshViewAt is freshView (index.go) on a tip already read.
+func (a *Applier) freshViewAt(t *gitledger.Tip) plans.LedgerView {
+	if a.index == nil {
+		a.index = &appliedIndex{}
+	}
+	return indexedView{newLedgerViewAt(a.o.Ledger, t), a.index}
 }
 
 // newLedgerViewAt is a view of a tip already read.
