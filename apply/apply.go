@@ -3,11 +3,14 @@
 //
 // # Steps
 //
-//  1. Refuse: a plan already in the ledger (plans/<id>.json in the ledger
-//     tree), too few valid approvals (gitledger.CheckApprovals at the ledger
-//     tip), a plan from another ledger.
-//  2. Take the per-server locks (package lock), then check again that the plan
-//     is new and fresh (plans.CheckFresh: servers and ledger unchanged).
+//  1. Refuse: a plan already in the ledger (gitledger.Reader.Applied: its
+//     copy in the ledger tree), too few valid approvals
+//     (plans.CheckApprovalSet at the ledger tip), a plan from another ledger.
+//  2. Take the per-server locks (package lock; with a remote its lock refs,
+//     then a sync) and verify what is new in the ledger: lockPlan, the same
+//     for Apply and recovery. If the ledger moved meanwhile, step 1 runs
+//     again on the new tip; then the plan must be fresh (plans.CheckFresh:
+//     servers and ledger unchanged).
 //  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
 //     before calling the provider; record each action as "calling" before
 //     its call and "done" with its result after.
@@ -32,6 +35,13 @@
 // finished the plan; if the crashed run had already written the receipt, the
 // intent is just dropped (with the stale locks it left).
 //
+// # Costs
+//
+// Per plan, Apply parses the plan at most once (not at all when
+// Input.Plan carries it), checks its approvals once (twice only if the
+// ledger moved while the locks were taken) and reads the ledger tip once
+// before the locks, again only if the branch moved, and once to append.
+// The counters of internal/trace state it in tests.
 // Recovery never runs a step the normal path would refuse: every step it
 // would call is checked for freshness first (the plan's ledger head, no
 // apply since on its server, the server as the plan expects it); a stale
@@ -169,6 +179,9 @@ type Input struct {
 	Bytes     []byte
 	Approvals map[string][]byte
 	Commit    string
+	// Plan is Bytes parsed, when the caller has parsed them already (nil:
+	// Apply parses them). Apply parses a plan at most once.
+	Plan *plans.Plan
 }
 
 // Outcome is the result of applying one plan.
@@ -214,10 +227,17 @@ func (a *Applier) saveIntent(in *intent) error {
 }
 
 // Apply applies one plan (after recovering an unfinished intent for it).
+//
+// Per plan it reads the ledger tip once before taking the locks and once
+// more only if the ledger branch moved meanwhile (else it reuses the tip and
+// its approval check), and parses the plan at most once.
 func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
-	p, err := plans.Parse(in.Bytes)
-	if err != nil {
-		return nil, err
+	p := in.Plan
+	if p == nil {
+		var err error
+		if p, err = plans.Parse(in.Bytes); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := os.Stat(a.intentPath(p.ID)); err == nil {
 		// An unfinished apply of this plan: finish it. If it turns out to be
@@ -230,62 +250,26 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.precheck(tip, p, in); err != nil {
-		return nil, err
-	}
-	// Locks, in name order so two appliers never deadlock.
-	servers := p.Servers()
-	var forced []string
-	var held []string
-	defer func() {
-		for _, s := range held {
-			a.o.Locks.Release(s, false)
-		}
-	}()
-	for _, s := range servers {
-		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, a.o.Force, a.o.LockWait)
-		if err != nil {
-			return nil, err
-		}
-		held = append(held, s)
-		if acq.Broke != nil {
-			if acq.Stale {
-				a.o.Log("took over stale lock on %s (held by %s, pid %d)", s, acq.Broke.Holder, acq.Broke.PID)
-			} else {
-				forced = append(forced, s)
-				a.o.Log("broke lock on %s held by %s (--force, recorded in the receipt)", s, acq.Broke.Holder)
-			}
-		}
-	}
-	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		if err := a.sync(); err != nil {
-			return nil, err
-		}
-	}
-	// Trust comes from the ledger: verify what is new in it first.
-	if err := a.verifyLedger(); err != nil {
-		return nil, err
-	}
-	// Under the locks: re-read the ledger, then check freshness.
-	if tip, err = a.o.Ledger.Tip(); err != nil {
-		return nil, err
-	}
-	if err := a.precheck(tip, p, in); err != nil {
-		return nil, err
-	}
-	view, err := a.freshView(a.o.Ledger)
+	st, err := a.precheck(tip, p, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := plans.CheckFresh(ctx, a.o.Provider, view, p); err != nil {
+	locked, forced, release, err := a.lockPlan(p, a.o.Force, tip)
+	if err != nil {
 		return nil, err
 	}
-	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
+	defer release()
+	// Under the locks: if the ledger moved meanwhile, check again on the
+	// verified tip.
+	if locked.Commit != tip.Commit {
+		tip = locked
+		if st, err = a.precheck(tip, p, in); err != nil {
+			return nil, err
+		}
+	}
+	if err := plans.CheckFresh(ctx, a.o.Provider, a.freshViewAt(tip), p); err != nil {
+		return nil, err
+	}
 	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Started: time.Now().UTC()}
 	for _, s := range p.Actions {
 		it.Steps = append(it.Steps, intentStep{Action: s.Action, State: statePending})
@@ -309,7 +293,58 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err := a.run(ctx, p, it, false); err != nil {
 		return nil, err
 	}
-	return a.commit(it, false)
+	return a.commit(it, p, false)
+}
+
+// lockPlan takes what applying p needs, for Apply and recoverOne alike: the
+// per-server locks in name order (so two appliers never deadlock), with a
+// remote its locks there and a sync, then a verification of what is new in
+// the ledger (trust comes from it), whose tip it returns (known, a tip read
+// before, unless the branch moved). force breaks live local locks; forced
+// lists them (the receipt records it). release gives every lock back.
+func (a *Applier) lockPlan(p *plans.Plan, force bool, known *gitledger.Tip) (tip *gitledger.Tip, forced []string, release func(), err error) {
+	var held []string
+	var releaseRemote func()
+	releaseAll := func() {
+		if releaseRemote != nil {
+			releaseRemote()
+		}
+		for _, s := range held {
+			a.o.Locks.Release(s, false)
+		}
+	}
+	defer func() {
+		if err != nil {
+			releaseAll()
+		}
+	}()
+	for _, s := range p.Servers() {
+		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, force, a.o.LockWait)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		held = append(held, s)
+		if acq.Broke != nil {
+			if acq.Stale {
+				a.o.Log("took over stale lock on %s (held by %s, pid %d)", s, acq.Broke.Holder, acq.Broke.PID)
+			} else {
+				forced = append(forced, s)
+				a.o.Log("broke lock on %s held by %s (--force, recorded in the receipt)", s, acq.Broke.Holder)
+			}
+		}
+	}
+	if a.o.Remote != nil {
+		if releaseRemote, err = a.remoteLocks(p); err != nil {
+			return nil, nil, nil, err
+		}
+		if err := a.sync(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if tip, err = a.verifyLedger(known); err != nil {
+		return nil, nil, nil, err
+	}
+	return tip, forced, releaseAll, nil
 }
 
 // signedIntent is the remote copy of a journal (package remoteref), signed
@@ -348,15 +383,15 @@ func pick(m map[string][]byte, kids []string) map[string][]byte {
 }
 
 // precheck refuses plans that are for another ledger, already applied, or
-// not approved.
-func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
+// not approved at tip; it returns the approval check.
+func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) (plans.ApprovalStatus, error) {
 	if p.Ledger != tip.Head.Ledger {
-		return fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
+		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
 	}
-	if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
-		return err
+	if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
+		return plans.ApprovalStatus{}, err
 	} else if ok {
-		return fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
+		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
 	}
 	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
 	if !st.Approved() {
@@ -364,9 +399,9 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) error {
 		for _, k := range slices.Sorted(maps.Keys(st.Invalid)) {
 			msg += fmt.Sprintf("; %s: %s", k, st.Invalid[k])
 		}
-		return fmt.Errorf("%w: plan %s has %s", ErrNotApproved, p.ID, msg)
+		return st, fmt.Errorf("%w: plan %s has %s", ErrNotApproved, p.ID, msg)
 	}
-	return nil
+	return st, nil
 }
 
 // run performs the steps not done yet. With recovering, steps found
@@ -531,12 +566,8 @@ func (a *Applier) stepDiffs(ctx context.Context, p *plans.Plan, i int, act provi
 	return plans.CompareExpect(act.Server, p.Actions[i].Expect, s), nil
 }
 
-// commit writes the apply receipt for a finished intent.
-func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
-	p, err := plans.Parse(it.PlanBytes)
-	if err != nil {
-		return nil, err
-	}
+// commit writes the apply receipt for a finished intent of plan p.
+func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, error) {
 	sums := digest.Of(it.PlanBytes)
 	var recs []receipt.ActionRecord
 	status := provider.StatusSucceeded
@@ -560,7 +591,7 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 	sort.Strings(it.Approvals)
 	a.o.Fault(StepBeforeCommit)
 	w, err := a.o.Ledger.Append(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
-		if seq, ok, err := appliedSeq(a.o.Ledger, p.ID); err != nil {
+		if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
 			return nil, err
 		} else if ok {
 			return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, p.ID, seq)
@@ -599,7 +630,7 @@ func (a *Applier) commit(it *intent, recovered bool) (*Outcome, error) {
 			if err := a.sync(); err != nil {
 				return nil, err
 			}
-			return a.commit(it, recovered)
+			return a.commit(it, p, recovered)
 		}
 	}
 	if err := os.Remove(a.intentPath(p.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -668,31 +699,11 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	var held []string
-	defer func() {
-		for _, s := range held {
-			a.o.Locks.Release(s, false)
-		}
-	}()
-	for _, s := range p.Servers() {
-		if _, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, false, a.o.LockWait); err != nil {
-			return nil, err
-		}
-		held = append(held, s)
-	}
-	if a.o.Remote != nil {
-		release, err := a.remoteLocks(p)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		if err := a.sync(); err != nil {
-			return nil, err
-		}
-	}
-	if err := a.verifyLedger(); err != nil {
+	_, _, release, err := a.lockPlan(p, false, nil)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	// Under the locks, read the intent again: another applier may have
 	// finished it (and removed it) or advanced it while we waited.
 	if it, done, err = a.readIntent(id); err != nil || done {
@@ -716,7 +727,7 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 	if err := a.run(ctx, p, it, true); err != nil {
 		return nil, err
 	}
-	return a.commit(it, true)
+	return a.commit(it, p, true)
 }
 
 // readIntent reads the intent of plan id. done reports that there is nothing
@@ -821,26 +832,14 @@ func reconcile(ctx context.Context, prov provider.Provider, act provider.Action,
 		Error: fmt.Sprintf("interrupted while calling the provider; whether %s ran cannot be observed", act.Op)}, false, nil
 }
 
-// appliedSeq reports whether plans/<id>.json is in the ledger tip's tree.
+// appliedSeq reports whether plan id has a receipt, and its seq
+// (gitledger.Reader.AppliedSeq, the one "applied?" rule).
 func appliedSeq(l *gitledger.Ledger, id string) (uint64, bool, error) {
 	r, err := l.NewReader()
 	if err != nil {
 		return 0, false, err
 	}
-	if _, err := r.File(plans.Path(id)); err != nil {
-		return 0, false, nil
-	}
-	// Find the receipt: newest first, apply receipts carrying this plan.
-	for seq := int64(r.Tip.Head.Seq); seq >= 0; seq-- {
-		e, err := r.Receipt(uint64(seq))
-		if err != nil {
-			return 0, true, nil
-		}
-		if e.Receipt.Kind == receipt.KindApply && e.Receipt.Apply.Plan.ID == id {
-			return uint64(seq), true, nil
-		}
-	}
-	return 0, true, nil
+	return r.AppliedSeq(id)
 }
 
 // ledgerView adapts the ledger tip to plans.LedgerView.
@@ -852,6 +851,19 @@ func newLedgerView(l *gitledger.Ledger) (*ledgerView, error) {
 		return nil, err
 	}
 	return &ledgerView{r}, nil
+}
+
+// freshViewAt is freshView (index.go) on a tip already read.
+func (a *Applier) freshViewAt(t *gitledger.Tip) plans.LedgerView {
+	if a.index == nil {
+		a.index = &appliedIndex{}
+	}
+	return indexedView{newLedgerViewAt(a.o.Ledger, t), a.index}
+}
+
+// newLedgerViewAt is a view of a tip already read.
+func newLedgerViewAt(l *gitledger.Ledger, t *gitledger.Tip) *ledgerView {
+	return &ledgerView{l.ReaderAt(t)}
 }
 
 func (v *ledgerView) TipSeq() uint64 { return v.r.Tip.Head.Seq }
@@ -870,15 +882,21 @@ func NewLedgerView(l *gitledger.Ledger) (plans.LedgerView, error) { return newLe
 // verifyLedger checks the ledger (from the last verified head, with
 // signatures) before its trust state approves anything: a pushed commit that
 // adds an approver, say, must not take effect unverified.
-func (a *Applier) verifyLedger() error {
+// It returns the verified tip: known (a tip read before) when the branch
+// is still there, else the tip read again.
+func (a *Applier) verifyLedger(known *gitledger.Tip) (*gitledger.Tip, error) {
 	if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
-		return fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
 	}
-	tip, err := a.o.Ledger.Tip()
-	if err != nil {
-		return err
+	tip := known
+	if c, err := a.o.Ledger.TipCommit(); err != nil {
+		return nil, err
+	} else if tip == nil || c != tip.Commit {
+		if tip, err = a.o.Ledger.Tip(); err != nil {
+			return nil, err
+		}
 	}
-	return CheckProvider(tip.Trust, a.o.ConfigProvider)
+	return tip, CheckProvider(tip.Trust, a.o.ConfigProvider)
 }
 
 // CheckProvider refuses a configured provider that differs from the one

@@ -59,6 +59,8 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 	if err != nil {
 		return nil, err
 	}
+	tr := gitTrees{repo}
+	es := planEntries(pt)
 	var out []PendingPlan
 	for _, e := range pt.Entries {
 		id, ok := cutJSON(e.Name)
@@ -106,11 +108,17 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 			continue
 		}
 		// Without a server hook (github.com) nothing else stops a plan whose
-		// id differs from its file name; it would look pending forever.
-		if p, err := plans.Parse(b); err != nil {
-			pp.Err = err
-		} else if p.ID != id {
-			pp.Err = fmt.Errorf("%s holds plan %s: a plan's id must match its file name", plans.Path(id), p.ID)
+		// id differs from its file name (it would look pending forever), or
+		// approvals that break the hook's rule: the plan-tree rule of
+		// package plans decides, as in the hook and in review.
+		p, err := plans.CheckPlan(id, b, "")
+		if err != nil {
+			pp.Err = fmt.Errorf("%s: %w", plans.Path(id), err)
+		} else if ae, ok := findEntry(es, id+plans.ApprovalsSuffix); ok {
+			pp.Err = plans.CheckEntry(tr, es, ae, "")
+		}
+		if pp.Err == nil {
+			pp.Input.Plan = p // parsed once: Apply carries it
 		}
 		out = append(out, pp)
 	}
@@ -232,4 +240,39 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 		}
 	}
 	return outs, errs, nil
+}
+
+// gitTrees reads plans/ trees through go-git for the plan-tree rule
+// (plans.TreeReader), with the same bounds as blob.
+type gitTrees struct{ repo *git.Repository }
+
+func (g gitTrees) Tree(id string) ([]plans.TreeEntry, error) {
+	t, err := g.repo.TreeObject(plumbing.NewHash(id))
+	if err != nil {
+		return nil, err
+	}
+	return planEntries(t), nil
+}
+
+func (g gitTrees) Blob(id string, limit int64) ([]byte, error) {
+	return blob(g.repo, plumbing.NewHash(id), limit)
+}
+
+// planEntries is a go-git tree as the plan-tree rule sees it (git's own
+// octal modes: 100644, 40000).
+func planEntries(t *object.Tree) []plans.TreeEntry {
+	out := make([]plans.TreeEntry, len(t.Entries))
+	for i, e := range t.Entries {
+		out[i] = plans.TreeEntry{Mode: strconv.FormatUint(uint64(e.Mode), 8), Name: e.Name, ID: e.Hash.String()}
+	}
+	return out
+}
+
+func findEntry(es []plans.TreeEntry, name string) (plans.TreeEntry, bool) {
+	for _, e := range es {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return plans.TreeEntry{}, false
 }

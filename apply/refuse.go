@@ -105,7 +105,7 @@ func (a *Applier) Refuse(pp PendingPlan, reason string) (uint64, error) {
 		if err := a.o.Ledger.RewindVerified(); err != nil {
 			return 0, err
 		}
-		if err := a.verifyLedger(); err != nil {
+		if _, err := a.verifyLedger(nil); err != nil {
 			return 0, err
 		}
 	}

@@ -53,6 +53,17 @@
 // Verification of k receipts on top of a verified commit costs O(k): Verify
 // with Remember starts from the remembered verified head (incremental.go),
 // and snapshot tags are checked from stored Merkle hashes (tiles.go).
+//
+// # What the package owns
+//
+// The ledger format (layout, receipt placement, commit messages), Append
+// and its batch form Generate, the verifiers (Verify, VerifyUpdate,
+// VerifyTip, VerifyEntry), reads (Reader, Applied: whether a plan has a
+// receipt) and Merkle snapshot tags. It builds on internal/gitobj for git's
+// objects (loose and packed objects, tree and commit codecs) and on package
+// trust for what a keys receipt does to the trust state. Main-branch trees
+// are read through ReadTree (any mode) for the hook; their rules are the
+// hook's and package plans'.
 package gitledger
 
 import (
@@ -71,6 +82,8 @@ import (
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/gitobj"
+	"github.com/vmc-git/vmc-git/internal/layout"
+	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/trust"
@@ -86,8 +99,8 @@ const (
 	AllowedSignersFile = "allowed_signers"
 	TrustFile          = "trust.json"
 	ReceiptsDir        = "receipts"
-	PlansDir           = "plans"
-	ApprovalsSuffix    = ".approvals"
+	PlansDir           = layout.PlansDir        // the applied plan's copy (package internal/layout)
+	ApprovalsSuffix    = layout.ApprovalsSuffix // and its approvals
 )
 
 // Ident is the author and committer name of ledger commits; the e-mail part
@@ -177,6 +190,7 @@ func (l *Ledger) Tip() (*Tip, error) {
 }
 
 func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
+	trace.Add(trace.TipReads)
 	tree, err := l.CommitTree(commit)
 	if err != nil {
 		return nil, err
@@ -363,7 +377,7 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 	return nil, ErrConflict
 }
 
-var errRaced = errors.New("ref moved")
+var errRaced = gitobj.ErrRaced
 
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
 	w, _, err := l.writeReceipt(tip, s, kid, build, now, l.objs.Put)
@@ -644,55 +658,5 @@ func (l *Ledger) casRef(old, new plumbing.Hash) error { return l.casRefTo(l.Ref,
 
 // casRefTo is casRef for any ref.
 func (l *Ledger) casRefTo(name plumbing.ReferenceName, old, new plumbing.Hash) error {
-	path := filepath.Join(l.GitDir, filepath.FromSlash(name.String()))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	lock := path + ".lock"
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		return errRaced // another writer holds the lock: re-read and retry
-	}
-	if err != nil {
-		return fmt.Errorf("lock %s: %w", name, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(lock)
-		}
-	}()
-	cur, err := l.repo.Storer.Reference(name)
-	switch {
-	case errors.Is(err, plumbing.ErrReferenceNotFound):
-		if !old.IsZero() {
-			return fmt.Errorf("%s disappeared", name)
-		}
-	case err != nil:
-		return err
-	case cur.Hash() != old:
-		if old.IsZero() {
-			return fmt.Errorf("%s already exists", name)
-		}
-		return errRaced
-	}
-	if _, err := f.WriteString(new.String() + "\n"); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(lock, path); err != nil {
-		return err
-	}
-	done = true
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return gitobj.CASRef(l.GitDir, l.repo.Storer, name, old, new)
 }

@@ -56,9 +56,9 @@ import (
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/plans"
-	"github.com/vmc-git/vmc-git/provider"
 )
 
 // LockRefPrefix names the cross-machine server locks.
@@ -580,6 +580,11 @@ func (c *checker) plansTree(commit plumbing.Hash, strict bool) (string, error) {
 // treeReader reads plan trees for plans.CheckTreeChange.
 type treeReader struct{ l *gitledger.Ledger }
 
+// PlanTrees reads the plans/ trees of l's repository for the plan-tree rule
+// (plans.CheckTreeChange, plans.CheckEntry), bounded as the hook reads
+// them: the one reader for the hook, review and apply --pending.
+func PlanTrees(l *gitledger.Ledger) plans.TreeReader { return treeReader{l} }
+
 func (r treeReader) Tree(id string) ([]plans.TreeEntry, error) {
 	es, err := r.l.ReadTree(plumbing.NewHash(id))
 	if err != nil {
@@ -635,7 +640,7 @@ func (c *checker) readLock(id plumbing.Hash, server string) (*remoteref.Lock, er
 // checkLock: see the package doc.
 func (c *checker) checkLock(u Update) error {
 	server := strings.TrimPrefix(u.Ref, LockRefPrefix)
-	if err := provider.CheckServerName(server); err != nil {
+	if err := lock.CheckServerName(server); err != nil {
 		if u.New.IsZero() {
 			return nil
 		}

@@ -21,6 +21,10 @@
 // signature is rejected, so a .sig file has one valid form. Ed25519 SSHSIG
 // signatures are deterministic, so this package and ssh-keygen produce the
 // same bytes for the same key, namespace and message.
+//
+// What a keys receipt does to the trust state (trust, revoke and rotate,
+// with admin co-signatures) is package trust's: it needs the receipt
+// format, which itself builds on this package.
 package keys
 
 import (

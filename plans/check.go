@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -247,6 +248,7 @@ func (s ApprovalStatus) Approved() bool { return s.Missing == 0 }
 // CheckApprovalSet sorts approvals into valid (approver keys trusted at t,
 // distinct keys, good signature) and invalid ones.
 func CheckApprovalSet(t *keys.Trust, plan []byte, sigs map[string][]byte, at time.Time) ApprovalStatus {
+	trace.Add(trace.ApprovalChecks)
 	st := ApprovalStatus{Required: t.ApprovalsRequired, Valid: []string{}, Invalid: map[string]string{}}
 	seen := map[string]string{}
 	for _, kid := range slices.Sorted(maps.Keys(sigs)) {

@@ -67,6 +67,8 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/layout"
+	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -75,11 +77,12 @@ import (
 // Version is the plan format version.
 const Version = 1
 
-// Dir is where plans live in the main branch's tree.
-const Dir = "plans"
+// Dir is where plans live in the main branch's tree (see package
+// internal/layout).
+const Dir = layout.PlansDir
 
 // ApprovalsSuffix names a plan's approvals directory: plans/<id>.approvals/.
-const ApprovalsSuffix = ".approvals"
+const ApprovalsSuffix = layout.ApprovalsSuffix
 
 // MaxActions bounds the actions of one plan.
 const MaxActions = 100
@@ -276,6 +279,7 @@ func (p *Plan) Encode() ([]byte, error) {
 
 // Parse decodes canonical plan bytes strictly and validates them.
 func Parse(b []byte) (*Plan, error) {
+	trace.Add(trace.PlanParses)
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("plan: %d bytes, more than the limit of %d", len(b), MaxSize)
 	}

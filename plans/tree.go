@@ -204,15 +204,26 @@ func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) erro
 	if err != nil {
 		return fail("%v", err)
 	}
-	p, err := Parse(b)
-	if err != nil {
+	if _, err := CheckPlan(id, b, ledgerID); err != nil {
 		return fail("%v", err)
 	}
+	return nil
+}
+
+// CheckPlan is the rule for a plan file's content: canonical plan bytes b
+// that parse, whose id is id (the file name's), for ledgerID (if not "").
+// CheckEntry applies it to plans/<id>.json; apply --pending to the bytes it
+// has read, keeping the parsed plan.
+func CheckPlan(id string, b []byte, ledgerID string) (*Plan, error) {
+	p, err := Parse(b)
+	if err != nil {
+		return nil, err
+	}
 	if p.ID != id {
-		return fail("plan id %s does not match the file name", p.ID)
+		return nil, fmt.Errorf("plan id %s does not match the file name", p.ID)
 	}
 	if ledgerID != "" && p.Ledger != ledgerID {
-		return fail("plan for ledger %s, this repository is %s", p.Ledger, ledgerID)
+		return nil, fmt.Errorf("plan for ledger %s, this repository is %s", p.Ledger, ledgerID)
 	}
-	return nil
+	return p, nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vmc-git/vmc-git/internal/lock"
 )
 
 // Op names one kind of Action.
@@ -36,7 +38,7 @@ var Ops = []Op{OpCreate, OpDelete, OpPoweron, OpPoweroff, OpShutdown, OpReboot, 
 
 // Limits from Hetzner's API rules.
 const (
-	MaxServerNameLen = 63
+	MaxServerNameLen = lock.MaxServerNameLen
 	MaxLabelNameLen  = 63  // the name part of a label key
 	MaxLabelPrefix   = 253 // the DNS-subdomain prefix of a label key
 	MaxLabelValueLen = 63
@@ -345,38 +347,9 @@ func checkDuplicateKeys(data []byte) error {
 }
 
 // CheckServerName reports whether name is a server name vmc-git can manage
-// (see the package doc).
-func CheckServerName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case len(name) > MaxServerNameLen:
-		return fmt.Errorf("name %s is %d bytes, more than %d", quote(name), len(name), MaxServerNameLen)
-	case strings.IndexByte(name, 0) >= 0:
-		return fmt.Errorf("name %s contains NUL", quote(name))
-	case strings.Contains(name, "/"):
-		return fmt.Errorf("name %s contains '/'", quote(name))
-	case strings.Contains(name, ".."):
-		return fmt.Errorf("name %s contains \"..\"", quote(name))
-	case strings.HasSuffix(name, ".lock"):
-		return fmt.Errorf("name %s ends in \".lock\" (not allowed in git ref names)", quote(name))
-	}
-	for part := range strings.SplitSeq(name, ".") {
-		if part == "" {
-			return fmt.Errorf("name %s has an empty dot-separated part", quote(name))
-		}
-		if part[0] == '-' || part[len(part)-1] == '-' {
-			return fmt.Errorf("name %s: part %s starts or ends with '-'", quote(name), quote(part))
-		}
-		for i := 0; i < len(part); i++ {
-			c := part[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Errorf("name %s: invalid character %q (allowed: a-z, 0-9, '-', '.')", quote(name), c)
-			}
-		}
-	}
-	return nil
-}
+// (see the package doc): the rule lives beside the lock names it protects,
+// in internal/lock.
+func CheckServerName(name string) error { return lock.CheckServerName(name) }
 
 // CheckLabels reports whether every key and value follows Hetzner's label
 // rules:

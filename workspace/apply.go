@@ -10,12 +10,14 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/plans"
 )
 
 // ApplyRequest is how ApplyPlan and ApplyPending run.
 type ApplyRequest struct {
 	Force    bool          // break locks held by others (recorded in the receipt)
+	LockDir  string        // per-server lock files; "" for lock.DefaultDir()
 	LockWait time.Duration // wait this long for a held lock
 	// Push: fetch first, take locks on Remote, push each receipt
 	// (compare-and-swap). It needs a work tree and a config.
@@ -35,7 +37,7 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 	if err != nil {
 		return nil, err
 	}
-	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force,
+	opts := apply.Options{Ledger: ws.Ledger, Provider: prov, Signer: id.Signer, KID: id.KID, Force: req.Force, Locks: lock.New(req.LockDir),
 		LockWait: req.LockWait, Fault: req.Fault, Log: req.Log, UnapprovedDeadline: req.UnapprovedDeadline}
 	if ws.OnSandbox() {
 		opts.SummaryMark = SandboxMark
@@ -70,7 +72,12 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 		if _, err := ws.Ledger.Repo().Reference(plumbing.ReferenceName(mainRef), true); err != nil {
 			return nil, ws.missingMain(req, mainRef)
 		}
-		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), ws.Applied)
+		// One ledger read answers "applied?" for every plan on main.
+		r, err := ws.Ledger.NewReader()
+		if err != nil {
+			return nil, err
+		}
+		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), r.Applied)
 	})
 }
 
@@ -90,7 +97,7 @@ func (ws *Workspace) ApplyPlan(ctx context.Context, id Identity, req ApplyReques
 	if err != nil {
 		return nil, nil, err
 	}
-	out, planErr = ap.Apply(ctx, apply.Input{Bytes: b, Approvals: sigs, Commit: ws.committedIn(p.ID, b)})
+	out, planErr = ap.Apply(ctx, apply.Input{Bytes: b, Approvals: sigs, Commit: ws.committedIn(p.ID, b), Plan: p})
 	return out, planErr, nil
 }
 

@@ -14,6 +14,8 @@
 //	                    workflows, committed on the main branch
 //	             refuses an invalid ledger id (usage); a repository with a
 //	                    config or a ledger branch (refused)
+//	Sync         reads  refs/remotes/origin/<ledger branch>
+//	             writes the local ledger branch, only when it is missing
 //	Record       reads  the ledger tip
 //	             writes one manual receipt (break-glass)
 //	             refuses a bad summary (usage); a signer without the role,

@@ -57,3 +57,13 @@ func refusedIfConflict(err error) error {
 	}
 	return err
 }
+
+// KindOf returns the Kind of err: that of the first *Error in its chain,
+// else KindError.
+func KindOf(err error) Kind {
+	var we *Error
+	if errors.As(err, &we) {
+		return we.Kind
+	}
+	return KindError
+}

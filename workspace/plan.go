@@ -174,13 +174,6 @@ func (ws *Workspace) Status(p *plans.Plan, b []byte, file string) (*PlanStatus, 
 	return &PlanStatus{ID: p.ID, Approvals: st, Approved: st.Approved(), Applied: applied}, nil
 }
 
-// Applied reports whether plan id has a receipt: its copy is in the
-// ledger's plans/ (an apply receipt, whatever its status, carries it).
-func (ws *Workspace) Applied(id string) (bool, error) {
-	r, err := ws.Ledger.NewReader()
-	if err != nil {
-		return false, err
-	}
-	_, ferr := r.File(plans.Path(id))
-	return ferr == nil, nil
-}
+// Applied reports whether plan id has a receipt (gitledger.Reader.Applied:
+// the one "applied?" rule).
+func (ws *Workspace) Applied(id string) (bool, error) { return ws.Ledger.Applied(id) }

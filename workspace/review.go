@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/hooks"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -53,6 +54,19 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 			added = append(added, file)
 		}
 	}
+	if len(rv.Violations) == 0 {
+		// The hook's rule on the whole plans/ tree (modes, sizes, names,
+		// approvals beside their plan), which names and statuses alone do
+		// not show: a pull request that passes review passes the hook.
+		if err := ws.checkPlanTree(base, head); err != nil {
+			var ee *plans.EntryError
+			if errors.As(err, &ee) {
+				bad(ee.Path, "%v", ee.Err)
+			} else {
+				bad(plans.Dir+"/", "%v", err)
+			}
+		}
+	}
 	var prov provider.Provider
 	var provErr error
 	if len(added) > 0 {
@@ -84,11 +98,9 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		if tipErr != nil {
 			pr.NowError = "no ledger branch here: " + tipErr.Error()
 		} else {
-			if r, err := ws.Ledger.NewReader(); err == nil {
-				if _, ferr := r.File(plans.Path(p.ID)); ferr == nil {
-					bad(file, "plan %s is already in the ledger: plans apply once", p.ID)
-					continue
-				}
+			if applied, err := ws.Applied(p.ID); err == nil && applied {
+				bad(file, "plan %s is already in the ledger: plans apply once", p.ID)
+				continue
 			}
 			pr.Approvals = plans.CheckApprovalSet(tip.Trust, pr.Bytes, sigs, time.Now())
 		}
@@ -148,4 +160,25 @@ func (ws *Workspace) approvalsAt(rev, id string) (map[string][]byte, error) {
 		sigs[kid] = []byte(b)
 	}
 	return sigs, nil
+}
+
+// checkPlanTree applies plans.CheckTreeChange to the plans/ trees of the
+// merge base of base and head and of head.
+func (ws *Workspace) checkPlanTree(base, head string) error {
+	mb, err := gitCmd(ws.Root, "merge-base", base, head)
+	if err != nil {
+		return err
+	}
+	treeOf := func(rev string) string {
+		out, err := gitCmd(ws.Root, "rev-parse", "-q", "--verify", rev+":"+plans.Dir)
+		if err != nil {
+			return "" // no plans/ directory there
+		}
+		return strings.TrimSpace(out)
+	}
+	ledgerID := ""
+	if ws.Config != nil {
+		ledgerID = ws.Config.Ledger
+	}
+	return plans.CheckTreeChange(hooks.PlanTrees(ws.Ledger), treeOf(strings.TrimSpace(mb)), treeOf(head), ledgerID)
 }

@@ -82,8 +82,10 @@ func (ws *Workspace) Close() {
 	}
 }
 
-// trackLedger creates the local ledger branch from origin's, as git switch
-// would, when a fresh clone has only refs/remotes/origin/<branch>.
+// trackLedger makes the local ledger branch follow origin's: it creates the
+// local branch from refs/remotes/origin/<branch>, as git switch would, when
+// a fresh clone has only that (Open calls it). It never moves an existing
+// branch; apply --push syncs with the remote itself (package apply).
 func (ws *Workspace) trackLedger(note func(string, ...any)) {
 	if _, err := ws.Ledger.Tip(); !errors.Is(err, gitledger.ErrNoLedger) || ws.Root == "" {
 		return

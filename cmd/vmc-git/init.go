@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -34,7 +33,7 @@ EXAMPLE:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "ledger", Required: true, Usage: "ledger id, e.g. github.com/acme/infra (stops cross-ledger replay)"},
 			keyFlag, kidFlag,
-			&cli.StringFlag{Name: "branch", Value: gitledger.DefaultBranch, Usage: "ledger branch"},
+			&cli.StringFlag{Name: "branch", Value: workspace.DefaultBranch, Usage: "ledger branch"},
 			&cli.StringFlag{Name: "main-branch", Usage: "branch that carries config, plans and workflows (default: the branch the repository is on; main for a new one)"},
 			&cli.IntFlag{Name: "approvals-required", Value: 1, Usage: "distinct approver signatures a plan needs"},
 			&cli.IntFlag{Name: "admin-threshold", Value: 1, Usage: "distinct admin signatures a trust change needs"},

@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
-	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -82,7 +81,7 @@ EXAMPLE:
 			switch {
 			case c.Bool("json"):
 				sums := digest.Of(e.Bytes)
-				return printJSON(c, map[string]any{"seq": e.Receipt.Seq, "kind": e.Receipt.Kind, "path": receipt.Path(e.Receipt.Seq),
+				return printJSON(c, map[string]any{"seq": e.Receipt.Seq, "kind": e.Receipt.Kind, "path": receiptPath(ws, e.Receipt.Seq),
 					"blake3": sums.Blake3, "sha256": sums.SHA256, "receipt": json.RawMessage(e.Bytes), "sig": string(e.Sig)})
 			case c.Bool("sig"):
 				_, err = c.App.Writer.Write(e.Sig)

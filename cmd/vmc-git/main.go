@@ -2,8 +2,10 @@
 // through reviewed, approved plans, and every change becomes a signed receipt
 // commit on a hash-chained git branch.
 //
-// The command is a thin layer: it parses flags, calls one library function,
-// formats the result and picks the exit code (see exitCodes).
+// The command is a thin layer over package workspace: each command parses
+// its flags, opens the workspace, calls one use case, formats the result
+// and picks the exit code (kindCodes maps the use case's error kinds). The
+// commands are listed in commands(), in the order --help shows them.
 package main
 
 import (
@@ -16,7 +18,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -79,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, hints = ce.code, ce.hints
 	} else if errors.As(err, &we) {
 		code, hints = kindCodes[we.Kind], we.Hints
-	} else if errors.Is(err, gitledger.ErrNoLedger) {
+	} else if errors.Is(err, workspace.ErrNoLedger) {
 		code, hints = exitNotFound, []string{"create a ledger with: vmc-git init --ledger github.com/ORG/REPO --key KEYFILE"}
 	} else if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "Required flag") {
 		code = exitUsage
@@ -93,10 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else if c, ok := exitFor(err); ok {
 		code = c
 	}
-	var ve *gitledger.VerifyError
-	var se *gitledger.SnapshotError
-	var te *gitledger.TagNameError
-	if errors.As(err, &ve) || errors.As(err, &se) || errors.As(err, &te) {
+	if workspace.IsInvalid(err) {
 		code = exitInvalid
 	}
 	// One line per error (errors.Join puts each on its own line).

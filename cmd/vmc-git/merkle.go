@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/vmc-git/vmc-git/gitledger"
-	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -265,7 +262,7 @@ EXAMPLE:
 	}
 }
 
-func tagName(r *gitledger.SnapshotResult) string {
+func tagName(r *workspace.SnapshotResult) string {
 	if r.Tag.IsZero() {
 		return ""
 	}
@@ -281,43 +278,4 @@ func ledgerTree(c *cli.Context, size uint64) (*merkle.StoredTree, uint64, error)
 	}
 	defer ws.Close()
 	return ws.MerkleTree(size)
-}
-
-// verifierFromArg builds a note verifier from a verifier key string or an
-// OpenSSH public key (file or line) named by kid.
-func verifierFromArg(arg, kid string) (note.Verifier, error) {
-	if strings.Count(arg, "+") == 2 && !strings.HasPrefix(arg, "ssh-") {
-		if _, err := os.Stat(arg); err != nil {
-			return note.NewVerifier(arg)
-		}
-	}
-	var line []byte
-	if strings.HasPrefix(arg, "ssh-") {
-		line = []byte(arg)
-	} else {
-		b, err := os.ReadFile(arg)
-		if err != nil {
-			return nil, err
-		}
-		line = b
-	}
-	pub, comment, err := keys.ParsePublicKey(line)
-	if err != nil {
-		return nil, err
-	}
-	if kid == "" {
-		kid = comment
-	}
-	if keys.ValidKID(kid) != nil {
-		return nil, fmt.Errorf("--key: give --kid NAME (the public key has no usable comment)")
-	}
-	ek, err := keys.Ed25519Public(pub)
-	if err != nil {
-		return nil, err
-	}
-	vk, err := merkle.VerifierKey(kid, ek)
-	if err != nil {
-		return nil, err
-	}
-	return note.NewVerifier(vk)
 }

@@ -5,10 +5,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func recordCommand() *cli.Command {
@@ -55,7 +55,7 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			w, err := publishing(c, ws, id, func() (*gitledger.Written, error) { return ws.Record(id, c.String("summary"), details) })
+			w, err := publishing(c, ws, id, func() (*workspace.Written, error) { return ws.Record(id, c.String("summary"), details) })
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ type writtenJSON struct {
 	Commit string        `json:"commit"`
 }
 
-func reportWritten(c *cli.Context, w *gitledger.Written) error {
+func reportWritten(c *cli.Context, w *workspace.Written) error {
 	if c.Bool("json") {
 		return printJSON(c, writtenJSON{w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Sums.SHA256, w.Commit.String()})
 	}

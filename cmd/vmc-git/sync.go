@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
@@ -26,8 +25,8 @@ func pushOf(c *cli.Context) workspace.Push {
 
 // publishing runs write through ws.Publishing and reports, on stderr, a
 // receipt that was written again under a new seq.
-func publishing(c *cli.Context, ws *workspace.Workspace, id workspace.Identity, write func() (*gitledger.Written, error)) (*gitledger.Written, error) {
-	var w *gitledger.Written
+func publishing(c *cli.Context, ws *workspace.Workspace, id workspace.Identity, write func() (*workspace.Written, error)) (*workspace.Written, error) {
+	var w *workspace.Written
 	s, err := ws.Publishing(id, pushOf(c), func() error {
 		var err error
 		w, err = write()
@@ -41,7 +40,7 @@ func publishing(c *cli.Context, ws *workspace.Workspace, id workspace.Identity, 
 			if r.OldSeq == w.Seq {
 				errf(c, "another writer pushed first: your receipt %d was written again as receipt %d", r.OldSeq, r.NewSeq)
 				if nw, err := ws.Receipt(r.NewSeq); err == nil {
-					w = &gitledger.Written{Seq: r.NewSeq, Path: receipt.Path(r.NewSeq), Receipt: nw.Receipt, Bytes: nw.Bytes, Sums: digest.Of(nw.Bytes)}
+					w = &workspace.Written{Seq: r.NewSeq, Path: receiptPath(ws, r.NewSeq), Receipt: nw.Receipt, Bytes: nw.Bytes, Sums: digest.Of(nw.Bytes)}
 					if cm, err := ws.CommitOf(r.NewSeq); err == nil {
 						w.Commit = cm
 					}
@@ -112,4 +111,13 @@ EXAMPLE:
 			return nil
 		},
 	}
+}
+
+// receiptPath is where receipt seq lives in ws's ledger, in the ledger's own
+// format (HEAD.json's v).
+func receiptPath(ws *workspace.Workspace, seq uint64) string {
+	if t, err := ws.Ledger.Tip(); err == nil {
+		return receipt.PathIn(t.Head.V, seq)
+	}
+	return receipt.PathIn(receipt.DefaultFormat, seq)
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
@@ -76,7 +75,7 @@ EXAMPLE:
 					return err
 				}
 				defer ws.Close()
-				w, err := publishing(c, ws, id, func() (*gitledger.Written, error) {
+				w, err := publishing(c, ws, id, func() (*workspace.Written, error) {
 					return ws.ChangeTrust(op, func() (workspace.TrustChange, error) { return trustChange(c, op) }, id)
 				})
 				if err != nil {
@@ -168,7 +167,7 @@ EXAMPLE:
 				if err != nil {
 					return err
 				}
-				w, err := publishing(c, ws, id, func() (*gitledger.Written, error) { return ws.ApplyTrust(ch, id) })
+				w, err := publishing(c, ws, id, func() (*workspace.Written, error) { return ws.ApplyTrust(ch, id) })
 				if err != nil {
 					return err
 				}

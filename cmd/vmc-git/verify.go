@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -71,7 +70,7 @@ EXAMPLE:
 				return err
 			}
 			defer ws.Close()
-			opt := gitledger.VerifyOptions{Signatures: c.Bool("sig"), From: c.Uint64("from"), Remember: !c.Bool("no-remember"), Full: c.Bool("full")}
+			opt := workspace.VerifyOptions{Signatures: c.Bool("sig"), From: c.Uint64("from"), Remember: !c.Bool("no-remember"), Full: c.Bool("full")}
 			if g := c.String("genesis"); g != "" {
 				d, err := digest.Parse(g)
 				if err != nil {
@@ -90,7 +89,7 @@ EXAMPLE:
 			start := time.Now()
 			rep, err := ws.Verify(opt)
 			if err != nil {
-				var ve *gitledger.VerifyError
+				var ve *workspace.VerifyError
 				if errors.As(err, &ve) && c.Bool("json") {
 					printJSON(c, map[string]any{"ok": false, "seq": ve.Seq, "rule": ve.Rule, "commit": ve.Commit.String(), "error": err.Error()})
 				}
@@ -111,7 +110,7 @@ EXAMPLE:
 			if c.Bool("json") {
 				return printJSON(c, struct {
 					OK bool `json:"ok"`
-					*gitledger.Report
+					*workspace.Report
 					ReliesOn  *workspace.Reliance  `json:"relies_on"`
 					Warnings  []string             `json:"warnings,omitempty"`
 					Witnessed *workspace.Witnessed `json:"witnessed,omitempty"`

@@ -2,8 +2,7 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
-
-	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func planWithdrawCommand() *cli.Command {
@@ -40,7 +39,7 @@ EXAMPLE:
 			if c.Bool("push") && ws.Config != nil {
 				mainRef = "refs/remotes/" + c.String("remote") + "/" + ws.Config.MainBranch
 			}
-			w, err := publishing(c, ws, id, func() (*gitledger.Written, error) {
+			w, err := publishing(c, ws, id, func() (*workspace.Written, error) {
 				return ws.Withdraw(id, c.Args().First(), c.String("reason"), mainRef)
 			})
 			if err != nil {

@@ -20,6 +20,8 @@
 //   - The commit codec: CommitInfo.Encode writes the exact commit bytes the
 //     ledger uses (and the payload its SSHSIG covers); ParseCommitHeaders
 //     reads tree, parents and gpgsig back for a byte-for-byte comparison.
+//   - CASRef: a compare-and-swap ref update with git's lock-file protocol,
+//     so concurrent writers (vmc-git or git) never both win.
 //
 // Every object read from a repository is bounded and validated here before
 // a caller sees it: anyone who can push is assumed hostile. The ledger

@@ -6,7 +6,8 @@
 // when its process is gone (same host, pid not alive) or it is older than
 // MaxAge; a stale lock is taken over. Force breaks a live lock; the caller
 // records that in its receipt. Across machines, locks are refs on the remote
-// (refs/vmc/locks/<server>), which the gitops layer handles.
+// (refs/vmc/locks/<server>, package apply/remoteref); CheckServerName is
+// the rule for the server names both use.
 package lock
 
 import (
@@ -75,7 +76,7 @@ func (l *Locks) path(server string) (string, error) {
 	if server == "" || strings.ContainsAny(server, "/\\\x00") || server == "." || server == ".." || len(server) > 63 {
 		return "", fmt.Errorf("lock: bad server name %q", server)
 	}
-	return filepath.Join(l.Dir, server+".lock"), nil
+	return filepath.Join(l.Dir, server+FileSuffix), nil
 }
 
 // Stale reports whether a lock's holder is gone or the lock is too old.
@@ -194,7 +195,7 @@ func (l *Locks) List() ([]Info, error) {
 	}
 	var out []Info
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".lock") {
+		if !strings.HasSuffix(e.Name(), FileSuffix) {
 			continue
 		}
 		i, err := read(filepath.Join(l.Dir, e.Name()))

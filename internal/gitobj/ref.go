@@ -1,0 +1,76 @@
+package gitobj
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// ErrRaced says a compare-and-swap found the ref moved (or its lock held by
+// another writer): re-read and retry.
+var ErrRaced = errors.New("ref moved")
+
+// CASRef moves ref name of the repository at gitDir from old to new (old
+// zero: creates it) with git's own lock-file protocol, so that vmc-git and
+// git never both win: it creates <ref>.lock exclusively, checks the ref is
+// still at old (read through refs, which sees packed refs too), writes and
+// fsyncs the new value and renames the lock over the ref, then fsyncs the
+// directory. It returns ErrRaced if the ref is not at old or the lock is
+// held; other errors say what broke.
+func CASRef(gitDir string, refs storer.ReferenceStorer, name plumbing.ReferenceName, old, new plumbing.Hash) error {
+	path := filepath.Join(gitDir, filepath.FromSlash(name.String()))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	lock := path + ".lock"
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return ErrRaced // another writer holds the lock: re-read and retry
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(lock)
+		}
+	}()
+	cur, err := refs.Reference(name)
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		if !old.IsZero() {
+			return fmt.Errorf("%s disappeared", name)
+		}
+	case err != nil:
+		return err
+	case cur.Hash() != old:
+		if old.IsZero() {
+			return fmt.Errorf("%s already exists", name)
+		}
+		return ErrRaced
+	}
+	if _, err := f.WriteString(new.String() + "\n"); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(lock, path); err != nil {
+		return err
+	}
+	done = true
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
