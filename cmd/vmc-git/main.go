@@ -171,6 +171,7 @@ func commands() []*cli.Command {
 		approveCommand(),
 		applyCommand(),
 		lockCommand(),
+		mcpCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
