@@ -85,4 +85,3 @@ func mcpServe(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "vmc-git: mcp: listening on http://%s%s\n", a, mcpserver.Path)
 	})
 }
-
