@@ -219,15 +219,12 @@ func sizeGuard(next mcp.MethodHandler) mcp.MethodHandler {
 	}
 }
 
-// jsonValue re-decodes v's JSON encoding (for outputs whose schema is open).
-func jsonValue(v any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var out any
-	if json.Unmarshal(b, &out) != nil {
-		return nil
+// jsonValue re-decodes v's JSON encoding into T (for outputs whose schema
+// is an open object: a plan, a receipt, a server).
+func jsonValue[T any](v any) T {
+	var out T
+	if b, err := json.Marshal(v); err == nil {
+		json.Unmarshal(b, &out)
 	}
 	return out
 }
@@ -243,27 +240,27 @@ type (
 		Push    bool              `json:"push,omitempty" jsonschema:"push the branch plan/<id> to the remote, for a pull request"`
 	}
 	PlanCreateOutput struct {
-		ID     string `json:"id"`
-		Branch string `json:"branch" jsonschema:"the new branch holding the plan commit"`
-		Commit string `json:"commit"`
-		Pushed bool   `json:"pushed"`
-		Path   string `json:"path" jsonschema:"the plan's path in the repository"`
-		Blake3 string `json:"blake3"`
-		SHA256 string `json:"sha256"`
-		Plan   any    `json:"plan"`
-		Review string `json:"review" jsonschema:"the plan rendered for the reviewers (markdown)"`
-		Next   string `json:"next"`
+		ID     string         `json:"id"`
+		Branch string         `json:"branch" jsonschema:"the new branch holding the plan commit"`
+		Commit string         `json:"commit"`
+		Pushed bool           `json:"pushed"`
+		Path   string         `json:"path" jsonschema:"the plan's path in the repository"`
+		Blake3 string         `json:"blake3"`
+		SHA256 string         `json:"sha256"`
+		Plan   map[string]any `json:"plan"`
+		Review string         `json:"review" jsonschema:"the plan rendered for the reviewers (markdown)"`
+		Next   string         `json:"next"`
 	}
 	PlanIDInput struct {
 		ID string `json:"id" jsonschema:"the plan id (plans/<id>.json)"`
 	}
 	PlanShowOutput struct {
-		ID     string `json:"id"`
-		Where  string `json:"where" jsonschema:"main (merged), branch (plan/<id>, not merged) or ledger (applied)"`
-		Blake3 string `json:"blake3"`
-		SHA256 string `json:"sha256"`
-		Plan   any    `json:"plan"`
-		Text   string `json:"text"`
+		ID     string         `json:"id"`
+		Where  string         `json:"where" jsonschema:"main (merged), branch (plan/<id>, not merged) or ledger (applied)"`
+		Blake3 string         `json:"blake3"`
+		SHA256 string         `json:"sha256"`
+		Plan   map[string]any `json:"plan"`
+		Text   string         `json:"text"`
 	}
 	PlanStatusOutput struct {
 		ID         string               `json:"id"`
@@ -277,13 +274,13 @@ type (
 		Next       string               `json:"next"`
 	}
 	ApplyOutput struct {
-		Plan      string `json:"plan"`
-		Seq       uint64 `json:"seq" jsonschema:"the apply receipt's seq"`
-		Commit    string `json:"commit"`
-		Blake3    string `json:"blake3"`
-		Status    string `json:"status" jsonschema:"succeeded, failed or unknown"`
-		Recovered bool   `json:"recovered,omitempty"`
-		Receipt   any    `json:"receipt"`
+		Plan      string         `json:"plan"`
+		Seq       uint64         `json:"seq" jsonschema:"the apply receipt's seq"`
+		Commit    string         `json:"commit"`
+		Blake3    string         `json:"blake3"`
+		Status    string         `json:"status" jsonschema:"succeeded, failed or unknown"`
+		Recovered bool           `json:"recovered,omitempty"`
+		Receipt   map[string]any `json:"receipt"`
 		// Others are receipts this run wrote for other plans (an apply a
 		// crash interrupted, finished first).
 		Others []uint64 `json:"others,omitempty"`
@@ -301,11 +298,11 @@ type (
 		Seq uint64 `json:"seq" jsonschema:"the receipt's sequence number (0 is the genesis)"`
 	}
 	ReceiptOutput struct {
-		Seq       uint64 `json:"seq"`
-		Blake3    string `json:"blake3"`
-		SHA256    string `json:"sha256"`
-		Receipt   any    `json:"receipt"`
-		Signature string `json:"signature"`
+		Seq       uint64         `json:"seq"`
+		Blake3    string         `json:"blake3"`
+		SHA256    string         `json:"sha256"`
+		Receipt   map[string]any `json:"receipt"`
+		Signature string         `json:"signature"`
 	}
 	LogInput struct {
 		N int `json:"n,omitempty" jsonschema:"how many receipts, newest first (1 to 1000; 0 for 20)"`
@@ -337,7 +334,7 @@ type (
 		LabelSelector string `json:"label_selector,omitempty" jsonschema:"Hetzner label selector, e.g. role=web; empty for all"`
 	}
 	ServersOutput struct {
-		Servers any `json:"servers"`
+		Servers []map[string]any `json:"servers"`
 	}
 )
 
@@ -392,7 +389,7 @@ func (s *Server) planCreate(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	}
 	path := plans.Path(bp.Plan.ID)
 	return PlanCreateOutput{ID: bp.Plan.ID, Branch: bp.Branch, Commit: bp.Commit, Pushed: bp.Pushed, Path: path,
-		Blake3: bp.Blake3.String(), SHA256: digest.SHA256(bp.Bytes).String(), Plan: jsonValue(bp.Plan),
+		Blake3: bp.Blake3.String(), SHA256: digest.SHA256(bp.Bytes).String(), Plan: jsonValue[map[string]any](bp.Plan),
 		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil),
 		Next:   "a human reviews branch " + bp.Branch + ", runs `vmc-git approve " + path + "`, commits the approval and merges; then call apply"}, nil
 }
@@ -403,7 +400,7 @@ func (s *Server) planShow(_ context.Context, _ *mcp.CallToolRequest, ws *workspa
 		return PlanShowOutput{}, err
 	}
 	return PlanShowOutput{ID: f.Plan.ID, Where: f.Where, Blake3: digest.Blake3(f.Bytes).String(), SHA256: digest.SHA256(f.Bytes).String(),
-		Plan: jsonValue(f.Plan), Text: f.Plan.Text(f.Bytes)}, nil
+		Plan: jsonValue[map[string]any](f.Plan), Text: f.Plan.Text(f.Bytes)}, nil
 }
 
 func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in PlanIDInput) (PlanStatusOutput, error) {
@@ -520,7 +517,7 @@ func (s *Server) runApply(ctx context.Context, id string, progress func(string, 
 	}
 	progress("plan %s: %s, receipt %d", id, mine.Status, mine.Seq)
 	out := ApplyOutput{Plan: mine.Plan, Seq: mine.Seq, Commit: mine.Commit, Blake3: mine.Blake3.String(), Status: mine.Status,
-		Recovered: mine.Recovered, Receipt: jsonValue(e.Receipt), Others: others}
+		Recovered: mine.Recovered, Receipt: jsonValue[map[string]any](e.Receipt), Others: others}
 	if mine.Status != provider.StatusSucceeded {
 		// The receipt is written either way; the agent must see the failure.
 		return out, fmt.Errorf("plan %s: %s (recorded in receipt %d)", id, mine.Status, mine.Seq)
@@ -543,7 +540,7 @@ func (s *Server) receiptGet(_ context.Context, _ *mcp.CallToolRequest, ws *works
 		return ReceiptOutput{}, err
 	}
 	return ReceiptOutput{Seq: e.Receipt.Seq, Blake3: digest.Blake3(e.Bytes).String(), SHA256: digest.SHA256(e.Bytes).String(),
-		Receipt: jsonValue(e.Receipt), Signature: string(e.Sig)}, nil
+		Receipt: jsonValue[map[string]any](e.Receipt), Signature: string(e.Sig)}, nil
 }
 
 func (s *Server) log(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in LogInput) (LogOutput, error) {
@@ -586,10 +583,11 @@ func (s *Server) serversList(ctx context.Context, _ *mcp.CallToolRequest, ws *wo
 	if err != nil {
 		return ServersOutput{}, err
 	}
-	if list == nil {
-		list = []provider.Server{}
+	out := ServersOutput{Servers: []map[string]any{}}
+	for _, sv := range list {
+		out.Servers = append(out.Servers, jsonValue[map[string]any](sv))
 	}
-	return ServersOutput{Servers: jsonValue(list)}, nil
+	return out, nil
 }
 
 // withWorkspace runs f in the server's turn with the workspace open.

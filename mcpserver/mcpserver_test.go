@@ -340,7 +340,7 @@ func TestPlanApproveApply(t *testing.T) {
 	if ap.Status != "succeeded" || ap.Seq != head0+1 || ap.Plan != "web-1-first" {
 		t.Fatalf("apply: %+v", ap)
 	}
-	rc, _ := ap.Receipt.(map[string]any)
+	rc := ap.Receipt
 	if rc["kid"] != "carol" || rc["kind"] != "apply" {
 		t.Fatalf("receipt not carol's apply receipt: %v", ap.Receipt)
 	}
