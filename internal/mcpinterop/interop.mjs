@@ -59,13 +59,18 @@ async function connect() {
     refused = /401|nauthori|invalid token/i.test(String(e));
     if (!refused) throw new Error(`wrong token: unexpected error ${e}`);
   }
-  check(refused, "a wrong token was served");
+  tl("bad refused");   check(refused, "a wrong token was served");
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
   return {
     client,
     stop: async () => {
       await client.close();
+      const exited = new Promise((resolve) => proc.on("exit", resolve));
       proc.kill("SIGTERM");
+      const t = Date.now();
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 10000))]);
+      check(code === 0, `server exit after SIGTERM: ${code}`);
+      tl(`server exited in ${Date.now() - t}ms`);
     },
   };
 }
@@ -78,8 +83,9 @@ function text(r) {
   return (r.content || []).map((c) => c.text || "").join("");
 }
 
+const T0 = Date.now(); const tl = (m) => console.error(`[${Date.now() - T0}ms] ${m}`);
 async function main() {
-  const { client, stop } = await connect();
+  const { client, stop } = await connect(); tl("connected");
   try {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
@@ -139,11 +145,11 @@ async function main() {
     human(bin, "verify", "chain", "--sig");
     console.log(`ok: ${mode}: plan ${id} applied in receipt ${out.seq} (${progress} progress notifications)`);
   } finally {
-    await stop();
+    tl("stopping"); await stop(); tl("stopped");
   }
 }
 
-main().catch((e) => {
+main().then(() => process.exit(0), (e) => {
   console.error(`interop ${mode}: ${e.stack || e}`);
   process.exit(1);
 });
