@@ -64,7 +64,7 @@ func NoteVerifier(e *keys.Entry) (note.Verifier, error) {
 func LeafHashes(r *Reader, from, to uint64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, 0, to-from)
 	for seq := from; seq < to; seq++ {
-		b, err := r.File(receipt.Path(seq))
+		b, err := r.File(r.Path(seq))
 		if err != nil {
 			return nil, fmt.Errorf("receipt %d: %w", seq, err)
 		}
@@ -110,7 +110,7 @@ func (l *Ledger) rangeAt(r *Reader, size uint64) (merkle.Range, bool, error) {
 // of its size.
 func (l *Ledger) checkState(r *Reader, st merkle.State) bool {
 	last := st.Range.Size - 1
-	b, err := r.File(receipt.Path(last))
+	b, err := r.File(r.Path(last))
 	if err != nil {
 		return false
 	}
@@ -135,8 +135,17 @@ func receiptHead(rc *receipt.Receipt, b []byte) string {
 
 // MakeSnapshot computes the snapshot of the first size receipts (0: all),
 // signs its checkpoint and, with tag, creates the signed tag. It saves the
-// compact range for the next run.
+// compact range for the next run. Under a witness policy use
+// MakeCosignedSnapshot.
 func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool, now time.Time) (*SnapshotResult, error) {
+	return l.MakeCosignedSnapshot(s, kid, size, tag, now, nil)
+}
+
+// MakeCosignedSnapshot is MakeSnapshot with witnesses: when tag is set and
+// the trust state at receipt size-1 names witnesses, cosign gathers their
+// cosignatures into the tag's checkpoint (witness.go); with
+// witness_threshold N > 0 no tag is written without N of them.
+func (l *Ledger) MakeCosignedSnapshot(s *keys.Signer, kid string, size uint64, tag bool, now time.Time, cosign CosignFunc) (*SnapshotResult, error) {
 	r, err := l.NewReader()
 	if err != nil {
 		return nil, err
@@ -155,7 +164,7 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 	if err != nil {
 		return nil, err
 	}
-	lastBytes, err := r.File(receipt.Path(size - 1))
+	lastBytes, err := r.File(r.Path(size - 1))
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +188,10 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 		return nil, err
 	}
 	if tag {
+		if err := l.witnessTag(res, s, kid, cp, r, cosign); err != nil {
+			return nil, err
+		}
+		signed = []byte(res.Checkpoint)
 		if _, err := l.repo.Storer.Reference(SnapshotTagRef(size)); err == nil {
 			return nil, fmt.Errorf("tag %s already exists: snapshot tags are never moved or rewritten", merkle.TagName(size))
 		}
@@ -194,6 +207,7 @@ func (l *Ledger) MakeSnapshot(s *keys.Signer, kid string, size uint64, tag bool,
 		if err := l.casRefName(SnapshotTagRef(size), plumbing.ZeroHash, res.Tag); err != nil {
 			return nil, err
 		}
+		l.cacheTiles(r, size, cp.Root)
 		// Only a tagged range can be checked later, so only then is it saved.
 		st := merkle.State{}
 		st.Range = rg
@@ -408,13 +422,20 @@ func (l *Ledger) VerifyTag(chain []plumbing.Hash, size uint64, id plumbing.Hash)
 }
 
 func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plumbing.Hash, leaves []merkle.Hash) (merkle.Hash, error) {
+	n := uint64(len(chain))
+	if size > n {
+		return merkle.Hash{}, &SnapshotError{size, fmt.Errorf("claims %d receipts, but the ledger has %d", size, n)}
+	}
+	return l.verifyTagAt(r, chain[size-1], size, id, func() (merkle.Hash, error) { return merkle.RootOf(leaves[:size]), nil })
+}
+
+// verifyTagAt is verifyTag for the tag of size whose receipt size-1 is in
+// commit at, with the ledger's root at size computed by root (called last,
+// after every other check).
+func (l *Ledger) verifyTagAt(r *Reader, at plumbing.Hash, size uint64, id plumbing.Hash, root func() (merkle.Hash, error)) (merkle.Hash, error) {
 	var z merkle.Hash
 	fail := func(format string, a ...any) (merkle.Hash, error) {
 		return z, &SnapshotError{size, fmt.Errorf(format, a...)}
-	}
-	n := uint64(len(chain))
-	if size > n {
-		return fail("claims %d receipts, but the ledger has %d", size, n)
 	}
 	raw, err := l.objs.Get(id, plumbing.TagObject)
 	if err != nil {
@@ -424,8 +445,8 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if err != nil {
 		return fail("%v", err)
 	}
-	if ti.object != chain[size-1] {
-		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, chain[size-1])
+	if ti.object != at {
+		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, at)
 	}
 	if ti.name != merkle.TagName(size) {
 		return fail("tag object is named %q", ti.name)
@@ -438,7 +459,7 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if !bytes.Equal(ti.encode(true), raw) {
 		return fail("tag object is not in the form vmc-git writes")
 	}
-	trust, err := l.trustAtCommit(chain[size-1])
+	trust, err := l.trustAtCommit(at)
 	if err != nil {
 		return z, err
 	}
@@ -460,14 +481,20 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if cp.Origin != r.Tip.Head.Ledger {
 		return fail("checkpoint origin %q, want the ledger id %q", cp.Origin, r.Tip.Head.Ledger)
 	}
+	if err := checkTagWitnesses(trust, []byte(ti.message), time.Unix(ti.when, 0)); err != nil {
+		return fail("%v", err)
+	}
 	if cp.Size != size {
 		return fail("checkpoint size %d in tag of size %d", cp.Size, size)
 	}
-	root := merkle.RootOf(leaves[:size])
-	if cp.Root != root {
-		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, root, size)
+	want, err := root()
+	if err != nil {
+		return z, err
 	}
-	return root, nil
+	if cp.Root != want {
+		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, want, size)
+	}
+	return want, nil
 }
 
 func (l *Ledger) trustAtCommit(c plumbing.Hash) (*keys.Trust, error) {

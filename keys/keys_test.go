@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hiddeco/sshsig"
+	"github.com/vmc-git/vmc-git/internal/sshagenttest"
 )
 
 // newKey writes a fresh key pair to dir/kid and loads it.
@@ -360,31 +361,8 @@ func TestAllowedSignersWithSSHKeygen(t *testing.T) {
 func TestSSHAgent(t *testing.T) {
 	dir := t.TempDir()
 	file, path := newKey(t, dir, "alice")
-	sockDir, err := os.MkdirTemp("", "vmc-agent-") // short: unix socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(sockDir)
-	sock := filepath.Join(sockDir, "s")
-	agent := exec.Command("ssh-agent", "-a", sock, "-D")
-	agent.Env = append(os.Environ(), "HOME="+dir)
-	if err := agent.Start(); err != nil {
-		t.Skipf("ssh-agent: %v", err)
-	}
-	defer func() {
-		agent.Process.Kill()
-		agent.Wait()
-	}()
+	sock := sshagenttest.Start(t, append(os.Environ(), "HOME="+dir))
 	env := []string{EnvAgent + "=" + sock}
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if i == 100 {
-			t.Fatal("ssh-agent did not create its socket")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	t.Setenv(EnvAgent, "")
 	if _, err := LoadFile(path + ".pub"); err == nil || !strings.Contains(err.Error(), "set SSH_AUTH_SOCK") {

@@ -37,7 +37,9 @@ type KeySpec struct {
 	ValidBefore string `json:"valid_before,omitempty"` // TimeLayout; empty: open
 }
 
-// Policy holds the ledger's thresholds.
+// Policy holds the ledger's thresholds and its witness policy (see
+// WitnessSpec: the witnesses that cosign snapshot checkpoints, and how many
+// cosignatures a snapshot needs; none by default).
 type Policy struct {
 	ApprovalsRequired int `json:"approvals_required"` // distinct approver signatures a plan needs
 	AdminThreshold    int `json:"admin_threshold"`    // distinct admin signatures a trust change needs
@@ -45,8 +47,14 @@ type Policy struct {
 	// "provider" must agree; it changes only by an admin-signed keys
 	// receipt, op "provider"). Empty in ledgers made before it was pinned:
 	// then the hook keeps the main branch's value from changing instead.
-	Provider string `json:"provider,omitempty"`
+	Provider         string        `json:"provider,omitempty"`
+	WitnessThreshold int           `json:"witness_threshold,omitempty"` // distinct witness cosignatures a snapshot tag needs
+	Witnesses        []WitnessSpec `json:"witnesses,omitempty"`         // in the order added
 }
+
+// MaxKeys bounds the keys a trust state holds over its life (every key
+// ever trusted, ended ones included), so that trust files stay small.
+const MaxKeys = 1024
 
 // ValidProvider checks a provider name: 1-32 of a-z 0-9 -.
 func ValidProvider(p string) error {
@@ -124,7 +132,7 @@ func (t *Trust) CheckPolicy() error {
 	case t.ApprovalsRequired > approvers:
 		return fmt.Errorf("approvals_required %d but only %d approver keys", t.ApprovalsRequired, approvers)
 	}
-	return nil
+	return t.checkWitnessPolicy()
 }
 
 func (t *Trust) withRole(r Role) []*Entry {
@@ -141,6 +149,9 @@ func (t *Trust) withRole(r Role) []*Entry {
 func (t *Trust) Add(s KeySpec, seq uint64, at time.Time) error {
 	if err := ValidKID(s.KID); err != nil {
 		return err
+	}
+	if len(t.all) >= MaxKeys {
+		return fmt.Errorf("trust state: more than %d keys (ever trusted)", MaxKeys)
 	}
 	if e, ok := t.current[s.KID]; ok && e.Status == StatusActive {
 		return fmt.Errorf("key id %s is already bound to key %s", s.KID, Fingerprint(e.Pub))

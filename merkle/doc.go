@@ -46,6 +46,14 @@
 // ErrProofLength, ErrRootMismatch or ErrTooFewLeaves, with the sizes and
 // hashes in the message.
 //
+// # Stored hashes
+//
+// StoredTree keeps every interior hash in the C2SP tlog-tiles layout
+// (tile/<L>/<N>[.p/<W>], height 8, see tiles.go), read through
+// golang.org/x/mod/sumdb/tlog and checked against a trusted root before any
+// hash is used; roots and proofs then cost O(log N) hash reads, and
+// appending k leaves to a tree opened at size N costs O(k + log N).
+//
 // # Checkpoints
 //
 // A snapshot's checkpoint is a C2SP tlog-checkpoint: exactly
@@ -61,6 +69,11 @@
 // from an Ed25519 public key and a signing function (an ssh-agent key),
 // key hash = first 4 bytes big-endian of SHA-256(name || "\n" || 0x01 ||
 // pub); VerifierKey gives the matching "<name>+<hash>+<base64 key>" string.
+// A snapshot note may carry several signatures: the signer's as <kid> and,
+// under a witness policy, again as <origin> plus witness cosignatures
+// (package witness); OpenCheckpoint ignores the ones it has no key for.
+// CheckContains checks that a ledger contains a checkpoint known from
+// elsewhere and returns a *RollbackError (both sizes and roots) if not.
 //
 // # Files
 //

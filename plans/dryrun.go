@@ -69,6 +69,9 @@ func endsIdentity(op provider.Op) bool {
 func (p *Plan) checkRepeats() error {
 	last := map[string]int{}
 	for i, s := range p.Actions {
+		if s.Action.Server == "" {
+			continue // not a server step (another resource kind)
+		}
 		j, seen := last[s.Action.Server]
 		last[s.Action.Server] = i
 		if !seen {
@@ -100,8 +103,8 @@ func (p *Plan) firstSteps() []bool {
 	seen := map[string]bool{}
 	out := make([]bool, len(p.Actions))
 	for i, s := range p.Actions {
-		out[i] = !seen[s.Action.Server]
-		seen[s.Action.Server] = true
+		out[i] = s.Action.Server == "" || !seen[s.Action.Server]
+		seen[s.Action.Server] = s.Action.Server != ""
 	}
 	return out
 }
@@ -115,6 +118,9 @@ func dryRefuse(format string, a ...any) error {
 // before a (nil: absent; after earlier steps of the plan on it, as Simulate
 // says), now the time deprecations are judged at.
 func checkAction(ctx context.Context, cat provider.Catalog, a provider.Action, cur *provider.Server, now time.Time) error {
+	if a.Server == "" {
+		return nil // not a server action: another resource kind has its own checks
+	}
 	lookupType := func(name string) (*provider.ServerType, error) {
 		st, err := cat.ServerType(ctx, name)
 		if errors.Is(err, provider.ErrNotFound) {
@@ -254,6 +260,9 @@ func CheckCatalog(ctx context.Context, prov provider.Provider, p *Plan) (refusal
 	var locs = map[string]string{}
 	for i, st := range p.Actions {
 		a := st.Action
+		if a.Server == "" {
+			continue // not a server step
+		}
 		var cur *provider.Server
 		if first[i] {
 			s, err := prov.Server(ctx, a.Server)

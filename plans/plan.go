@@ -344,7 +344,7 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("action %d: %w", i, err)
 		}
-		if j, again := planned[a.Server]; again {
+		if j, again := planned[a.Server]; again && a.Server != "" {
 			prev := p.Actions[j]
 			if endsIdentity(prev.Action.Op) || a.Op == provider.OpCreate {
 				return nil, fmt.Errorf("%w: action %d: server %s appears again after action %d (%s); a create, delete or rename ends a server's steps",

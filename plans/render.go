@@ -238,6 +238,12 @@ func (p *Plan) Diff(i int, cur State) []Change {
 		}
 		add(c)
 	}
+	// Any other field a step carries besides its action and expectation.
+	for _, f := range Fields(p.Actions[i]) {
+		if !strings.HasPrefix(f.Key, "action.") && f.Key != "action" && !strings.HasPrefix(f.Key, "expect.") && f.Key != "expect" {
+			add(Change{Sign: '+', Key: f.Key, Value: f.Value, Long: f.Long})
+		}
+	}
 	switch a.Op {
 	case provider.OpCreate:
 		for _, k := range slices.Sorted(maps.Keys(extra)) {

@@ -250,3 +250,33 @@ func TestMarkdownFold(t *testing.T) {
 		t.Fatalf("not folded: %v, %d >= %d", folded, len(short), len(full))
 	}
 }
+
+// TestFields: the walker behind the renderers covers nested structs,
+// pointers, maps (sorted), slices and omitempty the way the JSON encoding
+// does.
+func TestFields(t *testing.T) {
+	type inner struct {
+		On  bool   `json:"on"`
+		Off string `json:"off,omitempty"`
+	}
+	type v struct {
+		Name   string            `json:"name"`
+		Skip   string            `json:"skip,omitempty"`
+		Hidden string            `json:"-"`
+		In     *inner            `json:"in,omitempty"`
+		Nil    *inner            `json:"nil,omitempty"`
+		M      map[string]string `json:"m"`
+		L      []string          `json:"l"`
+		N      int64             `json:"n"`
+		Long   string            `json:"long"`
+	}
+	got := plans.Fields(v{Name: "a", Hidden: "h", In: &inner{On: true}, M: map[string]string{"b": "2", "a": "1"}, L: []string{"x", "y"}, N: -3, Long: "l1\nl2"})
+	var s []string
+	for _, f := range got {
+		s = append(s, fmt.Sprintf("%s=%s/%v", f.Key, f.Value, f.Long))
+	}
+	want := "name=a/false in.on=true/false m.a=1/false m.b=2/false l=[x, y]/false n=-3/false long=l1\nl2/true"
+	if strings.Join(s, " ") != want {
+		t.Fatalf("Fields:\n%s\nwant:\n%s", strings.Join(s, " "), want)
+	}
+}

@@ -14,6 +14,11 @@ const (
 	KeysTrust  = "trust"
 	KeysRevoke = "revoke"
 	KeysRotate = "rotate"
+	// Witness policy (keys.WitnessSpec): add or remove a witness, or set
+	// witness_threshold, the cosignatures a snapshot tag needs.
+	KeysAddWitness       = "add_witness"
+	KeysRemoveWitness    = "remove_witness"
+	KeysWitnessThreshold = "witness_threshold"
 	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
 	// .vmc/config.json's "provider" must say for apply to run.
 	KeysProvider = "provider"
@@ -46,6 +51,10 @@ type Proposal struct {
 	Reason string        `json:"reason,omitempty"` // revoke: compromised or retired
 	// Provider is the new pinned provider (op provider).
 	Provider string `json:"provider,omitempty"`
+
+	Witness          *keys.WitnessSpec `json:"witness,omitempty"`           // add_witness
+	WitnessName      string            `json:"witness_name,omitempty"`      // remove_witness
+	WitnessThreshold *int              `json:"witness_threshold,omitempty"` // witness_threshold (0 allowed)
 }
 
 // Cosig is one admin's signature over a proposal.
@@ -66,7 +75,34 @@ func (k *KeysChange) Validate() error {
 	if p.Op != KeysProvider && p.Provider != "" {
 		return fmt.Errorf("keys: only op provider takes provider")
 	}
+	witnessFields := p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold != nil
+	keyFields := p.Key != nil || p.KID != "" || p.At != "" || p.Reason != ""
 	switch p.Op {
+	case KeysAddWitness, KeysRemoveWitness, KeysWitnessThreshold:
+		if keyFields {
+			return fmt.Errorf("keys: %s takes no key, kid, at or reason", p.Op)
+		}
+	default:
+		if witnessFields {
+			return fmt.Errorf("keys: %s takes no witness fields", p.Op)
+		}
+	}
+	switch p.Op {
+	case KeysAddWitness:
+		if p.Witness == nil || p.WitnessName != "" || p.WitnessThreshold != nil {
+			return fmt.Errorf("keys: add_witness takes witness only")
+		}
+		if _, err := p.Witness.Witness(); err != nil {
+			return fmt.Errorf("keys: add_witness: %w", err)
+		}
+	case KeysRemoveWitness:
+		if p.Witness != nil || p.WitnessName == "" || p.WitnessThreshold != nil {
+			return fmt.Errorf("keys: remove_witness takes witness_name only")
+		}
+	case KeysWitnessThreshold:
+		if p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold == nil || *p.WitnessThreshold < 0 {
+			return fmt.Errorf("keys: witness_threshold takes witness_threshold (0 or more) only")
+		}
 	case KeysProvider:
 		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: provider takes provider only")
@@ -92,7 +128,7 @@ func (k *KeysChange) Validate() error {
 			return fmt.Errorf("keys: rotate takes kid and key")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate or provider)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, provider, add_witness, remove_witness or witness_threshold)", p.Op)
 	}
 	if len(k.Signatures) == 0 {
 		return fmt.Errorf("keys: no admin signatures")

@@ -23,6 +23,13 @@ if ! command -v act >/dev/null; then
   echo "== installing act (GitHub Actions runner, for the workflow tests)"
   go install github.com/nektos/act@v0.2.89
 fi
+# litewitness + witnessctl (C2SP tlog-witness, pure-Go SQLite) for the witness
+# tests; the newest torchwood needs Go 1.27, v0.6.1 builds on 1.26.
+# Cold: about 35 s of build (plus module downloads); cached after.
+if ! command -v litewitness >/dev/null || ! command -v witnessctl >/dev/null; then
+  echo "== installing litewitness and witnessctl (filippo.io/torchwood v0.6.1)"
+  go install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1
+fi
 
 # The official MCP TypeScript client for mcpserver's TestTypeScriptClient,
 # pinned by internal/mcpinterop/package-lock.json: npm ci only when
@@ -82,8 +89,8 @@ fuzz ./hooks FuzzParseUpdates
 fuzz ./hooks FuzzHookObjects
 fuzz ./apply/remoteref FuzzParseLock
 fuzz ./apply/remoteref FuzzParseIntent
-for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
-  pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go | head -1 | xargs dirname)
+for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go witness/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+  pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go witness/*_test.go | head -1 | xargs dirname)
   fuzz "./$pkg" "$t"
 done
 passed=$(grep -c '^ok ' "$log" || true)

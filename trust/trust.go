@@ -98,6 +98,12 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 		if err = after.End(p.KID, keys.StatusRotated, "", r.Seq, at.Add(endGrace)); err == nil {
 			err = after.Add(*p.Key, r.Seq, at)
 		}
+	case receipt.KeysAddWitness:
+		err = after.AddWitness(*p.Witness)
+	case receipt.KeysRemoveWitness:
+		err = after.RemoveWitness(p.WitnessName)
+	case receipt.KeysWitnessThreshold:
+		after.WitnessThreshold = *p.WitnessThreshold
 	}
 	if err != nil {
 		return nil, err

@@ -21,8 +21,11 @@ import (
 // cannot tell (the chain and every signature in it are still valid). Until
 // witnesses cosign checkpoints (DESIGN section 6), a verifier states what it
 // relies on and can be given a floor: --min-size N, or --checkpoint FILE (a
-// merkle-<N>.json snapshot it obtained elsewhere: the ledger must have at
-// least N receipts and its first N must have that Merkle root).
+// merkle-<N>.json snapshot, or a signed checkpoint note such as a tag
+// message, obtained elsewhere: the ledger must have at least N receipts and
+// its first N must have that Merkle root). With witnesses (witness.go),
+// CheckWitnessed then authenticates the file by its cosignatures or an
+// operator signature, and can ask the witnesses themselves.
 
 // Reliance names what a verification relied on to believe the ledger is
 // current.
@@ -78,7 +81,12 @@ func (ws *Workspace) CheckRollback(rep *gitledger.Report, req RollbackCheck) (*R
 		case cp.Origin != rep.Ledger:
 			return nil, invalidErr(fmt.Errorf("--checkpoint %s is for ledger %s, this one is %s", req.CheckpointFile, cp.Origin, rep.Ledger))
 		case rep.Receipts < s.LeafCount:
-			return nil, invalidErr(fmt.Errorf("%w: it has %d receipts, the checkpoint %s covers %d", ErrRolledBack, rep.Receipts, req.CheckpointFile, s.LeafCount))
+			all, _, err := ws.Leaves(rep.Receipts)
+			if err != nil {
+				return nil, err
+			}
+			return nil, invalidErr(fmt.Errorf("%w: it has %d receipts, the checkpoint %s covers %d (its root %s; this ledger's root is %s)",
+				ErrRolledBack, rep.Receipts, req.CheckpointFile, s.LeafCount, s.Root, merkle.RootOf(all)))
 		}
 		leaves, _, err := ws.Leaves(s.LeafCount)
 		if err != nil {
@@ -129,7 +137,19 @@ func readSnapshotFile(path string) (merkle.Snapshot, error) {
 	if len(b) > MaxCheckpointFile {
 		return merkle.Snapshot{}, fmt.Errorf("%s: more than %d bytes", path, MaxCheckpointFile)
 	}
-	return merkle.ParseSnapshot(bytes.TrimSpace(b))
+	if snap, err := merkle.ParseSnapshot(bytes.TrimSpace(b)); err == nil || bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+		return snap, err
+	}
+	// A signed checkpoint note (a tag message, a witness-cosigned note).
+	body, _, ok := strings.Cut(string(b), "\n\n")
+	if !ok {
+		return merkle.Snapshot{}, fmt.Errorf("%s: neither a merkle-<N>.json snapshot nor a signed checkpoint note", path)
+	}
+	cp, err := merkle.ParseCheckpoint([]byte(body + "\n"))
+	if err != nil {
+		return merkle.Snapshot{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return merkle.Snapshot{Algorithm: merkle.Algorithm, Root: cp.Root, LeafCount: cp.Size, Checkpoint: string(b)}, nil
 }
 
 // ProofOrigin is what CheckProofOrigin establishes.

@@ -27,6 +27,10 @@ type TrustChange struct {
 	NewKey string // the replacement OpenSSH public key: a line or a file (rotate)
 	// Provider is the provider to pin (receipt.KeysProvider).
 	Provider string
+
+	Witness          *keys.WitnessSpec // receipt.KeysAddWitness
+	WitnessName      string            // receipt.KeysRemoveWitness
+	WitnessThreshold *int              // receipt.KeysWitnessThreshold
 }
 
 // ProposeTrust builds the proposal for a trust change against the ledger
@@ -65,6 +69,8 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 			return nil, usageErr(err)
 		}
 		p.Key = &keys.KeySpec{KID: p.KID, PublicKey: keys.FormatPublicKey(pub), Roles: old.Roles}
+	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
+		p.Witness, p.WitnessName, p.WitnessThreshold = tc.Witness, tc.WitnessName, tc.WitnessThreshold
 	}
 	ch := &receipt.KeysChange{Proposal: p, Signatures: []receipt.Cosig{}}
 	if err := ValidateProposal(ch); err != nil {
@@ -141,6 +147,8 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("rotate %s to %s", p.KID, fingerprintOf(p.Key.PublicKey))
 	case receipt.KeysProvider:
 		summary = "pin provider " + p.Provider
+	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
+		summary = witnessSummary(p)
 	}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
 		if tip.Head.Blake3 != p.Base {

@@ -39,6 +39,7 @@ EXAMPLE:
 			&cli.StringFlag{Name: "roles", Value: "admin,applier,approver", Usage: "roles of the signing key"},
 			&cli.StringSliceFlag{Name: "operator", Usage: "another genesis key: KID:ROLES:PUBKEYFILE (repeatable)"},
 			&cli.StringFlag{Name: "provider", Value: config.ProviderSandbox, Usage: "sandbox (embedded Hetzner-compatible API) or hetzner"},
+			genesisWitnessFlag, genesisWQuorumFlag,
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -66,8 +67,12 @@ EXAMPLE:
 				}
 				specs = append(specs, sp)
 			}
+			policy := keys.Policy{ApprovalsRequired: c.Int("approvals-required"), AdminThreshold: c.Int("admin-threshold")}
+			if err := genesisWitnesses(c, &policy); err != nil {
+				return err
+			}
 			res, err := workspace.Init(workspace.InitRequest{Dir: dir, Ledger: c.String("ledger"), Branch: c.String("branch"), MainBranch: c.String("main-branch"), Provider: c.String("provider"), Version: Version,
-				Genesis: receipt.Genesis{Keys: specs, Policy: keys.Policy{ApprovalsRequired: c.Int("approvals-required"), AdminThreshold: c.Int("admin-threshold")}}}, id)
+				Genesis: receipt.Genesis{Keys: specs, Policy: policy}}, id)
 			if err != nil {
 				return err
 			}

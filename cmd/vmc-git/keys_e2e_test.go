@@ -13,11 +13,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/vmc-git/vmc-git/internal/canon"
+	"github.com/vmc-git/vmc-git/internal/sshagenttest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -233,31 +233,7 @@ func TestKeysThreshold(t *testing.T) {
 // SSH_AUTH_SOCK; the agent is killed when the test ends.
 func startAgent(t *testing.T) string {
 	t.Helper()
-	// Unix socket paths are short: not under the (long) test temp dir.
-	dir, err := os.MkdirTemp("", "vmc-agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "agent.sock")
-	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		os.RemoveAll(dir)
-	})
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return sock
-		}
-		if i == 200 {
-			t.Fatal("ssh-agent did not create its socket")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return sshagenttest.Start(t, []string{"PATH=" + os.Getenv("PATH")})
 }
 
 // TestSSHAgentSigning: with only .pub files and SSH_AUTH_SOCK, every
@@ -307,7 +283,7 @@ func TestSSHAgentSigning(t *testing.T) {
 		t.Fatalf("git tag -v: %s", out)
 	}
 	for seq := uint64(0); seq < 4; seq++ {
-		p := receipt.Path(seq)
+		p := receipt.PathIn(receipt.DefaultFormat, seq)
 		body := []byte(r.git("show", "refs/heads/vmc/ledger:"+p))
 		sshVerify(t, as, "alice", keys.NamespaceReceipt, body, []byte(r.git("show", "refs/heads/vmc/ledger:"+p+receipt.SigSuffix)+"\n"))
 		if seq == 3 {

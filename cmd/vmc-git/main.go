@@ -166,6 +166,7 @@ func commands() []*cli.Command {
 		sandboxCommand(),
 		hookCommand(),
 		merkleCommand(),
+		witnessCommand(),
 		planCommand(),
 		serverCommand(),
 		approveCommand(),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -40,7 +41,7 @@ EXAMPLE:
 					&cli.Uint64Flag{Name: "size", Usage: "number of receipts (default: all)"},
 					&cli.BoolFlag{Name: "tag", Usage: "create the signed tag vmc/merkle/<N>"},
 					&cli.StringFlag{Name: "out", Usage: "snapshot file (default: merkle-<N>.json in the current directory)"},
-					keyFlag, kidFlag, jsonFlag,
+					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
 				},
 				Action: func(c *cli.Context) error {
 					ws, err := open(c)
@@ -52,7 +53,7 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
-					res, err := ws.Snapshot(id, c.Uint64("size"), c.Bool("tag"))
+					res, cosigned, err := ws.SnapshotWitnessed(c.Context, id, c.Uint64("size"), c.Bool("tag"), witnessClient(c))
 					if err != nil {
 						return err
 					}
@@ -68,9 +69,16 @@ EXAMPLE:
 						return err
 					}
 					if c.Bool("json") {
-						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental})
+						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental, "witnesses": cosigned})
 					}
 					outf(c, "snapshot of %d receipts: root %s\n  wrote %s\n", res.LeafCount, res.Root, out)
+					for _, r := range cosigned {
+						if r.Cosignature != nil {
+							outf(c, "  cosigned by %s at %s\n", r.Witness, r.Cosignature.Time.Format(time.RFC3339))
+						} else {
+							outf(c, "  not cosigned by %s: %s\n", r.Witness, r.Error)
+						}
+					}
 					if t := tagName(res); t != "" {
 						outf(c, "  tagged %s (tag object %s)\n", t, res.Tag)
 					}
@@ -95,18 +103,26 @@ EXAMPLE:
 					if !ok {
 						return usagef("prove: SEQ must be a receipt number")
 					}
-					leaves, size, err := ledgerLeaves(c, c.Uint64("size"))
+					tree, size, err := ledgerTree(c, c.Uint64("size"))
 					if err != nil {
 						return err
 					}
 					if seq >= size {
 						return fail(exitNotFound, fmt.Errorf("receipt %d is not in a tree of %d receipts", seq, size))
 					}
-					hashes, err := merkle.ProveInclusion(leaves, seq, size)
+					hashes, err := tree.ProveInclusion(seq, size)
 					if err != nil {
 						return err
 					}
-					p := merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: seq, Size: size, LeafHash: leaves[seq], Hashes: hashes, Root: merkle.RootOf(leaves[:size])}
+					leaf, err := tree.LeafAt(seq)
+					if err != nil {
+						return err
+					}
+					root, err := tree.Root(size)
+					if err != nil {
+						return err
+					}
+					p := merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: seq, Size: size, LeafHash: leaf, Hashes: hashes, Root: root}
 					b, err := p.Marshal()
 					if err != nil {
 						return err
@@ -131,15 +147,23 @@ EXAMPLE:
 					if !ok1 || !ok2 || n1 == 0 || n1 > n2 {
 						return usagef("consistency: want 0 < N1 <= N2")
 					}
-					leaves, _, err := ledgerLeaves(c, n2)
+					tree, _, err := ledgerTree(c, n2)
 					if err != nil {
 						return err
 					}
-					hashes, err := merkle.ProveConsistency(leaves, n1, n2)
+					hashes, err := tree.ProveConsistency(n1, n2)
 					if err != nil {
 						return err
 					}
-					p := merkle.ConsistencyProof{Algorithm: merkle.Algorithm, Size1: n1, Size2: n2, Root1: merkle.RootOf(leaves[:n1]), Root2: merkle.RootOf(leaves), Hashes: hashes}
+					root1, err := tree.Root(n1)
+					if err != nil {
+						return err
+					}
+					root2, err := tree.Root(n2)
+					if err != nil {
+						return err
+					}
+					p := merkle.ConsistencyProof{Algorithm: merkle.Algorithm, Size1: n1, Size2: n2, Root1: root1, Root2: root2, Hashes: hashes}
 					b, err := p.Marshal()
 					if err != nil {
 						return err
@@ -163,7 +187,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "checkpoint", Required: true, Usage: "signed checkpoint or merkle-<N>.json"},
 					&cli.StringFlag{Name: "key", Required: true, Usage: "note verifier key, or an OpenSSH public key file"},
 					&cli.StringFlag{Name: "origin", Usage: "the ledger id the checkpoint must name (default: the receipt's ledger)"},
-					kidFlag,
+					kidFlag, proofWitnessFlag, proofWQuorumFlag,
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, "PROOF"); err != nil {
@@ -202,6 +226,9 @@ EXAMPLE:
 					if err != nil {
 						return fail(exitInvalid, err)
 					}
+					if err := checkProofWitnesses(c, cb); err != nil {
+						return err
+					}
 					outf(c, "ok: receipt %d (%s) is in the signed tree of size %d of ledger %s (checkpoint origin %s, root %s)\n",
 						res.Seq, filepath.Base(c.String("receipt")), res.Size, res.Ledger, res.Origin, res.Root)
 					return nil
@@ -218,14 +245,15 @@ func tagName(r *gitledger.SnapshotResult) string {
 	return merkle.TagName(r.LeafCount)
 }
 
-// ledgerLeaves returns the leaf hashes of the first size receipts (0: all).
-func ledgerLeaves(c *cli.Context, size uint64) ([]merkle.Hash, uint64, error) {
+// ledgerTree returns the Merkle tree of the first size receipts (0: all),
+// with its stored hashes (O(log n) proofs after a snapshot tag).
+func ledgerTree(c *cli.Context, size uint64) (*merkle.StoredTree, uint64, error) {
 	ws, err := open(c)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer ws.Close()
-	return ws.Leaves(size)
+	return ws.MerkleTree(size)
 }
 
 // verifierFromArg builds a note verifier from a verifier key string or an
