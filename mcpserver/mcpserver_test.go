@@ -566,3 +566,24 @@ func TestApplyProgressAndCancel(t *testing.T) {
 		t.Fatalf("progress: %q", f.prog)
 	}
 }
+
+// TestPlanCreatePush: push: true puts the plan branch on the remote (for a
+// pull request); the local work tree stays as it was.
+func TestPlanCreatePush(t *testing.T) {
+	f := newFixture(t)
+	bare := filepath.Join(t.TempDir(), "origin.git")
+	run(t, "", "git", "init", "-q", "--bare", bare)
+	run(t, f.root, "git", "remote", "add", "origin", bare)
+	var pc mcpserver.PlanCreateOutput
+	f.ok("plan_create", map[string]any{"id": "web-8-pushed", "push": true,
+		"actions": []map[string]any{{"op": "create", "server": "web-8", "server_type": "cx22", "image": "ubuntu-24.04"}}}, &pc)
+	if !pc.Pushed {
+		t.Fatalf("not pushed: %+v", pc)
+	}
+	if got := run(t, "", "git", "--git-dir", bare, "rev-parse", "refs/heads/plan/web-8-pushed"); strings.TrimSpace(got) != pc.Commit {
+		t.Fatalf("remote branch at %s, want %s", got, pc.Commit)
+	}
+	if st := run(t, f.root, "git", "status", "--porcelain"); st != "" {
+		t.Fatalf("work tree changed: %q", st)
+	}
+}

@@ -20,6 +20,8 @@ func mcpCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "mcp",
 		Usage: "serve vmc-git to AI agents over the Model Context Protocol",
+		Description: `EXAMPLE:
+   vmc-git -C infra mcp serve --key ~/.ssh/vmc_agent`,
 		Subcommands: []*cli.Command{{
 			Name:  "serve",
 			Usage: "an MCP server (stdio, or --http ADDR): agents plan and apply, only a human signature approves",
