@@ -12,6 +12,7 @@ command -v ssh-agent >/dev/null || need_apt+=(openssh-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck) # actionlint checks the workflows' scripts with it
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)     # cgo, for Gitea's SQLite
+command -v npm >/dev/null || need_apt+=(nodejs npm)        # the MCP TypeScript client interop test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -28,6 +29,16 @@ fi
 if ! command -v litewitness >/dev/null || ! command -v witnessctl >/dev/null; then
   echo "== installing litewitness and witnessctl (filippo.io/torchwood v0.6.1)"
   go install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1
+fi
+
+# The official MCP TypeScript client for mcpserver's TestTypeScriptClient,
+# pinned by internal/mcpinterop/package-lock.json: npm ci only when
+# node_modules is missing or older than the lock file (about 30 s cold).
+mcpi=internal/mcpinterop
+lock_sum=$(sha256sum "$mcpi/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$mcpi/node_modules/.vmc-lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "== npm ci ($mcpi)"
+  (cd "$mcpi" && npm ci --no-audit --no-fund --loglevel=error) && echo "$lock_sum" >"$mcpi/node_modules/.vmc-lock-sha256"
 fi
 
 # Gitea v1.26.0 for the forge end-to-end test (cmd/vmc-git TestGitea): built

@@ -179,6 +179,7 @@ func commands() []*cli.Command {
 		lockCommand(),
 		anchorCommand(),
 		stateCommand(), // resources.go
+		mcpCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

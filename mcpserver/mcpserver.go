@@ -1,0 +1,644 @@
+// Package mcpserver serves vmc-git to AI agents over the Model Context
+// Protocol (github.com/modelcontextprotocol/go-sdk): an agent plans and
+// applies, only a human signature approves.
+//
+// It is a shell like cmd/vmc-git: every tool parses its typed input, calls
+// one use case of package workspace (the same functions the CLI calls) and
+// returns a typed result. It has its own package, not a file of the CLI,
+// because it is a second shell with its own contract to keep: the MCP SDK
+// dependency, the tools' input and output schemas, the boundary of what an
+// agent may do, and tests that drive it through the SDK's in-memory
+// transport. Package workspace stays free of MCP.
+//
+// # Tools
+//
+//	plan_create   MakePlanOnBranch: the dry run, then one commit adding
+//	              plans/<id>.json on a new branch plan/<id> (the work tree,
+//	              index and HEAD are untouched); push: the branch, for a PR
+//	plan_show     FindPlan: the plan (main, else plan/<id>, else the ledger)
+//	plan_status   PlanState: approvals present and missing, stale, applied
+//	apply         ApplyMerged: the one plan id, merged on main and approved;
+//	              the receipt. Progress notifications while it runs.
+//	ledger_head, receipt_get, log, verify_chain, servers_list: read only.
+//
+// Resources: vmc://receipt/<seq> (the receipt's canonical JSON) and
+// vmc://plan/<id> (the plan file's exact bytes).
+//
+// # What an agent cannot do
+//
+// No tool approves a plan, changes trust, records a manual receipt, breaks
+// or takes over a lock (apply never passes Force), withdraws or edits a
+// plan. The server never reads approver keys: it holds one identity, the
+// applier key it was started with ([Options.Applier]), signs apply receipts
+// with it only, and New refuses a key the ledger trusts as approver or admin.
+// A human approves with "vmc-git approve plans/<id>.json" and merges the
+// branch; apply refuses anything else with the CLI's messages.
+//
+// # Bounds
+//
+// Tool arguments larger than [MaxArgumentBytes] are refused before they are
+// decoded; each id, name and summary is checked by the use case (plans.ValidID,
+// provider.Action.Validate, receipt.ValidSummary). Calls run one at a time
+// (each opens the workspace and closes it, so the CLI can share the
+// repository and the embedded sandbox between calls).
+//
+// # Cancellation
+//
+// Cancelling an apply stops the waiting, not the apply: it goes on in the
+// server and writes its receipt (a server that dies meanwhile leaves the
+// intent journal, and the next apply finishes it, as apply --pending does).
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/workspace"
+)
+
+// Name is the server's implementation name.
+const Name = "vmc-git"
+
+// MaxArgumentBytes bounds one tool call's JSON arguments (a plan file is at
+// most plans.MaxSize; its request is smaller).
+const MaxArgumentBytes = plans.MaxSize
+
+// MaxLog is the most receipts the log tool lists at once.
+const MaxLog = 1000
+
+// Resource URI prefixes.
+const (
+	ReceiptURIPrefix = "vmc://receipt/"
+	PlanURIPrefix    = "vmc://plan/"
+)
+
+// approveHint is what every refusal for missing approvals tells the agent.
+const approveHint = "only a human approves: they review the branch plan/<id>, run `vmc-git approve plans/<id>.json` with an approver key, commit the approval and merge; then call apply again"
+
+// Options configure the server.
+type Options struct {
+	Dir    string // the ledger repository (any directory inside it)
+	Branch string // the ledger branch; "" for the config's
+	// Applier signs apply receipts; nil: apply refuses. It must not be
+	// trusted as approver or admin.
+	Applier  *workspace.Identity
+	Remote   string        // for plan_create push; "" for origin
+	LockWait time.Duration // apply waits this long for a held lock (0: 30s)
+	Version  string
+}
+
+// Server holds the options and runs the tools one at a time.
+type Server struct {
+	o   Options
+	sem chan struct{}
+}
+
+// New checks the applier key and returns the MCP server with every tool and
+// resource registered.
+func New(o Options) (*mcp.Server, error) {
+	if o.Remote == "" {
+		o.Remote = "origin"
+	}
+	if o.LockWait == 0 {
+		o.LockWait = 30 * time.Second
+	}
+	if o.Applier != nil {
+		if err := checkApplier(o); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{o: o, sem: make(chan struct{}, 1)}
+	ms := mcp.NewServer(&mcp.Implementation{Name: Name, Version: o.Version}, &mcp.ServerOptions{
+		Instructions: "vmc-git changes servers only through approved plans. You (the agent) make plans " +
+			"(plan_create), read them and their status, and apply approved, merged plans (apply). You cannot " +
+			"approve: a human runs `vmc-git approve plans/<id>.json` and merges the plan's branch.",
+	})
+	s.register(ms)
+	return ms, nil
+}
+
+// checkApplier refuses an applier key the ledger trusts as approver or admin:
+// an agent's server must not hold a key whose signature approves.
+func checkApplier(o Options) error {
+	ws, err := workspace.Open(o.Dir, o.Branch, nil)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	tip, err := ws.Ledger.Tip()
+	if err != nil {
+		return err
+	}
+	pub := o.Applier.Signer.PublicKey()
+	for _, r := range []keys.Role{keys.RoleApprover, keys.RoleAdmin} {
+		if _, err := tip.Trust.Authorize(o.Applier.KID, pub, time.Now(), r); err == nil {
+			return &workspace.Error{Kind: workspace.KindRefused,
+				Err:   fmt.Errorf("key %s is trusted as %s: the MCP server holds an applier key only", o.Applier.KID, r),
+				Hints: []string{"start it with a key that has only the applier role (vmc-git keys add ... applier)"}}
+		}
+	}
+	return nil
+}
+
+// acquire waits for the server's turn (or ctx).
+func (s *Server) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) release() { <-s.sem }
+
+// open opens the workspace for one call.
+func (s *Server) open() (*workspace.Workspace, error) {
+	return workspace.Open(s.o.Dir, s.o.Branch, nil)
+}
+
+// toolErr is a tool error's text: the error, then the hints.
+func toolErr(err error) error {
+	var we *workspace.Error
+	msg := err.Error()
+	if errors.As(err, &we) {
+		for _, h := range we.Hints {
+			msg += "\nhint: " + h
+		}
+	}
+	return errors.New(msg)
+}
+
+// addTool registers a tool whose handler runs in its turn with the
+// workspace open; it refuses oversize arguments first and turns errors into
+// tool errors (isError) with their hints.
+func addTool[In, Out any](s *Server, ms *mcp.Server, t *mcp.Tool, h func(context.Context, *mcp.CallToolRequest, *workspace.Workspace, In) (Out, error)) {
+	mcp.AddTool(ms, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		var zero Out
+		if err := s.acquire(ctx); err != nil {
+			return nil, zero, err
+		}
+		defer s.release()
+		ws, err := s.open()
+		if err != nil {
+			return nil, zero, toolErr(err)
+		}
+		defer ws.Close()
+		out, err := h(ctx, req, ws, in)
+		if err != nil {
+			return nil, zero, toolErr(err)
+		}
+		return nil, out, nil
+	})
+}
+
+// sizeGuard refuses tool calls whose arguments exceed MaxArgumentBytes,
+// before the SDK decodes them.
+func sizeGuard(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if ctr, ok := req.(*mcp.CallToolRequest); ok && ctr.Params != nil && len(ctr.Params.Arguments) > MaxArgumentBytes {
+			r := &mcp.CallToolResult{}
+			r.SetError(fmt.Errorf("tool %s: arguments of %d bytes, more than %d", ctr.Params.Name, len(ctr.Params.Arguments), MaxArgumentBytes))
+			return r, nil
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// jsonValue re-decodes v's JSON encoding into T (for outputs whose schema
+// is an open object: a plan, a receipt, a server).
+func jsonValue[T any](v any) T {
+	var out T
+	if b, err := json.Marshal(v); err == nil {
+		json.Unmarshal(b, &out)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// The tools' inputs and outputs.
+type (
+	PlanCreateInput struct {
+		ID      string            `json:"id,omitempty" jsonschema:"plan id (lowercase letters, digits, dashes; it must start with the first action's server); empty for SERVER-OP-TIMESTAMP"`
+		Summary string            `json:"summary,omitempty" jsonschema:"one line for the reviewers; empty for a generated one"`
+		Actions []provider.Action `json:"actions" jsonschema:"the plan's actions, in order: each names an op (create, delete, poweron, poweroff, shutdown, reboot, reset, rebuild, resize, label, rename, protect) and a server, with that op's parameters only"`
+		Push    bool              `json:"push,omitempty" jsonschema:"push the branch plan/<id> to the remote, for a pull request"`
+	}
+	PlanCreateOutput struct {
+		ID     string         `json:"id"`
+		Branch string         `json:"branch" jsonschema:"the new branch holding the plan commit"`
+		Commit string         `json:"commit"`
+		Pushed bool           `json:"pushed"`
+		Path   string         `json:"path" jsonschema:"the plan's path in the repository"`
+		Blake3 string         `json:"blake3"`
+		SHA256 string         `json:"sha256"`
+		Plan   map[string]any `json:"plan"`
+		Review string         `json:"review" jsonschema:"the plan rendered for the reviewers (markdown)"`
+		Next   string         `json:"next"`
+	}
+	PlanIDInput struct {
+		ID string `json:"id" jsonschema:"the plan id (plans/<id>.json)"`
+	}
+	PlanShowOutput struct {
+		ID     string         `json:"id"`
+		Where  string         `json:"where" jsonschema:"main (merged), branch (plan/<id>, not merged) or ledger (applied)"`
+		Blake3 string         `json:"blake3"`
+		SHA256 string         `json:"sha256"`
+		Plan   map[string]any `json:"plan"`
+		Text   string         `json:"text"`
+	}
+	PlanStatusOutput struct {
+		ID         string               `json:"id"`
+		Where      string               `json:"where" jsonschema:"main (merged), branch (plan/<id>, not merged) or ledger (applied)"`
+		Approvals  plans.ApprovalStatus `json:"approvals"`
+		Approved   bool                 `json:"approved"`
+		Applied    bool                 `json:"applied"`
+		Stale      bool                 `json:"stale"`
+		StaleWhy   []string             `json:"stale_why,omitempty"`
+		StaleError string               `json:"stale_error,omitempty"`
+		Next       string               `json:"next"`
+	}
+	ApplyOutput struct {
+		Plan      string         `json:"plan"`
+		Seq       uint64         `json:"seq" jsonschema:"the apply receipt's seq"`
+		Commit    string         `json:"commit"`
+		Blake3    string         `json:"blake3"`
+		Status    string         `json:"status" jsonschema:"succeeded, failed or unknown"`
+		Recovered bool           `json:"recovered,omitempty"`
+		Receipt   map[string]any `json:"receipt"`
+		// Others are receipts this run wrote for other plans (an apply a
+		// crash interrupted, finished first).
+		Others []uint64 `json:"others,omitempty"`
+	}
+	NoInput          struct{}
+	LedgerHeadOutput struct {
+		Ledger    string `json:"ledger"`
+		Seq       uint64 `json:"seq"`
+		Blake3    string `json:"blake3"`
+		SHA256    string `json:"sha256"`
+		CreatedAt string `json:"created_at"`
+		Commit    string `json:"commit"`
+	}
+	ReceiptInput struct {
+		Seq uint64 `json:"seq" jsonschema:"the receipt's sequence number (0 is the genesis)"`
+	}
+	ReceiptOutput struct {
+		Seq       uint64         `json:"seq"`
+		Blake3    string         `json:"blake3"`
+		SHA256    string         `json:"sha256"`
+		Receipt   map[string]any `json:"receipt"`
+		Signature string         `json:"signature"`
+	}
+	LogInput struct {
+		N int `json:"n,omitempty" jsonschema:"how many receipts, newest first (1 to 1000; 0 for 20)"`
+	}
+	LogEntry struct {
+		Seq       uint64 `json:"seq"`
+		Kind      string `json:"kind"`
+		CreatedAt string `json:"created_at"`
+		KID       string `json:"kid"`
+		Summary   string `json:"summary"`
+		Blake3    string `json:"blake3"`
+	}
+	LogOutput struct {
+		Entries []LogEntry `json:"entries"`
+	}
+	VerifyInput struct {
+		Signatures bool `json:"signatures,omitempty" jsonschema:"check every commit and receipt signature too"`
+	}
+	VerifyOutput struct {
+		OK         bool   `json:"ok"`
+		Ledger     string `json:"ledger"`
+		Receipts   uint64 `json:"receipts"`
+		Checked    uint64 `json:"checked"`
+		HeadSeq    uint64 `json:"head_seq"`
+		HeadBlake3 string `json:"head_blake3"`
+		Signatures bool   `json:"signatures"`
+	}
+	ServersInput struct {
+		LabelSelector string `json:"label_selector,omitempty" jsonschema:"Hetzner label selector, e.g. role=web; empty for all"`
+	}
+	ServersOutput struct {
+		Servers []map[string]any `json:"servers"`
+	}
+)
+
+const noApproveNote = " This tool cannot approve, change trust, break locks or force anything; only a human approves, with `vmc-git approve plans/<id>.json`."
+
+func (s *Server) register(ms *mcp.Server) {
+	ms.AddReceivingMiddleware(sizeGuard)
+	ro := &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true}
+	addTool(s, ms, &mcp.Tool{Name: "plan_create", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(false)},
+		Description: "Make a plan (a dry run against the provider) and commit it as plans/<id>.json on a new branch plan/<id> " +
+			"(optionally pushed for a pull request). Changes no server. Returns the plan, its hashes and the review rendering. " +
+			"Next: a human reviews it, runs `vmc-git approve plans/<id>.json` and merges the branch." + noApproveNote},
+		s.planCreate)
+	addTool(s, ms, &mcp.Tool{Name: "plan_show", Annotations: ro,
+		Description: "Show a plan by id: from the main branch (merged), its branch plan/<id> (proposed) or the ledger (applied), with its hashes."},
+		s.planShow)
+	addTool(s, ms, &mcp.Tool{Name: "plan_status", Annotations: ro,
+		Description: "A plan's approvals (valid, invalid, missing), whether it is merged, stale (servers or ledger changed since the dry run) or applied, and what happens next." + noApproveNote},
+		s.planStatus)
+	mcp.AddTool(ms, &mcp.Tool{Name: "apply", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(true)},
+		Description: "Apply one plan that is merged on the main branch and approved by human approvers; changes servers and returns the signed apply receipt. " +
+			"Refuses unapproved, unmerged, stale or already applied plans. Sends progress notifications; cancelling stops the waiting, " +
+			"the apply still finishes and writes its receipt (see plan_status)." + noApproveNote},
+		s.apply)
+	addTool(s, ms, &mcp.Tool{Name: "ledger_head", Annotations: ro, Description: "The ledger's newest receipt: ledger id, seq and hashes."}, s.ledgerHead)
+	addTool(s, ms, &mcp.Tool{Name: "receipt_get", Annotations: ro, Description: "One receipt by seq, with its hashes and SSHSIG signature."}, s.receiptGet)
+	addTool(s, ms, &mcp.Tool{Name: "log", Annotations: ro, Description: "The newest receipts, newest first."}, s.log)
+	addTool(s, ms, &mcp.Tool{Name: "verify_chain", Annotations: ro, Description: "Verify the ledger branch: hash chain, genesis pin, trust transitions; with signatures, every signature. An error names the broken rule."}, s.verifyChain)
+	addTool(s, ms, &mcp.Tool{Name: "servers_list", Annotations: ro, Description: "The provider's servers (their current state), optionally by label selector."}, s.serversList)
+	ms.AddResourceTemplate(&mcp.ResourceTemplate{Name: "receipt", URITemplate: ReceiptURIPrefix + "{seq}", MIMEType: "application/json",
+		Description: "a receipt's canonical JSON"}, s.readReceipt)
+	ms.AddResourceTemplate(&mcp.ResourceTemplate{Name: "plan", URITemplate: PlanURIPrefix + "{id}", MIMEType: "application/json",
+		Description: "a plan file's exact bytes"}, s.readPlan)
+}
+
+func (s *Server) kid() string {
+	if s.o.Applier != nil {
+		return s.o.Applier.KID
+	}
+	return ""
+}
+
+func (s *Server) planCreate(ctx context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in PlanCreateInput) (PlanCreateOutput, error) {
+	if len(in.Actions) == 0 {
+		return PlanCreateOutput{}, errors.New("actions: give at least one action")
+	}
+	bp, err := ws.MakePlanOnBranch(ctx, workspace.BranchPlanRequest{
+		Plan: workspace.PlanRequest{ID: in.ID, Summary: in.Summary, CreatedBy: s.kid(), Actions: in.Actions},
+		Push: in.Push, Remote: s.o.Remote})
+	if err != nil {
+		return PlanCreateOutput{}, err
+	}
+	path := plans.Path(bp.Plan.ID)
+	return PlanCreateOutput{ID: bp.Plan.ID, Branch: bp.Branch, Commit: bp.Commit, Pushed: bp.Pushed, Path: path,
+		Blake3: bp.Blake3.String(), SHA256: digest.SHA256(bp.Bytes).String(), Plan: jsonValue[map[string]any](bp.Plan),
+		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil),
+		Next:   "a human reviews branch " + bp.Branch + ", runs `vmc-git approve " + path + "`, commits the approval and merges; then call apply"}, nil
+}
+
+func (s *Server) planShow(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in PlanIDInput) (PlanShowOutput, error) {
+	f, err := ws.FindPlan(in.ID)
+	if err != nil {
+		return PlanShowOutput{}, err
+	}
+	return PlanShowOutput{ID: f.Plan.ID, Where: f.Where, Blake3: digest.Blake3(f.Bytes).String(), SHA256: digest.SHA256(f.Bytes).String(),
+		Plan: jsonValue[map[string]any](f.Plan), Text: f.Plan.Text(f.Bytes)}, nil
+}
+
+func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in PlanIDInput) (PlanStatusOutput, error) {
+	f, err := ws.FindPlan(in.ID)
+	if err != nil {
+		return PlanStatusOutput{}, err
+	}
+	st, err := ws.PlanState(ctx, f)
+	if err != nil {
+		return PlanStatusOutput{}, err
+	}
+	out := PlanStatusOutput{ID: st.ID, Where: st.Where, Approvals: st.Approvals, Approved: st.Approved, Applied: st.Applied,
+		Stale: len(st.Stale) > 0, StaleWhy: st.Stale, StaleError: st.StaleError}
+	if out.Approvals.Valid == nil {
+		out.Approvals.Valid = []string{}
+	}
+	path := plans.Path(st.ID)
+	switch {
+	case st.Applied:
+		out.Next = "applied: read its receipt with receipt_get or log"
+	case out.Stale:
+		out.Next = "stale: make a new plan against the current state (plan_create)"
+	case !st.Approved:
+		out.Next = fmt.Sprintf("waiting for %d approval(s): a human runs `vmc-git approve %s` and merges the branch", st.Approvals.Missing, path)
+	case st.Where != workspace.PlanOnMain:
+		out.Next = "approved but not merged: a human merges branch " + workspace.PlanBranchPrefix + st.ID
+	default:
+		out.Next = "ready: call apply"
+	}
+	return out, nil
+}
+
+// apply runs ApplyMerged in the server's turn, detached from the request:
+// a cancelled request stops waiting, never the apply.
+func (s *Server) apply(ctx context.Context, req *mcp.CallToolRequest, in PlanIDInput) (*mcp.CallToolResult, ApplyOutput, error) {
+	if s.o.Applier == nil {
+		return nil, ApplyOutput{}, errors.New("this server has no applier key: start it with vmc-git mcp serve --key KEY")
+	}
+	if err := plans.ValidID(in.ID); err != nil {
+		return nil, ApplyOutput{}, err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, ApplyOutput{}, err
+	}
+	var step atomic.Int64
+	tok := req.Params.GetProgressToken()
+	progress := func(format string, a ...any) {
+		if tok == nil {
+			return
+		}
+		n := step.Add(1)
+		// The request may be gone (cancelled): notify on a context of its own.
+		nctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req.Session.NotifyProgress(nctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: float64(n), Message: fmt.Sprintf(format, a...)})
+	}
+	type result struct {
+		out ApplyOutput
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer s.release()
+		out, err := s.runApply(context.WithoutCancel(ctx), in.ID, progress)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, ApplyOutput{}, toolErr(r.err)
+		}
+		return nil, r.out, nil
+	case <-ctx.Done():
+		return nil, ApplyOutput{}, fmt.Errorf("stopped waiting for plan %s: the apply goes on in the server and writes its receipt; see plan_status: %w", in.ID, ctx.Err())
+	}
+}
+
+func (s *Server) runApply(ctx context.Context, id string, progress func(string, ...any)) (ApplyOutput, error) {
+	ws, err := s.open()
+	if err != nil {
+		return ApplyOutput{}, err
+	}
+	defer ws.Close()
+	progress("applying plan %s", id)
+	outs, planErr, err := ws.ApplyMerged(ctx, *s.o.Applier, workspace.ApplyRequest{LockWait: s.o.LockWait, Log: progress}, id)
+	if err != nil {
+		return ApplyOutput{}, err
+	}
+	var mine *apply.Outcome
+	var others []uint64
+	for _, o := range outs {
+		if o.Plan == id {
+			mine = o
+		} else {
+			others = append(others, o.Seq)
+		}
+	}
+	if planErr != nil {
+		if errors.Is(planErr, apply.ErrNotApproved) {
+			planErr = fmt.Errorf("%w\nhint: %s", planErr, strings.ReplaceAll(approveHint, "<id>", id))
+		}
+		var se *plans.StaleError
+		if errors.As(planErr, &se) {
+			planErr = fmt.Errorf("%w\nhint: make a new plan against the current state (plan_create)", planErr)
+		}
+		return ApplyOutput{}, planErr
+	}
+	if mine == nil {
+		return ApplyOutput{}, fmt.Errorf("plan %s: no receipt written", id)
+	}
+	e, err := ws.Receipt(mine.Seq)
+	if err != nil {
+		return ApplyOutput{}, err
+	}
+	progress("plan %s: %s, receipt %d", id, mine.Status, mine.Seq)
+	out := ApplyOutput{Plan: mine.Plan, Seq: mine.Seq, Commit: mine.Commit, Blake3: mine.Blake3.String(), Status: mine.Status,
+		Recovered: mine.Recovered, Receipt: jsonValue[map[string]any](e.Receipt), Others: others}
+	if mine.Status != provider.StatusSucceeded {
+		// The receipt is written either way; the agent must see the failure.
+		return out, fmt.Errorf("plan %s: %s (recorded in receipt %d)", id, mine.Status, mine.Seq)
+	}
+	return out, nil
+}
+
+func (s *Server) ledgerHead(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, _ NoInput) (LedgerHeadOutput, error) {
+	tip, err := ws.Ledger.Tip()
+	if err != nil {
+		return LedgerHeadOutput{}, err
+	}
+	h := tip.Head
+	return LedgerHeadOutput{Ledger: h.Ledger, Seq: h.Seq, Blake3: h.Blake3.String(), SHA256: h.SHA256.String(), CreatedAt: h.CreatedAt, Commit: tip.Commit.String()}, nil
+}
+
+func (s *Server) receiptGet(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in ReceiptInput) (ReceiptOutput, error) {
+	e, err := ws.Receipt(in.Seq)
+	if err != nil {
+		return ReceiptOutput{}, err
+	}
+	return ReceiptOutput{Seq: e.Receipt.Seq, Blake3: digest.Blake3(e.Bytes).String(), SHA256: digest.SHA256(e.Bytes).String(),
+		Receipt: jsonValue[map[string]any](e.Receipt), Signature: string(e.Sig)}, nil
+}
+
+func (s *Server) log(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in LogInput) (LogOutput, error) {
+	n := in.N
+	switch {
+	case n == 0:
+		n = 20
+	case n < 0 || n > MaxLog:
+		return LogOutput{}, fmt.Errorf("n: %d: want 1 to %d", n, MaxLog)
+	}
+	rows, err := ws.Log(n)
+	if err != nil {
+		return LogOutput{}, err
+	}
+	out := LogOutput{Entries: []LogEntry{}}
+	for _, r := range rows {
+		out.Entries = append(out.Entries, LogEntry{r.Seq, string(r.Kind), r.CreatedAt, r.KID, r.Summary, r.Blake3.String()})
+	}
+	return out, nil
+}
+
+func (s *Server) verifyChain(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in VerifyInput) (VerifyOutput, error) {
+	rep, err := ws.Verify(gitledger.VerifyOptions{Signatures: in.Signatures})
+	if err != nil {
+		return VerifyOutput{}, fmt.Errorf("the ledger is not valid: %w", err)
+	}
+	return VerifyOutput{OK: true, Ledger: rep.Ledger, Receipts: rep.Receipts, Checked: rep.Checked, HeadSeq: rep.Head.Seq,
+		HeadBlake3: rep.Head.Blake3.String(), Signatures: rep.Signatures}, nil
+}
+
+func (s *Server) serversList(ctx context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in ServersInput) (ServersOutput, error) {
+	if len(in.LabelSelector) > 1024 {
+		return ServersOutput{}, fmt.Errorf("label_selector: %d bytes, more than 1024", len(in.LabelSelector))
+	}
+	prov, err := ws.Provider()
+	if err != nil {
+		return ServersOutput{}, err
+	}
+	list, err := prov.Servers(ctx, in.LabelSelector)
+	if err != nil {
+		return ServersOutput{}, err
+	}
+	out := ServersOutput{Servers: []map[string]any{}}
+	for _, sv := range list {
+		out.Servers = append(out.Servers, jsonValue[map[string]any](sv))
+	}
+	return out, nil
+}
+
+// withWorkspace runs f in the server's turn with the workspace open.
+func (s *Server) withWorkspace(ctx context.Context, f func(*workspace.Workspace) error) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	ws, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	return f(ws)
+}
+
+func (s *Server) readReceipt(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	uri := req.Params.URI
+	v, ok := strings.CutPrefix(uri, ReceiptURIPrefix)
+	seq, err := strconv.ParseUint(v, 10, 64)
+	if !ok || err != nil || strconv.FormatUint(seq, 10) != v {
+		return nil, mcp.ResourceNotFoundError(uri)
+	}
+	var body []byte
+	if err := s.withWorkspace(ctx, func(ws *workspace.Workspace) error {
+		e, err := ws.Receipt(seq)
+		if err == nil {
+			body = e.Bytes
+		}
+		return err
+	}); err != nil {
+		return nil, mcp.ResourceNotFoundError(uri)
+	}
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
+}
+
+func (s *Server) readPlan(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	uri := req.Params.URI
+	id, ok := strings.CutPrefix(uri, PlanURIPrefix)
+	if !ok || plans.ValidID(id) != nil {
+		return nil, mcp.ResourceNotFoundError(uri)
+	}
+	var body []byte
+	if err := s.withWorkspace(ctx, func(ws *workspace.Workspace) error {
+		f, err := ws.FindPlan(id)
+		if err == nil {
+			body = f.Bytes
+		}
+		return err
+	}); err != nil {
+		return nil, mcp.ResourceNotFoundError(uri)
+	}
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
+}
