@@ -62,7 +62,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/vmc-git/vmc-git/apply"
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
@@ -563,7 +562,7 @@ func (s *Server) log(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Wo
 }
 
 func (s *Server) verifyChain(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in VerifyInput) (VerifyOutput, error) {
-	rep, err := ws.Verify(gitledger.VerifyOptions{Signatures: in.Signatures})
+	rep, err := ws.Verify(workspace.VerifyOptions{Signatures: in.Signatures})
 	if err != nil {
 		return VerifyOutput{}, fmt.Errorf("the ledger is not valid: %w", err)
 	}

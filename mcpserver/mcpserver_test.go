@@ -18,6 +18,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/mcpserver"
+	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -389,7 +390,9 @@ func TestPlanApproveApply(t *testing.T) {
 }
 
 // TestStale: a merged, approved plan whose server changed since its dry run
-// is refused with the CLI's message.
+// is refused with the CLI's message, and, as with `apply --pending`, recorded
+// once as a refused apply receipt (no provider call) so it never blocks or
+// runs again.
 func TestStale(t *testing.T) {
 	f := newFixture(t)
 	f.ok("plan_create", createArgs("web-3-a", "web-3"), nil)
@@ -404,8 +407,22 @@ func TestStale(t *testing.T) {
 		t.Fatalf("plan_status of a stale plan: %+v", st)
 	}
 	f.refused("apply", map[string]any{"id": "web-3-b"}, "stale")
-	if f.headSeq() != head {
-		t.Fatal("a stale apply wrote a receipt")
+	if f.headSeq() != head+1 {
+		t.Fatalf("a stale apply: head %d, want one refused receipt after %d", f.headSeq(), head)
+	}
+	var rg mcpserver.ReceiptOutput
+	f.ok("receipt_get", map[string]any{"seq": head + 1}, &rg)
+	body, _ := rg.Receipt["apply"].(map[string]any)
+	if rg.Receipt["kind"] != "apply" || body["status"] != receipt.ApplyRefused || !strings.Contains(fmt.Sprint(body["reason"]), "stale") {
+		t.Fatalf("the stale plan's receipt is not a refusal: %v", rg.Receipt)
+	}
+	if acts, ok := body["actions"].([]any); ok && len(acts) != 0 {
+		t.Fatalf("a refused plan recorded provider actions: %v", acts)
+	}
+	// Recorded once: asking again is a replay, and writes nothing.
+	f.refused("apply", map[string]any{"id": "web-3-b"}, "plan already applied")
+	if f.headSeq() != head+1 {
+		t.Fatal("a second apply of the refused plan wrote a receipt")
 	}
 }
 

@@ -36,7 +36,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -64,20 +63,19 @@ type Entry struct {
 	Other   *provider.Resource `json:"resource,omitempty"`
 }
 
-// Replay reads every receipt of the ledger and returns the state.
-func Replay(l *gitledger.Ledger) (*State, error) {
-	r, err := l.NewReader()
-	if err != nil {
-		return nil, err
-	}
-	st := &State{Ledger: r.Tip.Head.Ledger, Seq: r.Tip.Head.Seq}
+// Replay reads every receipt of ledger, seq 0 to head, through receiptAt,
+// and returns the state. The package reads no git itself (the workspace
+// hands it the ledger's receipts), so that only workspace and apply see both
+// the ledger and the provider.
+func Replay(ledger string, head uint64, receiptAt func(seq uint64) (*receipt.Receipt, error)) (*State, error) {
+	st := &State{Ledger: ledger, Seq: head}
 	byRef := map[provider.Ref]*Entry{}
-	for seq := uint64(0); seq <= r.Tip.Head.Seq; seq++ {
-		e, err := r.Receipt(seq)
+	for seq := uint64(0); seq <= head; seq++ {
+		r, err := receiptAt(seq)
 		if err != nil {
 			return nil, err
 		}
-		if err := apply(byRef, seq, e.Receipt); err != nil {
+		if err := apply(byRef, seq, r); err != nil {
 			return nil, err
 		}
 	}

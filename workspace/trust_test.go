@@ -80,7 +80,7 @@ func TestTrustFlow(t *testing.T) {
 
 	// The same proposal again: its head has moved.
 	_, err = ws.ApplyTrust(ch, w.ids["alice"])
-	wantKind(t, "replayed proposal", err, KindRefused, "the proposal was made against ledger head")
+	wantKind(t, "replayed proposal", err, KindRefused, "the proposal was made against trust state")
 	_, err = ws.CosignTrust(ch, w.ids["alice"])
 	wantKind(t, "cosign of a stale proposal", err, KindRefused, "the proposal was made against ledger "+testLedger)
 
