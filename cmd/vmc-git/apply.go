@@ -40,7 +40,7 @@ Refuses unapproved, stale, replayed or edited plans. Takes per-server locks;
 EXAMPLE:
    vmc-git apply --pending --key $VMC_SIGNING_KEY
    vmc-git apply --plan plans/web-1-create-20261126090000.json`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "plan", Usage: "the plan file to apply"},
 			&cli.BoolFlag{Name: "pending", Usage: "apply every merged plan without a receipt"},
 			&cli.BoolFlag{Name: "force", Usage: "break locks held by others (recorded in the receipt)"},
@@ -49,7 +49,7 @@ EXAMPLE:
 			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for --push"},
 			&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "with --push: a remote lock older than this is a dead run's (live runs refresh theirs every third of it; give every applier the same value)"},
 			keyFlag, kidFlag, jsonFlag,
-		},
+		}, applyCheckpointFlags...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("pending") == (c.String("plan") != "") {
 				return usagef("apply: give exactly one of --plan FILE or --pending")
@@ -61,6 +61,9 @@ EXAMPLE:
 			defer ws.Close()
 			id, err := loadSigner(c, ws)
 			if err != nil {
+				return err
+			}
+			if err := checkBeforeApply(c, ws); err != nil {
 				return err
 			}
 			req := workspace.ApplyRequest{Force: c.Bool("force"), LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
