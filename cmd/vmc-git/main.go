@@ -172,6 +172,8 @@ func commands() []*cli.Command {
 		approveCommand(),
 		applyCommand(),
 		lockCommand(),
+		anchorCommand(),
+		stateCommand(), // resources.go
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
