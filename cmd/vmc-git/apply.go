@@ -44,7 +44,7 @@ the other plans go on. Takes per-server locks;
 EXAMPLE:
    vmc-git apply --pending --key $VMC_SIGNING_KEY
    vmc-git apply --plan plans/web-1-create-20261126090000.json`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "plan", Usage: "the plan file to apply"},
 			&cli.BoolFlag{Name: "pending", Usage: "apply every merged plan without a receipt"},
 			&cli.BoolFlag{Name: "force", Usage: "break locks held by others (recorded in the receipt)"},
@@ -54,7 +54,7 @@ EXAMPLE:
 			&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "with --push: a remote lock older than this is a dead run's (live runs refresh theirs every third of it; give every applier the same value)"},
 			&cli.DurationFlag{Name: "unapproved-deadline", Value: 7 * 24 * time.Hour, Usage: "with --pending: a merged plan still unapproved this long after its merge is recorded as refused (0: never)"},
 			keyFlag, kidFlag, jsonFlag,
-		},
+		}, applyCheckpointFlags...),
 		Action: func(c *cli.Context) error {
 			if c.Bool("pending") == (c.String("plan") != "") {
 				return usagef("apply: give exactly one of --plan FILE or --pending")
@@ -66,6 +66,9 @@ EXAMPLE:
 			defer ws.Close()
 			id, err := loadSigner(c, ws)
 			if err != nil {
+				return err
+			}
+			if err := checkBeforeApply(c, ws); err != nil {
 				return err
 			}
 			req := workspace.ApplyRequest{Force: c.Bool("force"), LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),

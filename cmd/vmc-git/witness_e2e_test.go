@@ -27,9 +27,15 @@ import (
 // ledger's origin with the snapshot signers' keys.
 func witnessedRepo(t *testing.T) (*repo, *litewitness.Server, *litewitness.Server) {
 	t.Helper()
+	return witnessedRepoWith(t, repoOpts{})
+}
+
+// witnessedRepoWith is witnessedRepo with the repository options o.
+func witnessedRepoWith(t *testing.T, o repoOpts) (*repo, *litewitness.Server, *litewitness.Server) {
+	t.Helper()
 	w1 := litewitness.Start(t, "witness.test/w1")
 	w2 := litewitness.Start(t, "witness.test/w2")
-	r := newRepo(t, repoOpts{})
+	r := newRepo(t, o)
 	var list struct {
 		Origin  string   `json:"origin"`
 		LogKeys []string `json:"log_keys"`

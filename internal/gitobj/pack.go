@@ -492,16 +492,23 @@ func (p *packIndex) find(id plumbing.Hash) int64 {
 // the deltas already followed to reach it, so that a chain of REF_DELTAs is
 // bounded like a chain of OFS_DELTAs.
 func (r *packReader) Get(id plumbing.Hash, limit int64, depth int) (plumbing.ObjectType, []byte, bool, error) {
+	p, typ, b, found, err := r.get(id, limit, depth)
+	if err != nil {
+		return 0, nil, true, fmt.Errorf("%s: %w", filepath.Base(p.pack.Name()), err)
+	}
+	return typ, b, found, nil
+}
+
+// get is Get without the pack's name in the error, for REF_DELTA bases:
+// a chain names its pack once, not once a delta.
+func (r *packReader) get(id plumbing.Hash, limit int64, depth int) (*packIndex, plumbing.ObjectType, []byte, bool, error) {
 	for _, p := range r.packs {
 		if off := p.find(id); off >= 0 {
 			typ, b, err := r.at(p, off, depth, limit)
-			if err != nil {
-				return 0, nil, true, fmt.Errorf("%s: %w", filepath.Base(p.pack.Name()), err)
-			}
-			return typ, b, true, nil
+			return p, typ, b, true, err
 		}
 	}
-	return 0, nil, false, nil
+	return nil, 0, nil, false, nil
 }
 
 // at reads and resolves the object at off in p.
@@ -586,7 +593,7 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 			objType, base, err = r.at(p, baseOff, depth+1, baseLimit)
 		} else {
 			var found bool
-			objType, base, found, err = r.Get(baseID, baseLimit, depth+1)
+			_, objType, base, found, err = r.get(baseID, baseLimit, depth+1)
 			if err == nil && !found {
 				err = fmt.Errorf("delta base %s not in a pack", baseID)
 			}

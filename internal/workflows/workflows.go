@@ -37,6 +37,7 @@
 //	                             unset, the reusable workflows `go install` vmc-git
 //	vars.VMC_PR_COMMENT          optional: false keeps the review out of the pull
 //	                             request's comments (job summary only)
+//	vars.VMC_WITNESS_CHECK       optional: apply --witness-check: auto (unset), true, false
 //
 // The apply job runs in the GitHub environment vmc-apply, whose deployment
 // branches should be the main branch only: its secrets are then out of reach
@@ -64,6 +65,7 @@
 //	      kid: ${{ vars.VMC_KID }}
 //	      vmc-git-version: "v1.2.3"
 //	      vmc-git-bin: ${{ vars.VMC_GIT_BIN }}
+//	      witness-check: ${{ vars.VMC_WITNESS_CHECK }}
 //	    secrets: inherit
 //
 // Branch names are written as YAML double-quoted strings; in branches: filters
