@@ -91,7 +91,7 @@ func witnessCommand() *cli.Command {
 		return &cli.Command{
 			Name: name, Usage: usage, ArgsUsage: args,
 			Description: "A trust change: a keys receipt signed by admin_threshold admins. With one admin it is\nwritten at once; otherwise write a proposal with -o and collect signatures with\nvmc-git keys cosign, then vmc-git keys apply.\n\nEXAMPLE:\n   " + example,
-			Flags:       append(flags, changeFlags...),
+			Flags:       append(append(flags, changeFlags...), pushFlags()...),
 			Action: func(c *cli.Context) error {
 				tc := workspace.TrustChange{}
 				if err := build(c, &tc); err != nil {
@@ -118,7 +118,9 @@ func witnessCommand() *cli.Command {
 					return err
 				}
 				defer ws.Close()
-				w, err := ws.ChangeTrust(tc.Op, func() (workspace.TrustChange, error) { return tc, nil }, id)
+				w, err := publishing(c, ws, id, func() (*workspace.Written, error) {
+					return ws.ChangeTrust(tc.Op, func() (workspace.TrustChange, error) { return tc, nil }, id)
+				})
 				if err != nil {
 					return err
 				}

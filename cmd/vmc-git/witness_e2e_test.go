@@ -576,3 +576,32 @@ func TestWitnessPolicyTwoAdmins(t *testing.T) {
 	}
 	r.must("verify", "chain", "--sig")
 }
+
+// TestWitnessChangePush: a witness policy change takes --push like every
+// other ledger writer: the keys receipt lands on a hooked origin, and a
+// change made while another clone pushed first is written again on top.
+func TestWitnessChangePush(t *testing.T) {
+	t.Parallel()
+	w1 := litewitness.Start(t, "witness.test/push1")
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	// Someone else's receipt lands on the origin first.
+	other := machine(t, r, origin)
+	other.must("record", "--summary", "meanwhile", "--key", key("alice"), "--push")
+	out := r.must("witness", "add", "--vkey", w1.VKey, "--url", w1.URL, "--key", key("alice"), "--push")
+	if !strings.Contains(out, "keys") {
+		t.Fatalf("witness add --push:\n%s", out)
+	}
+	tip := strings.TrimSpace(gitIn(t, origin, "rev-parse", "refs/heads/vmc/ledger"))
+	if local := strings.TrimSpace(r.git("rev-parse", "refs/heads/vmc/ledger")); local != tip {
+		t.Fatalf("origin's ledger is at %s, the clone's at %s: the change was not pushed", tip, local)
+	}
+	msg := gitIn(t, origin, "log", "-1", "--format=%s", "refs/heads/vmc/ledger")
+	if !strings.Contains(msg, " keys ") || !strings.HasPrefix(msg, "vmc: 2 ") {
+		t.Fatalf("origin's newest receipt: %q, want receipt 2, a keys receipt on top of the other clone's", msg)
+	}
+}
