@@ -278,7 +278,16 @@ func TestRollbackToAFreshClone(t *testing.T) {
 	r.must("merkle", "receipts", "--key", key("alice"), "--out", snap)
 	origin := filepath.Join(t.TempDir(), "origin.git")
 	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
+	var hk struct {
+		Path   string `json:"path"`
+		Hook   string `json:"hook"`
+		Main   string `json:"main_branch"`
+		Ledger string `json:"ledger_branch"`
+	}
+	if out := r.must("hook", "install", "--repo", origin, "--json"); json.Unmarshal([]byte(out), &hk) != nil ||
+		hk.Path != filepath.Join(origin, "hooks", "pre-receive") || hk.Hook != "pre-receive" || hk.Main == "" || hk.Ledger == "" {
+		t.Fatalf("hook install --json: %+v\n%s", hk, out)
+	}
 	r.git("remote", "add", "origin", origin)
 	r.git("push", "-q", "origin", "main", "vmc/ledger")
 	fresh := func() *repo {
@@ -316,6 +325,19 @@ func TestRollbackToAFreshClone(t *testing.T) {
 	}
 	checkError(t, r.run("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice", "--origin", "example.com/other"),
 		exitInvalid, `checkpoint origin "`+testLedgerID+`", want "example.com/other" (--origin)`)
+	// --json: the same facts for scripts.
+	var vp struct {
+		OK     bool   `json:"ok"`
+		Seq    uint64 `json:"seq"`
+		Size   uint64 `json:"size"`
+		Ledger string `json:"ledger"`
+		Origin string `json:"origin"`
+		Root   string `json:"root"`
+	}
+	out = r.must("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice", "--json")
+	if err := json.Unmarshal([]byte(out), &vp); err != nil || !vp.OK || vp.Seq != 1 || vp.Size != 4 || vp.Ledger != testLedgerID || vp.Origin != testLedgerID || len(vp.Root) == 0 {
+		t.Fatalf("verify-proof --json: %+v %v\n%s", vp, err, out)
+	}
 }
 
 // TestVanishedLockRecordsWhatHappened (hole 5): the hook refuses deleting

@@ -176,8 +176,25 @@ func TestKeysThreshold(t *testing.T) {
 	r.must("keys", "cosign", ch2, "--key", key("alice"))
 	r.must("keys", "cosign", ch2, "--key", dave)
 	ch3 := filepath.Join(t.TempDir(), "change3.json")
-	r.must("keys", "propose", "policy", "--approvals-required", "2", "-o", ch3)
-	r.must("keys", "cosign", ch3, "--key", key("alice"))
+	var pj struct {
+		File      string          `json:"file"`
+		Threshold int             `json:"threshold"`
+		Proposal  json.RawMessage `json:"proposal"`
+	}
+	if out := r.must("keys", "propose", "policy", "--approvals-required", "2", "-o", ch3, "--json"); json.Unmarshal([]byte(out), &pj) != nil ||
+		pj.File != ch3 || pj.Threshold != 2 || len(pj.Proposal) == 0 {
+		t.Fatalf("keys propose --json: %+v\n%s", pj, out)
+	}
+	var cj struct {
+		File       string `json:"file"`
+		KID        string `json:"kid"`
+		Signatures int    `json:"signatures"`
+		Threshold  int    `json:"threshold"`
+	}
+	if out := r.must("keys", "cosign", ch3, "--key", key("alice"), "--json"); json.Unmarshal([]byte(out), &cj) != nil ||
+		cj.File != ch3 || cj.KID != "alice" || cj.Signatures != 1 || cj.Threshold != 2 {
+		t.Fatalf("keys cosign --json: %+v\n%s", cj, out)
+	}
 	r.must("keys", "cosign", ch3, "--key", dave)
 	r.must("keys", "apply", ch3, "--key", key("alice"))
 	res = r.run("keys", "apply", ch2, "--key", key("alice"))
