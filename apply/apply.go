@@ -922,12 +922,5 @@ func (a *Applier) setAside(id string) (string, error) {
 // summary clips a receipt summary to receipt.MaxSummary, keeping
 // Options.SummaryMark at its end.
 func (a *Applier) summary(s string) string {
-	mark := ""
-	if a.o.SummaryMark != "" {
-		mark = " " + a.o.SummaryMark
-	}
-	if r := []rune(s); len(r)+len([]rune(mark)) > receipt.MaxSummary {
-		s = string(r[:receipt.MaxSummary-len([]rune(mark))-1]) + "…"
-	}
-	return s + mark
+	return receipt.ClipSummary(s, a.o.SummaryMark)
 }

@@ -248,6 +248,19 @@ func (r *Receipt) Validate() error {
 	return nil
 }
 
+// ClipSummary clips s to MaxSummary characters (ending "…" where it cut),
+// keeping mark, if not empty, at its end after a space: a ledger on the
+// embedded sandbox ends every summary with its mark.
+func ClipSummary(s, mark string) string {
+	if mark != "" {
+		mark = " " + mark
+	}
+	if r := []rune(s); len(r)+len([]rune(mark)) > MaxSummary {
+		s = string(r[:MaxSummary-len([]rune(mark))-1]) + "…"
+	}
+	return s + mark
+}
+
 // ValidSummary checks a one-line summary: 1 to MaxSummary printable characters.
 func ValidSummary(s string) error {
 	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxSummary {

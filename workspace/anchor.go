@@ -166,7 +166,7 @@ func (ws *Workspace) recordAnchor(id Identity, body []byte, remote *apply.GitRem
 	res := &AnchorResult{Statement: st, Digest: anchor.Digest(b.Statement)}
 	for attempt := 0; ; attempt++ {
 		w, err := ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
-			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAnchor, Summary: summary, Anchor: body}}, nil
+			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAnchor, Summary: ws.summary(summary), Anchor: body}}, nil
 		})
 		if err != nil {
 			return nil, refusedIfConflict(err)

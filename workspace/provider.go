@@ -13,6 +13,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/config"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // EnvSandboxActionMS is how long the embedded sandbox's actions run, in
@@ -107,4 +108,14 @@ const SandboxMark = "[sandbox]"
 // (config provider "sandbox" and no HCLOUD_ENDPOINT).
 func (ws *Workspace) OnSandbox() bool {
 	return ws.Config != nil && ws.Config.Provider == config.ProviderSandbox && os.Getenv(provider.EnvEndpoint) == ""
+}
+
+// summary is s as a receipt summary of this ledger: clipped to
+// receipt.MaxSummary and, on the embedded sandbox, ending with SandboxMark.
+func (ws *Workspace) summary(s string) string {
+	mark := ""
+	if ws.OnSandbox() {
+		mark = SandboxMark
+	}
+	return receipt.ClipSummary(s, mark)
 }

@@ -14,7 +14,7 @@ func (ws *Workspace) Record(id Identity, summary string, details []byte) (*gitle
 	}
 	m := &receipt.Manual{Details: details}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
-		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: summary, Manual: m}}, nil
+		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: ws.summary(summary), Manual: m}}, nil
 	})
 	if err != nil {
 		return nil, refusedIfConflict(err)

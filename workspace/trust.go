@@ -194,7 +194,7 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		if err := checkProposalSigs(tip, ch); err != nil {
 			return nil, err
 		}
-		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindKeys, Summary: summary, Keys: ch}}, nil
+		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindKeys, Summary: ws.summary(summary), Keys: ch}}, nil
 	})
 	if err != nil {
 		return nil, refusedIfConflict(err)

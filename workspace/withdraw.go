@@ -42,10 +42,7 @@ func (ws *Workspace) Withdraw(id Identity, planID, reason, mainRef string) (*git
 		} else if done {
 			return nil, refusedErr(fmt.Errorf("plan %s is already in the ledger (applied, refused or withdrawn): there is nothing to withdraw", planID), "vmc-git log shows its receipt")
 		}
-		summary := fmt.Sprintf("apply %s: withdrawn: %s", planID, reason)
-		if len([]rune(summary)) > receipt.MaxSummary {
-			summary = string([]rune(summary)[:receipt.MaxSummary-1]) + "…"
-		}
+		summary := ws.summary(fmt.Sprintf("apply %s: withdrawn: %s", planID, reason))
 		return &gitledger.Draft{
 			Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 				Plan:    receipt.PlanRef{ID: planID, Path: plans.Path(planID), Blake3: sums.Blake3, SHA256: sums.SHA256, Approvals: []string{}},

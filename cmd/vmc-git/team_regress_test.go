@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,6 +346,26 @@ func TestTeamSandboxSaysSo(t *testing.T) {
 	}
 	if rc := r.onlyReceipt("web-1-create"); !strings.HasSuffix(rc.Summary, "[sandbox]") {
 		t.Fatalf("receipt summary %q", rc.Summary)
+	}
+	// Receipts of every other kind say so too: manual and keys.
+	r.must("record", "--summary", "rebooted by hand", "--key", key("alice"))
+	r.must("keys", "revoke", "carol", "--reason", "retired", "--key", key("alice"))
+	var rows []struct {
+		Kind    string `json:"kind"`
+		Summary string `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(r.must("log", "--json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, x := range rows {
+		kinds[x.Kind] = true
+		if x.Kind != "genesis" && !strings.HasSuffix(x.Summary, "[sandbox]") {
+			t.Fatalf("%s receipt summary %q does not end with [sandbox]", x.Kind, x.Summary)
+		}
+	}
+	if !kinds["manual"] || !kinds["keys"] || !kinds["apply"] {
+		t.Fatalf("log has kinds %v, want manual, keys and apply", kinds)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(r.must("log")), "\n") {
 		if !strings.HasSuffix(line, "[sandbox]") {
