@@ -70,7 +70,7 @@ func TestTrustFlow(t *testing.T) {
 		t.Fatalf("co-signing twice: %d signatures, %v", len(ch.Signatures), err)
 	}
 	wr, err := ws.ApplyTrust(ch, w.ids["carol"])
-	if err != nil || wr.Receipt.Kind != receipt.KindKeys || wr.Receipt.Summary != "trust dave as approver" {
+	if err != nil || wr.Receipt.Kind != receipt.KindKeys || wr.Receipt.Summary != "trust dave as approver [sandbox]" { // the test ledger is on the embedded sandbox
 		t.Fatalf("apply: %+v %v", wr, err)
 	}
 	tip, _ := ws.Ledger.Tip()
@@ -103,7 +103,7 @@ func TestTrustOneStep(t *testing.T) {
 	wr, err := ws.ChangeTrust(receipt.KeysRevoke, func() (TrustChange, error) {
 		return TrustChange{Op: receipt.KeysRevoke, KID: "bob", Reason: receipt.ReasonRetired}, nil
 	}, w.ids["alice"])
-	if err != nil || wr.Receipt.Summary != "revoke bob (retired)" {
+	if err != nil || wr.Receipt.Summary != "revoke bob (retired) [sandbox]" {
 		t.Fatalf("revoke: %+v %v", wr, err)
 	}
 	tip, _ := ws.Ledger.Tip()
