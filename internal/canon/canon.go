@@ -356,8 +356,9 @@ func Unmarshal(b []byte, v any) error {
 	return DecodeStrict(b, v)
 }
 
-// DecodeStrict decodes valid JSON b into v, rejecting unknown fields and
-// trailing data, without requiring canonical form. Use it for inputs that
+// DecodeStrict decodes valid JSON b into v, rejecting unknown fields,
+// member names that match a field only case-insensitively, and trailing
+// data, without requiring canonical form. Use it for inputs that
 // are not hashed (configuration, flags given as JSON).
 func DecodeStrict(b []byte, v any) error {
 	if err := validate(b, false); err != nil { // duplicate keys, bad UTF-8 ...
@@ -371,7 +372,7 @@ func DecodeStrict(b []byte, v any) error {
 		}
 		return fmt.Errorf("json: %w", err)
 	}
-	return nil
+	return checkFieldNames(b, v)
 }
 
 // value kinds of the parsed tree

@@ -3,6 +3,7 @@ package canon
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -201,5 +202,34 @@ func TestCheckStreams(t *testing.T) {
 	allocs := testing.AllocsPerRun(3, func() { Check(big) })
 	if allocs > 64 {
 		t.Fatalf("Check of a 2 MiB array made %v allocations, want a fixed few", allocs)
+	}
+}
+
+// TestDecodeStrictFieldCase: encoding/json matches member names to fields
+// case-insensitively; DecodeStrict does not, at any depth, so one value has
+// one encoding. Map keys and self-decoding types are left alone.
+func TestDecodeStrictFieldCase(t *testing.T) {
+	type inner struct {
+		Name string `json:"name"`
+	}
+	type outer struct {
+		Kind   string            `json:"kind"`
+		Inner  *inner            `json:"inner,omitempty"`
+		List   []inner           `json:"list,omitempty"`
+		Labels map[string]string `json:"labels,omitempty"`
+		Raw    json.RawMessage   `json:"raw,omitempty"`
+	}
+	for _, c := range []struct{ in, err string }{
+		{`{"kind":"a"}`, ""},
+		{`{"inner":{"name":"x"},"kind":"a","labels":{"Env":"Prod"},"list":[{"name":"y"}],"raw":{"AnyCase":1}}`, ""},
+		{`{"Kind":"a"}`, `unknown field "Kind"`},
+		{`{"inner":{"NAME":"x"},"kind":"a"}`, `unknown field "NAME" in inner`},
+		{`{"kind":"a","list":[{"name":"y"},{"nAme":"z"}]}`, `unknown field "nAme" in list[1]`},
+	} {
+		var v outer
+		err := Unmarshal([]byte(c.in), &v)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: got %v, want %q", c.in, err, c.err)
+		}
 	}
 }
