@@ -39,7 +39,8 @@ type InitResult struct {
 
 // Init creates the repository (if needed), the genesis receipt on the
 // ledger branch signed by id, then .vmc/config.json (pinning the genesis)
-// and the caller workflows, committed on the main branch. It refuses a
+// the caller workflows and the default policy set (policy/*.rego),
+// committed on the main branch. It refuses a
 // repository that has a config or a ledger branch already.
 func Init(req InitRequest, id Identity) (*InitResult, error) {
 	if err := receipt.ValidLedgerID(req.Ledger); err != nil {
@@ -84,7 +85,11 @@ func Init(req InitRequest, id Identity) (*InitResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := CommitFiles(abs, id.KID, "vmc: init ledger "+req.Ledger, append([]string{config.Path}, wf...)...); err != nil {
+	pol, err := writeDefaultPolicy(abs)
+	if err != nil {
+		return nil, err
+	}
+	if err := CommitFiles(abs, id.KID, "vmc: init ledger "+req.Ledger, append(append([]string{config.Path}, wf...), pol...)...); err != nil {
 		return nil, err
 	}
 	return &InitResult{Ledger: req.Ledger, Dir: abs, Branch: req.Branch, MainBranch: req.MainBranch, Commit: w.Commit.String(), GenesisBlake3: w.Sums.Blake3}, nil

@@ -172,6 +172,7 @@ func commands() []*cli.Command {
 		approveCommand(),
 		applyCommand(),
 		lockCommand(),
+		policyCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

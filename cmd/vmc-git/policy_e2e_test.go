@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmc-git/vmc-git/policy"
+	"github.com/vmc-git/vmc-git/receipt"
+	"github.com/vmc-git/vmc-git/workspace"
+)
+
+func (r *repo) commitPolicy(name, src string) {
+	r.t.Helper()
+	if err := os.WriteFile(filepath.Join(r.root, "policy", name), []byte(src), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.git("add", "policy")
+	r.git("commit", "-q", "-m", "policy "+name)
+}
+
+func policyJSON(t *testing.T, res result) workspace.PolicyReport {
+	t.Helper()
+	var rep workspace.PolicyReport
+	if err := json.Unmarshal([]byte(res.out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, res)
+	}
+	return rep
+}
+
+func rules(fs []policy.Finding) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Resource+" "+f.Rule)
+	}
+	return strings.Join(out, ", ")
+}
+
+func TestPolicyCheck(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	// init ships the default set on main.
+	if got := r.git("ls-tree", "--name-only", "HEAD", "policy/"); got != "policy/firewall.rego\npolicy/labels.rego\npolicy/naming.rego\npolicy/network.rego\npolicy/protection.rego" {
+		t.Fatalf("policy files on main: %q", got)
+	}
+	if out := r.must("policy", "check"); !strings.Contains(out, "pass: 0 deny") {
+		t.Fatalf("empty provider: %s", out)
+	}
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=production")
+	r.must("apply", "--pending", "--key", key("alice"))
+
+	res := r.run("policy", "check", "--json")
+	if res.code != exitRefused {
+		t.Fatalf("deny must fail: %s", res)
+	}
+	rep := policyJSON(t, res)
+	if rules(rep.Deny) != "server/web-1 production-delete-protection" || rep.Pass || rep.Source != policy.SourceProvider || rep.Resources != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rules(rep.Warn) != " firewall-attached,  private-network,  ssh-from-anywhere" {
+		t.Errorf("warn: %s", rules(rep.Warn))
+	}
+
+	// The state a protect plan would leave passes; the plan is not applied.
+	pf := r.plan("web-1-protect", "protect", "web-1", "--delete")
+	res = r.run("policy", "check", "--plan", pf, "--json")
+	if rep := policyJSON(t, res); res.code != 0 || !rep.Pass || rep.Plan != "web-1-protect" || rep.Source != policy.SourcePlan {
+		t.Fatalf("plan end state: %s", res)
+	}
+	// A create plan whose server breaks the naming rule.
+	pf = r.plan("web-create", "create", "web", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=dev")
+	res = r.run("policy", "check", "--plan", pf)
+	if res.code != exitRefused || !strings.Contains(res.out, "DENY  server/web  [naming]") {
+		t.Fatalf("naming: %s", res)
+	}
+
+	// --attest appends a signed attestation receipt that verify chain accepts.
+	head := r.ledgerHead()
+	res = r.run("policy", "check", "--attest", "--key", key("alice"), "--json")
+	rep = policyJSON(t, res)
+	if res.code != exitRefused || rep.Attestation == nil || rep.Attestation.Seq != 2 {
+		t.Fatalf("attest: %s", res)
+	}
+	r.verify(3)
+	body := r.git("show", "refs/heads/vmc/ledger:"+receipt.Path(2))
+	rc, err := receipt.Parse([]byte(body))
+	if err != nil || rc.Kind != receipt.KindAttestation {
+		t.Fatalf("receipt 2: %v %+v", err, rc)
+	}
+	st, err := policy.ParseStatement(rc.Attestation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred := st.Predicate.AsMap()
+	if st.Subject[0].Name != "server/web-1" || pred["policy"].(map[string]any)["blake3"] != rep.Policy.String() ||
+		pred["input"].(map[string]any)["blake3"] != rep.Input.Blake3.String() {
+		t.Errorf("statement: %+v", st)
+	}
+	if head == r.ledgerHead() {
+		t.Fatal("no receipt written")
+	}
+
+	// A user's rule committed on main is evaluated; the work tree is not read.
+	r.commitPolicy("types.rego", `package vmc.types
+
+deny contains {"resource": sprintf("server/%s", [s.name]), "rule": "no-cx22", "reason": "cx22 is retired here"} if {
+	some s in input.servers
+	s.server_type == "cx22"
+}
+`)
+	os.WriteFile(filepath.Join(r.root, "policy", "wip.rego"), []byte("package vmc.wip\n\ndeny contains \"wip\"\n"), 0o644)
+	rep = policyJSON(t, r.run("policy", "check", "--json"))
+	if rules(rep.Deny) != "server/web-1 no-cx22, server/web-1 production-delete-protection" || len(rep.Files) != 6 {
+		t.Fatalf("custom rule: %+v", rep)
+	}
+	os.Remove(filepath.Join(r.root, "policy", "wip.rego"))
+
+	// A policy that does not compile: a clear error, and no attestation.
+	head = r.ledgerHead()
+	r.commitPolicy("broken.rego", "package vmc.broken\n\ndeny contains x if {\n")
+	res = r.run("policy", "check", "--attest", "--key", key("alice"))
+	checkError(t, res, exitInvalid, "policy does not compile", "policy/broken.rego:")
+	// A policy that runs too long: the time limit, and no attestation.
+	r.git("rm", "-q", "policy/broken.rego")
+	r.commitPolicy("slow.rego", "package vmc.slow\n\ndeny contains \"x\" if {\n\tsome i in numbers.range(1, 100000000000)\n\ti < 0\n}\n")
+	res = r.run("policy", "check", "--attest", "--key", key("alice"), "--timeout", "300ms")
+	checkError(t, res, exitInvalid, "policy evaluation timed out")
+	if head != r.ledgerHead() {
+		t.Fatal("a failed check wrote a receipt")
+	}
+	r.verify(3)
+}
