@@ -32,6 +32,26 @@
 // finished the plan; if the crashed run had already written the receipt, the
 // intent is just dropped (with the stale locks it left).
 //
+// Recovery never runs a step the normal path would refuse: every step it
+// would call is checked for freshness first (the plan's ledger head, no
+// apply since on its server, the server as the plan expects it); a stale
+// step is recorded as not run. Only steps the provider shows already
+// happened are recorded without that check.
+//
+// # The shared remote
+//
+// With Options.Remote, locks and intents are refs on the git remote in the
+// format of package remoteref, signed with the applier's key. An intent on
+// the remote is adopted only if an applier trusted at the ledger head
+// signed it (over the plan id, the plan's BLAKE3 and the ledger head), its
+// plan is the one merged on main and still approved; anything else under
+// refs/vmc/ (unsigned, foreign, not a blob, too large, dated ahead) is
+// reported and blocks nothing: a foreign intent squatting a plan id is
+// replaced, a foreign or future-dated lock is taken over. A run whose lock
+// is lost stops before its next provider call; if its intent vanished from
+// the remote too, it writes the receipt of what it did from its own
+// journal, so no provider action goes unrecorded.
+//
 // Fault injection for tests: Options.Fault is called at the named steps
 // (StepBeforeProvider, StepAfterProvider, StepBeforeCommit, StepAfterCommit);
 // the CLI maps VMC_FAULT=<step> to an immediate process exit there.
@@ -114,6 +134,7 @@ type Options struct {
 type Applier struct {
 	o        Options
 	lockLost atomic.Pointer[error] // set by the remote-lock heartbeat
+	index    *appliedIndex         // apply receipts by server, for freshness checks (index.go)
 }
 
 // New returns an Applier.
@@ -252,7 +273,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err := a.precheck(tip, p, in); err != nil {
 		return nil, err
 	}
-	view, err := newLedgerView(a.o.Ledger)
+	view, err := a.freshView(a.o.Ledger)
 	if err != nil {
 		return nil, err
 	}

@@ -187,11 +187,11 @@ func TestPublishLosesRace(t *testing.T) {
 // when one is lost anyway, the run stops before its next provider call,
 // keeping its journal.
 func TestRemoteLockHeartbeatAndFence(t *testing.T) {
-	f := newRemoteFixture(t, 2*time.Second, "web-1", "web-2")
+	f := newRemoteFixture(t, 6*time.Second, "web-1", "web-2")
 	dirA, la := f.clone(t, "A")
 	dirB, _ := f.clone(t, "B")
 	ap := New(Options{Ledger: la, Provider: f.prov, Signer: f.s, KID: "alice", Locks: lock.New(filepath.Join(f.tmp, "locks")),
-		LockWait: time.Second, RemoteLockAge: 900 * time.Millisecond, Log: t.Logf,
+		LockWait: time.Second, RemoteLockAge: 3 * time.Second, Log: t.Logf,
 		Remote: NewGitRemote(dirA, "origin", gitledger.DefaultBranch, "main")})
 	done := make(chan error, 1)
 	go func() {
@@ -210,9 +210,9 @@ func TestRemoteLockHeartbeatAndFence(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(1200 * time.Millisecond) // older than RemoteLockAge, but refreshed every 300 ms
+	time.Sleep(3500 * time.Millisecond) // older than RemoteLockAge, but refreshed every second (margins for a loaded machine)
 	var he *lock.HeldError
-	if err := other.TakeOverLock("web-1", "bob", "create", 900*time.Millisecond, func(string) bool { return true }); !errors.As(err, &he) {
+	if err := other.TakeOverLock("web-1", "bob", "create", 3*time.Second, func(string) bool { return true }); !errors.As(err, &he) {
 		t.Fatalf("a live run's refreshed lock was taken over: %v", err)
 	}
 	// Now lose the web-2 lock behind the run's back: it must stop before

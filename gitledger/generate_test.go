@@ -44,7 +44,7 @@ func TestGenerateVerifies(t *testing.T) {
 	}
 	// The same tree layout as Append: every receipt and .sig, HEAD.json, keys/.
 	names := strings.Fields(run(t, dir, "git", "ls-tree", "-r", "--name-only", "vmc/ledger"))
-	if len(names) != 2*301+3 || names[0] != HeadFile || names[len(names)-1] != receipt.Path(300)+receipt.SigSuffix {
+	if len(names) != 2*301+3 || names[0] != HeadFile || names[len(names)-1] != receipt.PathIn(receipt.DefaultFormat, 300)+receipt.SigSuffix {
 		t.Fatalf("tree: %d names, first %s, last %s", len(names), names[0], names[len(names)-1])
 	}
 	// Appending on top of a generated ledger reads the pack.

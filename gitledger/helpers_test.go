@@ -52,6 +52,12 @@ func run(t testing.TB, dir string, name string, args ...string) string {
 // (all roles) and n manual receipts.
 func newLedger(t testing.TB, n int) (*Ledger, *keys.Signer, string) {
 	t.Helper()
+	return newLedgerIn(t, 0, n)
+}
+
+// newLedgerIn is newLedger for a ledger of the given format (0: the default).
+func newLedgerIn(t testing.TB, format, n int) (*Ledger, *keys.Signer, string) {
+	t.Helper()
 	dir := t.TempDir()
 	run(t, dir, "git", "init", "-q", "-b", "main")
 	s, _ := testKey(t, t.TempDir(), "alice")
@@ -59,6 +65,7 @@ func newLedger(t testing.TB, n int) (*Ledger, *keys.Signer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.Format = format
 	g := receipt.Genesis{Keys: []keys.KeySpec{spec(s, "alice", keys.RoleAdmin, keys.RoleApplier, keys.RoleApprover)},
 		Policy: keys.Policy{ApprovalsRequired: 1, AdminThreshold: 1}}
 	if _, err := l.Init(testLedgerID, s, "alice", g, time.Now()); err != nil {

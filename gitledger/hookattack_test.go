@@ -3,11 +3,14 @@ package gitledger
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/internal/config"
@@ -90,6 +93,10 @@ func TestHookPushAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("receipt dated a year ahead", ref, "receipt 5 is dated ", "origin", ref+":"+ref)
+	// verify reports it (every rule holds; the clock is what is wrong).
+	if out := f.runVmc(t, x.dir, "verify", "chain", "--no-remember"); !strings.Contains(out, "WARNING: receipt 5 is dated ") {
+		t.Fatalf("verify does not report the receipt dated ahead:\n%s", out)
+	}
 	// The writer refuses one, too.
 	if _, err := x.l.Append(x.k.signer["alice"], "alice", func(*Tip) (*Draft, error) {
 		return &Draft{Receipt: receipt.Receipt{Kind: receipt.KindManual, Summary: "later", Manual: &receipt.Manual{}}}, nil
@@ -190,3 +197,21 @@ func (x *tamperEnv) commitPlans(entries string) {
 	c := x.gitEnv(env, nil, "commit-tree", tree, "-p", main, "-m", "plans")
 	x.git(nil, "update-ref", "refs/heads/main", c)
 }
+
+// TestMalformedCommitIsNotAFastForwardError: a pushed ledger commit whose
+// parent cannot be read is reported as a malformed commit (rule commit),
+// not as "not a fast-forward", which would send its pusher looking for a
+// rewrite.
+func TestMalformedCommitIsNotAFastForwardError(t *testing.T) {
+	x := newTamperLedger(t, newTamperKeys(t), testLedgerID, 2)
+	tree := x.git(nil, "rev-parse", x.chain[2]+"^{tree}")
+	raw := "tree " + tree + "\nparent " + strings.Repeat("ab", 20) + "\nauthor a <a> 1 +0000\ncommitter a <a> 1 +0000\n\nbad\n"
+	bad := x.git([]byte(raw), "hash-object", "-t", "commit", "-w", "--literally", "--stdin")
+	_, err := x.l.VerifyUpdate(plumbingHash(x.chain[2]), plumbingHash(bad), nil)
+	var ve *VerifyError
+	if err == nil || strings.Contains(err.Error(), "not a fast-forward") || !errors.As(err, &ve) || ve.Rule != RuleCommit {
+		t.Fatalf("malformed commit: %v", err)
+	}
+}
+
+func plumbingHash(s string) plumbing.Hash { return plumbing.NewHash(s) }

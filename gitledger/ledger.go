@@ -9,9 +9,22 @@
 //	HEAD.json                         canonical {v, ledger, seq, blake3, sha256, path, created_at}
 //	keys/allowed_signers              trust as of this receipt (OpenSSH allowed_signers)
 //	keys/trust.json                   the same trust state in full (roles, thresholds), canonical
-//	receipts/AAA/BBB/NNNNNNNNN.json   AAA = seq/1e6, BBB = (seq/1e3)%1000, N = seq, zero-padded
+//	receipts/AAA/BB/CC/D/NNNNNNNNN.json      format 2 (the default since issue 18):
+//	receipts/AAA/BB/CC/D/NNNNNNNNN.json.sig    AAA = seq/1e6, BB = (seq/1e4)%100,
+//	                                           CC = (seq/100)%100, D = (seq/10)%10
+//	receipts/AAA/BBB/NNNNNNNNN.json          format 1: AAA = seq/1e6, BBB = (seq/1e3)%1000
 //	receipts/AAA/BBB/NNNNNNNNN.json.sig
 //	plans/<id>.json, plans/<id>.approvals/<kid>.sig   for apply receipts: the exact plan applied
+//
+// N is seq zero-padded to 9 digits. HEAD.json's v is the ledger format
+// (receipt.Format1, receipt.Format2), the genesis commit's for every commit;
+// Init writes Ledger.Format (default receipt.DefaultFormat = 2) and Verify
+// reads both. Format 2 (format2.go) keeps every directory a commit rewrites
+// below receipts/ at 100 entries or fewer (a leaf D/ holds 10 receipts),
+// where format 1 rewrote a directory of up to 2,000 entries per commit:
+// a clone hashes about 15 times fewer tree bytes. Both are read by stock
+// git at the path above (receipt.PathIn), and each .sig is checked by
+// ssh-keygen -Y verify as before.
 //
 // keys/trust.json is an addition to DESIGN section 3: it lets a verifier
 // resume from any verified commit in O(1) (the hook, verify --from) instead
@@ -31,12 +44,15 @@
 //
 // # Costs and durability
 //
-// Append rewrites only the trees on the new receipt's path (root, receipts,
-// AAA, BBB), so its cost does not grow with the ledger. Objects are written
+// Append rewrites only the trees on the new receipt's path (root,
+// receipts/ and the directories below it on the path), so its cost does not
+// grow with the ledger. Objects are written
 // as fsynced loose objects before the ref moves; the ref moves with git's own
 // lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
 // git) never fork the chain: the loser re-reads the tip and retries.
-// Verification of k receipts on top of a verified commit costs O(k).
+// Verification of k receipts on top of a verified commit costs O(k): Verify
+// with Remember starts from the remembered verified head (incremental.go),
+// and snapshot tags are checked from stored Merkle hashes (tiles.go).
 package gitledger
 
 import (
@@ -88,6 +104,9 @@ var ErrConflict = errors.New("ledger branch moved under us too many times")
 type Ledger struct {
 	GitDir string
 	Ref    plumbing.ReferenceName
+	// Format is the ledger format Init writes (receipt.Format1 or Format2;
+	// 0: receipt.DefaultFormat). Appends keep the format of the tip.
+	Format int
 	repo   *git.Repository
 	objs   *gitobj.Store
 }
@@ -174,7 +193,11 @@ func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
 	if t.Head, err = receipt.ParseHead(hb); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
-	if err := pt.descend(l, t.Head.Seq); err != nil {
+	descend := pt.descend
+	if t.Head.V == receipt.Format2 {
+		descend = pt.descend2
+	}
+	if err := descend(l, t.Head.Seq); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", commit, err)
 	}
 	keysDir, ok := gitobj.FindEntry(pt.root, KeysDir)
@@ -228,6 +251,7 @@ type pathTrees struct {
 	aaaRaw   []byte
 	bbbName  string
 	bbbRaw   []byte
+	v2       *pathTrees2 // format 2 (format2.go): the trees on the path, not the fields above
 }
 
 func shard(seq uint64) (aaa, bbb, name string) {
@@ -307,6 +331,9 @@ type BuildFunc func(tip *Tip) (*Draft, error)
 func (l *Ledger) Init(ledgerID string, s *keys.Signer, kid string, g receipt.Genesis, now time.Time) (*Written, error) {
 	if err := receipt.ValidLedgerID(ledgerID); err != nil {
 		return nil, err
+	}
+	if l.Format != 0 && !receipt.ValidFormat(l.Format) {
+		return nil, fmt.Errorf("ledger format %d: want %d or %d", l.Format, receipt.Format1, receipt.Format2)
 	}
 	return l.appendOnce(&Tip{}, s, kid, func(*Tip) (*Draft, error) {
 		return &Draft{Receipt: receipt.Receipt{Ledger: ledgerID, Kind: receipt.KindGenesis,
@@ -425,7 +452,7 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 		return nil, nil, err
 	}
 	sums := digest.Of(body)
-	h := receipt.HeadOf(&r, body)
+	h := receipt.HeadIn(l.formatAfter(tip), &r, sums)
 	head, err := h.Encode()
 	if err != nil {
 		return nil, nil, err
@@ -445,7 +472,7 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 		return nil, nil, err
 	}
 	next := &Tip{Commit: commit, Head: h, Trust: after, trees: trees}
-	return &Written{Seq: r.Seq, Commit: commit, Path: receipt.Path(r.Seq), Sums: sums, Receipt: &r, Bytes: body}, next, nil
+	return &Written{Seq: r.Seq, Commit: commit, Path: h.Path, Sums: sums, Receipt: &r, Bytes: body}, next, nil
 }
 
 // writeTree writes with put the blobs and trees of the commit after tip and
@@ -466,6 +493,14 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	sid, err := blob(sig)
 	if err != nil {
 		return z, nil, err
+	}
+	if l.formatAfter(tip) == receipt.Format2 {
+		recID, p2, err := writeReceipts2(pt, r.Seq, rid, sid, put)
+		if err != nil {
+			return z, nil, err
+		}
+		rootID, root, err := l.writeRoot(pt, r, recID, head, trust, plan, put)
+		return rootID, &pathTrees{root: root, v2: p2}, err
 	}
 	bbbRaw := []byte(nil)
 	if pt.aaaName == aaa && pt.bbbName == bbb {
@@ -493,6 +528,18 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	if err != nil {
 		return z, nil, err
 	}
+	rootID, root, err := l.writeRoot(pt, r, recID, head, trust, plan, put)
+	if err != nil {
+		return z, nil, err
+	}
+	return rootID, &pathTrees{root: root, receipts: recs, aaaName: aaa, aaaRaw: aaaRaw, bbbName: bbb, bbbRaw: bbbRaw}, nil
+}
+
+// writeRoot writes the root tree of the commit after pt's with the new
+// receipts/ tree recID, HEAD.json and what the receipt's kind changes.
+func (l *Ledger) writeRoot(pt *pathTrees, r *receipt.Receipt, recID plumbing.Hash, head []byte, trust *keys.Trust, plan *PlanCopy, put putFunc) (plumbing.Hash, []gitobj.TreeEntry, error) {
+	var z plumbing.Hash
+	blob := func(b []byte) (plumbing.Hash, error) { return put(plumbing.BlobObject, b) }
 	root := gitobj.SetEntry(pt.root, gitobj.TreeEntry{Mode: gitobj.ModeDir, Name: ReceiptsDir, ID: recID})
 	hid, err := blob(head)
 	if err != nil {
@@ -526,7 +573,19 @@ func (l *Ledger) writeTree(tip *Tip, r *receipt.Receipt, body, sig, head []byte,
 	if err != nil {
 		return z, nil, err
 	}
-	return rootID, &pathTrees{root: root, receipts: recs, aaaName: aaa, aaaRaw: aaaRaw, bbbName: bbb, bbbRaw: bbbRaw}, nil
+	return rootID, root, nil
+}
+
+// formatAfter is the format of the receipt after tip: the tip's, or for
+// genesis l.Format.
+func (l *Ledger) formatAfter(tip *Tip) int {
+	if !tip.Empty() {
+		return tip.Head.V
+	}
+	if l.Format == 0 {
+		return receipt.DefaultFormat
+	}
+	return l.Format
 }
 
 // putFunc stores an object and returns its id: gitobj.Store.Put (fsynced

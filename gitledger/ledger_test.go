@@ -1,10 +1,13 @@
 package gitledger
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 func TestAppendAndVerify(t *testing.T) {
@@ -21,7 +24,17 @@ func TestAppendAndVerify(t *testing.T) {
 // TestStockGitAndSSHKeygen: git verify-commit / git log --show-signature with
 // the ledger's own allowed_signers, and ssh-keygen -Y verify on every receipt.
 func TestStockGitAndSSHKeygen(t *testing.T) {
-	l, _, dir := newLedger(t, 5)
+	// Every receipt and .sig at its documented path, in both formats.
+	for _, c := range []struct {
+		format int
+		dir    string
+	}{{receipt.Format1, "receipts/000/000/"}, {receipt.Format2, "receipts/000/00/00/0/"}} {
+		t.Run(fmt.Sprintf("format%d", c.format), func(t *testing.T) { stockGitAndSSHKeygen(t, c.format, c.dir) })
+	}
+}
+
+func stockGitAndSSHKeygen(t *testing.T, format int, receiptDir string) {
+	l, _, dir := newLedgerIn(t, format, 5)
 	as := filepath.Join(t.TempDir(), "allowed_signers")
 	os.WriteFile(as, []byte(run(t, dir, "git", "show", "vmc/ledger:keys/allowed_signers")), 0o644)
 	run(t, dir, "git", "config", "gpg.format", "ssh")
@@ -41,7 +54,7 @@ func TestStockGitAndSSHKeygen(t *testing.T) {
 		t.Fatalf("git log --show-signature: %d good signatures, want 6\n%s", got, logOut)
 	}
 	for seq := 0; seq < 6; seq++ {
-		p := "receipts/000/000/00000000" + string(rune('0'+seq)) + ".json"
+		p := receiptDir + "00000000" + string(rune('0'+seq)) + ".json"
 		rf := filepath.Join(t.TempDir(), "r.json")
 		os.WriteFile(rf, []byte(run(t, dir, "git", "show", "vmc/ledger:"+p)), 0o644)
 		os.WriteFile(rf+".sig", []byte(run(t, dir, "git", "show", "vmc/ledger:"+p+".sig")), 0o644)

@@ -191,6 +191,11 @@ func (l *Ledger) VerifyTip(pin *digest.Digest) error {
 		if err == nil && old == ref.Hash() {
 			return nil
 		}
+		if err == nil && v.Genesis != nil {
+			// Verify starts from the remembered head itself (incremental.go).
+			_, err := l.Verify(VerifyOptions{Signatures: true, Genesis: pin, Remember: true})
+			return err
+		}
 		if err == nil {
 			if rep, err := l.VerifyUpdate(old, ref.Hash(), nil); err == nil {
 				t, err := l.tipAt(ref.Hash())
@@ -259,5 +264,16 @@ func (l *Ledger) RewindVerified() error {
 	if err != nil {
 		return err
 	}
-	return l.saveVerified(Verified{Ledger: t.Head.Ledger, Ref: l.Ref.String(), Seq: t.Head.Seq, Commit: a.String(), Blake3: t.Head.Blake3})
+	nv := Verified{Ledger: t.Head.Ledger, Ref: l.Ref.String(), Seq: t.Head.Seq, Commit: a.String(), Blake3: t.Head.Blake3, Genesis: v.Genesis}
+	for _, iv := range v.Invalidated {
+		if iv.Seq <= t.Head.Seq && iv.RevokedBy <= t.Head.Seq {
+			nv.Invalidated = append(nv.Invalidated, iv)
+		}
+	}
+	for _, s := range v.Snapshots {
+		if s.Size <= t.Head.Seq+1 {
+			nv.Snapshots = append(nv.Snapshots, s)
+		}
+	}
+	return l.saveVerified(nv)
 }

@@ -80,7 +80,7 @@ func (r *Reader) Receipt(seq uint64) (*Entry, error) {
 	if seq > r.Tip.Head.Seq {
 		return nil, fmt.Errorf("receipt %d: the ledger ends at receipt %d", seq, r.Tip.Head.Seq)
 	}
-	p := receipt.Path(seq)
+	p := r.Path(seq)
 	b, err := r.File(p)
 	if err != nil {
 		return nil, fmt.Errorf("receipt %d: %w", seq, err)

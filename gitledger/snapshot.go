@@ -64,7 +64,7 @@ func NoteVerifier(e *keys.Entry) (note.Verifier, error) {
 func LeafHashes(r *Reader, from, to uint64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, 0, to-from)
 	for seq := from; seq < to; seq++ {
-		b, err := r.File(receipt.Path(seq))
+		b, err := r.File(r.Path(seq))
 		if err != nil {
 			return nil, fmt.Errorf("receipt %d: %w", seq, err)
 		}
@@ -110,7 +110,7 @@ func (l *Ledger) rangeAt(r *Reader, size uint64) (merkle.Range, bool, error) {
 // of its size.
 func (l *Ledger) checkState(r *Reader, st merkle.State) bool {
 	last := st.Range.Size - 1
-	b, err := r.File(receipt.Path(last))
+	b, err := r.File(r.Path(last))
 	if err != nil {
 		return false
 	}
@@ -164,7 +164,7 @@ func (l *Ledger) MakeCosignedSnapshot(s *keys.Signer, kid string, size uint64, t
 	if err != nil {
 		return nil, err
 	}
-	lastBytes, err := r.File(receipt.Path(size - 1))
+	lastBytes, err := r.File(r.Path(size - 1))
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +207,7 @@ func (l *Ledger) MakeCosignedSnapshot(s *keys.Signer, kid string, size uint64, t
 		if err := l.casRefName(SnapshotTagRef(size), plumbing.ZeroHash, res.Tag); err != nil {
 			return nil, err
 		}
+		l.cacheTiles(r, size, cp.Root)
 		// Only a tagged range can be checked later, so only then is it saved.
 		st := merkle.State{}
 		st.Range = rg
@@ -421,13 +422,20 @@ func (l *Ledger) VerifyTag(chain []plumbing.Hash, size uint64, id plumbing.Hash)
 }
 
 func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plumbing.Hash, leaves []merkle.Hash) (merkle.Hash, error) {
+	n := uint64(len(chain))
+	if size > n {
+		return merkle.Hash{}, &SnapshotError{size, fmt.Errorf("claims %d receipts, but the ledger has %d", size, n)}
+	}
+	return l.verifyTagAt(r, chain[size-1], size, id, func() (merkle.Hash, error) { return merkle.RootOf(leaves[:size]), nil })
+}
+
+// verifyTagAt is verifyTag for the tag of size whose receipt size-1 is in
+// commit at, with the ledger's root at size computed by root (called last,
+// after every other check).
+func (l *Ledger) verifyTagAt(r *Reader, at plumbing.Hash, size uint64, id plumbing.Hash, root func() (merkle.Hash, error)) (merkle.Hash, error) {
 	var z merkle.Hash
 	fail := func(format string, a ...any) (merkle.Hash, error) {
 		return z, &SnapshotError{size, fmt.Errorf(format, a...)}
-	}
-	n := uint64(len(chain))
-	if size > n {
-		return fail("claims %d receipts, but the ledger has %d", size, n)
 	}
 	raw, err := l.objs.Get(id, plumbing.TagObject)
 	if err != nil {
@@ -437,8 +445,8 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if err != nil {
 		return fail("%v", err)
 	}
-	if ti.object != chain[size-1] {
-		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, chain[size-1])
+	if ti.object != at {
+		return fail("points at %s, not at the commit of receipt %d (%s): the tag was moved or forged", ti.object, size-1, at)
 	}
 	if ti.name != merkle.TagName(size) {
 		return fail("tag object is named %q", ti.name)
@@ -451,7 +459,7 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if !bytes.Equal(ti.encode(true), raw) {
 		return fail("tag object is not in the form vmc-git writes")
 	}
-	trust, err := l.trustAtCommit(chain[size-1])
+	trust, err := l.trustAtCommit(at)
 	if err != nil {
 		return z, err
 	}
@@ -479,11 +487,14 @@ func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plu
 	if cp.Size != size {
 		return fail("checkpoint size %d in tag of size %d", cp.Size, size)
 	}
-	root := merkle.RootOf(leaves[:size])
-	if cp.Root != root {
-		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, root, size)
+	want, err := root()
+	if err != nil {
+		return z, err
 	}
-	return root, nil
+	if cp.Root != want {
+		return fail("root %s does not match the ledger's root %s at size %d", cp.Root, want, size)
+	}
+	return want, nil
 }
 
 func (l *Ledger) trustAtCommit(c plumbing.Hash) (*keys.Trust, error) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
-	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // forgeTag writes a snapshot tag object signed by s as kid over any
@@ -112,7 +111,10 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	pj, _ := json.Marshal(merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: 3, Size: 8, LeafHash: leaves[3], Hashes: proof, Root: res8.Root})
-	rb, _ := r.File(receipt.Path(3))
+	rb, err := r.File(r.Path(3))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := merkle.CheckOffline(pj, rb, []byte(res8.Checkpoint), note.VerifierList(v)); err != nil {
 		t.Fatal(err)
 	}

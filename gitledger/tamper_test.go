@@ -71,6 +71,16 @@ type tamperEnv struct {
 	opt   VerifyOptions
 }
 
+// path is where receipt seq is in x's ledger (tamper ledgers are format 1
+// unless tamperFormat says otherwise).
+func (x *tamperEnv) path(seq uint64) string { return receipt.PathIn(x.l.formatOrDefault(), seq) }
+
+// leafDir is the directory of receipts 0..9, with a trailing slash.
+func (x *tamperEnv) leafDir() string { return strings.TrimSuffix(x.path(0), "000000000.json") }
+
+// tamperFormat is the ledger format newTamperLedger makes.
+var tamperFormat = receipt.Format1
+
 // newTamperLedger is newLedger with the tamper keys: a genesis by alice and
 // n manual receipts, in ledger id.
 func newTamperLedger(t *testing.T, k *tamperKeys, id string, n int) *tamperEnv {
@@ -81,6 +91,7 @@ func newTamperLedger(t *testing.T, k *tamperKeys, id string, n int) *tamperEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.Format = tamperFormat
 	if _, err := l.Init(id, k.signer["alice"], "alice", k.genesisBody(), k.genesis); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +121,7 @@ func (x *tamperEnv) clone(t *testing.T) *tamperEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.Format = x.l.Format
 	return &tamperEnv{t: t, dir: dir, l: l, k: x.k, chain: x.chain}
 }
 
@@ -302,7 +314,7 @@ func (x *tamperEnv) editAt(seq int, edits map[string][]byte) {
 
 // receiptAt returns the bytes and parsed form of receipt seq.
 func (x *tamperEnv) receiptAt(seq int) ([]byte, *receipt.Receipt) {
-	b := x.file(x.chain[seq], receipt.Path(uint64(seq)))
+	b := x.file(x.chain[seq], x.path(uint64(seq)))
 	r, err := receipt.Parse(b)
 	if err != nil {
 		x.t.Fatal(err)
@@ -326,14 +338,14 @@ func (x *tamperEnv) forge(base string, body []byte, signer string, extra map[str
 	if err := json.Unmarshal(body, &r); err != nil {
 		x.t.Fatalf("forge: %v", err)
 	}
-	head, err := receipt.HeadOf(&r, body).Encode()
+	head, err := receipt.HeadIn(x.l.formatOrDefault(), &r, digest.Of(body)).Encode()
 	if err != nil {
 		x.t.Fatal(err)
 	}
 	edits := map[string][]byte{
-		receipt.Path(r.Seq):                     body,
-		receipt.Path(r.Seq) + receipt.SigSuffix: x.sshSign(signer, keys.NamespaceReceipt, body),
-		HeadFile:                                head,
+		x.path(r.Seq):                     body,
+		x.path(r.Seq) + receipt.SigSuffix: x.sshSign(signer, keys.NamespaceReceipt, body),
+		HeadFile:                          head,
 	}
 	for k, v := range extra {
 		edits[k] = v
@@ -384,7 +396,7 @@ var tamperCases = []tamperCase{
 		tamper: func(x *tamperEnv) {
 			b, _ := x.receiptAt(2)
 			i := bytes.Index(b, []byte(`"summary":"maintenance"`)) + len(`"summary":"m`)
-			x.editAt(2, map[string][]byte{receipt.Path(2): flip(b, i)})
+			x.editAt(2, map[string][]byte{x.path(2): flip(b, i)})
 		},
 	},
 	{
@@ -392,7 +404,7 @@ var tamperCases = []tamperCase{
 		msg: "receipts/000/000/000000004.json: json: unexpected end of input",
 		tamper: func(x *tamperEnv) {
 			b, _ := x.receiptAt(4)
-			x.editAt(4, map[string][]byte{receipt.Path(4): b[:len(b)-1]})
+			x.editAt(4, map[string][]byte{x.path(4): b[:len(b)-1]})
 		},
 	},
 	{
@@ -440,7 +452,7 @@ var tamperCases = []tamperCase{
 		name: "receipt .sig byte flipped", rule: RuleSignature, seq: 4, sigOnly: true,
 		msg: "receipt signature: signature: does not verify",
 		tamper: func(x *tamperEnv) {
-			p := receipt.Path(4) + receipt.SigSuffix
+			p := x.path(4) + receipt.SigSuffix
 			sig := x.file(x.chain[4], p)
 			end := bytes.Index(sig, []byte("\n-----END"))
 			x.editAt(4, map[string][]byte{p: flip(sig, end-12)}) // inside the Ed25519 signature
@@ -452,7 +464,7 @@ var tamperCases = []tamperCase{
 		name: "receipt .sig with bytes appended inside the signature blob", rule: RuleSignature, seq: 4,
 		msg: "receipt signature receipts/000/000/000000004.json.sig: signature: 3 bytes after the signature inside the signature blob",
 		tamper: func(x *tamperEnv) {
-			p := receipt.Path(4) + receipt.SigSuffix
+			p := x.path(4) + receipt.SigSuffix
 			blk, _ := pem.Decode(x.file(x.chain[4], p))
 			sig, err := sshsig.ParseSignature(blk.Bytes)
 			if err != nil {
@@ -466,7 +478,7 @@ var tamperCases = []tamperCase{
 		name: "receipt .sig truncated", rule: RuleSignature, seq: 4,
 		msg: "receipt signature receipts/000/000/000000004.json.sig: signature: not an armored SSH signature",
 		tamper: func(x *tamperEnv) {
-			p := receipt.Path(4) + receipt.SigSuffix
+			p := x.path(4) + receipt.SigSuffix
 			sig := x.file(x.chain[4], p)
 			x.editAt(4, map[string][]byte{p: sig[:len(sig)-10]})
 		},
@@ -475,7 +487,7 @@ var tamperCases = []tamperCase{
 		name: "receipt .sig missing", rule: RuleTree, seq: 4,
 		msg: "commit adds [000000004.json] to receipts/000/000/, want exactly 000000004.json and 000000004.json.sig",
 		tamper: func(x *tamperEnv) {
-			x.editAt(4, map[string][]byte{receipt.Path(4) + receipt.SigSuffix: nil})
+			x.editAt(4, map[string][]byte{x.path(4) + receipt.SigSuffix: nil})
 		},
 	},
 	{
@@ -483,7 +495,7 @@ var tamperCases = []tamperCase{
 		msg: `receipt signature: signature: namespace "git", want "vmc-receipt"`,
 		tamper: func(x *tamperEnv) {
 			b, _ := x.receiptAt(4)
-			x.editAt(4, map[string][]byte{receipt.Path(4) + receipt.SigSuffix: x.sshSign("alice", keys.NamespaceGit, b)})
+			x.editAt(4, map[string][]byte{x.path(4) + receipt.SigSuffix: x.sshSign("alice", keys.NamespaceGit, b)})
 		},
 	},
 	{
@@ -491,7 +503,7 @@ var tamperCases = []tamperCase{
 		msg: "receipt signature by SHA256:",
 		tamper: func(x *tamperEnv) {
 			b, _ := x.receiptAt(4)
-			x.editAt(4, map[string][]byte{receipt.Path(4) + receipt.SigSuffix: x.sshSign("mallory", keys.NamespaceReceipt, b)})
+			x.editAt(4, map[string][]byte{x.path(4) + receipt.SigSuffix: x.sshSign("mallory", keys.NamespaceReceipt, b)})
 		},
 	},
 	{
@@ -508,8 +520,7 @@ var tamperCases = []tamperCase{
 		name: "HEAD.json a 16 MiB memory bomb", rule: RuleHead, seq: 4,
 		msg: "16777216 bytes, more than the limit of 4096",
 		tamper: func(x *tamperEnv) {
-			bomb := bytes.Repeat([]byte("0,"), 8<<20)
-			bomb[0], bomb[len(bomb)-1] = '[', ']'
+			bomb := append(append([]byte("["), bytes.Repeat([]byte("0,"), (16<<20-4)/2)...), "0] "...)
 			x.editAt(4, map[string][]byte{HeadFile: bomb})
 		},
 	},
@@ -517,9 +528,8 @@ var tamperCases = []tamperCase{
 		name: "receipt a 2 MiB memory bomb", rule: RuleTree, seq: 4,
 		msg: "2097152 bytes, more than the limit of 1048576",
 		tamper: func(x *tamperEnv) {
-			bomb := bytes.Repeat([]byte("0,"), 1<<20)
-			bomb[0], bomb[len(bomb)-1] = '[', ']'
-			x.editAt(4, map[string][]byte{receipt.Path(4): bomb})
+			bomb := append(append([]byte("["), bytes.Repeat([]byte("0,"), (2<<20-4)/2)...), "0] "...)
+			x.editAt(4, map[string][]byte{x.path(4): bomb})
 		},
 	},
 	{
@@ -674,7 +684,7 @@ var tamperCases = []tamperCase{
 		msg: "commit changes or removes older receipts in receipts/000/000/",
 		tamper: func(x *tamperEnv) {
 			b, _ := x.receiptAt(1)
-			x.editAt(4, map[string][]byte{receipt.Path(1): bytes.Replace(b, []byte("maintenance"), []byte("nothing"), 1)})
+			x.editAt(4, map[string][]byte{x.path(1): bytes.Replace(b, []byte("maintenance"), []byte("nothing"), 1)})
 		},
 	},
 	{
@@ -688,7 +698,7 @@ var tamperCases = []tamperCase{
 		name: "non-receipt file beside the receipts", rule: RuleTree, seq: 4,
 		msg: "commit adds [000000004.json 000000004.json.sig notes.txt] to receipts/000/000/",
 		tamper: func(x *tamperEnv) {
-			x.editAt(4, map[string][]byte{"receipts/000/000/notes.txt": []byte("hello\n")})
+			x.editAt(4, map[string][]byte{x.leafDir() + "notes.txt": []byte("hello\n")})
 		},
 	},
 	{
@@ -831,7 +841,27 @@ func shape(s string) string {
 	return fingerprintRE.ReplaceAllString(hexRE.ReplaceAllString(s, "<id>"), "<key>")
 }
 
-func TestTamper(t *testing.T) {
+func TestTamper(t *testing.T) { runTamper(t, func(tc tamperCase) string { return tc.msg }) }
+
+// TestTamperFormat2 runs every tamper case on a format-2 ledger: the same
+// rules and messages, with the format-2 paths.
+func TestTamperFormat2(t *testing.T) {
+	tamperFormat = receipt.Format2
+	t.Cleanup(func() { tamperFormat = receipt.Format1 })
+	runTamper(t, func(tc tamperCase) string {
+		if m, ok := format2Messages[tc.msg]; ok {
+			return m
+		}
+		return strings.ReplaceAll(tc.msg, "receipts/000/000/", "receipts/000/00/00/0/")
+	})
+}
+
+// format2Messages are the errors format 2 words differently.
+var format2Messages = map[string]string{
+	"commit adds unexpected entries under receipts/": "commit changes receipts/ beyond receipts/000/",
+}
+
+func runTamper(t *testing.T, msgOf func(tamperCase) string) {
 	k := newTamperKeys(t)
 	base := newTamperLedger(t, k, testLedgerID, 4)
 	var (
@@ -860,9 +890,9 @@ func TestTamper(t *testing.T) {
 				if !errors.As(err, &ve) {
 					t.Fatalf("Signatures=%v: got %v, want a *VerifyError", sigs, err)
 				}
-				if ve.Rule != tc.rule || ve.Seq != tc.seq || !strings.Contains(err.Error(), tc.msg) {
+				if msg := msgOf(tc); ve.Rule != tc.rule || ve.Seq != tc.seq || !strings.Contains(err.Error(), msg) {
 					t.Fatalf("Signatures=%v: got rule %s at receipt %d: %v\nwant rule %s at receipt %d with %q",
-						sigs, ve.Rule, ve.Seq, err, tc.rule, tc.seq, tc.msg)
+						sigs, ve.Rule, ve.Seq, err, tc.rule, tc.seq, msg)
 				}
 				msgs = append(msgs, shape(err.Error()))
 			}

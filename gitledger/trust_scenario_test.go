@@ -260,7 +260,7 @@ func (x *scenario) forge(name, kid string, d Draft, after func(before *keys.Trus
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	head, err := receipt.HeadOf(&r, body).Encode()
+	head, err := receipt.HeadIn(x.l.formatAfter(tip), &r, digest.Of(body)).Encode()
 	if err != nil {
 		x.t.Fatal(err)
 	}
@@ -604,7 +604,7 @@ func TestScenarioKIDBoundTwice(t *testing.T) {
 			Summary: "genesis of " + testLedgerID, Genesis: &g}}, func(_ *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 			return keys.NewTrust(g.Keys[:1], g.Policy, r.Time())
 		})
-		z.rejects(0, RuleCanonical, "receipt 0: "+receipt.Path(0)+": "+msg)
+		z.rejects(0, RuleCanonical, "receipt 0: "+receipt.PathIn(receipt.DefaultFormat, 0)+": "+msg)
 	})
 }
 
@@ -643,7 +643,7 @@ func TestScenarioOneKeyTwoSignatures(t *testing.T) {
 		msg := "receipt 1: keys: signatures must be sorted by kid, one per kid"
 		y.refused("alice", "alice", d, msg)
 		y.forge("alice", "alice", d, applyUnsigned)
-		y.rejects(1, RuleCanonical, "receipt 1: "+receipt.Path(1)+": "+msg)
+		y.rejects(1, RuleCanonical, "receipt 1: "+receipt.PathIn(receipt.DefaultFormat, 1)+": "+msg)
 	})
 	t.Run("two kids, one key", func(t *testing.T) {
 		// No keys receipt can bind one key to two active kids (see

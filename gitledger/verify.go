@@ -66,6 +66,7 @@ type VerifyOptions struct {
 	From       uint64         // check receipts from this seq on, trusting the state at From-1
 	Genesis    *digest.Digest // pinned blake3 of the genesis receipt
 	Remember   bool           // refuse a chain that does not extend the last verified head; record the new one
+	Full       bool           // with Remember: re-check the whole chain, not only what follows the remembered head
 	Progress   func(done, total uint64)
 }
 
@@ -83,6 +84,7 @@ type Report struct {
 	Remembered    *Verified     `json:"previously_verified,omitempty"`
 	Snapshots     int           `json:"snapshots"` // vmc/merkle/* tags checked
 	Invalidated   []Invalidated `json:"invalidated,omitempty"`
+	Incremental   bool          `json:"incremental"` // checked from the remembered verified head (Remembered)
 }
 
 // state is everything known after a verified commit.
@@ -96,6 +98,7 @@ type state struct {
 	trust   *keys.Trust
 	trees   *pathTrees
 	hist    *signHistory
+	format  int // receipt.Format1 or Format2, from the genesis HEAD.json
 }
 
 // signHistory remembers who signed which receipt and when, so that a later
@@ -157,6 +160,11 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Remember && !opt.Full && opt.From == 0 {
+		if rep, ok, err := l.verifyIncremental(ref.Hash(), opt); ok || err != nil {
+			return rep, err
+		}
+	}
 	chain, err := l.walkBack(ref.Hash(), plumbing.ZeroHash, 0)
 	if err != nil {
 		return nil, err
@@ -210,7 +218,14 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	rep := &Report{Snapshots: len(snaps), Invalidated: end.hist.invalidated, Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
 		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered}
 	if opt.Remember && opt.Signatures { // only a full check with signatures is remembered
-		if err := l.saveVerified(Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}); err != nil {
+		v := Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}
+		if opt.From == 0 {
+			v.Genesis, v.Invalidated = &gen, end.hist.invalidated
+			if v.Snapshots, err = l.snapshotIDs(); err != nil {
+				return nil, err
+			}
+		}
+		if err := l.saveVerified(v); err != nil {
 			return nil, err
 		}
 	}
@@ -219,7 +234,7 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 
 func stateFromTip(t *Tip) *state {
 	ct, _ := keys.ParseTime(t.Head.CreatedAt)
-	return &state{commit: t.Commit, seq: t.Head.Seq, blake3: t.Head.Blake3, ledger: t.Head.Ledger, created: ct, trust: t.Trust, trees: t.trees}
+	return &state{commit: t.Commit, seq: t.Head.Seq, blake3: t.Head.Blake3, ledger: t.Head.Ledger, created: ct, trust: t.Trust, trees: t.trees, format: t.Head.V}
 }
 
 // genesisBlake3 returns the blake3 of receipt 0.
@@ -380,6 +395,15 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	case !prev.empty && parents[0] != prev.commit:
 		return fail(RuleParent, "commit %s has parent %s, want %s (receipt %d)", c, parents[0], prev.commit, prev.seq)
 	}
+	// Before reading anything a pusher made big: the commit message names
+	// the signer, and a kid no key is bound to cannot have signed it.
+	if !prev.empty {
+		if t, err := ParseMessage(commitMessage(raw)); err == nil && prev.trust.Key(t.KID) == nil {
+			if _, aerr := prev.trust.Authorize(t.KID, nil, prev.created, receipt.Roles[t.Kind]...); aerr != nil {
+				return fail(RuleTrust, "%s receipt: %v", t.Kind, aerr)
+			}
+		}
+	}
 	root, err := l.tree(treeID)
 	if err != nil {
 		return fail(RuleTree, "%v", err)
@@ -403,20 +427,24 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	case head.Seq < seq:
 		return fail(RuleSeq, "HEAD.json says seq %d, want %d: the chain goes back to an older receipt", head.Seq, seq)
 	}
-	trees, rid, sid, err := l.checkReceiptTrees(prev, root, seq)
+	format := prev.format
+	if prev.empty {
+		format = head.V // ParseHead accepts only known formats
+	}
+	trees, rid, sid, err := l.receiptTrees(format, prev, root, seq)
 	if err != nil {
 		return fail(RuleTree, "%v", err)
 	}
 	body, err := l.objs.GetLimit(rid, plumbing.BlobObject, MaxReceiptSize)
 	if err != nil {
-		return fail(RuleTree, "%s: %v", receipt.Path(seq), err)
+		return fail(RuleTree, "%s: %v", receipt.PathIn(format, seq), err)
 	}
 	r, err := receipt.Parse(body)
 	if err != nil {
 		if cerr := canon.Check(body); cerr != nil {
-			return fail(RuleCanonical, "%s: %v", receipt.Path(seq), cerr)
+			return fail(RuleCanonical, "%s: %v", receipt.PathIn(format, seq), cerr)
 		}
-		return fail(RuleCanonical, "%s: %v", receipt.Path(seq), err)
+		return fail(RuleCanonical, "%s: %v", receipt.PathIn(format, seq), err)
 	}
 	if err := checkKindSupported(r.Kind); err != nil {
 		return fail(RuleKind, "%v", err)
@@ -433,12 +461,12 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	case !prev.empty && rt.Before(prev.created):
 		return fail(RuleTime, "created_at %s is before receipt %d's %s", r.CreatedAt, prev.seq, keys.FormatTime(prev.created))
 	}
-	wantHead, _ := receipt.HeadOfSums(r, sums).Encode()
+	wantHead, _ := receipt.HeadIn(format, r, sums).Encode()
 	if !bytes.Equal(wantHead, headBytes) {
 		// Tell an edited receipt from an edited HEAD.json: if HEAD.json and
 		// the commit message still agree on a blake3, the receipt changed.
 		if t, err := ParseMessage(commitMessage(raw)); err == nil && t.Blake3 == head.Blake3 && head.Blake3 != sums.Blake3 {
-			return fail(RuleHead, "%s was changed: its blake3 is %s, but HEAD.json and the commit message say %s", receipt.Path(seq), sums.Blake3, head.Blake3)
+			return fail(RuleHead, "%s was changed: its blake3 is %s, but HEAD.json and the commit message say %s", receipt.PathIn(format, seq), sums.Blake3, head.Blake3)
 		}
 		return fail(RuleHead, "HEAD.json does not match the receipt: have %s, want %s", headBytes, wantHead)
 	}
@@ -491,11 +519,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	}
 	sigBytes, err := l.objs.GetLimit(sid, plumbing.BlobObject, MaxSigSize)
 	if err != nil {
-		return fail(RuleTree, "%s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
+		return fail(RuleTree, "%s%s: %v", receipt.PathIn(format, seq), receipt.SigSuffix, err)
 	}
 	rsig, err := keys.ParseSignature(sigBytes)
 	if err != nil {
-		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.Path(seq), receipt.SigSuffix, err)
+		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.PathIn(format, seq), receipt.SigSuffix, err)
 	}
 	signerPub := signer.Pub.Marshal()
 	for _, s := range []struct {
@@ -513,7 +541,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		}
 		prev.hist.add(signer, seq, rt)
 	}
-	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist}, job, nil
+	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist, format: format}, job, nil
 }
 
 // seqAheadError is a commit whose HEAD.json names a later receipt than the
@@ -769,6 +797,11 @@ type Verified struct {
 	Seq    uint64        `json:"seq"`
 	Commit string        `json:"commit"`
 	Blake3 digest.Digest `json:"blake3"`
+	// Written by a verification from genesis, for the next one to start
+	// from this head (incremental.go); absent in records of older versions.
+	Genesis     *digest.Digest     `json:"genesis_blake3,omitempty"`
+	Invalidated []Invalidated      `json:"invalidated,omitempty"`
+	Snapshots   []VerifiedSnapshot `json:"snapshots,omitempty"`
 }
 
 func (l *Ledger) verifiedPath() string {

@@ -16,7 +16,8 @@
 //     receipt is dated at most gitledger.MaxClockSkew ahead of the server;
 //   - refs/tags/vmc/merkle/<N>: N as merkle.ParseTagName allows; created once,
 //     never moved or deleted; the tag is signed and its root matches the
-//     ledger (gitledger.VerifyTag);
+//     ledger (gitledger.VerifySnapshotTag: from the stored hashes of the
+//     previous tag, O(k + log n));
 //   - the main branch: never deleted, fast-forward only; plans/ follows
 //     plans.CheckTreeChange (every entry's mode, type, name and size; plans
 //     add-only and immutable, approvals add-only); .vmc/config.json's ledger
@@ -453,11 +454,7 @@ func (c *checker) checkTag(u Update, ledgerRef string) error {
 	if tip.IsZero() {
 		return errors.New("no ledger branch to snapshot")
 	}
-	chain, err := c.l.Chain(tip)
-	if err != nil {
-		return err
-	}
-	return c.l.VerifyTag(chain, size, u.New)
+	return c.l.VerifySnapshotTag(tip, size, u.New)
 }
 
 func (c *checker) checkMain(u Update, cfg *config.Config) error {

@@ -52,6 +52,10 @@ type Policy struct {
 	Witnesses        []WitnessSpec `json:"witnesses,omitempty"`         // in the order added
 }
 
+// MaxKeys bounds the keys a trust state holds over its life (every key
+// ever trusted, ended ones included), so that trust files stay small.
+const MaxKeys = 1024
+
 // ValidProvider checks a provider name: 1-32 of a-z 0-9 -.
 func ValidProvider(p string) error {
 	if p == "" || len(p) > 32 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
@@ -145,6 +149,9 @@ func (t *Trust) withRole(r Role) []*Entry {
 func (t *Trust) Add(s KeySpec, seq uint64, at time.Time) error {
 	if err := ValidKID(s.KID); err != nil {
 		return err
+	}
+	if len(t.all) >= MaxKeys {
+		return fmt.Errorf("trust state: more than %d keys (ever trusted)", MaxKeys)
 	}
 	if e, ok := t.current[s.KID]; ok && e.Status == StatusActive {
 		return fmt.Errorf("key id %s is already bound to key %s", s.KID, Fingerprint(e.Pub))

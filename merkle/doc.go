@@ -46,6 +46,14 @@
 // ErrProofLength, ErrRootMismatch or ErrTooFewLeaves, with the sizes and
 // hashes in the message.
 //
+// # Stored hashes
+//
+// StoredTree keeps every interior hash in the C2SP tlog-tiles layout
+// (tile/<L>/<N>[.p/<W>], height 8, see tiles.go), read through
+// golang.org/x/mod/sumdb/tlog and checked against a trusted root before any
+// hash is used; roots and proofs then cost O(log N) hash reads, and
+// appending k leaves to a tree opened at size N costs O(k + log N).
+//
 // # Checkpoints
 //
 // A snapshot's checkpoint is a C2SP tlog-checkpoint: exactly

@@ -35,6 +35,49 @@ type LedgerView interface {
 	ReceiptAt(seq uint64) (*receipt.Receipt, digest.Digest, error)
 }
 
+// Applied is an apply receipt as a freshness check sees it.
+type Applied struct {
+	Seq     uint64
+	Plan    string   // the plan id
+	Servers []string // AppliedServers of the receipt, in its order
+}
+
+// AppliedIndex may be implemented by a LedgerView that indexes its apply
+// receipts by server (built once for many checks), so that CheckFresh does
+// not read every receipt since the plan's ledger head.
+type AppliedIndex interface {
+	// AppliedAfter returns, in seq order, the apply receipts with seq in
+	// (after, TipSeq()] that name any of servers.
+	AppliedAfter(after uint64, servers []string) ([]Applied, error)
+}
+
+// appliedAfter is AppliedIndex.AppliedAfter, from the index when led has
+// one, else by reading every receipt after after.
+func appliedAfter(led LedgerView, after uint64, servers []string) ([]Applied, error) {
+	if ix, ok := led.(AppliedIndex); ok {
+		return ix.AppliedAfter(after, servers)
+	}
+	ours := map[string]bool{}
+	for _, s := range servers {
+		ours[s] = true
+	}
+	var out []Applied
+	for seq := after + 1; seq <= led.TipSeq(); seq++ {
+		r, _, err := led.ReceiptAt(seq)
+		if err != nil {
+			return nil, err
+		}
+		if r.Kind != receipt.KindApply {
+			continue
+		}
+		srv := AppliedServers(r)
+		if slices.ContainsFunc(srv, func(s string) bool { return ours[s] }) {
+			out = append(out, Applied{Seq: seq, Plan: r.Apply.Plan.ID, Servers: srv})
+		}
+	}
+	return out, nil
+}
+
 // CheckFresh compares the plan's expectations with the provider and the
 // ledger now. It returns a *StaleError listing every difference, or another
 // error if it could not look.
@@ -56,17 +99,14 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 		for _, s := range p.Servers() {
 			ours[s] = true
 		}
-		for seq := p.LedgerHead.Seq + 1; seq <= tip; seq++ {
-			r, _, err := led.ReceiptAt(seq)
-			if err != nil {
-				return err
-			}
-			if r.Kind != receipt.KindApply {
-				continue
-			}
-			for _, s := range AppliedServers(r) {
+		applied, err := appliedAfter(led, p.LedgerHead.Seq, p.Servers())
+		if err != nil {
+			return err
+		}
+		for _, a := range applied {
+			for _, s := range a.Servers {
 				if ours[s] {
-					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", seq, r.Apply.Plan.ID, s))
+					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", a.Seq, a.Plan, s))
 				}
 			}
 		}

@@ -481,7 +481,7 @@ func ParseHead(b []byte) (Head, error) {
 	}
 	// Fastest path: the plain layout Encode writes, read without reflection
 	// and accepted only if it encodes back to b.
-	if h, ok := parseHeadPlain(b); ok && h.V == Version {
+	if h, ok := parseHeadPlain(b); ok && ValidFormat(h.V) {
 		if again, ok := h.appendCanonical(make([]byte, 0, len(b))); ok && bytes.Equal(again, b) {
 			return h, nil
 		}
@@ -489,7 +489,7 @@ func ParseHead(b []byte) (Head, error) {
 	var fast Head // fast path as in Parse
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if dec.Decode(&fast) == nil && fast.V == Version {
+	if dec.Decode(&fast) == nil && ValidFormat(fast.V) {
 		if again, err := fast.Encode(); err == nil && bytes.Equal(again, b) {
 			return fast, nil
 		}
@@ -498,8 +498,8 @@ func ParseHead(b []byte) (Head, error) {
 	if err := canon.Unmarshal(b, &h); err != nil {
 		return Head{}, fmt.Errorf("HEAD.json: %w", err)
 	}
-	if h.V != Version {
-		return Head{}, fmt.Errorf("HEAD.json: version %d, want %d", h.V, Version)
+	if !ValidFormat(h.V) {
+		return Head{}, fmt.Errorf("HEAD.json: version %d, want %d or %d", h.V, Format1, Format2)
 	}
 	return h, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/merkle"
@@ -16,7 +17,19 @@ func (ws *Workspace) Verify(opt gitledger.VerifyOptions) (*gitledger.Report, err
 	if opt.Genesis == nil && ws.Config != nil {
 		opt.Genesis = &ws.Config.GenesisBlake3
 	}
-	return ws.Ledger.Verify(opt)
+	rep, err := ws.Ledger.Verify(opt)
+	if err != nil || ws.Config == nil {
+		return rep, err
+	}
+	// The configuration must agree with what the ledger pins.
+	tip, err := ws.Ledger.Tip()
+	if err != nil {
+		return nil, err
+	}
+	if err := apply.CheckProvider(tip.Trust, ws.Config.Provider); err != nil {
+		return nil, invalidErr(err)
+	}
+	return rep, nil
 }
 
 // Receipt returns the ledger's receipt seq.

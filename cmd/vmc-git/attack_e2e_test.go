@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmc-git/vmc-git/apply/remoteref"
+	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -159,7 +161,24 @@ func TestBadEntriesDoNotBlock(t *testing.T) {
 	t.Parallel()
 	prov, _, seed, origin := pushSetup(t, 20*time.Millisecond)
 	seed.planApproved("web-2-create", "create", "web-2", "--type", "cx22", "--image", "ubuntu-24.04")
+	seed.planApproved("web-4-create", "create", "web-4", "--type", "cx22", "--image", "ubuntu-24.04")
 	seed.git("push", "-q", "origin", "main", "vmc/ledger")
+	// Hole 11: a lock on web-4, signed by the applier but dated a day
+	// ahead, would never go stale: refused by the hook, stale for apply.
+	alice, err := keys.LoadFile(key("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := remoteref.Lock{Ledger: testLedgerID, Server: "web-4", Plan: "web-4-create", Holder: "alice", Host: "elsewhere", PID: 1,
+		Time: time.Now().Add(24 * time.Hour), Nonce: "00", KID: "alice"}.Encode(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := strings.TrimSpace(gitInStdin(t, seed.root, lb, "hash-object", "-w", "--stdin"))
+	if out, err := seed.pushOut("origin", future+":refs/vmc/locks/web-4"); err == nil || !strings.Contains(out, "lock ref: lock: dated ") {
+		t.Fatalf("the hook took a lock dated ahead (%v):\n%s", err, out)
+	}
+	behindHook(t, seed.root, origin, "refs/vmc/locks/web-4", future)
 	// A plan with a directory where an approval should be, pushed through
 	// the hook: refused.
 	seed.plan("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
@@ -186,10 +205,10 @@ func TestBadEntriesDoNotBlock(t *testing.T) {
 			t.Errorf("not reported: %q\n%s", want, res)
 		}
 	}
-	if !strings.Contains(res.out, "applied plan web-2-create: succeeded") {
-		t.Fatalf("the good plan was blocked:\n%s", res)
+	if !strings.Contains(res.out, "applied plan web-2-create: succeeded") || !strings.Contains(res.out, "applied plan web-4-create: succeeded") {
+		t.Fatalf("a good plan was blocked:\n%s", res)
 	}
-	if ss := servers(t, prov); len(ss) != 1 || ss[0].Name != "web-2" {
+	if ss := servers(t, prov); len(ss) != 2 {
 		t.Fatalf("servers %+v", ss)
 	}
 }
@@ -229,6 +248,8 @@ func TestProviderPinned(t *testing.T) {
 	if now := strings.TrimSpace(gitIn(t, origin, "rev-parse", "refs/heads/vmc/ledger")); now != ledger {
 		t.Fatal("a receipt was written")
 	}
+	// verify refuses the disagreeing config too.
+	checkError(t, b.run("verify", "chain", "--sig"), exitInvalid, `.vmc/config.json says provider "hetzner", the ledger pins "sandbox"`)
 	// The admin changes the pin with a keys receipt; then the same config
 	// goes through the hook.
 	gitIn(t, origin, "update-ref", "refs/heads/main", good)
@@ -288,7 +309,7 @@ func TestRollbackToAFreshClone(t *testing.T) {
 	proof := filepath.Join(dir, "proof.json")
 	os.WriteFile(proof, []byte(r.must("merkle", "prove", "1", "--size", "4")), 0o644)
 	rcpt := filepath.Join(dir, "000000001.json")
-	os.WriteFile(rcpt, []byte(r.git("show", "vmc/ledger:receipts/000/000/000000001.json")), 0o644)
+	os.WriteFile(rcpt, []byte(r.git("show", "vmc/ledger:receipts/000/00/00/0/000000001.json")), 0o644)
 	out = r.must("merkle", "verify-proof", proof, "--receipt", rcpt, "--checkpoint", snap, "--key", key("alice")+".pub", "--kid", "alice")
 	if !strings.Contains(out, "ok: receipt 1 (000000001.json) is in the signed tree of size 4 of ledger "+testLedgerID+" (checkpoint origin "+testLedgerID) {
 		t.Fatalf("verify-proof:\n%s", out)
@@ -360,4 +381,28 @@ func TestVanishedLockRecordsWhatHappened(t *testing.T) {
 	if _, err := prov.Server(context.Background(), "web-2"); err == nil {
 		t.Fatal("web-2 was created after the lock was lost")
 	}
+}
+
+// TestBadSnapshotTagNameExit3: a ref under the snapshot namespace that is
+// no snapshot tag name (the hook refuses it; a clone may still get one) is
+// a verification failure, exit 3, naming the problem.
+func TestBadSnapshotTagNameExit3(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.git("update-ref", "refs/tags/vmc/merkle/18446744073709551619", r.ledgerHead())
+	checkError(t, r.run("verify", "chain", "--sig"), exitInvalid, `snapshot tag name "refs/tags/vmc/merkle/18446744073709551619": size overflows 64 bits`)
+}
+
+// TestVerifyReceiptVerifiesTheTip: verify receipt --sig trusts the key the
+// ledger tip binds only after verifying the ledger up to that tip: a
+// commit pushed onto the ledger branch by hand is refused first.
+func TestVerifyReceiptVerifiesTheTip(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.must("record", "--summary", "maintenance", "--key", key("alice"))
+	r.must("verify", "receipt", "1", "--sig")
+	wt := filepath.Join(t.TempDir(), "wt")
+	r.git("worktree", "add", "-q", wt, "vmc/ledger")
+	gitIn(t, wt, "-c", "user.name=m", "-c", "user.email=m@x", "commit", "-q", "--allow-empty", "-m", "vmc: 2 keys trust mallory")
+	checkError(t, r.run("verify", "receipt", "1", "--sig"), exitInvalid, "receipt 2")
 }

@@ -283,7 +283,7 @@ func TestSSHAgentSigning(t *testing.T) {
 		t.Fatalf("git tag -v: %s", out)
 	}
 	for seq := uint64(0); seq < 4; seq++ {
-		p := receipt.Path(seq)
+		p := receipt.PathIn(receipt.DefaultFormat, seq)
 		body := []byte(r.git("show", "refs/heads/vmc/ledger:"+p))
 		sshVerify(t, as, "alice", keys.NamespaceReceipt, body, []byte(r.git("show", "refs/heads/vmc/ledger:"+p+receipt.SigSuffix)+"\n"))
 		if seq == 3 {

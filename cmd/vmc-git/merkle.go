@@ -103,18 +103,26 @@ EXAMPLE:
 					if !ok {
 						return usagef("prove: SEQ must be a receipt number")
 					}
-					leaves, size, err := ledgerLeaves(c, c.Uint64("size"))
+					tree, size, err := ledgerTree(c, c.Uint64("size"))
 					if err != nil {
 						return err
 					}
 					if seq >= size {
 						return fail(exitNotFound, fmt.Errorf("receipt %d is not in a tree of %d receipts", seq, size))
 					}
-					hashes, err := merkle.ProveInclusion(leaves, seq, size)
+					hashes, err := tree.ProveInclusion(seq, size)
 					if err != nil {
 						return err
 					}
-					p := merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: seq, Size: size, LeafHash: leaves[seq], Hashes: hashes, Root: merkle.RootOf(leaves[:size])}
+					leaf, err := tree.LeafAt(seq)
+					if err != nil {
+						return err
+					}
+					root, err := tree.Root(size)
+					if err != nil {
+						return err
+					}
+					p := merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: seq, Size: size, LeafHash: leaf, Hashes: hashes, Root: root}
 					b, err := p.Marshal()
 					if err != nil {
 						return err
@@ -139,15 +147,23 @@ EXAMPLE:
 					if !ok1 || !ok2 || n1 == 0 || n1 > n2 {
 						return usagef("consistency: want 0 < N1 <= N2")
 					}
-					leaves, _, err := ledgerLeaves(c, n2)
+					tree, _, err := ledgerTree(c, n2)
 					if err != nil {
 						return err
 					}
-					hashes, err := merkle.ProveConsistency(leaves, n1, n2)
+					hashes, err := tree.ProveConsistency(n1, n2)
 					if err != nil {
 						return err
 					}
-					p := merkle.ConsistencyProof{Algorithm: merkle.Algorithm, Size1: n1, Size2: n2, Root1: merkle.RootOf(leaves[:n1]), Root2: merkle.RootOf(leaves), Hashes: hashes}
+					root1, err := tree.Root(n1)
+					if err != nil {
+						return err
+					}
+					root2, err := tree.Root(n2)
+					if err != nil {
+						return err
+					}
+					p := merkle.ConsistencyProof{Algorithm: merkle.Algorithm, Size1: n1, Size2: n2, Root1: root1, Root2: root2, Hashes: hashes}
 					b, err := p.Marshal()
 					if err != nil {
 						return err
@@ -229,14 +245,15 @@ func tagName(r *gitledger.SnapshotResult) string {
 	return merkle.TagName(r.LeafCount)
 }
 
-// ledgerLeaves returns the leaf hashes of the first size receipts (0: all).
-func ledgerLeaves(c *cli.Context, size uint64) ([]merkle.Hash, uint64, error) {
+// ledgerTree returns the Merkle tree of the first size receipts (0: all),
+// with its stored hashes (O(log n) proofs after a snapshot tag).
+func ledgerTree(c *cli.Context, size uint64) (*merkle.StoredTree, uint64, error) {
 	ws, err := open(c)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer ws.Close()
-	return ws.Leaves(size)
+	return ws.MerkleTree(size)
 }
 
 // verifierFromArg builds a note verifier from a verifier key string or an

@@ -39,7 +39,9 @@ prev_blake3, seq without gaps, exactly the allowed tree changes per commit, one
 parent, HEAD.json, trust and roles, and with --sig every commit and receipt
 signature. The genesis is pinned by --genesis or .vmc/config.json. The last
 verified head is remembered under .git/vmc/: a chain that does not extend it
-(rewritten history) is refused, naming the fork point.
+(rewritten history) is refused, naming the fork point, and the next run
+checks only the receipts after it (O(k), saying from where; --full re-checks
+the whole chain).
 
 A fresh clone cannot tell a ledger a server rolled back (withholding newer
 receipts and snapshot tags) from a current one: the output names what the
@@ -56,6 +58,7 @@ EXAMPLE:
 			&cli.Uint64Flag{Name: "from", Usage: "verify receipts from SEQ on, trusting the ledger before it"},
 			&cli.StringFlag{Name: "genesis", Usage: "pinned genesis blake3 (default: genesis_blake3 in .vmc/config.json)"},
 			&cli.BoolFlag{Name: "no-remember", Usage: "neither check nor update the remembered verified head"},
+			&cli.BoolFlag{Name: "full", Usage: "check the whole chain from genesis, not only the receipts after the remembered verified head"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail (exit 3) if receipts were signed by a key after its compromise"},
 			&cli.Uint64Flag{Name: "min-size", Usage: "fail (exit 3) if the ledger has fewer than N receipts (a known size: rollback protection)"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "fail (exit 3) unless the ledger extends this merkle-<N>.json snapshot (rollback protection)"},
@@ -68,7 +71,7 @@ EXAMPLE:
 				return err
 			}
 			defer ws.Close()
-			opt := gitledger.VerifyOptions{Signatures: c.Bool("sig"), From: c.Uint64("from"), Remember: !c.Bool("no-remember")}
+			opt := gitledger.VerifyOptions{Signatures: c.Bool("sig"), From: c.Uint64("from"), Remember: !c.Bool("no-remember"), Full: c.Bool("full")}
 			if g := c.String("genesis"); g != "" {
 				d, err := digest.Parse(g)
 				if err != nil {
@@ -120,6 +123,9 @@ EXAMPLE:
 			}
 			outf(c, "ok: %s, %d receipts (checked %d from seq %d: %s) in %s\n  head: receipt %d, blake3 %s\n  genesis: %s\n",
 				rep.Ledger, rep.Receipts, rep.Checked, rep.From, sig, time.Since(start).Round(time.Millisecond), rep.Head.Seq, rep.Head.Blake3, rep.GenesisBlake3)
+			if rep.Incremental {
+				outf(c, "  from: the verified head remembered in .git/vmc (receipt %d, commit %s); --full checks every receipt\n", rep.Remembered.Seq, rep.Remembered.Commit)
+			}
 			if opt.Genesis == nil && ws.Config == nil {
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
 			}

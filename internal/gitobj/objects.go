@@ -35,7 +35,12 @@ type Store struct {
 	Read       storer.EncodedObjectStorer
 	packs      *packReader
 	zr         io.ReadCloser
+	zw         *zlib.Writer
+	reads      int // objects read with Get (a counter for tests and benchmarks)
 }
+
+// Reads returns the number of objects read with Get so far.
+func (s *Store) Reads() int { return s.reads }
 
 // Get returns the content of object h, which must be of type want. The
 // bytes may be shared with a cache: callers must not modify them.
@@ -46,6 +51,7 @@ func (s *Store) Get(h plumbing.Hash, want plumbing.ObjectType) ([]byte, error) {
 // GetLimit is Get with a size limit, checked from the object's header
 // before it is inflated (see the limits in limits.go).
 func (s *Store) GetLimit(h plumbing.Hash, want plumbing.ObjectType, limit int64) ([]byte, error) {
+	s.reads++
 	typ, b, err := s.getAnyLimit(h, limit)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
@@ -195,7 +201,12 @@ func (s *Store) Put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, err
 		return id, err
 	}
 	defer os.Remove(f.Name())
-	zw, _ := zlib.NewWriterLevel(f, zlib.BestSpeed)
+	if s.zw == nil {
+		s.zw, _ = zlib.NewWriterLevel(f, zlib.BestSpeed)
+	} else {
+		s.zw.Reset(f) // one writer (and its 256 KB of state) for every object
+	}
+	zw := s.zw
 	fmt.Fprintf(zw, "%s %d\x00", typ, len(content))
 	zw.Write(content)
 	if err := zw.Close(); err != nil {

@@ -66,12 +66,12 @@ func Key(out string) (*keys.Signer, error) {
 }
 
 // Ledger returns out/ledger-<n>, generating it (one pack, real signatures)
-// if it is missing or not n receipts long. made is the generation time, 0
+// if it is missing, not n receipts long or not in receipt.DefaultFormat. made is the generation time, 0
 // when the cached ledger was used.
 func Ledger(out string, s *keys.Signer, n int) (dir string, made time.Duration, err error) {
 	dir = filepath.Join(out, fmt.Sprintf("ledger-%d", n))
 	if l, err := gitledger.Open(dir, ""); err == nil {
-		if t, err := l.Tip(); err == nil && t.Head.Seq == uint64(n-1) && t.Head.Ledger == LedgerID {
+		if t, err := l.Tip(); err == nil && t.Head.Seq == uint64(n-1) && t.Head.Ledger == LedgerID && t.Head.V == receipt.DefaultFormat {
 			return dir, 0, nil
 		}
 	}

@@ -1,0 +1,60 @@
+package receipt
+
+import (
+	"fmt"
+
+	"github.com/vmc-git/vmc-git/internal/digest"
+)
+
+// Ledger formats: where receipts live in the ledger tree, named by HEAD.json's
+// v (a receipt's own v stays Version). A ledger keeps the format of its
+// genesis commit's HEAD.json for every commit.
+//
+//	1  receipts/AAA/BBB/NNNNNNNNN.json    AAA = seq/1e6, BBB = (seq/1e3)%1000
+//	2  receipts/AAA/BB/CC/D/NNNNNNNNN.json
+//	                                      AAA = seq/1e6, BB = (seq/1e4)%100,
+//	                                      CC = (seq/100)%100, D = (seq/10)%10
+//
+// N is seq zero-padded to 9 digits in both, and the signature is the same
+// path plus SigSuffix. In format 1 each commit rewrites a directory of up to
+// 2,000 entries (BBB); in format 2 no directory a commit rewrites holds more
+// than 100 entries below receipts/ (a leaf D holds 10 receipts, 20 entries),
+// so a clone hashes about 15 times fewer tree bytes. In format 2 the path is
+// the receipt number's digits in order: receipt 123456789 is
+// receipts/123/45/67/8/123456789.json.
+const (
+	Format1       = 1
+	Format2       = 2
+	DefaultFormat = Format2
+)
+
+// PathIn returns the path of receipt seq in a ledger of the given format
+// (Format1 or Format2).
+func PathIn(format int, seq uint64) string {
+	if format == Format2 {
+		return fmt.Sprintf("receipts/%03d/%02d/%02d/%d/%09d.json", seq/1_000_000, (seq/10_000)%100, (seq/100)%100, (seq/10)%10, seq)
+	}
+	return Path(seq)
+}
+
+// Dirs returns the directory names between receipts/ and receipt seq's file
+// in a ledger of the given format, and the file name.
+func Dirs(format int, seq uint64) (dirs []string, name string) {
+	name = fmt.Sprintf("%09d.json", seq)
+	if format == Format2 {
+		return []string{fmt.Sprintf("%03d", seq/1_000_000), fmt.Sprintf("%02d", (seq/10_000)%100),
+			fmt.Sprintf("%02d", (seq/100)%100), fmt.Sprintf("%d", (seq/10)%10)}, name
+	}
+	return []string{fmt.Sprintf("%03d", seq/1_000_000), fmt.Sprintf("%03d", (seq/1000)%1000)}, name
+}
+
+// ValidFormat reports whether f is a ledger format this package knows.
+func ValidFormat(f int) bool { return f == Format1 || f == Format2 }
+
+// HeadIn is HeadOfSums for a ledger of the given format: v is the format
+// and path the receipt's path in it.
+func HeadIn(format int, r *Receipt, s digest.Sums) Head {
+	h := HeadOfSums(r, s)
+	h.V, h.Path = format, PathIn(format, r.Seq)
+	return h
+}
