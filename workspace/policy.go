@@ -43,6 +43,7 @@ type PolicyReport struct {
 // AttestationRef names the attestation receipt a check appended.
 type AttestationRef struct {
 	Seq    uint64        `json:"seq"`
+	Path   string        `json:"path"`
 	Blake3 digest.Digest `json:"blake3"`
 	Commit string        `json:"commit"`
 }
@@ -172,7 +173,7 @@ func (ws *Workspace) PolicyCheck(ctx context.Context, req PolicyRequest, id *Ide
 	if err != nil {
 		return nil, refusedIfConflict(err)
 	}
-	rep.Attestation = &AttestationRef{Seq: w.Seq, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}
+	rep.Attestation = &AttestationRef{Seq: w.Seq, Path: w.Path, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}
 	return rep, nil
 }
 

@@ -84,7 +84,7 @@ func TestPolicyCheck(t *testing.T) {
 		t.Fatalf("attest: %s", res)
 	}
 	r.verify(3)
-	body := r.git("show", "refs/heads/vmc/ledger:"+receipt.Path(2))
+	body := r.git("show", "refs/heads/vmc/ledger:"+rep.Attestation.Path)
 	rc, err := receipt.Parse([]byte(body))
 	if err != nil || rc.Kind != receipt.KindAttestation {
 		t.Fatalf("receipt 2: %v %+v", err, rc)
