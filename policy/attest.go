@@ -59,7 +59,14 @@ func Statement(b *Bundle, doc *Document, res *Result) ([]byte, error) {
 	p.Policy.Blake3, p.Policy.Files = b.Blake3(), b.Names()
 	p.Input.V, p.Input.Source, p.Input.Plan, p.Input.Blake3, p.Input.SHA256 = doc.V, doc.Source, doc.Plan, in.Blake3, in.SHA256
 	p.Result.Pass, p.Result.Deny, p.Result.Warn = res.Pass(), res.Deny, res.Warn
-	pj, err := json.Marshal(p)
+	return NewStatement(subs, PredicateType, p)
+}
+
+// NewStatement returns the canonical JSON of an in-toto Statement v1 with
+// these subjects (their sha256 and blake3), predicateType and predicate (a
+// value that encodes as a JSON object), validated with the in-toto library.
+func NewStatement(subs []Subject, predicateType string, predicate any) ([]byte, error) {
+	pj, err := json.Marshal(predicate)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +74,7 @@ func Statement(b *Bundle, doc *Document, res *Result) ([]byte, error) {
 	if err := protojson.Unmarshal(pj, pred); err != nil {
 		return nil, fmt.Errorf("attestation predicate: %w", err)
 	}
-	st := &ita.Statement{Type: ita.StatementTypeUri, PredicateType: PredicateType, Predicate: pred}
+	st := &ita.Statement{Type: ita.StatementTypeUri, PredicateType: predicateType, Predicate: pred}
 	for _, s := range subs {
 		st.Subject = append(st.Subject, &ita.ResourceDescriptor{Name: s.Name, Digest: map[string]string{
 			"sha256": s.Sums.SHA256.String(), "blake3": s.Sums.Blake3.String()}})

@@ -173,6 +173,7 @@ func commands() []*cli.Command {
 		applyCommand(),
 		lockCommand(),
 		policyCommand(),
+		driftCommand(),
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)
