@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/policy"
 	"github.com/vmc-git/vmc-git/receipt"
 )
@@ -52,8 +53,10 @@ type AttestationRef struct {
 // tree) and compiles it. Entries are bounded before they are read: at most
 // policy.MaxFiles .rego blobs of at most policy.MaxFileSize bytes; other
 // entries of policy/ (a README, sub-directories) are ignored.
-func (ws *Workspace) LoadPolicy() (*policy.Bundle, error) {
-	ref := ws.MainRef()
+func (ws *Workspace) LoadPolicy() (*policy.Bundle, error) { return ws.loadPolicyAt(ws.MainRef()) }
+
+// loadPolicyAt is LoadPolicy at a revision.
+func (ws *Workspace) loadPolicyAt(ref string) (*policy.Bundle, error) {
 	out, err := gitCmd(ws.Ledger.GitDir, "ls-tree", "-l", "-z", ref, "--", policy.Dir+"/")
 	if err != nil {
 		return nil, notFoundErr(fmt.Errorf("policy: reading %s: %w", ref, err))
@@ -191,4 +194,41 @@ func writeDefaultPolicy(root string) ([]string, error) {
 		paths = append(paths, f.Name)
 	}
 	return paths, nil
+}
+
+// reviewPolicy evaluates the policy at base over the state p would leave,
+// for plan review: a policy that is missing, does not compile or fails is
+// shown as the outcome's Error, not returned.
+func (ws *Workspace) reviewPolicy(ctx context.Context, base string, p *plans.Plan) *plans.PolicyOutcome {
+	b, err := ws.loadPolicyAt(base)
+	if err != nil {
+		return &plans.PolicyOutcome{Error: err.Error()}
+	}
+	out := &plans.PolicyOutcome{Blake3: b.Blake3().String()}
+	doc, err := ws.PolicyInput(ctx, "")
+	if err == nil {
+		doc, err = policy.AfterPlan(doc, p)
+	}
+	var res *policy.Result
+	if err == nil {
+		res, err = b.Eval(ctx, doc, policy.Limits{})
+	}
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	line := func(f policy.Finding) string {
+		r := f.Resource
+		if r == "" {
+			r = "-"
+		}
+		return fmt.Sprintf("%s [%s] %s", r, f.Rule, f.Reason)
+	}
+	for _, f := range res.Deny {
+		out.Deny = append(out.Deny, line(f))
+	}
+	for _, f := range res.Warn {
+		out.Warn = append(out.Warn, line(f))
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/policy"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -96,4 +97,20 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printReviewPolicy prints a plan review's policy outcome (nil: none).
+func printReviewPolicy(c *cli.Context, pol *plans.PolicyOutcome) {
+	if pol == nil {
+		return
+	}
+	if pol.Error != "" {
+		outf(c, "  policy not evaluated: %s\n", pol.Error)
+	}
+	for _, f := range pol.Deny {
+		outf(c, "  POLICY DENY: %s\n", f)
+	}
+	for _, f := range pol.Warn {
+		outf(c, "  policy warn: %s\n", f)
+	}
 }

@@ -132,3 +132,29 @@ deny contains {"resource": sprintf("server/%s", [s.name]), "rule": "no-cx22", "r
 	}
 	r.verify(3)
 }
+
+// TestReviewPolicy: plan review shows the base branch's policy findings
+// for the state a plan would leave.
+func TestReviewPolicy(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	r.git("checkout", "-q", "-b", "pr")
+	r.plan("web-create", "create", "web", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=production")
+	r.approve("web-create", "bob")
+	r.commit("a plan the policy denies")
+	out := r.must("plan", "review", "--base", "main")
+	for _, want := range []string{"POLICY DENY: server/web [naming]", "POLICY DENY: server/web [production-delete-protection]", "POLICY DENY: server/web [firewall-attached]", "policy warn: - [ssh-from-anywhere]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("review does not show %q:\n%s", want, out)
+		}
+	}
+	md := r.must("plan", "review", "--base", "main", "--markdown")
+	if !strings.Contains(md, ":x: policy denies its end state") || !strings.Contains(md, `:x: deny: server/web \[naming\]`) {
+		t.Fatalf("markdown:\n%s", md)
+	}
+	// A policy on the PR branch does not govern its own review: the base's does.
+	r.commitPolicy("naming.rego", "package vmc.naming\n")
+	if out := r.must("plan", "review", "--base", "main"); !strings.Contains(out, "[naming]") {
+		t.Errorf("the PR's own policy change was used:\n%s", out)
+	}
+}
