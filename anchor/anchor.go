@@ -13,9 +13,43 @@
 // namespace "vmc-anchor". Substrates commit to Digest, the SHA-256 of the
 // statement's bytes.
 //
-// This package defines and checks the statement. Submitting it to the
-// substrates and the anchor receipt that records their proofs are a later
-// step (see the project's issues); nothing here talks to a network.
+// # The anchor receipt
+//
+// An anchor receipt (kind "anchor", package receipt) records one statement
+// and its substrate proof. Its body is
+//
+//	{"proof":{…},"signature":"-----BEGIN SSH SIGNATURE-----\n…","statement":{…},"substrate":"rfc3161"}
+//
+// statement is the statement object itself (its canonical bytes, which a
+// canonical receipt keeps byte for byte, are what the signature and the
+// digest cover); signature is the armored SSHSIG, namespace vmc-anchor, by
+// the key that signs the receipt; substrate names the package that checks
+// proof: "rfc3161" (package anchor/rfc3161), "eth" (anchor/eth) or "btc"
+// (anchor/btc). A statement covers receipts 0..leaf_count-1, so the anchor
+// receipt that records it comes later: leaf_count <= its seq.
+//
+// A verifier (CheckBody; gitledger's verify and the pre-receive hook call
+// it for every anchor receipt) checks, in this order: the body's shape; the
+// statement (canonical, this ledger, leaf_count <= seq); its signature by the
+// receipt's signer; root and head_blake3 equal to the ledger's own at
+// leaf_count; and the substrate proof, offline, against Digest of the
+// statement bytes. A substrate proof never needs the network to verify; with
+// a node, LiveChecker adds what only the network knows (the block is on the
+// best chain with K confirmations).
+//
+// # Substrates
+//
+// A substrate commits a 32-byte digest somewhere outside the ledger. Each
+// sub-package implements Verifier (and registers a default one with
+// Register from its init function, as image formats do, so a binary that
+// imports the sub-package verifies its proofs) and provides an Anchorer that
+// talks to its network. Eth and btc embed Payload (Tag followed by the
+// digest) in a transaction.
+//
+// What an anchor proves: the statement, hence the ledger's first leaf_count
+// receipts, existed before the substrate's time (the TSA's genTime, the
+// block's time). It does not prove the ledger is complete or that nothing was
+// written elsewhere; witnesses and the pinned genesis cover that.
 package anchor
 
 import (

@@ -1,12 +1,15 @@
 package anchor
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
@@ -106,4 +109,32 @@ func TestRejects(t *testing.T) {
 	if Digest(b) == Digest(ob) {
 		t.Fatal("different statements, same digest")
 	}
+}
+
+// FuzzParseBody: ParseBody and CheckBody never panic, and what ParseBody
+// accepts is the canonical form it reads.
+func FuzzParseBody(f *testing.F) {
+	b, err := os.ReadFile("../receipt/testdata/valid/5-anchor.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var r struct {
+		Anchor json.RawMessage `json:"anchor"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(r.Anchor))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body, err := ParseBody(b)
+		if err != nil {
+			return
+		}
+		again, err := canon.Marshal(body)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("accepted a body that is not its canonical form: %s", b)
+		}
+		root := func(uint64) (merkle.Hash, digest.Digest, error) { return merkle.Hash{}, digest.Zero, nil }
+		CheckBody(b, "github.com/acme/infra", 10, nil, root, nil)
+	})
 }

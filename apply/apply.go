@@ -510,8 +510,11 @@ func (a *Applier) touchedSince(view *ledgerView, p *plans.Plan, ours map[string]
 
 // stepDiffs compares step i's expectation with its server now.
 func (a *Applier) stepDiffs(ctx context.Context, p *plans.Plan, i int, act provider.Action) ([]string, error) {
-	if i >= len(p.Actions) || p.Actions[i].Action.Server != act.Server || p.Actions[i].Action.Op != act.Op {
+	if i >= len(p.Actions) || p.Actions[i].Action.Target() != act.Target() || p.Actions[i].Action.Op != act.Op {
 		return []string{fmt.Sprintf("journal step %d is not the plan's action %d", i, i)}, nil
+	}
+	if t := act.Target(); t.Kind != provider.KindServer {
+		return resourceStepDiffs(ctx, a.o.Provider, p, i, t) // resources.go
 	}
 	s, err := a.o.Provider.Server(ctx, act.Server)
 	if errors.Is(err, provider.ErrNotFound) {
@@ -760,6 +763,9 @@ func (a *Applier) releaseStale(id string) {
 // have reached the provider. rerun means it evidently did not happen and is
 // safe to run now.
 func reconcile(ctx context.Context, prov provider.Provider, act provider.Action, planID string) (*provider.Result, bool, error) {
+	if act.Kind != provider.KindServer || slices.Contains(extServerOps, act.Op) {
+		return reconcileExt(ctx, prov, act, planID)
+	}
 	s, err := prov.Server(ctx, act.Server)
 	if errors.Is(err, provider.ErrNotFound) {
 		s, err = nil, nil

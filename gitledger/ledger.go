@@ -429,8 +429,11 @@ func (l *Ledger) writeReceipt(tip *Tip, s *keys.Signer, kid string, build BuildF
 			return nil, nil, err
 		}
 	}
-	if err := checkKindSupported(r.Kind); err != nil {
-		return nil, nil, err
+	if r.Kind == receipt.KindAnchor && !tip.Empty() {
+		// The same check Verify runs: never write what it would reject.
+		if _, err := l.checkAnchor(nil, tip.Head.V, tip.trees.root, &r, s.PublicKey()); err != nil {
+			return nil, nil, err
+		}
 	}
 	if r.Kind == receipt.KindApply {
 		if d.Plan == nil {

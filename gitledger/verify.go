@@ -16,6 +16,7 @@ import (
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vmc-git/vmc-git/anchor"
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/fsutil"
@@ -44,6 +45,7 @@ const (
 	RuleGenesis   = "genesis"
 	RuleFork      = "fork"
 	RuleKind      = "kind"
+	RuleAnchor    = "anchor"
 )
 
 // VerifyError is the first broken rule found, with the receipt it is in.
@@ -62,29 +64,31 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 
 // VerifyOptions control Verify.
 type VerifyOptions struct {
-	Signatures bool           // check every commit and receipt signature (--sig)
-	From       uint64         // check receipts from this seq on, trusting the state at From-1
-	Genesis    *digest.Digest // pinned blake3 of the genesis receipt
-	Remember   bool           // refuse a chain that does not extend the last verified head; record the new one
-	Full       bool           // with Remember: re-check the whole chain, not only what follows the remembered head
+	Signatures bool            // check every commit and receipt signature (--sig)
+	From       uint64          // check receipts from this seq on, trusting the state at From-1
+	Genesis    *digest.Digest  // pinned blake3 of the genesis receipt
+	Remember   bool            // refuse a chain that does not extend the last verified head; record the new one
+	Full       bool            // with Remember: re-check the whole chain, not only what follows the remembered head
+	Anchor     *anchor.Options // how anchor receipts' substrate proofs are checked (nil: the registered verifiers)
 	Progress   func(done, total uint64)
 }
 
 // Report summarizes a successful verification.
 type Report struct {
-	Ledger        string        `json:"ledger"`
-	Ref           string        `json:"ref"`
-	Receipts      uint64        `json:"receipts"` // total in the ledger
-	Checked       uint64        `json:"checked"`  // verified in this run
-	From          uint64        `json:"from"`
-	Head          receipt.Head  `json:"head"`
-	Commit        string        `json:"commit"`
-	GenesisBlake3 digest.Digest `json:"genesis_blake3"`
-	Signatures    bool          `json:"signatures"`
-	Remembered    *Verified     `json:"previously_verified,omitempty"`
-	Snapshots     int           `json:"snapshots"` // vmc/merkle/* tags checked
-	Invalidated   []Invalidated `json:"invalidated,omitempty"`
-	Incremental   bool          `json:"incremental"` // checked from the remembered verified head (Remembered)
+	Ledger        string          `json:"ledger"`
+	Ref           string          `json:"ref"`
+	Receipts      uint64          `json:"receipts"` // total in the ledger
+	Checked       uint64          `json:"checked"`  // verified in this run
+	From          uint64          `json:"from"`
+	Head          receipt.Head    `json:"head"`
+	Commit        string          `json:"commit"`
+	GenesisBlake3 digest.Digest   `json:"genesis_blake3"`
+	Signatures    bool            `json:"signatures"`
+	Remembered    *Verified       `json:"previously_verified,omitempty"`
+	Snapshots     int             `json:"snapshots"` // vmc/merkle/* tags checked
+	Invalidated   []Invalidated   `json:"invalidated,omitempty"`
+	Incremental   bool            `json:"incremental"` // checked from the remembered verified head (Remembered)
+	Anchors       []AnchorChecked `json:"anchors,omitempty"`
 }
 
 // state is everything known after a verified commit.
@@ -99,6 +103,7 @@ type state struct {
 	trees   *pathTrees
 	hist    *signHistory
 	format  int // receipt.Format1 or Format2, from the genesis HEAD.json
+	anchors *anchorWalk
 }
 
 // signHistory remembers who signed which receipt and when, so that a later
@@ -216,7 +221,7 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Snapshots: len(snaps), Invalidated: end.hist.invalidated, Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
-		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered}
+		Head: tip.Head, Commit: end.commit.String(), GenesisBlake3: gen, Signatures: opt.Signatures, Remembered: remembered, Anchors: end.anchors.checked}
 	if opt.Remember && opt.Signatures { // only a full check with signatures is remembered
 		v := Verified{Ledger: end.ledger, Ref: l.Ref.String(), Seq: end.seq, Commit: end.commit.String(), Blake3: end.blake3}
 		if opt.From == 0 {
@@ -307,6 +312,11 @@ func (l *Ledger) verifyChain(st *state, commits []plumbing.Hash, opt VerifyOptio
 	if st.hist == nil {
 		cp := *st
 		cp.hist = &signHistory{signed: map[string][]signedAt{}}
+		st = &cp
+	}
+	if st.anchors == nil {
+		cp := *st
+		cp.anchors = &anchorWalk{opt: opt.Anchor}
 		st = &cp
 	}
 	jobs := make(chan *sigJob, 256)
@@ -446,9 +456,6 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		}
 		return fail(RuleCanonical, "%s: %v", receipt.PathIn(format, seq), err)
 	}
-	if err := checkKindSupported(r.Kind); err != nil {
-		return fail(RuleKind, "%v", err)
-	}
 	sums := digest.Of(body)
 	rt := r.Time() // Parse validated created_at
 	switch {
@@ -486,6 +493,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	signer, err := before.Authorize(r.KID, nil, rt, receipt.Roles[r.Kind]...)
 	if err != nil {
 		return fail(RuleTrust, "%s receipt: %v", r.Kind, err)
+	}
+	if r.Kind == receipt.KindAnchor {
+		if _, err := l.checkAnchor(prev.anchors, format, root, r, signer.Pub); err != nil {
+			return fail(RuleAnchor, "%v", err)
+		}
 	}
 	if err := l.checkSideTrees(prev, root, r, after, seq); err != nil {
 		var ve *VerifyError
@@ -541,7 +553,7 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		}
 		prev.hist.add(signer, seq, rt)
 	}
-	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist, format: format}, job, nil
+	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist, format: format, anchors: prev.anchors}, job, nil
 }
 
 // seqAheadError is a commit whose HEAD.json names a later receipt than the
@@ -876,16 +888,6 @@ func checkPlanNames(plan []byte, id, ledger string) error {
 	}
 	if named.ID != id || named.Ledger != ledger {
 		return fmt.Errorf("plans/%s.json is plan %q of ledger %q: a replayed plan (want plan %q of %q)", id, named.ID, named.Ledger, id, ledger)
-	}
-	return nil
-}
-
-// checkKindSupported refuses receipt kinds whose bodies this version cannot
-// check: an anchor receipt's substrate proof is not verified yet, so none is
-// accepted rather than one taken on trust.
-func checkKindSupported(k receipt.Kind) error {
-	if k == receipt.KindAnchor {
-		return fmt.Errorf("anchor receipts cannot be verified by this version of vmc-git (substrate proofs are not implemented yet)")
 	}
 	return nil
 }

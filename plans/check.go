@@ -106,7 +106,7 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 		for _, a := range applied {
 			for _, s := range a.Servers {
 				if ours[s] {
-					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed server %s after this plan was made", a.Seq, a.Plan, s))
+					diffs = append(diffs, fmt.Sprintf("receipt %d (plan %s) changed %s after this plan was made", a.Seq, a.Plan, lockDesc(s)))
 				}
 			}
 		}
@@ -116,6 +116,17 @@ func CheckFresh(ctx context.Context, prov provider.Provider, led LedgerView, p *
 	first := p.firstSteps()
 	for i, st := range p.Actions {
 		if !first[i] {
+			continue
+		}
+		if t := st.Action.Target(); t.Kind != provider.KindServer {
+			r, err := prov.Resource(ctx, t.Kind, t.Name)
+			if errors.Is(err, provider.ErrNotFound) {
+				r, err = nil, nil
+			}
+			if err != nil {
+				return fmt.Errorf("check plan %s: read %s: %w", p.ID, t, err)
+			}
+			diffs = append(diffs, CompareExpectResource(t, st.Expect, r)...)
 			continue
 		}
 		name := st.Action.Server
@@ -161,7 +172,9 @@ func CompareExpect(name string, e Expect, s *provider.Server) []string {
 	return d
 }
 
-// AppliedServers lists the servers an apply receipt's actions named.
+// AppliedServers lists the lock names (provider.Ref.Lock: a server's name,
+// "fw.<name>" for a firewall, …) of the resources an apply receipt's
+// actions changed.
 func AppliedServers(r *receipt.Receipt) []string {
 	var out []string
 	if r.Apply == nil {
@@ -172,12 +185,21 @@ func AppliedServers(r *receipt.Receipt) []string {
 		if err != nil {
 			continue
 		}
-		out = append(out, a.Server)
-		if a.NewName != "" {
-			out = append(out, a.NewName)
+		for _, ref := range a.Refs() {
+			out = append(out, ref.Lock())
 		}
 	}
 	return out
+}
+
+// lockDesc describes a lock name for messages: "server web-1", "fw.web".
+func lockDesc(lock string) string {
+	for _, k := range provider.Kinds {
+		if strings.HasPrefix(lock, provider.Ref{Kind: k}.Lock()) {
+			return lock
+		}
+	}
+	return "server " + lock
 }
 
 // Approve signs the plan bytes (SSHSIG, namespace vmc-plan).

@@ -67,15 +67,16 @@ func endsIdentity(op provider.Op) bool {
 // checkRepeats checks the steps that act on a server an earlier step acted
 // on (see "Several steps on one server").
 func (p *Plan) checkRepeats() error {
-	last := map[string]int{}
+	last := map[provider.Ref]int{}
 	for i, s := range p.Actions {
-		if s.Action.Server == "" {
-			continue // not a server step (another resource kind)
-		}
-		j, seen := last[s.Action.Server]
-		last[s.Action.Server] = i
+		t := s.Action.Target()
+		j, seen := last[t]
+		last[t] = i
 		if !seen {
 			continue
+		}
+		if t.Kind != provider.KindServer {
+			return fmt.Errorf("action %d: %s appears again after action %d (one action per %s per plan)", i, t, j, t.Kind)
 		}
 		prev := p.Actions[j]
 		if endsIdentity(prev.Action.Op) {
@@ -98,13 +99,13 @@ func equalExpect(a, b Expect) bool {
 		maps.Equal(a.Labels, b.Labels) && (len(a.Labels) == 0) == (len(b.Labels) == 0)
 }
 
-// firstSteps reports, for each step, whether it is the first on its server.
+// firstSteps reports, for each step, whether it is the first on its target.
 func (p *Plan) firstSteps() []bool {
-	seen := map[string]bool{}
+	seen := map[provider.Ref]bool{}
 	out := make([]bool, len(p.Actions))
 	for i, s := range p.Actions {
-		out[i] = s.Action.Server == "" || !seen[s.Action.Server]
-		seen[s.Action.Server] = s.Action.Server != ""
+		out[i] = !seen[s.Action.Target()]
+		seen[s.Action.Target()] = true
 	}
 	return out
 }
@@ -118,7 +119,7 @@ func dryRefuse(format string, a ...any) error {
 // before a (nil: absent; after earlier steps of the plan on it, as Simulate
 // says), now the time deprecations are judged at.
 func checkAction(ctx context.Context, cat provider.Catalog, a provider.Action, cur *provider.Server, now time.Time) error {
-	if a.Server == "" {
+	if a.Kind != provider.KindServer {
 		return nil // not a server action: another resource kind has its own checks
 	}
 	lookupType := func(name string) (*provider.ServerType, error) {
@@ -258,10 +259,13 @@ func CheckCatalog(ctx context.Context, prov provider.Provider, p *Plan) (refusal
 	first := p.firstSteps()
 	now := time.Now()
 	var locs = map[string]string{}
+	d := newDryRun()
+	cat = plannedCatalog{cat, d}
 	for i, st := range p.Actions {
 		a := st.Action
-		if a.Server == "" {
-			continue // not a server step
+		if a.Kind != provider.KindServer {
+			d.note(a) // other kinds have no catalogue checks here
+			continue
 		}
 		var cur *provider.Server
 		if first[i] {
@@ -281,6 +285,7 @@ func CheckCatalog(ctx context.Context, prov provider.Provider, p *Plan) (refusal
 		if (a.Op == provider.OpCreate) != (cur == nil) {
 			continue // stale, which CheckFresh reports
 		}
+		d.note(a)
 		if err := checkAction(ctx, cat, a, cur, now); errors.Is(err, ErrDryRun) {
 			refusals = append(refusals, fmt.Sprintf("action %d (%s %s): %s", i+1, a.Op, a.Server, strings.TrimPrefix(err.Error(), ErrDryRun.Error()+": ")))
 		} else if err != nil {

@@ -24,6 +24,20 @@
 // (Simulate; see dryrun.go). ledger_head is the ledger receipt the plan was
 // made against.
 //
+// # Other kinds
+//
+// An action with a kind (firewall, network, volume, ssh_key, primary_ip,
+// floating_ip) targets the resource named by "name". Its expectation is
+// {exists:false} for create, otherwise {exists, id, labels, attached,
+// config}: the resource's id and labels, the server it is attached or
+// assigned to, and the first 16 hex digits of the SHA-256 of its
+// configuration (ConfigOf), so any change since the dry run makes the plan
+// stale. A plan names a resource of another kind at most once as a target;
+// an action may refer to what an earlier action of the plan creates (the
+// dry run checks every reference exists now or is created earlier, and is
+// not deleted earlier). Locks lists the lock of every resource the plan
+// changes (see resources.go).
+//
 // # Staleness
 //
 // Apply refuses a stale plan: a server no longer matches its expectation, or
@@ -48,7 +62,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -108,6 +121,10 @@ type Expect struct {
 	Status     string            `json:"status,omitempty"`
 	ServerType string            `json:"server_type,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	// Other kinds (see resources.go).
+	ID       int64  `json:"id,omitempty"`
+	Attached string `json:"attached,omitempty"`
+	Config   string `json:"config,omitempty"`
 }
 
 // ExpectOf returns the expectation for an observed server (nil: absent).
@@ -142,7 +159,9 @@ func ValidIDFor(id string, actions []provider.Action) error {
 		return err
 	}
 	for _, a := range actions {
-		if a.Op != provider.OpCreate && a.Op != provider.OpLabel {
+		switch a.Op {
+		case provider.OpCreate, provider.OpLabel, provider.OpAddLabels, provider.OpRemoveLabels, provider.OpCreateImage:
+		default:
 			continue
 		}
 		if err := provider.CheckLabelValue(id); err != nil || len(id) > provider.MaxLabelValueLen {
@@ -175,7 +194,7 @@ var nonID = regexp.MustCompile(`[^a-z0-9._-]+`)
 // has at most 63 characters and is a valid label value (see ValidIDFor).
 func NewID(a provider.Action, at time.Time) string {
 	suffix := "-" + string(a.Op) + "-" + at.UTC().Format("20060102150405")
-	server := nonID.ReplaceAllString(strings.ToLower(a.Server), "-")
+	server := nonID.ReplaceAllString(strings.ToLower(a.Target().Name), "-")
 	if n := provider.MaxLabelValueLen - len(suffix); len(server) > n {
 		server = server[:max(n, 0)]
 	}
@@ -224,14 +243,21 @@ func (p *Plan) Validate() error {
 		if len(s.Action.Labels) > MaxLabels || len(e.Labels) > MaxLabels {
 			return fail("action %d: more than %d labels", i, MaxLabels)
 		}
-		if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) {
-			return fail("action %d: expect must be {exists:false} or name the server's id", i)
+		t := s.Action.Target()
+		if t.Kind == provider.KindServer {
+			if e.Exists != (e.ServerID != 0) || (!e.Exists && (e.Status != "" || e.ServerType != "" || e.Labels != nil)) ||
+				e.ID != 0 || e.Attached != "" || e.Config != "" {
+				return fail("action %d: expect must be {exists:false} or name the server's id", i)
+			}
+		} else if e.Exists != (e.ID != 0) || (!e.Exists && (e.Labels != nil || e.Attached != "" || e.Config != "")) ||
+			e.ServerID != 0 || e.Status != "" || e.ServerType != "" {
+			return fail("action %d: expect must be {exists:false} or name the %s's id", i, t.Kind)
 		}
 		if (s.Action.Op == provider.OpCreate) == e.Exists {
 			if e.Exists {
-				return fail("action %d: create expects server %s not to exist", i, s.Action.Server)
+				return fail("action %d: create expects %s not to exist", i, t)
 			}
-			return fail("action %d: %s expects server %s to exist", i, s.Action.Op, s.Action.Server)
+			return fail("action %d: %s expects %s to exist", i, s.Action.Op, t)
 		}
 	}
 	if err := p.checkRepeats(); err != nil {
@@ -288,18 +314,10 @@ func Load(path string) (*Plan, []byte, error) {
 	return p, b, nil
 }
 
-// Servers returns the server names the plan touches, sorted.
-func (p *Plan) Servers() []string {
-	var s []string
-	for _, st := range p.Actions {
-		s = append(s, st.Action.Server)
-		if st.Action.NewName != "" {
-			s = append(s, st.Action.NewName)
-		}
-	}
-	sort.Strings(s)
-	return slices.Compact(s)
-}
+// Servers returns the lock names of every resource the plan changes,
+// sorted (see Locks): for a plan of server actions, the server names, new
+// names included.
+func (p *Plan) Servers() []string { return p.Locks() }
 
 // ErrDryRun means the dry run found a server in a state the action cannot
 // start from: a create of an existing server, another op on a missing one, a
@@ -337,14 +355,34 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 		p.ID = NewID(req.Actions[0], now)
 	}
 	var sums []string
+	d := newDryRun()
 	cat, _ := prov.(provider.Catalog)
+	if cat != nil {
+		cat = plannedCatalog{cat, d}
+	}
 	planned := map[string]int{} // server -> index of the last step on it
 	locs := map[string]string{} // server -> location
 	for i, a := range req.Actions {
 		if err := a.Validate(); err != nil {
 			return nil, fmt.Errorf("action %d: %w", i, err)
 		}
-		if j, again := planned[a.Server]; again && a.Server != "" {
+		if t := a.Target(); t.Kind != provider.KindServer {
+			// Other kinds: one step per resource (resources.go).
+			if d.targets[t] {
+				return nil, fmt.Errorf("%w: action %d: %s appears twice (one action per %s per plan)", ErrDryRun, i, t, t.Kind)
+			}
+			e, exists, err := observe(ctx, prov, t)
+			if err != nil {
+				return nil, fmt.Errorf("dry run: read %s: %w", t, err)
+			}
+			if err := d.check(ctx, prov, a, exists); err != nil {
+				return nil, err
+			}
+			p.Actions = append(p.Actions, Step{Action: a, Expect: e})
+			sums = append(sums, Describe(a))
+			continue
+		}
+		if j, again := planned[a.Server]; again {
 			prev := p.Actions[j]
 			if endsIdentity(prev.Action.Op) || a.Op == provider.OpCreate {
 				return nil, fmt.Errorf("%w: action %d: server %s appears again after action %d (%s); a create, delete or rename ends a server's steps",
@@ -357,6 +395,9 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 				if err := checkAction(ctx, cat, a, s, now); err != nil {
 					return nil, err
 				}
+			}
+			if err := d.check(ctx, prov, a, true); err != nil {
+				return nil, err
 			}
 			planned[a.Server] = len(p.Actions)
 			p.Actions = append(p.Actions, Step{Action: a, Expect: e})
@@ -386,6 +427,9 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 				return nil, err
 			}
 		}
+		if err := d.check(ctx, prov, a, s != nil); err != nil {
+			return nil, err
+		}
 		if s != nil {
 			locs[a.Server] = s.Location
 		}
@@ -407,6 +451,9 @@ func Make(ctx context.Context, prov provider.Provider, req Request) (*Plan, erro
 
 // Describe renders an action in one line.
 func Describe(a provider.Action) string {
+	if a.Kind != provider.KindServer || slices.Contains(extServerOps, a.Op) {
+		return describeExt(a)
+	}
 	switch a.Op {
 	case provider.OpCreate:
 		loc := a.Location

@@ -209,7 +209,7 @@ func (p *Plan) Diff(i int, cur State) []Change {
 	extra := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
 	fields := Fields(a)
 	for _, f := range fields {
-		if f.Key == "op" || f.Key == "server" {
+		if f.Key == "op" || target(a, f.Key) {
 			continue
 		}
 		c := Change{Sign: '+', Key: f.Key, Value: f.Value, Long: f.Long}
@@ -267,7 +267,7 @@ func (p *Plan) Diff(i int, cur State) []Change {
 			add(c)
 		}
 	case provider.OpDelete:
-		add(Change{Sign: '-', Key: "server", Value: describeState(cur)})
+		add(Change{Sign: '-', Key: a.Target().Kind.String(), Value: describeState(cur)})
 	case provider.OpPoweroff, provider.OpShutdown:
 		add(Change{Sign: '~', Key: "status", Old: curStatus(cur), Value: "off"})
 	case provider.OpPoweron:
@@ -278,6 +278,16 @@ func (p *Plan) Diff(i int, cur State) []Change {
 		add(Change{Sign: '-', Key: "disk", Value: "every file on the server (rebuild wipes the disk)"})
 	}
 	return out
+}
+
+// target reports whether key names the action's target (shown in the
+// step's title): "server" for a server action, "kind" and "name" for
+// another kind, whose "server" is a parameter.
+func target(a provider.Action, key string) bool {
+	if a.Kind == provider.KindServer {
+		return key == "server"
+	}
+	return key == "kind" || key == "name"
 }
 
 func curStatus(s State) string {
@@ -336,7 +346,7 @@ func oneLine(s string) string {
 }
 
 func stepTitle(i int, a provider.Action) string {
-	return fmt.Sprintf("%d. %s %s", i+1, a.Op, a.Server)
+	return fmt.Sprintf("%d. %s %s", i+1, provider.OpName(a.Kind, a.Op), a.Target().Name)
 }
 
 // Text renders a plan for a terminal.
@@ -381,10 +391,12 @@ func (p *Plan) Markdown(b []byte, now map[string]*provider.Server, approvals *Ap
 		switch {
 		case !first[i]:
 			against = "the state the steps before it leave"
+		case now != nil && st.Action.Kind != provider.KindServer:
+			// Other kinds: the staleness check compares them with the provider.
 		case now != nil:
 			cur, against = StateFromServer(now[st.Action.Server]), "the provider now"
 		}
-		fmt.Fprintf(&s, "#### %d. %s `%s`\n\n", i+1, mdEscape(string(st.Action.Op)), mdCode(st.Action.Server))
+		fmt.Fprintf(&s, "#### %d. %s `%s`\n\n", i+1, mdEscape(provider.OpName(st.Action.Kind, st.Action.Op)), mdCode(st.Action.Target().Name))
 		changes := p.Diff(i, cur)
 		var lines []string
 		for _, c := range changes {
@@ -400,7 +412,7 @@ func (p *Plan) Markdown(b []byte, now map[string]*provider.Server, approvals *Ap
 			s.WriteString("\n</details>\n")
 		}
 		fmt.Fprintf(&s, "\nCompared with %s. Expects: `%s`", against, mdCode(describeExpect(st.Expect)))
-		if now != nil && first[i] {
+		if now != nil && first[i] && st.Action.Kind == provider.KindServer {
 			fmt.Fprintf(&s, "; now: `%s`", mdCode(describeState(cur)))
 		}
 		s.WriteString(".\n\n")

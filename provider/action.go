@@ -52,8 +52,14 @@ type PublicNet struct {
 // Action is one operation on one server. See the package doc for which
 // parameters belong to which op.
 type Action struct {
-	Op     Op     `json:"op"`
-	Server string `json:"server"`
+	Op Op `json:"op"`
+	// Kind is the kind of resource the action targets; empty for a server.
+	Kind Kind `json:"kind,omitempty"`
+	// Name names the target of a non-server action (Kind set).
+	Name string `json:"name,omitempty"`
+	// Server names the target of a server action (Kind empty), or, for
+	// another kind, the server the action refers to (a volume's or an IP's).
+	Server string `json:"server,omitempty"`
 
 	ServerType       string            `json:"server_type,omitempty"`
 	Image            string            `json:"image,omitempty"`
@@ -69,6 +75,30 @@ type Action struct {
 	NewName          string            `json:"new_name,omitempty"`
 	Delete           *bool             `json:"delete,omitempty"`
 	Rebuild          *bool             `json:"rebuild,omitempty"`
+
+	// Parameters of the other kinds and of the server ops added with them;
+	// see kinds.go.
+	Firewall       string         `json:"firewall,omitempty"`
+	Network        string         `json:"network,omitempty"`
+	Rules          []FirewallRule `json:"rules,omitempty"`
+	Servers        []string       `json:"servers,omitempty"`
+	LabelSelectors []string       `json:"label_selectors,omitempty"`
+	IPRange        string         `json:"ip_range,omitempty"`
+	Subnets        []Subnet       `json:"subnets,omitempty"`
+	Routes         []Route        `json:"routes,omitempty"`
+	Subnet         *Subnet        `json:"subnet,omitempty"`
+	Route          *Route         `json:"route,omitempty"`
+	IP             string         `json:"ip,omitempty"`
+	AliasIPs       []string       `json:"alias_ips,omitempty"`
+	Size           int            `json:"size,omitempty"`
+	Format         string         `json:"format,omitempty"`
+	Automount      *bool          `json:"automount,omitempty"`
+	PublicKey      string         `json:"public_key,omitempty"`
+	Type           string         `json:"type,omitempty"`
+	AutoDelete     *bool          `json:"auto_delete,omitempty"`
+	Description    string         `json:"description,omitempty"`
+	DNSPtr         *string        `json:"dns_ptr,omitempty"`
+	LabelKeys      []string       `json:"label_keys,omitempty"`
 }
 
 // param names, as in the JSON encoding.
@@ -128,7 +158,7 @@ func (a Action) present() []string {
 	add(pNewName, a.NewName != "")
 	add(pDelete, a.Delete != nil)
 	add(pRebuild, a.Rebuild != nil)
-	return p
+	return append(p, a.presentExt()...)
 }
 
 // Validate reports whether a is a well-formed action: a known op, a valid
@@ -142,6 +172,12 @@ func (a Action) Validate() error {
 }
 
 func (a Action) validate() error {
+	if a.Kind != "" || slices.Contains(serverExtOps, a.Op) {
+		return a.validateExt()
+	}
+	if a.Name != "" {
+		return fmt.Errorf("%s: name is only for actions with a kind (the server is named by \"server\")", a.Op)
+	}
 	ok, known := allowed[a.Op]
 	if !known {
 		return fmt.Errorf("unknown op %s", quote(string(a.Op)))

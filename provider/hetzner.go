@@ -252,7 +252,7 @@ func (h *Hetzner) Server(ctx context.Context, name string) (*Server, error) {
 	if err != nil {
 		return nil, h.redact(err)
 	}
-	return fromHcloud(s), nil
+	return fromHcloud(s, h.names(ctx, s)), nil
 }
 
 func (h *Hetzner) server(ctx context.Context, name string) (*hcloud.Server, error) {
@@ -276,8 +276,9 @@ func (h *Hetzner) Servers(ctx context.Context, labelSelector string) ([]Server, 
 		return nil, h.redact(fmt.Errorf("hetzner: list servers (label selector %q): %w", labelSelector, err))
 	}
 	out := make([]Server, 0, len(all))
+	names := h.names(ctx, all...)
 	for _, s := range all {
-		out = append(out, *fromHcloud(s))
+		out = append(out, *fromHcloud(s, names))
 	}
 	slices.SortFunc(out, func(a, b Server) int { return cmpInt64(a.ID, b.ID) })
 	return out, nil
@@ -311,12 +312,15 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 	if err := ctx.Err(); err != nil {
 		return fail(fmt.Errorf("%s: %w", what, err))
 	}
+	if a.Kind != KindServer {
+		return h.applyResource(ctx, a, labels)
+	}
 
 	// Everything before the change request is sent fails definitely.
 	var (
-		id      int64
-		actions []*hcloud.Action
-		err     error
+		id, image int64
+		actions   []*hcloud.Action
+		err       error
 	)
 	if a.Op == OpCreate {
 		opts, oerr := h.createOpts(ctx, a, labels)
@@ -331,7 +335,7 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 			return fail(err)
 		}
 		id = s.ID
-		actions, err = h.change(ctx, s, a, labels)
+		actions, image, err = h.change(ctx, s, a, labels)
 	}
 	if err != nil {
 		err = fmt.Errorf("%s: %w", what, err)
@@ -341,34 +345,21 @@ func (h *Hetzner) Apply(ctx context.Context, a Action, labels map[string]string)
 		return Result{Status: StatusUnknown, Code: errorCode(err), Error: h.redact(err).Error()}, nil
 	}
 
-	res := Result{Status: StatusSucceeded}
-	for _, act := range actions {
-		res.ActionIDs = append(res.ActionIDs, act.ID)
-	}
-	var failed []string
-	werr := h.p.Action.WaitForFunc(ctx, func(u *hcloud.Action) error {
-		if u.Status == hcloud.ActionStatusError {
-			failed = append(failed, fmt.Sprintf("action %d (%s): %s (%s)", u.ID, u.Command, u.ErrorMessage, u.ErrorCode))
-			if res.Code == "" {
-				res.Code = u.ErrorCode
-			}
-		}
-		return nil
-	}, actions...)
-	switch {
-	case werr != nil:
-		res.Status = StatusUnknown
-		res.Error = h.redact(fmt.Errorf("%s: waiting for actions %v: %w", what, res.ActionIDs, werr)).Error()
-	case len(failed) > 0:
-		res.Status = StatusFailed
-	default:
-		res.Code = ""
-		res.Error = h.redact(fmt.Errorf("%s: %s", what, strings.Join(failed, "; "))).Error()
-	}
-	if a.Op != OpDelete && werr == nil {
+	res := h.wait(ctx, what, actions)
+	res.ImageID = image
+	if a.Op != OpDelete && res.Status != StatusUnknown {
 		// Observe with a fresh context budget only if the caller's is alive.
 		if s, _, err := h.r.Server.GetByID(ctx, id); err == nil && s != nil {
-			res.Observed = fromHcloud(s)
+			res.Observed = fromHcloud(s, h.names(ctx, s))
+		}
+		// The network or firewall the server joined or left changed too.
+		if k, name := KindNetwork, a.Network; name != "" || a.Firewall != "" {
+			if name == "" {
+				k, name = KindFirewall, a.Firewall
+			}
+			if r, err := h.Resource(ctx, k, name); err == nil {
+				res.Resource = r
+			}
 		}
 	}
 	return res, nil
@@ -441,8 +432,9 @@ func (h *Hetzner) create(ctx context.Context, opts hcloud.ServerCreateOpts) (int
 	return res.Server.ID, append([]*hcloud.Action{res.Action}, res.NextActions...), nil
 }
 
-// change performs every op but create on s.
-func (h *Hetzner) change(ctx context.Context, s *hcloud.Server, a Action, extra map[string]string) ([]*hcloud.Action, error) {
+// change performs every op but create on s. image is the id of the image
+// create_image made.
+func (h *Hetzner) change(ctx context.Context, s *hcloud.Server, a Action, extra map[string]string) (actions []*hcloud.Action, image int64, err error) {
 	var act *hcloud.Action
 	one := func(f func() (*hcloud.Action, *hcloud.Response, error)) func() (*hcloud.Response, error) {
 		return func() (*hcloud.Response, error) {
@@ -506,15 +498,18 @@ func (h *Hetzner) change(ctx context.Context, s *hcloud.Server, a Action, extra 
 			return resp, err
 		}
 	default:
-		panic("provider: op passed Validate but has no implementation: " + string(a.Op))
+		call, err = h.changeExt(ctx, s, a, extra, &act, &actions, &image)
+		if err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := h.write(ctx, call); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if act == nil {
-		return nil, nil
+	if act != nil {
+		actions = append(actions, act)
 	}
-	return []*hcloud.Action{act}, nil
+	return actions, image, nil
 }
 
 // write sends one change. hcloud-go's own retries are off for changes: it
@@ -597,7 +592,7 @@ func mergeLabels(base, extra map[string]string) map[string]string {
 	return m
 }
 
-func fromHcloud(s *hcloud.Server) *Server {
+func fromHcloud(s *hcloud.Server, names nameIndex) *Server {
 	out := &Server{
 		ID:      s.ID,
 		Name:    s.Name,
@@ -626,6 +621,26 @@ func fromHcloud(s *hcloud.Server) *Server {
 	if s.PublicNet.IPv6.Network != nil {
 		out.IPv6 = s.PublicNet.IPv6.Network.String()
 	}
+	out.RDNS = s.PublicNet.IPv4.DNSPtr
+	out.Backups = s.BackupWindow != ""
+	for _, f := range s.PublicNet.Firewalls {
+		out.Firewalls = append(out.Firewalls, names.name(KindFirewall, f.Firewall.ID))
+	}
+	for _, n := range s.PrivateNet {
+		pn := PrivateNet{IP: n.IP.String()}
+		if n.Network != nil {
+			pn.Network = names.name(KindNetwork, n.Network.ID)
+		}
+		for _, ip := range n.Aliases {
+			pn.AliasIPs = append(pn.AliasIPs, ip.String())
+		}
+		out.PrivateNet = append(out.PrivateNet, pn)
+	}
+	for _, v := range s.Volumes {
+		out.Volumes = append(out.Volumes, names.name(KindVolume, v.ID))
+	}
+	slices.Sort(out.Firewalls)
+	slices.Sort(out.Volumes)
 	return out
 }
 

@@ -102,7 +102,9 @@ func TestApplyLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, ipnet, _ := net.ParseCIDR("10.0.0.0/16")
-	nw, _, err := e.hc.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "backend", IPRange: ipnet})
+	_, subnet, _ := net.ParseCIDR("10.0.1.0/24")
+	nw, _, err := e.hc.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "backend", IPRange: ipnet,
+		Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, IPRange: subnet, NetworkZone: hcloud.NetworkZoneEUCentral}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,44 @@
 //	rename    new_name (required)
 //	protect   delete and/or rebuild (at least one)
 //
+// # Other kinds
+//
+// An action with "kind" (firewall, network, volume, ssh_key, primary_ip,
+// floating_ip) targets the resource named by "name"; "server" then names a
+// server the action refers to. The ops and their parameters (kinds.go has
+// the table; Validate enforces it):
+//
+//	firewall    create (rules, labels, servers, label_selectors), set_rules (rules;
+//	            none: no rules), apply_to, remove_from (servers and/or label_selectors)
+//	network     create (ip_range; subnets, routes, labels), add_subnet (subnet),
+//	            delete_subnet (ip_range), add_route, delete_route (route), protect (delete)
+//	volume      create (size; location or server; format, automount, labels),
+//	            attach (server; automount), detach, resize (size), protect (delete)
+//	ssh_key     create (public_key; labels)
+//	primary_ip  create (type; location or server; auto_delete, labels), assign (server),
+//	            unassign, set_rdns (dns_ptr; ip), protect (delete)
+//	floating_ip create (type; location or server; description, labels), assign (server),
+//	            unassign, set_rdns (dns_ptr; ip), protect (delete)
+//	every kind  label (labels), rename (new_name), delete
+//
+// and the server ops added with them:
+//
+//	attach_network (network; ip, alias_ips), detach_network (network),
+//	attach_firewall, detach_firewall (firewall), enable_backup, disable_backup,
+//	create_image (description, labels: a snapshot), set_rdns (dns_ptr, "" resets;
+//	ip, default the public IPv4), add_labels (labels), remove_labels (label_keys)
+//
+//	{"kind":"firewall","op":"create","name":"fw-web","rules":[{"direction":"in",
+//	 "protocol":"tcp","port":"443","source_ips":["0.0.0.0/0"]}],"servers":["web-1"]}
+//	{"kind":"volume","op":"create","name":"data","size":20,"server":"web-1","automount":true}
+//	{"op":"attach_network","server":"web-1","network":"backend","ip":"10.0.1.5"}
+//
+// Names of the other kinds follow the server name rule and are at most
+// MaxResourceNameLen bytes, so that each has a lock name (Ref.Lock: "fw.web",
+// "net.backend", "vol.data", "key.ops", "pip.ip1", "fip.vip"). Action.Refs
+// lists every resource an action changes: its target and the resources it
+// attaches to or detaches from, each of which is locked while it runs.
+//
 // Server names follow RFC 1123 host names and are stricter than Hetzner's
 // rule on purpose: at most 63 characters, lower-case letters, digits, '-' and
 // '.', each dot-separated part starting and ending with a letter or digit, and
@@ -40,7 +78,9 @@
 //
 // # Label semantics
 //
-// create puts Action.Labels plus the caller's extra labels on the new server.
+// create (of every kind) puts Action.Labels plus the caller's extra labels on
+// the new resource; add_labels, remove_labels and create_image (on the
+// snapshot) put the extra labels too.
 // label replaces the server's whole label set with Action.Labels plus the
 // caller's extra labels; reserved vmc.* labels already on the server are kept
 // unless the extra labels override them, so a server never loses its
@@ -108,6 +148,21 @@ type Server struct {
 	IPv4    string    `json:"ipv4"`
 	IPv6    string    `json:"ipv6"`
 	Created time.Time `json:"created"`
+
+	// Added with the other kinds; empty values are omitted, so servers
+	// recorded before them read the same.
+	RDNS       string       `json:"rdns,omitempty"` // reverse DNS of the public IPv4
+	Backups    bool         `json:"backups,omitempty"`
+	Firewalls  []string     `json:"firewalls,omitempty"`
+	PrivateNet []PrivateNet `json:"private_net,omitempty"`
+	Volumes    []string     `json:"volumes,omitempty"`
+}
+
+// PrivateNet is a server's attachment to a network.
+type PrivateNet struct {
+	Network  string   `json:"network"`
+	IP       string   `json:"ip"`
+	AliasIPs []string `json:"alias_ips,omitempty"`
 }
 
 // Result is the outcome of one Apply.
@@ -126,8 +181,16 @@ type Result struct {
 	// the provider's message. It never contains credentials.
 	Error string `json:"error,omitempty"`
 	// Observed is the server as read after the actions finished; nil after a
-	// delete, and nil when it could not be read.
+	// delete, and nil when it could not be read. For an action on another
+	// kind, it is the server the action attached the resource to or
+	// detached it from (volumes, IPs), if any.
 	Observed *Server `json:"observed,omitempty"`
+	// Resource is, for an action on another kind, the resource as read
+	// after the actions finished (nil as for Observed); for a server op that
+	// attaches or detaches a network or firewall, that network or firewall.
+	Resource *Resource `json:"resource,omitempty"`
+	// ImageID is the id of the image a create_image action made.
+	ImageID int64 `json:"image_id,omitempty"`
 }
 
 // Provider is what vmc-git does to servers.
@@ -147,8 +210,8 @@ type Provider interface {
 
 	// Apply validates a, performs it and waits until the action and all its
 	// next actions have finished (or ctx ends). labels are extra labels for
-	// create and label (normally LabelLedger and LabelPlan); they must be valid
-	// labels and are ignored by other ops.
+	// the ops that set labels (see the package doc; normally LabelLedger and
+	// LabelPlan); they must be valid labels and are ignored by other ops.
 	//
 	// The contract:
 	//   - err != nil: nothing was changed at the provider and the caller can
@@ -164,6 +227,14 @@ type Provider interface {
 	// Transient refusals (locked, rate_limit_exceeded, conflict) are retried
 	// with backoff before any of the above is decided.
 	Apply(ctx context.Context, a Action, labels map[string]string) (Result, error)
+
+	// Resource returns the resource of kind k (not KindServer) with exactly
+	// this name, or an error wrapping ErrNotFound.
+	Resource(ctx context.Context, k Kind, name string) (*Resource, error)
+
+	// Resources returns every resource of kind k (not KindServer) matching
+	// the label selector, ordered by id.
+	Resources(ctx context.Context, k Kind, labelSelector string) ([]Resource, error)
 }
 
 // APIError is a definite error response from the provider's API.

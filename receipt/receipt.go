@@ -243,6 +243,10 @@ func (r *Receipt) Validate() error {
 		if err := validateStatement(r.Attestation); err != nil {
 			return fail("attestation: %v", err)
 		}
+	case KindAnchor:
+		if err := validateAnchor(r.Anchor); err != nil {
+			return fail("anchor: %v", err)
+		}
 	}
 	return nil
 }

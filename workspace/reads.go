@@ -53,6 +53,7 @@ type LogEntry struct {
 	KID       string        `json:"kid"`
 	Summary   string        `json:"summary"`
 	Blake3    digest.Digest `json:"blake3"`
+	Anchored  []AnchorRef   `json:"anchored_by,omitempty"` // anchor receipts whose snapshot ends here
 }
 
 // Log lists the last n receipts (n <= 0: all), newest first.
@@ -62,12 +63,20 @@ func (ws *Workspace) Log(n int) ([]LogEntry, error) {
 		return nil, err
 	}
 	rows := []LogEntry{}
+	var shown []*receipt.Receipt
 	for seq, i := int64(r.Tip.Head.Seq), 0; seq >= 0 && (n <= 0 || i < n); seq, i = seq-1, i+1 {
 		e, err := r.Receipt(uint64(seq))
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, LogEntry{e.Receipt.Seq, e.Receipt.Kind, e.Receipt.CreatedAt, e.Receipt.KID, e.Receipt.Summary, digest.Blake3(e.Bytes)})
+		rows = append(rows, LogEntry{e.Receipt.Seq, e.Receipt.Kind, e.Receipt.CreatedAt, e.Receipt.KID, e.Receipt.Summary, digest.Blake3(e.Bytes), nil})
+		shown = append(shown, e.Receipt)
+	}
+	// An anchor comes after the receipts it covers: those shown are
+	// anchored only by anchor receipts shown.
+	by := anchoredBy(shown)
+	for i := range rows {
+		rows[i].Anchored = by[rows[i].Seq]
 	}
 	return rows, nil
 }

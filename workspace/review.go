@@ -98,6 +98,9 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		case tipErr == nil:
 			pr.Now = map[string]*provider.Server{}
 			for _, st := range p.Actions {
+				if st.Action.Kind != provider.KindServer {
+					continue // other kinds: the staleness check below reads them
+				}
 				s, err := prov.Server(ctx, st.Action.Server)
 				if err != nil && !errors.Is(err, provider.ErrNotFound) {
 					pr.NowError = err.Error()

@@ -29,7 +29,7 @@ func logCommand() *cli.Command {
 				return printJSON(c, rows)
 			}
 			for _, x := range rows {
-				outf(c, "%6d  %s  %-11s %-12s %s  %s\n", x.Seq, x.CreatedAt, x.Kind, x.KID, x.Blake3.String()[:12], x.Summary)
+				outf(c, "%6d  %s  %-11s %-12s %s  %s%s\n", x.Seq, x.CreatedAt, x.Kind, x.KID, x.Blake3.String()[:12], x.Summary, anchoredText(x.Anchored))
 			}
 			return nil
 		},

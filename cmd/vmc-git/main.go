@@ -174,6 +174,8 @@ func commands() []*cli.Command {
 		lockCommand(),
 		policyCommand(),
 		driftCommand(),
+		anchorCommand(),
+		stateCommand(), // resources.go
 	}
 	for _, c := range cmds {
 		setUsageErrors(c)

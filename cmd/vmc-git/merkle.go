@@ -68,8 +68,12 @@ EXAMPLE:
 					if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 						return err
 					}
+					anchors, err := ws.SnapshotAnchors(res.LeafCount)
+					if err != nil {
+						return err
+					}
 					if c.Bool("json") {
-						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental, "witnesses": cosigned})
+						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental, "witnesses": cosigned, "anchors": anchors})
 					}
 					outf(c, "snapshot of %d receipts: root %s\n  wrote %s\n", res.LeafCount, res.Root, out)
 					for _, r := range cosigned {
@@ -81,6 +85,9 @@ EXAMPLE:
 					}
 					if t := tagName(res); t != "" {
 						outf(c, "  tagged %s (tag object %s)\n", t, res.Tag)
+					}
+					for _, a := range anchors {
+						outf(c, "  anchored via %s by receipt %d (%s)\n", a.Substrate, a.Seq, a.CreatedAt)
 					}
 					return nil
 				},

@@ -124,7 +124,7 @@ func opSpecs() []opSpec {
 
 func serverOpCommands(isPlan bool) []*cli.Command {
 	var out []*cli.Command
-	for _, sp := range opSpecs() {
+	for _, sp := range append(opSpecs(), serverExtSpecs()...) { // serverExtSpecs: resources.go
 		sp := sp
 		flags := append([]cli.Flag{
 			&cli.StringFlag{Name: "id", Usage: "plan id (default: SERVER-OP-TIMESTAMP)"},
@@ -140,7 +140,8 @@ func serverOpCommands(isPlan bool) []*cli.Command {
 			example = "   vmc-git plan server create web-1 --type cx22 --image ubuntu-24.04 --location fsn1 --label role=web"
 		}
 		out = append(out, &cli.Command{
-			Name:      string(sp.op),
+			Name:      strings.ReplaceAll(string(sp.op), "_", "-"),
+			Aliases:   serverOpAliases[sp.op], // resources.go
 			Usage:     sp.usage,
 			ArgsUsage: "SERVER",
 			Description: `A dry run: reads the server from the provider, records what it found and the

@@ -20,13 +20,13 @@ func planCommand() *cli.Command {
    vmc-git plan server create web-1 --type cx22 --image ubuntu-24.04 --location fsn1
    vmc-git plan show plans/web-1-create-20261126090000.json --markdown
    vmc-git plan status plans/web-1-create-20261126090000.json`,
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{Name: "server", Usage: "plan an operation on a server", Subcommands: serverOpCommands(true),
 				Description: "EXAMPLE:\n   vmc-git plan server poweroff web-1\n   vmc-git plan server resize web-1 --type cx32 --id web-1-bigger"},
 			planShowCommand(),
 			planStatusCommand(),
 			planReviewCommand(),
-		},
+		}, resourcePlanCommands()...), // resources.go
 	}
 }
 

@@ -129,6 +129,9 @@ EXAMPLE:
 			if opt.Genesis == nil && ws.Config == nil {
 				outf(c, "  note: genesis not pinned (no --genesis, no %s)\n", config.Path)
 			}
+			for _, a := range rep.Anchors {
+				outf(c, "  anchor: receipt %d anchors receipts 0..%d via %s at %s\n", a.Seq, a.Statement.LeafCount-1, a.Substrate, a.Evidence.Time.Format(time.RFC3339))
+			}
 			outf(c, "  relies on: %s: %s, %d receipts", rel.Kind, rel.Source, rel.Size)
 			if rel.Time != "" {
 				outf(c, ", %s", rel.Time)

@@ -18,7 +18,41 @@
 //	GET  /servers/actions (id=…)   GET /servers/actions/{action_id}
 //	GET  /actions (id=… required, status, page, per_page)   GET /actions/{id}
 //	GET  /server_types[/{id}]  /images[/{id}]  /locations[/{id}]
-//	GET/POST /ssh_keys, /firewalls, /networks; GET /…/{id}; DELETE /ssh_keys/{id}
+//	POST /servers/{id}/actions/{attach_to_network|detach_from_network|change_alias_ips|enable_backup|
+//	                            disable_backup|create_image|change_dns_ptr}
+//	GET/POST /ssh_keys, /firewalls, /networks, /volumes, /primary_ips, /floating_ips
+//	GET/PUT/DELETE /…/{id}   GET /…/{id}/actions   GET /…/actions/{action_id}
+//	POST /firewalls/{id}/actions/{set_rules|apply_to_resources|remove_from_resources}
+//	POST /networks/{id}/actions/{add_subnet|delete_subnet|add_route|delete_route|
+//	                             change_protection}
+//	POST /volumes/{id}/actions/{attach|detach|resize|change_protection}
+//	POST /primary_ips/{id}/actions/{assign|unassign|change_dns_ptr|change_protection}
+//	POST /floating_ips/{id}/actions/{assign|unassign|change_dns_ptr|change_protection}
+//
+// Constraints of the other kinds, with Hetzner's error codes: a volume and
+// its server in one location (invalid_input), a volume attached once
+// (volume_already_attached), deleted only when detached (locked), grown
+// only (invalid_input), at most 16 per server (resource_limit_exceeded); a
+// server in a network at most once (server_already_attached), only in a
+// subnet of its network zone (no_subnet_available), private addresses
+// unique (ip_not_available), subnets inside the network's range and not
+// overlapping (invalid_input); a firewall of at most 50 rules (invalid_input)
+// and at most 5 per server (resource_limit_exceeded), applied once
+// (firewall_already_applied), removed once (firewall_already_removed), not
+// removable from a server it reaches through a label selector
+// (firewall_managed_by_label_selector), never on a server without a public
+// interface (private_net_only_server), deleted only when applied nowhere
+// (resource_in_use, as for a network with servers); a primary IP assigned
+// to at most one server (primary_ip_assigned on create,
+// primary_ip_already_assigned on assign), in the server's location
+// (primary_ip_datacenter_mismatch), to a server without an address of its
+// family (server_has_ipv4/6) that is off (server_not_stopped), deleted only
+// when unassigned (primary_ip_assigned); a floating IP assigned in its
+// network zone (invalid_input); delete protection (protected) on networks,
+// volumes and IPs. Changes to these resources take effect when the request
+// is served; their actions run for one action duration. A deleted server
+// releases its volumes and IPs (primary IPs with auto_delete go with it).
+// A server's own addresses are primary IPs (primary_ip-<id>, auto_delete).
 //
 // Lists are paginated like Hetzner's (per_page default 25, at most 50) with
 // meta.pagination. Label selectors: k, !k, k=v, k==v, k!=v, k in (a,b),
@@ -43,7 +77,7 @@
 // # State
 //
 // With Options.StatePath, the state (servers, actions, ssh keys, firewalls,
-// networks, id counters) is a JSON file written atomically (temporary file,
+// networks, volumes, primary and floating IPs, snapshots, id counters) is a JSON file written atomically (temporary file,
 // fsync, rename, directory fsync) after every change and read at New. The
 // catalogue is fixed, in hcloud-go's schema shapes: server types cx22…cx52,
 // cpx11…cpx41, cax11, cax21 (arm), ccx13, with per-location offers and
@@ -400,22 +434,57 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/server_types/{id}", s.handle(false, s.getServerType))
 	m.HandleFunc("GET /v1/images", s.handle(false, s.listImages))
 	m.HandleFunc("GET /v1/images/{id}", s.handle(false, s.getImage))
+	m.HandleFunc("PUT /v1/images/{id}", s.handle(true, s.updateImage))
+	m.HandleFunc("DELETE /v1/images/{id}", s.handle(true, s.deleteImage))
 	m.HandleFunc("GET /v1/locations", s.handle(false, s.listLocations))
 	m.HandleFunc("GET /v1/locations/{id}", s.handle(false, s.getLocation))
 	m.HandleFunc("GET /v1/ssh_keys", s.handle(false, s.listSSHKeys))
 	m.HandleFunc("POST /v1/ssh_keys", s.handle(true, s.createSSHKey))
 	m.HandleFunc("GET /v1/ssh_keys/{id}", s.handle(false, s.getSSHKey))
+	m.HandleFunc("PUT /v1/ssh_keys/{id}", s.handle(true, s.updateSSHKey))
 	m.HandleFunc("DELETE /v1/ssh_keys/{id}", s.handle(true, s.deleteSSHKey))
-	m.HandleFunc("GET /v1/firewalls", s.handle(false, s.listFirewalls))
-	m.HandleFunc("POST /v1/firewalls", s.handle(true, s.createFirewall))
-	m.HandleFunc("GET /v1/firewalls/{id}", s.handle(false, s.getFirewall))
-	m.HandleFunc("GET /v1/networks", s.handle(false, s.listNetworks))
-	m.HandleFunc("POST /v1/networks", s.handle(true, s.createNetwork))
-	m.HandleFunc("GET /v1/networks/{id}", s.handle(false, s.getNetwork))
+	s.resourceRoutes(m, "firewalls", "firewall", s.listFirewalls, s.createFirewall, s.getFirewall, s.updateFirewall, s.deleteFirewall, s.firewallAction)
+	s.resourceRoutes(m, "networks", "network", s.listNetworks, s.createNetwork, s.getNetwork, s.updateNetwork, s.deleteNetwork, s.networkAction)
+	s.resourceRoutes(m, "volumes", "volume", s.listVolumes, s.createVolume, s.getVolume, s.updateVolume, s.deleteVolume, s.volumeAction)
+	s.resourceRoutes(m, "primary_ips", "primary_ip", s.listPrimaryIPs, s.createPrimaryIP, s.getPrimaryIP, s.updatePrimaryIP, s.deletePrimaryIP, s.primaryIPAction)
+	s.resourceRoutes(m, "floating_ips", "floating_ip", s.listFloatingIPs, s.createFloatingIP, s.getFloatingIP, s.updateFloatingIP, s.deleteFloatingIP, s.floatingIPAction)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "not_found", "no such endpoint: " + r.Method + " " + r.URL.Path, nil})
 	})
 	s.mux = m
+}
+
+// resourceRoutes serves a resource collection: list, create, get, update,
+// delete, POST /{id}/actions/{cmd}, and its actions (GET /{id}/actions,
+// GET /actions/{id}) as for servers.
+func (s *Server) resourceRoutes(m *http.ServeMux, coll, typ string, list, create, get, update, del, act handler) {
+	m.HandleFunc("GET /v1/"+coll, s.handle(false, list))
+	m.HandleFunc("POST /v1/"+coll, s.handle(true, create))
+	m.HandleFunc("GET /v1/"+coll+"/{id}", s.handle(false, get))
+	m.HandleFunc("PUT /v1/"+coll+"/{id}", s.handle(true, update))
+	m.HandleFunc("DELETE /v1/"+coll+"/{id}", s.handle(true, del))
+	m.HandleFunc("POST /v1/"+coll+"/{id}/actions/{cmd}", s.handle(true, act))
+	m.HandleFunc("GET /v1/"+coll+"/{id}/{sub}", s.handle(false, func(r *http.Request) (int, any, *apiError) {
+		switch {
+		case r.PathValue("id") == "actions":
+			r.SetPathValue("id", r.PathValue("sub"))
+			return s.getAction(r)
+		case r.PathValue("sub") == "actions":
+			id, aerr := pathID(r, "id", typ)
+			if aerr != nil {
+				return 0, nil, aerr
+			}
+			return s.listActionsFiltered(r, func(a *action) bool {
+				for _, rr := range a.Resources {
+					if rr.Type == typ && rr.ID == id {
+						return true
+					}
+				}
+				return false
+			})
+		}
+		return 0, nil, &apiError{http.StatusNotFound, "not_found", "no such endpoint: " + r.Method + " " + r.URL.Path, nil}
+	}))
 }
 
 // pathID parses the path value name as an id.

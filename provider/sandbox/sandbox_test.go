@@ -130,7 +130,9 @@ func TestHcloudClient(t *testing.T) {
 		t.Fatalf("firewall by name: %+v", f)
 	}
 	_, ipnet, _ := net.ParseCIDR("10.0.0.0/16")
-	nw := must[*hcloud.Network](t)(c.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "backend", IPRange: ipnet}))
+	_, subnet, _ := net.ParseCIDR("10.0.1.0/24")
+	nw := must[*hcloud.Network](t)(c.Network.Create(ctx, hcloud.NetworkCreateOpts{Name: "backend", IPRange: ipnet,
+		Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, IPRange: subnet, NetworkZone: hcloud.NetworkZoneEUCentral}}}))
 	if n := must[*hcloud.Network](t)(c.Network.GetByName(ctx, "backend")); n == nil || n.ID != nw.ID {
 		t.Fatalf("network by name: %+v", n)
 	}
@@ -323,7 +325,7 @@ func TestErrorCodes(t *testing.T) {
 	for _, r := range []struct{ method, path, body, code string }{
 		{"POST", "/servers", "{", "json_error"},
 		{"POST", "/servers", `{"name":"x","server_type":"cx22","image":"debian-12","colour":"red"}`, "json_error"},
-		{"GET", "/volumes", "", "not_found"},
+		{"GET", "/load_balancers", "", "not_found"},
 		{"POST", fmt.Sprintf("/servers/%d/actions/launch_missiles", s.ID), "", "not_found"},
 		{"GET", "/actions", "", "invalid_input"},
 		{"GET", "/servers?per_page=0", "", "invalid_input"},

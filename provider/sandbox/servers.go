@@ -1,13 +1,10 @@
 package sandbox
 
 import (
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -62,6 +59,9 @@ func (s *Server) advance() {
 		fin := a.Due
 		a.Finished = &fin
 		a.Status = actionSuccess
+		if a.ServerID == 0 {
+			continue // a change to another resource, made when it started
+		}
 		srv := s.st.Servers[a.ServerID]
 		if srv == nil {
 			a.Status, a.ErrCode, a.ErrMsg = actionError, "not_found", "server no longer exists"
@@ -69,6 +69,7 @@ func (s *Server) advance() {
 		}
 		e := a.Effect
 		if e.Delete {
+			s.releaseServer(srv.ID)
 			delete(s.st.Servers, srv.ID)
 			continue
 		}
@@ -121,6 +122,12 @@ func (s *Server) actionSchema(a *action) schema.Action {
 		ID: a.ID, Status: a.Status, Command: a.Command, Started: a.Started, Finished: a.Finished,
 		Resources: []schema.ActionResourceReference{{ID: a.ServerID, Type: "server"}},
 	}
+	if a.ServerID == 0 {
+		out.Resources = a.Resources
+	}
+	if len(a.Resources) > 0 && a.ServerID != 0 {
+		out.Resources = append(out.Resources, a.Resources...)
+	}
 	switch a.Status {
 	case actionRunning:
 		total := a.Due.Sub(a.Started)
@@ -155,21 +162,7 @@ func (s *Server) serverSchema(srv *server) schema.Server {
 	}
 	out.PublicNet.FloatingIPs = []int64{}
 	out.PublicNet.Firewalls = []schema.ServerFirewall{}
-	if srv.IPv4 != "" {
-		out.PublicNet.IPv4 = schema.ServerPublicNetIPv4{ID: srv.ID*2 + 1, IP: srv.IPv4, DNSPtr: "static." + srv.IPv4 + ".clients.your-server.de"}
-	}
-	if srv.IPv6 != "" {
-		out.PublicNet.IPv6 = schema.ServerPublicNetIPv6{ID: srv.ID * 2, IP: srv.IPv6, DNSPtr: []schema.ServerPublicNetIPv6DNSPtr{}}
-	}
-	for _, id := range srv.Firewalls {
-		out.PublicNet.Firewalls = append(out.PublicNet.Firewalls, schema.ServerFirewall{ID: id, Status: "applied"})
-	}
-	for i, id := range srv.Networks {
-		out.PrivateNet = append(out.PrivateNet, schema.ServerPrivateNet{
-			Network: id, IP: fmt.Sprintf("10.0.%d.%d", i, 2+srv.ID%250), AliasIPs: []string{},
-			MACAddress: fmt.Sprintf("86:00:00:%02x:%02x:%02x", byte(srv.ID>>16), byte(srv.ID>>8), byte(srv.ID)),
-		})
-	}
+	s.serverSchemaExt(srv, &out)
 	return out
 }
 
@@ -329,8 +322,20 @@ func (s *Server) createServer(r *http.Request) (int, any, *apiError) {
 	if len(req.UserData) > maxUserData {
 		return 0, nil, errInvalid("user_data", "must be at most 32 KiB")
 	}
-	if len(req.Volumes) > 0 || req.PlacementGroup != 0 || req.Automount != nil {
-		return 0, nil, errInvalid("volumes", "volumes, automount and placement groups are not supported by the sandbox")
+	if req.PlacementGroup != 0 {
+		return 0, nil, errInvalid("placement_group", "placement groups are not supported by the sandbox")
+	}
+	for _, id := range req.Volumes {
+		v := s.st.Volumes[id]
+		if v == nil {
+			return 0, nil, errInvalid("volumes", fmt.Sprintf("volume %d not found", id))
+		}
+		if v.Server != 0 {
+			return 0, nil, errCode(http.StatusConflict, "volume_already_attached", fmt.Sprintf("volume %d is already attached", id))
+		}
+		if v.Location != loc.Name {
+			return 0, nil, errInvalid("volumes", fmt.Sprintf("volume %d is in %s, the server in %s", id, v.Location, loc.Name))
+		}
 	}
 	for _, id := range req.SSHKeys {
 		if s.st.SSHKeys[id] == nil {
@@ -350,11 +355,28 @@ func (s *Server) createServer(r *http.Request) (int, any, *apiError) {
 		fws = append(fws, f.Firewall)
 	}
 	v4, v6 := true, true
+	var pips []*primaryIP
 	if pn := req.PublicNet; pn != nil {
-		if pn.IPv4ID != 0 || pn.IPv6ID != 0 {
-			return 0, nil, errInvalid("public_net", "primary IPs are not supported by the sandbox")
+		for _, pid := range []int64{pn.IPv4ID, pn.IPv6ID} {
+			if pid == 0 {
+				continue
+			}
+			p := s.st.PrimaryIPs[pid]
+			if p == nil {
+				return 0, nil, errInvalid("public_net", fmt.Sprintf("primary IP %d not found", pid))
+			}
+			if p.Assignee != 0 {
+				return 0, nil, errCode(http.StatusConflict, "primary_ip_assigned", fmt.Sprintf("primary IP %d is already assigned to a server", pid))
+			}
+			if p.Location != loc.Name {
+				return 0, nil, errCode(http.StatusUnprocessableEntity, "primary_ip_datacenter_mismatch", fmt.Sprintf("primary IP %d is in %s", pid, p.Location))
+			}
+			if (pid == pn.IPv4ID) != (p.Type == "ipv4") {
+				return 0, nil, errCode(http.StatusUnprocessableEntity, "primary_ip_version_mismatch", fmt.Sprintf("primary IP %d is %s", pid, p.Type))
+			}
+			pips = append(pips, p)
 		}
-		v4, v6 = pn.EnableIPv4, pn.EnableIPv6
+		v4, v6 = pn.EnableIPv4 || pn.IPv4ID != 0, pn.EnableIPv6 || pn.IPv6ID != 0
 		if !v4 && !v6 && len(req.Networks) == 0 {
 			return 0, nil, errInvalid("public_net", "a server without public interfaces must be attached to a network")
 		}
@@ -363,18 +385,39 @@ func (s *Server) createServer(r *http.Request) (int, any, *apiError) {
 	srv := &server{
 		ID: s.st.NextServerID, Name: req.Name, Status: statusInitializing, Created: s.now().Truncate(time.Second),
 		ServerType: st.Name, ImageID: im.ID, Location: loc.Name, Labels: map[string]string{},
-		PrimaryDisk: st.Disk, SSHKeys: req.SSHKeys, Networks: req.Networks, Firewalls: fws,
+		PrimaryDisk: st.Disk, SSHKeys: req.SSHKeys, Firewalls: fws,
+	}
+	for _, id := range req.Networks {
+		if aerr := s.attach(srv, s.st.Networks[id], "", nil); aerr != nil {
+			return 0, nil, aerr
+		}
 	}
 	s.st.NextServerID++
 	if req.Labels != nil {
 		maps.Copy(srv.Labels, *req.Labels)
 	}
 	ip4, ip6 := s.allocIP(srv.ID)
-	if v4 {
-		srv.IPv4 = ip4
+	for _, p := range pips {
+		s.assignPrimary(p, srv)
 	}
-	if v6 {
-		srv.IPv6 = ip6
+	// As at Hetzner, a server's own addresses are primary IPs, deleted with
+	// it (auto_delete).
+	for _, a := range []struct {
+		on       bool
+		typ, ip  string
+		assigned string
+	}{{v4, "ipv4", ip4, srv.IPv4}, {v6, "ipv6", ip6, srv.IPv6}} {
+		if !a.on || a.assigned != "" {
+			continue
+		}
+		id := s.nextID()
+		p := &primaryIP{ID: id, Name: "primary_ip-" + itoa(id), Type: a.typ, IP: a.ip, Location: loc.Name,
+			AutoDelete: true, Labels: map[string]string{}, Created: srv.Created}
+		s.st.PrimaryIPs[id] = p
+		s.assignPrimary(p, srv)
+	}
+	for _, id := range req.Volumes {
+		s.st.Volumes[id].Server = srv.ID
 	}
 	s.st.Servers[srv.ID] = srv
 
@@ -452,6 +495,9 @@ func (s *Server) serverAction(r *http.Request) (int, any, *apiError) {
 		return 0, nil, aerr
 	}
 	cmd := r.PathValue("cmd")
+	if status, body, aerr, ok := s.serverActionExt(srv, cmd, r); ok {
+		return status, body, aerr
+	}
 	type result struct {
 		Action schema.Action `json:"action"`
 	}
@@ -649,10 +695,23 @@ func (s *Server) listImages(r *http.Request) (int, any, *apiError) {
 	q := r.URL.Query()
 	arch := q["architecture"]
 	types := q["type"]
-	return paged(r, images, func(i schema.Image) string { return *i.Name },
+	all := append([]schema.Image{}, images...)
+	for _, id := range sortedKeys(s.st.Images) {
+		all = append(all, s.snapshotSchema(s.st.Images[id]))
+	}
+	sel, err := parseSelector(q.Get("label_selector"))
+	if err != nil {
+		return 0, nil, errInvalid("label_selector", err.Error())
+	}
+	return paged(r, all, func(i schema.Image) string {
+		if i.Name == nil {
+			return ""
+		}
+		return *i.Name
+	},
 		func(i schema.Image) bool {
 			return (len(arch) == 0 || slices.Contains(arch, i.Architecture)) &&
-				(len(types) == 0 || slices.Contains(types, i.Type)) &&
+				(len(types) == 0 || slices.Contains(types, i.Type)) && sel.matches(i.Labels) &&
 				(i.Deprecation == nil || q.Get("include_deprecated") == "true")
 		},
 		func(p []schema.Image, m schema.Meta) any {
@@ -669,6 +728,10 @@ func (s *Server) getImage(r *http.Request) (int, any, *apiError) {
 		return 0, nil, aerr
 	}
 	im := imageByID(id)
+	if sn := s.st.Images[id]; im == nil && sn != nil {
+		v := s.snapshotSchema(sn)
+		im = &v
+	}
 	if im == nil {
 		return 0, nil, errNotFound("image")
 	}
@@ -728,253 +791,4 @@ func paged[T any](r *http.Request, items []T, name func(T) string, keep func(T) 
 		return 0, nil, aerr
 	}
 	return http.StatusOK, wrap(nonNil(out[pg.from:pg.to]), pg.meta), nil
-}
-
-// Labelled schema views, so paged can apply label selectors.
-type (
-	sshKeyView   schema.SSHKey
-	firewallView schema.Firewall
-	networkView  schema.Network
-)
-
-func (v sshKeyView) labels() map[string]string   { return v.Labels }
-func (v firewallView) labels() map[string]string { return v.Labels }
-func (v networkView) labels() map[string]string  { return v.Labels }
-
-func (s *Server) sshKeySchema(k *sshKey) schema.SSHKey {
-	return schema.SSHKey{ID: k.ID, Name: k.Name, Fingerprint: k.Fingerprint, PublicKey: k.PublicKey, Labels: nonNilMap(k.Labels), Created: k.Created}
-}
-
-func nonNilMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return maps.Clone(m)
-}
-
-func (s *Server) listSSHKeys(r *http.Request) (int, any, *apiError) {
-	var all []sshKeyView
-	for _, id := range sortedKeys(s.st.SSHKeys) {
-		all = append(all, sshKeyView(s.sshKeySchema(s.st.SSHKeys[id])))
-	}
-	fp := r.URL.Query().Get("fingerprint")
-	return paged(r, all, func(k sshKeyView) string { return k.Name },
-		func(k sshKeyView) bool { return fp == "" || k.Fingerprint == fp },
-		func(p []sshKeyView, m schema.Meta) any {
-			keys := make([]schema.SSHKey, len(p))
-			for i := range p {
-				keys[i] = schema.SSHKey(p[i])
-			}
-			return struct {
-				schema.SSHKeyListResponse
-				Meta schema.Meta `json:"meta"`
-			}{schema.SSHKeyListResponse{SSHKeys: keys}, m}
-		})
-}
-
-func (s *Server) createSSHKey(r *http.Request) (int, any, *apiError) {
-	var req schema.SSHKeyCreateRequest
-	if aerr := decode(r, &req); aerr != nil {
-		return 0, nil, aerr
-	}
-	if req.Name == "" {
-		return 0, nil, errInvalid("name", "is required")
-	}
-	fields := strings.Fields(req.PublicKey)
-	if len(fields) < 2 || !strings.HasPrefix(fields[0], "ssh-") && !strings.HasPrefix(fields[0], "ecdsa-") {
-		return 0, nil, errInvalid("public_key", "must be an OpenSSH public key")
-	}
-	blob, err := base64.StdEncoding.DecodeString(fields[1])
-	if err != nil {
-		return 0, nil, errInvalid("public_key", "must be an OpenSSH public key")
-	}
-	sum := md5.Sum(blob)
-	var fp []string
-	for _, b := range sum {
-		fp = append(fp, hex.EncodeToString([]byte{b}))
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
-		return 0, nil, aerr
-	}
-	for _, k := range s.st.SSHKeys {
-		if k.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
-		if k.Fingerprint == strings.Join(fp, ":") {
-			return 0, nil, errUnique("public_key")
-		}
-	}
-	k := &sshKey{ID: s.st.NextOtherID, Name: req.Name, PublicKey: req.PublicKey, Fingerprint: strings.Join(fp, ":"),
-		Labels: map[string]string{}, Created: s.now().Truncate(time.Second)}
-	if req.Labels != nil {
-		maps.Copy(k.Labels, *req.Labels)
-	}
-	s.st.NextOtherID++
-	s.st.SSHKeys[k.ID] = k
-	return http.StatusCreated, schema.SSHKeyCreateResponse{SSHKey: s.sshKeySchema(k)}, nil
-}
-
-func (s *Server) getSSHKey(r *http.Request) (int, any, *apiError) {
-	id, aerr := pathID(r, "id", "ssh key")
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	k := s.st.SSHKeys[id]
-	if k == nil {
-		return 0, nil, errNotFound("ssh key")
-	}
-	return http.StatusOK, schema.SSHKeyGetResponse{SSHKey: s.sshKeySchema(k)}, nil
-}
-
-func (s *Server) deleteSSHKey(r *http.Request) (int, any, *apiError) {
-	id, aerr := pathID(r, "id", "ssh key")
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	if s.st.SSHKeys[id] == nil {
-		return 0, nil, errNotFound("ssh key")
-	}
-	delete(s.st.SSHKeys, id)
-	return http.StatusNoContent, nil, nil
-}
-
-func (s *Server) firewallSchema(f *firewall) schema.Firewall {
-	out := schema.Firewall{ID: f.ID, Name: f.Name, Labels: nonNilMap(f.Labels), Created: f.Created,
-		Rules: []schema.FirewallRule{}, AppliedTo: []schema.FirewallResource{}}
-	for _, id := range sortedKeys(s.st.Servers) {
-		if slices.Contains(s.st.Servers[id].Firewalls, f.ID) {
-			out.AppliedTo = append(out.AppliedTo, schema.FirewallResource{Type: "server", Server: &schema.FirewallResourceServer{ID: id}})
-		}
-	}
-	return out
-}
-
-func (s *Server) listFirewalls(r *http.Request) (int, any, *apiError) {
-	var all []firewallView
-	for _, id := range sortedKeys(s.st.Firewalls) {
-		all = append(all, firewallView(s.firewallSchema(s.st.Firewalls[id])))
-	}
-	return paged(r, all, func(f firewallView) string { return f.Name }, nil,
-		func(p []firewallView, m schema.Meta) any {
-			fws := make([]schema.Firewall, len(p))
-			for i := range p {
-				fws[i] = schema.Firewall(p[i])
-			}
-			return struct {
-				schema.FirewallListResponse
-				Meta schema.Meta `json:"meta"`
-			}{schema.FirewallListResponse{Firewalls: fws}, m}
-		})
-}
-
-func (s *Server) createFirewall(r *http.Request) (int, any, *apiError) {
-	var req schema.FirewallCreateRequest
-	if aerr := decode(r, &req); aerr != nil {
-		return 0, nil, aerr
-	}
-	if req.Name == "" {
-		return 0, nil, errInvalid("name", "is required")
-	}
-	if len(req.Rules) > 0 || len(req.ApplyTo) > 0 {
-		return 0, nil, errInvalid("rules", "rules and apply_to are not supported by the sandbox")
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
-		return 0, nil, aerr
-	}
-	for _, f := range s.st.Firewalls {
-		if f.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
-	}
-	f := &firewall{ID: s.st.NextOtherID, Name: req.Name, Labels: map[string]string{}, Created: s.now().Truncate(time.Second)}
-	if req.Labels != nil {
-		maps.Copy(f.Labels, *req.Labels)
-	}
-	s.st.NextOtherID++
-	s.st.Firewalls[f.ID] = f
-	return http.StatusCreated, schema.FirewallCreateResponse{Firewall: s.firewallSchema(f), Actions: []schema.Action{}}, nil
-}
-
-func (s *Server) getFirewall(r *http.Request) (int, any, *apiError) {
-	id, aerr := pathID(r, "id", "firewall")
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	f := s.st.Firewalls[id]
-	if f == nil {
-		return 0, nil, errNotFound("firewall")
-	}
-	return http.StatusOK, schema.FirewallGetResponse{Firewall: s.firewallSchema(f)}, nil
-}
-
-func (s *Server) networkSchema(n *network) schema.Network {
-	out := schema.Network{ID: n.ID, Name: n.Name, Created: n.Created, IPRange: n.IPRange, Labels: nonNilMap(n.Labels),
-		Subnets: []schema.NetworkSubnet{}, Routes: []schema.NetworkRoute{}, Servers: []int64{}, LoadBalancers: []int64{}}
-	for _, id := range sortedKeys(s.st.Servers) {
-		if slices.Contains(s.st.Servers[id].Networks, n.ID) {
-			out.Servers = append(out.Servers, id)
-		}
-	}
-	return out
-}
-
-func (s *Server) listNetworks(r *http.Request) (int, any, *apiError) {
-	var all []networkView
-	for _, id := range sortedKeys(s.st.Networks) {
-		all = append(all, networkView(s.networkSchema(s.st.Networks[id])))
-	}
-	return paged(r, all, func(n networkView) string { return n.Name }, nil,
-		func(p []networkView, m schema.Meta) any {
-			nets := make([]schema.Network, len(p))
-			for i := range p {
-				nets[i] = schema.Network(p[i])
-			}
-			return struct {
-				schema.NetworkListResponse
-				Meta schema.Meta `json:"meta"`
-			}{schema.NetworkListResponse{Networks: nets}, m}
-		})
-}
-
-func (s *Server) createNetwork(r *http.Request) (int, any, *apiError) {
-	var req schema.NetworkCreateRequest
-	if aerr := decode(r, &req); aerr != nil {
-		return 0, nil, aerr
-	}
-	if req.Name == "" {
-		return 0, nil, errInvalid("name", "is required")
-	}
-	if _, n, err := net.ParseCIDR(req.IPRange); err != nil || n.IP.To4() == nil {
-		return 0, nil, errInvalid("ip_range", "must be an IPv4 CIDR range")
-	}
-	if len(req.Subnets) > 0 || len(req.Routes) > 0 {
-		return 0, nil, errInvalid("subnets", "subnets and routes are not supported by the sandbox")
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
-		return 0, nil, aerr
-	}
-	for _, n := range s.st.Networks {
-		if n.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
-	}
-	n := &network{ID: s.st.NextOtherID, Name: req.Name, IPRange: req.IPRange, Labels: map[string]string{}, Created: s.now().Truncate(time.Second)}
-	if req.Labels != nil {
-		maps.Copy(n.Labels, *req.Labels)
-	}
-	s.st.NextOtherID++
-	s.st.Networks[n.ID] = n
-	return http.StatusCreated, schema.NetworkCreateResponse{Network: s.networkSchema(n)}, nil
-}
-
-func (s *Server) getNetwork(r *http.Request) (int, any, *apiError) {
-	id, aerr := pathID(r, "id", "network")
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	n := s.st.Networks[id]
-	if n == nil {
-		return 0, nil, errNotFound("network")
-	}
-	return http.StatusOK, schema.NetworkGetResponse{Network: s.networkSchema(n)}, nil
 }

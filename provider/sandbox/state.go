@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"encoding/json"
+
 	"fmt"
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +26,11 @@ type state struct {
 	SSHKeys      map[int64]*sshKey   `json:"ssh_keys"`
 	Firewalls    map[int64]*firewall `json:"firewalls"`
 	Networks     map[int64]*network  `json:"networks"`
+	// Added with volumes and IPs; absent in older state files.
+	Volumes     map[int64]*volume     `json:"volumes"`
+	PrimaryIPs  map[int64]*primaryIP  `json:"primary_ips"`
+	FloatingIPs map[int64]*floatingIP `json:"floating_ips"`
+	Images      map[int64]*snapshot   `json:"images"`
 }
 
 type server struct {
@@ -41,8 +48,20 @@ type server struct {
 	IPv6        string            `json:"ipv6,omitempty"`
 	PrimaryDisk int               `json:"primary_disk"`
 	SSHKeys     []int64           `json:"ssh_keys,omitempty"`
-	Networks    []int64           `json:"networks,omitempty"`
+	Networks    []int64           `json:"networks,omitempty"` // older state files; see loadState
 	Firewalls   []int64           `json:"firewalls,omitempty"`
+	// Added with the other kinds.
+	PrivateNets  []privNet         `json:"private_nets,omitempty"`
+	BackupWindow string            `json:"backup_window,omitempty"`
+	RDNS         map[string]string `json:"rdns,omitempty"` // ip -> ptr, when not the default
+	PrimaryV4    int64             `json:"primary_ipv4,omitempty"`
+	PrimaryV6    int64             `json:"primary_ipv6,omitempty"`
+}
+
+type privNet struct {
+	Network  int64    `json:"network"`
+	IP       string   `json:"ip"`
+	AliasIPs []string `json:"alias_ips,omitempty"`
 }
 
 // effect is what an action does to its server when it finishes.
@@ -64,9 +83,13 @@ type action struct {
 	Due      time.Time  `json:"due"`
 	Finished *time.Time `json:"finished,omitempty"`
 	ServerID int64      `json:"server_id"`
-	ErrCode  string     `json:"error_code,omitempty"`
-	ErrMsg   string     `json:"error_message,omitempty"`
-	Effect   effect     `json:"effect"`
+	// Resources are the resources of an action on something other than a
+	// server (ServerID 0); such an action has no effect when it finishes:
+	// its change was made when it started.
+	Resources []schema.ActionResourceReference `json:"resources,omitempty"`
+	ErrCode   string                           `json:"error_code,omitempty"`
+	ErrMsg    string                           `json:"error_message,omitempty"`
+	Effect    effect                           `json:"effect"`
 }
 
 type sshKey struct {
@@ -79,18 +102,76 @@ type sshKey struct {
 }
 
 type firewall struct {
-	ID      int64             `json:"id"`
-	Name    string            `json:"name"`
-	Labels  map[string]string `json:"labels"`
-	Created time.Time         `json:"created"`
+	ID        int64                 `json:"id"`
+	Name      string                `json:"name"`
+	Labels    map[string]string     `json:"labels"`
+	Created   time.Time             `json:"created"`
+	Rules     []schema.FirewallRule `json:"rules,omitempty"`
+	Selectors []string              `json:"label_selectors,omitempty"`
 }
 
 type network struct {
-	ID      int64             `json:"id"`
-	Name    string            `json:"name"`
-	IPRange string            `json:"ip_range"`
-	Labels  map[string]string `json:"labels"`
-	Created time.Time         `json:"created"`
+	ID         int64                  `json:"id"`
+	Name       string                 `json:"name"`
+	IPRange    string                 `json:"ip_range"`
+	Labels     map[string]string      `json:"labels"`
+	Created    time.Time              `json:"created"`
+	Subnets    []schema.NetworkSubnet `json:"subnets,omitempty"`
+	Routes     []schema.NetworkRoute  `json:"routes,omitempty"`
+	ProtDelete bool                   `json:"protect_delete,omitempty"`
+}
+
+type volume struct {
+	ID         int64             `json:"id"`
+	Name       string            `json:"name"`
+	Size       int               `json:"size"`
+	Location   string            `json:"location"`
+	Server     int64             `json:"server,omitempty"`
+	Format     string            `json:"format,omitempty"`
+	Labels     map[string]string `json:"labels"`
+	ProtDelete bool              `json:"protect_delete,omitempty"`
+	Created    time.Time         `json:"created"`
+}
+
+type primaryIP struct {
+	ID         int64             `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	IP         string            `json:"ip"`
+	Location   string            `json:"location"`
+	Assignee   int64             `json:"assignee,omitempty"`
+	AutoDelete bool              `json:"auto_delete,omitempty"`
+	Labels     map[string]string `json:"labels"`
+	ProtDelete bool              `json:"protect_delete,omitempty"`
+	RDNS       map[string]string `json:"rdns,omitempty"`
+	Created    time.Time         `json:"created"`
+}
+
+type floatingIP struct {
+	ID          int64             `json:"id"`
+	Name        string            `json:"name"`
+	Type        string            `json:"type"`
+	IP          string            `json:"ip"`
+	Location    string            `json:"location"`
+	Server      int64             `json:"server,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Labels      map[string]string `json:"labels"`
+	ProtDelete  bool              `json:"protect_delete,omitempty"`
+	RDNS        map[string]string `json:"rdns,omitempty"`
+	Created     time.Time         `json:"created"`
+}
+
+// snapshot is an image made by create_image.
+type snapshot struct {
+	ID          int64             `json:"id"`
+	Description string            `json:"description"`
+	Server      int64             `json:"server"`
+	ServerName  string            `json:"server_name"`
+	Arch        string            `json:"architecture"`
+	Disk        int               `json:"disk"`
+	Labels      map[string]string `json:"labels"`
+	Created     time.Time         `json:"created"`
+	Action      int64             `json:"action"` // available once it finished
 }
 
 func newState() *state {
@@ -104,6 +185,10 @@ func newState() *state {
 		SSHKeys:      map[int64]*sshKey{},
 		Firewalls:    map[int64]*firewall{},
 		Networks:     map[int64]*network{},
+		Volumes:      map[int64]*volume{},
+		PrimaryIPs:   map[int64]*primaryIP{},
+		FloatingIPs:  map[int64]*floatingIP{},
+		Images:       map[int64]*snapshot{},
 	}
 }
 
@@ -127,6 +212,25 @@ func loadState(path string) (*state, error) {
 		if m {
 			return nil, fmt.Errorf("sandbox: state file %s: missing tables", path)
 		}
+	}
+	// Tables and fields added later.
+	if st.Volumes == nil {
+		st.Volumes = map[int64]*volume{}
+	}
+	if st.PrimaryIPs == nil {
+		st.PrimaryIPs = map[int64]*primaryIP{}
+	}
+	if st.FloatingIPs == nil {
+		st.FloatingIPs = map[int64]*floatingIP{}
+	}
+	if st.Images == nil {
+		st.Images = map[int64]*snapshot{}
+	}
+	for _, srv := range st.Servers {
+		for i, id := range srv.Networks {
+			srv.PrivateNets = append(srv.PrivateNets, privNet{Network: id, IP: fmt.Sprintf("10.0.%d.%d", i, 2+srv.ID%250)})
+		}
+		srv.Networks = nil
 	}
 	return st, nil
 }
