@@ -70,12 +70,15 @@
 //	    "protection": {"delete": false}}]
 //	}
 //
-// observed says which kinds the provider listed. The provider interface of
-// this version lists servers only, so firewalls, networks, volumes and ips
-// are empty with observed false, and a server's firewalls and networks are
-// null (unknown) unless a plan's create names them. Policies must not read
-// an unobserved kind's emptiness as absence: the default set warns
-// ("not observed") instead of denying. A public_net address is "" when the
+// observed says which kinds the provider listed ([FromProvider]: all of
+// them; ips only when both primary and floating IPs were listed). With
+// [FromServers] (servers only) firewalls, networks, volumes and ips are
+// empty with observed false, and a server's firewalls and networks are null
+// (unknown) unless a plan's create names them. Policies must not read an
+// unobserved kind's emptiness as absence: the default set warns ("not
+// observed") instead of denying. A server's firewalls are the ones it names
+// and the ones that name it (label-selector firewalls are not resolved);
+// SSH keys are not in the input. A public_net address is "" when the
 // server has none, and "pending" in a plan's end state for an address the
 // provider has yet to assign.
 //

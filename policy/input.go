@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
@@ -177,7 +178,9 @@ func serverOf(s provider.Server) Server {
 // provider-source document): its steps applied in order, with the label
 // semantics of package provider (label replaces the labels, keeping the
 // vmc.* ones, and sets vmc.ledger and vmc.plan). A step on a server that
-// cur does not hold is an error, except create.
+// cur does not hold is an error, except create. Steps on other kinds
+// (firewalls, networks, volumes, IPs) are not simulated yet: their part of
+// the end state is cur's.
 func AfterPlan(cur *Document, p *plans.Plan) (*Document, error) {
 	d := *cur
 	d.Source, d.Plan = SourcePlan, p.ID
@@ -188,6 +191,9 @@ func AfterPlan(cur *Document, p *plans.Plan) (*Document, error) {
 	vmc := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
 	for n, st := range p.Actions {
 		a := st.Action
+		if a.Kind != provider.KindServer {
+			continue // other kinds' steps are not simulated (see AfterPlan)
+		}
 		i := idx(a.Server)
 		if a.Op == provider.OpCreate {
 			if i >= 0 {
@@ -317,4 +323,92 @@ func (d *Document) Subjects() ([]Subject, error) {
 		}
 	}
 	return out, nil
+}
+
+// FromProvider builds a provider-source document from the servers and the
+// resources of each kind the provider listed (kinds absent from res are
+// not observed). A server's firewalls are those it names and those that
+// name it; its networks are its private networks. SSH keys are not part of
+// the input.
+func FromProvider(servers []provider.Server, res map[provider.Kind][]provider.Resource) (*Document, error) {
+	d, err := FromServers(servers)
+	if err != nil {
+		return nil, err
+	}
+	for k, rs := range res {
+		if len(rs) > MaxResources {
+			return nil, fmt.Errorf("%w: %d %ss, at most %d", ErrInputTooLarge, len(rs), k, MaxResources)
+		}
+	}
+	_, fwOK := res[provider.KindFirewall]
+	_, nwOK := res[provider.KindNetwork]
+	_, pOK := res[provider.KindPrimaryIP]
+	_, fOK := res[provider.KindFloatingIP]
+	_, vOK := res[provider.KindVolume]
+	d.Observed.Firewalls, d.Observed.Networks, d.Observed.Volumes, d.Observed.IPs = fwOK, nwOK, vOK, pOK && fOK
+	applied := map[string][]string{}
+	for _, r := range res[provider.KindFirewall] {
+		rules := []FirewallRule{}
+		for _, fr := range r.Rules {
+			rules = append(rules, FirewallRule{Direction: fr.Direction, Protocol: fr.Protocol, Port: fr.Port,
+				SourceIPs: nonNil(fr.SourceIPs), DestinationIPs: nonNil(fr.DestinationIPs)})
+		}
+		d.Firewalls = append(d.Firewalls, Firewall{Name: r.Name, ID: r.ID, Labels: labelsOf(r.Labels), Rules: rules, AppliedTo: nonNil(r.Servers)})
+		for _, s := range r.Servers {
+			applied[s] = append(applied[s], r.Name)
+		}
+	}
+	for _, r := range res[provider.KindNetwork] {
+		d.Networks = append(d.Networks, Network{Name: r.Name, ID: r.ID, IPRange: r.IPRange, Labels: labelsOf(r.Labels), Servers: []string{}})
+	}
+	for _, r := range res[provider.KindVolume] {
+		d.Volumes = append(d.Volumes, Volume{Name: r.Name, ID: r.ID, SizeGB: r.Size, Location: r.Location, Labels: labelsOf(r.Labels),
+			Server: r.Server, Protection: Protection{Delete: r.ProtectDelete}})
+	}
+	for _, k := range []provider.Kind{provider.KindPrimaryIP, provider.KindFloatingIP} {
+		typ := strings.TrimSuffix(string(k), "_ip")
+		for _, r := range res[k] {
+			d.IPs = append(d.IPs, IP{Name: r.Name, ID: r.ID, Type: typ, Family: r.Type, IP: r.IP, Labels: labelsOf(r.Labels),
+				Assignee: r.Server, Protection: Protection{Delete: r.ProtectDelete}})
+		}
+	}
+	for i, s := range servers {
+		ds := &d.Servers[i]
+		if fwOK {
+			fw := slices.Clone(s.Firewalls)
+			for _, n := range applied[s.Name] {
+				if !slices.Contains(fw, n) {
+					fw = append(fw, n)
+				}
+			}
+			slices.Sort(fw)
+			ds.Firewalls = nonNil(fw)
+		}
+		if nwOK {
+			ds.Networks = []string{}
+			for _, pn := range s.PrivateNet {
+				ds.Networks = append(ds.Networks, pn.Network)
+				for j := range d.Networks {
+					if d.Networks[j].Name == pn.Network {
+						d.Networks[j].Servers = append(d.Networks[j].Servers, s.Name)
+					}
+				}
+			}
+		}
+	}
+	return d, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return slices.Clone(s)
+}
+
+func labelsOf(l map[string]string) map[string]string {
+	if l == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(l)
 }

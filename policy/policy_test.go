@@ -294,3 +294,42 @@ func TestHugeInput(t *testing.T) {
 		t.Errorf("too large: %v", err)
 	}
 }
+
+// TestFromProvider: the provider's resources as FromProvider maps them:
+// firewalls applied by name or by the firewall's own server list, private
+// networks, IPs; the default set denies SSH open to the world.
+func TestFromProvider(t *testing.T) {
+	web := provider.Server{ID: 1, Name: "web-1", Status: "running", Labels: map[string]string{"env": "dev", "role": "web"}, IPv4: "203.0.113.7",
+		PrivateNet: []provider.PrivateNet{{Network: "private", IP: "10.0.0.2"}}}
+	db := provider.Server{ID: 2, Name: "db-1", Status: "running", Labels: map[string]string{"env": "dev", "role": "db"}, IPv4: "203.0.113.8", Firewalls: []string{"db"}}
+	res := map[provider.Kind][]provider.Resource{
+		provider.KindFirewall: {
+			{Kind: provider.KindFirewall, ID: 7, Name: "web", Servers: []string{"web-1"}, Rules: []provider.FirewallRule{{Direction: "in", Protocol: "tcp", Port: "22", SourceIPs: []string{"0.0.0.0/0"}}}},
+			{Kind: provider.KindFirewall, ID: 8, Name: "db"},
+		},
+		provider.KindNetwork:    {{Kind: provider.KindNetwork, ID: 3, Name: "private", IPRange: "10.0.0.0/16"}},
+		provider.KindVolume:     {},
+		provider.KindPrimaryIP:  {{Kind: provider.KindPrimaryIP, ID: 9, Name: "ip-1", Type: "ipv4", IP: "203.0.113.7", Server: "web-1"}},
+		provider.KindFloatingIP: {},
+	}
+	d, err := FromProvider([]provider.Server{web, db}, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Observed.Firewalls || !d.Observed.Networks || !d.Observed.IPs || fmt.Sprint(d.Servers[0].Firewalls) != "[web]" ||
+		fmt.Sprint(d.Servers[1].Firewalls) != "[db]" || fmt.Sprint(d.Servers[0].Networks) != "[private]" || len(d.Servers[1].Networks) != 0 ||
+		fmt.Sprint(d.Networks[0].Servers) != "[web-1]" || d.IPs[0].Type != "primary" || d.IPs[0].Assignee != "web-1" {
+		t.Fatalf("document %+v", d)
+	}
+	r, err := defaults(t).Eval(context.Background(), d, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(keys(r.Deny)); got != "[firewall/web ssh-from-anywhere server/db-1 private-network]" || len(r.Warn) != 0 {
+		t.Errorf("deny = %s, warn = %+v", got, r.Warn)
+	}
+	delete(res, provider.KindFloatingIP)
+	if d, _ := FromProvider(nil, res); d.Observed.IPs {
+		t.Error("ips observed without floating IPs")
+	}
+}

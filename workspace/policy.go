@@ -13,6 +13,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/policy"
+	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
@@ -97,8 +98,8 @@ func (ws *Workspace) loadPolicyAt(ref string) (*policy.Bundle, error) {
 	return b, nil
 }
 
-// PolicyInput is the input document of a check: the provider's servers
-// now or, with a plan file, the state that plan would leave.
+// PolicyInput is the input document of a check: the provider's servers,
+// firewalls, networks, volumes and primary and floating IPs now or, with a plan file, the state that plan would leave.
 func (ws *Workspace) PolicyInput(ctx context.Context, planFile string) (*policy.Document, error) {
 	prov, err := ws.Provider()
 	if err != nil {
@@ -108,7 +109,13 @@ func (ws *Workspace) PolicyInput(ctx context.Context, planFile string) (*policy.
 	if err != nil {
 		return nil, fmt.Errorf("policy: listing servers: %w", err)
 	}
-	doc, err := policy.FromServers(servers)
+	res := map[provider.Kind][]provider.Resource{}
+	for _, k := range []provider.Kind{provider.KindFirewall, provider.KindNetwork, provider.KindVolume, provider.KindPrimaryIP, provider.KindFloatingIP} {
+		if res[k], err = prov.Resources(ctx, k, ""); err != nil {
+			return nil, fmt.Errorf("policy: listing %ss: %w", k, err)
+		}
+	}
+	doc, err := policy.FromProvider(servers, res)
 	if err != nil {
 		return nil, invalidErr(err)
 	}

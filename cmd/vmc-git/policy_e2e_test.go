@@ -56,17 +56,18 @@ func TestPolicyCheck(t *testing.T) {
 		t.Fatalf("deny must fail: %s", res)
 	}
 	rep := policyJSON(t, res)
-	if rules(rep.Deny) != "server/web-1 production-delete-protection" || rep.Pass || rep.Source != policy.SourceProvider || rep.Resources != 1 {
+	// The provider lists firewalls and networks: web-1 has neither. Its two
+	// primary IPs are resources too.
+	if rules(rep.Deny) != "server/web-1 firewall-attached, server/web-1 private-network, server/web-1 production-delete-protection" ||
+		rep.Pass || rep.Source != policy.SourceProvider || rep.Resources != 3 || len(rep.Warn) != 0 {
 		t.Fatalf("report %+v", rep)
-	}
-	if rules(rep.Warn) != " firewall-attached,  private-network,  ssh-from-anywhere" {
-		t.Errorf("warn: %s", rules(rep.Warn))
 	}
 
 	// The state a protect plan would leave passes; the plan is not applied.
 	pf := r.plan("web-1-protect", "protect", "web-1", "--delete")
 	res = r.run("policy", "check", "--plan", pf, "--json")
-	if rep := policyJSON(t, res); res.code != 0 || !rep.Pass || rep.Plan != "web-1-protect" || rep.Source != policy.SourcePlan {
+	if rep := policyJSON(t, res); res.code != exitRefused || rules(rep.Deny) != "server/web-1 firewall-attached, server/web-1 private-network" ||
+		rep.Plan != "web-1-protect" || rep.Source != policy.SourcePlan {
 		t.Fatalf("plan end state: %s", res)
 	}
 	// A create plan whose server breaks the naming rule.
@@ -94,7 +95,7 @@ func TestPolicyCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	pred := st.Predicate.AsMap()
-	if st.Subject[0].Name != "server/web-1" || pred["policy"].(map[string]any)["blake3"] != rep.Policy.String() ||
+	if len(st.Subject) != 3 || st.Subject[0].Name != "server/web-1" || pred["policy"].(map[string]any)["blake3"] != rep.Policy.String() ||
 		pred["input"].(map[string]any)["blake3"] != rep.Input.Blake3.String() {
 		t.Errorf("statement: %+v", st)
 	}
@@ -112,7 +113,7 @@ deny contains {"resource": sprintf("server/%s", [s.name]), "rule": "no-cx22", "r
 `)
 	os.WriteFile(filepath.Join(r.root, "policy", "wip.rego"), []byte("package vmc.wip\n\ndeny contains \"wip\"\n"), 0o644)
 	rep = policyJSON(t, r.run("policy", "check", "--json"))
-	if rules(rep.Deny) != "server/web-1 no-cx22, server/web-1 production-delete-protection" || len(rep.Files) != 6 {
+	if rules(rep.Deny) != "server/web-1 firewall-attached, server/web-1 no-cx22, server/web-1 private-network, server/web-1 production-delete-protection" || len(rep.Files) != 6 {
 		t.Fatalf("custom rule: %+v", rep)
 	}
 	os.Remove(filepath.Join(r.root, "policy", "wip.rego"))
@@ -143,7 +144,7 @@ func TestReviewPolicy(t *testing.T) {
 	r.approve("web-create", "bob")
 	r.commit("a plan the policy denies")
 	out := r.must("plan", "review", "--base", "main")
-	for _, want := range []string{"POLICY DENY: server/web [naming]", "POLICY DENY: server/web [production-delete-protection]", "POLICY DENY: server/web [firewall-attached]", "policy warn: - [ssh-from-anywhere]"} {
+	for _, want := range []string{"POLICY DENY: server/web [naming]", "POLICY DENY: server/web [production-delete-protection]", "POLICY DENY: server/web [firewall-attached]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("review does not show %q:\n%s", want, out)
 		}
