@@ -86,12 +86,12 @@ func (r *Review) render(fold bool) string {
 		switch {
 		case len(p.Refused) > 0:
 			status = ":x: the provider would refuse it"
-		case p.Policy != nil && len(p.Policy.Deny) > 0:
-			status = ":x: policy denies its end state"
 		case len(p.Stale) > 0:
 			status = ":warning: stale: apply would refuse it"
 		case !p.Approvals.Approved():
 			status = fmt.Sprintf(":hourglass: %d approval(s) missing", p.Approvals.Missing)
+		case p.Policy != nil && len(p.Policy.Deny) > 0:
+			status = ":x: policy denies its end state"
 		}
 		if fold {
 			fmt.Fprintf(&b, "- `%s`: %s — %s\n", p.ID, mdEscape(p.Summary), status)

@@ -14,6 +14,11 @@ func policyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "policy",
 		Usage: "check the provider's resources (or a plan's end state) against the Rego policies in policy/",
+		Description: `Policies are Rego v1 files in policy/ on the main branch (init writes a default
+set); see "vmc-git policy check --help".
+
+EXAMPLE:
+   vmc-git policy check --json`,
 		Subcommands: []*cli.Command{{
 			Name:  "check",
 			Usage: "evaluate policy/*.rego from the main branch: deny fails, warn reports",
