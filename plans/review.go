@@ -36,6 +36,18 @@ type PlanReview struct {
 	// Refused lists the steps the provider's catalogue refuses now
 	// (CheckCatalog): apply would fail them.
 	Refused []string `json:"refused,omitempty"`
+	// Policy is the base branch's policy (policy/*.rego) evaluated over
+	// the state the plan would leave; nil when it was not evaluated.
+	Policy *PolicyOutcome `json:"policy,omitempty"`
+}
+
+// PolicyOutcome is a policy check of a plan's end state, as a review shows
+// it: each finding as one line "resource [rule] reason".
+type PolicyOutcome struct {
+	Blake3 string   `json:"policy_blake3,omitempty"`
+	Deny   []string `json:"deny,omitempty"`
+	Warn   []string `json:"warn,omitempty"`
+	Error  string   `json:"error,omitempty"` // the policy could not be evaluated
 }
 
 // OK reports whether the pull request breaks no rule.
@@ -78,6 +90,8 @@ func (r *Review) render(fold bool) string {
 			status = ":warning: stale: apply would refuse it"
 		case !p.Approvals.Approved():
 			status = fmt.Sprintf(":hourglass: %d approval(s) missing", p.Approvals.Missing)
+		case p.Policy != nil && len(p.Policy.Deny) > 0:
+			status = ":x: policy denies its end state"
 		}
 		if fold {
 			fmt.Fprintf(&b, "- `%s`: %s — %s\n", p.ID, mdEscape(p.Summary), status)
@@ -91,6 +105,20 @@ func (r *Review) render(fold bool) string {
 			b.WriteString("\n**The provider would refuse:**\n")
 			for _, r := range p.Refused {
 				fmt.Fprintf(&b, "- %s\n", mdEscape(r))
+			}
+		}
+		if pol := p.Policy; pol != nil {
+			if pol.Error != "" {
+				fmt.Fprintf(&b, "\n**Policy not evaluated:** %s\n", mdEscape(pol.Error))
+			}
+			if len(pol.Deny)+len(pol.Warn) > 0 {
+				b.WriteString("\n**Policy (end state):**\n")
+			}
+			for _, f := range pol.Deny {
+				fmt.Fprintf(&b, "- :x: deny: %s\n", mdEscape(f))
+			}
+			for _, f := range pol.Warn {
+				fmt.Fprintf(&b, "- :warning: warn: %s\n", mdEscape(f))
 			}
 		}
 		if p.NowError != "" {

@@ -39,6 +39,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	intoto "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
@@ -558,6 +561,15 @@ func validateStatement(b json.RawMessage) error {
 				return fmt.Errorf("subject %d: digest %s must be lower-case hex", i, alg)
 			}
 		}
+	}
+	// And as the in-toto library reads it (digest lengths of known
+	// algorithms, the predicate as a protobuf Struct).
+	var its intoto.Statement
+	if err := protojson.Unmarshal(b, &its); err != nil {
+		return fmt.Errorf("in-toto: %v", err)
+	}
+	if err := its.Validate(); err != nil {
+		return fmt.Errorf("in-toto: %v", err)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/workflows"
 	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/policy"
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
@@ -44,7 +45,8 @@ type InitResult struct {
 
 // Init creates the repository (if needed), the genesis receipt on the
 // ledger branch signed by id, then .vmc/config.json (pinning the genesis)
-// and the caller workflows, committed on the main branch: req.MainBranch,
+// the caller workflows and the default policy set (policy/*.rego),
+// committed on the main branch: req.MainBranch,
 // or "" for the branch the repository is on (its HEAD, born or not; main
 // for a new repository).
 //
@@ -168,7 +170,14 @@ func Init(req InitRequest, id Identity) (res *InitResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := append([]string{config.Path}, wf...)
+	if _, err := os.Stat(filepath.Join(abs, policy.Dir)); os.IsNotExist(err) {
+		undo = append(undo, func() { os.RemoveAll(filepath.Join(abs, policy.Dir)) })
+	}
+	pol, err := writeDefaultPolicy(abs)
+	if err != nil {
+		return nil, err
+	}
+	paths := append(append([]string{config.Path}, wf...), pol...)
 	undo = append(undo, func() { gitCmd(abs, append([]string{"reset", "-q", "--"}, paths...)...) })
 	if err := CommitFiles(abs, id.KID, "vmc: init ledger "+req.Ledger, paths...); err != nil {
 		return nil, err

@@ -133,6 +133,7 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 				} else {
 					pr.Refused = refused
 				}
+				pr.Policy = ws.reviewPolicy(ctx, base, p)
 			}
 		}
 		rv.Plans = append(rv.Plans, pr)

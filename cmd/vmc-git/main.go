@@ -177,6 +177,8 @@ func commands() []*cli.Command {
 		approveCommand(),
 		applyCommand(),
 		lockCommand(),
+		policyCommand(),
+		driftCommand(),
 		anchorCommand(),
 		stateCommand(), // resources.go
 		mcpCommand(),

@@ -87,6 +87,7 @@ EXAMPLE:
 					for _, s := range p.Refused {
 						outf(c, "  PROVIDER WOULD REFUSE: %s\n", s)
 					}
+					printReviewPolicy(c, p.Policy)
 					if p.NowError != "" {
 						outf(c, "  current state not checked: %s\n", p.NowError)
 					}

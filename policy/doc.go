@@ -1,0 +1,112 @@
+// Package policy evaluates Rego policies (github.com/open-policy-agent/opa,
+// package v1/rego) over the state of a ledger's cloud resources, and turns
+// the outcome into an in-toto Statement v1 for an attestation receipt.
+//
+// # Policy files
+//
+// Policies are the files policy/*.rego in the main branch's tree (Dir), at
+// most MaxFiles files of at most MaxFileSize bytes each and MaxBundleSize
+// bytes in all; sub-directories and other files are not read. Each file is
+// Rego v1 (the `if`/`contains` syntax). The packages evaluated are the ones
+// named vmc or vmc.<name> (QueryRoot); a file may hold a helper package under
+// another name and be imported from a vmc package. In each evaluated package
+// the partial set rules
+//
+//	deny contains f if { ... }   // a violation: policy check fails
+//	warn contains f if { ... }   // reported, does not fail
+//
+// produce findings. A finding is an object
+//
+//	{"resource": "server/web-1", "rule": "naming", "reason": "name ... does not match ..."}
+//
+// (resource is "<kind>/<name>"; a missing rule defaults to the package's
+// path) or a plain string, taken as the reason with no resource. Anything
+// else is an error of the policy, reported as such.
+//
+// The bundle's digest ([Bundle.Blake3]) is BLAKE3-256 over, for each file in
+// byte order of its name, "<name>\n<size>\n<bytes>": it names exactly the
+// policy that was evaluated.
+//
+// Evaluation is sandboxed: built-ins that reach outside the process
+// (http.send, net.lookup_ip_addr, opa.runtime) are not available and a file
+// calling them does not compile; evaluation ends with ErrTimeout after
+// Limits.Timeout, and with ErrMemory when the Go heap grows by more than
+// Limits.MaxHeapGrowth while it runs (sampled every few milliseconds: a guard
+// against a policy that builds huge values, not an exact cap). At most
+// MaxFindings findings are accepted.
+//
+// # Input document, version 1
+//
+// The input (the Rego `input`) is a [Document]: the resources of one ledger
+// as the provider shows them (source "provider") or as a plan would leave
+// them (source "plan"). Its version is InputVersion; policies may check
+// input.v. The shape, with every kind present even when empty:
+//
+//	{
+//	  "v": 1,
+//	  "source": "provider",                 // or "plan"
+//	  "plan": "web-1-create-...",           // source "plan" only
+//	  "observed": {"servers": true, "firewalls": false, "networks": false,
+//	               "volumes": false, "ips": false},
+//	  "servers": [{
+//	    "name": "web-1", "id": 42, "status": "running", "server_type": "cx22",
+//	    "image": "ubuntu-24.04", "location": "fsn1",
+//	    "labels": {"env": "production", "role": "web"},
+//	    "protection": {"delete": true, "rebuild": false},
+//	    "public_net": {"ipv4": "203.0.113.7", "ipv6": "2001:db8::/64"},
+//	    "firewalls": ["web"],               // names; null: not observed
+//	    "networks": ["private"]             // names; null: not observed
+//	  }],
+//	  "firewalls": [{"name": "web", "id": 7, "labels": {},
+//	    "rules": [{"direction": "in", "protocol": "tcp", "port": "22",
+//	               "source_ips": ["10.0.0.0/8"], "destination_ips": []}],
+//	    "applied_to": ["web-1"]}],
+//	  "networks": [{"name": "private", "id": 3, "ip_range": "10.0.0.0/16",
+//	    "labels": {}, "servers": ["web-1"]}],
+//	  "volumes": [{"name": "data", "id": 5, "size_gb": 10, "location": "fsn1",
+//	    "labels": {}, "server": "web-1", "protection": {"delete": false}}],
+//	  "ips": [{"name": "web-ip", "id": 9, "type": "primary", "family": "ipv4",
+//	    "ip": "203.0.113.7", "labels": {}, "assignee": "web-1",
+//	    "protection": {"delete": false}}]
+//	}
+//
+// observed says which kinds the provider listed ([FromProvider]: all of
+// them; ips only when both primary and floating IPs were listed). With
+// [FromServers] (servers only) firewalls, networks, volumes and ips are
+// empty with observed false, and a server's firewalls and networks are null
+// (unknown) unless a plan's create names them. Policies must not read an
+// unobserved kind's emptiness as absence: the default set warns ("not
+// observed") instead of denying. A server's firewalls are the ones it names
+// and the ones that name it (label-selector firewalls are not resolved);
+// SSH keys are not in the input. A public_net address is "" when the
+// server has none, and "pending" in a plan's end state for an address the
+// provider has yet to assign.
+//
+// An input is bounded: at most MaxResources resources of each kind, and at
+// most MaxInputSize bytes of JSON; a larger provider answer is refused
+// (ErrInputTooLarge) before any policy runs.
+//
+// # Default policy set
+//
+// Defaults returns the files `vmc-git init` writes to policy/ (the
+// defaults/ directory of this package): naming.rego (server names match
+// <role>-<n>), labels.rego (env and role on every server), firewall.rego
+// (a firewall on every server with a public address; no inbound SSH from
+// 0.0.0.0/0 or ::/0 unless the firewall carries the label
+// vmc.policy/public-ssh=allow), network.rego (every server in a private
+// network) and protection.rego (delete protection on servers labelled
+// env=production). Users edit them and add their own files.
+//
+// # Attestation
+//
+// [Statement] builds an in-toto Statement v1 (github.com/in-toto/attestation,
+// go/v1) with predicateType PredicateType: one subject per resource, named
+// "<kind>/<name>" with the sha256 and blake3 of its canonical (RFC 8785)
+// JSON as in the input; the predicate holds the bundle's blake3 and file
+// list, the input's digests and the findings. Worked example of a predicate:
+//
+//	{"policy": {"blake3": "9f…", "files": ["policy/naming.rego", …]},
+//	 "input": {"v": 1, "source": "provider", "blake3": "c1…", "sha256": "5a…"},
+//	 "result": {"pass": false, "deny": [{"resource": "server/Web", "rule": "naming",
+//	            "reason": "…"}], "warn": []}}
+package policy

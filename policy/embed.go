@@ -1,0 +1,8 @@
+package policy
+
+import "embed"
+
+const defaultDir = "defaults"
+
+//go:embed defaults/*.rego
+var defaultFS embed.FS
