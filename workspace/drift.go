@@ -6,10 +6,8 @@ import (
 
 	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/drift"
-	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/policy"
-	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // DriftReport is a drift check's outcome.
@@ -45,7 +43,7 @@ type driftPredicate struct {
 // (non-nil then) whose subjects are the servers observed (digests of their
 // input-document form, as policy checks use) and whose predicate holds the
 // ledger head, the input's digests and the findings. Drift is not an error.
-func (ws *Workspace) Drift(ctx context.Context, attest bool, id *Identity) (*DriftReport, error) {
+func (ws *Workspace) Drift(ctx context.Context, attest bool, push Push, id *Identity) (*DriftReport, error) {
 	if attest && id == nil {
 		return nil, usagef("drift --attest needs a signing key")
 	}
@@ -101,12 +99,8 @@ func (ws *Workspace) Drift(ctx context.Context, attest bool, id *Identity) (*Dri
 		return nil, err
 	}
 	summary := fmt.Sprintf("drift report: %d finding(s) over %d expected, %d actual servers", len(fs), len(exp), len(servers))
-	w, err := ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
-		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAttestation, Summary: summary, Attestation: st}}, nil
-	})
-	if err != nil {
-		return nil, refusedIfConflict(err)
+	if rep.Attestation, err = ws.appendAttestation(*id, push, summary, st); err != nil {
+		return nil, err
 	}
-	rep.Attestation = &AttestationRef{Seq: w.Seq, Path: w.Path, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}
 	return rep, nil
 }

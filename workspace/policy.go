@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +26,8 @@ type PolicyRequest struct {
 	// Attest appends an attestation receipt with the result, signed by the
 	// identity given to PolicyCheck.
 	Attest bool
+	// Push publishes the attestation receipt (see Publishing).
+	Push   Push
 	Limits policy.Limits
 }
 
@@ -177,14 +180,50 @@ func (ws *Workspace) PolicyCheck(ctx context.Context, req PolicyRequest, id *Ide
 	if err := receipt.ValidSummary(summary); err != nil {
 		summary = "policy check"
 	}
-	w, err := ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
-		return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAttestation, Summary: summary, Attestation: st}}, nil
+	if rep.Attestation, err = ws.appendAttestation(*id, req.Push, summary, st); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// appendAttestation appends an attestation receipt holding st, signed by
+// id, and with p.On publishes it (a receipt written again on a newer remote
+// head is reported at its new seq).
+func (ws *Workspace) appendAttestation(id Identity, p Push, summary string, st json.RawMessage) (*AttestationRef, error) {
+	var w *gitledger.Written
+	synced, err := ws.Publishing(id, p, func() error {
+		var err error
+		w, err = ws.Ledger.Append(id.Signer, id.KID, func(*gitledger.Tip) (*gitledger.Draft, error) {
+			return &gitledger.Draft{Receipt: receipt.Receipt{Kind: receipt.KindAttestation, Summary: ws.summary(summary), Attestation: st}}, nil
+		})
+		return refusedIfConflict(err)
 	})
 	if err != nil {
-		return nil, refusedIfConflict(err)
+		return nil, err
 	}
-	rep.Attestation = &AttestationRef{Seq: w.Seq, Path: w.Path, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}
-	return rep, nil
+	ref := &AttestationRef{Seq: w.Seq, Path: w.Path, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}
+	if synced != nil {
+		for _, r := range synced.Rewritten {
+			if r.OldSeq != w.Seq {
+				continue
+			}
+			e, err := ws.Receipt(r.NewSeq)
+			if err != nil {
+				return nil, err
+			}
+			c, err := ws.CommitOf(r.NewSeq)
+			if err != nil {
+				return nil, err
+			}
+			tip, err := ws.Ledger.Tip()
+			if err != nil {
+				return nil, err
+			}
+			ref.Seq, ref.Blake3, ref.Commit = r.NewSeq, digest.Of(e.Bytes).Blake3, c.String()
+			ref.Path = receipt.PathIn(tip.Head.V, r.NewSeq)
+		}
+	}
+	return ref, nil
 }
 
 // writeDefaultPolicy writes the default policy set under root/policy and

@@ -23,11 +23,12 @@ Exit code 2 when there is drift (other codes as for every command).
 
 EXAMPLE:
    vmc-git drift
-   vmc-git drift --attest --key ~/.ssh/vmc_ci --json`,
-		Flags: []cli.Flag{
+   vmc-git drift --attest --key ~/.ssh/vmc_ci --json
+   vmc-git drift --attest --push --key ~/.ssh/vmc_ci   # publish the attestation (CI)`,
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "attest", Usage: "append an attestation receipt with the report"},
 			keyFlag, kidFlag, jsonFlag,
-		},
+		}, pushFlags()...),
 		Action: func(c *cli.Context) error {
 			ws, err := open(c)
 			if err != nil {
@@ -42,7 +43,10 @@ EXAMPLE:
 				}
 				id = &i
 			}
-			rep, err := ws.Drift(c.Context, c.Bool("attest"), id)
+			if c.Bool("push") && !c.Bool("attest") {
+				return usagef("--push publishes the attestation: give --attest too")
+			}
+			rep, err := ws.Drift(c.Context, c.Bool("attest"), pushOf(c), id)
 			if err != nil {
 				return err
 			}

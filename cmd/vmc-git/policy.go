@@ -34,12 +34,12 @@ EXAMPLE:
    vmc-git policy check
    vmc-git policy check --plan plans/web-2-create.json --json
    vmc-git policy check --attest --key ~/.ssh/vmc_ci`,
-			Flags: []cli.Flag{
+			Flags: append([]cli.Flag{
 				&cli.StringFlag{Name: "plan", Usage: "evaluate the state this plan file would leave"},
 				&cli.BoolFlag{Name: "attest", Usage: "append an attestation receipt with the result"},
 				&cli.DurationFlag{Name: "timeout", Value: policy.DefaultTimeout, Usage: "time limit of the evaluation"},
 				keyFlag, kidFlag, jsonFlag,
-			},
+			}, pushFlags()...),
 			Action: func(c *cli.Context) error {
 				ws, err := open(c)
 				if err != nil {
@@ -54,7 +54,10 @@ EXAMPLE:
 					}
 					id = &i
 				}
-				rep, err := ws.PolicyCheck(c.Context, workspace.PolicyRequest{PlanFile: c.String("plan"), Attest: c.Bool("attest"),
+				if c.Bool("push") && !c.Bool("attest") {
+					return usagef("--push publishes the attestation: give --attest too")
+				}
+				rep, err := ws.PolicyCheck(c.Context, workspace.PolicyRequest{PlanFile: c.String("plan"), Attest: c.Bool("attest"), Push: pushOf(c),
 					Limits: policy.Limits{Timeout: c.Duration("timeout")}}, id)
 				if err != nil {
 					return err

@@ -159,3 +159,35 @@ func TestReviewPolicy(t *testing.T) {
 		t.Errorf("the PR's own policy change was used:\n%s", out)
 	}
 }
+
+// TestAttestPush: policy check --attest --push publishes the attestation
+// receipt through a hooked origin, written again on top of a receipt another
+// clone pushed first; --push alone is a usage error.
+func TestAttestPush(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	checkError(t, r.run("policy", "check", "--push", "--key", key("alice")), exitUsage, "--push publishes the attestation: give --attest too")
+
+	other := machine(t, r, origin)
+	other.must("record", "--summary", "meanwhile", "--key", key("alice"), "--push")
+	res := r.run("policy", "check", "--attest", "--push", "--key", key("alice"), "--json")
+	rep := policyJSON(t, res)
+	if res.code != 0 && res.code != exitRefused || rep.Attestation == nil || rep.Attestation.Seq != 2 {
+		t.Fatalf("policy check --attest --push: %s", res)
+	}
+	tip := strings.TrimSpace(gitIn(t, origin, "rev-parse", "refs/heads/vmc/ledger"))
+	if rep.Attestation.Commit != tip {
+		t.Fatalf("origin's ledger is at %s, the attestation at %s", tip, rep.Attestation.Commit)
+	}
+	if msg := gitIn(t, origin, "log", "-1", "--format=%s", "refs/heads/vmc/ledger"); !strings.HasPrefix(msg, "vmc: 2 attestation ") {
+		t.Fatalf("origin's newest receipt: %q", msg)
+	}
+	if body := gitIn(t, origin, "show", "refs/heads/vmc/ledger:"+rep.Attestation.Path); !strings.Contains(body, `"kind":"attestation"`) {
+		t.Fatalf("%s on the origin: %s", rep.Attestation.Path, body)
+	}
+}
