@@ -430,7 +430,7 @@ var tamperCases = []tamperCase{
 	},
 	{
 		name: "receipt with a member name in another case", rule: RuleCanonical, seq: 4,
-		msg: "receipt 4: not the form Encode writes",
+		msg: `receipt: json: unknown field "kiD" (field names are case-sensitive)`,
 		tamper: func(x *tamperEnv) {
 			// Canonical JSON, but encoding/json matches names without case:
 			// another reader could take "kiD" for the signer.
