@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/vmc-git/vmc-git/workspace"
 )
 
 // exitDrift is drift's exit code when the provider differs from the ledger.
@@ -35,16 +33,9 @@ EXAMPLE:
 				return err
 			}
 			defer ws.Close()
-			var id *workspace.Identity
-			if c.Bool("attest") {
-				i, err := loadSigner(c, ws)
-				if err != nil {
-					return err
-				}
-				id = &i
-			}
-			if c.Bool("push") && !c.Bool("attest") {
-				return usagef("--push publishes the attestation: give --attest too")
+			id, err := attestSigner(c, ws)
+			if err != nil {
+				return err
 			}
 			rep, err := ws.Drift(c.Context, c.Bool("attest"), pushOf(c), id)
 			if err != nil {

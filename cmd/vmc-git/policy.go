@@ -46,16 +46,9 @@ EXAMPLE:
 					return err
 				}
 				defer ws.Close()
-				var id *workspace.Identity
-				if c.Bool("attest") {
-					i, err := loadSigner(c, ws)
-					if err != nil {
-						return err
-					}
-					id = &i
-				}
-				if c.Bool("push") && !c.Bool("attest") {
-					return usagef("--push publishes the attestation: give --attest too")
+				id, err := attestSigner(c, ws)
+				if err != nil {
+					return err
 				}
 				rep, err := ws.PolicyCheck(c.Context, workspace.PolicyRequest{PlanFile: c.String("plan"), Attest: c.Bool("attest"), Push: pushOf(c),
 					Limits: policy.Limits{Timeout: c.Duration("timeout")}}, id)
@@ -121,4 +114,20 @@ func printReviewPolicy(c *cli.Context, pol *plans.PolicyOutcome) {
 	for _, f := range pol.Warn {
 		outf(c, "  policy warn: %s\n", f)
 	}
+}
+
+// attestSigner is the signer of an --attest receipt (nil without --attest),
+// for policy check and drift; --push without --attest is a usage error.
+func attestSigner(c *cli.Context, ws *workspace.Workspace) (*workspace.Identity, error) {
+	if !c.Bool("attest") {
+		if c.Bool("push") {
+			return nil, usagef("--push publishes the attestation: give --attest too")
+		}
+		return nil, nil
+	}
+	id, err := loadSigner(c, ws)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
 }
