@@ -201,29 +201,10 @@ func (ws *Workspace) appendAttestation(id Identity, p Push, summary string, st j
 	if err != nil {
 		return nil, err
 	}
-	ref := &AttestationRef{Seq: w.Seq, Path: w.Path, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}
-	if synced != nil {
-		for _, r := range synced.Rewritten {
-			if r.OldSeq != w.Seq {
-				continue
-			}
-			e, err := ws.Receipt(r.NewSeq)
-			if err != nil {
-				return nil, err
-			}
-			c, err := ws.CommitOf(r.NewSeq)
-			if err != nil {
-				return nil, err
-			}
-			tip, err := ws.Ledger.Tip()
-			if err != nil {
-				return nil, err
-			}
-			ref.Seq, ref.Blake3, ref.Commit = r.NewSeq, digest.Of(e.Bytes).Blake3, c.String()
-			ref.Path = receipt.PathIn(tip.Head.V, r.NewSeq)
-		}
+	if w, _, err = ws.AfterSync(w, synced); err != nil {
+		return nil, err
 	}
-	return ref, nil
+	return &AttestationRef{Seq: w.Seq, Path: w.Path, Blake3: w.Sums.Blake3, Commit: w.Commit.String()}, nil
 }
 
 // writeDefaultPolicy writes the default policy set under root/policy and

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/vmc-git/vmc-git/gitledger"
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // Push is how a use case that writes the ledger publishes what it wrote:
@@ -65,4 +67,33 @@ func (ws *Workspace) CommitOf(seq uint64) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, err
 	}
 	return ws.Ledger.CommitOf(tip, seq)
+}
+
+// AfterSync returns w as it stands after s: where s wrote w's receipt again
+// under a new seq (another writer pushed first), the receipt, path and
+// commit at that seq, and moved true; otherwise w itself. s may be nil.
+// An error (moved, but the new receipt could not be read) returns nil.
+func (ws *Workspace) AfterSync(w *gitledger.Written, s *Synced) (nw *gitledger.Written, moved bool, err error) {
+	if s == nil {
+		return w, false, nil
+	}
+	for _, r := range s.Rewritten {
+		if r.OldSeq != w.Seq {
+			continue
+		}
+		e, err := ws.Receipt(r.NewSeq)
+		if err != nil {
+			return nil, true, err
+		}
+		tip, err := ws.Ledger.Tip()
+		if err != nil {
+			return nil, true, err
+		}
+		c, err := ws.Ledger.CommitOf(tip, r.NewSeq)
+		if err != nil {
+			return nil, true, err
+		}
+		return &gitledger.Written{Seq: r.NewSeq, Path: receipt.PathIn(tip.Head.V, r.NewSeq), Commit: c, Receipt: e.Receipt, Bytes: e.Bytes, Sums: digest.Of(e.Bytes)}, true, nil
+	}
+	return w, false, nil
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -36,16 +35,12 @@ func publishing(c *cli.Context, ws *workspace.Workspace, id workspace.Identity, 
 		return nil, err
 	}
 	if s != nil {
-		for _, r := range s.Rewritten {
-			if r.OldSeq == w.Seq {
-				errf(c, "another writer pushed first: your receipt %d was written again as receipt %d", r.OldSeq, r.NewSeq)
-				if nw, err := ws.Receipt(r.NewSeq); err == nil {
-					w = &workspace.Written{Seq: r.NewSeq, Path: receiptPath(ws, r.NewSeq), Receipt: nw.Receipt, Bytes: nw.Bytes, Sums: digest.Of(nw.Bytes)}
-					if cm, err := ws.CommitOf(r.NewSeq); err == nil {
-						w.Commit = cm
-					}
-				}
-			}
+		old := w.Seq
+		if nw, moved, err := ws.AfterSync(w, s); moved && err == nil {
+			errf(c, "another writer pushed first: your receipt %d was written again as receipt %d", old, nw.Seq)
+			w = nw
+		} else if moved {
+			errf(c, "another writer pushed first: your receipt %d was written again on top (%v)", old, err)
 		}
 		errf(c, "pushed the ledger to %s (receipt %d)", s.Remote, s.Seq)
 	}
