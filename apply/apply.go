@@ -143,6 +143,9 @@ type Options struct {
 	UnapprovedDeadline time.Duration
 	// SummaryMark, if set, ends every receipt summary (the sandbox says so).
 	SummaryMark string
+	// Gate, if set, runs policy on each plan (gate.go); its outcome goes
+	// into the receipt.
+	Gate Gate
 }
 
 // Applier applies plans.
@@ -204,6 +207,7 @@ type intent struct {
 	Sigs      map[string][]byte `json:"sigs"`
 	Commit    string            `json:"commit"`
 	Forced    []string          `json:"forced,omitempty"`
+	Policy    *receipt.Policy   `json:"policy,omitempty"` // the gate's outcome (gate.go)
 	Steps     []intentStep      `json:"steps"`
 	Started   time.Time         `json:"started"`
 }
@@ -270,7 +274,11 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err := plans.CheckFresh(ctx, a.o.Provider, a.freshViewAt(tip), p); err != nil {
 		return nil, err
 	}
-	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Started: time.Now().UTC()}
+	pol, err := a.gate(ctx, p, in, tip)
+	if err != nil {
+		return nil, err
+	}
+	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Policy: pol, Started: time.Now().UTC()}
 	for _, s := range p.Actions {
 		it.Steps = append(it.Steps, intentStep{Action: s.Action, State: statePending})
 	}
@@ -601,7 +609,7 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 			Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 				Plan: receipt.PlanRef{ID: p.ID, Path: plans.Path(p.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,
 					Commit: it.Commit, Approvals: it.Approvals},
-				Actions: recs, Forced: it.Forced, Recovered: recovered,
+				Actions: recs, Forced: it.Forced, Recovered: recovered, Policy: it.Policy,
 			}},
 			Plan: &gitledger.PlanCopy{Bytes: it.PlanBytes, Approvals: it.Sigs},
 		}, nil

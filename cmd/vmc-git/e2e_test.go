@@ -106,6 +106,7 @@ type repoOpts struct {
 	ledger   string
 	provider string   // config provider (default sandbox)
 	env      []string // extra environment
+	policy   bool     // keep init's default policy set (else init --no-policy)
 }
 
 func newRepo(t *testing.T, o repoOpts) *repo {
@@ -129,9 +130,13 @@ func newRepo(t *testing.T, o repoOpts) *repo {
 	r.env = append(r.env, "HOME="+filepath.Join(dir, "home"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 		"GIT_CONFIG_NOSYSTEM=1", "VMC_SANDBOX_ACTION_MS=20")
 	r.env = append(r.env, o.env...)
-	r.must("init", r.root, "--ledger", o.ledger, "--key", key("alice"), "--roles", "admin,applier",
-		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub",
-		"--provider", o.provider)
+	args := []string{"init", r.root, "--ledger", o.ledger, "--key", key("alice"), "--roles", "admin,applier",
+		"--operator", "bob:approver:" + key("bob") + ".pub", "--operator", "carol:applier:" + key("carol") + ".pub",
+		"--provider", o.provider}
+	if !o.policy {
+		args = append(args, "--no-policy")
+	}
+	r.must(args...)
 	r.git("config", "user.name", "Test")
 	r.git("config", "user.email", "test@example.com")
 	return r
