@@ -93,7 +93,7 @@ func newLedger(t *testing.T) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "infra")
 	run(t, filepath.Dir(root), vmcBin, "init", root, "--ledger", "github.com/acme/infra", "--key", key("alice"), "--roles", "admin,applier",
-		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub", "--provider", "sandbox")
+		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub", "--provider", "sandbox", "--no-policy")
 	run(t, root, "git", "config", "user.name", "Test")
 	run(t, root, "git", "config", "user.email", "test@example.com")
 	return root

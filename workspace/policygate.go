@@ -90,7 +90,7 @@ func (ws *Workspace) PlanPolicy(ctx context.Context, rev, id string) (*PolicyVer
 // policy files.
 func (ws *Workspace) gatePolicy(rev string) (*policy.Bundle, error) {
 	b, err := ws.loadPolicyAt(rev)
-	if errors.Is(err, errNoPolicy) {
+	if errors.As(err, new(noPolicyError)) {
 		return nil, nil
 	}
 	if err != nil {
@@ -280,4 +280,40 @@ func (ws *Workspace) treeOverrides(rev, id string) (map[string][]byte, error) {
 		files[kid] = []byte(b)
 	}
 	return files, nil
+}
+
+// policyAtApply is plan review's line on what apply would decide for p
+// (bytes b) with the policy at base and the overrides at head.
+func (ws *Workspace) policyAtApply(ctx context.Context, base, head string, p *plans.Plan, b []byte, tip *gitledger.Tip) string {
+	bundle, err := ws.gatePolicy(base)
+	if err != nil {
+		return ""
+	}
+	files, err := ws.treeOverrides(head, p.ID)
+	if err != nil {
+		return receipt.PolicyDenied + ": " + err.Error()
+	}
+	v, err := ws.decidePolicy(ctx, bundle, p, b, files, tip.Trust, time.Now())
+	if err != nil {
+		return ""
+	}
+	line := v.Policy.Result
+	var kids []string
+	for _, o := range v.Policy.Overrides {
+		kids = append(kids, o.KID)
+	}
+	switch v.Policy.Result {
+	case receipt.PolicyOverridden:
+		line += fmt.Sprintf(" by %s (%s)", strings.Join(kids, ", "), strings.Join(v.Policy.Rules, ", "))
+	case receipt.PolicyDenied:
+		var flags []string
+		for _, r := range v.Uncovered {
+			flags = append(flags, "--override "+r)
+		}
+		line += fmt.Sprintf(": no admin override for %s (an admin runs vmc-git approve %s plans/%s.json)", strings.Join(v.Uncovered, ", "), strings.Join(flags, " "), p.ID)
+		for _, kid := range slices.Sorted(mapKeys(v.Overrides.Invalid)) {
+			line += fmt.Sprintf("; override %s not counted: %s", kid, v.Overrides.Invalid[kid])
+		}
+	}
+	return line
 }

@@ -43,11 +43,14 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		rest := strings.TrimPrefix(file, plans.Dir+"/")
 		isPlan := !strings.Contains(rest, "/") && strings.HasSuffix(rest, ".json")
 		isApproval := strings.Contains(rest, plans.ApprovalsSuffix+"/") && strings.HasSuffix(rest, ".sig")
+		isOverride := strings.Contains(rest, plans.OverridesSuffix+"/") && strings.HasSuffix(rest, ".json")
 		switch {
-		case !isPlan && !isApproval:
-			bad(file, "plans/ holds only <id>.json files and <id>.approvals/<kid>.sig approvals")
+		case !isPlan && !isApproval && !isOverride:
+			bad(file, "plans/ holds only <id>.json files, <id>.approvals/<kid>.sig approvals and <id>.overrides/<kid>.json policy overrides")
 		case status != "A" && isPlan:
 			bad(file, "a merged plan is immutable (status %s): make a new plan instead", status)
+		case status != "A" && isOverride:
+			bad(file, "overrides are add-only (status %s)", status)
 		case status != "A":
 			bad(file, "approvals are add-only (status %s)", status)
 		case isPlan:
@@ -134,6 +137,7 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 					pr.Refused = refused
 				}
 				pr.Policy = ws.reviewPolicy(ctx, base, p)
+				pr.Policy.AtApply = ws.policyAtApply(ctx, base, head, p, pr.Bytes, tip)
 			}
 		}
 		rv.Plans = append(rv.Plans, pr)

@@ -38,7 +38,7 @@ func initRepo(t *testing.T, extraEnv []string, initArgs ...string) *repo {
 	r.env = append(r.env, "HOME="+filepath.Join(dir, "home"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 		"GIT_CONFIG_NOSYSTEM=1", "VMC_SANDBOX_ACTION_MS=20")
 	r.env = append(r.env, extraEnv...)
-	r.must(append([]string{"init", r.root, "--ledger", testLedgerID, "--provider", "sandbox"}, initArgs...)...)
+	r.must(append([]string{"init", r.root, "--ledger", testLedgerID, "--provider", "sandbox", "--no-policy"}, initArgs...)...)
 	r.git("config", "user.name", "Test")
 	r.git("config", "user.email", "test@example.com")
 	return r

@@ -298,7 +298,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// The ledger repository, as init makes it: the callers are committed on main.
 	e.repo = filepath.Join(e.dir, "infra")
 	e.vmc("init", e.repo, "--ledger", "example.com/e2e/infra", "--key", alice, "--roles", "admin,applier",
-		"--operator", "bob:approver:"+bob+".pub", "--provider", "sandbox")
+		"--operator", "bob:approver:"+bob+".pub", "--provider", "sandbox", "--no-policy")
 	tracked := e.git(e.repo, "ls-tree", "--name-only", "HEAD", workflows.Dir+"/")
 	for _, f := range workflows.CallerFiles {
 		if !strings.Contains(tracked, workflows.Dir+"/"+f) {
