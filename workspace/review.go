@@ -46,7 +46,7 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		isOverride := strings.Contains(rest, plans.OverridesSuffix+"/") && strings.HasSuffix(rest, ".json")
 		switch {
 		case !isPlan && !isApproval && !isOverride:
-			bad(file, "plans/ holds only <id>.json files, <id>.approvals/<kid>.sig approvals and <id>.overrides/<kid>.json policy overrides")
+			bad(file, "plans/ holds only <id>.json files and <id>.approvals/<kid>.sig approvals, and <id>.overrides/<kid>.json policy overrides")
 		case status != "A" && isPlan:
 			bad(file, "a merged plan is immutable (status %s): make a new plan instead", status)
 		case status != "A" && isOverride:
