@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -83,6 +84,11 @@ func ParseOverride(b []byte) (*OverrideFile, error) {
 	}
 	if err := f.Override().Validate(); err != nil {
 		return nil, err
+	}
+	// Every member present, as written (a missing plan_blake3 would read
+	// as zeros): the file is exactly the encoding of what it says.
+	if again, err := canon.Marshal(&f); err != nil || !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("override: members missing or empty (want kid, ledger, plan, plan_blake3, rules, sig, v and an optional non-empty reason)")
 	}
 	return &f, nil
 }
