@@ -56,7 +56,9 @@ type PolicyOutcome struct {
 }
 
 // Overridden reports whether admin overrides let the plan through.
-func (o *PolicyOutcome) Overridden() bool { return strings.HasPrefix(o.AtApply, receipt.PolicyOverridden) }
+func (o *PolicyOutcome) Overridden() bool {
+	return strings.HasPrefix(o.AtApply, receipt.PolicyOverridden)
+}
 
 // OK reports whether the pull request breaks no rule.
 func (r *Review) OK() bool { return len(r.Violations) == 0 }
