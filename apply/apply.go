@@ -10,7 +10,8 @@
 //     then a sync) and verify what is new in the ledger: lockPlan, the same
 //     for Apply and recovery. If the ledger moved meanwhile, step 1 runs
 //     again on the new tip; then the plan must be fresh (plans.CheckFresh:
-//     servers and ledger unchanged).
+//     servers and ledger unchanged), and Options.Gate must let it through
+//     (policy at apply, gate.go; a denial retires a merged plan as refused).
 //  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
 //     before calling the provider; record each action as "calling" before
 //     its call and "done" with its result after.
