@@ -115,6 +115,9 @@ func (ws *Workspace) policyGate(rev, dir string) apply.Gate {
 			}
 			loaded = true
 		}
+		if bundle == nil {
+			return &receipt.Policy{Result: receipt.PolicyNone}, nil // no overrides to read
+		}
 		var files map[string][]byte
 		var err error
 		if dir != "" {
