@@ -1,13 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/merkle"
@@ -153,43 +149,4 @@ EXAMPLE:
 			},
 		}...),
 	}
-}
-
-// verifierFromArg builds a note verifier from a verifier key string or an
-// OpenSSH public key (file or line) named by kid.
-func verifierFromArg(arg, kid string) (note.Verifier, error) {
-	if strings.Count(arg, "+") == 2 && !strings.HasPrefix(arg, "ssh-") {
-		if _, err := os.Stat(arg); err != nil {
-			return note.NewVerifier(arg)
-		}
-	}
-	var line []byte
-	if strings.HasPrefix(arg, "ssh-") {
-		line = []byte(arg)
-	} else {
-		b, err := os.ReadFile(arg)
-		if err != nil {
-			return nil, err
-		}
-		line = b
-	}
-	pub, comment, err := keys.ParsePublicKey(line)
-	if err != nil {
-		return nil, err
-	}
-	if kid == "" {
-		kid = comment
-	}
-	if keys.ValidKID(kid) != nil {
-		return nil, fmt.Errorf("--key: give --kid NAME (the public key has no usable comment)")
-	}
-	ek, err := keys.Ed25519Public(pub)
-	if err != nil {
-		return nil, err
-	}
-	vk, err := merkle.VerifierKey(kid, ek)
-	if err != nil {
-		return nil, err
-	}
-	return note.NewVerifier(vk)
 }

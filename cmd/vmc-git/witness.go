@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -219,29 +218,3 @@ var (
 	proofWitnessFlag = &cli.StringSliceFlag{Name: "witness", Usage: "a witness's cosignature verifier key (repeatable); with --witness-threshold"}
 	proofWQuorumFlag = &cli.IntFlag{Name: "witness-threshold", Usage: "cosignatures by --witness keys the checkpoint needs (default: all given)"}
 )
-
-func checkProofWitnesses(c *cli.Context, signed []byte) error {
-	var ws []witness.Witness
-	for _, vk := range c.StringSlice("witness") {
-		name, pub, err := witness.ParseVerifierKey(vk)
-		if err != nil {
-			return fail(exitUsage, fmt.Errorf("--witness: %w", err))
-		}
-		ws = append(ws, witness.Witness{Name: name, Key: pub})
-	}
-	threshold := len(ws)
-	if c.IsSet("witness-threshold") {
-		threshold = c.Int("witness-threshold")
-	}
-	if len(ws) == 0 && threshold == 0 {
-		return nil
-	}
-	got, err := witness.Check(signed, ws, threshold, time.Now())
-	if err != nil {
-		return fail(exitInvalid, fmt.Errorf("checkpoint: %w", err))
-	}
-	for _, g := range got {
-		outf(c, "  cosigned by %s at %s\n", g.Witness, g.Time.Format(time.RFC3339))
-	}
-	return nil
-}
