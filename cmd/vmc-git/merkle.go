@@ -39,15 +39,11 @@ EXAMPLE:
 					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
 				}, pushFlags()...),
 				Action: func(c *cli.Context) error {
-					ws, err := open(c)
+					ws, id, err := openSigner(c)
 					if err != nil {
 						return err
 					}
 					defer ws.Close()
-					id, err := loadSigner(c, ws)
-					if err != nil {
-						return err
-					}
 					res, err := ws.PublishSnapshot(c.Context, id, workspace.SnapshotRequest{
 						Size: c.Uint64("size"), Tag: c.Bool("tag"), Push: pushOf(c), Witness: witnessClient(c)})
 					if err != nil {

@@ -46,15 +46,11 @@ EXAMPLE:
 				}
 				details = cb
 			}
-			ws, err := open(c)
+			ws, id, err := openSigner(c)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			id, err := loadSigner(c, ws)
-			if err != nil {
-				return err
-			}
 			w, err := publishing(c, ws, id, func() (*workspace.Written, error) { return ws.Record(id, c.String("summary"), details) })
 			if err != nil {
 				return err

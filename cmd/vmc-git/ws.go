@@ -21,6 +21,21 @@ func open(c *cli.Context) (*workspace.Workspace, error) {
 	})
 }
 
+// openSigner opens the workspace and loads the signer as loadSigner does;
+// the caller closes the workspace.
+func openSigner(c *cli.Context) (*workspace.Workspace, workspace.Identity, error) {
+	ws, err := open(c)
+	if err != nil {
+		return nil, workspace.Identity{}, err
+	}
+	id, err := loadSigner(c, ws)
+	if err != nil {
+		ws.Close()
+		return nil, workspace.Identity{}, err
+	}
+	return ws, id, nil
+}
+
 // keyPath is --key, else $VMC_SIGNING_KEY.
 func keyPath(c *cli.Context) string {
 	if k := c.String("key"); k != "" {
