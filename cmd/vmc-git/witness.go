@@ -102,28 +102,14 @@ func witnessCommand() *cli.Command {
 						return err
 					}
 					defer ws.Close()
-					ch, threshold, err := ws.ProposeTrust(tc)
+					_, threshold, err := proposeTo(ws, tc, out)
 					if err != nil {
 						return err
 					}
-					if err := workspace.WriteChange(out, ch, true); err != nil {
-						return err
-					}
-					outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", out, threshold, out)
+					proposalWritten(c, out, threshold)
 					return nil
 				}
-				ws, id, err := trustSetup(c)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				w, err := publishing(c, ws, id, func() (*workspace.Written, error) {
-					return ws.ChangeTrust(tc.Op, func() (workspace.TrustChange, error) { return tc, nil }, id)
-				})
-				if err != nil {
-					return err
-				}
-				return reportWritten(c, w)
+				return changeTrust(c, tc.Op, func() (workspace.TrustChange, error) { return tc, nil })
 			},
 		}
 	}
