@@ -124,22 +124,11 @@ func anchorListCommand() *cli.Command {
    vmc-git anchor list --json`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			ws, err := open(c)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
-			all, err := ws.Anchors()
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return printJSON(c, all)
-			}
-			for _, a := range all {
-				outf(c, "%6d  %s  %-8s receipts 0..%d  root %s  sha256 %s\n", a.Seq, a.CreatedAt, a.Substrate, a.LeafCount-1, a.Root.String()[:16], a.Digest[:16])
-			}
-			return nil
+			return report(c, (*workspace.Workspace).Anchors, func(all []workspace.AnchorInfo) {
+				for _, a := range all {
+					outf(c, "%6d  %s  %-8s receipts 0..%d  root %s  sha256 %s\n", a.Seq, a.CreatedAt, a.Substrate, a.LeafCount-1, a.Root.String()[:16], a.Digest[:16])
+				}
+			})
 		},
 	}
 }

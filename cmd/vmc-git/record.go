@@ -6,7 +6,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/internal/canon"
-	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -58,21 +57,4 @@ EXAMPLE:
 			return reportWritten(c, w)
 		},
 	}
-}
-
-type writtenJSON struct {
-	Seq    uint64        `json:"seq"`
-	Kind   receipt.Kind  `json:"kind"`
-	Path   string        `json:"path"`
-	Blake3 digest.Digest `json:"blake3"`
-	SHA256 digest.Digest `json:"sha256"`
-	Commit string        `json:"commit"`
-}
-
-func reportWritten(c *cli.Context, w *workspace.Written) error {
-	if c.Bool("json") {
-		return printJSON(c, writtenJSON{w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Sums.SHA256, w.Commit.String()})
-	}
-	outf(c, "receipt %d (%s) %s\n  blake3 %s\n  commit %s\n", w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Commit)
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/state"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 func stateCommand() *cli.Command {
@@ -24,23 +25,12 @@ EXAMPLE:
    vmc-git state --json | jq '.resources[] | select(.kind=="firewall")'`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			ws, err := open(c)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
-			st, err := ws.State()
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return printJSON(c, st)
-			}
-			outf(c, "ledger %s at receipt %d: %d resources\n", st.Ledger, st.Seq, len(st.Resources))
-			for _, e := range st.Resources {
-				outf(c, "%-12s %-24s %s (receipt %d, plan %s, %s)\n", e.Kind, e.Name, describeEntry(e), e.Seq, e.Plan, e.Op)
-			}
-			return nil
+			return report(c, (*workspace.Workspace).State, func(st *state.State) {
+				outf(c, "ledger %s at receipt %d: %d resources\n", st.Ledger, st.Seq, len(st.Resources))
+				for _, e := range st.Resources {
+					outf(c, "%-12s %-24s %s (receipt %d, plan %s, %s)\n", e.Kind, e.Name, describeEntry(e), e.Seq, e.Plan, e.Op)
+				}
+			})
 		},
 	}
 }

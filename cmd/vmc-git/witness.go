@@ -172,27 +172,16 @@ EXAMPLE:
    witnessctl add-log -db litewitness.db -origin github.com/acme/infra`,
 				Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					ws, err := open(c)
-					if err != nil {
-						return err
-					}
-					defer ws.Close()
-					l, err := ws.Witnesses()
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(c, l)
-					}
-					outf(c, "witness_threshold %d, %d witnesses\n", l.Threshold, len(l.Witnesses))
-					for _, w := range l.Witnesses {
-						outf(c, "  %s %s\n    %s\n", w.Name, w.URL, w.Key)
-					}
-					outf(c, "register this ledger with a litewitness:\n  witnessctl add-log -origin %s\n", l.Origin)
-					for _, k := range l.LogKeys {
-						outf(c, "  witnessctl add-key -origin %s -key %s\n", l.Origin, k)
-					}
-					return nil
+					return report(c, (*workspace.Workspace).Witnesses, func(l *workspace.WitnessList) {
+						outf(c, "witness_threshold %d, %d witnesses\n", l.Threshold, len(l.Witnesses))
+						for _, w := range l.Witnesses {
+							outf(c, "  %s %s\n    %s\n", w.Name, w.URL, w.Key)
+						}
+						outf(c, "register this ledger with a litewitness:\n  witnessctl add-log -origin %s\n", l.Origin)
+						for _, k := range l.LogKeys {
+							outf(c, "  witnessctl add-key -origin %s -key %s\n", l.Origin, k)
+						}
+					})
 				},
 			},
 		},
