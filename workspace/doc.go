@@ -91,7 +91,7 @@
 //	             writes one apply receipt with status withdrawn (approver)
 //	             refuses a plan not merged (not found), already in the
 //	                    ledger or a signer who is not an approver (refused)
-//	Verify, Log, Receipt, VerifyReceipt, Leaves: reads only.
+//	Verify, Log, Receipt, VerifyReceipt, Leaves, Keys: reads only.
 //
 // Open changes nothing in the repository except, in a fresh clone, the
 // missing local ledger branch, created from origin's, and the local ledger
