@@ -158,10 +158,7 @@ EXAMPLE:
 					}
 					req := workspace.ProofCheck{Proof: proof, Receipt: rb, Checkpoint: cb, Key: c.String("key"), KID: c.String("kid"),
 						Origin: c.String("origin"), WitnessKeys: c.StringSlice("witness")}
-					if c.IsSet("witness-threshold") {
-						n := c.Int("witness-threshold")
-						req.WitnessThreshold = &n
-					}
+					req.WitnessThreshold = intPtr(c, "witness-threshold")
 					res, err := workspace.CheckProof(req)
 					if err != nil {
 						return err
@@ -186,12 +183,7 @@ type marshaler interface{ Marshal() ([]byte, error) }
 
 // printProof opens the workspace, makes a proof and prints its JSON.
 func printProof(c *cli.Context, prove func(*workspace.Workspace) (marshaler, error)) error {
-	ws, err := open(c)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	p, err := prove(ws)
+	p, err := read(c, prove)
 	if err != nil {
 		return err
 	}

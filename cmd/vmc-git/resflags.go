@@ -21,14 +21,6 @@ func setLabels(c *cli.Context, a *provider.Action) error {
 	return err
 }
 
-func boolPtr(c *cli.Context, name string) *bool {
-	if !c.IsSet(name) {
-		return nil
-	}
-	v := c.Bool(name)
-	return &v
-}
-
 var (
 	flagRule      = &cli.StringSliceFlag{Name: "rule", Usage: `rule "DIRECTION PROTOCOL [PORT] CIDR[,CIDR…] [DESCRIPTION]", e.g. "in tcp 443 0.0.0.0/0,::/0 https" (repeatable)`}
 	flagRulesFile = &cli.StringFlag{Name: "rules-file", Usage: "JSON file with a list of rules {direction, protocol, port, source_ips, destination_ips, description}"}

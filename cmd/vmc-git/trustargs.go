@@ -102,14 +102,7 @@ func trustChange(c *cli.Context, op string) (workspace.TrustChange, error) {
 		if !c.IsSet("approvals-required") && !c.IsSet("admin-threshold") {
 			return tc, usagef("keys policy: give --approvals-required N and/or --admin-threshold N")
 		}
-		if c.IsSet("approvals-required") {
-			n := c.Int("approvals-required")
-			tc.ApprovalsRequired = &n
-		}
-		if c.IsSet("admin-threshold") {
-			n := c.Int("admin-threshold")
-			tc.AdminThreshold = &n
-		}
+		tc.ApprovalsRequired, tc.AdminThreshold = intPtr(c, "approvals-required"), intPtr(c, "admin-threshold")
 		return tc, nil
 	}
 	if c.NArg() != 1 {

@@ -101,6 +101,23 @@ func exactArgs(c *cli.Context, n int, names string) error {
 	return nil
 }
 
+// boolPtr and intPtr are an optional flag's value: nil when not given.
+func boolPtr(c *cli.Context, name string) *bool {
+	if !c.IsSet(name) {
+		return nil
+	}
+	v := c.Bool(name)
+	return &v
+}
+
+func intPtr(c *cli.Context, name string) *int {
+	if !c.IsSet(name) {
+		return nil
+	}
+	v := c.Int(name)
+	return &v
+}
+
 // readInput reads a file, or stdin for "-".
 func readInput(f string) ([]byte, error) {
 	if f == "-" {
@@ -149,15 +166,21 @@ func stderrIsTerminal() bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// report opens the workspace, reads a value and prints it: as JSON with
-// --json, else with text.
-func report[T any](c *cli.Context, read func(*workspace.Workspace) (T, error), text func(T)) error {
+// read opens the workspace for one read f and closes it.
+func read[T any](c *cli.Context, f func(*workspace.Workspace) (T, error)) (T, error) {
 	ws, err := open(c)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
 	defer ws.Close()
-	v, err := read(ws)
+	return f(ws)
+}
+
+// report reads a value (read) and prints it: as JSON with --json, else
+// with text.
+func report[T any](c *cli.Context, f func(*workspace.Workspace) (T, error), text func(T)) error {
+	v, err := read(c, f)
 	if err != nil {
 		return err
 	}
