@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/zlib"
-	"crypto/sha1"
+		"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	kzlib "github.com/klauspost/compress/zlib"
 )
 
 // Pack format constants (git's pack-format.txt, version 2 pack and index).
@@ -381,6 +382,7 @@ type packReader struct {
 	loaded map[string]bool
 	cache  objectCache
 	br     packCursor
+	win    bytes.Reader // the part of br's window an object is inflated from
 	zr     io.ReadCloser
 }
 
@@ -610,12 +612,33 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 }
 
 // inflate fills data with the zlib stream at the reader's position.
+//
+// The stream is decoded from the cursor's window in place when it fits
+// there (a bytes.Reader, which klauspost/compress's inflater reads without
+// an interface call a byte; ledger objects are a few hundred bytes), and
+// through the cursor otherwise.
 func (r *packReader) inflate(data []byte) error {
+	start := r.br.next
+	if r.br.window(int64(len(data))+inflateSlack) {
+		r.win.Reset(r.br.buf[r.br.next-r.br.base:])
+		if err := r.inflateFrom(&r.win, data); err == nil {
+			return nil
+		}
+		r.br.next = start // ran past the window, or is broken: say so from the stream
+	}
+	return r.inflateFrom(&r.br, data)
+}
+
+// inflateSlack is how many bytes past an object's size its zlib stream is
+// expected to need at most (header, block headers, checksum).
+const inflateSlack = 256
+
+func (r *packReader) inflateFrom(src io.Reader, data []byte) error {
 	var err error
 	if r.zr == nil {
-		r.zr, err = zlib.NewReader(&r.br)
+		r.zr, err = kzlib.NewReader(src)
 	} else {
-		err = r.zr.(zlib.Resetter).Reset(&r.br, nil)
+		err = r.zr.(kzlib.Resetter).Reset(src, nil)
 	}
 	if err != nil {
 		return err
@@ -669,6 +692,21 @@ func (c *packCursor) fill() error {
 		err = io.EOF
 	}
 	return err
+}
+
+// window makes the window hold n bytes from the position on (fewer at the
+// end of the file) and reports whether it does.
+func (c *packCursor) window(n int64) bool {
+	n = min(n, packWindow)
+	if c.next >= c.base && c.next+n <= c.base+int64(len(c.buf)) {
+		return true
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, packWindow)
+	}
+	m, err := c.f.ReadAt(c.buf[:cap(c.buf)], c.next)
+	c.buf, c.base = c.buf[:m], c.next
+	return int64(m) >= n || (err == io.EOF && m > 0)
 }
 
 func (c *packCursor) ReadByte() (byte, error) {
