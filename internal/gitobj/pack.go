@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/zlib"
-		"crypto/sha1"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -619,7 +619,7 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 // through the cursor otherwise.
 func (r *packReader) inflate(data []byte) error {
 	start := r.br.next
-	if r.br.window(int64(len(data))+inflateSlack) {
+	if r.br.window(int64(len(data)) + inflateSlack) {
 		r.win.Reset(r.br.buf[r.br.next-r.br.base:])
 		if err := r.inflateFrom(&r.win, data); err == nil {
 			return nil
