@@ -330,7 +330,32 @@ func (j *sigJob) run() error {
 
 // verifyStep checks one commit on top of prev and returns the new state and
 // its signature job. raw is the commit's content if already read, or nil.
+//
+// After genesis it first tries without reading HEAD.json: HEAD.json must be
+// byte for byte what the receipt implies (receipt.HeadIn), so its blob id
+// is checked against the hash of those bytes, one SHA-1 instead of a read
+// and a parse. A failure before that check, or of it, runs the step again
+// reading HEAD.json first, which gives the error in the order of the rules.
 func (l *Ledger) verifyStep(prev *state, c plumbing.Hash, raw []byte) (*state, *sigJob, error) {
+	if !prev.empty {
+		st, job, err, headChecked := l.step(prev, c, raw, true)
+		if err == nil || headChecked {
+			return st, job, err
+		}
+	}
+	st, job, err, _ := l.step(prev, c, raw, false)
+	return st, job, err
+}
+
+// step is verifyStep; with headByHash it checks HEAD.json by its blob id
+// (prev not empty). headChecked reports that HEAD.json was found to match,
+// so that an error is the one the full order of checks gives too.
+func (l *Ledger) step(prev *state, c plumbing.Hash, raw []byte, headByHash bool) (_ *state, _ *sigJob, _ error, headChecked bool) {
+	st, job, err := l.stepChecks(prev, c, raw, headByHash, &headChecked)
+	return st, job, err, headChecked
+}
+
+func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash bool, headChecked *bool) (*state, *sigJob, error) {
 	seq := uint64(0)
 	if !prev.empty {
 		seq = prev.seq + 1
@@ -372,13 +397,17 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash, raw []byte) (*state, *
 		return fail(RuleTree, "%v", err)
 	}
 	// HEAD.json names the receipt this commit claims to add.
-	headBytes, err := l.blobAt(root, HeadFile, MaxHeadSize)
-	if err != nil {
-		return fail(RuleHead, "%v", err)
-	}
-	head, err := receipt.ParseHead(headBytes)
-	if err != nil {
-		return fail(RuleHead, "%v", err)
+	var headBytes []byte
+	var head receipt.Head
+	if !headByHash {
+		if headBytes, err = l.blobAt(root, HeadFile, MaxHeadSize); err != nil {
+			return fail(RuleHead, "%v", err)
+		}
+		if head, err = receipt.ParseHead(headBytes); err != nil {
+			return fail(RuleHead, "%v", err)
+		}
+	} else {
+		head.Seq = seq
 	}
 	switch {
 	case head.Seq > seq:
@@ -422,7 +451,12 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash, raw []byte) (*state, *
 		return fail(RuleTime, "created_at %s is before receipt %d's %s", r.CreatedAt, prev.seq, keys.FormatTime(prev.created))
 	}
 	wantHead, _ := receipt.HeadIn(format, r, sums).Encode()
-	if !bytes.Equal(wantHead, headBytes) {
+	if headByHash {
+		if e, ok := gitobj.FindEntry(root, HeadFile); !ok || e.IsDir() || len(wantHead) > MaxHeadSize || e.ID != gitobj.HashObject(plumbing.BlobObject, wantHead) {
+			return fail(RuleHead, "HEAD.json does not match the receipt") // verifyStep checks again, reading it
+		}
+		*headChecked = true
+	} else if !bytes.Equal(wantHead, headBytes) {
 		// Tell an edited receipt from an edited HEAD.json: if HEAD.json and
 		// the commit message still agree on a blake3, the receipt changed.
 		if t, err := ParseMessage(commitMessage(raw)); err == nil && t.Blake3 == head.Blake3 && head.Blake3 != sums.Blake3 {
