@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	kzlib "github.com/klauspost/compress/zlib"
@@ -383,17 +382,22 @@ type packReader struct {
 	cache  objectCache
 	br     packCursor
 	win    bytes.Reader // the part of br's window an object is inflated from
+	idx    idxCache
 	zr     io.ReadCloser
 }
 
-// packIndex is one loaded version 2 pack index and its open pack.
+// packIndex is one version 2 pack index (read through an idxCache) and its
+// open pack.
 type packIndex struct {
-	name   string
-	pack   *os.File
-	fanout [256]uint32
-	names  []byte // sorted ids, 20 bytes each
-	off32  []byte
-	off64  []byte
+	name     string
+	idx      *os.File
+	pack     *os.File
+	fanout   [256]uint32
+	n        int
+	namesAt  int64 // file offsets of the tables
+	off32At  int64
+	off64At  int64
+	off64Len int64
 }
 
 // load opens the packs not loaded yet; it reports whether there were any.
@@ -425,67 +429,45 @@ func (r *packReader) load() (bool, error) {
 }
 
 func openPackIndex(idxPath string) (*packIndex, error) {
-	b, err := mapFile(idxPath)
+	f, b, size, err := openIdx(idxPath)
 	if err != nil {
 		return nil, err
 	}
-	bad := func(why string) error { return fmt.Errorf("pack index %s: %s", filepath.Base(idxPath), why) }
+	bad := func(why string) error {
+		f.Close()
+		return fmt.Errorf("pack index %s: %s", filepath.Base(idxPath), why)
+	}
 	const head = 8 + 256*4
-	if len(b) < head+40 || !bytes.Equal(b[:4], idxMagic) || binary.BigEndian.Uint32(b[4:8]) != idxVersion {
+	if size < head+40 || len(b) < head || !bytes.Equal(b[:4], idxMagic) || binary.BigEndian.Uint32(b[4:8]) != idxVersion {
 		return nil, bad("not a version 2 pack index")
 	}
-	p := &packIndex{name: idxPath}
+	p := &packIndex{name: idxPath, idx: f}
 	for i := range p.fanout {
 		p.fanout[i] = binary.BigEndian.Uint32(b[8+4*i:])
 		if i > 0 && p.fanout[i] < p.fanout[i-1] {
 			return nil, bad("fanout not sorted")
 		}
 	}
-	n := int(p.fanout[255])
-	rest := b[head:]
-	if len(rest) < n*28+40 {
+	p.n = int(p.fanout[255])
+	rest := size - head
+	if rest < int64(p.n)*28+40 {
 		return nil, bad("truncated")
 	}
-	// Lookups read the mapped file in place: opening a large ledger's index
-	// costs no copy (the hook starts in the same time on 1k and 100k).
-	p.names = rest[:20*n]
-	p.off32 = rest[24*n : 28*n]
-	p.off64 = rest[28*n : len(rest)-40]
-	if len(p.off64)%8 != 0 {
+	// Lookups read the file in chunks (idxread.go): opening a large
+	// ledger's index costs no copy (the hook starts in the same time on 1k
+	// and 100k), and memory stays flat.
+	p.namesAt = head
+	p.off32At = head + 24*int64(p.n)
+	p.off64At = head + 28*int64(p.n)
+	p.off64Len = size - 40 - p.off64At
+	if p.off64Len%8 != 0 {
 		return nil, bad("bad large offset table")
 	}
 	if p.pack, err = os.Open(strings.TrimSuffix(idxPath, ".idx") + ".pack"); err != nil {
+		f.Close()
 		return nil, err
 	}
 	return p, nil
-}
-
-// find returns the offset of id in the pack, or -1.
-func (p *packIndex) find(id plumbing.Hash) int64 {
-	lo, hi := 0, int(p.fanout[id[0]])
-	if id[0] > 0 {
-		lo = int(p.fanout[id[0]-1])
-	}
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		switch c := bytes.Compare(p.names[20*m:20*m+20], id[:]); {
-		case c == 0:
-			o := binary.BigEndian.Uint32(p.off32[4*m:])
-			if o&(1<<31) == 0 {
-				return int64(o)
-			}
-			i := int(o&^(1<<31)) * 8
-			if i+8 > len(p.off64) {
-				return -1
-			}
-			return int64(binary.BigEndian.Uint64(p.off64[i:]))
-		case c < 0:
-			lo = m + 1
-		default:
-			hi = m
-		}
-	}
-	return -1
 }
 
 // Get returns the type and content of id if it is in a pack.
@@ -505,7 +487,7 @@ func (r *packReader) Get(id plumbing.Hash, limit int64, depth int) (plumbing.Obj
 // a chain names its pack once, not once a delta.
 func (r *packReader) get(id plumbing.Hash, limit int64, depth int) (*packIndex, plumbing.ObjectType, []byte, bool, error) {
 	for _, p := range r.packs {
-		if off := p.find(id); off >= 0 {
+		if off := r.idx.find(p, id); off >= 0 {
 			typ, b, err := r.at(p, off, depth, limit)
 			return p, typ, b, true, err
 		}
@@ -818,7 +800,9 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 func (r *packReader) close() {
 	for _, p := range r.packs {
 		p.pack.Close()
+		p.idx.Close()
 	}
+	r.idx = idxCache{}
 	r.packs, r.loaded = nil, nil
 }
 
@@ -869,27 +853,4 @@ func (c *objectCache) put(p *packIndex, off int64, typ plumbing.ObjectType, data
 	c.entries[c.next] = cacheEntry{pack: p, off: off, typ: typ, data: data[:len(data):len(data)]}
 	c.bytes += len(data)
 	c.next = (c.next + 1) % cacheEntries
-}
-
-// mapFile maps a file read-only for the life of the process. Git never
-// rewrites an index in place (it writes a new file and renames), so the
-// mapping stays valid even if the file is replaced or deleted.
-func mapFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() == 0 {
-		return nil, nil
-	}
-	b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return os.ReadFile(path) // no mmap here: read it
-	}
-	return b, nil
 }

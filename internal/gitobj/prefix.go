@@ -74,7 +74,7 @@ func (s *Store) firstParentPrefix(c plumbing.Hash) (plumbing.Hash, bool) {
 // whole (not as a delta) in a pack; ok false otherwise or on any error.
 func (r *packReader) prefix(id plumbing.Hash, buf []byte) ([]byte, bool) {
 	for _, p := range r.packs {
-		off := p.find(id)
+		off := r.idx.find(p, id)
 		if off < 0 {
 			continue
 		}
