@@ -24,23 +24,25 @@ import (
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 )
 
-// walkStride is the number of commits in a segment of a chainWalk.
-const walkStride = 1024
+// walkStride is the number of commits in a segment of a chainWalk (a
+// variable so that tests can walk small ledgers in many segments).
+var walkStride uint64 = 1024
 
 // chainWalk is the first-parent chain from a tip back to its root commit.
 type chainWalk struct {
-	l     *Ledger
-	n     uint64          // commits in the chain
-	root  plumbing.Hash   // its oldest commit (receipt 0)
-	marks []plumbing.Hash // marks[j] is the commit walkStride*j commits below the tip
+	l      *Ledger
+	stride uint64          // walkStride when the walk began
+	n      uint64          // commits in the chain
+	root   plumbing.Hash   // its oldest commit (receipt 0)
+	marks  []plumbing.Hash // marks[j] is the commit walkStride*j commits below the tip
 }
 
 // walkChain walks back from tip to the root commit, with walkBack's
 // errors.
 func (l *Ledger) walkChain(tip plumbing.Hash) (*chainWalk, error) {
-	w := &chainWalk{l: l}
+	w := &chainWalk{l: l, stride: walkStride}
 	for c := tip; ; {
-		if w.n%walkStride == 0 {
+		if w.n%w.stride == 0 {
 			w.marks = append(w.marks, c)
 		}
 		w.n++
@@ -58,8 +60,8 @@ func (l *Ledger) walkChain(tip plumbing.Hash) (*chainWalk, error) {
 
 // bounds returns the seqs [lo, hi) of segment j.
 func (w *chainWalk) bounds(j int) (lo, hi uint64) {
-	hi = w.n - uint64(j)*walkStride
-	return hi - min(hi, walkStride), hi
+	hi = w.n - uint64(j)*w.stride
+	return hi - min(hi, w.stride), hi
 }
 
 // segment returns the commits of segment j oldest first, with their raw
@@ -117,9 +119,9 @@ func (w *chainWalk) segment(j int, whole bool) ([]plumbing.Hash, [][]byte, error
 
 // at returns the commit of receipt seq (< n).
 func (w *chainWalk) at(seq uint64) (plumbing.Hash, error) {
-	j := (w.n - 1 - seq) / walkStride
+	j := (w.n - 1 - seq) / w.stride
 	c := w.marks[j]
-	for d := w.n - 1 - uint64(j)*walkStride; d > seq; d-- {
+	for d := w.n - 1 - uint64(j)*w.stride; d > seq; d-- {
 		p, ok, err := w.l.objs.FirstParent(c)
 		if err != nil {
 			return c, err
@@ -134,8 +136,11 @@ func (w *chainWalk) at(seq uint64) (plumbing.Hash, error) {
 
 // following returns up to max commits from seq on, oldest first.
 func (w *chainWalk) following(seq uint64, max int) []plumbing.Hash {
+	if seq >= w.n {
+		return nil
+	}
 	var out []plumbing.Hash
-	for j := int((w.n - 1 - seq) / walkStride); j >= 0 && len(out) < max; j-- {
+	for j := int((w.n - 1 - seq) / w.stride); j >= 0 && len(out) < max; j-- {
 		lo, _ := w.bounds(j)
 		ids, _, err := w.segment(j, false)
 		if err != nil {
@@ -165,7 +170,7 @@ type chainVerifier struct {
 func (l *Ledger) newChainVerifier(st *state, opt VerifyOptions, total uint64) *chainVerifier {
 	if st.hist == nil {
 		cp := *st
-		cp.hist = &signHistory{signed: map[string][]signedAt{}}
+		cp.hist = newSignHistory()
 		st = &cp
 	}
 	if st.anchors == nil {

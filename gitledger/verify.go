@@ -104,20 +104,6 @@ type state struct {
 	anchors *anchorWalk
 }
 
-// signHistory remembers who signed which receipt and when, so that a later
-// revocation of a key as compromised from time T can name the receipts that
-// key signed after T.
-type signHistory struct {
-	signed      map[string][]signedAt // by key fingerprint
-	invalidated []Invalidated
-}
-
-type signedAt struct {
-	seq      uint64
-	at       time.Time
-	approval bool // an approval of the plan receipt seq applied, not the receipt itself
-}
-
 // Invalidated is a receipt signed by a key after the time it was revoked as
 // compromised (by a later keys receipt). It verified when written; it is
 // reported, not failed, so the ledger stays verifiable after a compromise.
@@ -130,46 +116,6 @@ type Invalidated struct {
 	// applied, no later than the receipt (an approval carries no time of
 	// its own, so one used after the compromise may have been forged).
 	Approval bool `json:"approval,omitempty"`
-}
-
-func (h *signHistory) add(e *keys.Entry, seq uint64, at time.Time) {
-	fp := keys.Fingerprint(e.Pub)
-	h.signed[fp] = append(h.signed[fp], signedAt{seq: seq, at: at})
-}
-
-// addApprovals records the approvals an apply receipt used, by approver
-// key, as signed at the receipt's time.
-func (h *signHistory) addApprovals(t *keys.Trust, r *receipt.Receipt, seq uint64, at time.Time) {
-	if r.Kind != receipt.KindApply || r.Apply == nil {
-		return
-	}
-	for _, kid := range r.Apply.Plan.Approvals {
-		if e := t.Key(kid); e != nil {
-			fp := keys.Fingerprint(e.Pub)
-			h.signed[fp] = append(h.signed[fp], signedAt{seq: seq, at: at, approval: true})
-		}
-	}
-}
-
-// revoked records the receipts a compromise revocation invalidates.
-func (h *signHistory) revoked(before *keys.Trust, r *receipt.Receipt) {
-	p := r.Keys.Proposal
-	if p.Op != receipt.KeysRevoke || p.Reason != receipt.ReasonCompromised {
-		return
-	}
-	e := before.Key(p.KID)
-	if e == nil {
-		return
-	}
-	from := r.Time()
-	if p.At != "" {
-		from, _ = keys.ParseTime(p.At)
-	}
-	for _, s := range h.signed[keys.Fingerprint(e.Pub)] {
-		if !s.at.Before(from) {
-			h.invalidated = append(h.invalidated, Invalidated{Seq: s.seq, KID: p.KID, RevokedBy: r.Seq, Compromise: keys.FormatTime(from), Approval: s.approval})
-		}
-	}
 }
 
 // Verify walks the whole ledger branch and checks every rule of the package
@@ -536,7 +482,9 @@ func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash
 	job := &sigJob{seq: seq, commit: c, pub: signer.Pub, payload: ci.Encode(false), commitSig: csig, body: body, rcptSig: rsig}
 	if prev.hist != nil {
 		if r.Kind == receipt.KindKeys {
-			prev.hist.revoked(before, r)
+			if err := prev.hist.revoked(before, r, l.receiptTimes(prev.commit)); err != nil {
+				return fail(RuleKeys, "%v", err)
+			}
 		}
 		prev.hist.add(signer, seq, rt)
 		prev.hist.addApprovals(before, r, seq, rt)
