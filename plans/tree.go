@@ -166,7 +166,7 @@ func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
 	}
 	for _, y := range na {
 		if _, ok := find(oa, y.Name); !ok {
-			if err := checkApproval(r, n.Name, y); err != nil {
+			if _, err := readApproval(r, n.Name, y); err != nil {
 				return &EntryError{Dir + "/" + n.Name + "/" + y.Name, id, err}
 			}
 		}
@@ -248,20 +248,6 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 	return nil
 }
 
-func checkApproval(r TreeReader, dir string, e TreeEntry) error {
-	kid, ok := strings.CutSuffix(e.Name, ".sig")
-	switch {
-	case !ok || keys.ValidKID(kid) != nil:
-		return fmt.Errorf("not an approval: %s/ holds only <kid>.sig files", dir)
-	case e.Mode != ModeFile:
-		return fmt.Errorf("mode %s: an approval is a regular file (mode %s)", e.Mode, ModeFile)
-	}
-	if _, err := r.Blob(e.ID, MaxApprovalSize); err != nil {
-		return err
-	}
-	return nil
-}
-
 // CheckEntry checks one entry of a plans/ tree (es is the whole tree, for
 // the approvals directory's plan): the rule in the file comment.
 func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) error {
@@ -282,25 +268,12 @@ func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) erro
 		return checkOverrides(r, es, e, os, nil, ledgerID)
 	}
 	if kind == EntryApprovals {
-		if e.Mode != ModeDir {
-			return fail("mode %s: an approvals entry is a directory (mode %s)", e.Mode, ModeDir)
-		}
-		if _, ok := find(es, id+".json"); !ok {
+		// ReadApprovals refuses a non-directory first.
+		if _, ok := find(es, id+".json"); !ok && e.Mode == ModeDir {
 			return fail("approvals without the plan %s/%s.json", Dir, id)
 		}
-		as, err := r.Tree(e.ID)
-		if err != nil {
-			return fail("%v", err)
-		}
-		if len(as) > MaxApprovals {
-			return fail("%d approvals, more than %d", len(as), MaxApprovals)
-		}
-		for _, a := range as {
-			if err := checkApproval(r, e.Name, a); err != nil {
-				return &EntryError{path + "/" + a.Name, id, err}
-			}
-		}
-		return nil
+		_, err := ReadApprovals(r, Dir, e)
+		return err
 	}
 	if e.Mode != ModeFile {
 		return fail("mode %s: a plan is a regular file (mode %s)", e.Mode, ModeFile)
