@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -143,7 +144,10 @@ func printDrift(c *cli.Context, rep *workspace.DriftReport, issue *workspace.Dri
 // runURL is the GitHub Actions run's page, or "".
 func runURL() string {
 	server, repo, run := os.Getenv("GITHUB_SERVER_URL"), os.Getenv("GITHUB_REPOSITORY"), os.Getenv("GITHUB_RUN_ID")
-	if server == "" || repo == "" || run == "" {
+	if owner, name, ok := strings.Cut(repo, "/"); !ok || owner == "" || name == "" || strings.ContainsAny(name, "/") {
+		return "" // not owner/name (act sets it from a local remote's path)
+	}
+	if server == "" || run == "" {
 		return ""
 	}
 	return server + "/" + repo + "/actions/runs/" + run

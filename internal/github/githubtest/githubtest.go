@@ -121,11 +121,20 @@ func (s *Server) Issues(repo string) []Issue {
 	return out
 }
 
+// nextNumber is the repository's next issue number: issues and pull
+// requests share the numbers, so the pull requests commented on count.
 func (s *Server) nextNumber(repo string) int {
 	n := 0
 	for _, is := range s.issues {
 		if is.Repo == repo {
 			n = max(n, is.Number)
+		}
+	}
+	for _, c := range s.comments {
+		if r, num, ok := strings.Cut(c.Issue, "#"); ok && r == repo {
+			if v, err := strconv.Atoi(num); err == nil {
+				n = max(n, v)
+			}
 		}
 	}
 	return n + 1
