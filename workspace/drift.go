@@ -112,8 +112,10 @@ func (ws *Workspace) World(ctx context.Context) (drift.World, error) {
 // attestation receipt signed by id whose subjects are the resources
 // observed (digests of their policy-input form) and whose predicate holds
 // the ledger head, the input's digests and the findings; writes the fix
-// plan; appends the adopt receipt. id must be non-nil for Attest and
-// Adopt. Drift is not an error.
+// plan; appends the adopt receipt, in that order (a fix plan the dry run
+// refuses leaves no receipt behind; the attestation reports the drift found,
+// before any adoption). id must be non-nil for Attest and Adopt. Drift is
+// not an error.
 func (ws *Workspace) Drift(ctx context.Context, req DriftRequest, id *Identity) (*DriftReport, error) {
 	if (req.Attest || req.Adopt) && id == nil {
 		return nil, usagef("drift --attest and --adopt need a signing key")
@@ -148,17 +150,18 @@ func (ws *Workspace) Drift(ctx context.Context, req DriftRequest, id *Identity) 
 		rep.Expected += c.Expected
 		rep.Actual += c.Actual
 	}
+	// The plan first: a dry run that refuses it leaves no receipt behind.
+	if req.PlanFix && rep.Drift {
+		if rep.Fix, err = ws.planFix(ctx, st, w, fs, req); err != nil {
+			return nil, err
+		}
+	}
 	if req.Attest {
 		if rep.Attestation, err = ws.attestDrift(st, doc, rep, *id, req.Push); err != nil {
 			return nil, err
 		}
 	}
-	switch {
-	case req.PlanFix && rep.Drift:
-		if rep.Fix, err = ws.planFix(ctx, st, w, fs, req); err != nil {
-			return nil, err
-		}
-	case req.Adopt && rep.Drift:
+	if req.Adopt && rep.Drift {
 		if rep.Adopted, err = ws.adopt(w, fs, *id, req.Push); err != nil {
 			return nil, err
 		}

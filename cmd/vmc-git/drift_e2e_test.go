@@ -279,3 +279,57 @@ func TestDriftPlanFixAndAdopt(t *testing.T) {
 	checkError(t, r.run("drift", "--plan-fix", "--adopt", "--key", key("alice")), exitUsage, "--plan-fix or --adopt, not both")
 	r.verify(4) // genesis, up, drift-fix-1, the adopt receipt
 }
+
+// TestDriftRefusals: bad flags and a fix plan that cannot be written fail
+// with their own messages and change nothing: no plan file, no receipt, no
+// GitHub request; a drift no plan can fix is listed, with no plan.
+func TestDriftRefusals(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, url := serve(t, sb)
+	gh := githubtest.New("ghs_secret-token", github.DefaultAuthor)
+	defer gh.Close()
+	r := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	r.must("apply", "--pending", "--key", key("alice"))
+	// Recreated by hand under the same name: no plan can fix that.
+	behindBack(t, prov, provider.Action{Op: provider.OpDelete, Server: "web-1"},
+		provider.Action{Op: provider.OpCreate, Server: "web-1", ServerType: "cx22", Image: "ubuntu-24.04"})
+	head := r.ledgerHead()
+
+	checkError(t, r.run("drift", "--push"), exitUsage, "give --attest or --adopt too")
+	checkError(t, r.run("drift", "--plan-fix", "--id", "Bad/ID"), exitUsage, "invalid plan id")
+	checkError(t, r.run("drift", "--adopt"), exitUsage, "no signing key")
+	checkError(t, r.runEnv([]string{"GITHUB_REPOSITORY=acme/infra"}, "drift", "--report-issue"), exitUsage, "GITHUB_TOKEN")
+	res := r.runEnv([]string{"GITHUB_TOKEN=ghs_secret-token", "GITHUB_REPOSITORY=acme/infra", "GITHUB_API_URL=http://example.com"}, "drift", "--report-issue")
+	checkError(t, res, exitUsage, "plain http only to a loopback address")
+	if strings.Contains(res.out+res.err, "ghs_secret-token") {
+		t.Fatal("the token was printed")
+	}
+	res = r.runEnv([]string{"GITHUB_TOKEN=wrong", "GITHUB_REPOSITORY=acme/infra", "GITHUB_API_URL=" + gh.URL()}, "drift", "--report-issue")
+	checkError(t, res, exitError, "Bad credentials")
+	if len(gh.Issues("acme/infra")) != 0 {
+		t.Fatal("an issue was opened with a bad token")
+	}
+
+	res = r.run("drift", "--plan-fix", "--json")
+	rep := driftJSON(t, res)
+	if res.code != exitDrift || rep.Fix == nil || rep.Fix.Plan != nil || len(rep.Fix.Deferred) != 2 || !strings.Contains(rep.Fix.Deferred[0].Reason, "recreated by hand") {
+		t.Fatalf("drift --plan-fix with nothing to plan: %s", res)
+	}
+	// A fix plan whose file exists is refused before the attestation.
+	behindBack(t, prov, provider.Action{Op: provider.OpCreate, Server: "rogue-1", ServerType: "cx22", Image: "debian-12"})
+	if err := os.WriteFile(r.planFile("drift-fix-taken"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, r.run("drift", "--plan-fix", "--id", "drift-fix-taken", "--attest", "--key", key("alice")), exitRefused, "plans are immutable")
+	if r.ledgerHead() != head {
+		t.Fatal("a refused drift run wrote a receipt")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(r.root, "plans")); len(ents) != 3 { // web-1-create, its approvals, drift-fix-taken
+		t.Fatalf("plans/ after the refusals: %v", ents)
+	}
+}
