@@ -49,6 +49,16 @@
 // a server and deleted with it (auto_delete): the provider made it with the
 // server as its address, so it goes with the server's own finding.
 //
+// # Renames and unknown outcomes
+//
+// A resource the ledger expects that the provider shows under another name
+// (same kind and id) is changed, field name, not missing and unmanaged; its
+// other fields and memberships are compared under the expected name. A
+// resource whose last action's outcome the ledger does not know (an apply
+// receipt recorded unknown, with no observation) and that the provider
+// shows is changed, field outcome, not unmanaged: apply's recovery or an
+// adoption settles it.
+//
 // Findings are sorted by resource ("kind/name", servers first), kind and
 // field. The provider's state is read once; a resource being changed by a
 // running apply shows as drift.
@@ -100,6 +110,11 @@ const (
 	FieldAutoDelete     = "auto_delete"
 	FieldDescription    = "description"
 	FieldDNSPtr         = "dns_ptr"
+	// FieldName: renamed behind vmc-git's back (same kind and id, another
+	// name); FieldOutcome: the ledger does not know the outcome of the
+	// last action on a resource the provider shows (see the package doc).
+	FieldName    = "name"
+	FieldOutcome = "outcome"
 )
 
 // Finding is one difference.
@@ -134,19 +149,32 @@ type index struct {
 	res       map[provider.Ref]*provider.Resource
 	compared  map[provider.Kind]bool
 	expServer []string // expected server names, sorted
+	// renamed maps an expected resource the provider shows under another
+	// name (same kind and id) to that name; its actual is indexed under
+	// the expected name too, and aka maps the actual name back.
+	renamed map[provider.Ref]string
+	aka     map[provider.Ref]string
+	// unknown holds the entries whose last action's outcome is unknown
+	// and that were never observed.
+	unknown map[provider.Ref]*state.Entry
 }
 
 func newIndex(st *state.State, w World) *index {
 	ix := &index{ledger: provider.LabelValue(st.Ledger), exp: map[provider.Ref]*state.Entry{}, srv: map[string]*provider.Server{},
-		res: map[provider.Ref]*provider.Resource{}, compared: map[provider.Kind]bool{provider.KindServer: true}}
+		res: map[provider.Ref]*provider.Resource{}, compared: map[provider.Kind]bool{provider.KindServer: true},
+		renamed: map[provider.Ref]string{}, aka: map[provider.Ref]string{}, unknown: map[provider.Ref]*state.Entry{}}
 	for k := range w.Resources {
 		ix.compared[k] = true
 	}
 	for i := range st.Resources {
 		e := &st.Resources[i]
 		k, err := provider.ParseKind(e.Kind)
-		if err != nil || (e.Server == nil && e.Other == nil) {
-			continue // an unknown outcome never observed: nothing to compare
+		if err != nil {
+			continue
+		}
+		if e.Server == nil && e.Other == nil {
+			ix.unknown[provider.Ref{Kind: k, Name: e.Name}] = e // never observed: nothing to compare
+			continue
 		}
 		ix.exp[provider.Ref{Kind: k, Name: e.Name}] = e
 		if k == provider.KindServer {
@@ -163,7 +191,44 @@ func newIndex(st *state.State, w World) *index {
 			ix.res[provider.Ref{Kind: k, Name: r.Name}] = r
 		}
 	}
+	// Renamed behind vmc-git's back: an expected resource absent under its
+	// name whose id the provider shows under a name the ledger does not
+	// expect.
+	for ref, e := range ix.exp {
+		if ref.Kind == provider.KindServer {
+			if ix.srv[ref.Name] != nil {
+				continue
+			}
+			for i := range w.Servers {
+				s := &w.Servers[i]
+				if s.ID == e.Server.ID && ix.exp[provider.Ref{Name: s.Name}] == nil {
+					ix.renamed[ref], ix.aka[provider.Ref{Name: s.Name}] = s.Name, ref.Name
+					ix.srv[ref.Name] = s
+				}
+			}
+			continue
+		}
+		if ix.res[ref] != nil || !ix.compared[ref.Kind] {
+			continue
+		}
+		for i := range w.Resources[ref.Kind] {
+			r := &w.Resources[ref.Kind][i]
+			if r.ID == e.Other.ID && ix.exp[provider.Ref{Kind: ref.Kind, Name: r.Name}] == nil {
+				ix.renamed[ref], ix.aka[provider.Ref{Kind: ref.Kind, Name: r.Name}] = r.Name, ref.Name
+				ix.res[ref] = r
+			}
+		}
+	}
 	return ix
+}
+
+// expectedName returns the name the ledger expects for the server the
+// provider calls name (its own, unless renamed behind vmc-git's back).
+func (ix *index) expectedName(name string) string {
+	if old, ok := ix.aka[provider.Ref{Name: name}]; ok {
+		return old
+	}
+	return name
 }
 
 // Counts returns the number of resources of each kind compared, expected
@@ -216,6 +281,7 @@ func Compare(st *state.State, w World) []Finding {
 				continue
 			}
 			x := e.Server
+			diff(FieldName, ref.Name, s.Name)
 			diff(FieldID, fmt.Sprint(x.ID), fmt.Sprint(s.ID))
 			diff(FieldServerType, x.ServerType, s.ServerType)
 			diff(FieldImage, x.Image, s.Image)
@@ -230,6 +296,7 @@ func Compare(st *state.State, w World) []Finding {
 			add(ref, Missing, "", fmt.Sprintf("id %d", e.Other.ID), "")
 			continue
 		}
+		diff(FieldName, ref.Name, r.Name)
 		for _, f := range fields(e.Other) {
 			diff(f.name, f.value, fieldValue(r, f.name))
 		}
@@ -241,19 +308,26 @@ func Compare(st *state.State, w World) []Finding {
 			diff(field, want, have)
 		}
 	}
+	unmanaged := func(ref provider.Ref, id int64, what string) {
+		if u := ix.unknown[ref]; u != nil {
+			add(ref, Changed, FieldOutcome, fmt.Sprintf("unknown (receipt %d, plan %s, %s)", u.Seq, u.Plan, u.Op), fmt.Sprintf("id %d", id))
+			return
+		}
+		add(ref, Unmanaged, "", "", what)
+	}
 	for _, s := range w.Servers {
 		ref := provider.Ref{Name: s.Name}
-		if ix.exp[ref] == nil && !ix.foreign(s.Labels) {
-			add(ref, Unmanaged, "", "", fmt.Sprintf("id %d, %s", s.ID, s.ServerType))
+		if ix.exp[ref] == nil && ix.aka[ref] == "" && !ix.foreign(s.Labels) {
+			unmanaged(ref, s.ID, fmt.Sprintf("id %d, %s", s.ID, s.ServerType))
 		}
 	}
 	for _, k := range provider.Kinds {
 		for _, r := range w.Resources[k] {
 			ref := provider.Ref{Kind: k, Name: r.Name}
-			if ix.exp[ref] != nil || ix.foreign(r.Labels) || ix.serversIP(&r) {
+			if ix.exp[ref] != nil || ix.aka[ref] != "" || ix.foreign(r.Labels) || ix.serversIP(&r) {
 				continue
 			}
-			add(ref, Unmanaged, "", "", fmt.Sprintf("id %d", r.ID))
+			unmanaged(ref, r.ID, fmt.Sprintf("id %d", r.ID))
 		}
 	}
 	Sort(out)
@@ -375,7 +449,7 @@ func (ix *index) membership(ref provider.Ref) (want, have string, ok bool) {
 	case provider.KindFirewall, provider.KindNetwork:
 		return list(ix.expectedMembers(ref)), list(ix.actualMembers(r)), true
 	case provider.KindVolume, provider.KindPrimaryIP, provider.KindFloatingIP:
-		have = r.Server
+		have = ix.expectedName(r.Server)
 		if have != "" && ix.exp[provider.Ref{Name: have}] == nil {
 			have = "" // an unmanaged server, reported as such
 		}
@@ -389,7 +463,7 @@ func (ix *index) membership(ref provider.Ref) (want, have string, ok bool) {
 func (ix *index) actualMembers(r *provider.Resource) []string {
 	var out []string
 	for _, name := range r.Servers {
-		if ix.exp[provider.Ref{Name: name}] != nil {
+		if name = ix.expectedName(name); ix.exp[provider.Ref{Name: name}] != nil {
 			out = append(out, name)
 		}
 	}

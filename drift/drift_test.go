@@ -100,7 +100,8 @@ func TestCompareServers(t *testing.T) {
 		t.Errorf("all missing: %+v", fs)
 	}
 	fx := PlanFix(st, w, fs)
-	// a-1 was recreated by hand: nothing planned; c-1 relabelled; z-1 deleted.
+	// a-1's last action had an unknown outcome: nothing planned; c-1
+	// relabelled; z-1 deleted.
 	var acts []string
 	for _, a := range fx.Actions {
 		if err := a.Validate(); err != nil {
@@ -111,7 +112,7 @@ func TestCompareServers(t *testing.T) {
 	if got := strings.Join(acts, ", "); got != "delete z-1, label c-1" {
 		t.Errorf("actions %s", got)
 	}
-	if len(fx.Deferred) != 3 || fx.Deferred[0].Resource != "server/a-1" || !strings.Contains(fx.Deferred[0].Reason, "recreated by hand") {
+	if len(fx.Deferred) != 3 || fx.Deferred[0].Resource != "server/a-1" || !strings.Contains(fx.Deferred[0].Reason, "outcome of the last action on it is unknown") {
 		t.Errorf("deferred %+v", fx.Deferred)
 	}
 }
@@ -256,5 +257,46 @@ func TestPlanFixServer(t *testing.T) {
 	fx = PlanFix(st, World{Servers: []provider.Server{*now}}, Compare(st, World{Servers: []provider.Server{*now}}))
 	if len(fx.Actions) != 1 || fx.Actions[0].Op != provider.OpRemoveLabels || fx.Actions[0].LabelKeys[0] != "extra" {
 		t.Fatalf("actions %+v", fx.Actions)
+	}
+}
+
+// TestRenamedAndUnknown: a rename behind vmc-git's back is one finding
+// (field name) with the memberships kept, planned as a rename back; a
+// resource an unknown outcome may have created is not unmanaged.
+func TestRenamedAndUnknown(t *testing.T) {
+	web := srv(1, "web-1", "cx22")
+	web.Firewalls = []string{"fw"}
+	fw := &provider.Resource{Kind: provider.KindFirewall, ID: 10, Name: "fw", Servers: []string{"web-1"}}
+	st := replay(t,
+		applied("p1", provider.Action{Kind: provider.KindFirewall, Op: provider.OpCreate, Name: "fw"}, provider.Result{Status: ok, Resource: fw},
+			create("web-1"), provider.Result{Status: ok, Observed: web}),
+		applied("p2", create("db-1"), provider.Result{Status: provider.StatusUnknown}),
+	)
+	moved := *web
+	moved.Name = "www-1"
+	fwNow := *fw
+	fwNow.Name, fwNow.Servers = "fw-2", []string{"www-1"}
+	db := srv(2, "db-1", "cx22")
+	w := World{Servers: []provider.Server{moved, *db}, Resources: map[provider.Kind][]provider.Resource{provider.KindFirewall: {fwNow}}}
+	fs := Compare(st, w)
+	want := "changed server/db-1 outcome unknown (receipt 2, plan p2, create)->id 2|changed server/web-1 name web-1->www-1|changed firewall/fw name fw->fw-2"
+	if got := keys(fs); got != want {
+		t.Fatalf("findings\n%s\nwant\n%s", got, want)
+	}
+	fx := PlanFix(st, w, fs)
+	var acts []string
+	for _, a := range fx.Actions {
+		if err := a.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(a)
+		acts = append(acts, string(b))
+	}
+	wantActs := `{"op":"rename","server":"www-1","new_name":"web-1"}` + "\n" + `{"op":"rename","kind":"firewall","name":"fw-2","new_name":"fw"}`
+	if got := strings.Join(acts, "\n"); got != wantActs {
+		t.Fatalf("actions\n%s\nwant\n%s", got, wantActs)
+	}
+	if len(fx.Deferred) != 1 || fx.Deferred[0].Name != "db-1" || !strings.Contains(fx.Deferred[0].Reason, "unknown") {
+		t.Fatalf("deferred %+v", fx.Deferred)
 	}
 }

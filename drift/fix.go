@@ -14,6 +14,9 @@ import (
 // [PlanFix] turns findings into the actions of one plan that bring the
 // provider back to the ledger, in this order:
 //
+//  0. nothing for a resource whose last action's outcome is unknown; a
+//     resource renamed behind vmc-git's back is renamed back (and nothing
+//     else is planned for it);
 //  1. unmanaged servers: protect (delete: false) if protected, then delete;
 //     unmanaged other resources not in use: delete;
 //  2. missing firewalls, networks, SSH keys: create as last observed (a
@@ -60,6 +63,8 @@ const (
 	reasonNotPlanned = "drift does not plan this change: plan it by hand, or adopt it"
 	reasonShrink     = "a volume cannot shrink: adopt the new size"
 	reasonProtected  = "delete protection is on: plan protect and delete by hand, or adopt it"
+	reasonUnknown    = "the outcome of the last action on it is unknown: let apply --pending reconcile it, or adopt it"
+	reasonRenamed    = "renamed behind vmc-git's back: this plan renames it back; run drift --plan-fix again once it is applied"
 )
 
 // PlanFix returns the actions that bring the provider back to the state st
@@ -91,6 +96,32 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 	first := func(ref provider.Ref) Finding { return by[ref][0] }
 	add := func(a provider.Action) { fx.Actions = append(fx.Actions, a) }
 	recreated := map[string]bool{} // servers created in step 3
+
+	// 0. Not planned: unknown outcomes; renames back (and nothing else on
+	// the renamed resource: a rename ends its steps in a plan).
+	var rest []provider.Ref
+	for _, ref := range order {
+		f := first(ref)
+		e := ix.exp[ref]
+		switch to, renamed := ix.renamed[ref]; {
+		case f.Field == FieldOutcome || e != nil && e.Unknown:
+			deferAll(ref, reasonUnknown)
+		case renamed:
+			if ref.Kind == provider.KindServer {
+				add(provider.Action{Op: provider.OpRename, Server: to, NewName: ref.Name})
+			} else {
+				add(provider.Action{Kind: ref.Kind, Op: provider.OpRename, Name: to, NewName: ref.Name})
+			}
+			for _, f := range by[ref] {
+				if f.Field != FieldName {
+					fx.Deferred = append(fx.Deferred, Deferred{f, reasonRenamed})
+				}
+			}
+		default:
+			rest = append(rest, ref)
+		}
+	}
+	order = rest
 
 	// 1. Unmanaged.
 	for _, ref := range order {
@@ -227,6 +258,10 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 			if slices.Contains(have, s) || recreated[s] || ix.srv[s] == nil {
 				continue
 			}
+			if _, renamed := ix.renamed[provider.Ref{Name: s}]; renamed {
+				fx.Deferred = append(fx.Deferred, Deferred{f, reasonRenamed})
+				continue
+			}
 			if ref.Kind == provider.KindFirewall {
 				add(provider.Action{Op: provider.OpAttachFirewall, Server: s, Firewall: ref.Name})
 				continue
@@ -241,6 +276,10 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 		}
 		for _, s := range have {
 			if slices.Contains(want, s) {
+				continue
+			}
+			if _, renamed := ix.renamed[provider.Ref{Name: s}]; renamed {
+				fx.Deferred = append(fx.Deferred, Deferred{f, reasonRenamed})
 				continue
 			}
 			if ref.Kind == provider.KindFirewall {

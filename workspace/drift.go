@@ -222,25 +222,55 @@ func (ws *Workspace) planFix(ctx context.Context, st *state.State, w drift.World
 // ledger's for every resource with a finding.
 func (ws *Workspace) adopt(w drift.World, fs []drift.Finding, id Identity, push Push) (*AttestationRef, error) {
 	a := &state.Adopt{V: state.AdoptVersion}
+	// observed adds the provider's observation of kind/name.
+	observed := func(kind, name string) error {
+		it := state.Adopted{Kind: kind, Name: name}
+		k, err := provider.ParseKind(kind)
+		if err != nil {
+			return err
+		}
+		if k == provider.KindServer {
+			i := slices.IndexFunc(w.Servers, func(s provider.Server) bool { return s.Name == name })
+			if i < 0 {
+				return fmt.Errorf("drift --adopt: server %s is not at the provider", name)
+			}
+			it.Server = &w.Servers[i]
+		} else {
+			rs := w.Resources[k]
+			i := slices.IndexFunc(rs, func(r provider.Resource) bool { return r.Name == name })
+			if i < 0 {
+				return fmt.Errorf("drift --adopt: %s %s is not at the provider", k, name)
+			}
+			it.Resource = &rs[i]
+		}
+		a.Resources = append(a.Resources, it)
+		return nil
+	}
+	renamed := map[string]string{} // resource -> its name at the provider
+	for _, f := range fs {
+		if f.Field == drift.FieldName {
+			renamed[f.Resource] = f.Actual
+		}
+	}
 	seen := map[string]bool{}
 	for _, f := range fs {
 		if seen[f.Resource] {
 			continue
 		}
 		seen[f.Resource] = true
-		it := state.Adopted{Kind: f.ResourceKind, Name: f.Name}
-		switch k, _ := provider.ParseKind(f.ResourceKind); {
+		var err error
+		switch to, ok := renamed[f.Resource]; {
 		case f.Kind == drift.Missing:
-			it.Absent = true
-		case k == provider.KindServer:
-			i := slices.IndexFunc(w.Servers, func(s provider.Server) bool { return s.Name == f.Name })
-			it.Server = &w.Servers[i]
+			a.Resources = append(a.Resources, state.Adopted{Kind: f.ResourceKind, Name: f.Name, Absent: true})
+		case ok: // the old name goes, the provider's name comes
+			a.Resources = append(a.Resources, state.Adopted{Kind: f.ResourceKind, Name: f.Name, Absent: true})
+			err = observed(f.ResourceKind, to)
 		default:
-			rs := w.Resources[k]
-			i := slices.IndexFunc(rs, func(r provider.Resource) bool { return r.Name == f.Name })
-			it.Resource = &rs[i]
+			err = observed(f.ResourceKind, f.Name)
 		}
-		a.Resources = append(a.Resources, it)
+		if err != nil {
+			return nil, invalidErr(err)
+		}
 	}
 	details, err := state.AdoptDetails(a, map[string]any{"findings": fs})
 	if err != nil {
