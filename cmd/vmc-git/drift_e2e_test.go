@@ -333,3 +333,66 @@ func TestDriftRefusals(t *testing.T) {
 		t.Fatalf("plans/ after the refusals: %v", ents)
 	}
 }
+
+// TestDriftOtherKinds: behind vmc-git's back a firewall is deleted, a
+// network relabelled, a volume detached, a floating IP unassigned and an SSH
+// key renamed; the fix plan recreates, relabels, re-attaches, re-assigns and
+// renames back, and drift is zero once it is applied.
+func TestDriftOtherKinds(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, url := serve(t, sb)
+	r := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	pub, err := os.ReadFile(key("alice") + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubJSON, _ := json.Marshal(strings.TrimSpace(string(pub)))
+	up := `[{"kind":"network","op":"create","name":"net","ip_range":"10.0.0.0/16","labels":{"role":"backend"},"subnets":[{"ip_range":"10.0.1.0/24","network_zone":"eu-central"}]},
+	 {"kind":"firewall","op":"create","name":"fw","rules":[{"direction":"in","protocol":"tcp","port":"80","source_ips":["10.0.0.0/8"]}]},
+	 {"kind":"ssh_key","op":"create","name":"ops","public_key":` + string(pubJSON) + `},
+	 {"op":"create","server":"app-1","server_type":"cx22","image":"ubuntu-24.04","location":"fsn1","labels":{"role":"app"},"firewalls":["fw"],"networks":["net"],"ssh_keys":["ops"]},
+	 {"kind":"volume","op":"create","name":"data","size":10,"server":"app-1"},
+	 {"kind":"floating_ip","op":"create","name":"vip","type":"ipv4","server":"app-1","labels":{"role":"vip"}}]`
+	upFile := filepath.Join(t.TempDir(), "up.json")
+	if err := os.WriteFile(upFile, []byte(up), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.must("plan", "file", upFile, "--id", "up", "--kid", "alice")
+	r.approve("up", "bob")
+	r.commit("plan up")
+	r.must("apply", "--pending", "--key", key("alice"))
+	if out := r.must("drift"); !strings.Contains(out, "no drift") {
+		t.Fatalf("drift after apply: %s", out)
+	}
+	behindBack(t, prov,
+		provider.Action{Op: provider.OpDetachFirewall, Server: "app-1", Firewall: "fw"},
+		provider.Action{Kind: provider.KindFirewall, Op: provider.OpDelete, Name: "fw"},
+		provider.Action{Kind: provider.KindNetwork, Op: provider.OpLabel, Name: "net", Labels: map[string]string{"role": "hacked"}},
+		provider.Action{Kind: provider.KindVolume, Op: provider.OpDetach, Name: "data"},
+		provider.Action{Kind: provider.KindFloatingIP, Op: provider.OpUnassign, Name: "vip"},
+		provider.Action{Kind: provider.KindSSHKey, Op: provider.OpRename, Name: "ops", NewName: "ops-2"},
+	)
+	res := r.run("drift", "--plan-fix", "--id", "fix-kinds", "--kid", "alice", "--json")
+	rep := driftJSON(t, res)
+	if res.code != exitDrift {
+		t.Fatalf("drift: %s", res)
+	}
+	want := "missing firewall/fw ; changed floating_ip/vip server; changed network/net labels; changed ssh_key/ops name; changed volume/data server"
+	if got := findingKeys(rep.Findings); got != want {
+		t.Fatalf("findings %s\nwant     %s", got, want)
+	}
+	if rep.Fix == nil || rep.Fix.Plan == nil || rep.Fix.Plan.Actions != 5 || len(rep.Fix.Deferred) != 0 {
+		t.Fatalf("fix: %s", res)
+	}
+	r.approve("fix-kinds", "bob")
+	r.commit("plan fix-kinds")
+	r.must("apply", "--pending", "--key", key("alice"))
+	if out := r.must("drift"); !strings.Contains(out, "no drift") {
+		t.Fatalf("drift after the fix: %s", out)
+	}
+	r.verify(3)
+}
