@@ -18,8 +18,10 @@ const (
 	DriftIssueLabel  = "vmc-drift"
 	DriftIssueMarker = "<!-- vmc-git:drift -->"
 	DriftIssueTitle  = "vmc-git: the provider has drifted from the ledger"
-	// driftIssueRows bounds the findings listed in the issue body.
-	driftIssueRows = 200
+	// driftIssueRows and driftIssueBytes bound the findings listed in the
+	// issue body, well inside GitHub's 65,536 characters.
+	driftIssueRows  = 200
+	driftIssueBytes = 60000
 )
 
 // DriftIssueRequest is what ReportDriftIssue needs; the shell fills it from
@@ -82,11 +84,12 @@ func DriftMarkdown(rep *DriftReport, runURL string) string {
 	if rep.Drift {
 		b.WriteString("| finding | resource | field | expected | actual |\n|---|---|---|---|---|\n")
 		for i, f := range rep.Findings {
-			if i == driftIssueRows {
+			row := fmt.Sprintf("| %s | `%s` | %s | %s | %s |\n", f.Kind, mdCell(f.Resource), mdCell(f.Field), mdCell(f.Expected), mdCell(f.Actual))
+			if i == driftIssueRows || b.Len()+len(row) > driftIssueBytes {
 				fmt.Fprintf(&b, "\n… and %d more: run `vmc-git drift` for all.\n", len(rep.Findings)-i)
 				break
 			}
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", f.Kind, mdCell(f.Resource), mdCell(f.Field), mdCell(f.Expected), mdCell(f.Actual))
+			b.WriteString(row)
 		}
 		b.WriteString("\nTo bring the provider back to the ledger: `vmc-git drift --plan-fix`, then review, approve and merge the plan. " +
 			"To take the provider's state as the ledger's: `vmc-git drift --adopt`.\n")
