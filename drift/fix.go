@@ -345,6 +345,9 @@ func (fx *Fix) server(ix *index, ref provider.Ref, fs []Finding) {
 		add(provider.Action{Op: provider.OpProtect, Delete: ptr(e.Protection.Delete), Rebuild: ptr(e.Protection.Rebuild)})
 	}
 	if f, ok := want[FieldStatus]; ok || status != s.Status {
+		if !ok { // the status this plan's own steps leave
+			f = Finding{Resource: "server/" + ref.Name, ResourceKind: "server", Name: ref.Name, Kind: Changed, Field: FieldStatus, Expected: e.Status, Actual: status}
+		}
 		switch {
 		case e.Status == status:
 		case e.Status == "running":
