@@ -157,6 +157,11 @@ type index struct {
 	// unknown holds the entries whose last action's outcome is unknown
 	// and that were never observed.
 	unknown map[provider.Ref]*state.Entry
+	// mentions lists, per firewall, network and volume, the expected
+	// servers whose own observation names it (sorted); listed holds the
+	// servers each expected firewall or network names.
+	mentions map[provider.Ref][]string
+	listed   map[provider.Ref]map[string]bool
 }
 
 func newIndex(st *state.State, w World) *index {
@@ -182,6 +187,31 @@ func newIndex(st *state.State, w World) *index {
 		}
 	}
 	slices.Sort(ix.expServer)
+	ix.mentions, ix.listed = map[provider.Ref][]string{}, map[provider.Ref]map[string]bool{}
+	for _, name := range ix.expServer {
+		s := ix.exp[provider.Ref{Name: name}].Server
+		for _, f := range s.Firewalls {
+			ref := provider.Ref{Kind: provider.KindFirewall, Name: f}
+			ix.mentions[ref] = append(ix.mentions[ref], name)
+		}
+		for _, pn := range s.PrivateNet {
+			ref := provider.Ref{Kind: provider.KindNetwork, Name: pn.Network}
+			ix.mentions[ref] = append(ix.mentions[ref], name)
+		}
+		for _, v := range s.Volumes {
+			ref := provider.Ref{Kind: provider.KindVolume, Name: v}
+			ix.mentions[ref] = append(ix.mentions[ref], name)
+		}
+	}
+	for ref, e := range ix.exp {
+		if e.Other != nil && len(e.Other.Servers) > 0 {
+			set := map[string]bool{}
+			for _, n := range e.Other.Servers {
+				set[n] = true
+			}
+			ix.listed[ref] = set
+		}
+	}
 	for i := range w.Servers {
 		ix.srv[w.Servers[i].Name] = &w.Servers[i]
 	}
@@ -474,11 +504,20 @@ func (ix *index) actualMembers(r *provider.Resource) []string {
 // network to apply to.
 func (ix *index) expectedMembers(ref provider.Ref) []string {
 	var out []string
-	for _, name := range ix.expServer {
-		if ix.member(name, ref) {
+	seen := map[string]bool{}
+	try := func(name string) {
+		if !seen[name] && ix.exp[provider.Ref{Name: name}] != nil && ix.member(name, ref) {
 			out = append(out, name)
 		}
+		seen[name] = true
 	}
+	for name := range ix.listed[ref] {
+		try(name)
+	}
+	for _, name := range ix.mentions[ref] {
+		try(name)
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -486,7 +525,7 @@ func (ix *index) expectedMembers(ref provider.Ref) []string {
 // network ref.
 func (ix *index) member(name string, ref provider.Ref) bool {
 	s, x := ix.exp[provider.Ref{Name: name}], ix.exp[ref]
-	if x == nil {
+	if x == nil || s == nil {
 		return false
 	}
 	onServer := func() bool {
@@ -495,7 +534,7 @@ func (ix *index) member(name string, ref provider.Ref) bool {
 		}
 		return slices.ContainsFunc(s.Server.PrivateNet, func(p provider.PrivateNet) bool { return p.Network == ref.Name })
 	}
-	onResource := slices.Contains(x.Other.Servers, name)
+	onResource := ix.listed[ref][name]
 	if ref.Kind == provider.KindFirewall && len(x.Other.LabelSelectors) > 0 {
 		return onResource
 	}
@@ -516,17 +555,14 @@ func (ix *index) attachedTo(ref provider.Ref) string {
 	if ref.Kind != provider.KindVolume {
 		return on
 	}
-	for _, name := range ix.expServer {
-		s := ix.exp[provider.Ref{Name: name}]
-		if !newer(s, x) {
-			continue
-		}
-		has := slices.Contains(s.Server.Volumes, ref.Name)
-		switch {
-		case has:
+	// The servers that may say otherwise: those listing the volume, and
+	// the one the volume names, if it was observed later.
+	if s := ix.exp[provider.Ref{Name: on}]; on != "" && newer(s, x) && !slices.Contains(s.Server.Volumes, ref.Name) {
+		on = ""
+	}
+	for _, name := range ix.mentions[ref] {
+		if newer(ix.exp[provider.Ref{Name: name}], x) {
 			on = name
-		case on == name:
-			on = ""
 		}
 	}
 	return on

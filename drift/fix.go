@@ -254,8 +254,15 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 		ref := provider.Ref{Kind: provider.Kind(f.ResourceKind), Name: f.Name}
 		want := ix.expectedMembers(ref)
 		have := ix.actualMembers(ix.res[ref])
+		wantSet, haveSet := map[string]bool{}, map[string]bool{}
 		for _, s := range want {
-			if slices.Contains(have, s) || recreated[s] || ix.srv[s] == nil {
+			wantSet[s] = true
+		}
+		for _, s := range have {
+			haveSet[s] = true
+		}
+		for _, s := range want {
+			if haveSet[s] || recreated[s] || ix.srv[s] == nil {
 				continue
 			}
 			if _, renamed := ix.renamed[provider.Ref{Name: s}]; renamed {
@@ -275,7 +282,7 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 			add(a)
 		}
 		for _, s := range have {
-			if slices.Contains(want, s) {
+			if wantSet[s] {
 				continue
 			}
 			if _, renamed := ix.renamed[provider.Ref{Name: s}]; renamed {
