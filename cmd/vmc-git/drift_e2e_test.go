@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,8 @@ func TestDrift(t *testing.T) {
 			subs = append(subs, s.Name)
 		}
 	}
-	if strings.Join(subs, " ") != "server/db-1 server/web-1 server/rogue-1" {
+	slices.Sort(subs)
+	if strings.Join(subs, " ") != "server/db-1 server/rogue-1 server/web-1" {
 		t.Fatalf("server subjects %v", subs)
 	}
 	if n := len(st.Predicate.AsMap()["result"].(map[string]any)["findings"].([]any)); n != 5 {
