@@ -155,3 +155,40 @@ func TestAdopt(t *testing.T) {
 		t.Error("extra member vmc_adopt accepted")
 	}
 }
+
+// FuzzParseAdopt: whatever details a manual receipt holds, ParseAdopt
+// never panics, and a record it accepts encodes (AdoptDetails) to details
+// it parses back to the same record.
+func FuzzParseAdopt(f *testing.F) {
+	good, err := AdoptDetails(&Adopt{V: AdoptVersion, Resources: []Adopted{
+		{Kind: "server", Name: "web-1", Server: &provider.Server{ID: 1, Name: "web-1", Labels: map[string]string{"a": "b"}}},
+		{Kind: "volume", Name: "data", Resource: &provider.Resource{Kind: provider.KindVolume, ID: 2, Name: "data", Size: 10}},
+		{Kind: "firewall", Name: "fw", Absent: true},
+	}}, map[string]any{"note": "x"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"vmc_adopt":{"v":1,"resources":[{"kind":"server","name":"a","absent":true}]}}`))
+	f.Add([]byte(`{"vmc_adopt":{"v":1,"resources":[{"kind":"server","name":"a","server":{"name":"b"}}]}}`))
+	f.Add([]byte(`{"why":"console"}`))
+	f.Add([]byte(`{"vmc_adopt":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseAdopt(b)
+		if err != nil || a == nil {
+			return
+		}
+		again, err := AdoptDetails(a, nil)
+		if err != nil {
+			t.Fatalf("accepted record does not encode: %v", err)
+		}
+		b2, err := ParseAdopt(again)
+		if err != nil || b2 == nil || len(b2.Resources) != len(a.Resources) {
+			t.Fatalf("round trip: %v", err)
+		}
+		again2, _ := AdoptDetails(b2, nil)
+		if string(again) != string(again2) {
+			t.Fatalf("round trip changed the record:\n%s\n%s", again, again2)
+		}
+	})
+}
