@@ -300,3 +300,35 @@ func TestRenamedAndUnknown(t *testing.T) {
 		t.Fatalf("deferred %+v", fx.Deferred)
 	}
 }
+
+// TestPlanFixNetwork: a subnet removed and a route added by hand: one
+// action per network per plan: the route first (findings are sorted by
+// field), the subnet deferred to the next plan.
+func TestPlanFixNetwork(t *testing.T) {
+	net := &provider.Resource{Kind: provider.KindNetwork, ID: 5, Name: "net", IPRange: "10.0.0.0/16",
+		Subnets: []provider.Subnet{{Type: "cloud", IPRange: "10.0.1.0/24", NetworkZone: "eu-central"}}}
+	st := replay(t, applied("p1", provider.Action{Kind: provider.KindNetwork, Op: provider.OpCreate, Name: "net", IPRange: "10.0.0.0/16"},
+		provider.Result{Status: ok, Resource: net}))
+	now := *net
+	now.Subnets = nil
+	now.Routes = []provider.Route{{Destination: "10.100.0.0/24", Gateway: "10.0.1.1"}}
+	w := World{Resources: map[provider.Kind][]provider.Resource{provider.KindNetwork: {now}}}
+	fs := Compare(st, w)
+	if got := keys(fs); got != "changed network/net routes ->10.100.0.0/24 via 10.0.1.1|changed network/net subnets cloud 10.0.1.0/24 eu-central->" {
+		t.Fatalf("findings %s", got)
+	}
+	fx := PlanFix(st, w, fs)
+	if len(fx.Actions) != 1 || fx.Actions[0].Op != provider.OpDeleteRoute || fx.Actions[0].Validate() != nil {
+		t.Fatalf("actions %+v", fx.Actions)
+	}
+	if len(fx.Deferred) != 1 || fx.Deferred[0].Field != FieldSubnets || !strings.Contains(fx.Deferred[0].Reason, "one action per resource") {
+		t.Fatalf("deferred %+v", fx.Deferred)
+	}
+	// Once the route is gone, the subnet comes back.
+	now.Routes = nil
+	w = World{Resources: map[provider.Kind][]provider.Resource{provider.KindNetwork: {now}}}
+	fx = PlanFix(st, w, Compare(st, w))
+	if len(fx.Actions) != 1 || fx.Actions[0].Op != provider.OpAddSubnet || fx.Actions[0].Subnet.IPRange != "10.0.1.0/24" || fx.Actions[0].Validate() != nil {
+		t.Fatalf("actions %+v", fx.Actions)
+	}
+}

@@ -29,7 +29,8 @@ import (
 //     operator's is expected), protect, then poweron/poweroff to the
 //     expected status;
 //  6. changed other resources: set_rules, label, protect, resize (volume,
-//     only growing), attach/detach (volume), assign/unassign (IP);
+//     only growing), attach/detach (volume), assign/unassign (IP),
+//     add_subnet/delete_subnet and add_route/delete_route (network);
 //  7. membership: attach_firewall/detach_firewall and
 //     attach_network/detach_network on the servers (not the ones created
 //     in step 3).
@@ -38,7 +39,9 @@ import (
 // (package plans): a second fix for the same resource, and every finding no
 // action can fix (a server recreated by hand under the same name, a
 // transient status, an unmanaged resource still in use, a volume to
-// shrink, subnets and routes), is returned as Deferred with the reason;
+// shrink, a resource whose last action's outcome is unknown), is returned
+// as Deferred with the reason (a network with several subnet or route
+// changes gets one of them, the rest deferred);
 // after the plan is applied, the next drift check shows what is left.
 
 // Deferred is a finding the plan does not fix, and why.
@@ -237,7 +240,7 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 				membership = append(membership, f) // server ops, step 7
 				continue
 			}
-			a, reason := resourceFix(ix, ref, f)
+			a, reason, more := resourceFix(ix, ref, f)
 			switch {
 			case reason != "":
 				fx.Deferred = append(fx.Deferred, Deferred{f, reason})
@@ -246,6 +249,9 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 			default:
 				add(a)
 				planned = true
+				if more { // a subnet or route of several: the rest next time
+					fx.Deferred = append(fx.Deferred, Deferred{f, reasonOnePerPlan})
+				}
 			}
 		}
 	}
@@ -368,26 +374,45 @@ func (fx *Fix) server(ix *index, ref provider.Ref, fs []Finding) {
 }
 
 // resourceFix returns the action that fixes one changed field of a
-// resource other than a server, or why there is none.
-func resourceFix(ix *index, ref provider.Ref, f Finding) (provider.Action, string) {
+// resource other than a server, or why there is none; more reports that
+// the field needs further actions (subnets, routes: one per plan).
+func resourceFix(ix *index, ref provider.Ref, f Finding) (a provider.Action, reason string, more bool) {
 	e, r := ix.exp[ref].Other, ix.res[ref]
-	a := provider.Action{Kind: ref.Kind, Name: ref.Name}
+	a = provider.Action{Kind: ref.Kind, Name: ref.Name}
 	switch f.Field {
+	case FieldSubnets:
+		add, del := diffBy(e.Subnets, r.Subnets, func(s provider.Subnet) string { return s.IPRange + " " + s.NetworkZone + " " + s.Type })
+		switch {
+		case len(add) > 0:
+			a.Op, a.Subnet = provider.OpAddSubnet, &add[0]
+		default:
+			a.Op, a.IPRange = provider.OpDeleteSubnet, del[0].IPRange
+		}
+		return a, "", len(add)+len(del) > 1
+	case FieldRoutes:
+		add, del := diffBy(e.Routes, r.Routes, func(rt provider.Route) string { return rt.Destination + " " + rt.Gateway })
+		switch {
+		case len(del) > 0: // a route to the same destination must go first
+			a.Op, a.Route = provider.OpDeleteRoute, &del[0]
+		default:
+			a.Op, a.Route = provider.OpAddRoute, &add[0]
+		}
+		return a, "", len(add)+len(del) > 1
 	case FieldRules:
 		a.Op, a.Rules = provider.OpSetRules, e.Rules
 	case FieldLabels:
 		if a.Labels = userLabels(e.Labels); a.Labels == nil {
-			return a, reasonNoLabels
+			return a, reasonNoLabels, false
 		}
 		a.Op = provider.OpLabel
 	case FieldProtectDelete:
 		if ref.Kind == provider.KindFirewall || ref.Kind == provider.KindSSHKey {
-			return a, reasonNotPlanned
+			return a, reasonNotPlanned, false
 		}
 		a.Op, a.Delete = provider.OpProtect, ptr(e.ProtectDelete)
 	case FieldSize:
 		if e.Size < r.Size {
-			return a, reasonShrink
+			return a, reasonShrink, false
 		}
 		a.Op, a.Size = provider.OpResize, e.Size
 	case FieldServer:
@@ -399,7 +424,7 @@ func resourceFix(ix *index, ref provider.Ref, f Finding) (provider.Action, strin
 				a.Op = provider.OpUnassign
 			}
 		case r.Server != "":
-			return a, reasonOnePerPlan // detach first, then attach: two actions
+			return a, reasonOnePerPlan, false // detach first, then attach: two actions
 		default:
 			a.Op, a.Server = provider.OpAttach, on
 			if ref.Kind != provider.KindVolume {
@@ -407,11 +432,30 @@ func resourceFix(ix *index, ref provider.Ref, f Finding) (provider.Action, strin
 			}
 		}
 	case FieldID:
-		return a, reasonRecreated
+		return a, reasonRecreated, false
 	default:
-		return a, reasonNotPlanned
+		return a, reasonNotPlanned, false
 	}
-	return a, ""
+	return a, "", false
+}
+
+// diffBy returns the items of want that have is lacks and those of have
+// that want lacks, compared by key.
+func diffBy[T any](want, have []T, key func(T) string) (add, del []T) {
+	in := func(xs []T, x T) bool {
+		return slices.ContainsFunc(xs, func(y T) bool { return key(y) == key(x) })
+	}
+	for _, x := range want {
+		if !in(have, x) {
+			add = append(add, x)
+		}
+	}
+	for _, x := range have {
+		if !in(want, x) {
+			del = append(del, x)
+		}
+	}
+	return add, del
 }
 
 // reserved reports whether a label key is one vmc-git sets itself.
