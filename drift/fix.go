@@ -18,7 +18,8 @@ import (
 //     resource renamed behind vmc-git's back is renamed back (and nothing
 //     else is planned for it);
 //  1. unmanaged servers: protect (delete: false) if protected, then delete;
-//     unmanaged other resources not in use: delete;
+//     unmanaged other resources not in use: delete (a firewall or network
+//     applied to the ledger's servers is detached from them first);
 //  2. missing firewalls, networks, SSH keys: create as last observed (a
 //     firewall with the servers it applied to that still exist);
 //  3. missing servers: create with their type, image, location, labels, and
@@ -99,6 +100,7 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 	first := func(ref provider.Ref) Finding { return by[ref][0] }
 	add := func(a provider.Action) { fx.Actions = append(fx.Actions, a) }
 	recreated := map[string]bool{} // servers created in step 3
+	deleted := map[string]bool{}   // unmanaged servers deleted in step 1
 
 	// 0. Not planned: unknown outcomes; renames back (and nothing else on
 	// the renamed resource: a rename ends its steps in a plan).
@@ -136,16 +138,38 @@ func PlanFix(st *state.State, w World, fs []Finding) *Fix {
 				add(provider.Action{Op: provider.OpProtect, Server: ref.Name, Delete: ptr(false), Rebuild: ptr(false)})
 			}
 			add(provider.Action{Op: provider.OpDelete, Server: ref.Name})
+			deleted[ref.Name] = true
 			continue
 		}
-		switch r := ix.res[ref]; {
-		case len(r.Servers) > 0 || len(r.LabelSelectors) > 0 || r.Server != "":
+		r := ix.res[ref]
+		// A firewall or network made by hand on the ledger's servers is
+		// detached from them first (server ops), from the ones deleted
+		// above by their deletion.
+		var detach []provider.Action
+		inUse := len(r.LabelSelectors) > 0 || r.Server != ""
+		for _, name := range r.Servers {
+			_, renamed := ix.renamed[provider.Ref{Name: ix.expectedName(name)}]
+			switch {
+			case deleted[name]:
+			case ix.exp[provider.Ref{Name: name}] == nil || renamed:
+				inUse = true // another ledger's server, or one renamed back in this plan
+			case ref.Kind == provider.KindFirewall:
+				detach = append(detach, provider.Action{Op: provider.OpDetachFirewall, Server: name, Firewall: ref.Name})
+			case ref.Kind == provider.KindNetwork:
+				detach = append(detach, provider.Action{Op: provider.OpDetachNetwork, Server: name, Network: ref.Name})
+			default:
+				inUse = true
+			}
+		}
+		switch {
+		case inUse:
 			deferAll(ref, reasonInUse)
 			continue
 		case r.ProtectDelete:
 			deferAll(ref, reasonProtected)
 			continue
 		}
+		fx.Actions = append(fx.Actions, detach...)
 		add(provider.Action{Kind: ref.Kind, Op: provider.OpDelete, Name: ref.Name})
 	}
 	// 2-4. Missing.

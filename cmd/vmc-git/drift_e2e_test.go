@@ -337,9 +337,10 @@ func TestDriftRefusals(t *testing.T) {
 }
 
 // TestDriftOtherKinds: behind vmc-git's back a firewall is deleted, a
-// network relabelled, a volume detached, a floating IP unassigned and an SSH
-// key renamed; the fix plan recreates, relabels, re-attaches, re-assigns and
-// renames back, and drift is zero once it is applied.
+// network relabelled, a volume detached, a floating IP unassigned, an SSH
+// key renamed and a firewall made and applied to the ledger's server; the
+// fix plan recreates, relabels, re-attaches, re-assigns, renames back,
+// detaches and deletes, and drift is zero once it is applied.
 func TestDriftOtherKinds(t *testing.T) {
 	t.Parallel()
 	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
@@ -377,17 +378,19 @@ func TestDriftOtherKinds(t *testing.T) {
 		provider.Action{Kind: provider.KindVolume, Op: provider.OpDetach, Name: "data"},
 		provider.Action{Kind: provider.KindFloatingIP, Op: provider.OpUnassign, Name: "vip"},
 		provider.Action{Kind: provider.KindSSHKey, Op: provider.OpRename, Name: "ops", NewName: "ops-2"},
+		provider.Action{Kind: provider.KindFirewall, Op: provider.OpCreate, Name: "fw-rogue", Servers: []string{"app-1"},
+			Rules: []provider.FirewallRule{{Direction: "in", Protocol: "tcp", Port: "22", SourceIPs: []string{"0.0.0.0/0"}}}},
 	)
 	res := r.run("drift", "--plan-fix", "--id", "fix-kinds", "--kid", "alice", "--json")
 	rep := driftJSON(t, res)
 	if res.code != exitDrift {
 		t.Fatalf("drift: %s", res)
 	}
-	want := "missing firewall/fw ; changed floating_ip/vip server; changed network/net labels; changed ssh_key/ops name; changed volume/data server"
+	want := "missing firewall/fw ; unmanaged firewall/fw-rogue ; changed floating_ip/vip server; changed network/net labels; changed ssh_key/ops name; changed volume/data server"
 	if got := findingKeys(rep.Findings); got != want {
 		t.Fatalf("findings %s\nwant     %s", got, want)
 	}
-	if rep.Fix == nil || rep.Fix.Plan == nil || rep.Fix.Plan.Actions != 5 || len(rep.Fix.Deferred) != 0 {
+	if rep.Fix == nil || rep.Fix.Plan == nil || rep.Fix.Plan.Actions != 7 || len(rep.Fix.Deferred) != 0 {
 		t.Fatalf("fix: %s", res)
 	}
 	r.approve("fix-kinds", "bob")
