@@ -485,6 +485,26 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	}
 	schedule := map[string]any{"schedule": workflows.DefaultDriftCron, "repository": repoJSON}
 	driftIssues := func() []githubtest.Issue { return e.github.Issues("acme/infra") }
+	// Made with init --no-policy, main has no policy/*.rego yet: the
+	// policy step says it skipped and drift still runs.
+	r = e.runAct("schedule", workflows.DriftFile, schedule)
+	e.wantJob(r, "policy and drift", "failure") // drift: the run goes red
+	if s := r.summary("policy and drift"); !strings.Contains(s, "no policy/*.rego on main: policy check skipped") || !strings.Contains(s, "missing    server/web-1") {
+		t.Errorf("drift summary without a policy:\n%s", s)
+	}
+	if r.outputs["drift"] != "true" || r.outputs["pass"] != "true" {
+		t.Errorf("drift outputs without a policy %v, want drift=true pass=true", r.outputs)
+	}
+	// The operators commit a (warn-only) policy to main.
+	if err := os.MkdirAll(filepath.Join(e.repo, "policy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.repo, "policy", "e2e.rego"), []byte("package vmc\n\nwarn contains {\"resource\": \"ledger\", \"rule\": \"e2e-warn\", \"reason\": \"two servers or more\"} if count(input.servers) > 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.git(e.repo, "add", "policy")
+	e.git(e.repo, "commit", "-q", "-m", "policy: a warning")
+	e.git(e.repo, "push", "-q", "origin", "main")
 	r = e.runAct("schedule", workflows.DriftFile, schedule)
 	e.wantJob(r, "policy and drift", "failure") // drift: the run goes red
 	if s := r.summary("policy and drift"); !strings.Contains(s, "### vmc-git policy check") || !strings.Contains(s, "missing    server/web-1") {
