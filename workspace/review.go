@@ -31,7 +31,10 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 	}
 	rv := &plans.Review{}
 	bad := func(file, format string, a ...any) {
-		rv.Violations = append(rv.Violations, plans.Violation{File: file, Message: fmt.Sprintf(format, a...)})
+		v := plans.Violation{File: file, Message: fmt.Sprintf(format, a...)}
+		if !slices.Contains(rv.Violations, v) { // the tree rule and a later check may both see it
+			rv.Violations = append(rv.Violations, v)
+		}
 	}
 	tip, tipErr := ws.Ledger.Tip()
 	var added []string
@@ -97,11 +100,7 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		sigs, err := ws.approvalsAt(head, p.ID)
 		var ee *plans.EntryError
 		if errors.As(err, &ee) {
-			// The tree rule above reports it too, unless another
-			// violation stopped it first.
-			if !slices.ContainsFunc(rv.Violations, func(v plans.Violation) bool { return v.File == ee.Path }) {
-				bad(ee.Path, "%v", ee.Err)
-			}
+			bad(ee.Path, "%v", ee.Err) // as the tree rule above, unless another violation stopped it
 			continue
 		}
 		if err != nil {
