@@ -333,7 +333,7 @@ func TestPlanApproveApply(t *testing.T) {
 	// The human approves web-1-first (a second branch commit) and merges.
 	f.approveAndMerge("web-1-first")
 	f.ok("plan_status", map[string]any{"id": "web-1-first"}, &st)
-	if !st.Approved || st.Where != workspace.PlanOnMain || st.Next != "ready: call apply" {
+	if !st.Approved || st.Where != workspace.PlanOnMain || !strings.HasPrefix(st.Next, "ready: call apply") {
 		t.Fatalf("plan_status approved: %+v", st)
 	}
 	var ap mcpserver.ApplyOutput
