@@ -101,6 +101,10 @@ async function main() {
     });
     check(!pc.isError, `plan_create: ${text(pc)}`);
     check(pc.structuredContent.branch === `plan/${id}`, `branch ${pc.structuredContent.branch}`);
+    // vmc-git init's default policy: a public server without a firewall is denied.
+    const pol = pc.structuredContent.policy;
+    check(pol && /^[0-9a-f]{64}$/.test(pol.bundle_blake3) && pol.pass === false && pol.deny.some((d) => d.includes("[firewall-attached]")),
+      `plan_create policy: ${JSON.stringify(pol)}`);
 
     // Not approved (and not merged): refused, no receipt.
     const refused = await call(client, "apply", { id });
@@ -141,6 +145,19 @@ async function main() {
 
     const again = await call(client, "apply", { id });
     check(again.isError && /already applied/.test(text(again)), `replay: ${text(again)}`);
+
+    // A second plan, merged, then withdrawn by the human: apply refuses it with
+    // its own message (not "already applied"); plan_status says withdrawn.
+    const id2 = `${id}-w`;
+    const pc2 = await call(client, "plan_create", { id: id2, actions: [{ op: "poweroff", server }] });
+    check(!pc2.isError, `plan_create ${id2}: ${text(pc2)}`);
+    human("git", "merge", "-q", "--no-edit", `plan/${id2}`);
+    human(bin, "plan", "withdraw", id2, "--reason", "interop: not needed", "--key", env("APPROVER_KEY"));
+    const wd = await call(client, "apply", { id: id2 });
+    check(wd.isError && /was withdrawn by .* a withdrawn plan never applies/.test(text(wd)) && !/already applied/.test(text(wd)),
+      `apply withdrawn: ${text(wd)}`);
+    const st2 = (await call(client, "plan_status", { id: id2 })).structuredContent;
+    check(st2.withdrawn === true && st2.outcome === "withdrawn" && st2.reason === "interop: not needed", `plan_status withdrawn: ${JSON.stringify(st2)}`);
     // The human's own CLI agrees with the chain.
     human(bin, "verify", "chain", "--sig");
     console.log(`ok: ${mode}: plan ${id} applied in receipt ${out.seq} (${progress} progress notifications)`);
