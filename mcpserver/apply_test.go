@@ -8,8 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmc-git/vmc-git/mcpserver"
+	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/provider/sandbox"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -157,5 +160,37 @@ func TestApplyPush(t *testing.T) {
 	f.refused("apply", map[string]any{"id": "web-9-later", "push": true}, "gone.git")
 	if f.headSeq() != head+1 {
 		t.Fatal("apply push to an unreachable remote wrote a receipt")
+	}
+}
+
+// TestApplyFailed: the provider refuses the create; apply writes the failed
+// receipt and the tool error says so as the CLI does (workspace.OutcomeError):
+// the receipt, and each action that failed with the provider's code and
+// message.
+func TestApplyFailed(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{Token: "mcp-sandbox-token", ActionDuration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := sb.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	t.Setenv(provider.EnvEndpoint, url)
+	t.Setenv(provider.EnvToken, "mcp-sandbox-token")
+	f := newFixture(t)
+	head := f.headSeq()
+	f.ok("plan_create", createArgs("web-2-fail", "web-2"), nil)
+	f.approveAndMerge("web-2-fail")
+	sb.Inject(sandbox.Fault{Method: "POST", Path: "/servers", Status: 403, Code: "resource_limit_exceeded", Message: "project server limit reached"})
+	msg := f.refused("apply", map[string]any{"id": "web-2-fail"}, "plan web-2-fail: failed (recorded in receipt "+strconv.FormatUint(head+1, 10)+")")
+	if !strings.Contains(msg, "action 1 (create web-2): failed [resource_limit_exceeded]: ") || !strings.Contains(msg, "project server limit reached") {
+		t.Fatalf("failed apply: %s", msg)
+	}
+	var st mcpserver.PlanStatusOutput
+	f.ok("plan_status", map[string]any{"id": "web-2-fail"}, &st)
+	if f.headSeq() != head+1 || !st.Applied || st.Outcome != workspace.OutcomeApplied || st.Receipt != head+1 {
+		t.Fatalf("the failed apply's receipt: head %d, status %+v", f.headSeq(), st)
 	}
 }

@@ -570,9 +570,9 @@ func (s *Server) runApply(ctx context.Context, in ApplyInput, progress func(stri
 	progress("plan %s: %s, receipt %d", id, mine.Status, mine.Seq)
 	out := ApplyOutput{Plan: mine.Plan, Seq: mine.Seq, Commit: mine.Commit, Blake3: mine.Blake3.String(), Pushed: in.Push, Status: mine.Status,
 		Recovered: mine.Recovered, Receipt: jsonValue[map[string]any](e.Receipt), Others: others}
-	if mine.Status != provider.StatusSucceeded {
+	if err := workspace.OutcomeError(mine); err != nil {
 		// The receipt is written either way; the agent must see the failure.
-		return out, fmt.Errorf("plan %s: %s (recorded in receipt %d)", id, mine.Status, mine.Seq)
+		return out, err
 	}
 	return out, nil
 }

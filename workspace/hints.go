@@ -1,11 +1,15 @@
 package workspace
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/provider"
 )
 
 // What a human runs after apply did not apply a plan: the one mapping from
@@ -93,4 +97,28 @@ func isRefusal(err error) bool {
 	var he *lock.HeldError
 	return errors.Is(err, apply.ErrAlreadyApplied) || errors.Is(err, apply.ErrNotApproved) || errors.Is(err, apply.ErrOtherLedger) ||
 		errors.As(err, &se) || errors.As(err, &he) || errors.As(err, &re)
+}
+
+// OutcomeError is the error of an apply whose receipt says it did not
+// succeed (failed or unknown): the plan, its status and receipt, and each
+// action that did not succeed with the provider's code and message, one per
+// line. nil when it succeeded.
+func OutcomeError(o *apply.Outcome) error {
+	if o.Status == provider.StatusSucceeded {
+		return nil
+	}
+	var b strings.Builder
+	for i, rec := range o.Actions {
+		var a provider.Action
+		var r provider.Result
+		if json.Unmarshal(rec.Action, &a) != nil || json.Unmarshal(rec.Result, &r) != nil || r.Status == provider.StatusSucceeded {
+			continue
+		}
+		code := ""
+		if r.Code != "" {
+			code = " [" + r.Code + "]"
+		}
+		fmt.Fprintf(&b, "\n  action %d (%s %s): %s%s: %s", i+1, a.Op, a.Server, r.Status, code, r.Error)
+	}
+	return kindErr(KindError, fmt.Errorf("plan %s: %s (recorded in receipt %d)%s", o.Plan, o.Status, o.Seq, b.String()))
 }

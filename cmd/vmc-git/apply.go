@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/apply"
-	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -116,8 +115,8 @@ EXAMPLE:
 				return applyError(errs)
 			}
 			for _, o := range outs {
-				if o.Status != provider.StatusSucceeded {
-					return fail(exitError, fmt.Errorf("plan %s: %s (recorded in receipt %d)%s", o.Plan, o.Status, o.Seq, failedActions(o)))
+				if err := workspace.OutcomeError(o); err != nil {
+					return err
 				}
 			}
 			return nil
