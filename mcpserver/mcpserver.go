@@ -374,14 +374,16 @@ func (s *Server) register(ms *mcp.Server) {
 	ro := &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true}
 	addTool(s, ms, &mcp.Tool{Name: "plan_create", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(false)},
 		Description: "Make a plan (a dry run against the provider) and commit it as plans/<id>.json on a new branch plan/<id> " +
-			"(optionally pushed for a pull request). Changes no server. Returns the plan, its hashes and the review rendering. " +
+			"(optionally pushed for a pull request). Changes no server. Returns the plan, its hashes, the review rendering and, where policy/*.rego exists on main, " +
+			"the policy result over the state the plan would leave (policy: bundle_blake3, pass, deny, warn). " +
 			"Next: a human reviews it, runs `vmc-git approve plans/<id>.json` and merges the branch." + noApproveNote},
 		s.planCreate)
 	addTool(s, ms, &mcp.Tool{Name: "plan_show", Annotations: ro,
 		Description: "Show a plan by id: from the main branch (merged), its branch plan/<id> (proposed) or the ledger (applied), with its hashes."},
 		s.planShow)
 	addTool(s, ms, &mcp.Tool{Name: "plan_status", Annotations: ro,
-		Description: "A plan's approvals (valid, invalid, missing), whether it is merged, stale (servers or ledger changed since the dry run) or applied, and what happens next." + noApproveNote},
+		Description: "A plan's approvals (valid, invalid, missing), whether it is merged, stale (servers or ledger changed since the dry run), its policy result, " +
+			"or, once in the ledger, its receipt and whether it was applied, refused or withdrawn (a withdrawn plan never applies), and what happens next." + noApproveNote},
 		s.planStatus)
 	mcp.AddTool(ms, &mcp.Tool{Name: "apply", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(true)},
 		Description: "Apply one plan that is merged on the main branch and approved by human approvers; changes servers and returns the signed apply receipt. " +
