@@ -644,18 +644,23 @@ func (s *Server) serversList(ctx context.Context, _ *mcp.CallToolRequest, ws *wo
 	return out, nil
 }
 
-// withWorkspace runs f in the server's turn with the workspace open.
-func (s *Server) withWorkspace(ctx context.Context, f func(*workspace.Workspace) error) error {
+// readJSON answers a resource read with the bytes read(ws) returns, read
+// in the server's turn with the workspace open; any error is "not found".
+func (s *Server) readJSON(ctx context.Context, uri string, read func(*workspace.Workspace) ([]byte, error)) (*mcp.ReadResourceResult, error) {
 	if err := s.acquire(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer s.release()
 	ws, err := s.open()
 	if err != nil {
-		return err
+		return nil, mcp.ResourceNotFoundError(uri)
 	}
 	defer ws.Close()
-	return f(ws)
+	body, err := read(ws)
+	if err != nil {
+		return nil, mcp.ResourceNotFoundError(uri)
+	}
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
 }
 
 func (s *Server) readReceipt(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
@@ -665,17 +670,13 @@ func (s *Server) readReceipt(ctx context.Context, req *mcp.ReadResourceRequest) 
 	if !ok || err != nil || strconv.FormatUint(seq, 10) != v {
 		return nil, mcp.ResourceNotFoundError(uri)
 	}
-	var body []byte
-	if err := s.withWorkspace(ctx, func(ws *workspace.Workspace) error {
+	return s.readJSON(ctx, uri, func(ws *workspace.Workspace) ([]byte, error) {
 		e, err := ws.Receipt(seq)
-		if err == nil {
-			body = e.Bytes
+		if err != nil {
+			return nil, err
 		}
-		return err
-	}); err != nil {
-		return nil, mcp.ResourceNotFoundError(uri)
-	}
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
+		return e.Bytes, nil
+	})
 }
 
 func (s *Server) readPlan(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
@@ -684,15 +685,11 @@ func (s *Server) readPlan(ctx context.Context, req *mcp.ReadResourceRequest) (*m
 	if !ok || plans.ValidID(id) != nil {
 		return nil, mcp.ResourceNotFoundError(uri)
 	}
-	var body []byte
-	if err := s.withWorkspace(ctx, func(ws *workspace.Workspace) error {
+	return s.readJSON(ctx, uri, func(ws *workspace.Workspace) ([]byte, error) {
 		f, err := ws.FindPlan(id)
-		if err == nil {
-			body = f.Bytes
+		if err != nil {
+			return nil, err
 		}
-		return err
-	}); err != nil {
-		return nil, mcp.ResourceNotFoundError(uri)
-	}
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
+		return f.Bytes, nil
+	})
 }
