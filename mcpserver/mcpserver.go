@@ -15,11 +15,11 @@
 //	plan_create   MakePlanOnBranch: the dry run, then one commit adding
 //	              plans/<id>.json on a new branch plan/<id> (the work tree,
 //	              index and HEAD are untouched); push: the branch, for a PR;
-//	              PlanPolicy: the main branch's policy over the state the
+//	              PlanReviewPolicy: the main branch's policy over the state the
 //	              plan would leave (absent without policy files)
 //	plan_show     FindPlan: the plan (main, else plan/<id>, else the ledger)
 //	plan_status   PlanState: approvals present and missing, stale, applied,
-//	              refused or withdrawn (with the receipt); PlanPolicy
+//	              refused or withdrawn (with the receipt); PlanReviewPolicy
 //	apply         ApplyMerged: the one plan id, merged on main and approved;
 //	              the receipt. Progress notifications while it runs. With
 //	              push, ApplyRequest.Push as apply --pending --push: fetch
@@ -424,7 +424,7 @@ func (s *Server) planCreate(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	path := plans.Path(bp.Plan.ID)
 	return PlanCreateOutput{ID: bp.Plan.ID, Branch: bp.Branch, Commit: bp.Commit, Pushed: bp.Pushed, Path: path,
 		Blake3: bp.Blake3.String(), SHA256: digest.SHA256(bp.Bytes).String(), Plan: jsonValue[map[string]any](bp.Plan),
-		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil), Policy: policyOutput(ws.PlanPolicy(ctx, bp.Plan)),
+		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil), Policy: policyOutput(ws.PlanReviewPolicy(ctx, bp.Plan)),
 		Next: "a human reviews branch " + bp.Branch + ", runs `vmc-git approve " + path + "`, commits the approval and merges; then call apply"}, nil
 }
 
@@ -460,7 +460,7 @@ func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 		Stale: len(st.Stale) > 0, StaleWhy: st.Stale, StaleError: st.StaleError,
 		Receipt: st.Receipt, Outcome: st.Outcome, Withdrawn: st.Outcome == receipt.ApplyWithdrawn, Reason: st.Reason, By: st.By}
 	if !st.Applied {
-		out.Policy = policyOutput(ws.PlanPolicy(ctx, f.Plan))
+		out.Policy = policyOutput(ws.PlanReviewPolicy(ctx, f.Plan))
 	}
 	if out.Approvals.Valid == nil {
 		out.Approvals.Valid = []string{}

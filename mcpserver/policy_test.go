@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vmc-git/vmc-git/mcpserver"
+	"github.com/vmc-git/vmc-git/policy"
 )
 
 // setPolicy replaces policy/ on main with files (none: no policy) and
@@ -31,12 +32,17 @@ func (f *fixture) setPolicy(files map[string]string) {
 var blake3RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // TestPolicyResult: plan_create and plan_status return the main branch's
-// policy over the state the plan would leave: vmc-git init's default
-// policy denies a public server without a firewall; another policy warns;
+// policy over the state the plan would leave: the default policy (what
+// vmc-git init writes) denies a public server without a firewall; another policy warns;
 // one that does not compile is an error in the result, not a tool error;
 // without policy files there is no policy field.
 func TestPolicyResult(t *testing.T) {
 	f := newFixture(t)
+	defaults := map[string]string{}
+	for _, pf := range policy.Defaults() {
+		defaults[strings.TrimPrefix(pf.Name, policy.Dir+"/")] = string(pf.Data)
+	}
+	f.setPolicy(defaults)
 	var pc mcpserver.PlanCreateOutput
 	f.ok("plan_create", createArgs("web-1-pol", "web-1"), &pc)
 	if pc.Policy == nil {

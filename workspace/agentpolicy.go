@@ -8,11 +8,13 @@ import (
 	"github.com/vmc-git/vmc-git/policy"
 )
 
-// PlanPolicy is the main branch's policy over the state plan p would leave
-// (what plan review shows for it): nil when the main branch has no
-// policy/*.rego file; a policy that does not compile or cannot be
-// evaluated is the outcome's Error, not an error.
-func (ws *Workspace) PlanPolicy(ctx context.Context, p *plans.Plan) *plans.PolicyOutcome {
+// PlanReviewPolicy is the main branch's policy over the state plan p would
+// leave, as plan review shows it: nil when the main branch has no
+// policy/*.rego file; a policy that does not compile or cannot be evaluated
+// is the outcome's Error, not an error. It says what the policy finds, not
+// what apply decides (the gate of issue 14 compares with the state now and
+// takes overrides into account).
+func (ws *Workspace) PlanReviewPolicy(ctx context.Context, p *plans.Plan) *plans.PolicyOutcome {
 	ref := ws.MainRef()
 	out, err := gitCmd(ws.Ledger.GitDir, "ls-tree", "--name-only", "-z", ref, "--", policy.Dir+"/")
 	if err != nil {
