@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -192,5 +193,52 @@ func TestApplyFailed(t *testing.T) {
 	f.ok("plan_status", map[string]any{"id": "web-2-fail"}, &st)
 	if f.headSeq() != head+1 || !st.Applied || st.Outcome != workspace.OutcomeApplied || st.Receipt != head+1 {
 		t.Fatalf("the failed apply's receipt: head %d, status %+v", f.headSeq(), st)
+	}
+}
+
+// TestApplyPushRefusedKept: the origin's hook declines the ledger push (a
+// wrapper around vmc-git's hook, switched on by a file): apply writes the
+// receipt locally and says the push failed; the next apply with push
+// publishes it (the same path as apply --pending --push) and refuses the
+// replay.
+func TestApplyPushRefusedKept(t *testing.T) {
+	f, bare := pushFixture(t)
+	head := f.headSeq()
+	ledger0 := originRef(t, bare, "refs/heads/vmc/ledger")
+	f.ok("plan_create", createArgs("web-3-kept", "web-3"), nil)
+	f.approveAndMerge("web-3-kept")
+	run(t, f.root, "git", "push", "-q", "origin", "main")
+	hooks := filepath.Join(bare, "hooks")
+	if err := os.Rename(filepath.Join(hooks, "pre-receive"), filepath.Join(hooks, "pre-receive.vmc")); err != nil {
+		t.Fatal(err)
+	}
+	flag := filepath.Join(t.TempDir(), "refuse-ledger")
+	wrapper := "#!/bin/sh\nin=$(cat)\ncase \"$in\" in *' refs/heads/vmc/ledger'*) if [ -e '" + flag + "' ]; then echo 'test: ledger pushes declined' >&2; exit 1; fi;; esac\n" +
+		"printf '%s\\n' \"$in\" | exec '" + filepath.Join(hooks, "pre-receive.vmc") + "' \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(hooks, "pre-receive"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msg := f.refused("apply", map[string]any{"id": "web-3-kept", "push": true}, "push ledger to origin")
+	if want := "hint: receipt " + strconv.FormatUint(head+1, 10) + " is in this repository's ledger, not on origin: the next apply with push publishes it first"; !strings.Contains(msg, want) {
+		t.Fatalf("a declined push does not say where the receipt is: %s", msg)
+	}
+	if f.headSeq() != head+1 || originRef(t, bare, "refs/heads/vmc/ledger") != ledger0 {
+		t.Fatalf("a declined push: local head %d (want %d), origin moved: %v", f.headSeq(), head+1, originRef(t, bare, "refs/heads/vmc/ledger") != ledger0)
+	}
+	var st mcpserver.PlanStatusOutput
+	f.ok("plan_status", map[string]any{"id": "web-3-kept"}, &st)
+	if !st.Applied || st.Receipt != head+1 {
+		t.Fatalf("plan_status after a declined push: %+v", st)
+	}
+	// The hook accepts again: the next apply with push publishes the receipt.
+	os.Remove(flag)
+	f.refused("apply", map[string]any{"id": "web-3-kept", "push": true}, "plan already applied")
+	var lh mcpserver.LedgerHeadOutput
+	f.ok("ledger_head", map[string]any{}, &lh)
+	if lh.Seq != head+1 || originRef(t, bare, "refs/heads/vmc/ledger") != lh.Commit {
+		t.Fatalf("the kept receipt was not published: local %+v, origin %s", lh, originRef(t, bare, "refs/heads/vmc/ledger"))
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
@@ -399,7 +400,17 @@ func (ws *Workspace) ApplyMerged(ctx context.Context, id Identity, req ApplyRequ
 		}
 	}
 	if len(errs) > 0 {
-		return outs, errors.Join(errs...), nil
+		perr := errors.Join(errs...)
+		if r, rerr := ws.Ledger.NewReader(); rerr == nil && req.Push {
+			// The receipt was written here, then its push failed: the
+			// remote's ledger (as last fetched) lacks the plan's copy.
+			track := "refs/remotes/" + req.Remote + "/" + ws.Config.Branch
+			_, onRemote := gitCmd(ws.Root, "cat-file", "-e", track+":"+gitledger.PlansDir+"/"+planID+".json")
+			if seq, applied, aerr := r.AppliedSeq(planID); aerr == nil && applied && onRemote != nil {
+				perr = kindErr(KindError, perr, fmt.Sprintf("receipt %d is in this repository's ledger, not on %s: the next apply with push publishes it first", seq, req.Remote))
+			}
+		}
+		return outs, perr, nil
 	}
 	if r, rerr := ws.Ledger.NewReader(); rerr == nil {
 		if seq, applied, aerr := r.AppliedSeq(planID); aerr == nil && applied {
