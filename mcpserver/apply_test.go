@@ -2,6 +2,7 @@ package mcpserver_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/vmc-git/vmc-git/mcpserver"
 	"github.com/vmc-git/vmc-git/provider"
@@ -240,5 +243,34 @@ func TestApplyPushRefusedKept(t *testing.T) {
 	f.ok("ledger_head", map[string]any{}, &lh)
 	if lh.Seq != head+1 || originRef(t, bare, "refs/heads/vmc/ledger") != lh.Commit {
 		t.Fatalf("the kept receipt was not published: local %+v, origin %s", lh, originRef(t, bare, "refs/heads/vmc/ledger"))
+	}
+}
+
+// TestServeRemoteFlag: vmc-git mcp serve --remote NAME (over stdio, the
+// real command) is the remote of plan_create's and apply's push, through
+// the remote's hook.
+func TestServeRemoteFlag(t *testing.T) {
+	f, bare := pushFixture(t)
+	run(t, f.root, "git", "remote", "rename", "origin", "upstream")
+	cmd := exec.Command(vmcBin, "-C", f.root, "mcp", "serve", "--key", key("carol"), "--remote", "upstream")
+	client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	f.cs = cs
+	var pc mcpserver.PlanCreateOutput
+	f.ok("plan_create", map[string]any{"id": "web-5-up", "push": true,
+		"actions": []map[string]any{{"op": "create", "server": "web-5", "server_type": "cx22", "image": "ubuntu-24.04"}}}, &pc)
+	if !pc.Pushed || originRef(t, bare, "refs/heads/plan/web-5-up") != pc.Commit {
+		t.Fatalf("plan_create push to upstream: %+v", pc)
+	}
+	f.approveAndMerge("web-5-up")
+	run(t, f.root, "git", "push", "-q", "upstream", "main")
+	var ap mcpserver.ApplyOutput
+	f.ok("apply", map[string]any{"id": "web-5-up", "push": true}, &ap)
+	if !ap.Pushed || originRef(t, bare, "refs/heads/vmc/ledger") != ap.Commit {
+		t.Fatalf("apply push to upstream: %+v", ap)
 	}
 }
