@@ -405,10 +405,11 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) (plans.A
 	if p.Ledger != tip.Head.Ledger {
 		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
 	}
-	if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
+	r := a.o.Ledger.ReaderAt(tip)
+	if seq, ok, err := r.AppliedSeq(p.ID); err != nil {
 		return plans.ApprovalStatus{}, err
 	} else if ok {
-		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
+		return plans.ApprovalStatus{}, AppliedError(r, p.ID, seq)
 	}
 	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
 	if !st.Approved() {

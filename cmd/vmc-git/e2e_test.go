@@ -32,6 +32,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/internal/clitest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -51,28 +52,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		tmp, err := os.MkdirTemp("", "vmc-e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		vmcBin = filepath.Join(tmp, "vmc-git")
-		if out, err := exec.Command("go", "build", "-o", vmcBin, ".").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-			return 1
-		}
-		keysDir = filepath.Join(tmp, "keys")
-		os.MkdirAll(keysDir, 0o700)
-		for _, kid := range []string{"alice", "bob", "carol"} {
-			if _, err := writeKey(keysDir, kid); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-		}
-		return m.Run()
-	}())
+	os.Exit(clitest.Main(m, func(e *clitest.Env) { vmcBin, keysDir = e.Bin, e.Keys }))
 }
 
 func key(kid string) string { return filepath.Join(keysDir, kid) }
