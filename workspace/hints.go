@@ -20,6 +20,7 @@ import (
 //	apply.ErrLedgerInvalid                   KindInvalid  HintLedgerInvalid
 //	*apply.RefusedError (recorded refused)   KindRefused  HintRetired
 //	*apply.WithdrawnError                    KindRefused  HintWithdrawn
+//	*apply.DeniedError (policy, apply FILE)  KindRefused  HintDenied
 //	*plans.StaleError                        KindRefused  HintStale
 //	*lock.HeldError                          KindRefused  HintLocked
 //	apply.ErrNotApproved                     KindRefused  the approve command
@@ -36,6 +37,7 @@ const (
 	HintWithdrawn     = "a withdrawn plan is retired for good: if it is still wanted, make a new plan (vmc-git plan server ...)"
 	HintStale         = "make a new plan against the current state (vmc-git plan server ...)"
 	HintLocked        = "wait for it, or break it with --force (recorded in the receipt)"
+	HintDenied        = "change the plan, or have an admin override the rules named above (vmc-git approve --override RULE plans/<id>.json) and commit the override"
 )
 
 // ApproveHint is the hint for an unapproved plan: the approve command for
@@ -70,9 +72,12 @@ func ApplyError(errs []error, planID string) error {
 	var we *apply.WithdrawnError
 	var se *plans.StaleError
 	var he *lock.HeldError
+	var de *apply.DeniedError
 	switch {
 	case errors.As(err, &re):
 		return kindErr(kind, err, HintRetired)
+	case errors.As(err, &de):
+		return kindErr(kind, err, HintDenied)
 	case errors.As(err, &we):
 		return kindErr(kind, err, HintWithdrawn)
 	case errors.As(err, &se):
@@ -95,7 +100,7 @@ func isRefusal(err error) bool {
 	var re *apply.RefusedError
 	var se *plans.StaleError
 	var he *lock.HeldError
-	return errors.Is(err, apply.ErrAlreadyApplied) || errors.Is(err, apply.ErrNotApproved) || errors.Is(err, apply.ErrOtherLedger) ||
+	return errors.Is(err, apply.ErrAlreadyApplied) || errors.Is(err, apply.ErrNotApproved) || errors.Is(err, apply.ErrOtherLedger) || errors.Is(err, apply.ErrDenied) ||
 		errors.As(err, &se) || errors.As(err, &he) || errors.As(err, &re)
 }
 

@@ -18,6 +18,7 @@ func TestApplyError(t *testing.T) {
 	held := &lock.HeldError{Info: lock.Info{Server: "web-1"}}
 	retired := &apply.RefusedError{Plan: "web-1-a", Seq: 4, Reason: "stale"}
 	withdrawn := &apply.WithdrawnError{Plan: "web-1-a", Seq: 5, KID: "bob", Reason: "not needed"}
+	denied := &apply.DeniedError{Plan: "web-1-a", Detail: "ssh-from-anywhere on firewall/fw-web"}
 	unapproved := fmt.Errorf("%w: plan web-1-a has 0 of 1 required approvals", apply.ErrNotApproved)
 	replayed := fmt.Errorf("%w: plan web-1-a is in the ledger (receipt 3)", apply.ErrAlreadyApplied)
 	other := fmt.Errorf("%w: plan web-1-a is for ledger x", apply.ErrOtherLedger)
@@ -33,6 +34,7 @@ func TestApplyError(t *testing.T) {
 		{"invalid", []error{stale, fmt.Errorf("x: %w", apply.ErrLedgerInvalid)}, "", KindInvalid, []string{HintLedgerInvalid}},
 		{"retired", []error{stale, retired}, "", KindRefused, []string{HintRetired}},
 		{"withdrawn", []error{withdrawn}, "", KindRefused, []string{HintWithdrawn}},
+		{"denied", []error{held, denied}, "", KindRefused, []string{HintDenied}},
 		{"stale", []error{held, stale}, "", KindRefused, []string{HintStale}},
 		{"held", []error{held}, "", KindRefused, []string{HintLocked}},
 		{"unapproved", []error{unapproved}, "", KindRefused, []string{"approvers sign with: vmc-git approve FILE"}},
