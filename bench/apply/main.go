@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"time"
@@ -57,7 +59,35 @@ func main() {
 	runs := flag.Int("runs", 3, "runs (the median is reported)")
 	n := flag.Int("plans", 200, "plans per run")
 	actionMS := flag.Int("action-ms", 10, "how long each sandbox action runs, in milliseconds")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed ApplyPending calls")
+	traceFile := flag.String("trace", "", "write an execution trace of the timed ApplyPending calls (go tool trace -pprof=syscall: time blocked in fsync)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		profile = func(on bool) {
+			if on {
+				pprof.StartCPUProfile(f)
+			} else {
+				pprof.StopCPUProfile()
+			}
+		}
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fail(err)
+		}
+		tracing = func(on bool) {
+			if on {
+				trace.Start(f)
+			} else {
+				trace.Stop()
+			}
+		}
+	}
 	if *runs < 1 || *n < 1 || *actionMS < 1 {
 		fail(fmt.Errorf("-runs, -plans and -action-ms must be positive"))
 	}
@@ -106,6 +136,11 @@ func fail(err error) {
 }
 
 func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
+// profile and tracing start (true) and stop (false) the CPU profile and
+// the execution trace around the timed calls (-cpuprofile, -trace): only
+// the first run is recorded.
+var profile, tracing = func(bool) {}, func(bool) {}
 
 type result struct {
 	wall, apply, reads time.Duration
@@ -220,9 +255,14 @@ func run(n int, actionDur time.Duration) (result, error) {
 
 	tp := &timed{Provider: hp}
 	ap := apply.New(apply.Options{Ledger: l, Provider: tp, Signer: ci, KID: "ci", Locks: lock.New(filepath.Join(dir, "locks")), LockWait: time.Second})
+	profile(true)
+	tracing(true)
 	t0 := time.Now()
 	outs, errs, err := ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) { return pending, nil })
 	wall := time.Since(t0)
+	profile(false)
+	tracing(false)
+	profile, tracing = func(bool) {}, func(bool) {}
 	if err != nil {
 		return result{}, err
 	}
