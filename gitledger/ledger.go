@@ -123,6 +123,10 @@ type Ledger struct {
 	Format int
 	repo   *git.Repository
 	objs   *gitobj.Store
+	// last is the tip this Ledger's last Append made: the next Append
+	// starts from it without reading it back when the ref still names its
+	// commit (a tip is a function of its commit id).
+	last *Tip
 }
 
 // Open opens the repository at or above dir; branch "" means DefaultBranch.
@@ -360,7 +364,7 @@ func (l *Ledger) Init(ledgerID string, s *keys.Signer, kid string, g receipt.Gen
 func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, error) {
 	const attempts = 50
 	for i := 0; i < attempts; i++ {
-		tip, err := l.Tip()
+		tip, err := l.appendTip()
 		if err != nil {
 			return nil, err
 		}
@@ -380,12 +384,24 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 
 var errRaced = gitobj.ErrRaced
 
+// appendTip is Tip for Append: the tip the last Append made when the ref
+// still names it (one ref read instead of the tip's commit, trees,
+// HEAD.json and trust.json).
+func (l *Ledger) appendTip() (*Tip, error) {
+	if l.last != nil {
+		if ref, err := l.repo.Storer.Reference(l.Ref); err == nil && ref.Hash() == l.last.Commit {
+			return l.last, nil
+		}
+	}
+	return l.Tip()
+}
+
 // appendOnce writes the objects of one receipt as one gitobj.Batch (one
 // durability barrier for all of them, not one fsync each) and moves the
 // ref only once they are durable.
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
 	b := l.objs.NewBatch()
-	w, _, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
+	w, next, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
 	if err != nil {
 		b.Abort()
 		return nil, err
@@ -393,9 +409,11 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 	if err := b.Flush(); err != nil {
 		return nil, err
 	}
+	l.last = nil
 	if err := l.casRef(tip.Commit, w.Commit); err != nil {
 		return nil, err
 	}
+	l.last = next
 	return w, nil
 }
 
