@@ -2,7 +2,7 @@
 // under a real `git push` and prints one markdown table
 // (metric | value | target | ok):
 //
-//	go run ./bench/hook [-runs 5] [-sizes 1000,100000] [-batch 500] [-out bench/out]
+//	go run ./bench/hook [-runs 5] [-sizes 10000,100000] [-batch 500] [-out bench/out]
 //
 // For each size it takes the ledger of that many receipts that bench/ledger
 // caches under -out (ledger-<n>: genesis plus n-1 generated manual receipts,
@@ -61,10 +61,11 @@ const (
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per measurement (the median is reported)")
-	sizesFlag := flag.String("sizes", "1000,100000", "ledger sizes in receipts")
+	sizesFlag := flag.String("sizes", "10000,100000", "ledger sizes in receipts")
 	batch := flag.Int("batch", 500, "receipts in the large push")
 	tagK := flag.Int("tag-k", 1000, "receipts between the two snapshot tags (at most half the ledger)")
 	out := flag.String("out", "bench/out", "cache directory of the generated ledgers")
+	vmc := flag.String("vmc", "", "the vmc-git binary the hook runs (default: built from ./cmd/vmc-git; another build compares before and after)")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*sizesFlag, ",") {
@@ -78,7 +79,7 @@ func main() {
 	if *runs < 1 || *batch < 1 || *tagK < 1 {
 		kit.Fail("hook", errors.New("-runs, -batch and -tag-k must be at least 1"))
 	}
-	b, err := newBench(*out, *runs)
+	b, err := newBench(*out, *runs, *vmc)
 	if err != nil {
 		kit.Fail("hook", err)
 	}
@@ -101,7 +102,7 @@ type bench struct {
 
 func (b *bench) add(metric, value, target string, ok *bool) { b.table.Add(metric, value, target, ok) }
 
-func newBench(out string, runs int) (*bench, error) {
+func newBench(out string, runs int, vmc string) (*bench, error) {
 	out, s, err := kit.Open(out)
 	if err != nil {
 		return nil, err
@@ -111,6 +112,13 @@ func newBench(out string, runs int) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{out: out, tmp: tmp, runs: runs, signer: s, vmc: filepath.Join(tmp, "vmc-git")}
+	if vmc != "" {
+		if b.vmc, err = filepath.Abs(vmc); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+		return b, nil
+	}
 	if out, err := exec.Command("go", "build", "-o", b.vmc, "./cmd/vmc-git").CombinedOutput(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("go build ./cmd/vmc-git (run from the module root): %v\n%s", err, out)
