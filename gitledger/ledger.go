@@ -398,7 +398,7 @@ func (l *Ledger) appendTip() (*Tip, error) {
 
 // appendOnce writes the objects of one receipt as one gitobj.Batch (one
 // durability barrier for all of them, not one fsync each) and moves the
-// ref only once they are durable.
+// ref only once they and their directories are durable.
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
 	b := l.objs.NewBatch()
 	w, next, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
@@ -406,11 +406,18 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 		b.Abort()
 		return nil, err
 	}
-	if err := b.Flush(); err != nil {
+	wait, err := b.FlushStart()
+	if err != nil {
 		return nil, err
 	}
 	l.last = nil
-	if err := l.casRef(tip.Commit, w.Commit); err != nil {
+	// The object directories' fsyncs run beside the ref lock file's; the
+	// ref moves only once both are done.
+	err = gitobj.CASRefAfter(l.GitDir, l.repo.Storer, l.Ref, tip.Commit, w.Commit, wait)
+	if werr := wait(); err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
 		return nil, err
 	}
 	l.last = next

@@ -111,8 +111,22 @@ func (s *Store) has(id plumbing.Hash, final string) bool {
 // place and fsyncs the directories renamed into. On an error the objects
 // not yet renamed are removed; the caller must not move a ref to them.
 func (b *Batch) Flush() error {
+	wait, err := b.FlushStart()
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// FlushStart is Flush that returns once the objects are durable and renamed
+// into place, with the fsyncs of their directories still running: wait
+// returns when those are done (their error, if any). A caller overlaps
+// them with its own durable write (CASRefAfter: the ref's lock file) and
+// calls wait before that write becomes visible; it calls wait on every
+// path, whatever else failed.
+func (b *Batch) FlushStart() (wait func() error, err error) {
 	if b.done {
-		return errors.New("flush objects: batch already flushed or aborted")
+		return nil, errors.New("flush objects: batch already flushed or aborted")
 	}
 	b.done = true
 	defer b.cleanup()
@@ -126,14 +140,14 @@ func (b *Batch) Flush() error {
 		}
 	}
 	if err := parallel(files); err != nil {
-		return fmt.Errorf("write objects: %w", err)
+		return nil, fmt.Errorf("write objects: %w", err)
 	}
 	dirs := map[string]bool{}
 	for i := range b.pending {
 		p := &b.pending[i]
 		os.Chmod(p.f.Name(), 0o444)
 		if err := os.Rename(p.f.Name(), p.final); err != nil {
-			return fmt.Errorf("write objects: %w", err)
+			return nil, fmt.Errorf("write objects: %w", err)
 		}
 		p.f = nil
 		dirs[filepath.Dir(p.final)] = true
@@ -142,10 +156,18 @@ func (b *Batch) Flush() error {
 	for d := range dirs {
 		syncs = append(syncs, func() error { return syncDir(d) })
 	}
-	if err := parallel(syncs); err != nil {
-		return fmt.Errorf("write objects: %w", err)
-	}
-	return nil
+	done := make(chan error, 1)
+	go func() { done <- parallel(syncs) }()
+	var once sync.Once
+	var werr error
+	return func() error {
+		once.Do(func() {
+			if err := <-done; err != nil {
+				werr = fmt.Errorf("write objects: %w", err)
+			}
+		})
+		return werr
+	}, nil
 }
 
 // Abort drops the batch: its temporary files are removed.
