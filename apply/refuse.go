@@ -64,7 +64,7 @@ func (a *Applier) Refuse(pp PendingPlan, reason string) (uint64, error) {
 	sums := digest.Of(b)
 	for attempt := 0; attempt < 20; attempt++ {
 		w, err := a.o.Ledger.Append(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
-			if seq, ok, err := appliedSeq(a.o.Ledger, pp.ID); err != nil {
+			if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(pp.ID); err != nil {
 				return nil, err
 			} else if ok {
 				return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, pp.ID, seq)

@@ -38,6 +38,26 @@ import (
 type pathTrees2 struct {
 	dirs []string
 	raws [][]byte
+	// lasts[i] is the offset of the last entry in the interior tree
+	// raws[i] (i < len(dirs)), when known (nil: parse raws[i] to find it).
+	lasts []int
+}
+
+// lastName returns the name of the last entry of the interior tree i.
+func (p *pathTrees2) lastName(i int) (string, bool) {
+	raw := p.raws[i]
+	if p.lasts != nil {
+		e := raw[p.lasts[i]:]
+		sp, nul := bytes.IndexByte(e, ' '), bytes.IndexByte(e, 0)
+		if sp >= 0 && nul > sp {
+			return string(e[sp+1 : nul]), true
+		}
+	}
+	es, err := gitobj.ParseTree(raw)
+	if err != nil || len(es) == 0 {
+		return "", false
+	}
+	return es[len(es)-1].Name, true
 }
 
 // sameDir reports whether the directory at depth i (0: receipts/) of dirs
@@ -75,6 +95,12 @@ func (pt *pathTrees) descend2(l *Ledger, seq uint64) error {
 		es, err := gitobj.ParseTree(raw)
 		if err != nil {
 			return err
+		}
+		if n := len(es); n > 0 {
+			last := es[n-1]
+			p2.lasts = append(p2.lasts, len(raw)-(len(last.Mode)+1+len(last.Name)+1+20))
+		} else {
+			p2.lasts = append(p2.lasts, 0)
 		}
 		d, ok := gitobj.FindEntry(es, dirs[i])
 		if !ok || !d.IsDir() {
@@ -135,7 +161,7 @@ func (l *Ledger) checkReceiptTrees2(prev *state, root []gitobj.TreeEntry, seq ui
 	if !ok || !e.IsDir() {
 		return nil, z, z, fmt.Errorf("no %s/ directory", ReceiptsDir)
 	}
-	p2 := &pathTrees2{dirs: dirs, raws: make([][]byte, m+1)}
+	p2 := &pathTrees2{dirs: dirs, raws: make([][]byte, m+1), lasts: make([]int, m)}
 	path := func(i int) string { return strings.Join(append([]string{ReceiptsDir}, dirs[:i]...), "/") + "/" }
 	id := e.ID
 	for i := 0; i < m; i++ {
@@ -149,7 +175,7 @@ func (l *Ledger) checkReceiptTrees2(prev *state, root []gitobj.TreeEntry, seq ui
 		base := []byte(nil)
 		if pp.sameDir(dirs, i) {
 			base = pp.raws[i]
-			if es, err := gitobj.ParseTree(base); err == nil && len(es) > 0 && es[len(es)-1].Name == dirs[i] {
+			if name, ok := pp.lastName(i); ok && name == dirs[i] {
 				base = base[:len(base)-(len(gitobj.ModeDir)+1+len(dirs[i])+1+20)]
 			}
 		}
@@ -160,6 +186,7 @@ func (l *Ledger) checkReceiptTrees2(prev *state, root []gitobj.TreeEntry, seq ui
 		if err != nil || len(tail) != 1 || tail[0].Name != dirs[i] || !tail[0].IsDir() {
 			return nil, z, z, fmt.Errorf("commit changes %s beyond %s", path(i), path(i+1))
 		}
+		p2.lasts[i] = len(base)
 		id = tail[0].ID
 	}
 	leaf, err := l.objs.Get(id, plumbing.TreeObject)

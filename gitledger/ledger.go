@@ -54,6 +54,9 @@
 // Verification of k receipts on top of a verified commit costs O(k): Verify
 // with Remember starts from the remembered verified head (incremental.go),
 // and snapshot tags are checked from stored Merkle hashes (tiles.go).
+// A Ledger remembers the last few tips it read, by commit (tipcache.go):
+// Tip costs one ref read, and a tree read only when the ref moved to a
+// commit not read lately.
 //
 // # What the package owns
 //
@@ -123,10 +126,7 @@ type Ledger struct {
 	Format int
 	repo   *git.Repository
 	objs   *gitobj.Store
-	// last is the tip this Ledger's last Append made: the next Append
-	// starts from it without reading it back when the ref still names its
-	// commit (a tip is a function of its commit id).
-	last *Tip
+	tips   *tipCache // shared by the copies WithBranch makes
 }
 
 // Open opens the repository at or above dir; branch "" means DefaultBranch.
@@ -164,6 +164,7 @@ func openRepo(repo *git.Repository, gitDir, branch string) (*Ledger, error) {
 		Ref:    ref,
 		repo:   repo,
 		objs:   &gitobj.Store{ObjectsDir: filepath.Join(gitDir, "objects"), Read: repo.Storer},
+		tips:   &tipCache{},
 	}, nil
 }
 
@@ -194,7 +195,20 @@ func (l *Ledger) Tip() (*Tip, error) {
 	return l.tipAt(ref.Hash())
 }
 
+// tipAt returns the tip at commit: remembered (tipCache), or read.
 func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
+	if t := l.tips.get(commit); t != nil {
+		return t, nil
+	}
+	t, err := l.readTip(commit)
+	if err != nil {
+		return nil, err
+	}
+	l.tips.put(t)
+	return t, nil
+}
+
+func (l *Ledger) readTip(commit plumbing.Hash) (*Tip, error) {
 	trace.Add(trace.TipReads)
 	tree, err := l.CommitTree(commit)
 	if err != nil {
@@ -364,7 +378,7 @@ func (l *Ledger) Init(ledgerID string, s *keys.Signer, kid string, g receipt.Gen
 func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, error) {
 	const attempts = 50
 	for i := 0; i < attempts; i++ {
-		tip, err := l.appendTip()
+		tip, err := l.Tip()
 		if err != nil {
 			return nil, err
 		}
@@ -384,24 +398,12 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 
 var errRaced = gitobj.ErrRaced
 
-// appendTip is Tip for Append: the tip the last Append made when the ref
-// still names it (one ref read instead of the tip's commit, trees,
-// HEAD.json and trust.json).
-func (l *Ledger) appendTip() (*Tip, error) {
-	if l.last != nil {
-		if ref, err := l.repo.Storer.Reference(l.Ref); err == nil && ref.Hash() == l.last.Commit {
-			return l.last, nil
-		}
-	}
-	return l.Tip()
-}
-
 // appendOnce writes the objects of one receipt as one gitobj.Batch (one
 // durability barrier for all of them, not one fsync each) and moves the
 // ref only once they and their directories are durable.
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
 	b := l.objs.NewBatch()
-	w, next, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
+	w, _, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
 	if err != nil {
 		b.Abort()
 		return nil, err
@@ -410,7 +412,6 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 	if err != nil {
 		return nil, err
 	}
-	l.last = nil
 	// The object directories' fsyncs run beside the ref lock file's; the
 	// ref moves only once both are done.
 	err = gitobj.CASRefAfter(l.GitDir, l.repo.Storer, l.Ref, tip.Commit, w.Commit, wait)
@@ -420,7 +421,6 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 	if err != nil {
 		return nil, err
 	}
-	l.last = next
 	return w, nil
 }
 

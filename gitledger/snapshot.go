@@ -358,11 +358,25 @@ func (e *SnapshotError) Unwrap() error { return e.Err }
 // commits by seq are chain (see VerifyTag), and consecutive snapshots for
 // consistency.
 func (l *Ledger) VerifySnapshots(chain []plumbing.Hash) error {
+	if len(chain) == 0 {
+		return nil
+	}
+	return l.verifySnapshots(chain[len(chain)-1], uint64(len(chain)), chainAt(chain))
+}
+
+// chainAt looks commits up by seq in a list.
+func chainAt(chain []plumbing.Hash) func(uint64) (plumbing.Hash, error) {
+	return func(seq uint64) (plumbing.Hash, error) { return chain[seq], nil }
+}
+
+// verifySnapshots is VerifySnapshots for the chain of n commits ending at
+// tip whose commit of receipt seq is at(seq).
+func (l *Ledger) verifySnapshots(tip plumbing.Hash, n uint64, at func(uint64) (plumbing.Hash, error)) error {
 	sizes, err := l.SnapshotSizes()
 	if err != nil || len(sizes) == 0 {
 		return err
 	}
-	r, err := l.NewReaderAt(chain[len(chain)-1])
+	r, err := l.NewReaderAt(tip)
 	if err != nil {
 		return err
 	}
@@ -374,14 +388,14 @@ func (l *Ledger) VerifySnapshots(chain []plumbing.Hash) error {
 		if err != nil {
 			return err
 		}
-		if size <= uint64(len(chain)) {
+		if size <= n {
 			more, err := LeafHashes(r, uint64(len(leaves)), size)
 			if err != nil {
 				return err
 			}
 			leaves = append(leaves, more...)
 		}
-		root, err := l.verifyTag(r, chain, size, ref.Hash(), leaves)
+		root, err := l.verifyTag(r, n, at, size, ref.Hash(), leaves)
 		if err != nil {
 			return err
 		}
@@ -417,16 +431,19 @@ func (l *Ledger) VerifyTag(chain []plumbing.Hash, size uint64, id plumbing.Hash)
 	if err != nil {
 		return err
 	}
-	_, err = l.verifyTag(r, chain, size, id, leaves)
+	_, err = l.verifyTag(r, uint64(len(chain)), chainAt(chain), size, id, leaves)
 	return err
 }
 
-func (l *Ledger) verifyTag(r *Reader, chain []plumbing.Hash, size uint64, id plumbing.Hash, leaves []merkle.Hash) (merkle.Hash, error) {
-	n := uint64(len(chain))
-	if size > n {
+func (l *Ledger) verifyTag(r *Reader, n uint64, at func(uint64) (plumbing.Hash, error), size uint64, id plumbing.Hash, leaves []merkle.Hash) (merkle.Hash, error) {
+	if size == 0 || size > n {
 		return merkle.Hash{}, &SnapshotError{size, fmt.Errorf("claims %d receipts, but the ledger has %d", size, n)}
 	}
-	return l.verifyTagAt(r, chain[size-1], size, id, func() (merkle.Hash, error) { return merkle.RootOf(leaves[:size]), nil })
+	c, err := at(size - 1)
+	if err != nil {
+		return merkle.Hash{}, err
+	}
+	return l.verifyTagAt(r, c, size, id, func() (merkle.Hash, error) { return merkle.RootOf(leaves[:size]), nil })
 }
 
 // verifyTagAt is verifyTag for the tag of size whose receipt size-1 is in

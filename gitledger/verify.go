@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -22,6 +20,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/trust"
 )
@@ -106,20 +105,6 @@ type state struct {
 	anchors *anchorWalk
 }
 
-// signHistory remembers who signed which receipt and when, so that a later
-// revocation of a key as compromised from time T can name the receipts that
-// key signed after T.
-type signHistory struct {
-	signed      map[string][]signedAt // by key fingerprint
-	invalidated []Invalidated
-}
-
-type signedAt struct {
-	seq      uint64
-	at       time.Time
-	approval bool // an approval of the plan receipt seq applied, not the receipt itself
-}
-
 // Invalidated is a receipt signed by a key after the time it was revoked as
 // compromised (by a later keys receipt). It verified when written; it is
 // reported, not failed, so the ledger stays verifiable after a compromise.
@@ -132,46 +117,6 @@ type Invalidated struct {
 	// applied, no later than the receipt (an approval carries no time of
 	// its own, so one used after the compromise may have been forged).
 	Approval bool `json:"approval,omitempty"`
-}
-
-func (h *signHistory) add(e *keys.Entry, seq uint64, at time.Time) {
-	fp := keys.Fingerprint(e.Pub)
-	h.signed[fp] = append(h.signed[fp], signedAt{seq: seq, at: at})
-}
-
-// addApprovals records the approvals an apply receipt used, by approver
-// key, as signed at the receipt's time.
-func (h *signHistory) addApprovals(t *keys.Trust, r *receipt.Receipt, seq uint64, at time.Time) {
-	if r.Kind != receipt.KindApply || r.Apply == nil {
-		return
-	}
-	for _, kid := range r.Apply.Plan.Approvals {
-		if e := t.Key(kid); e != nil {
-			fp := keys.Fingerprint(e.Pub)
-			h.signed[fp] = append(h.signed[fp], signedAt{seq: seq, at: at, approval: true})
-		}
-	}
-}
-
-// revoked records the receipts a compromise revocation invalidates.
-func (h *signHistory) revoked(before *keys.Trust, r *receipt.Receipt) {
-	p := r.Keys.Proposal
-	if p.Op != receipt.KeysRevoke || p.Reason != receipt.ReasonCompromised {
-		return
-	}
-	e := before.Key(p.KID)
-	if e == nil {
-		return
-	}
-	from := r.Time()
-	if p.At != "" {
-		from, _ = keys.ParseTime(p.At)
-	}
-	for _, s := range h.signed[keys.Fingerprint(e.Pub)] {
-		if !s.at.Before(from) {
-			h.invalidated = append(h.invalidated, Invalidated{Seq: s.seq, KID: p.KID, RevokedBy: r.Seq, Compromise: keys.FormatTime(from), Approval: s.approval})
-		}
-	}
 }
 
 // Verify walks the whole ledger branch and checks every rule of the package
@@ -189,11 +134,11 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 			return rep, err
 		}
 	}
-	chain, err := l.walkBack(ref.Hash(), plumbing.ZeroHash, 0)
+	w, err := l.walkChain(ref.Hash())
 	if err != nil {
 		return nil, err
 	}
-	n := uint64(len(chain))
+	n := w.n
 	if opt.From >= n {
 		return nil, fmt.Errorf("--from %d: the ledger has %d receipts (0..%d)", opt.From, n, n-1)
 	}
@@ -203,29 +148,33 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 			return nil, err
 		}
 		if remembered != nil {
-			if err := l.checkExtends(chain, remembered); err != nil {
+			if err := l.checkExtends(w, remembered); err != nil {
 				return nil, err
 			}
 		}
 	}
 	start := &state{empty: true}
 	if opt.From > 0 {
-		t, err := l.tipAt(chain[opt.From-1])
+		c, err := w.at(opt.From - 1)
+		if err != nil {
+			return nil, err
+		}
+		t, err := l.tipAt(c)
 		if err != nil {
 			return nil, err
 		}
 		start = stateFromTip(t)
 	}
-	end, err := l.verifyChain(start, chain[opt.From:], opt, n)
+	end, err := l.verifyWalk(start, w, opt.From, opt)
 	if err != nil {
 		return nil, err
 	}
-	gen, err := l.genesisBlake3(chain[0], opt.From, start, end)
+	gen, err := l.genesisBlake3(w.root, opt.From, start, end)
 	if err != nil {
 		return nil, err
 	}
 	if opt.Genesis != nil && gen != *opt.Genesis {
-		return nil, &VerifyError{Seq: 0, Commit: chain[0], Rule: RuleGenesis,
+		return nil, &VerifyError{Seq: 0, Commit: w.root, Rule: RuleGenesis,
 			Err: fmt.Errorf("genesis blake3 %s differs from the pinned %s", gen, *opt.Genesis)}
 	}
 	tip, err := l.tipAt(end.commit)
@@ -236,7 +185,7 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.VerifySnapshots(chain); err != nil {
+	if err := l.verifySnapshots(ref.Hash(), n, w.at); err != nil {
 		return nil, err
 	}
 	rep := &Report{Snapshots: len(snaps), Invalidated: end.hist.invalidated, Ledger: end.ledger, Ref: l.Ref.String(), Receipts: n, Checked: n - opt.From, From: opt.From,
@@ -283,17 +232,17 @@ func (l *Ledger) walkBack(tip, stop plumbing.Hash, limit int) ([]plumbing.Hash, 
 			return nil, fmt.Errorf("%s does not descend from %s within %d commits: %w", tip, stop, limit, errNoDescent)
 		}
 		out = append(out, c)
-		parents, err := l.parents(c)
+		parent, ok, err := l.objs.FirstParent(c)
 		if err != nil {
 			return nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", c, err)}
 		}
-		if len(parents) == 0 {
+		if !ok {
 			if !stop.IsZero() {
 				return nil, fmt.Errorf("%s does not descend from %s: %w", tip, stop, errNoDescent)
 			}
 			break
 		}
-		c = parents[0]
+		c = parent
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
@@ -326,79 +275,34 @@ func (j *sigJob) run() error {
 	return nil
 }
 
-// verifyChain checks commits (oldest first) on top of st.
-func (l *Ledger) verifyChain(st *state, commits []plumbing.Hash, opt VerifyOptions, total uint64) (*state, error) {
-	if st.hist == nil {
-		cp := *st
-		cp.hist = &signHistory{signed: map[string][]signedAt{}}
-		st = &cp
-	}
-	if st.anchors == nil {
-		cp := *st
-		cp.anchors = &anchorWalk{opt: opt.Anchor}
-		st = &cp
-	}
-	jobs := make(chan *sigJob, 256)
-	var (
-		mu     sync.Mutex
-		sigErr *VerifyError
-		wg     sync.WaitGroup
-	)
-	if opt.Signatures {
-		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := range jobs {
-					if err := j.run(); err != nil {
-						mu.Lock()
-						if ve := err.(*VerifyError); sigErr == nil || ve.Seq < sigErr.Seq {
-							sigErr = ve
-						}
-						mu.Unlock()
-					}
-				}
-			}()
+// verifyStep checks one commit on top of prev and returns the new state and
+// its signature job. raw is the commit's content if already read, or nil.
+//
+// After genesis it first tries without reading HEAD.json: HEAD.json must be
+// byte for byte what the receipt implies (receipt.HeadIn), so its blob id
+// is checked against the hash of those bytes, one SHA-1 instead of a read
+// and a parse. A failure before that check, or of it, runs the step again
+// reading HEAD.json first, which gives the error in the order of the rules.
+func (l *Ledger) verifyStep(prev *state, c plumbing.Hash, raw []byte) (*state, *sigJob, error) {
+	if !prev.empty {
+		st, job, err, headChecked := l.step(prev, c, raw, true)
+		if err == nil || headChecked {
+			return st, job, err
 		}
 	}
-	var walkErr error
-	for i, c := range commits {
-		next, job, err := l.verifyStep(st, c)
-		if err != nil {
-			var ahead *seqAheadError
-			if errors.As(err, &ahead) {
-				ahead.later = l.findSeq(commits[i+1:], ahead.want)
-			}
-			walkErr = err
-			break
-		}
-		if opt.Signatures {
-			jobs <- job
-		}
-		st = next
-		if opt.Progress != nil && (i%1000 == 999 || i == len(commits)-1) {
-			opt.Progress(st.seq+1, total)
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	// Report the failure with the lowest seq: a bad signature found by a
-	// worker may come before a structural failure the walker hit later.
-	if sigErr != nil {
-		var ve *VerifyError
-		if walkErr == nil || !errors.As(walkErr, &ve) || sigErr.Seq <= ve.Seq {
-			return nil, sigErr
-		}
-	}
-	if walkErr != nil {
-		return nil, walkErr
-	}
-	return st, nil
+	st, job, err, _ := l.step(prev, c, raw, false)
+	return st, job, err
 }
 
-// verifyStep checks one commit on top of prev and returns the new state and
-// its signature job.
-func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, error) {
+// step is verifyStep; with headByHash it checks HEAD.json by its blob id
+// (prev not empty). headChecked reports that HEAD.json was found to match,
+// so that an error is the one the full order of checks gives too.
+func (l *Ledger) step(prev *state, c plumbing.Hash, raw []byte, headByHash bool) (_ *state, _ *sigJob, _ error, headChecked bool) {
+	st, job, err := l.stepChecks(prev, c, raw, headByHash, &headChecked)
+	return st, job, err, headChecked
+}
+
+func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash bool, headChecked *bool) (*state, *sigJob, error) {
 	seq := uint64(0)
 	if !prev.empty {
 		seq = prev.seq + 1
@@ -406,9 +310,11 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	fail := func(rule string, format string, a ...any) (*state, *sigJob, error) {
 		return nil, nil, &VerifyError{Seq: seq, Commit: c, Rule: rule, Err: fmt.Errorf(format, a...)}
 	}
-	raw, err := l.objs.Get(c, plumbing.CommitObject)
-	if err != nil {
-		return fail(RuleCommit, "%v", err)
+	if raw == nil {
+		var err error
+		if raw, err = l.objs.Get(c, plumbing.CommitObject); err != nil {
+			return fail(RuleCommit, "%v", err)
+		}
 	}
 	treeID, parents, csigText, err := gitobj.ParseCommitHeaders(raw)
 	if err != nil {
@@ -438,13 +344,17 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleTree, "%v", err)
 	}
 	// HEAD.json names the receipt this commit claims to add.
-	headBytes, err := l.blobAt(root, HeadFile, MaxHeadSize)
-	if err != nil {
-		return fail(RuleHead, "%v", err)
-	}
-	head, err := receipt.ParseHead(headBytes)
-	if err != nil {
-		return fail(RuleHead, "%v", err)
+	var headBytes []byte
+	var head receipt.Head
+	if !headByHash {
+		if headBytes, err = l.blobAt(root, HeadFile, MaxHeadSize); err != nil {
+			return fail(RuleHead, "%v", err)
+		}
+		if head, err = receipt.ParseHead(headBytes); err != nil {
+			return fail(RuleHead, "%v", err)
+		}
+	} else {
+		head.Seq = seq
 	}
 	switch {
 	case head.Seq > seq:
@@ -488,7 +398,12 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 		return fail(RuleTime, "created_at %s is before receipt %d's %s", r.CreatedAt, prev.seq, keys.FormatTime(prev.created))
 	}
 	wantHead, _ := receipt.HeadIn(format, r, sums).Encode()
-	if !bytes.Equal(wantHead, headBytes) {
+	if headByHash {
+		if e, ok := gitobj.FindEntry(root, HeadFile); !ok || e.IsDir() || len(wantHead) > MaxHeadSize || e.ID != gitobj.HashObject(plumbing.BlobObject, wantHead) {
+			return fail(RuleHead, "HEAD.json does not match the receipt") // verifyStep checks again, reading it
+		}
+		*headChecked = true
+	} else if !bytes.Equal(wantHead, headBytes) {
 		// Tell an edited receipt from an edited HEAD.json: if HEAD.json and
 		// the commit message still agree on a blake3, the receipt changed.
 		if t, err := ParseMessage(commitMessage(raw)); err == nil && t.Blake3 == head.Blake3 && head.Blake3 != sums.Blake3 {
@@ -568,7 +483,9 @@ func (l *Ledger) verifyStep(prev *state, c plumbing.Hash) (*state, *sigJob, erro
 	job := &sigJob{seq: seq, commit: c, pub: signer.Pub, payload: ci.Encode(false), commitSig: csig, body: body, rcptSig: rsig}
 	if prev.hist != nil {
 		if r.Kind == receipt.KindKeys {
-			prev.hist.revoked(before, r)
+			if err := prev.hist.revoked(before, r, l.receiptTimes(prev.commit)); err != nil {
+				return fail(RuleKeys, "%v", err)
+			}
 		}
 		prev.hist.add(signer, seq, rt)
 		prev.hist.addApprovals(before, r, seq, rt)
@@ -774,19 +691,9 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 	}
 	var approvals map[string][]byte
 	if ae, ok := gitobj.FindEntry(news, id+ApprovalsSuffix); ok {
-		aes, err := l.tree(ae.ID)
-		if err != nil {
+		// The one approvals reader, as for the main branch's plans/.
+		if approvals, err = plans.ReadApprovals(l.PlanTrees(), PlansDir, planEntry(ae)); err != nil {
 			return err
-		}
-		approvals = map[string][]byte{}
-		for _, e := range aes {
-			kid, ok := strings.CutSuffix(e.Name, ".sig")
-			if !ok || e.IsDir() {
-				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.Name)
-			}
-			if approvals[kid], err = l.objs.GetLimit(e.ID, plumbing.BlobObject, MaxSigSize); err != nil {
-				return fmt.Errorf("plans/%s%s/%s: %w", id, ApprovalsSuffix, e.Name, err)
-			}
 		}
 	}
 	if err := checkApplyApprovals(prev.trust, r, pb, approvals); err != nil {
@@ -865,35 +772,60 @@ func (l *Ledger) saveVerified(v Verified) error {
 }
 
 // checkExtends refuses a chain that does not contain the remembered head.
-func (l *Ledger) checkExtends(chain []plumbing.Hash, v *Verified) error {
-	if v.Seq < uint64(len(chain)) && chain[v.Seq].String() == v.Commit {
-		return nil
+func (l *Ledger) checkExtends(w *chainWalk, v *Verified) error {
+	var at plumbing.Hash
+	if v.Seq < w.n {
+		var err error
+		if at, err = w.at(v.Seq); err != nil {
+			return err
+		}
+		if at.String() == v.Commit {
+			return nil
+		}
 	}
-	fork := l.forkPoint(chain, v)
-	why := fmt.Sprintf("it has %d receipts, fewer than the verified %d", len(chain), v.Seq+1)
-	if v.Seq < uint64(len(chain)) {
-		why = fmt.Sprintf("receipt %d is commit %s, but commit %s was verified before", v.Seq, chain[v.Seq], v.Commit)
+	fork := l.forkPoint(w, v)
+	why := fmt.Sprintf("it has %d receipts, fewer than the verified %d", w.n, v.Seq+1)
+	if v.Seq < w.n {
+		why = fmt.Sprintf("receipt %d is commit %s, but commit %s was verified before", v.Seq, at, v.Commit)
 	}
 	return &VerifyError{Seq: fork, Rule: RuleFork, Err: fmt.Errorf(
 		"ledger history rewritten: does not extend the verified head (receipt %d, blake3 %s): %s; chains fork at receipt %d", v.Seq, v.Blake3, why, fork)}
 }
 
-// forkPoint finds the first seq where chain and the remembered chain differ,
-// walking the remembered commits if their objects are still here.
-func (l *Ledger) forkPoint(chain []plumbing.Hash, v *Verified) uint64 {
+// forkPoint finds the first seq where the chain w and the remembered chain
+// differ, walking the remembered commits if their objects are still here:
+// both chains end at a root, so they agree below the newest position at
+// which they hold the same commit.
+func (l *Ledger) forkPoint(w *chainWalk, v *Verified) uint64 {
 	h, err := gitobj.ParseHash(v.Commit)
 	if err != nil {
 		return 0
 	}
-	old, err := l.walkBack(h, plumbing.ZeroHash, 0)
+	old, err := l.walkChain(h)
 	if err != nil {
 		return 0 // objects gone: we only know that it differs somewhere
 	}
-	i := 0
-	for i < len(old) && i < len(chain) && old[i] == chain[i] {
-		i++
+	i := min(old.n, w.n) - 1
+	a, err := old.at(i)
+	if err != nil {
+		return 0
 	}
-	return uint64(i)
+	b, err := w.at(i)
+	if err != nil {
+		return 0
+	}
+	for a != b {
+		if i == 0 {
+			return 0
+		}
+		pa, oka, erra := l.objs.FirstParent(a)
+		pb, okb, errb := l.objs.FirstParent(b)
+		if erra != nil || errb != nil || !oka || !okb {
+			return 0
+		}
+		a, b, i = pa, pb, i-1
+	}
+	return i + 1
 }
 
 // checkPlanNames checks that plan bytes name plan id of ledger: an apply of

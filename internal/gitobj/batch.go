@@ -91,15 +91,11 @@ func (s *Store) has(id plumbing.Hash, final string) bool {
 	if _, err := os.Stat(final); err == nil {
 		return true
 	}
-	if s.packs == nil {
-		s.packs = &packReader{dir: filepath.Join(s.ObjectsDir, "pack")}
-		if _, err := s.packs.load(); err != nil {
-			s.packs = nil
-			return false
-		}
+	if s.loadPacks() != nil {
+		return false
 	}
 	for _, p := range s.packs.packs {
-		if p.find(id) >= 0 {
+		if s.packs.idx.find(p, id) >= 0 {
 			return true
 		}
 	}

@@ -71,12 +71,19 @@ func (s *Store) getAny(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	return s.getAnyLimit(h, maxObjectSize)
 }
 
+// loadPacks opens the packs on first use.
+func (s *Store) loadPacks() error {
+	if s.packs != nil {
+		return nil
+	}
+	s.packs = &packReader{dir: filepath.Join(s.ObjectsDir, "pack")}
+	_, err := s.packs.load()
+	return err
+}
+
 func (s *Store) getAnyLimit(h plumbing.Hash, limit int64) (plumbing.ObjectType, []byte, error) {
-	if s.packs == nil {
-		s.packs = &packReader{dir: filepath.Join(s.ObjectsDir, "pack")}
-		if _, err := s.packs.load(); err != nil {
-			return 0, nil, err
-		}
+	if err := s.loadPacks(); err != nil {
+		return 0, nil, err
 	}
 	if typ, b, ok, err := s.packs.Get(h, limit, 0); ok || err != nil {
 		return typ, b, err

@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	kzlib "github.com/klauspost/compress/zlib"
 )
 
 // Pack format constants (git's pack-format.txt, version 2 pack and index).
@@ -381,17 +381,23 @@ type packReader struct {
 	loaded map[string]bool
 	cache  objectCache
 	br     packCursor
+	win    bytes.Reader // the part of br's window an object is inflated from
+	idx    idxCache
 	zr     io.ReadCloser
 }
 
-// packIndex is one loaded version 2 pack index and its open pack.
+// packIndex is one version 2 pack index (read through an idxCache) and its
+// open pack.
 type packIndex struct {
-	name   string
-	pack   *os.File
-	fanout [256]uint32
-	names  []byte // sorted ids, 20 bytes each
-	off32  []byte
-	off64  []byte
+	name     string
+	idx      *os.File
+	pack     *os.File
+	fanout   [256]uint32
+	n        int
+	namesAt  int64 // file offsets of the tables
+	off32At  int64
+	off64At  int64
+	off64Len int64
 }
 
 // load opens the packs not loaded yet; it reports whether there were any.
@@ -423,67 +429,45 @@ func (r *packReader) load() (bool, error) {
 }
 
 func openPackIndex(idxPath string) (*packIndex, error) {
-	b, err := mapFile(idxPath)
+	f, b, size, err := openIdx(idxPath)
 	if err != nil {
 		return nil, err
 	}
-	bad := func(why string) error { return fmt.Errorf("pack index %s: %s", filepath.Base(idxPath), why) }
+	bad := func(why string) error {
+		f.Close()
+		return fmt.Errorf("pack index %s: %s", filepath.Base(idxPath), why)
+	}
 	const head = 8 + 256*4
-	if len(b) < head+40 || !bytes.Equal(b[:4], idxMagic) || binary.BigEndian.Uint32(b[4:8]) != idxVersion {
+	if size < head+40 || len(b) < head || !bytes.Equal(b[:4], idxMagic) || binary.BigEndian.Uint32(b[4:8]) != idxVersion {
 		return nil, bad("not a version 2 pack index")
 	}
-	p := &packIndex{name: idxPath}
+	p := &packIndex{name: idxPath, idx: f}
 	for i := range p.fanout {
 		p.fanout[i] = binary.BigEndian.Uint32(b[8+4*i:])
 		if i > 0 && p.fanout[i] < p.fanout[i-1] {
 			return nil, bad("fanout not sorted")
 		}
 	}
-	n := int(p.fanout[255])
-	rest := b[head:]
-	if len(rest) < n*28+40 {
+	p.n = int(p.fanout[255])
+	rest := size - head
+	if rest < int64(p.n)*28+40 {
 		return nil, bad("truncated")
 	}
-	// Lookups read the mapped file in place: opening a large ledger's index
-	// costs no copy (the hook starts in the same time on 1k and 100k).
-	p.names = rest[:20*n]
-	p.off32 = rest[24*n : 28*n]
-	p.off64 = rest[28*n : len(rest)-40]
-	if len(p.off64)%8 != 0 {
+	// Lookups read the file in chunks (idxread.go): opening a large
+	// ledger's index costs no copy (the hook starts in the same time on 1k
+	// and 100k), and memory stays flat.
+	p.namesAt = head
+	p.off32At = head + 24*int64(p.n)
+	p.off64At = head + 28*int64(p.n)
+	p.off64Len = size - 40 - p.off64At
+	if p.off64Len%8 != 0 {
 		return nil, bad("bad large offset table")
 	}
 	if p.pack, err = os.Open(strings.TrimSuffix(idxPath, ".idx") + ".pack"); err != nil {
+		f.Close()
 		return nil, err
 	}
 	return p, nil
-}
-
-// find returns the offset of id in the pack, or -1.
-func (p *packIndex) find(id plumbing.Hash) int64 {
-	lo, hi := 0, int(p.fanout[id[0]])
-	if id[0] > 0 {
-		lo = int(p.fanout[id[0]-1])
-	}
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		switch c := bytes.Compare(p.names[20*m:20*m+20], id[:]); {
-		case c == 0:
-			o := binary.BigEndian.Uint32(p.off32[4*m:])
-			if o&(1<<31) == 0 {
-				return int64(o)
-			}
-			i := int(o&^(1<<31)) * 8
-			if i+8 > len(p.off64) {
-				return -1
-			}
-			return int64(binary.BigEndian.Uint64(p.off64[i:]))
-		case c < 0:
-			lo = m + 1
-		default:
-			hi = m
-		}
-	}
-	return -1
 }
 
 // Get returns the type and content of id if it is in a pack.
@@ -503,7 +487,7 @@ func (r *packReader) Get(id plumbing.Hash, limit int64, depth int) (plumbing.Obj
 // a chain names its pack once, not once a delta.
 func (r *packReader) get(id plumbing.Hash, limit int64, depth int) (*packIndex, plumbing.ObjectType, []byte, bool, error) {
 	for _, p := range r.packs {
-		if off := p.find(id); off >= 0 {
+		if off := r.idx.find(p, id); off >= 0 {
 			typ, b, err := r.at(p, off, depth, limit)
 			return p, typ, b, true, err
 		}
@@ -610,12 +594,33 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 }
 
 // inflate fills data with the zlib stream at the reader's position.
+//
+// The stream is decoded from the cursor's window in place when it fits
+// there (a bytes.Reader, which klauspost/compress's inflater reads without
+// an interface call a byte; ledger objects are a few hundred bytes), and
+// through the cursor otherwise.
 func (r *packReader) inflate(data []byte) error {
+	start := r.br.next
+	if r.br.window(int64(len(data)) + inflateSlack) {
+		r.win.Reset(r.br.buf[r.br.next-r.br.base:])
+		if err := r.inflateFrom(&r.win, data); err == nil {
+			return nil
+		}
+		r.br.next = start // ran past the window, or is broken: say so from the stream
+	}
+	return r.inflateFrom(&r.br, data)
+}
+
+// inflateSlack is how many bytes past an object's size its zlib stream is
+// expected to need at most (header, block headers, checksum).
+const inflateSlack = 256
+
+func (r *packReader) inflateFrom(src io.Reader, data []byte) error {
 	var err error
 	if r.zr == nil {
-		r.zr, err = zlib.NewReader(&r.br)
+		r.zr, err = kzlib.NewReader(src)
 	} else {
-		err = r.zr.(zlib.Resetter).Reset(&r.br, nil)
+		err = r.zr.(kzlib.Resetter).Reset(src, nil)
 	}
 	if err != nil {
 		return err
@@ -669,6 +674,21 @@ func (c *packCursor) fill() error {
 		err = io.EOF
 	}
 	return err
+}
+
+// window makes the window hold n bytes from the position on (fewer at the
+// end of the file) and reports whether it does.
+func (c *packCursor) window(n int64) bool {
+	n = min(n, packWindow)
+	if c.next >= c.base && c.next+n <= c.base+int64(len(c.buf)) {
+		return true
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, packWindow)
+	}
+	m, err := c.f.ReadAt(c.buf[:cap(c.buf)], c.next)
+	c.buf, c.base = c.buf[:m], c.next
+	return int64(m) >= n || (err == io.EOF && m > 0)
 }
 
 func (c *packCursor) ReadByte() (byte, error) {
@@ -780,7 +800,9 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 func (r *packReader) close() {
 	for _, p := range r.packs {
 		p.pack.Close()
+		p.idx.Close()
 	}
+	r.idx = idxCache{}
 	r.packs, r.loaded = nil, nil
 }
 
@@ -831,27 +853,4 @@ func (c *objectCache) put(p *packIndex, off int64, typ plumbing.ObjectType, data
 	c.entries[c.next] = cacheEntry{pack: p, off: off, typ: typ, data: data[:len(data):len(data)]}
 	c.bytes += len(data)
 	c.next = (c.next + 1) % cacheEntries
-}
-
-// mapFile maps a file read-only for the life of the process. Git never
-// rewrites an index in place (it writes a new file and renames), so the
-// mapping stays valid even if the file is replaced or deleted.
-func mapFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() == 0 {
-		return nil, nil
-	}
-	b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return os.ReadFile(path) // no mmap here: read it
-	}
-	return b, nil
 }

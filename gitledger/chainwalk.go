@@ -1,0 +1,282 @@
+package gitledger
+
+// Walking a long chain in bounded memory.
+//
+// A full verification checks receipts oldest first, but a chain is only
+// reachable from its tip, newest first. Verify walks it back once reading
+// the first bytes of each commit (the tree and parent lines,
+// gitobj.Store.FirstParent) and keeps one commit id in walkStride (the
+// marks), so it knows the length and can find any commit from the mark
+// above it in at most walkStride steps. It then checks the chain a segment
+// of walkStride commits at a time, oldest segment first: each segment is
+// walked back from its mark reading the whole commits, which verifyStep
+// then uses as they are. So every commit is read whole once, memory is
+// one segment of commits plus n/walkStride ids, whatever the length.
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/vmc-git/vmc-git/internal/gitobj"
+)
+
+// walkStride is the number of commits in a segment of a chainWalk (a
+// variable so that tests can walk small ledgers in many segments).
+var walkStride uint64 = 1024
+
+// chainWalk is the first-parent chain from a tip back to its root commit.
+type chainWalk struct {
+	l      *Ledger
+	stride uint64          // walkStride when the walk began
+	n      uint64          // commits in the chain
+	root   plumbing.Hash   // its oldest commit (receipt 0)
+	marks  []plumbing.Hash // marks[j] is the commit walkStride*j commits below the tip
+}
+
+// walkChain walks back from tip to the root commit, with walkBack's
+// errors.
+func (l *Ledger) walkChain(tip plumbing.Hash) (*chainWalk, error) {
+	w := &chainWalk{l: l, stride: walkStride}
+	for c := tip; ; {
+		if w.n%w.stride == 0 {
+			w.marks = append(w.marks, c)
+		}
+		w.n++
+		p, ok, err := l.objs.FirstParent(c)
+		if err != nil {
+			return nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", c, err)}
+		}
+		if !ok {
+			w.root = c
+			return w, nil
+		}
+		c = p
+	}
+}
+
+// bounds returns the seqs [lo, hi) of segment j.
+func (w *chainWalk) bounds(j int) (lo, hi uint64) {
+	hi = w.n - uint64(j)*w.stride
+	return hi - min(hi, w.stride), hi
+}
+
+// segment returns the commits of segment j oldest first, with their raw
+// bytes when whole is set (read once, for verifyStep).
+func (w *chainWalk) segment(j int, whole bool) ([]plumbing.Hash, [][]byte, error) {
+	lo, hi := w.bounds(j)
+	ids := make([]plumbing.Hash, hi-lo)
+	var raws [][]byte
+	if whole {
+		raws = make([][]byte, hi-lo)
+	}
+	c := w.marks[j]
+	for i := len(ids) - 1; i >= 0; i-- {
+		ids[i] = c
+		if i == 0 {
+			break
+		}
+		var p plumbing.Hash
+		if whole {
+			raw, err := w.l.objs.Get(c, plumbing.CommitObject)
+			if err != nil {
+				return nil, nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", c, err)}
+			}
+			_, ps, _, err := gitobj.ParseCommitHeaders(raw)
+			if err != nil {
+				return nil, nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: commit %s: %w", c, c, err)}
+			}
+			if len(ps) == 0 {
+				return nil, nil, fmt.Errorf("commit %s: no parent on the second walk", c) // the first walk found one
+			}
+			raws[i], p = raw, ps[0]
+		} else {
+			var ok bool
+			var err error
+			if p, ok, err = w.l.objs.FirstParent(c); err != nil || !ok {
+				return nil, nil, fmt.Errorf("commit %s: no parent on the second walk: %v", c, err)
+			}
+		}
+		c = p
+	}
+	if whole && len(ids) > 0 {
+		// The oldest commit of the segment; its parent is the next
+		// segment's mark (or none), which verifyStep checks.
+		raw, err := w.l.objs.Get(ids[0], plumbing.CommitObject)
+		if err != nil {
+			return nil, nil, &VerifyError{Seq: 0, Commit: ids[0], Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", ids[0], err)}
+		}
+		if _, _, _, err := gitobj.ParseCommitHeaders(raw); err != nil {
+			return nil, nil, &VerifyError{Seq: 0, Commit: ids[0], Rule: RuleCommit, Err: fmt.Errorf("commit %s: commit %s: %w", ids[0], ids[0], err)}
+		}
+		raws[0] = raw
+	}
+	return ids, raws, nil
+}
+
+// at returns the commit of receipt seq (< n).
+func (w *chainWalk) at(seq uint64) (plumbing.Hash, error) {
+	j := (w.n - 1 - seq) / w.stride
+	c := w.marks[j]
+	for d := w.n - 1 - uint64(j)*w.stride; d > seq; d-- {
+		p, ok, err := w.l.objs.FirstParent(c)
+		if err != nil {
+			return c, err
+		}
+		if !ok {
+			return c, fmt.Errorf("commit %s: no parent", c)
+		}
+		c = p
+	}
+	return c, nil
+}
+
+// following returns up to max commits from seq on, oldest first.
+func (w *chainWalk) following(seq uint64, max int) []plumbing.Hash {
+	if seq >= w.n {
+		return nil
+	}
+	var out []plumbing.Hash
+	for j := int((w.n - 1 - seq) / w.stride); j >= 0 && len(out) < max; j-- {
+		lo, _ := w.bounds(j)
+		ids, _, err := w.segment(j, false)
+		if err != nil {
+			break
+		}
+		out = append(out, ids[max64(seq, lo)-lo:]...)
+	}
+	return out[:min(len(out), max)]
+}
+
+func max64(a, b uint64) uint64 { return max(a, b) }
+
+// chainVerifier checks commits one after another on top of a state, with
+// the signature checks on a pool of workers (one a core).
+type chainVerifier struct {
+	l     *Ledger
+	opt   VerifyOptions
+	total uint64
+	st    *state
+	done  uint64 // commits checked
+	jobs  chan *sigJob
+	mu    sync.Mutex
+	wg    sync.WaitGroup
+	sig   *VerifyError // the lowest-seq signature failure
+}
+
+func (l *Ledger) newChainVerifier(st *state, opt VerifyOptions, total uint64) *chainVerifier {
+	if st.hist == nil {
+		cp := *st
+		cp.hist = newSignHistory()
+		st = &cp
+	}
+	if st.anchors == nil {
+		cp := *st
+		cp.anchors = &anchorWalk{opt: opt.Anchor}
+		st = &cp
+	}
+	v := &chainVerifier{l: l, opt: opt, total: total, st: st, jobs: make(chan *sigJob, 256)}
+	if opt.Signatures {
+		for range runtime.GOMAXPROCS(0) {
+			v.wg.Add(1)
+			go func() {
+				defer v.wg.Done()
+				for j := range v.jobs {
+					if err := j.run(); err != nil {
+						v.mu.Lock()
+						if ve := err.(*VerifyError); v.sig == nil || ve.Seq < v.sig.Seq {
+							v.sig = ve
+						}
+						v.mu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+	return v
+}
+
+// add checks commit c (raw: its bytes, or nil to read them) on top of the
+// state so far; later lists the commits after c, for the error message of a
+// receipt that comes too early.
+func (v *chainVerifier) add(c plumbing.Hash, raw []byte, later func() []plumbing.Hash) error {
+	next, job, err := v.l.verifyStep(v.st, c, raw)
+	if err != nil {
+		var ahead *seqAheadError
+		if errors.As(err, &ahead) {
+			ahead.later = v.l.findSeq(later(), ahead.want)
+		}
+		return err
+	}
+	if v.opt.Signatures {
+		v.jobs <- job
+	}
+	v.st = next
+	v.done++
+	if v.opt.Progress != nil && v.done%1000 == 0 {
+		v.opt.Progress(v.st.seq+1, v.total)
+	}
+	return nil
+}
+
+// finish waits for the signature checks and returns the final state, or the
+// failure with the lowest seq: a bad signature found by a worker may come
+// before a structural failure (walkErr) the walker hit later.
+func (v *chainVerifier) finish(walkErr error) (*state, error) {
+	if walkErr == nil && v.opt.Progress != nil && v.done%1000 != 0 {
+		v.opt.Progress(v.st.seq+1, v.total)
+	}
+	close(v.jobs)
+	v.wg.Wait()
+	if v.sig != nil {
+		var ve *VerifyError
+		if walkErr == nil || !errors.As(walkErr, &ve) || v.sig.Seq <= ve.Seq {
+			return nil, v.sig
+		}
+	}
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	return v.st, nil
+}
+
+// verifyChain checks commits (oldest first) on top of st.
+func (l *Ledger) verifyChain(st *state, commits []plumbing.Hash, opt VerifyOptions, total uint64) (*state, error) {
+	v := l.newChainVerifier(st, opt, total)
+	var walkErr error
+	for i, c := range commits {
+		if walkErr = v.add(c, nil, func() []plumbing.Hash { return commits[i+1:] }); walkErr != nil {
+			break
+		}
+	}
+	return v.finish(walkErr)
+}
+
+// verifyWalk checks the receipts from seq from on of the chain w, on top of
+// st, a segment at a time.
+func (l *Ledger) verifyWalk(st *state, w *chainWalk, from uint64, opt VerifyOptions) (*state, error) {
+	v := l.newChainVerifier(st, opt, w.n)
+	var walkErr error
+segments:
+	for j := len(w.marks) - 1; j >= 0; j-- {
+		lo, hi := w.bounds(j)
+		if hi <= from {
+			continue
+		}
+		ids, raws, err := w.segment(j, true)
+		if err != nil {
+			v.finish(nil)
+			return nil, err // as the walk before any check would have said
+		}
+		for i := max64(from, lo) - lo; i < uint64(len(ids)); i++ {
+			seq := lo + i
+			if walkErr = v.add(ids[i], raws[i], func() []plumbing.Hash { return w.following(seq+1, 1000) }); walkErr != nil {
+				break segments
+			}
+		}
+	}
+	return v.finish(walkErr)
+}
