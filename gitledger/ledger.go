@@ -47,7 +47,8 @@
 // Append rewrites only the trees on the new receipt's path (root,
 // receipts/ and the directories below it on the path), so its cost does not
 // grow with the ledger. Objects are written
-// as fsynced loose objects before the ref moves; the ref moves with git's own
+// as loose objects, fsynced together (gitobj.Batch: one durability barrier
+// per receipt) before the ref moves; the ref moves with git's own
 // lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
 // git) never fork the chain: the loser re-reads the tip and retries.
 // Verification of k receipts on top of a verified commit costs O(k): Verify
@@ -397,12 +398,27 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 
 var errRaced = gitobj.ErrRaced
 
+// appendOnce writes the objects of one receipt as one gitobj.Batch (one
+// durability barrier for all of them, not one fsync each) and moves the
+// ref only once they and their directories are durable.
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
-	w, _, err := l.writeReceipt(tip, s, kid, build, now, l.objs.Put)
+	b := l.objs.NewBatch()
+	w, _, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
+	if err != nil {
+		b.Abort()
+		return nil, err
+	}
+	wait, err := b.FlushStart()
 	if err != nil {
 		return nil, err
 	}
-	if err := l.casRef(tip.Commit, w.Commit); err != nil {
+	// The object directories' fsyncs run beside the ref lock file's; the
+	// ref moves only once both are done.
+	err = gitobj.CASRefAfter(l.GitDir, l.repo.Storer, l.Ref, tip.Commit, w.Commit, wait)
+	if werr := wait(); err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -623,8 +639,10 @@ func (l *Ledger) formatAfter(tip *Tip) int {
 	return l.Format
 }
 
-// putFunc stores an object and returns its id: gitobj.Store.Put (fsynced
-// loose objects), gitobj.PackWriter.Put (one pack for a batch) or hashOnly.
+// putFunc stores an object and returns its id: gitobj.Batch.Put (loose
+// objects, made durable together before the ref moves), gitobj.Store.Put
+// (one fsynced loose object), gitobj.PackWriter.Put (one pack for a batch
+// of receipts) or hashOnly.
 type putFunc func(plumbing.ObjectType, []byte) (plumbing.Hash, error)
 
 // keysTree returns the keys/ tree for a trust state, written with put.

@@ -50,9 +50,16 @@ func (w *backWalk) at(seq uint64) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("receipt %d: the ledger ends at receipt %d", seq, w.top)
 	}
 	for uint64(len(w.commits)) <= w.top-seq {
-		c, err := w.l.parentOf(w.commits[len(w.commits)-1])
+		// Only the parent line: the chain was verified (the hook's own
+		// update check, verify), and a tag found this way is still checked
+		// against its commit, trust state and root.
+		last := w.commits[len(w.commits)-1]
+		c, ok, err := w.l.objs.FirstParent(last)
 		if err != nil {
 			return c, err
+		}
+		if !ok {
+			return c, fmt.Errorf("commit %s: no parent, but receipt %d is below it", last, seq)
 		}
 		w.commits = append(w.commits, c)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/hooks"
-	"github.com/vmc-git/vmc-git/internal/config"
 )
 
 // HookMarker identifies hook scripts vmc-git wrote.
@@ -108,24 +107,14 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // HookBranches picks the branch names a hook guards, each time it runs:
 // those given, else the ones .vmc/config.json names at the repository's
 // HEAD, else the branch HEAD names (born or not: a fresh server repository
-// whose HEAD is master guards master) and vmc/ledger.
+// whose HEAD is master guards master) and vmc/ledger. See
+// hooks.HeadBranches: read in this process, without starting git.
 func HookBranches(gitDir string, given hooks.Branches) hooks.Branches {
-	b := hooks.Branches{Main: "main", Ledger: gitledger.DefaultBranch}
-	if out, err := gitCmd(gitDir, "--git-dir", gitDir, "symbolic-ref", "--short", "HEAD"); err == nil && strings.TrimSpace(out) != "" {
-		b.Main = strings.TrimSpace(out)
+	l, err := gitledger.OpenGitDir(gitDir, "")
+	if err != nil {
+		l = nil // not a repository: the defaults
 	}
-	if out, err := gitCmd(gitDir, "--git-dir", gitDir, "show", "HEAD:"+config.Path); err == nil {
-		if cfg, err := config.Parse([]byte(out)); err == nil {
-			b.Main, b.Ledger = cfg.MainBranch, cfg.Branch
-		}
-	}
-	if given.Main != "" {
-		b.Main = given.Main
-	}
-	if given.Ledger != "" {
-		b.Ledger = given.Ledger
-	}
-	return b
+	return hooks.HeadBranches(l, given)
 }
 
 // ErrPushRefused is CheckPush's error when a rule refuses the push.

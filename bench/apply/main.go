@@ -23,13 +23,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vmc-git/vmc-git/apply"
@@ -51,27 +55,66 @@ const (
 	// percent of a real Hetzner action).
 	targetPlansPerSec = 5.0
 	targetOutsideMS   = 100.0
+	// Issue 18: vmc-git's own time per plan, flat in the batch size.
+	targetIssue18MS = 20.0
+	targetBatchGrow = 1.5
 )
 
 func main() {
 	runs := flag.Int("runs", 3, "runs (the median is reported)")
 	n := flag.Int("plans", 200, "plans per run")
+	small := flag.Int("batch", 50, "a smaller batch, run as often, for the batch-size ratio (0: none)")
 	actionMS := flag.Int("action-ms", 10, "how long each sandbox action runs, in milliseconds")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed ApplyPending calls")
+	traceFile := flag.String("trace", "", "write an execution trace of the timed ApplyPending calls (go tool trace -pprof=syscall: time blocked in fsync)")
 	flag.Parse()
-	if *runs < 1 || *n < 1 || *actionMS < 1 {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		profile = func(on bool) {
+			if on {
+				pprof.StartCPUProfile(f)
+			} else {
+				pprof.StopCPUProfile()
+			}
+		}
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fail(err)
+		}
+		tracing = func(on bool) {
+			if on {
+				trace.Start(f)
+			} else {
+				trace.Stop()
+			}
+		}
+	}
+	if *runs < 1 || *n < 1 || *actionMS < 1 || *small < 0 {
 		fail(fmt.Errorf("-runs, -plans and -action-ms must be positive"))
 	}
-	var rs []result
+	var rs, ss []result
 	for i := 0; i < *runs; i++ {
 		r, err := run(*n, time.Duration(*actionMS)*time.Millisecond)
 		if err != nil {
 			fail(err)
 		}
-		logf("run %d: %d plans in %s (provider.Apply %s, provider reads %s)", i+1, *n, r.wall.Round(time.Millisecond),
-			r.apply.Round(time.Millisecond), r.reads.Round(time.Millisecond))
+		logf("run %d: %d plans in %s (provider.Apply %s, provider reads %s, process CPU %s)", i+1, *n, r.wall.Round(time.Millisecond),
+			r.apply.Round(time.Millisecond), r.reads.Round(time.Millisecond), r.cpu.Round(time.Millisecond))
 		rs = append(rs, r)
+		if *small > 0 {
+			r, err := run(*small, time.Duration(*actionMS)*time.Millisecond)
+			if err != nil {
+				fail(err)
+			}
+			ss = append(ss, r)
+		}
 	}
-	med := func(f func(result) float64) float64 {
+	med := func(rs []result, f func(result) float64) float64 {
 		v := make([]float64, len(rs))
 		for i, r := range rs {
 			v[i] = f(r)
@@ -79,25 +122,119 @@ func main() {
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
-	perSec := med(func(r result) float64 { return float64(*n) / r.wall.Seconds() })
-	outside := med(func(r result) float64 { return 1 - float64(r.apply+r.reads)/float64(r.wall) })
-	outsideApply := med(func(r result) float64 { return 1 - float64(r.apply)/float64(r.wall) })
+	perSec := med(rs, func(r result) float64 { return float64(*n) / r.wall.Seconds() })
+	outside := med(rs, func(r result) float64 { return 1 - float64(r.apply+r.reads)/float64(r.wall) })
+	outsideApply := med(rs, func(r result) float64 { return 1 - float64(r.apply)/float64(r.wall) })
 	perPlan := func(f func(result) time.Duration) string {
-		return fmt.Sprintf("%.2f ms", med(func(r result) float64 { return float64(f(r)) / float64(*n) / 1e6 }))
+		return fmt.Sprintf("%.2f ms", med(rs, func(r result) float64 { return float64(f(r)) / float64(*n) / 1e6 }))
 	}
 	ok := func(b bool) string { return map[bool]string{true: "yes", false: "NO"}[b] }
+	outsideOf := func(rs []result, n int) float64 {
+		return med(rs, func(r result) float64 { return float64(r.wall-r.apply-r.reads) / float64(n) / 1e6 })
+	}
+	cpuOf := func(rs []result, n int) float64 {
+		return med(rs, func(r result) float64 { return float64(r.cpu) / float64(n) / 1e6 })
+	}
 
 	fmt.Printf("apply throughput: %d plans (create), sandbox actions %d ms, median of %d runs\n\n", *n, *actionMS, *runs)
 	fmt.Println("| metric | value | target | ok |")
 	fmt.Println("|---|---|---|---|")
 	fmt.Printf("| plans applied per second | %.1f | >= %.0f | %s |\n", perSec, targetPlansPerSec, ok(perSec >= targetPlansPerSec))
-	outsideMS := med(func(r result) float64 { return float64(r.wall-r.apply-r.reads) / float64(*n) / 1e6 })
+	outsideMS := outsideOf(rs, *n)
 	fmt.Printf("| share of wall time outside provider.Apply | %.1f%% | (see doc) | |\n", 100*outsideApply)
 	fmt.Printf("| share outside every provider call (Apply and reads) | %.1f%% | | |\n", 100*outside)
-	fmt.Printf("| time outside the provider per plan | %.1f ms | <= %.0f ms | %s |\n", outsideMS, targetOutsideMS, ok(outsideMS <= targetOutsideMS))
+	fmt.Printf("| time outside the provider per plan (vmc-git's own, wall), batch of %d | %.1f ms | <= %.0f ms (issue 18: < %.0f ms) | %s |\n",
+		*n, outsideMS, targetOutsideMS, targetIssue18MS, ok(outsideMS < targetIssue18MS))
+	fmt.Printf("| process CPU per plan (user+sys: vmc-git, the hcloud-go client and the in-process sandbox), batch of %d | %.1f ms | | |\n", *n, cpuOf(rs, *n))
+	if *small > 0 {
+		so := outsideOf(ss, *small)
+		fmt.Printf("| time outside the provider per plan, batch of %d | %.1f ms | | |\n", *small, so)
+		fmt.Printf("| process CPU per plan, batch of %d | %.1f ms | | |\n", *small, cpuOf(ss, *small))
+		g := outsideMS / so
+		fmt.Printf("| per-plan time, batch %d / batch %d | %.2fx | flat (<= %.1fx) | %s |\n", *n, *small, g, targetBatchGrow, ok(g <= targetBatchGrow))
+	}
 	fmt.Printf("| wall time per plan | %s | | |\n", perPlan(func(r result) time.Duration { return r.wall }))
 	fmt.Printf("| provider.Apply per plan | %s | | |\n", perPlan(func(r result) time.Duration { return r.apply }))
 	fmt.Printf("| provider reads per plan (freshness checks) | %s | | |\n", perPlan(func(r result) time.Duration { return r.reads }))
+	one, seq, par, err := fsyncs(os.TempDir())
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("| this disk: one fsync of a 600-byte file (median) | %.2f ms | | |\n", float64(one)/1e6)
+	fmt.Printf("| this disk: 15 such fsyncs one after another / all at once (one receipt's objects) | %.2f ms / %.2f ms | | |\n", float64(seq)/1e6, float64(par)/1e6)
+}
+
+// fsyncs measures the disk under dir: the median time of one fsync of a
+// fresh 600-byte file, and of 15 of them in sequence and in parallel (what
+// gitobj.Batch does with one receipt's loose objects).
+func fsyncs(dir string) (one, seq, par time.Duration, err error) {
+	mk := func(n int) ([]*os.File, error) {
+		var fs []*os.File
+		for i := 0; i < n; i++ {
+			f, err := os.CreateTemp(dir, "vmc-bench-fsync-")
+			if err != nil {
+				return fs, err
+			}
+			fs = append(fs, f)
+			if _, err := f.Write(make([]byte, 600)); err != nil {
+				return fs, err
+			}
+		}
+		return fs, nil
+	}
+	drop := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	var ones, seqs, pars []time.Duration
+	for r := 0; r < 21; r++ {
+		for _, mode := range []int{1, 15, -15} {
+			n := max(mode, -mode)
+			fs, err := mk(n)
+			if err != nil {
+				drop(fs)
+				return 0, 0, 0, err
+			}
+			start := time.Now()
+			if mode > 0 {
+				for _, f := range fs {
+					err = errors.Join(err, f.Sync())
+				}
+			} else {
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				for _, f := range fs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if e := f.Sync(); e != nil {
+							mu.Lock()
+							err = errors.Join(err, e)
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			d := time.Since(start)
+			drop(fs)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			switch mode {
+			case 1:
+				ones = append(ones, d)
+			case 15:
+				seqs = append(seqs, d)
+			default:
+				pars = append(pars, d)
+			}
+		}
+	}
+	m := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+	return m(ones), m(seqs), m(pars), nil
 }
 
 func fail(err error) {
@@ -107,8 +244,21 @@ func fail(err error) {
 
 func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
+// profile and tracing start (true) and stop (false) the CPU profile and
+// the execution trace around the timed calls (-cpuprofile, -trace): only
+// the first run is recorded.
+var profile, tracing = func(bool) {}, func(bool) {}
+
 type result struct {
 	wall, apply, reads time.Duration
+	cpu                time.Duration // process user+sys during ApplyPending
+}
+
+// cpuTime is this process's user+sys CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // timed is a Provider that adds up the time spent in its calls.
@@ -220,9 +370,14 @@ func run(n int, actionDur time.Duration) (result, error) {
 
 	tp := &timed{Provider: hp}
 	ap := apply.New(apply.Options{Ledger: l, Provider: tp, Signer: ci, KID: "ci", Locks: lock.New(filepath.Join(dir, "locks")), LockWait: time.Second})
-	t0 := time.Now()
+	profile(true)
+	tracing(true)
+	t0, c0 := time.Now(), cpuTime()
 	outs, errs, err := ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) { return pending, nil })
-	wall := time.Since(t0)
+	wall, cpu := time.Since(t0), cpuTime()-c0
+	profile(false)
+	tracing(false)
+	profile, tracing = func(bool) {}, func(bool) {}
 	if err != nil {
 		return result{}, err
 	}
@@ -240,5 +395,5 @@ func run(n int, actionDur time.Duration) (result, error) {
 	if _, err := l.Verify(gitledger.VerifyOptions{Signatures: true}); err != nil {
 		return result{}, fmt.Errorf("verify: %w", err)
 	}
-	return result{wall: wall, apply: tp.apply, reads: tp.reads}, nil
+	return result{wall: wall, apply: tp.apply, reads: tp.reads, cpu: cpu}, nil
 }

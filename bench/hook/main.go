@@ -2,7 +2,7 @@
 // under a real `git push` and prints one markdown table
 // (metric | value | target | ok):
 //
-//	go run ./bench/hook [-runs 5] [-sizes 1000,100000] [-batch 500] [-out bench/out]
+//	go run ./bench/hook [-runs 5] [-sizes 10000,100000] [-batch 500] [-out bench/out]
 //
 // For each size it takes the ledger of that many receipts that bench/ledger
 // caches under -out (ledger-<n>: genesis plus n-1 generated manual receipts,
@@ -17,10 +17,12 @@
 //     <ref>" line on stdin, GIT_DIR set and an empty quarantine directory, so
 //     that every object is read from the repository as in a push;
 //   - the same for a push of -batch receipts;
-//   - git push of a first snapshot tag vmc/merkle/<n-n/100> (no stored
-//     hashes on the server yet: the hook reads every receipt, O(n)), then of
-//     vmc/merkle/<n>, checked from the stored hashes of the first in
-//     O(k + log n) for its k = n/100 receipts (issue 18: < 100 ms at 100k);
+//   - git push of a first snapshot tag vmc/merkle/<n-k> (k = -tag-k, at
+//     most n/2; no stored hashes on the server yet: the hook reads every
+//     receipt, O(n)), then of vmc/merkle/<n>, checked from the stored hashes
+//     of the first in O(k + log n) (issue 18: < 100 ms at 100k, k = 1,000,
+//     flat in n): with the hook, without it (git alone), and the hook alone
+//     on it, wall and CPU time (user+sys of the hook process);
 //
 // Each run pushes new receipts (generated with a clock of their own, so no
 // two runs push the same objects): the origin's ledger ref is reset to the
@@ -42,6 +44,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/vmc-git/vmc-git/bench/internal/kit"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/config"
@@ -57,9 +61,11 @@ const (
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per measurement (the median is reported)")
-	sizesFlag := flag.String("sizes", "1000,100000", "ledger sizes in receipts")
+	sizesFlag := flag.String("sizes", "10000,100000", "ledger sizes in receipts")
 	batch := flag.Int("batch", 500, "receipts in the large push")
+	tagK := flag.Int("tag-k", 1000, "receipts between the two snapshot tags (at most half the ledger)")
 	out := flag.String("out", "bench/out", "cache directory of the generated ledgers")
+	vmc := flag.String("vmc", "", "the vmc-git binary the hook runs (default: built from ./cmd/vmc-git; another build compares before and after)")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*sizesFlag, ",") {
@@ -70,14 +76,15 @@ func main() {
 		sizes = append(sizes, n)
 	}
 	slices.Sort(sizes)
-	if *runs < 1 || *batch < 1 {
-		kit.Fail("hook", errors.New("-runs and -batch must be at least 1"))
+	if *runs < 1 || *batch < 1 || *tagK < 1 {
+		kit.Fail("hook", errors.New("-runs, -batch and -tag-k must be at least 1"))
 	}
-	b, err := newBench(*out, *runs)
+	b, err := newBench(*out, *runs, *vmc)
 	if err != nil {
 		kit.Fail("hook", err)
 	}
 	defer os.RemoveAll(b.tmp)
+	b.tagK = *tagK
 	if err := b.run(sizes, *batch); err != nil {
 		os.RemoveAll(b.tmp)
 		kit.Fail("hook", err)
@@ -88,13 +95,14 @@ type bench struct {
 	out, tmp string
 	vmc      string // the vmc-git binary the hook runs
 	runs     int
+	tagK     int
 	signer   *keys.Signer
 	table    kit.Table
 }
 
 func (b *bench) add(metric, value, target string, ok *bool) { b.table.Add(metric, value, target, ok) }
 
-func newBench(out string, runs int) (*bench, error) {
+func newBench(out string, runs int, vmc string) (*bench, error) {
 	out, s, err := kit.Open(out)
 	if err != nil {
 		return nil, err
@@ -104,6 +112,13 @@ func newBench(out string, runs int) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{out: out, tmp: tmp, runs: runs, signer: s, vmc: filepath.Join(tmp, "vmc-git")}
+	if vmc != "" {
+		if b.vmc, err = filepath.Abs(vmc); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+		return b, nil
+	}
 	if out, err := exec.Command("go", "build", "-o", b.vmc, "./cmd/vmc-git").CombinedOutput(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("go build ./cmd/vmc-git (run from the module root): %v\n%s", err, out)
@@ -115,7 +130,10 @@ func newBench(out string, runs int) (*bench, error) {
 type result struct {
 	push, pushNoHook, hook    time.Duration // 1 receipt
 	pushB, pushBNoHook, hookB time.Duration // batch
-	tag                       time.Duration // snapshot tag push, 1% after the previous tag
+	tag                       time.Duration // snapshot tag push, k after the previous tag
+	tagNoHook                 time.Duration // the same push without the hook (git alone)
+	tagHook, tagHookCPU       time.Duration // the hook alone on that tag: wall, user+sys
+	tagK                      int           // k
 	firstTag                  time.Duration // the first snapshot tag push (no stored hashes)
 }
 
@@ -158,18 +176,28 @@ func (b *bench) run(sizes []int, batch int) error {
 		b.add(fmt.Sprintf("hook alone per receipt, %d receipts onto %s", batch, kit.Count(n)), ms(r.hookB/time.Duration(batch)), "", nil)
 	}
 	for _, n := range sizes {
-		b.add(fmt.Sprintf("git push of the first snapshot tag vmc/merkle/%d (hook has no stored hashes: O(n))", n-n/100), ms(res[n].firstTag), "", nil)
+		r := res[n]
+		b.add(fmt.Sprintf("git push of the first snapshot tag vmc/merkle/%d (hook has no stored hashes: O(n))", n-r.tagK), ms(r.firstTag), "", nil)
 		var ok *bool
 		target := ""
 		if n == large {
-			v := res[n].tag < targetTagMS*time.Millisecond
+			v := r.tag < targetTagMS*time.Millisecond
 			ok, target = &v, fmt.Sprintf("< %d ms", targetTagMS)
 		}
-		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag (O(k + log n))", n, n/100), ms(res[n].tag), target, ok)
+		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag (O(k + log n))", n, r.tagK), ms(r.tag), target, ok)
+		b.add(fmt.Sprintf("the same tag push without the hook (git alone), %s", kit.Count(n)), ms(r.tagNoHook), "", nil)
+		b.add(fmt.Sprintf("hook alone on that tag, %s, k = %d: wall / CPU (user+sys)", kit.Count(n), r.tagK), ms(r.tagHook)+" / "+ms(r.tagHookCPU), "", nil)
 	}
 	if large != small {
-		b.add(fmt.Sprintf("snapshot tag push %s / %s (k %dx)", kit.Count(large), kit.Count(small), large/small),
-			fmt.Sprintf("%.2fx", float64(res[large].tag)/float64(res[small].tag)), "", nil)
+		g := float64(res[large].tagHookCPU) / float64(res[small].tagHookCPU)
+		what := fmt.Sprintf("k %d and %d", res[large].tagK, res[small].tagK)
+		var ok *bool
+		if res[large].tagK == res[small].tagK {
+			v := g <= targetGrow
+			ok, what = &v, fmt.Sprintf("same k = %d", res[large].tagK)
+		}
+		b.add(fmt.Sprintf("hook's CPU on a snapshot tag, %s / %s (%s)", kit.Count(large), kit.Count(small), what),
+			fmt.Sprintf("%.2fx", g), fmt.Sprintf("flat in n (<= %.1fx)", targetGrow), ok)
 	}
 
 	b.table.Print(os.Stdout, fmt.Sprintf("### hook (runs=%d, GOMAXPROCS=%d, %s/%s, %s)", b.runs, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, gitVersion()))
@@ -293,9 +321,11 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 	if err != nil {
 		return r, err
 	}
-	// The previous snapshot, 1% of the ledger earlier, pushed once: the
-	// hook has no stored hashes yet and reads every receipt (O(n)).
-	prevSize := uint64(n - n/100)
+	// The previous snapshot, k receipts earlier, pushed once: the hook has
+	// no stored hashes yet and reads every receipt (O(n)).
+	k := min(b.tagK, n/2)
+	r.tagK = k
+	prevSize := uint64(n - k)
 	if _, err := l.MakeSnapshot(b.signer, kit.KID, prevSize, true, time.Now()); err != nil {
 		return r, err
 	}
@@ -312,22 +342,55 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 		return r, err
 	}
 	// The snapshot at n: from the stored hashes of the previous one,
-	// O(k + log n) for its k = n/100 new receipts.
+	// O(k + log n) for its k new receipts; pushed with the hook, without
+	// it, and given to the hook alone.
 	tag := gitledger.SnapshotTagRef(snap.LeafCount).String()
-	var tags []time.Duration
+	var tags, plain, alone, aloneCPU []time.Duration
 	for i := 0; i < b.runs; i++ {
-		git(origin, nil, "update-ref", "-d", tag)
-		runtime.GC()
-		start := time.Now()
-		if out, err := git(work, nil, "push", "-q", origin, tag); err != nil {
-			return r, fmt.Errorf("push of %s refused: %v\n%s", tag, err, out)
+		for _, withHook := range []bool{true, false} {
+			if withHook {
+				err = os.Rename(hook+".off", hook)
+			} else {
+				err = os.Rename(hook, hook+".off")
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return r, err
+			}
+			git(origin, nil, "update-ref", "-d", tag)
+			runtime.GC()
+			start := time.Now()
+			if out, err := git(work, nil, "push", "-q", origin, tag); err != nil {
+				return r, fmt.Errorf("push of %s refused: %v\n%s", tag, err, out)
+			}
+			if withHook {
+				tags = append(tags, time.Since(start))
+			} else {
+				plain = append(plain, time.Since(start))
+			}
 		}
-		tags = append(tags, time.Since(start))
+		git(origin, nil, "update-ref", "-d", tag)
+		id := strings.TrimSpace(must(git(work, nil, "rev-parse", tag)))
+		cmd := exec.Command(b.vmc, "hook", "pre-receive")
+		cmd.Dir = origin
+		cmd.Env = append(os.Environ(), "GIT_DIR=.", "GIT_OBJECT_DIRECTORY="+quarantine,
+			"GIT_ALTERNATE_OBJECT_DIRECTORIES="+filepath.Join(origin, "objects"))
+		cmd.Stdin = strings.NewReader(fmt.Sprintf("%s %s %s\n", plumbing.ZeroHash, id, tag))
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return r, fmt.Errorf("hook alone refused %s: %v\n%s", tag, err, out)
+		}
+		alone = append(alone, time.Since(start))
+		aloneCPU = append(aloneCPU, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 	}
-	r.tag = median(tags)
-	kit.Logf("snapshot tag onto %s: push %v", kit.Count(n), r.tag)
+	os.Rename(hook+".off", hook)
+	r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU = median(tags), median(plain), median(alone), median(aloneCPU)
+	kit.Logf("snapshot tag onto %s (k %d): push %v (no hook %v), hook alone %v (CPU %v)", kit.Count(n), k, r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU)
 	return r, nil
 }
+
+// must drops the error of a call that cannot fail here (its failure shows
+// in the next step).
+func must(s string, _ error) string { return s }
 
 // addMain gives the origin a main branch with .vmc/config.json pinning the
 // ledger's genesis, as `vmc-git init` makes it, so that the hook reads the

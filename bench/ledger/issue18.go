@@ -5,8 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -80,62 +78,5 @@ func (b *bench) incremental(dir string, n int) error {
 	ok := float64(d)/1e6 < targetIncrementalMS
 	b.add(fmt.Sprintf("verify --sig again after 1 new receipt on %s (from the remembered head)", kit.Count(n)), ms(d), fmt.Sprintf("< %.0f ms", targetIncrementalMS), &ok)
 	b.add(fmt.Sprintf("objects read by that verify, %s", kit.Count(n)), fmt.Sprint(reads), "O(k), flat in n", nil)
-	return nil
-}
-
-// clone times git clone --no-local --bare of the ledger and reports peak
-// RSS (wait4 rusage of git clone: its own and its waited-for children's):
-// once with the local git-upload-pack as clone's child, so that the serving
-// side (pack-objects) counts too, and once with it detached (setsid -f), so
-// that only the client side counts (clone and index-pack), as in a clone
-// from a remote server.
-func (b *bench) clone(dir string, n int) error {
-	tmp, err := os.MkdirTemp(b.out, "clone-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	run := func(i int, args ...string) (time.Duration, float64, error) {
-		dst := filepath.Join(tmp, fmt.Sprintf("c%d.git", i))
-		defer os.RemoveAll(dst)
-		cmd := gitCmd(tmp, append(append([]string{"clone", "-q", "--no-local", "--bare"}, args...), dir, dst)...)
-		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return 0, 0, fmt.Errorf("git clone: %v: %s", err, out)
-		}
-		d := time.Since(start)
-		if out, err := gitCmd(dst, "rev-list", "--count", gitledger.DefaultBranch).Output(); err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(n) {
-			return 0, 0, fmt.Errorf("clone has %q commits, want %d: %v", out, n, err)
-		}
-		var mb float64
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			mb = float64(ru.Maxrss) / 1024
-		}
-		return d, mb, nil
-	}
-	var ds []time.Duration
-	var all, client []float64
-	for i := 0; i < b.runs; i++ {
-		d, mb, err := run(2 * i)
-		if err != nil {
-			return err
-		}
-		ds, all = append(ds, d), append(all, mb)
-		if _, mb, err = run(2*i+1, "--upload-pack", "setsid -f git-upload-pack"); err != nil {
-			return err
-		}
-		client = append(client, mb)
-	}
-	d := kit.Median(ds)
-	slices.Sort(all)
-	slices.Sort(client)
-	mbAll, mbClient := all[len(all)/2], client[len(client)/2]
-	kit.Logf("git clone --no-local of %d: %v, %.0f MB with the serving side, %.0f MB client side", n, d, mbAll, mbClient)
-	ok := d.Seconds() < targetCloneS
-	b.add(fmt.Sprintf("git clone --no-local of the %s ledger", kit.Count(n)), fmt.Sprintf("%.2f s", d.Seconds()), fmt.Sprintf("< %.0f s", targetCloneS), &ok)
-	okr := mbAll < targetCloneRSSMB
-	b.add(fmt.Sprintf("peak RSS of that clone, serving side included (pack-objects), %s", kit.Count(n)), fmt.Sprintf("%.0f MB", mbAll), fmt.Sprintf("< %.0f MB", targetCloneRSSMB), &okr)
-	okc := mbClient < targetCloneRSSMB
-	b.add(fmt.Sprintf("peak RSS of that clone, client side only (clone, index-pack), %s", kit.Count(n)), fmt.Sprintf("%.0f MB", mbClient), fmt.Sprintf("< %.0f MB", targetCloneRSSMB), &okc)
 	return nil
 }

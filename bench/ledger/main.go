@@ -66,6 +66,7 @@ func main() {
 	gitLog := flag.Bool("gitlog", true, "time git log --show-signature on the 10k ledger")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of verify on the largest ledger")
 	child := flag.String("verify-child", "", "internal: verify the ledger in this directory and exit")
+	cloneOnly := flag.Bool("clone-only", false, "only the clone rows, on the largest ledger")
 	flag.Parse()
 	if *child != "" {
 		if err := verify(*child); err != nil {
@@ -100,6 +101,18 @@ func main() {
 	b, err := newBench(*out, *runs)
 	if err != nil {
 		kit.Fail("ledger", err)
+	}
+	if *cloneOnly {
+		n := sizes[len(sizes)-1]
+		dir, err := b.ledger(n)
+		if err == nil {
+			err = b.clone(dir, n)
+		}
+		if err != nil {
+			kit.Fail("ledger", err)
+		}
+		b.table.Print(os.Stdout, fmt.Sprintf("### ledger clone (runs=%d, %s/%s)", b.runs, runtime.GOOS, runtime.GOARCH))
+		return
 	}
 	if err := b.run(sizes, *appends, *gitLog, *cpuprofile); err != nil {
 		kit.Fail("ledger", err)

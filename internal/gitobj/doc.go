@@ -10,6 +10,9 @@
 //     bounded delta depth and object size), with go-git as the fallback for
 //     anything else (alternates). AddQuarantine adds git's pre-receive
 //     object quarantine.
+//   - Batch: the loose objects of one commit made durable together (their
+//     fsyncs at once, then renamed into place, directories fsynced) before
+//     CASRefAfter moves the ref: one durability barrier, not one per object.
 //   - PackWriter: one new pack for a batch of objects (trees stored as
 //     deltas against recent trees), visible only once Finish has written and
 //     fsynced the pack and its index.

@@ -194,10 +194,7 @@ func (s *Store) Put(typ plumbing.ObjectType, content []byte) (plumbing.Hash, err
 	hx := id.String()
 	dir := filepath.Join(s.ObjectsDir, hx[:2])
 	final := filepath.Join(dir, hx[2:])
-	if _, err := os.Stat(final); err == nil {
-		return id, nil
-	}
-	if s.Read.HasEncodedObject(id) == nil {
+	if s.has(id, final) {
 		return id, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

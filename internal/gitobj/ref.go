@@ -22,6 +22,15 @@ var ErrRaced = errors.New("ref moved")
 // directory. It returns ErrRaced if the ref is not at old or the lock is
 // held; other errors say what broke.
 func CASRef(gitDir string, refs storer.ReferenceStorer, name plumbing.ReferenceName, old, new plumbing.Hash) error {
+	return CASRefAfter(gitDir, refs, name, old, new, nil)
+}
+
+// CASRefAfter is CASRef that calls before (unless nil) once the new value
+// is durable in the lock file and before the lock is renamed over the ref:
+// what the new value names must be durable by then (Batch.FlushStart's
+// wait), and its last fsyncs run at the same time as the lock file's. An
+// error from before leaves the ref unchanged.
+func CASRefAfter(gitDir string, refs storer.ReferenceStorer, name plumbing.ReferenceName, old, new plumbing.Hash, before func() error) error {
 	path := filepath.Join(gitDir, filepath.FromSlash(name.String()))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -63,6 +72,11 @@ func CASRef(gitDir string, refs storer.ReferenceStorer, name plumbing.ReferenceN
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(lock, path); err != nil {
 		return err

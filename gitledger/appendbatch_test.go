@@ -1,0 +1,32 @@
+package gitledger
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAppendObjectsInPlace: appends by two writers on one repository (each
+// receipt's objects written as one gitobj.Batch) chain on each other, the
+// chain verifies, git fsck finds every object complete under its name, and
+// no temporary object file is left behind.
+func TestAppendObjectsInPlace(t *testing.T) {
+	l, s, dir := newLedger(t, 1)
+	appendManual(t, l, s, "alice", "second")
+	other, err := Open(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendManual(t, other, s, "alice", "by another writer")
+	w := appendManual(t, l, s, "alice", "after the other writer")
+	if w.Seq != 4 {
+		t.Fatalf("seq %d, want 4 (on top of the other writer's receipt)", w.Seq)
+	}
+	if _, err := l.Verify(VerifyOptions{Signatures: true}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "git", "fsck", "--strict", "--no-dangling")
+	if tmps, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "??", "tmp_obj_*")); len(tmps) != 0 {
+		t.Fatalf("temporary object files left: %s", strings.Join(tmps, " "))
+	}
+}
