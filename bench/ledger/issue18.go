@@ -29,10 +29,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// incremental copies the ledger, verifies it once remembering the head
+// verifyAgain copies the ledger, verifies it once remembering the head
 // (untimed), then per run appends one receipt and times verify --sig from
 // the remembered head, counting the objects it reads.
-func (b *bench) incremental(dir string, n int) error {
+func (b *bench) verifyAgain(dir string, n int) error {
 	tmp, err := os.MkdirTemp(b.out, "incremental-")
 	if err != nil {
 		return err
@@ -83,13 +83,13 @@ func (b *bench) incremental(dir string, n int) error {
 	return nil
 }
 
-// clone times git clone --no-local --bare of the ledger and reports peak
+// cloneTime times git clone --no-local --bare of the ledger and reports peak
 // RSS (wait4 rusage of git clone: its own and its waited-for children's):
 // once with the local git-upload-pack as clone's child, so that the serving
 // side (pack-objects) counts too, and once with it detached (setsid -f), so
 // that only the client side counts (clone and index-pack), as in a clone
 // from a remote server.
-func (b *bench) clone(dir string, n int) error {
+func (b *bench) cloneTime(dir string, n int) error {
 	tmp, err := os.MkdirTemp(b.out, "clone-")
 	if err != nil {
 		return err
