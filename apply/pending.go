@@ -16,21 +16,20 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 )
 
 // PendingPlan is a plan committed on main without a receipt yet.
 type PendingPlan struct {
-	Err    error // the file is not a plan named by its file name (reported, not applied)
+	Err error // the file is not a plan named by its file name (reported, not applied)
 	// BadApprovals: Err is about an approval file, not the plan: reported
 	// every run, never recorded as refused (anyone who can push to main
 	// could otherwise retire a good plan).
 	BadApprovals bool
-	ID     string
-	Input  Input
-	Added  int64 // commit time of the commit that added it
-	Commit string
+	ID           string
+	Input        Input
+	Added        int64 // commit time of the commit that added it
+	Commit       string
 }
 
 // Pending lists the plans on branch mainRef of repo that have no receipt
@@ -83,41 +82,23 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 			out = append(out, PendingPlan{ID: id, Err: fmt.Errorf("%s: %w", plans.Path(id), err), Added: a.time, Commit: a.commit})
 			continue
 		}
-		sigs := map[string][]byte{}
-		var sigErr error
-		if at, err := pt.Tree(id + plans.ApprovalsSuffix); err == nil {
-			for _, ae := range at.Entries {
-				kid, ok := strings.CutSuffix(ae.Name, ".sig")
-				if !ok || keys.ValidKID(kid) != nil {
-					continue
-				}
-				if !ae.Mode.IsFile() {
-					sigErr = fmt.Errorf("%s: mode %s: not an approval file", plans.ApprovalPath(id, kid), ae.Mode)
-					break
-				}
-				if sigs[kid], err = blob(repo, ae.Hash, plans.MaxApprovalSize); err != nil {
-					sigErr = fmt.Errorf("%s: %w", plans.ApprovalPath(id, kid), err)
-					break
-				}
+		pp := PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: map[string][]byte{}, Commit: a.commit}, Added: a.time, Commit: a.commit}
+		// The one approvals reader (plans.ReadApprovals: the hook's rule,
+		// which nothing else enforces without a server hook, on github.com).
+		if ae, ok := findEntry(es, id+plans.ApprovalsSuffix); ok {
+			if pp.Input.Approvals, err = plans.ReadApprovals(tr, plans.Dir, ae); err != nil {
+				pp.Err, pp.BadApprovals = err, true
+				out = append(out, pp)
+				continue
 			}
 		}
-		pp := PendingPlan{ID: id, Input: Input{Bytes: b, Approvals: sigs, Commit: a.commit}, Added: a.time, Commit: a.commit}
-		if sigErr != nil {
-			pp.Err, pp.BadApprovals = sigErr, true
-			out = append(out, pp)
-			continue
-		}
-		// Without a server hook (github.com) nothing else stops a plan whose
-		// id differs from its file name (it would look pending forever), or
-		// approvals that break the hook's rule: the plan-tree rule of
-		// package plans decides, as in the hook and in review.
+		// Nor does anything else stop a plan whose id differs from its file
+		// name (it would look pending forever): the rule of package plans
+		// decides, as in the hook and in review.
 		p, err := plans.CheckPlan(id, b, "")
 		if err != nil {
 			pp.Err = fmt.Errorf("%s: %w", plans.Path(id), err)
-		} else if ae, ok := findEntry(es, id+plans.ApprovalsSuffix); ok {
-			pp.Err = plans.CheckEntry(tr, es, ae, "")
-		}
-		if pp.Err == nil {
+		} else {
 			pp.Input.Plan = p // parsed once: Apply carries it
 		}
 		out = append(out, pp)

@@ -22,7 +22,7 @@ const (
 	MaxBlobSize    = gitobj.MaxBlobSize
 	MaxHeadSize    = receipt.MaxHeadSize // HEAD.json
 	MaxReceiptSize = receipt.MaxSize     // one receipt file
-	MaxSigSize     = 16 << 10            // an armored SSHSIG (.sig files, approvals)
+	MaxSigSize     = 16 << 10            // an armored SSHSIG (.sig files; approvals: plans.MaxApprovalSize, the same)
 	MaxTrustSize   = 1 << 20             // keys/allowed_signers, keys/trust.json
 )
 

@@ -20,6 +20,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/trust"
 )
@@ -689,19 +690,9 @@ func (l *Ledger) checkSideTrees(prev *state, root []gitobj.TreeEntry, r *receipt
 	}
 	var approvals map[string][]byte
 	if ae, ok := gitobj.FindEntry(news, id+ApprovalsSuffix); ok {
-		aes, err := l.tree(ae.ID)
-		if err != nil {
+		// The one approvals reader, as for the main branch's plans/.
+		if approvals, err = plans.ReadApprovals(l.PlanTrees(), PlansDir, planEntry(ae)); err != nil {
 			return err
-		}
-		approvals = map[string][]byte{}
-		for _, e := range aes {
-			kid, ok := strings.CutSuffix(e.Name, ".sig")
-			if !ok || e.IsDir() {
-				return fmt.Errorf("plans/%s%s/%s: not an approval", id, ApprovalsSuffix, e.Name)
-			}
-			if approvals[kid], err = l.objs.GetLimit(e.ID, plumbing.BlobObject, MaxSigSize); err != nil {
-				return fmt.Errorf("plans/%s%s/%s: %w", id, ApprovalsSuffix, e.Name, err)
-			}
 		}
 	}
 	if err := checkApplyApprovals(prev.trust, r, pb, approvals); err != nil {

@@ -497,7 +497,7 @@ func (c *checker) checkMain(u Update, cfg *config.Config) error {
 	if newCfg != nil {
 		ledgerID = newCfg.Ledger
 	}
-	return plans.CheckTreeChange(treeReader{c.l}, oldPlans, newPlans, ledgerID)
+	return plans.CheckTreeChange(c.l.PlanTrees(), oldPlans, newPlans, ledgerID)
 }
 
 // checkProvider requires the configured provider to be the one the ledger
@@ -578,28 +578,11 @@ func (c *checker) plansTree(commit plumbing.Hash, strict bool) (string, error) {
 }
 
 // treeReader reads plan trees for plans.CheckTreeChange.
-type treeReader struct{ l *gitledger.Ledger }
-
 // PlanTrees reads the plans/ trees of l's repository for the plan-tree rule
 // (plans.CheckTreeChange, plans.CheckEntry), bounded as the hook reads
-// them: the one reader for the hook, review and apply --pending.
-func PlanTrees(l *gitledger.Ledger) plans.TreeReader { return treeReader{l} }
-
-func (r treeReader) Tree(id string) ([]plans.TreeEntry, error) {
-	es, err := r.l.ReadTree(plumbing.NewHash(id))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]plans.TreeEntry, len(es))
-	for i, e := range es {
-		out[i] = plans.TreeEntry{Mode: e.Mode, Name: e.Name, ID: e.ID.String()}
-	}
-	return out, nil
-}
-
-func (r treeReader) Blob(id string, limit int64) ([]byte, error) {
-	return r.l.ReadBlobLimit(plumbing.NewHash(id), limit)
-}
+// them: gitledger.Ledger.PlanTrees, the one reader for the hook, review,
+// apply --pending and the verifier.
+func PlanTrees(l *gitledger.Ledger) plans.TreeReader { return l.PlanTrees() }
 
 // trust returns the trust state and ledger id as the push leaves the ledger.
 func (c *checker) trust() (*gitledger.Reader, error) {

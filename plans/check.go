@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -209,29 +207,6 @@ func Approve(s *keys.Signer, plan []byte) ([]byte, error) {
 		return nil, err
 	}
 	return s.Sign(keys.NamespacePlan, plan)
-}
-
-// LoadApprovals reads <dir>/<id>.approvals/*.sig, where dir holds the plan.
-func LoadApprovals(dir, id string) (map[string][]byte, error) {
-	ad := filepath.Join(dir, id+ApprovalsSuffix)
-	ents, err := os.ReadDir(ad)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string][]byte{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]byte{}
-	for _, e := range ents {
-		kid, ok := strings.CutSuffix(e.Name(), ".sig")
-		if !ok || !e.Type().IsRegular() || keys.ValidKID(kid) != nil {
-			return nil, fmt.Errorf("%s: %s is not an approval (<kid>.sig)", ad, e.Name())
-		}
-		if out[kid], err = os.ReadFile(filepath.Join(ad, e.Name())); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // ApprovalStatus is what plan status reports.

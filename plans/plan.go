@@ -84,6 +84,9 @@ const Dir = layout.PlansDir
 // ApprovalsSuffix names a plan's approvals directory: plans/<id>.approvals/.
 const ApprovalsSuffix = layout.ApprovalsSuffix
 
+// ApprovalExt ends an approval file's name: <kid>.sig.
+const ApprovalExt = layout.ApprovalExt
+
 // MaxActions bounds the actions of one plan.
 const MaxActions = 100
 
@@ -187,7 +190,7 @@ func Path(id string) string { return receipt.PlanPath(id) }
 
 // ApprovalPath returns plans/<id>.approvals/<kid>.sig.
 func ApprovalPath(id, kid string) string {
-	return Dir + "/" + id + ApprovalsSuffix + "/" + kid + ".sig"
+	return Dir + "/" + id + ApprovalsSuffix + "/" + kid + ApprovalExt
 }
 
 var nonID = regexp.MustCompile(`[^a-z0-9._-]+`)

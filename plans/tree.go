@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/vmc-git/vmc-git/keys"
 )
 
 // The plans/ tree on the main branch: the one rule, used by the pre-receive
@@ -145,24 +143,10 @@ func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
 	}
 	for _, y := range na {
 		if _, ok := find(oa, y.Name); !ok {
-			if err := checkApproval(r, n.Name, y); err != nil {
+			if _, err := readApproval(r, n.Name, y); err != nil {
 				return &EntryError{Dir + "/" + n.Name + "/" + y.Name, id, err}
 			}
 		}
-	}
-	return nil
-}
-
-func checkApproval(r TreeReader, dir string, e TreeEntry) error {
-	kid, ok := strings.CutSuffix(e.Name, ".sig")
-	switch {
-	case !ok || keys.ValidKID(kid) != nil:
-		return fmt.Errorf("not an approval: %s/ holds only <kid>.sig files", dir)
-	case e.Mode != ModeFile:
-		return fmt.Errorf("mode %s: an approval is a regular file (mode %s)", e.Mode, ModeFile)
-	}
-	if _, err := r.Blob(e.ID, MaxApprovalSize); err != nil {
-		return err
 	}
 	return nil
 }
@@ -177,25 +161,12 @@ func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) erro
 	}
 	fail := func(format string, a ...any) error { return &EntryError{path, id, fmt.Errorf(format, a...)} }
 	if isApprovals {
-		if e.Mode != ModeDir {
-			return fail("mode %s: an approvals entry is a directory (mode %s)", e.Mode, ModeDir)
-		}
-		if _, ok := find(es, id+".json"); !ok {
+		// ReadApprovals refuses a non-directory first.
+		if _, ok := find(es, id+".json"); !ok && e.Mode == ModeDir {
 			return fail("approvals without the plan %s/%s.json", Dir, id)
 		}
-		as, err := r.Tree(e.ID)
-		if err != nil {
-			return fail("%v", err)
-		}
-		if len(as) > MaxApprovals {
-			return fail("%d approvals, more than %d", len(as), MaxApprovals)
-		}
-		for _, a := range as {
-			if err := checkApproval(r, e.Name, a); err != nil {
-				return &EntryError{path + "/" + a.Name, id, err}
-			}
-		}
-		return nil
+		_, err := ReadApprovals(r, Dir, e)
+		return err
 	}
 	if e.Mode != ModeFile {
 		return fail("mode %s: a plan is a regular file (mode %s)", e.Mode, ModeFile)

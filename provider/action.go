@@ -298,6 +298,40 @@ func ParseAction(data []byte) (Action, error) {
 	return a, nil
 }
 
+// ParseActions decodes a JSON list of actions, each as ParseAction does
+// (the format of `vmc-git plan file` and of a plan's actions). An empty
+// list is an error: a plan changes something.
+func ParseActions(data []byte) ([]Action, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("want a JSON list of actions: %w", err)
+	}
+	var acts []Action
+	for i, r := range raw {
+		a, err := ParseAction(r)
+		if err != nil {
+			return nil, fmt.Errorf("action %d: %w", i, err)
+		}
+		acts = append(acts, a)
+	}
+	if len(acts) == 0 {
+		return nil, errors.New("no actions")
+	}
+	return acts, nil
+}
+
+// ParseRules decodes a JSON list of firewall rules strictly (unknown fields
+// are errors). It does not check the rules: Action.Validate does.
+func ParseRules(data []byte) ([]FirewallRule, error) {
+	var rules []FirewallRule
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rules); err != nil {
+		return nil, err
+	}
+	return rules, nil
+}
+
 // checkDuplicateKeys rejects duplicate object keys at the top level and in
 // nested objects: encoding/json silently keeps the last one, which would let
 // two readers of the same plan disagree.

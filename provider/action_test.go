@@ -194,3 +194,41 @@ func FuzzParseAction(f *testing.F) {
 		}
 	})
 }
+
+func TestParseActions(t *testing.T) {
+	acts, err := provider.ParseActions([]byte(`[{"op":"create","server":"web-1","server_type":"cx22","image":"debian-12"},
+		{"kind":"volume","op":"create","name":"data","size":10,"location":"fsn1"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 2 || acts[0].Server != "web-1" || acts[1].Kind != provider.KindVolume || acts[1].Size != 10 {
+		t.Fatalf("ParseActions = %+v", acts)
+	}
+	for _, c := range []struct{ name, in, want string }{
+		{"not a list", `{"op":"create"}`, "want a JSON list of actions: "},
+		{"not JSON", `[`, "want a JSON list of actions: "},
+		{"empty", `[]`, "no actions"},
+		{"null", `null`, "no actions"},
+		{"second invalid", `[{"op":"delete","server":"a"},{"op":"reboot"}]`, "action 1: "},
+		{"unknown field", `[{"op":"delete","server":"a","sever":"b"}]`, "action 0: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := provider.ParseActions([]byte(c.in))
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("ParseActions(%s) = %v, want an error starting %q", c.in, err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseRulesStrict(t *testing.T) {
+	rules, err := provider.ParseRules([]byte(`[{"direction":"in","protocol":"tcp","port":"22","source_ips":["0.0.0.0/0"]}]`))
+	if err != nil || len(rules) != 1 || rules[0].Port != "22" || rules[0].SourceIPs[0] != "0.0.0.0/0" {
+		t.Fatalf("ParseRules = %+v, %v", rules, err)
+	}
+	for _, in := range []string{`[{"direction":"in","protcol":"tcp"}]`, `{"direction":"in"}`, `[`} {
+		if _, err := provider.ParseRules([]byte(in)); err == nil {
+			t.Errorf("ParseRules(%s) accepted it", in)
+		}
+	}
+}

@@ -59,6 +59,14 @@
 //	Snapshot     reads  the receipts
 //	             writes with tag the signed tag vmc/merkle/<N>
 //	             refuses anything that fails (refused)
+//	PublishSnapshot  Snapshot under the witness policy; with Push, Sync
+//	             (pushed) first and the tag pushed (create-only) after
+//	             refuses Push without Tag (usage); a tag on the remote (refused)
+//	ProveInclusion, ProveConsistency: reads the tree of the receipts;
+//	             refuses a seq or size past the ledger (not found)
+//	CheckProof   reads  only its arguments (no repository): an inclusion
+//	             proof, the receipt, a signed checkpoint, witness keys
+//	             refuses a bad key (usage); any check that fails (invalid)
 //	InstallHook  reads  the repository (bare or not), its config at HEAD
 //	             writes hooks/pre-receive (bare) or .git/hooks/pre-push
 //	             refuses to replace a hook vmc-git did not write (refused)
@@ -83,7 +91,7 @@
 //	             writes one apply receipt with status withdrawn (approver)
 //	             refuses a plan not merged (not found), already in the
 //	                    ledger or a signer who is not an approver (refused)
-//	Verify, Log, Receipt, VerifyReceipt, Leaves: reads only.
+//	Verify, Log, Receipt, VerifyReceipt, Leaves, Keys: reads only.
 //
 // Open changes nothing in the repository except, in a fresh clone, the
 // missing local ledger branch, created from origin's, and the local ledger

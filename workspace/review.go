@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/hooks"
-	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
 )
@@ -92,6 +92,15 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		}
 		pr := plans.PlanReview{File: file, ID: p.ID, Summary: p.Summary, Plan: p, Bytes: []byte(b)}
 		sigs, err := ws.approvalsAt(head, p.ID)
+		var ee *plans.EntryError
+		if errors.As(err, &ee) {
+			// The tree rule above reports it too, unless another
+			// violation stopped it first.
+			if !slices.ContainsFunc(rv.Violations, func(v plans.Violation) bool { return v.File == ee.Path }) {
+				bad(ee.Path, "%v", ee.Err)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -141,26 +150,24 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 	return rv, nil
 }
 
-// approvalsAt reads plans/<id>.approvals/*.sig at a commit.
+// approvalsAt reads plans/<id>.approvals/ at a commit with the one
+// approvals reader (plans.ReadApprovals on the repository's objects).
 func (ws *Workspace) approvalsAt(rev, id string) (map[string][]byte, error) {
-	dir := plans.Dir + "/" + id + plans.ApprovalsSuffix + "/"
-	out, err := gitCmd(ws.Root, "ls-tree", "--name-only", rev, dir)
+	out, err := gitCmd(ws.Root, "rev-parse", "-q", "--verify", rev+":"+plans.Dir)
 	if err != nil {
-		return nil, err
+		return map[string][]byte{}, nil // no plans/ there
 	}
-	sigs := map[string][]byte{}
-	for _, f := range strings.Fields(out) {
-		kid, ok := strings.CutSuffix(strings.TrimPrefix(f, dir), ".sig")
-		if !ok || keys.ValidKID(kid) != nil {
-			continue
-		}
-		b, err := gitCmd(ws.Root, "show", rev+":"+f)
-		if err != nil {
-			return nil, err
-		}
-		sigs[kid] = []byte(b)
+	r := ws.Ledger.PlanTrees()
+	es, err := r.Tree(strings.TrimSpace(out))
+	if err != nil {
+		return nil, fmt.Errorf("%s/ at %s: %w", plans.Dir, rev, err)
 	}
-	return sigs, nil
+	for _, e := range es {
+		if e.Name == id+plans.ApprovalsSuffix {
+			return plans.ReadApprovals(r, plans.Dir, e)
+		}
+	}
+	return map[string][]byte{}, nil
 }
 
 // checkPlanTree applies plans.CheckTreeChange to the plans/ trees of the

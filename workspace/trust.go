@@ -27,6 +27,10 @@ type TrustChange struct {
 	Reason string
 	NewKey string       // the replacement OpenSSH public key: a line or a file (rotate)
 	Policy *keys.Policy // receipt.KeysPolicy: the new thresholds
+	// ApprovalsRequired and AdminThreshold are, with a nil Policy, the
+	// thresholds to change (receipt.KeysPolicy): one left nil keeps the
+	// trust state's.
+	ApprovalsRequired, AdminThreshold *int
 	Roles  []keys.Role  // receipt.KeysRoles: KID's new roles
 	// Provider is the provider to pin (receipt.KeysProvider).
 	Provider string
@@ -76,6 +80,15 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 	switch tc.Op {
 	case receipt.KeysPolicy:
 		p.Policy = tc.Policy
+		if p.Policy == nil {
+			p.Policy = &keys.Policy{ApprovalsRequired: tip.Trust.ApprovalsRequired, AdminThreshold: tip.Trust.AdminThreshold}
+			if tc.ApprovalsRequired != nil {
+				p.Policy.ApprovalsRequired = *tc.ApprovalsRequired
+			}
+			if tc.AdminThreshold != nil {
+				p.Policy.AdminThreshold = *tc.AdminThreshold
+			}
+		}
 	case receipt.KeysRoles:
 		p.KID, p.Roles = tc.KID, tc.Roles
 		if tip.Trust.Key(p.KID) == nil {

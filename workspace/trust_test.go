@@ -114,3 +114,30 @@ func TestTrustOneStep(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A policy change that names one threshold keeps the trust state's other.
+func TestPolicyChangeKeepsTheOtherThreshold(t *testing.T) {
+	w := newWorld(t, 2)
+	ws := w.open()
+	two := 2
+	ch, _, err := ws.ProposeTrust(TrustChange{Op: receipt.KeysPolicy, ApprovalsRequired: &two})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ch.Proposal.Policy; p == nil || p.ApprovalsRequired != 2 || p.AdminThreshold != 2 {
+		t.Fatalf("policy %+v, want approvals 2 and admin threshold 2 (unchanged)", p)
+	}
+	one := 1
+	ch, _, err = ws.ProposeTrust(TrustChange{Op: receipt.KeysPolicy, AdminThreshold: &one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ch.Proposal.Policy; p.ApprovalsRequired != 1 || p.AdminThreshold != 1 {
+		t.Fatalf("policy %+v, want approvals 1 (unchanged) and admin threshold 1", p)
+	}
+	zero := 0
+	_, _, err = ws.ProposeTrust(TrustChange{Op: receipt.KeysPolicy, ApprovalsRequired: &zero})
+	if err == nil {
+		t.Fatal("approvals_required 0 was proposed")
+	}
+}

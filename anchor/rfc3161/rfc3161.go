@@ -50,6 +50,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,6 +111,23 @@ func (p *Proof) TokenDER() ([]byte, error) {
 		return nil, fmt.Errorf("rfc3161 proof: token: %w", err)
 	}
 	return b, nil
+}
+
+// ParseOID reads a policy OID in dotted form ("1.2.3.4.1"): at least two
+// non-negative arcs.
+func ParseOID(s string) (asn1.ObjectIdentifier, error) {
+	var oid asn1.ObjectIdentifier
+	for _, p := range strings.Split(s, ".") {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a dotted OID", s)
+		}
+		oid = append(oid, n)
+	}
+	if len(oid) < 2 {
+		return nil, fmt.Errorf("%q is not a dotted OID", s)
+	}
+	return oid, nil
 }
 
 // ParseCerts reads PEM certificates (a --tsa-ca file).

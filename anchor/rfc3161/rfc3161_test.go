@@ -176,3 +176,15 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte(proof))
 	f.Fuzz(func(t *testing.T, b []byte) { (rfc3161.Verifier{}).Verify(b, d) })
 }
+
+func TestParseOID(t *testing.T) {
+	oid, err := rfc3161.ParseOID("1.2.3.4.1")
+	if err != nil || oid.String() != "1.2.3.4.1" {
+		t.Fatalf("ParseOID = %v, %v", oid, err)
+	}
+	for _, bad := range []string{"", "1", "1..2", "1.-2", "1.x", "1.2."} {
+		if _, err := rfc3161.ParseOID(bad); err == nil || !strings.Contains(err.Error(), "is not a dotted OID") {
+			t.Errorf("ParseOID(%q) = %v, want 'is not a dotted OID'", bad, err)
+		}
+	}
+}

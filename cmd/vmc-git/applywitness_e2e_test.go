@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,17 +16,8 @@ import (
 // sandboxActions returns how many actions the served sandbox has run.
 func sandboxActions(t *testing.T, url string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url+"/actions?per_page=50", nil)
-	req.Header.Set("Authorization", "Bearer "+sandboxToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var l schema.ActionListResponse
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
+	sandboxGet(t, url, "/actions?per_page=50", &l)
 	return len(l.Actions)
 }
 
@@ -63,12 +52,7 @@ func TestApplyWitnessCheck(t *testing.T) {
 
 	// The rolled-back server: main with the plan, the ledger and tags as of
 	// snapshot 1.
-	rolled := filepath.Join(t.TempDir(), "rolled.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", rolled)
-	c1 := r.git("rev-list", "-n", "1", tag1)
-	r.git("push", "-q", rolled, "main", c1+":refs/heads/vmc/ledger", "refs/tags/"+tag1)
-	fresh := &repo{t: t, root: filepath.Join(t.TempDir(), "fresh"), env: r.env}
-	gitIn(t, "", "clone", "-q", rolled, fresh.root)
+	fresh := rolledBack(t, r, tag1)
 	fresh.git("fetch", "-q", "origin", "vmc/ledger:vmc/ledger")
 
 	before := sandboxActions(t, url)

@@ -198,7 +198,7 @@ func TestBadEntriesDoNotBlock(t *testing.T) {
 	b := machine(t, seed, origin)
 	res := b.run("apply", "--pending", "--push", "--key", key("alice"), "--lock-wait", "2s")
 	for _, want := range []string{
-		"plan web-1-create: plans/web-1-create.approvals/bob.sig: mode 0040000: not an approval file",
+		"plan web-1-create: plans/web-1-create.approvals/bob.sig: mode 40000: an approval is a regular file (mode 100644)",
 		"plan web-3-create: refs/vmc/intents/web-3-create is not a blob of at most",
 	} {
 		if !strings.Contains(res.err, want) {

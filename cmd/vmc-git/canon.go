@@ -70,10 +70,7 @@ func hashCommand() *cli.Command {
    vmc-git hash plans/web-1-create.json`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "FILE|-"); err != nil {
-				return err
-			}
-			b, err := readInput(c.Args().First())
+			b, err := inputArg(c)
 			if err != nil {
 				return err
 			}
@@ -107,10 +104,7 @@ EXAMPLE:
    vmc-git canon --check plans/web-1.json`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "check", Usage: "exit 3 if FILE is not already canonical"}},
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "FILE|-"); err != nil {
-				return err
-			}
-			b, err := readInput(c.Args().First())
+			b, err := inputArg(c)
 			if err != nil {
 				return err
 			}

@@ -19,14 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,11 +66,7 @@ func TestMain(m *testing.M) {
 		keysDir = filepath.Join(tmp, "keys")
 		os.MkdirAll(keysDir, 0o700)
 		for _, kid := range []string{"alice", "bob", "carol"} {
-			priv, pub, err := keys.Generate(kid)
-			if err == nil {
-				err = keys.WriteKeyPair(filepath.Join(keysDir, kid), priv, pub)
-			}
-			if err != nil {
+			if _, err := writeKey(keysDir, kid); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
@@ -117,17 +111,7 @@ func newRepo(t *testing.T, o repoOpts) *repo {
 		o.provider = "sandbox"
 	}
 	dir := t.TempDir()
-	r := &repo{t: t, root: filepath.Join(dir, "infra")}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "HCLOUD_") || strings.HasPrefix(k, "VMC_") || strings.HasPrefix(k, "GIT_") ||
-			k == "HOME" || k == "XDG_CACHE_HOME" || k == "XDG_CONFIG_HOME" {
-			continue
-		}
-		r.env = append(r.env, kv)
-	}
-	r.env = append(r.env, "HOME="+filepath.Join(dir, "home"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
-		"GIT_CONFIG_NOSYSTEM=1", "VMC_SANDBOX_ACTION_MS=20")
+	r := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(isolatedEnv(dir), "VMC_SANDBOX_ACTION_MS=20")}
 	r.env = append(r.env, o.env...)
 	r.must("init", r.root, "--ledger", o.ledger, "--key", key("alice"), "--roles", "admin,applier",
 		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub",
@@ -343,17 +327,8 @@ func servers(t *testing.T, p provider.Provider) []provider.Server {
 // serverActions lists the commands of every action the sandbox ran on a server.
 func serverActions(t *testing.T, url string, id int64) []string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/servers/%d/actions?per_page=50", url, id), nil)
-	req.Header.Set("Authorization", "Bearer "+sandboxToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var l schema.ActionListResponse
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
+	sandboxGet(t, url, fmt.Sprintf("/servers/%d/actions?per_page=50", id), &l)
 	var cmds []string
 	for _, a := range l.Actions {
 		cmds = append(cmds, a.Command)
@@ -609,28 +584,7 @@ func TestConcurrentPending(t *testing.T) {
 func startTogether(t *testing.T, r *repo, env1, env2 []string) [2]result {
 	t.Helper()
 	var outs [2]result
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, env := range [][]string{env1, env2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := r.command(env, "apply", "--pending", "--key", key("alice"))
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			<-start
-			err := cmd.Run()
-			outs[i] = result{args: cmd.Args[1:], out: out.String(), err: errb.String()}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				outs[i].code = ee.ExitCode()
-			} else if err != nil {
-				outs[i].code = -1
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	copy(outs[:], runAll(r.command(env1, "apply", "--pending", "--key", key("alice")), r.command(env2, "apply", "--pending", "--key", key("alice"))))
 	for _, o := range outs {
 		if o.code != 0 {
 			t.Fatalf("concurrent apply failed:\n%s", o)

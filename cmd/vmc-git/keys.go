@@ -1,16 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/vmc-git/vmc-git/keys"
-	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -76,59 +71,21 @@ EXAMPLE:
    vmc-git keys list --at 10 --json`,
 				Flags: []cli.Flag{&cli.Uint64Flag{Name: "at", Usage: "trust state after receipt SEQ (default: the tip)"}, jsonFlag},
 				Action: func(c *cli.Context) error {
-					ws, err := open(c)
-					if err != nil {
-						return err
-					}
-					defer ws.Close()
-					tip, err := ws.Ledger.Tip()
-					if err != nil {
-						return err
-					}
-					t := tip.Trust
+					var at *uint64
 					if c.IsSet("at") {
-						if t, err = ws.Ledger.TrustAt(tip, c.Uint64("at")); err != nil {
-							return fail(exitNotFound, err)
+						n := c.Uint64("at")
+						at = &n
+					}
+					return report(c, func(ws *workspace.Workspace) (*workspace.KeyList, error) { return ws.Keys(at) }, func(l *workspace.KeyList) {
+						outf(c, "approvals_required %d, admin_threshold %d\n", l.Policy.ApprovalsRequired, l.Policy.AdminThreshold)
+						for _, k := range l.Keys {
+							until := "open"
+							if k.ValidBefore != "" {
+								until = k.ValidBefore
+							}
+							outf(c, "%-16s %-8s %-24s %s  %s .. %s\n", k.KID, k.Status, workspace.JoinRoles(k.Roles), k.Fingerprint, k.ValidAfter, until)
 						}
-					}
-					type row struct {
-						KID         string      `json:"kid"`
-						Roles       []keys.Role `json:"roles"`
-						Fingerprint string      `json:"fingerprint"`
-						PublicKey   string      `json:"public_key"`
-						ValidAfter  string      `json:"valid_after"`
-						ValidBefore string      `json:"valid_before,omitempty"`
-						Status      string      `json:"status"`
-						Reason      string      `json:"reason,omitempty"`
-						AddedSeq    uint64      `json:"added_seq"`
-						NoteKey     string      `json:"note_verifier_key"`
-					}
-					var rows []row
-					for _, e := range t.Keys() {
-						ek, _ := keys.Ed25519Public(e.Pub)
-						vk, err := merkle.VerifierKey(e.KID, ek)
-						if err != nil {
-							return err
-						}
-						r := row{KID: e.KID, Roles: e.Roles, Fingerprint: keys.Fingerprint(e.Pub), PublicKey: e.PublicKey,
-							ValidAfter: keys.FormatTime(e.ValidFrom()), Status: e.Status, Reason: e.Reason, AddedSeq: e.AddedSeq, NoteKey: vk}
-						if !e.ValidUntil().IsZero() {
-							r.ValidBefore = keys.FormatTime(e.ValidUntil())
-						}
-						rows = append(rows, r)
-					}
-					if c.Bool("json") {
-						return printJSON(c, map[string]any{"policy": t.Policy, "keys": rows})
-					}
-					outf(c, "approvals_required %d, admin_threshold %d\n", t.ApprovalsRequired, t.AdminThreshold)
-					for _, r := range rows {
-						until := "open"
-						if r.ValidBefore != "" {
-							until = r.ValidBefore
-						}
-						outf(c, "%-16s %-8s %-24s %s  %s .. %s\n", r.KID, r.Status, workspace.JoinRoles(r.Roles), r.Fingerprint, r.ValidAfter, until)
-					}
-					return nil
+					})
 				},
 			},
 			{
@@ -153,43 +110,4 @@ EXAMPLE:
 			},
 		}...),
 	}
-}
-
-// verifierFromArg builds a note verifier from a verifier key string or an
-// OpenSSH public key (file or line) named by kid.
-func verifierFromArg(arg, kid string) (note.Verifier, error) {
-	if strings.Count(arg, "+") == 2 && !strings.HasPrefix(arg, "ssh-") {
-		if _, err := os.Stat(arg); err != nil {
-			return note.NewVerifier(arg)
-		}
-	}
-	var line []byte
-	if strings.HasPrefix(arg, "ssh-") {
-		line = []byte(arg)
-	} else {
-		b, err := os.ReadFile(arg)
-		if err != nil {
-			return nil, err
-		}
-		line = b
-	}
-	pub, comment, err := keys.ParsePublicKey(line)
-	if err != nil {
-		return nil, err
-	}
-	if kid == "" {
-		kid = comment
-	}
-	if keys.ValidKID(kid) != nil {
-		return nil, fmt.Errorf("--key: give --kid NAME (the public key has no usable comment)")
-	}
-	ek, err := keys.Ed25519Public(pub)
-	if err != nil {
-		return nil, err
-	}
-	vk, err := merkle.VerifierKey(kid, ek)
-	if err != nil {
-		return nil, err
-	}
-	return note.NewVerifier(vk)
 }

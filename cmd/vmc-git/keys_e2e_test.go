@@ -26,17 +26,7 @@ import (
 func initRepo(t *testing.T, extraEnv []string, initArgs ...string) *repo {
 	t.Helper()
 	dir := t.TempDir()
-	r := &repo{t: t, root: filepath.Join(dir, "infra")}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "HCLOUD_") || strings.HasPrefix(k, "VMC_") || strings.HasPrefix(k, "GIT_") ||
-			k == "HOME" || k == "XDG_CACHE_HOME" || k == "XDG_CONFIG_HOME" || k == "SSH_AUTH_SOCK" {
-			continue
-		}
-		r.env = append(r.env, kv)
-	}
-	r.env = append(r.env, "HOME="+filepath.Join(dir, "home"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
-		"GIT_CONFIG_NOSYSTEM=1", "VMC_SANDBOX_ACTION_MS=20")
+	r := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(isolatedEnv(dir, "SSH_AUTH_SOCK"), "VMC_SANDBOX_ACTION_MS=20")}
 	r.env = append(r.env, extraEnv...)
 	r.must(append([]string{"init", r.root, "--ledger", testLedgerID, "--provider", "sandbox"}, initArgs...)...)
 	r.git("config", "user.name", "Test")

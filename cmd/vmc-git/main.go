@@ -9,7 +9,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,31 +194,4 @@ func setUsageErrors(c *cli.Command) {
 	for _, s := range c.Subcommands {
 		setUsageErrors(s)
 	}
-}
-
-// jsonFlag is the --json flag every reporting command has.
-var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON on stdout"}
-
-func printJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
-func outf(c *cli.Context, format string, a ...any) {
-	fmt.Fprintf(c.App.Writer, format, a...)
-}
-
-// stderrIsTerminal reports whether progress output makes sense.
-func stderrIsTerminal() bool {
-	fi, err := os.Stderr.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func exactArgs(c *cli.Context, n int, names string) error {
-	if c.NArg() != n {
-		return usagef("%s: want %d argument(s): %s (see vmc-git %s --help)", commandPath(c), n, names, commandPath(c))
-	}
-	return nil
 }

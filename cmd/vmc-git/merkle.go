@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/vmc-git/vmc-git/merkle"
 	"github.com/vmc-git/vmc-git/workspace"
@@ -42,34 +39,18 @@ EXAMPLE:
 					keyFlag, kidFlag, witnessTimeoutFlag, jsonFlag,
 				}, pushFlags()...),
 				Action: func(c *cli.Context) error {
-					ws, err := open(c)
+					ws, id, err := openSigner(c)
 					if err != nil {
 						return err
 					}
 					defer ws.Close()
-					id, err := loadSigner(c, ws)
+					res, err := ws.PublishSnapshot(c.Context, id, workspace.SnapshotRequest{
+						Size: c.Uint64("size"), Tag: c.Bool("tag"), Push: pushOf(c), Witness: witnessClient(c)})
 					if err != nil {
 						return err
 					}
-					if c.Bool("push") {
-						if !c.Bool("tag") {
-							return usagef("merkle receipts: --push publishes the tag: give --tag too")
-						}
-						// Snapshot the ledger as the remote has it, so the
-						// tag names a commit that is (or will be) there.
-						if _, err := ws.Sync(&id, workspace.SyncRequest{Remote: c.String("remote"), Push: true}); err != nil {
-							return err
-						}
-					}
-					res, cosigned, err := ws.SnapshotWitnessed(c.Context, id, c.Uint64("size"), c.Bool("tag"), witnessClient(c))
-					if err != nil {
-						return err
-					}
-					if c.Bool("push") {
-						if err := ws.PushTag(id, pushOf(c), tagName(res)); err != nil {
-							return err
-						}
-						errf(c, "pushed %s to %s", tagName(res), c.String("remote"))
+					if res.Pushed {
+						errf(c, "pushed %s to %s", res.TagName, c.String("remote"))
 					}
 					b, err := res.Snapshot.Marshal()
 					if err != nil {
@@ -82,25 +63,21 @@ EXAMPLE:
 					if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 						return err
 					}
-					anchors, err := ws.SnapshotAnchors(res.LeafCount)
-					if err != nil {
-						return err
-					}
 					if c.Bool("json") {
-						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": tagName(res), "incremental": res.Incremental, "witnesses": cosigned, "anchors": anchors})
+						return printJSON(c, map[string]any{"snapshot": res.Snapshot, "file": out, "tag": res.TagName, "incremental": res.Incremental, "witnesses": res.Cosigned, "anchors": res.Anchors})
 					}
 					outf(c, "snapshot of %d receipts: root %s\n  wrote %s\n", res.LeafCount, res.Root, out)
-					for _, r := range cosigned {
+					for _, r := range res.Cosigned {
 						if r.Cosignature != nil {
 							outf(c, "  cosigned by %s at %s\n", r.Witness, r.Cosignature.Time.Format(time.RFC3339))
 						} else {
 							outf(c, "  not cosigned by %s: %s\n", r.Witness, r.Error)
 						}
 					}
-					if t := tagName(res); t != "" {
+					if t := res.TagName; t != "" {
 						outf(c, "  tagged %s (tag object %s)\n", t, res.Tag)
 					}
-					for _, a := range anchors {
+					for _, a := range res.Anchors {
 						outf(c, "  anchored via %s by receipt %d (%s)\n", a.Substrate, a.Seq, a.CreatedAt)
 					}
 					return nil
@@ -124,32 +101,7 @@ EXAMPLE:
 					if !ok {
 						return usagef("prove: SEQ must be a receipt number")
 					}
-					tree, size, err := ledgerTree(c, c.Uint64("size"))
-					if err != nil {
-						return err
-					}
-					if seq >= size {
-						return fail(exitNotFound, fmt.Errorf("receipt %d is not in a tree of %d receipts", seq, size))
-					}
-					hashes, err := tree.ProveInclusion(seq, size)
-					if err != nil {
-						return err
-					}
-					leaf, err := tree.LeafAt(seq)
-					if err != nil {
-						return err
-					}
-					root, err := tree.Root(size)
-					if err != nil {
-						return err
-					}
-					p := merkle.InclusionProof{Algorithm: merkle.Algorithm, Index: seq, Size: size, LeafHash: leaf, Hashes: hashes, Root: root}
-					b, err := p.Marshal()
-					if err != nil {
-						return err
-					}
-					outf(c, "%s\n", b)
-					return nil
+					return printProof(c, func(ws *workspace.Workspace) (marshaler, error) { return ws.ProveInclusion(seq, c.Uint64("size")) })
 				},
 			},
 			{
@@ -168,29 +120,7 @@ EXAMPLE:
 					if !ok1 || !ok2 || n1 == 0 || n1 > n2 {
 						return usagef("consistency: want 0 < N1 <= N2")
 					}
-					tree, _, err := ledgerTree(c, n2)
-					if err != nil {
-						return err
-					}
-					hashes, err := tree.ProveConsistency(n1, n2)
-					if err != nil {
-						return err
-					}
-					root1, err := tree.Root(n1)
-					if err != nil {
-						return err
-					}
-					root2, err := tree.Root(n2)
-					if err != nil {
-						return err
-					}
-					p := merkle.ConsistencyProof{Algorithm: merkle.Algorithm, Size1: n1, Size2: n2, Root1: root1, Root2: root2, Hashes: hashes}
-					b, err := p.Marshal()
-					if err != nil {
-						return err
-					}
-					outf(c, "%s\n", b)
-					return nil
+					return printProof(c, func(ws *workspace.Workspace) (marshaler, error) { return ws.ProveConsistency(n1, n2) })
 				},
 			},
 			{
@@ -226,29 +156,15 @@ EXAMPLE:
 					if err != nil {
 						return err
 					}
-					if bytes.HasPrefix(bytes.TrimSpace(cb), []byte("{")) {
-						snap, err := merkle.ParseSnapshot(cb)
-						if err != nil {
-							return fail(exitInvalid, err)
-						}
-						cb = []byte(snap.Checkpoint)
-					}
-					v, err := verifierFromArg(c.String("key"), c.String("kid"))
+					req := workspace.ProofCheck{Proof: proof, Receipt: rb, Checkpoint: cb, Key: c.String("key"), KID: c.String("kid"),
+						Origin: c.String("origin"), WitnessKeys: c.StringSlice("witness")}
+					req.WitnessThreshold = intPtr(c, "witness-threshold")
+					res, err := workspace.CheckProof(req)
 					if err != nil {
-						return fail(exitUsage, err)
-					}
-					if err := merkle.CheckOffline(proof, rb, cb, note.VerifierList(v)); err != nil {
-						return fail(exitInvalid, err)
-					}
-					// Whose tree: the checkpoint's origin must be the
-					// receipt's ledger (and --origin, if given), and the
-					// leaf index its seq.
-					res, err := workspace.CheckProofOrigin(proof, rb, cb, note.VerifierList(v), c.String("origin"))
-					if err != nil {
-						return fail(exitInvalid, err)
-					}
-					if err := checkProofWitnesses(c, cb); err != nil {
 						return err
+					}
+					for _, g := range res.Cosigned {
+						outf(c, "  cosigned by %s at %s\n", g.Witness, g.Time.Format(time.RFC3339))
 					}
 					if c.Bool("json") {
 						return printJSON(c, map[string]any{"ok": true, "seq": res.Seq, "size": res.Size, "ledger": res.Ledger, "origin": res.Origin, "root": res.Root})
@@ -262,20 +178,19 @@ EXAMPLE:
 	}
 }
 
-func tagName(r *workspace.SnapshotResult) string {
-	if r.Tag.IsZero() {
-		return ""
-	}
-	return merkle.TagName(r.LeafCount)
-}
+// marshaler is a proof: its JSON is the command's output.
+type marshaler interface{ Marshal() ([]byte, error) }
 
-// ledgerTree returns the Merkle tree of the first size receipts (0: all),
-// with its stored hashes (O(log n) proofs after a snapshot tag).
-func ledgerTree(c *cli.Context, size uint64) (*merkle.StoredTree, uint64, error) {
-	ws, err := open(c)
+// printProof opens the workspace, makes a proof and prints its JSON.
+func printProof(c *cli.Context, prove func(*workspace.Workspace) (marshaler, error)) error {
+	p, err := read(c, prove)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
-	defer ws.Close()
-	return ws.MerkleTree(size)
+	b, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	outf(c, "%s\n", b)
+	return nil
 }

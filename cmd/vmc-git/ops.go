@@ -98,25 +98,14 @@ func opSpecs() []opSpec {
 			return nil
 		}},
 		{provider.OpLabel, "replace a server's labels", []cli.Flag{labelsFlag("label KEY=VALUE (repeatable, at least one)")},
-			func(c *cli.Context, a *provider.Action) error {
-				var err error
-				a.Labels, err = parseLabels(c)
-				return err
-			}},
+			setLabels},
 		{provider.OpRename, "rename a server", []cli.Flag{&cli.StringFlag{Name: "new-name", Required: true, Usage: "the new name"}},
 			func(c *cli.Context, a *provider.Action) error { a.NewName = c.String("new-name"); return nil }},
 		{provider.OpProtect, "change delete/rebuild protection", []cli.Flag{
 			&cli.BoolFlag{Name: "delete", Usage: "protect against deletion (--delete=false to lift)"},
 			&cli.BoolFlag{Name: "rebuild", Usage: "protect against rebuild (--rebuild=false to lift)"},
 		}, func(c *cli.Context, a *provider.Action) error {
-			if c.IsSet("delete") {
-				v := c.Bool("delete")
-				a.Delete = &v
-			}
-			if c.IsSet("rebuild") {
-				v := c.Bool("rebuild")
-				a.Rebuild = &v
-			}
+			a.Delete, a.Rebuild = boolPtr(c, "delete"), boolPtr(c, "rebuild")
 			return nil
 		}},
 	}

@@ -78,10 +78,7 @@ func planShowCommand() *cli.Command {
    vmc-git plan show plans/web-1-create-20261126090000.json --markdown`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "markdown", Usage: "GitHub-flavoured markdown"}, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "FILE"); err != nil {
-				return err
-			}
-			p, b, err := workspace.LoadPlan(c.Args().First())
+			_, p, b, err := planArg(c)
 			if err != nil {
 				return err
 			}
@@ -107,11 +104,7 @@ func planStatusCommand() *cli.Command {
    vmc-git plan status plans/web-1-create-20261126090000.json`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "FILE"); err != nil {
-				return err
-			}
-			file := c.Args().First()
-			p, b, err := workspace.LoadPlan(file)
+			file, p, b, err := planArg(c)
 			if err != nil {
 				return err
 			}
@@ -162,11 +155,7 @@ EXAMPLE:
    vmc-git approve plans/web-1-create-20261126090000.json --key ~/.ssh/vmc_bob`,
 		Flags: []cli.Flag{keyFlag, kidFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "FILE"); err != nil {
-				return err
-			}
-			file := c.Args().First()
-			p, b, err := workspace.LoadPlan(file)
+			file, p, b, err := planArg(c)
 			if err != nil {
 				return err
 			}

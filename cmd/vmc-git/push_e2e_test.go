@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,27 +34,8 @@ func TestTwoAppliersPush(t *testing.T) {
 	for i := range clones {
 		clones[i] = machine(t, seed, origin)
 	}
-	var outs [2]result
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, c := range clones {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := c.command(nil, "apply", "--pending", "--push", "--key", key("alice"))
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			<-start
-			err := cmd.Run()
-			outs[i] = result{args: cmd.Args[1:], out: out.String(), err: errb.String()}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				outs[i].code = ee.ExitCode()
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	outs := runAll(clones[0].command(nil, "apply", "--pending", "--push", "--key", key("alice")),
+		clones[1].command(nil, "apply", "--pending", "--push", "--key", key("alice")))
 	if outs[0].code != 0 || outs[1].code != 0 {
 		t.Fatalf("an applier failed:\n%s\n%s", outs[0], outs[1])
 	}
@@ -94,13 +73,7 @@ func TestTwoAppliersPush(t *testing.T) {
 
 func gitIn(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return gitInStdin(t, dir, nil, args...)
 }
 
 // TestApplyRefusesUnverifiedLedger: a commit pushed onto the ledger branch
@@ -212,7 +185,9 @@ func gitInStdin(t *testing.T, dir string, stdin []byte, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -6,7 +6,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/internal/canon"
-	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
@@ -46,15 +45,11 @@ EXAMPLE:
 				}
 				details = cb
 			}
-			ws, err := open(c)
+			ws, id, err := openSigner(c)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			id, err := loadSigner(c, ws)
-			if err != nil {
-				return err
-			}
 			w, err := publishing(c, ws, id, func() (*workspace.Written, error) { return ws.Record(id, c.String("summary"), details) })
 			if err != nil {
 				return err
@@ -62,21 +57,4 @@ EXAMPLE:
 			return reportWritten(c, w)
 		},
 	}
-}
-
-type writtenJSON struct {
-	Seq    uint64        `json:"seq"`
-	Kind   receipt.Kind  `json:"kind"`
-	Path   string        `json:"path"`
-	Blake3 digest.Digest `json:"blake3"`
-	SHA256 digest.Digest `json:"sha256"`
-	Commit string        `json:"commit"`
-}
-
-func reportWritten(c *cli.Context, w *workspace.Written) error {
-	if c.Bool("json") {
-		return printJSON(c, writtenJSON{w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Sums.SHA256, w.Commit.String()})
-	}
-	outf(c, "receipt %d (%s) %s\n  blake3 %s\n  commit %s\n", w.Seq, w.Receipt.Kind, w.Path, w.Sums.Blake3, w.Commit)
-	return nil
 }

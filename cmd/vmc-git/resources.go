@@ -1,20 +1,17 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/provider"
-	"github.com/vmc-git/vmc-git/state"
 )
 
-// Plans for firewalls, networks, volumes, SSH keys and IPs, the server ops
-// that go with them, multi-action plans from a file, and `vmc-git state`.
+// The commands of firewalls, networks, volumes, SSH keys and IPs and the
+// server ops that go with them: which ops each kind has and their flags
+// (resflags.go parses the flag syntax; resplan.go makes the commands).
 // Command and flag names follow the hcloud CLI.
 
 // resSpec is one op of one kind on the command line.
@@ -24,131 +21,6 @@ type resSpec struct {
 	usage string
 	flags []cli.Flag
 	build func(c *cli.Context, a *provider.Action) error
-}
-
-func noBuild(*cli.Context, *provider.Action) error { return nil }
-
-func setLabels(c *cli.Context, a *provider.Action) error {
-	var err error
-	a.Labels, err = parseLabels(c)
-	return err
-}
-
-func boolPtr(c *cli.Context, name string) *bool {
-	if !c.IsSet(name) {
-		return nil
-	}
-	v := c.Bool(name)
-	return &v
-}
-
-var (
-	flagRule      = &cli.StringSliceFlag{Name: "rule", Usage: `rule "DIRECTION PROTOCOL [PORT] CIDR[,CIDR…] [DESCRIPTION]", e.g. "in tcp 443 0.0.0.0/0,::/0 https" (repeatable)`}
-	flagRulesFile = &cli.StringFlag{Name: "rules-file", Usage: "JSON file with a list of rules {direction, protocol, port, source_ips, destination_ips, description}"}
-	flagServer    = &cli.StringFlag{Name: "server", Usage: "server name"}
-	flagLabelSel  = &cli.StringSliceFlag{Name: "label-selector", Usage: "label selector (repeatable)"}
-	flagServers   = &cli.StringSliceFlag{Name: "server", Usage: "server name (repeatable)"}
-	flagRDNS      = []cli.Flag{
-		&cli.StringFlag{Name: "ip", Usage: "the address (default: the resource's own, a server's public IPv4)"},
-		&cli.StringFlag{Name: "hostname", Usage: "the reverse DNS name"},
-		&cli.BoolFlag{Name: "reset", Usage: "reset to the default"},
-	}
-	flagProtect = &cli.BoolFlag{Name: "delete", Required: true, Usage: "protect against deletion (--delete=false to lift)"}
-)
-
-// parseRule reads the --rule syntax.
-func parseRule(s string) (provider.FirewallRule, error) {
-	f := strings.Fields(s)
-	if len(f) < 3 {
-		return provider.FirewallRule{}, fmt.Errorf("--rule %q: want DIRECTION PROTOCOL [PORT] CIDR[,CIDR…] [DESCRIPTION]", s)
-	}
-	r := provider.FirewallRule{Direction: f[0], Protocol: f[1]}
-	rest := f[2:]
-	if r.Protocol == "tcp" || r.Protocol == "udp" {
-		r.Port, rest = rest[0], rest[1:]
-		if len(rest) == 0 {
-			return r, fmt.Errorf("--rule %q: no addresses", s)
-		}
-	}
-	ips := strings.Split(rest[0], ",")
-	if r.Direction == provider.DirectionOut {
-		r.DestinationIPs = ips
-	} else {
-		r.SourceIPs = ips
-	}
-	r.Description = strings.Join(rest[1:], " ")
-	return r, r.Check()
-}
-
-func setRules(c *cli.Context, a *provider.Action) error {
-	for _, s := range c.StringSlice("rule") {
-		r, err := parseRule(s)
-		if err != nil {
-			return err
-		}
-		a.Rules = append(a.Rules, r)
-	}
-	if f := c.String("rules-file"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var rules []provider.FirewallRule
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rules); err != nil {
-			return fmt.Errorf("--rules-file %s: %w", f, err)
-		}
-		a.Rules = append(a.Rules, rules...)
-	}
-	return nil
-}
-
-func setTargets(c *cli.Context, a *provider.Action) error {
-	a.Servers, a.LabelSelectors = c.StringSlice("server"), c.StringSlice("label-selector")
-	return nil
-}
-
-func setRDNS(c *cli.Context, a *provider.Action) error {
-	a.IP = c.String("ip")
-	switch {
-	case c.Bool("reset") && c.IsSet("hostname"):
-		return fmt.Errorf("give --hostname or --reset, not both")
-	case c.Bool("reset"):
-		a.DNSPtr = new(string)
-	case c.IsSet("hostname"):
-		h := c.String("hostname")
-		if h == "" {
-			return fmt.Errorf("--hostname is empty: use --reset")
-		}
-		a.DNSPtr = &h
-	default:
-		return fmt.Errorf("give --hostname NAME or --reset")
-	}
-	return nil
-}
-
-// parseSubnet reads "CIDR,ZONE[,TYPE]".
-func parseSubnet(s string) (provider.Subnet, error) {
-	f := strings.Split(s, ",")
-	if len(f) < 2 || len(f) > 3 {
-		return provider.Subnet{}, fmt.Errorf("--subnet %q: want CIDR,NETWORK-ZONE[,TYPE]", s)
-	}
-	sub := provider.Subnet{IPRange: f[0], NetworkZone: f[1]}
-	if len(f) == 3 {
-		sub.Type = f[2]
-	}
-	return sub, sub.Check()
-}
-
-// parseRoute reads "DESTINATION,GATEWAY".
-func parseRoute(s string) (provider.Route, error) {
-	d, g, ok := strings.Cut(s, ",")
-	if !ok {
-		return provider.Route{}, fmt.Errorf("--route %q: want DESTINATION,GATEWAY", s)
-	}
-	r := provider.Route{Destination: d, Gateway: g}
-	return r, r.Check()
 }
 
 func common() (label, rename, del, protect resSpec) {
@@ -286,16 +158,6 @@ func kindSpecs() map[provider.Kind][]resSpec {
 	}
 }
 
-func routeFlags() []cli.Flag {
-	return []cli.Flag{&cli.StringFlag{Name: "destination", Required: true, Usage: "destination range"},
-		&cli.StringFlag{Name: "gateway", Required: true, Usage: "gateway address in the network"}}
-}
-
-func setRoute(c *cli.Context, a *provider.Action) error {
-	a.Route = &provider.Route{Destination: c.String("destination"), Gateway: c.String("gateway")}
-	return nil
-}
-
 // serverExtSpecs are the server ops added with the other kinds.
 func serverExtSpecs() []opSpec {
 	return []opSpec{
@@ -331,189 +193,6 @@ func serverExtSpecs() []opSpec {
 var cliKind = map[provider.Kind]string{
 	provider.KindFirewall: "firewall", provider.KindNetwork: "network", provider.KindVolume: "volume",
 	provider.KindSSHKey: "ssh-key", provider.KindPrimaryIP: "primary-ip", provider.KindFloatingIP: "floating-ip",
-}
-
-// resourcePlanCommands are `vmc-git plan KIND OP NAME …` for the other kinds,
-// `plan ip primary|floating …`, and `plan file`.
-func resourcePlanCommands() []*cli.Command {
-	specs := kindSpecs()
-	kindCmd := func(name string, k provider.Kind) *cli.Command {
-		cmd := &cli.Command{Name: name, Usage: "plan an operation on a " + strings.ReplaceAll(k.String(), "_", " "),
-			Description: "EXAMPLE:\n   " + exampleFor(k, "create")}
-		for _, sp := range specs[k] {
-			cmd.Subcommands = append(cmd.Subcommands, resOpCommand(k, sp))
-		}
-		return cmd
-	}
-	var out []*cli.Command
-	for _, k := range provider.Kinds {
-		out = append(out, kindCmd(cliKind[k], k))
-	}
-	ip := &cli.Command{Name: "ip", Usage: "plan an operation on a primary or floating IP (as primary-ip and floating-ip)",
-		Description: "EXAMPLE:\n   vmc-git plan ip floating create vip --type ipv4 --server web-1\n   vmc-git plan ip primary assign ip-web --server web-1",
-		Subcommands: []*cli.Command{kindCmd("primary", provider.KindPrimaryIP), kindCmd("floating", provider.KindFloatingIP)}}
-	return append(out, ip, planFileCommand())
-}
-
-func resOpCommand(k provider.Kind, sp resSpec) *cli.Command {
-	flags := append([]cli.Flag{
-		&cli.StringFlag{Name: "id", Usage: "plan id (default: NAME-OP-TIMESTAMP)"},
-		&cli.StringFlag{Name: "summary", Usage: "one line for reviewers (default: generated)"},
-		&cli.StringFlag{Name: "out", Usage: "plan file (default: plans/<id>.json in the repository)"},
-		kidFlag, jsonFlag,
-	}, sp.flags...)
-	return &cli.Command{
-		Name: sp.name, Usage: sp.usage, ArgsUsage: "NAME", Flags: flags,
-		Description: "A dry run: reads the " + k.String() + " from the provider, records what it found and the ledger\nhead, and writes the plan file.\n\nEXAMPLE:\n   " + exampleFor(k, sp.name),
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "NAME"); err != nil {
-				return err
-			}
-			a := provider.Action{Kind: k, Op: sp.op, Name: c.Args().First()}
-			if err := sp.build(c, &a); err != nil {
-				return fail(exitUsage, err)
-			}
-			if err := a.Validate(); err != nil {
-				return fail(exitUsage, err)
-			}
-			return makePlan(c, []provider.Action{a})
-		},
-	}
-}
-
-func exampleFor(k provider.Kind, op string) string {
-	switch {
-	case k == provider.KindFirewall && op == "create":
-		return `vmc-git plan firewall create fw-web --rule "in tcp 443 0.0.0.0/0,::/0 https" --rule "in icmp 0.0.0.0/0"`
-	case k == provider.KindNetwork && op == "create":
-		return "vmc-git plan network create backend --ip-range 10.0.0.0/16 --subnet 10.0.1.0/24,eu-central"
-	case k == provider.KindVolume && op == "create":
-		return "vmc-git plan volume create data --size 20 --server web-1 --automount --format ext4"
-	case k == provider.KindSSHKey && op == "create":
-		return "vmc-git plan ssh-key create ops --public-key-from-file ~/.ssh/id_ed25519.pub"
-	case op == "create":
-		return "vmc-git plan " + cliKind[k] + " create ip-web --type ipv4 --location fsn1"
-	}
-	return fmt.Sprintf("vmc-git plan %s %s NAME ...", cliKind[k], op)
-}
-
-// planFileCommand makes one plan of several actions, applied in order.
-func planFileCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "file",
-		Usage:     "plan several actions at once, from a JSON file (a list of actions, applied in order)",
-		ArgsUsage: "ACTIONS.json",
-		Description: `Each action is in the plan format (see "vmc-git plan show --json"); a later
-action may refer to what an earlier one creates.
-
-EXAMPLE:
-   [{"kind":"network","op":"create","name":"net","ip_range":"10.0.0.0/16",
-     "subnets":[{"ip_range":"10.0.1.0/24","network_zone":"eu-central"}]},
-    {"op":"create","server":"web-1","server_type":"cx22","image":"debian-12","networks":["net"]}]
-   vmc-git plan file project.json --id project-up`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "id", Usage: "plan id (default: from the first action)"},
-			&cli.StringFlag{Name: "summary", Usage: "one line for reviewers (default: generated)"},
-			&cli.StringFlag{Name: "out", Usage: "plan file (default: plans/<id>.json in the repository)"},
-			kidFlag, jsonFlag,
-		},
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1, "ACTIONS.json"); err != nil {
-				return err
-			}
-			b, err := os.ReadFile(c.Args().First())
-			if err != nil {
-				return fail(exitUsage, err)
-			}
-			var raw []json.RawMessage
-			if err := json.Unmarshal(b, &raw); err != nil {
-				return fail(exitUsage, fmt.Errorf("%s: want a JSON list of actions: %w", c.Args().First(), err))
-			}
-			var acts []provider.Action
-			for i, r := range raw {
-				a, err := provider.ParseAction(r)
-				if err != nil {
-					return fail(exitUsage, fmt.Errorf("%s: action %d: %w", c.Args().First(), i, err))
-				}
-				acts = append(acts, a)
-			}
-			if len(acts) == 0 {
-				return usagef("%s: no actions", c.Args().First())
-			}
-			return makePlan(c, acts)
-		},
-	}
-}
-
-func stateCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "state",
-		Usage: "show the state the ledger expects: every resource, as the last applied action observed it",
-		Description: `Replays the ledger's apply receipts (see package state): each server, firewall,
-network, volume, SSH key and IP that applied plans created or changed, with the
-receipt and plan of the last action on it.
-
-EXAMPLE:
-   vmc-git state
-   vmc-git state --json | jq '.resources[] | select(.kind=="firewall")'`,
-		Flags: []cli.Flag{jsonFlag},
-		Action: func(c *cli.Context) error {
-			ws, err := open(c)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
-			st, err := ws.State()
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") {
-				return printJSON(c, st)
-			}
-			outf(c, "ledger %s at receipt %d: %d resources\n", st.Ledger, st.Seq, len(st.Resources))
-			for _, e := range st.Resources {
-				outf(c, "%-12s %-24s %s (receipt %d, plan %s, %s)\n", e.Kind, e.Name, describeEntry(e), e.Seq, e.Plan, e.Op)
-			}
-			return nil
-		},
-	}
-}
-
-func describeEntry(e state.Entry) string {
-	if e.Unknown {
-		return "unknown: the last action's outcome could not be learned"
-	}
-	if s := e.Server; s != nil {
-		out := fmt.Sprintf("id %d, %s, %s, %s, %s", s.ID, s.Status, s.ServerType, s.Location, s.IPv4)
-		if len(s.Firewalls) > 0 {
-			out += ", firewalls " + strings.Join(s.Firewalls, ",")
-		}
-		for _, n := range s.PrivateNet {
-			out += ", " + n.Network + " " + n.IP
-		}
-		return out
-	}
-	r := e.Other
-	out := "id " + strconv.FormatInt(r.ID, 10)
-	switch r.Kind {
-	case provider.KindFirewall:
-		out += fmt.Sprintf(", %d rules", len(r.Rules))
-		if len(r.Servers) > 0 {
-			out += ", servers " + strings.Join(r.Servers, ",")
-		}
-	case provider.KindNetwork:
-		out += ", " + r.IPRange + fmt.Sprintf(", %d subnets", len(r.Subnets))
-	case provider.KindVolume:
-		out += fmt.Sprintf(", %d GB, %s", r.Size, r.Location)
-	case provider.KindSSHKey:
-		out += ", " + r.Fingerprint
-	default:
-		out += ", " + r.IP
-	}
-	if r.Server != "" {
-		out += ", on server " + r.Server
-	}
-	return out
 }
 
 // serverOpAliases are the hcloud CLI's names of the added server ops.

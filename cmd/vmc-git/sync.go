@@ -1,55 +1,11 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
-
-// pushFlags are --push and --remote, on every command that writes the
-// ledger or a snapshot tag.
-func pushFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "push", Usage: "publish to the remote: sync first, then push by compare-and-swap (a lost race re-writes the receipt on the new head)"},
-		&cli.StringFlag{Name: "remote", Value: workspace.DefaultRemote, Usage: "the remote for --push"},
-	}
-}
-
-func pushOf(c *cli.Context) workspace.Push {
-	return workspace.Push{On: c.Bool("push"), Remote: c.String("remote")}
-}
-
-// publishing runs write through ws.Publishing and reports, on stderr, a
-// receipt that was written again under a new seq.
-func publishing(c *cli.Context, ws *workspace.Workspace, id workspace.Identity, write func() (*workspace.Written, error)) (*workspace.Written, error) {
-	var w *workspace.Written
-	s, err := ws.Publishing(id, pushOf(c), func() error {
-		var err error
-		w, err = write()
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		old := w.Seq
-		if nw, moved, err := ws.AfterSync(w, s); moved && err == nil {
-			errf(c, "another writer pushed first: your receipt %d was written again as receipt %d", old, nw.Seq)
-			w = nw
-		} else if moved {
-			errf(c, "another writer pushed first: your receipt %d was written again on top (%v)", old, err)
-		}
-		errf(c, "pushed the ledger to %s (receipt %d)", s.Remote, s.Seq)
-	}
-	return w, nil
-}
-
-func errf(c *cli.Context, format string, a ...any) {
-	c.App.ErrWriter.Write([]byte("vmc-git: " + fmt.Sprintf(format, a...) + "\n"))
-}
 
 func syncCommand() *cli.Command {
 	return &cli.Command{

@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -44,17 +43,7 @@ func teamOrigin(t *testing.T) (origin string, env []string, url string) {
 func teamClone(t *testing.T, origin, who string, env []string) *repo {
 	t.Helper()
 	dir := t.TempDir()
-	c := &repo{t: t, root: filepath.Join(dir, who)}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "HCLOUD_") || strings.HasPrefix(k, "VMC_") || strings.HasPrefix(k, "GIT_") ||
-			k == "HOME" || k == "XDG_CACHE_HOME" || k == "XDG_CONFIG_HOME" {
-			continue
-		}
-		c.env = append(c.env, kv)
-	}
-	c.env = append(c.env, "HOME="+filepath.Join(dir, "home"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "GIT_CONFIG_NOSYSTEM=1")
-	c.env = append(c.env, env...)
+	c := &repo{t: t, root: filepath.Join(dir, who), env: append(isolatedEnv(dir), env...)}
 	cmd := exec.Command("git", "clone", "-q", origin, c.root)
 	cmd.Env = c.env
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -237,7 +226,9 @@ func TestTeamFlow(t *testing.T) {
 		t.Fatalf("the three-action plan did not apply:\n%s", out)
 	}
 	rc := ci.onlyReceipt("web-3-setup")
-	if ss := servers(t, prov); !slices.ContainsFunc(ss, func(s provider.Server) bool { return s.Name == "web-1" && s.ServerType == "cx32" && s.Status == "running" }) {
+	if ss := servers(t, prov); !slices.ContainsFunc(ss, func(s provider.Server) bool {
+		return s.Name == "web-1" && s.ServerType == "cx32" && s.Status == "running"
+	}) {
 		t.Fatalf("web-1 should be a running cx32 now: %+v", ss)
 	}
 	if rs := results(t, rc); len(rs) != 3 {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
@@ -102,14 +101,8 @@ func TestTeamFollowRefusesForgedRemote(t *testing.T) {
 func TestTeamPushAndWithdraw(t *testing.T) {
 	t.Parallel()
 	origin, alice, bob := teamSetup(t, false)
-	dir := t.TempDir()
-	priv, pub, err := keys.Generate("dave")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.WriteKeyPair(filepath.Join(dir, "dave"), priv, pub); err != nil {
-		t.Fatal(err)
-	}
+	dave := newKey(t, "dave")
+	dir := filepath.Dir(dave)
 	alice.must("keys", "trust", filepath.Join(dir, "dave.pub"), "--kid", "dave", "--role", "approver", "--key", key("alice"), "--push")
 	if l := originLedger(t, origin); !strings.Contains(l[len(l)-1], "keys trust dave") {
 		t.Fatalf("keys --push did not reach origin: %q", l)
@@ -203,14 +196,8 @@ func TestTeamCLI(t *testing.T) {
 	}
 	// A rotated key whose comment names another kid signs as the kid the
 	// trust state binds it to.
-	dir := t.TempDir()
-	priv, pub, err := keys.Generate("bob2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.WriteKeyPair(filepath.Join(dir, "bob2"), priv, pub); err != nil {
-		t.Fatal(err)
-	}
+	bob2 := newKey(t, "bob2")
+	dir := filepath.Dir(bob2)
 	r.must("keys", "rotate", "bob", "--new-key", filepath.Join(dir, "bob2.pub"), "--key", key("alice"))
 	r.plan("web-2-create", "create", "web-2", "--type", "cx22", "--image", "ubuntu-24.04")
 	res = r.run("approve", r.planFile("web-2-create"), "--key", filepath.Join(dir, "bob2"))
@@ -279,14 +266,8 @@ func TestTeamTrustChanges(t *testing.T) {
 	r.must("keys", "policy", "--admin-threshold", "2", "--key", key("alice"))
 	res := r.run("keys", "trust", key("carol")+".pub", "--kid", "carol2", "--role", "approver", "--key", key("alice"))
 	checkError(t, res, exitRefused, "trust changes need 2 admin signatures")
-	dir := t.TempDir()
-	priv, pub, err := keys.Generate("dave")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.WriteKeyPair(filepath.Join(dir, "dave"), priv, pub); err != nil {
-		t.Fatal(err)
-	}
+	dave := newKey(t, "dave")
+	dir := filepath.Dir(dave)
 	change := filepath.Join(dir, "change.json")
 	r.must("keys", "propose", "trust", filepath.Join(dir, "dave.pub"), "--kid", "dave", "--role", "approver", "-o", change)
 	r.must("keys", "cosign", change, "--key", key("alice"))

@@ -26,15 +26,11 @@ EXAMPLE:
 			if err := exactArgs(c, 1, "ID"); err != nil {
 				return err
 			}
-			ws, err := open(c)
+			ws, id, err := openSigner(c)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			id, err := loadSigner(c, ws)
-			if err != nil {
-				return err
-			}
 			mainRef := ""
 			if c.Bool("push") && ws.Config != nil {
 				mainRef = "refs/remotes/" + c.String("remote") + "/" + ws.Config.MainBranch

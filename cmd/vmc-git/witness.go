@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -103,28 +102,14 @@ func witnessCommand() *cli.Command {
 						return err
 					}
 					defer ws.Close()
-					ch, threshold, err := ws.ProposeTrust(tc)
+					_, threshold, err := proposeTo(ws, tc, out)
 					if err != nil {
 						return err
 					}
-					if err := workspace.WriteChange(out, ch, true); err != nil {
-						return err
-					}
-					outf(c, "wrote proposal %s (needs %d admin signatures): each admin runs vmc-git keys cosign %s\n", out, threshold, out)
+					proposalWritten(c, out, threshold)
 					return nil
 				}
-				ws, id, err := trustSetup(c)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				w, err := publishing(c, ws, id, func() (*workspace.Written, error) {
-					return ws.ChangeTrust(tc.Op, func() (workspace.TrustChange, error) { return tc, nil }, id)
-				})
-				if err != nil {
-					return err
-				}
-				return reportWritten(c, w)
+				return changeTrust(c, tc.Op, func() (workspace.TrustChange, error) { return tc, nil })
 			},
 		}
 	}
@@ -187,27 +172,16 @@ EXAMPLE:
    witnessctl add-log -db litewitness.db -origin github.com/acme/infra`,
 				Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					ws, err := open(c)
-					if err != nil {
-						return err
-					}
-					defer ws.Close()
-					l, err := ws.Witnesses()
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(c, l)
-					}
-					outf(c, "witness_threshold %d, %d witnesses\n", l.Threshold, len(l.Witnesses))
-					for _, w := range l.Witnesses {
-						outf(c, "  %s %s\n    %s\n", w.Name, w.URL, w.Key)
-					}
-					outf(c, "register this ledger with a litewitness:\n  witnessctl add-log -origin %s\n", l.Origin)
-					for _, k := range l.LogKeys {
-						outf(c, "  witnessctl add-key -origin %s -key %s\n", l.Origin, k)
-					}
-					return nil
+					return report(c, (*workspace.Workspace).Witnesses, func(l *workspace.WitnessList) {
+						outf(c, "witness_threshold %d, %d witnesses\n", l.Threshold, len(l.Witnesses))
+						for _, w := range l.Witnesses {
+							outf(c, "  %s %s\n    %s\n", w.Name, w.URL, w.Key)
+						}
+						outf(c, "register this ledger with a litewitness:\n  witnessctl add-log -origin %s\n", l.Origin)
+						for _, k := range l.LogKeys {
+							outf(c, "  witnessctl add-key -origin %s -key %s\n", l.Origin, k)
+						}
+					})
 				},
 			},
 		},
@@ -219,29 +193,3 @@ var (
 	proofWitnessFlag = &cli.StringSliceFlag{Name: "witness", Usage: "a witness's cosignature verifier key (repeatable); with --witness-threshold"}
 	proofWQuorumFlag = &cli.IntFlag{Name: "witness-threshold", Usage: "cosignatures by --witness keys the checkpoint needs (default: all given)"}
 )
-
-func checkProofWitnesses(c *cli.Context, signed []byte) error {
-	var ws []witness.Witness
-	for _, vk := range c.StringSlice("witness") {
-		name, pub, err := witness.ParseVerifierKey(vk)
-		if err != nil {
-			return fail(exitUsage, fmt.Errorf("--witness: %w", err))
-		}
-		ws = append(ws, witness.Witness{Name: name, Key: pub})
-	}
-	threshold := len(ws)
-	if c.IsSet("witness-threshold") {
-		threshold = c.Int("witness-threshold")
-	}
-	if len(ws) == 0 && threshold == 0 {
-		return nil
-	}
-	got, err := witness.Check(signed, ws, threshold, time.Now())
-	if err != nil {
-		return fail(exitInvalid, fmt.Errorf("checkpoint: %w", err))
-	}
-	for _, g := range got {
-		outf(c, "  cosigned by %s at %s\n", g.Witness, g.Time.Format(time.RFC3339))
-	}
-	return nil
-}

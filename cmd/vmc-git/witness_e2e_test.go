@@ -148,12 +148,7 @@ func TestWitnessedSnapshots(t *testing.T) {
 	}
 
 	// A server that serves the ledger as of snapshot 1 and withholds tag 2.
-	rolled := filepath.Join(t.TempDir(), "rolled.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", rolled)
-	c1 := r.git("rev-list", "-n", "1", tag1)
-	r.git("push", "-q", rolled, "main", c1+":refs/heads/vmc/ledger", "refs/tags/"+tag1)
-	fresh := &repo{t: t, root: filepath.Join(t.TempDir(), "fresh"), env: r.env}
-	gitIn(t, "", "clone", "-q", rolled, fresh.root)
+	fresh := rolledBack(t, r, tag1)
 	// Without outside knowledge the old ledger looks fine: it is genuinely signed.
 	fresh.must("verify", "chain", "--sig", "--no-remember")
 	// With the newest cosigned checkpoint: refused, both sizes and roots named.

@@ -153,10 +153,8 @@ func (s *Server) createFirewall(r *http.Request) (int, any, *apiError) {
 	if aerr := checkLabels(req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
-	for _, f := range s.st.Firewalls {
-		if f.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
+	if nameInUse(s.st.Firewalls, req.Name, 0) {
+		return 0, nil, errUnique("name")
 	}
 	f := &firewall{ID: s.st.NextOtherID, Name: req.Name, Labels: labelsOf(req.Labels), Created: s.created(), Rules: rules}
 	if aerr := s.checkApply(f, req.ApplyTo); aerr != nil {
@@ -173,15 +171,7 @@ func (s *Server) createFirewall(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) lookupFirewall(r *http.Request) (*firewall, *apiError) {
-	id, aerr := pathID(r, "id", "firewall")
-	if aerr != nil {
-		return nil, aerr
-	}
-	f := s.st.Firewalls[id]
-	if f == nil {
-		return nil, errNotFound("firewall")
-	}
-	return f, nil
+	return lookup(r, s.st.Firewalls, "firewall")
 }
 
 func (s *Server) getFirewall(r *http.Request) (int, any, *apiError) {
@@ -201,17 +191,7 @@ func (s *Server) updateFirewall(r *http.Request) (int, any, *apiError) {
 	if aerr := decode(r, &req); aerr != nil {
 		return 0, nil, aerr
 	}
-	if req.Name != nil {
-		if aerr := checkName(*req.Name); aerr != nil {
-			return 0, nil, aerr
-		}
-		for _, o := range s.st.Firewalls {
-			if o.Name == *req.Name && o.ID != f.ID {
-				return 0, nil, errUnique("name")
-			}
-		}
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
+	if aerr := checkUpdate(s.st.Firewalls, f.ID, req.Name, req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
 	if req.Name != nil {

@@ -185,10 +185,8 @@ func (s *Server) createPrimaryIP(r *http.Request) (int, any, *apiError) {
 	if (req.AssigneeID == nil) == (req.Location == "") {
 		return 0, nil, errInvalid("location", "give exactly one of assignee_id and location")
 	}
-	for _, o := range s.st.PrimaryIPs {
-		if o.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
+	if nameInUse(s.st.PrimaryIPs, req.Name, 0) {
+		return 0, nil, errUnique("name")
 	}
 	p := &primaryIP{ID: s.st.NextOtherID, Name: req.Name, Type: req.Type, Labels: labelsOf(req.Labels), Created: s.created()}
 	if req.AutoDelete != nil {
@@ -224,15 +222,7 @@ func (s *Server) createPrimaryIP(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) lookupPrimaryIP(r *http.Request) (*primaryIP, *apiError) {
-	id, aerr := pathID(r, "id", "primary IP")
-	if aerr != nil {
-		return nil, aerr
-	}
-	p := s.st.PrimaryIPs[id]
-	if p == nil {
-		return nil, errNotFound("primary IP")
-	}
-	return p, nil
+	return lookup(r, s.st.PrimaryIPs, "primary IP")
 }
 
 func (s *Server) getPrimaryIP(r *http.Request) (int, any, *apiError) {
@@ -252,17 +242,7 @@ func (s *Server) updatePrimaryIP(r *http.Request) (int, any, *apiError) {
 	if aerr := decode(r, &req); aerr != nil {
 		return 0, nil, aerr
 	}
-	if req.Name != "" {
-		if aerr := checkName(req.Name); aerr != nil {
-			return 0, nil, aerr
-		}
-		for _, o := range s.st.PrimaryIPs {
-			if o.Name == req.Name && o.ID != p.ID {
-				return 0, nil, errUnique("name")
-			}
-		}
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
+	if aerr := checkUpdate(s.st.PrimaryIPs, p.ID, optName(req.Name), req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
 	if req.Name != "" {
@@ -406,10 +386,8 @@ func (s *Server) createFloatingIP(r *http.Request) (int, any, *apiError) {
 		}
 		f.Name = *req.Name
 	}
-	for _, o := range s.st.FloatingIPs {
-		if o.Name == f.Name {
-			return 0, nil, errUnique("name")
-		}
+	if nameInUse(s.st.FloatingIPs, f.Name, 0) {
+		return 0, nil, errUnique("name")
 	}
 	if req.Description != nil {
 		f.Description = *req.Description
@@ -435,15 +413,7 @@ func (s *Server) createFloatingIP(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) lookupFloatingIP(r *http.Request) (*floatingIP, *apiError) {
-	id, aerr := pathID(r, "id", "floating IP")
-	if aerr != nil {
-		return nil, aerr
-	}
-	f := s.st.FloatingIPs[id]
-	if f == nil {
-		return nil, errNotFound("floating IP")
-	}
-	return f, nil
+	return lookup(r, s.st.FloatingIPs, "floating IP")
 }
 
 func (s *Server) getFloatingIP(r *http.Request) (int, any, *apiError) {
@@ -463,17 +433,7 @@ func (s *Server) updateFloatingIP(r *http.Request) (int, any, *apiError) {
 	if aerr := decode(r, &req); aerr != nil {
 		return 0, nil, aerr
 	}
-	if req.Name != "" {
-		if aerr := checkName(req.Name); aerr != nil {
-			return 0, nil, aerr
-		}
-		for _, o := range s.st.FloatingIPs {
-			if o.Name == req.Name && o.ID != f.ID {
-				return 0, nil, errUnique("name")
-			}
-		}
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
+	if aerr := checkUpdate(s.st.FloatingIPs, f.ID, optName(req.Name), req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
 	if req.Name != "" {

@@ -129,10 +129,8 @@ func (s *Server) createNetwork(r *http.Request) (int, any, *apiError) {
 	if aerr := checkLabels(req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
-	for _, n := range s.st.Networks {
-		if n.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
+	if nameInUse(s.st.Networks, req.Name, 0) {
+		return 0, nil, errUnique("name")
 	}
 	n := &network{ID: s.st.NextOtherID, Name: req.Name, IPRange: rng.String(), Labels: labelsOf(req.Labels), Created: s.created()}
 	for _, sub := range req.Subnets {
@@ -154,15 +152,7 @@ func (s *Server) createNetwork(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) lookupNetwork(r *http.Request) (*network, *apiError) {
-	id, aerr := pathID(r, "id", "network")
-	if aerr != nil {
-		return nil, aerr
-	}
-	n := s.st.Networks[id]
-	if n == nil {
-		return nil, errNotFound("network")
-	}
-	return n, nil
+	return lookup(r, s.st.Networks, "network")
 }
 
 func (s *Server) getNetwork(r *http.Request) (int, any, *apiError) {
@@ -182,17 +172,7 @@ func (s *Server) updateNetwork(r *http.Request) (int, any, *apiError) {
 	if aerr := decode(r, &req); aerr != nil {
 		return 0, nil, aerr
 	}
-	if req.Name != "" {
-		if aerr := checkName(req.Name); aerr != nil {
-			return 0, nil, aerr
-		}
-		for _, o := range s.st.Networks {
-			if o.Name == req.Name && o.ID != n.ID {
-				return 0, nil, errUnique("name")
-			}
-		}
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
+	if aerr := checkUpdate(s.st.Networks, n.ID, optName(req.Name), req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
 	if req.Name != "" {

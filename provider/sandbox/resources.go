@@ -60,8 +60,10 @@ func (s *Server) nextID() int64 {
 	return id
 }
 
-// listPaged filters items by name and label selector, paginates them and
-// wraps the page.
+// listPaged filters items by the name query parameter, keep and the label
+// selector (labels nil: the items have no labels, and the selector is only
+// checked), reverses them for sort=…:desc, paginates them and wraps the
+// page with its meta.
 func listPaged[T any](r *http.Request, items []T, name func(T) string, labels func(T) map[string]string, keep func(T) bool, wrap func([]T, schema.Meta) any) (int, any, *apiError) {
 	q := r.URL.Query()
 	sel, err := parseSelector(q.Get("label_selector"))
@@ -76,7 +78,7 @@ func listPaged[T any](r *http.Request, items []T, name func(T) string, labels fu
 		if keep != nil && !keep(it) {
 			continue
 		}
-		if !sel.matches(labels(it)) {
+		if labels != nil && !sel.matches(labels(it)) {
 			continue
 		}
 		out = append(out, it)
@@ -91,6 +93,66 @@ func listPaged[T any](r *http.Request, items []T, name func(T) string, labels fu
 		return 0, nil, aerr
 	}
 	return http.StatusOK, wrap(nonNil(out[pg.from:pg.to]), pg.meta), nil
+}
+
+// named is what the state types of the kinds other than servers share:
+// an id and a unique name.
+type named interface {
+	key() (id int64, name string)
+}
+
+func (k *sshKey) key() (int64, string)     { return k.ID, k.Name }
+func (f *firewall) key() (int64, string)   { return f.ID, f.Name }
+func (n *network) key() (int64, string)    { return n.ID, n.Name }
+func (v *volume) key() (int64, string)     { return v.ID, v.Name }
+func (p *primaryIP) key() (int64, string)  { return p.ID, p.Name }
+func (f *floatingIP) key() (int64, string) { return f.ID, f.Name }
+
+// lookup returns the resource of m named by the {id} path value; what
+// names its kind in errors ("firewall").
+func lookup[T any](r *http.Request, m map[int64]*T, what string) (*T, *apiError) {
+	id, aerr := pathID(r, "id", what)
+	if aerr != nil {
+		return nil, aerr
+	}
+	x := m[id]
+	if x == nil {
+		return nil, errNotFound(what)
+	}
+	return x, nil
+}
+
+// nameInUse reports whether a resource of m other than the one with id
+// except (0: none, ids start above it) has name.
+func nameInUse[T named](m map[int64]T, name string, except int64) bool {
+	for _, o := range m {
+		if id, n := o.key(); n == name && id != except {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUpdate checks an update's new name (nil: unchanged; else valid and
+// no other resource of m's) and then its labels, in the API's order.
+func checkUpdate[T named](m map[int64]T, id int64, name *string, labels *map[string]string) *apiError {
+	if name != nil {
+		if aerr := checkName(*name); aerr != nil {
+			return aerr
+		}
+		if nameInUse(m, *name, id) {
+			return errUnique("name")
+		}
+	}
+	return checkLabels(labels)
+}
+
+// optName is an update's name field that is empty when unchanged.
+func optName(name string) *string {
+	if name == "" {
+		return nil
+	}
+	return &name
 }
 
 // setLabels replaces *dst with a copy of labels, after checking them.
@@ -207,15 +269,7 @@ func (s *Server) createSSHKey(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) lookupSSHKey(r *http.Request) (*sshKey, *apiError) {
-	id, aerr := pathID(r, "id", "ssh key")
-	if aerr != nil {
-		return nil, aerr
-	}
-	k := s.st.SSHKeys[id]
-	if k == nil {
-		return nil, errNotFound("ssh key")
-	}
-	return k, nil
+	return lookup(r, s.st.SSHKeys, "ssh key")
 }
 
 func (s *Server) getSSHKey(r *http.Request) (int, any, *apiError) {
@@ -235,17 +289,7 @@ func (s *Server) updateSSHKey(r *http.Request) (int, any, *apiError) {
 	if aerr := decode(r, &req); aerr != nil {
 		return 0, nil, aerr
 	}
-	if req.Name != "" {
-		if aerr := checkName(req.Name); aerr != nil {
-			return 0, nil, aerr
-		}
-		for _, o := range s.st.SSHKeys {
-			if o.Name == req.Name && o.ID != k.ID {
-				return 0, nil, errUnique("name")
-			}
-		}
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
+	if aerr := checkUpdate(s.st.SSHKeys, k.ID, optName(req.Name), req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
 	if req.Name != "" {

@@ -168,15 +168,7 @@ func (s *Server) serverSchema(srv *server) schema.Server {
 
 // lookupServer returns the server named by the {id} path value.
 func (s *Server) lookupServer(r *http.Request) (*server, *apiError) {
-	id, aerr := pathID(r, "id", "server")
-	if aerr != nil {
-		return nil, aerr
-	}
-	srv := s.st.Servers[id]
-	if srv == nil {
-		return nil, errNotFound("server")
-	}
-	return srv, nil
+	return lookup(r, s.st.Servers, "server")
 }
 
 func (s *Server) listServers(r *http.Request) (int, any, *apiError) {
@@ -670,7 +662,7 @@ func (s *Server) getServerAction(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) listServerTypes(r *http.Request) (int, any, *apiError) {
-	return paged(r, serverTypes, func(t schema.ServerType) string { return t.Name }, nil,
+	return listPaged(r, serverTypes, func(t schema.ServerType) string { return t.Name }, nil, nil,
 		func(p []schema.ServerType, m schema.Meta) any {
 			return struct {
 				schema.ServerTypeListResponse
@@ -703,12 +695,12 @@ func (s *Server) listImages(r *http.Request) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, errInvalid("label_selector", err.Error())
 	}
-	return paged(r, all, func(i schema.Image) string {
+	return listPaged(r, all, func(i schema.Image) string {
 		if i.Name == nil {
 			return ""
 		}
 		return *i.Name
-	},
+	}, nil,
 		func(i schema.Image) bool {
 			return (len(arch) == 0 || slices.Contains(arch, i.Architecture)) &&
 				(len(types) == 0 || slices.Contains(types, i.Type)) && sel.matches(i.Labels) &&
@@ -739,7 +731,7 @@ func (s *Server) getImage(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) listLocations(r *http.Request) (int, any, *apiError) {
-	return paged(r, locations, func(l schema.Location) string { return l.Name }, nil,
+	return listPaged(r, locations, func(l schema.Location) string { return l.Name }, nil, nil,
 		func(p []schema.Location, m schema.Meta) any {
 			return struct {
 				schema.LocationListResponse
@@ -758,37 +750,4 @@ func (s *Server) getLocation(r *http.Request) (int, any, *apiError) {
 		return 0, nil, errNotFound("location")
 	}
 	return http.StatusOK, schema.LocationGetResponse{Location: *loc}, nil
-}
-
-// paged filters items by the name query parameter and keep, paginates them
-// and wraps the page with its meta.
-func paged[T any](r *http.Request, items []T, name func(T) string, keep func(T) bool, wrap func([]T, schema.Meta) any) (int, any, *apiError) {
-	q := r.URL.Query()
-	var sel selector
-	if ls := q.Get("label_selector"); ls != "" {
-		var err error
-		if sel, err = parseSelector(ls); err != nil {
-			return 0, nil, errInvalid("label_selector", err.Error())
-		}
-	}
-	var out []T
-	for _, it := range items {
-		if n := q.Get("name"); n != "" && name(it) != n {
-			continue
-		}
-		if keep != nil && !keep(it) {
-			continue
-		}
-		if len(sel) > 0 {
-			if l, ok := any(it).(interface{ labels() map[string]string }); ok && !sel.matches(l.labels()) {
-				continue
-			}
-		}
-		out = append(out, it)
-	}
-	pg, aerr := paginate(r, len(out))
-	if aerr != nil {
-		return 0, nil, aerr
-	}
-	return http.StatusOK, wrap(nonNil(out[pg.from:pg.to]), pg.meta), nil
 }

@@ -89,10 +89,8 @@ func (s *Server) createVolume(r *http.Request) (int, any, *apiError) {
 	if req.Automount != nil && *req.Automount && req.Server == nil {
 		return 0, nil, errInvalid("automount", "needs server")
 	}
-	for _, o := range s.st.Volumes {
-		if o.Name == req.Name {
-			return 0, nil, errUnique("name")
-		}
+	if nameInUse(s.st.Volumes, req.Name, 0) {
+		return 0, nil, errUnique("name")
 	}
 	v := &volume{ID: s.st.NextOtherID, Name: req.Name, Size: req.Size, Labels: labelsOf(req.Labels), Created: s.created()}
 	if req.Format != nil {
@@ -131,15 +129,7 @@ func (s *Server) createVolume(r *http.Request) (int, any, *apiError) {
 }
 
 func (s *Server) lookupVolume(r *http.Request) (*volume, *apiError) {
-	id, aerr := pathID(r, "id", "volume")
-	if aerr != nil {
-		return nil, aerr
-	}
-	v := s.st.Volumes[id]
-	if v == nil {
-		return nil, errNotFound("volume")
-	}
-	return v, nil
+	return lookup(r, s.st.Volumes, "volume")
 }
 
 func (s *Server) getVolume(r *http.Request) (int, any, *apiError) {
@@ -159,17 +149,7 @@ func (s *Server) updateVolume(r *http.Request) (int, any, *apiError) {
 	if aerr := decode(r, &req); aerr != nil {
 		return 0, nil, aerr
 	}
-	if req.Name != "" {
-		if aerr := checkName(req.Name); aerr != nil {
-			return 0, nil, aerr
-		}
-		for _, o := range s.st.Volumes {
-			if o.Name == req.Name && o.ID != v.ID {
-				return 0, nil, errUnique("name")
-			}
-		}
-	}
-	if aerr := checkLabels(req.Labels); aerr != nil {
+	if aerr := checkUpdate(s.st.Volumes, v.ID, optName(req.Name), req.Labels); aerr != nil {
 		return 0, nil, aerr
 	}
 	if req.Name != "" {
