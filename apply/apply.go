@@ -10,7 +10,8 @@
 //     then a sync) and verify what is new in the ledger: lockPlan, the same
 //     for Apply and recovery. If the ledger moved meanwhile, step 1 runs
 //     again on the new tip; then the plan must be fresh (plans.CheckFresh:
-//     servers and ledger unchanged).
+//     servers and ledger unchanged), and Options.Gate must let it through
+//     (policy at apply, gate.go; a denial retires a merged plan as refused).
 //  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
 //     before calling the provider; record each action as "calling" before
 //     its call and "done" with its result after.
@@ -39,9 +40,13 @@
 //
 // Per plan, Apply parses the plan at most once (not at all when
 // Input.Plan carries it), checks its approvals once (twice only if the
-// ledger moved while the locks were taken) and reads the ledger tip once
-// before the locks, again only if the branch moved, and once to append.
-// The counters of internal/trace state it in tests.
+// ledger moved while the locks were taken) and reads the ledger tip once:
+// the precheck, the verification under the locks and the append reuse it
+// (gitledger remembers the tips it read by commit), unless the branch
+// moved. In a batch that is one tip read per plan: the tip the previous
+// plan's receipt made. Recovery reads an intent journal once, and again
+// only if another applier rewrote it while the locks were taken. The
+// counters of internal/trace state it in tests (workspace/cost_test.go).
 // Recovery never runs a step the normal path would refuse: every step it
 // would call is checked for freshness first (the plan's ledger head, no
 // apply since on its server, the server as the plan expects it); a stale
@@ -68,10 +73,12 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -86,6 +93,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/internal/lock"
+	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -143,6 +151,9 @@ type Options struct {
 	UnapprovedDeadline time.Duration
 	// SummaryMark, if set, ends every receipt summary (the sandbox says so).
 	SummaryMark string
+	// Gate, if set, runs policy on each plan (gate.go); its outcome goes
+	// into the receipt.
+	Gate Gate
 }
 
 // Applier applies plans.
@@ -204,6 +215,7 @@ type intent struct {
 	Sigs      map[string][]byte `json:"sigs"`
 	Commit    string            `json:"commit"`
 	Forced    []string          `json:"forced,omitempty"`
+	Policy    *receipt.Policy   `json:"policy,omitempty"` // the gate's outcome (gate.go)
 	Steps     []intentStep      `json:"steps"`
 	Started   time.Time         `json:"started"`
 }
@@ -228,9 +240,9 @@ func (a *Applier) saveIntent(in *intent) error {
 
 // Apply applies one plan (after recovering an unfinished intent for it).
 //
-// Per plan it reads the ledger tip once before taking the locks and once
-// more only if the ledger branch moved meanwhile (else it reuses the tip and
-// its approval check), and parses the plan at most once.
+// Per plan it reads the ledger tip once (again only if the ledger branch
+// moved meanwhile; else it reuses the tip and its approval check), and
+// parses the plan at most once.
 func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	p := in.Plan
 	if p == nil {
@@ -238,11 +250,12 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		if p, err = plans.Parse(in.Bytes); err != nil {
 			return nil, err
 		}
+		in.Plan = p
 	}
 	if _, err := os.Stat(a.intentPath(p.ID)); err == nil {
 		// An unfinished apply of this plan: finish it. If it turns out to be
 		// finished already, precheck below refuses the replay.
-		if o, err := a.recoverOne(ctx, p.ID); o != nil || err != nil {
+		if o, err := a.recoverOne(ctx, p.ID, &in); o != nil || err != nil {
 			return o, err
 		}
 	}
@@ -270,7 +283,11 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err := plans.CheckFresh(ctx, a.o.Provider, a.freshViewAt(tip), p); err != nil {
 		return nil, err
 	}
-	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Started: time.Now().UTC()}
+	pol, err := a.gate(ctx, p, in, tip)
+	if err != nil {
+		return nil, err
+	}
+	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Policy: pol, Started: time.Now().UTC()}
 	for _, s := range p.Actions {
 		it.Steps = append(it.Steps, intentStep{Action: s.Action, State: statePending})
 	}
@@ -388,10 +405,11 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) (plans.A
 	if p.Ledger != tip.Head.Ledger {
 		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is for ledger %s, this is %s", ErrOtherLedger, p.ID, p.Ledger, tip.Head.Ledger)
 	}
-	if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
+	r := a.o.Ledger.ReaderAt(tip)
+	if seq, ok, err := r.AppliedSeq(p.ID); err != nil {
 		return plans.ApprovalStatus{}, err
 	} else if ok {
-		return plans.ApprovalStatus{}, fmt.Errorf("%w: plan %s is in the ledger (receipt %d); a plan applies at most once", ErrAlreadyApplied, p.ID, seq)
+		return plans.ApprovalStatus{}, AppliedError(r, p.ID, seq)
 	}
 	st := plans.CheckApprovalSet(tip.Trust, in.Bytes, in.Approvals, time.Now())
 	if !st.Approved() {
@@ -601,7 +619,7 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 			Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 				Plan: receipt.PlanRef{ID: p.ID, Path: plans.Path(p.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,
 					Commit: it.Commit, Approvals: it.Approvals},
-				Actions: recs, Forced: it.Forced, Recovered: recovered,
+				Actions: recs, Forced: it.Forced, Recovered: recovered, Policy: it.Policy,
 			}},
 			Plan: &gitledger.PlanCopy{Bytes: it.PlanBytes, Approvals: it.Sigs},
 		}, nil
@@ -669,7 +687,7 @@ func (a *Applier) Recover(ctx context.Context) (out []*Outcome, failed map[strin
 		if !ok {
 			continue
 		}
-		o, err := a.recoverOne(ctx, id)
+		o, err := a.recoverOne(ctx, id, nil)
 		if err != nil {
 			failed[id] = fmt.Errorf("recover plan %s: %w", id, err)
 			continue
@@ -689,35 +707,58 @@ func cutJSON(name string) (string, bool) {
 }
 
 // recoverOne finishes one intent. It returns nil, nil when the receipt was
-// already written (the intent is just dropped).
-func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
-	it, done, err := a.readIntent(id)
-	if err != nil || done {
+// already written (the intent is just dropped). known, if not nil, is the
+// plan Apply was given: parsed already when its bytes are the intent's.
+//
+// It reads the intent once: before taking the locks (which its plan names),
+// and again under them only if the file changed meanwhile (another applier
+// advanced it); whether another applier finished it is the ledger's answer
+// at the locked tip.
+func (a *Applier) recoverOne(ctx context.Context, id string, known *Input) (*Outcome, error) {
+	it, fi, err := a.loadIntent(id)
+	if it == nil || err != nil {
 		return nil, err
 	}
-	p, err := plans.Parse(it.PlanBytes)
+	tip, err := a.o.Ledger.Tip()
 	if err != nil {
 		return nil, err
 	}
-	_, _, release, err := a.lockPlan(p, false, nil)
+	if done, err := a.finished(tip, id); done || err != nil {
+		return nil, err
+	}
+	var p *plans.Plan
+	if known != nil && known.Plan != nil && bytes.Equal(known.Bytes, it.PlanBytes) {
+		p = known.Plan
+	} else if p, err = plans.Parse(it.PlanBytes); err != nil {
+		return nil, err
+	}
+	locked, _, release, err := a.lockPlan(p, false, tip)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	// Under the locks, read the intent again: another applier may have
-	// finished it (and removed it) or advanced it while we waited.
-	if it, done, err = a.readIntent(id); err != nil || done {
+	// Under the locks: another applier may have finished the plan (the
+	// intent removed, or the plan in the ledger) or advanced its journal
+	// while we waited.
+	if now, err := os.Stat(a.intentPath(id)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
+	} else if !sameFile(fi, now) {
+		if it, _, err = a.loadIntent(id); it == nil || err != nil {
+			return nil, err
+		}
+	}
+	if locked.Commit != tip.Commit {
+		if done, err := a.finished(locked, id); done || err != nil {
+			return nil, err
+		}
 	}
 	a.o.Log("plan %s: recovering an unfinished apply", id)
 	// Recovery calls the provider again, and can write the receipt, only
 	// for a plan that is still approved. Otherwise the journal is set aside
 	// for an operator: its receipt could never be written.
-	tip, err := a.o.Ledger.Tip()
-	if err != nil {
-		return nil, err
-	}
-	if !plans.CheckApprovalSet(tip.Trust, it.PlanBytes, it.Sigs, time.Now()).Approved() {
+	if !plans.CheckApprovalSet(locked.Trust, it.PlanBytes, it.Sigs, time.Now()).Approved() {
 		kept, err := a.setAside(id)
 		if err != nil {
 			return nil, err
@@ -730,32 +771,53 @@ func (a *Applier) recoverOne(ctx context.Context, id string) (*Outcome, error) {
 	return a.commit(it, p, true)
 }
 
-// readIntent reads the intent of plan id. done reports that there is nothing
-// left to do: the intent is gone, or the ledger has the plan (the intent is
-// then dropped).
-func (a *Applier) readIntent(id string) (it *intent, done bool, err error) {
-	b, err := os.ReadFile(a.intentPath(id))
+// loadIntent reads the intent journal of plan id (nil if there is none) and
+// the file's identity, to tell later whether it was rewritten
+// (saveIntent replaces the file: a new inode).
+func (a *Applier) loadIntent(id string) (*intent, os.FileInfo, error) {
+	trace.Add(trace.IntentReads)
+	f, err := os.Open(a.intentPath(id))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, true, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	it = &intent{}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	it := &intent{}
 	if err := json.Unmarshal(b, it); err != nil {
-		return nil, false, fmt.Errorf("intent journal %s: %w", a.intentPath(id), err)
+		return nil, nil, fmt.Errorf("intent journal %s: %w", a.intentPath(id), err)
 	}
-	if _, ok, err := appliedSeq(a.o.Ledger, id); err != nil {
-		return nil, false, err
-	} else if ok {
-		a.o.Log("plan %s: receipt already written; dropping the finished intent", id)
-		if err := os.Remove(a.intentPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, false, err
-		}
-		a.releaseStale(id)
-		return nil, true, nil
+	return it, fi, nil
+}
+
+// sameFile reports whether b is still the file a was (same inode, size and
+// modification time).
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// finished reports whether the ledger at tip has plan id already; if so the
+// intent is dropped, with the stale locks the run that wrote it left.
+func (a *Applier) finished(tip *gitledger.Tip, id string) (bool, error) {
+	_, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(id)
+	if err != nil || !ok {
+		return false, err
 	}
-	return it, false, nil
+	a.o.Log("plan %s: receipt already written; dropping the finished intent", id)
+	if err := os.Remove(a.intentPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	a.releaseStale(id)
+	return true, nil
 }
 
 // releaseStale removes the stale locks a crashed applier of plan id left.

@@ -200,7 +200,7 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 		}
 		if reason, ok := a.retire(pp, err); ok {
 			// Never tried again: record it (see refuse.go).
-			seq, rerr := a.Refuse(pp, reason)
+			seq, rerr := a.refuse(pp, reason, deniedPolicy(err))
 			switch {
 			case errors.Is(rerr, ErrAlreadyApplied):
 				a.o.Log("plan %s: already in the ledger (another writer)", pp.ID)

@@ -43,6 +43,8 @@ func (a *Applier) retire(pp PendingPlan, err error) (string, bool) {
 		return "invalid plan: " + pp.Err.Error(), true
 	case errors.As(err, &se):
 		return "stale: " + se.Error(), true
+	case errors.Is(err, ErrDenied):
+		return err.Error(), true
 	case errors.Is(err, ErrOtherLedger):
 		return "invalid plan: " + err.Error(), true
 	case errors.Is(err, ErrNotApproved) && a.o.UnapprovedDeadline > 0 && pp.Added > 0 &&
@@ -57,6 +59,11 @@ func (a *Applier) retire(pp PendingPlan, err error) (string, bool) {
 // lost race re-writes it on the new head). It returns the receipt's seq;
 // ErrAlreadyApplied if the plan reached the ledger meanwhile.
 func (a *Applier) Refuse(pp PendingPlan, reason string) (uint64, error) {
+	return a.refuse(pp, reason, nil)
+}
+
+// refuse is Refuse, recording pol (a policy denial's outcome; nil: none).
+func (a *Applier) refuse(pp PendingPlan, reason string, pol *receipt.Policy) (uint64, error) {
 	if len(reason) > receipt.MaxReason {
 		reason = reason[:receipt.MaxReason]
 	}
@@ -64,7 +71,7 @@ func (a *Applier) Refuse(pp PendingPlan, reason string) (uint64, error) {
 	sums := digest.Of(b)
 	for attempt := 0; attempt < 20; attempt++ {
 		w, err := a.o.Ledger.Append(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
-			if seq, ok, err := appliedSeq(a.o.Ledger, pp.ID); err != nil {
+			if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(pp.ID); err != nil {
 				return nil, err
 			} else if ok {
 				return nil, fmt.Errorf("%w: plan %s reached the ledger at receipt %d meanwhile", ErrAlreadyApplied, pp.ID, seq)
@@ -75,7 +82,7 @@ func (a *Applier) Refuse(pp PendingPlan, reason string) (uint64, error) {
 				Receipt: receipt.Receipt{Kind: receipt.KindApply, Summary: summary, Apply: &receipt.Apply{
 					Plan: receipt.PlanRef{ID: pp.ID, Path: plans.Path(pp.ID), Blake3: sums.Blake3, SHA256: sums.SHA256,
 						Commit: pp.Commit, Approvals: st.Valid},
-					Actions: []receipt.ActionRecord{}, Status: receipt.ApplyRefused, Reason: reason,
+					Actions: []receipt.ActionRecord{}, Status: receipt.ApplyRefused, Reason: reason, Policy: pol,
 				}},
 				Plan: &gitledger.PlanCopy{Bytes: b, Approvals: pick(pp.Input.Approvals, st.Valid)},
 			}, nil

@@ -6,7 +6,7 @@
 set -e
 cd "$(dirname "$0")/.."
 go run ./bench/ledger "$@"
-for b in snapshot merkle apply hook hookbomb policy; do
+for b in snapshot merkle apply hook hookbomb policy drift; do
 	if [ -f "bench/$b/main.go" ]; then
 		echo
 		go run "./bench/$b"

@@ -2,13 +2,19 @@ package gitledger
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
 // reads verifies l (with signatures, remembering the head) and returns the
-// report and the number of objects it read.
+// report and the number of objects it read, in a handle opened for it (as
+// by a vmc-git verify process: no tip remembered from l's appends).
 func readsOfVerify(t *testing.T, l *Ledger, opt VerifyOptions) (*Report, int) {
 	t.Helper()
+	l, err := OpenGitDir(l.GitDir, strings.TrimPrefix(l.Ref.String(), "refs/heads/"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := l.objs.Reads()
 	rep, err := l.Verify(opt)
 	if err != nil {

@@ -53,6 +53,9 @@
 // Verification of k receipts on top of a verified commit costs O(k): Verify
 // with Remember starts from the remembered verified head (incremental.go),
 // and snapshot tags are checked from stored Merkle hashes (tiles.go).
+// A Ledger remembers the last few tips it read, by commit (tipcache.go):
+// Tip costs one ref read, and a tree read only when the ref moved to a
+// commit not read lately.
 //
 // # What the package owns
 //
@@ -122,6 +125,7 @@ type Ledger struct {
 	Format int
 	repo   *git.Repository
 	objs   *gitobj.Store
+	tips   *tipCache // shared by the copies WithBranch makes
 }
 
 // Open opens the repository at or above dir; branch "" means DefaultBranch.
@@ -159,6 +163,7 @@ func openRepo(repo *git.Repository, gitDir, branch string) (*Ledger, error) {
 		Ref:    ref,
 		repo:   repo,
 		objs:   &gitobj.Store{ObjectsDir: filepath.Join(gitDir, "objects"), Read: repo.Storer},
+		tips:   &tipCache{},
 	}, nil
 }
 
@@ -189,7 +194,20 @@ func (l *Ledger) Tip() (*Tip, error) {
 	return l.tipAt(ref.Hash())
 }
 
+// tipAt returns the tip at commit: remembered (tipCache), or read.
 func (l *Ledger) tipAt(commit plumbing.Hash) (*Tip, error) {
+	if t := l.tips.get(commit); t != nil {
+		return t, nil
+	}
+	t, err := l.readTip(commit)
+	if err != nil {
+		return nil, err
+	}
+	l.tips.put(t)
+	return t, nil
+}
+
+func (l *Ledger) readTip(commit plumbing.Hash) (*Tip, error) {
 	trace.Add(trace.TipReads)
 	tree, err := l.CommitTree(commit)
 	if err != nil {

@@ -14,8 +14,12 @@ import (
 
 // checkApplyApprovals is CheckApprovals for an apply receipt r: a retired
 // plan's listed approvals must each be valid, but may be fewer than
-// required.
+// required. The policy overrides r lists (receipt.CheckOverrides) must be
+// signed by admins trusted in t at r's time.
 func checkApplyApprovals(t *keys.Trust, r *receipt.Receipt, plan []byte, sigs map[string][]byte) error {
+	if err := receipt.CheckOverrides(t, r); err != nil {
+		return err
+	}
 	if r.Apply.Retired() {
 		t = t.Clone()
 		t.ApprovalsRequired = 0

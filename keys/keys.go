@@ -13,7 +13,8 @@
 //
 // Namespaces keep signatures for one purpose from being replayed for another:
 // NamespaceGit (commits and tags), NamespaceReceipt, NamespacePlan
-// (approvals), NamespaceAnchor and NamespaceKeys (trust-change co-signatures).
+// (approvals), NamespaceAnchor, NamespaceKeys (trust-change co-signatures) and
+// NamespaceOverride (policy overrides).
 //
 // A signature file must be exactly the armoring this package writes, which is
 // the one ssh-keygen -Y sign writes (PEM type SSH SIGNATURE, base64 in lines
@@ -53,6 +54,10 @@ const (
 	NamespacePlan    = "vmc-plan"
 	NamespaceAnchor  = "vmc-anchor"
 	NamespaceKeys    = "vmc-keys"
+	// NamespaceOverride: an admin's override of policy rules for a plan
+	// (receipt.OverrideStatement). Not in allowed_signers' namespaces=,
+	// whose derived bytes older ledgers pin.
+	NamespaceOverride = "vmc-override"
 )
 
 // Environment variables that name the signing key.

@@ -13,7 +13,8 @@ import (
 // installed by scripts/test.sh with npm ci) spawns vmc-git mcp serve over
 // stdio and over HTTP, lists the tools, creates a plan, sees apply refused,
 // has the human approve with the CLI, applies, reads the receipt and
-// verifies the chain.
+// verifies the chain; reads the policy result of plan_create, and sees a
+// plan the human withdrew refused as withdrawn.
 func TestTypeScriptClient(t *testing.T) {
 	dir, _ := filepath.Abs("../internal/mcpinterop")
 	node, err := exec.LookPath("node")

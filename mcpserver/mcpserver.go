@@ -14,11 +14,18 @@
 //
 //	plan_create   MakePlanOnBranch: the dry run, then one commit adding
 //	              plans/<id>.json on a new branch plan/<id> (the work tree,
-//	              index and HEAD are untouched); push: the branch, for a PR
+//	              index and HEAD are untouched); push: the branch, for a PR;
+//	              PlanReviewPolicy: the main branch's policy over the state the
+//	              plan would leave (absent without policy files)
 //	plan_show     FindPlan: the plan (main, else plan/<id>, else the ledger)
-//	plan_status   PlanState: approvals present and missing, stale, applied
+//	plan_status   PlanState: approvals present and missing, stale, applied,
+//	              refused or withdrawn (with the receipt); PlanReviewPolicy
 //	apply         ApplyMerged: the one plan id, merged on main and approved;
-//	              the receipt. Progress notifications while it runs.
+//	              the receipt. Progress notifications while it runs. With
+//	              push, ApplyRequest.Push as apply --pending --push: fetch
+//	              Options.Remote, the plan merged on its main branch, locks
+//	              on it, the receipt pushed through its hook. Refusals carry
+//	              the CLI's kind and hint (workspace.ApplyError).
 //	ledger_head, receipt_get, log, verify_chain, servers_list: read only.
 //
 // Resources: vmc://receipt/<seq> (the receipt's canonical JSON) and
@@ -66,6 +73,7 @@ import (
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -85,9 +93,6 @@ const (
 	PlanURIPrefix    = "vmc://plan/"
 )
 
-// approveHint is what every refusal for missing approvals tells the agent.
-const approveHint = "only a human approves: they review the branch plan/<id>, run `vmc-git approve plans/<id>.json` with an approver key, commit the approval and merge; then call apply again"
-
 // Options configure the server.
 type Options struct {
 	Dir    string // the ledger repository (any directory inside it)
@@ -95,9 +100,12 @@ type Options struct {
 	// Applier signs apply receipts; nil: apply refuses. It must not be
 	// trusted as approver or admin.
 	Applier  *workspace.Identity
-	Remote   string        // for plan_create push; "" for origin
+	Remote   string        // for plan_create and apply push; "" for origin
 	LockWait time.Duration // apply waits this long for a held lock (0: 30s)
-	Version  string
+	// RemoteLockStale: with apply push, a remote lock older than this is
+	// a dead run's (0: 10m; give every applier the same value).
+	RemoteLockStale time.Duration
+	Version         string
 }
 
 // Server holds the options and runs the tools one at a time.
@@ -114,6 +122,9 @@ func New(o Options) (*mcp.Server, error) {
 	}
 	if o.LockWait == 0 {
 		o.LockWait = 30 * time.Second
+	}
+	if o.RemoteLockStale == 0 {
+		o.RemoteLockStale = 10 * time.Minute
 	}
 	if o.Applier != nil {
 		if err := checkApplier(o); err != nil {
@@ -248,10 +259,22 @@ type (
 		SHA256 string         `json:"sha256"`
 		Plan   map[string]any `json:"plan"`
 		Review string         `json:"review" jsonschema:"the plan rendered for the reviewers (markdown)"`
+		Policy *PolicyOutput  `json:"policy,omitempty" jsonschema:"the main branch's policy over the state the plan would leave; absent when the repository has no policy"`
 		Next   string         `json:"next"`
+	}
+	PolicyOutput struct {
+		BundleBlake3 string   `json:"bundle_blake3,omitempty" jsonschema:"blake3 of the policy bundle (policy/*.rego on the main branch)"`
+		Pass         bool     `json:"pass" jsonschema:"no deny finding and no error"`
+		Deny         []string `json:"deny" jsonschema:"findings that block the plan, each: resource [rule] reason"`
+		Warn         []string `json:"warn" jsonschema:"findings for the reviewers, each: resource [rule] reason"`
+		Error        string   `json:"error,omitempty" jsonschema:"the policy could not be evaluated"`
 	}
 	PlanIDInput struct {
 		ID string `json:"id" jsonschema:"the plan id (plans/<id>.json)"`
+	}
+	ApplyInput struct {
+		ID   string `json:"id" jsonschema:"the plan id (plans/<id>.json)"`
+		Push bool   `json:"push,omitempty" jsonschema:"as vmc-git apply --pending --push: fetch the remote first, apply only if the plan is merged on the remote's main branch, take the server locks on the remote, and push the receipt to the remote's ledger branch (its pre-receive hook checks it); the receipt is written either way"`
 	}
 	PlanShowOutput struct {
 		ID     string         `json:"id"`
@@ -270,6 +293,12 @@ type (
 		Stale      bool                 `json:"stale"`
 		StaleWhy   []string             `json:"stale_why,omitempty"`
 		StaleError string               `json:"stale_error,omitempty"`
+		Receipt    uint64               `json:"receipt,omitempty" jsonschema:"when applied: the seq of the plan's apply receipt"`
+		Outcome    string               `json:"outcome,omitempty" jsonschema:"when applied: applied (the provider was called), refused or withdrawn (retired without a provider call)"`
+		Withdrawn  bool                 `json:"withdrawn" jsonschema:"an approver withdrew the plan: it never applies"`
+		Reason     string               `json:"reason,omitempty" jsonschema:"why it was refused or withdrawn"`
+		By         string               `json:"by,omitempty" jsonschema:"who signed the apply receipt"`
+		Policy     *PolicyOutput        `json:"policy,omitempty" jsonschema:"when not applied: the main branch's policy over the state the plan would leave; absent when the repository has no policy"`
 		Next       string               `json:"next"`
 	}
 	ApplyOutput struct {
@@ -277,6 +306,7 @@ type (
 		Seq       uint64         `json:"seq" jsonschema:"the apply receipt's seq"`
 		Commit    string         `json:"commit"`
 		Blake3    string         `json:"blake3"`
+		Pushed    bool           `json:"pushed" jsonschema:"with push: the receipt is on the remote's ledger branch"`
 		Status    string         `json:"status" jsonschema:"succeeded, failed or unknown"`
 		Recovered bool           `json:"recovered,omitempty"`
 		Receipt   map[string]any `json:"receipt"`
@@ -344,18 +374,23 @@ func (s *Server) register(ms *mcp.Server) {
 	ro := &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true}
 	addTool(s, ms, &mcp.Tool{Name: "plan_create", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(false)},
 		Description: "Make a plan (a dry run against the provider) and commit it as plans/<id>.json on a new branch plan/<id> " +
-			"(optionally pushed for a pull request). Changes no server. Returns the plan, its hashes and the review rendering. " +
+			"(optionally pushed for a pull request). Changes no server. Returns the plan, its hashes, the review rendering and, where policy/*.rego exists on main, " +
+			"the policy result over the state the plan would leave (policy: bundle_blake3, pass, deny, warn). " +
 			"Next: a human reviews it, runs `vmc-git approve plans/<id>.json` and merges the branch." + noApproveNote},
 		s.planCreate)
 	addTool(s, ms, &mcp.Tool{Name: "plan_show", Annotations: ro,
 		Description: "Show a plan by id: from the main branch (merged), its branch plan/<id> (proposed) or the ledger (applied), with its hashes."},
 		s.planShow)
 	addTool(s, ms, &mcp.Tool{Name: "plan_status", Annotations: ro,
-		Description: "A plan's approvals (valid, invalid, missing), whether it is merged, stale (servers or ledger changed since the dry run) or applied, and what happens next." + noApproveNote},
+		Description: "A plan's approvals (valid, invalid, missing), whether it is merged, stale (servers or ledger changed since the dry run), its policy result, " +
+			"or, once in the ledger, its receipt and whether it was applied, refused or withdrawn (a withdrawn plan never applies), and what happens next." + noApproveNote},
 		s.planStatus)
 	mcp.AddTool(ms, &mcp.Tool{Name: "apply", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(true)},
 		Description: "Apply one plan that is merged on the main branch and approved by human approvers; changes servers and returns the signed apply receipt. " +
-			"Refuses unapproved, unmerged, stale or already applied plans. Sends progress notifications; cancelling stops the waiting, " +
+			"Refuses unapproved, unmerged, stale, withdrawn or already applied plans with the CLI's messages and hints. " +
+			"With push: true it runs as `vmc-git apply --pending --push` does for this one plan: it fetches the remote, needs the plan merged on the remote's main branch, " +
+			"takes the server locks on the remote and publishes the receipt to the remote's ledger branch (through its pre-receive hook). " +
+			"Sends progress notifications; cancelling stops the waiting, " +
 			"the apply still finishes and writes its receipt (see plan_status)." + noApproveNote},
 		s.apply)
 	addTool(s, ms, &mcp.Tool{Name: "ledger_head", Annotations: ro, Description: "The ledger's newest receipt: ledger id, seq and hashes."}, s.ledgerHead)
@@ -389,8 +424,18 @@ func (s *Server) planCreate(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	path := plans.Path(bp.Plan.ID)
 	return PlanCreateOutput{ID: bp.Plan.ID, Branch: bp.Branch, Commit: bp.Commit, Pushed: bp.Pushed, Path: path,
 		Blake3: bp.Blake3.String(), SHA256: digest.SHA256(bp.Bytes).String(), Plan: jsonValue[map[string]any](bp.Plan),
-		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil),
-		Next:   "a human reviews branch " + bp.Branch + ", runs `vmc-git approve " + path + "`, commits the approval and merges; then call apply"}, nil
+		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil), Policy: policyOutput(ws.PlanReviewPolicy(ctx, bp.Plan)),
+		Next: "a human reviews branch " + bp.Branch + ", runs `vmc-git approve " + path + "`, commits the approval and merges; then call apply"}, nil
+}
+
+// policyOutput is a plan's policy outcome as the tools return it (nil: no
+// policy).
+func policyOutput(o *plans.PolicyOutcome) *PolicyOutput {
+	if o == nil {
+		return nil
+	}
+	return &PolicyOutput{BundleBlake3: o.Blake3, Pass: o.Error == "" && len(o.Deny) == 0,
+		Deny: append([]string{}, o.Deny...), Warn: append([]string{}, o.Warn...), Error: o.Error}
 }
 
 func (s *Server) planShow(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in PlanIDInput) (PlanShowOutput, error) {
@@ -412,12 +457,20 @@ func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 		return PlanStatusOutput{}, err
 	}
 	out := PlanStatusOutput{ID: st.ID, Where: st.Where, Approvals: st.Approvals, Approved: st.Approved, Applied: st.Applied,
-		Stale: len(st.Stale) > 0, StaleWhy: st.Stale, StaleError: st.StaleError}
+		Stale: len(st.Stale) > 0, StaleWhy: st.Stale, StaleError: st.StaleError,
+		Receipt: st.Receipt, Outcome: st.Outcome, Withdrawn: st.Outcome == receipt.ApplyWithdrawn, Reason: st.Reason, By: st.By}
+	if !st.Applied {
+		out.Policy = policyOutput(ws.PlanReviewPolicy(ctx, f.Plan))
+	}
 	if out.Approvals.Valid == nil {
 		out.Approvals.Valid = []string{}
 	}
 	path := plans.Path(st.ID)
 	switch {
+	case out.Withdrawn:
+		out.Next = fmt.Sprintf("withdrawn by %s in receipt %d (%s): it never applies; if it is still wanted, make a new plan (plan_create)", st.By, st.Receipt, st.Reason)
+	case st.Outcome == receipt.ApplyRefused:
+		out.Next = fmt.Sprintf("refused and retired in receipt %d (%s): it never applies; make a new plan (plan_create)", st.Receipt, st.Reason)
 	case st.Applied:
 		out.Next = "applied: read its receipt with receipt_get or log"
 	case out.Stale:
@@ -429,12 +482,15 @@ func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	default:
 		out.Next = "ready: call apply"
 	}
+	if out.Policy != nil && len(out.Policy.Deny) > 0 {
+		out.Next += fmt.Sprintf("; the policy denies it (%d finding(s) in policy.deny): reviewers see them", len(out.Policy.Deny))
+	}
 	return out, nil
 }
 
 // apply runs ApplyMerged in the server's turn, detached from the request:
 // a cancelled request stops waiting, never the apply.
-func (s *Server) apply(ctx context.Context, req *mcp.CallToolRequest, in PlanIDInput) (*mcp.CallToolResult, ApplyOutput, error) {
+func (s *Server) apply(ctx context.Context, req *mcp.CallToolRequest, in ApplyInput) (*mcp.CallToolResult, ApplyOutput, error) {
 	if s.o.Applier == nil {
 		return nil, ApplyOutput{}, errors.New("this server has no applier key: start it with vmc-git mcp serve --key KEY")
 	}
@@ -463,7 +519,7 @@ func (s *Server) apply(ctx context.Context, req *mcp.CallToolRequest, in PlanIDI
 	done := make(chan result, 1)
 	go func() {
 		defer s.release()
-		out, err := s.runApply(context.WithoutCancel(ctx), in.ID, progress)
+		out, err := s.runApply(context.WithoutCancel(ctx), in, progress)
 		done <- result{out, err}
 	}()
 	select {
@@ -477,14 +533,19 @@ func (s *Server) apply(ctx context.Context, req *mcp.CallToolRequest, in PlanIDI
 	}
 }
 
-func (s *Server) runApply(ctx context.Context, id string, progress func(string, ...any)) (ApplyOutput, error) {
+func (s *Server) runApply(ctx context.Context, in ApplyInput, progress func(string, ...any)) (ApplyOutput, error) {
 	ws, err := s.open()
 	if err != nil {
 		return ApplyOutput{}, err
 	}
 	defer ws.Close()
+	id := in.ID
 	progress("applying plan %s", id)
-	outs, planErr, err := ws.ApplyMerged(ctx, *s.o.Applier, workspace.ApplyRequest{LockWait: s.o.LockWait, Log: progress}, id)
+	req := workspace.ApplyRequest{LockWait: s.o.LockWait, Log: progress}
+	if in.Push {
+		req.Push, req.Remote, req.RemoteLockAge = true, s.o.Remote, s.o.RemoteLockStale
+	}
+	outs, planErr, err := ws.ApplyMerged(ctx, *s.o.Applier, req, id)
 	if err != nil {
 		return ApplyOutput{}, err
 	}
@@ -498,14 +559,8 @@ func (s *Server) runApply(ctx context.Context, id string, progress func(string, 
 		}
 	}
 	if planErr != nil {
-		if errors.Is(planErr, apply.ErrNotApproved) {
-			planErr = fmt.Errorf("%w\nhint: %s", planErr, strings.ReplaceAll(approveHint, "<id>", id))
-		}
-		var se *plans.StaleError
-		if errors.As(planErr, &se) {
-			planErr = fmt.Errorf("%w\nhint: make a new plan against the current state (plan_create)", planErr)
-		}
-		return ApplyOutput{}, planErr
+		// The CLI's mapping: the same kind and hint as vmc-git apply.
+		return ApplyOutput{}, workspace.ApplyError([]error{planErr}, id)
 	}
 	if mine == nil {
 		return ApplyOutput{}, fmt.Errorf("plan %s: no receipt written", id)
@@ -515,11 +570,11 @@ func (s *Server) runApply(ctx context.Context, id string, progress func(string, 
 		return ApplyOutput{}, err
 	}
 	progress("plan %s: %s, receipt %d", id, mine.Status, mine.Seq)
-	out := ApplyOutput{Plan: mine.Plan, Seq: mine.Seq, Commit: mine.Commit, Blake3: mine.Blake3.String(), Status: mine.Status,
+	out := ApplyOutput{Plan: mine.Plan, Seq: mine.Seq, Commit: mine.Commit, Blake3: mine.Blake3.String(), Pushed: in.Push, Status: mine.Status,
 		Recovered: mine.Recovered, Receipt: jsonValue[map[string]any](e.Receipt), Others: others}
-	if mine.Status != provider.StatusSucceeded {
+	if err := workspace.OutcomeError(mine); err != nil {
 		// The receipt is written either way; the agent must see the failure.
-		return out, fmt.Errorf("plan %s: %s (recorded in receipt %d)", id, mine.Status, mine.Seq)
+		return out, err
 	}
 	return out, nil
 }
@@ -589,18 +644,23 @@ func (s *Server) serversList(ctx context.Context, _ *mcp.CallToolRequest, ws *wo
 	return out, nil
 }
 
-// withWorkspace runs f in the server's turn with the workspace open.
-func (s *Server) withWorkspace(ctx context.Context, f func(*workspace.Workspace) error) error {
+// readJSON answers a resource read with the bytes read(ws) returns, read
+// in the server's turn with the workspace open; any error is "not found".
+func (s *Server) readJSON(ctx context.Context, uri string, read func(*workspace.Workspace) ([]byte, error)) (*mcp.ReadResourceResult, error) {
 	if err := s.acquire(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer s.release()
 	ws, err := s.open()
 	if err != nil {
-		return err
+		return nil, mcp.ResourceNotFoundError(uri)
 	}
 	defer ws.Close()
-	return f(ws)
+	body, err := read(ws)
+	if err != nil {
+		return nil, mcp.ResourceNotFoundError(uri)
+	}
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
 }
 
 func (s *Server) readReceipt(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
@@ -610,17 +670,13 @@ func (s *Server) readReceipt(ctx context.Context, req *mcp.ReadResourceRequest) 
 	if !ok || err != nil || strconv.FormatUint(seq, 10) != v {
 		return nil, mcp.ResourceNotFoundError(uri)
 	}
-	var body []byte
-	if err := s.withWorkspace(ctx, func(ws *workspace.Workspace) error {
+	return s.readJSON(ctx, uri, func(ws *workspace.Workspace) ([]byte, error) {
 		e, err := ws.Receipt(seq)
-		if err == nil {
-			body = e.Bytes
+		if err != nil {
+			return nil, err
 		}
-		return err
-	}); err != nil {
-		return nil, mcp.ResourceNotFoundError(uri)
-	}
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
+		return e.Bytes, nil
+	})
 }
 
 func (s *Server) readPlan(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
@@ -629,15 +685,11 @@ func (s *Server) readPlan(ctx context.Context, req *mcp.ReadResourceRequest) (*m
 	if !ok || plans.ValidID(id) != nil {
 		return nil, mcp.ResourceNotFoundError(uri)
 	}
-	var body []byte
-	if err := s.withWorkspace(ctx, func(ws *workspace.Workspace) error {
+	return s.readJSON(ctx, uri, func(ws *workspace.Workspace) ([]byte, error) {
 		f, err := ws.FindPlan(id)
-		if err == nil {
-			body = f.Bytes
+		if err != nil {
+			return nil, err
 		}
-		return err
-	}); err != nil {
-		return nil, mcp.ResourceNotFoundError(uri)
-	}
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(body)}}}, nil
+		return f.Bytes, nil
+	})
 }

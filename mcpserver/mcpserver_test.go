@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vmc-git/vmc-git/internal/clitest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/mcpserver"
 	"github.com/vmc-git/vmc-git/receipt"
@@ -28,40 +29,18 @@ var (
 )
 
 // TestMain builds the real vmc-git (the human's CLI: init, approve) and the
-// keys: alice (admin, applier), bob (approver), carol (applier: the agent's).
+// keys (internal/clitest, shared with the CLI's tests): alice (admin,
+// applier), bob (approver), carol (applier: the agent's).
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		tmp, err := os.MkdirTemp("", "vmc-mcp-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		vmcBin = filepath.Join(tmp, "vmc-git")
-		if out, err := exec.Command("go", "build", "-o", vmcBin, "../cmd/vmc-git").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-			return 1
-		}
-		keysDir = filepath.Join(tmp, "keys")
-		os.MkdirAll(keysDir, 0o700)
-		for _, kid := range []string{"alice", "bob", "carol"} {
-			priv, pub, err := keys.Generate(kid)
-			if err == nil {
-				err = keys.WriteKeyPair(filepath.Join(keysDir, kid), priv, pub)
-			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-		}
-		os.Setenv("HOME", filepath.Join(tmp, "home"))
+	os.Exit(clitest.Main(m, func(e *clitest.Env) {
+		vmcBin, keysDir = e.Bin, e.Keys
+		os.Setenv("HOME", filepath.Join(e.Dir, "home"))
 		os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 		os.Setenv(workspace.EnvSandboxActionMS, "20")
 		for _, k := range []string{"VMC_SIGNING_KEY", "VMC_SIGNING_KEY_PEM", "VMC_KID", "VMC_REPO", "VMC_BRANCH", "HCLOUD_ENDPOINT", "HCLOUD_TOKEN"} {
 			os.Unsetenv(k)
 		}
-		return m.Run()
-	}())
+	}))
 }
 
 func key(kid string) string { return filepath.Join(keysDir, kid) }
@@ -93,7 +72,7 @@ func newLedger(t *testing.T) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "infra")
 	run(t, filepath.Dir(root), vmcBin, "init", root, "--ledger", "github.com/acme/infra", "--key", key("alice"), "--roles", "admin,applier",
-		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub", "--provider", "sandbox")
+		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub", "--provider", "sandbox", "--no-policy")
 	run(t, root, "git", "config", "user.name", "Test")
 	run(t, root, "git", "config", "user.email", "test@example.com")
 	return root
@@ -333,7 +312,7 @@ func TestPlanApproveApply(t *testing.T) {
 	// The human approves web-1-first (a second branch commit) and merges.
 	f.approveAndMerge("web-1-first")
 	f.ok("plan_status", map[string]any{"id": "web-1-first"}, &st)
-	if !st.Approved || st.Where != workspace.PlanOnMain || st.Next != "ready: call apply" {
+	if !st.Approved || st.Where != workspace.PlanOnMain || !strings.HasPrefix(st.Next, "ready: call apply") {
 		t.Fatalf("plan_status approved: %+v", st)
 	}
 	var ap mcpserver.ApplyOutput

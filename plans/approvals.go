@@ -37,8 +37,8 @@ import (
 // or the first entry that breaks the rule above.
 func ReadApprovals(r TreeReader, dir string, e TreeEntry) (map[string][]byte, error) {
 	p := dir + "/" + e.Name
-	id, isApprovals, ok := PlanOfEntry(e.Name)
-	if !ok || !isApprovals {
+	id, kind, ok := PlanOfEntry(e.Name)
+	if !ok || kind != EntryApprovals {
 		return nil, &EntryError{p, "", fmt.Errorf("not an approvals directory (<id>%s)", ApprovalsSuffix)}
 	}
 	if e.Mode != ModeDir {

@@ -50,7 +50,9 @@
 // An approval is an armored SSHSIG, namespace vmc-plan, over the plan's
 // exact bytes, stored at plans/<id>.approvals/<kid>.sig. A plan needs
 // approvals_required approvals by distinct keys trusted as approver at the
-// ledger head; gitledger.CheckApprovals is the rule.
+// ledger head; gitledger.CheckApprovals is the rule. ReadApprovals
+// (approvals.go) is the one reader of an approvals directory, wherever it
+// is: on the main branch, in the ledger's copy, on disk.
 package plans
 
 import (

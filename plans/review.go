@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // MaxComment is GitHub's limit on a pull-request comment, in characters.
@@ -48,6 +49,15 @@ type PolicyOutcome struct {
 	Deny   []string `json:"deny,omitempty"`
 	Warn   []string `json:"warn,omitempty"`
 	Error  string   `json:"error,omitempty"` // the policy could not be evaluated
+	// AtApply is what apply would decide now with the overrides in the
+	// pull request: "" (not evaluated), or a line starting with the
+	// result (receipt.Policy: pass, overridden, denied).
+	AtApply string `json:"at_apply,omitempty"`
+}
+
+// Overridden reports whether admin overrides let the plan through.
+func (o *PolicyOutcome) Overridden() bool {
+	return strings.HasPrefix(o.AtApply, receipt.PolicyOverridden)
 }
 
 // OK reports whether the pull request breaks no rule.
@@ -90,7 +100,7 @@ func (r *Review) render(fold bool) string {
 			status = ":warning: stale: apply would refuse it"
 		case !p.Approvals.Approved():
 			status = fmt.Sprintf(":hourglass: %d approval(s) missing", p.Approvals.Missing)
-		case p.Policy != nil && len(p.Policy.Deny) > 0:
+		case p.Policy != nil && len(p.Policy.Deny) > 0 && !p.Policy.Overridden():
 			status = ":x: policy denies its end state"
 		}
 		if fold {
@@ -119,6 +129,9 @@ func (r *Review) render(fold bool) string {
 			}
 			for _, f := range pol.Warn {
 				fmt.Fprintf(&b, "- :warning: warn: %s\n", mdEscape(f))
+			}
+			if pol.AtApply != "" {
+				fmt.Fprintf(&b, "\n**Policy at apply:** %s\n", mdEscape(pol.AtApply))
 			}
 		}
 		if p.NowError != "" {

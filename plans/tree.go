@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // The plans/ tree on the main branch: the one rule, used by the pre-receive
@@ -14,10 +18,16 @@ import (
 //	plans/<id>.approvals/         a directory (mode 40000) beside its plan
 //	plans/<id>.approvals/<kid>.sig  regular files of at most MaxApprovalSize
 //	                              bytes, at most MaxApprovals of them
+//	plans/<id>.overrides/         a directory (mode 40000) beside its plan
+//	plans/<id>.overrides/<kid>.json  regular files, at most receipt.MaxOverrides
+//	                              of them: each an override file (override.go)
+//	                              that ParseOverride accepts, by <kid>, for
+//	                              this plan's id and exact bytes and, when
+//	                              known, this ledger
 //
 // Nothing else: no other names, no executables, symlinks, gitlinks
 // (submodules) or nested directories. Once merged, a plan file never changes
-// or goes away, and approvals are add-only.
+// or goes away, and approvals and overrides are add-only.
 const (
 	// ModeFile and ModeDir are the only git modes allowed under plans/.
 	ModeFile = "100644"
@@ -64,16 +74,22 @@ func find(es []TreeEntry, name string) (TreeEntry, bool) {
 	return TreeEntry{}, false
 }
 
-// PlanOfEntry returns the plan id a plans/ entry name belongs to, and
-// whether it names the approvals directory.
-func PlanOfEntry(name string) (id string, approvals bool, ok bool) {
-	if id, ok := strings.CutSuffix(name, ".json"); ok && ValidID(id) == nil {
-		return id, false, true
+// Kinds of plans/ entries.
+const (
+	EntryPlan      = "plan"      // <id>.json
+	EntryApprovals = "approvals" // <id>.approvals/
+	EntryOverrides = "overrides" // <id>.overrides/
+)
+
+// PlanOfEntry returns the plan id a plans/ entry name belongs to, and the
+// entry's kind (EntryPlan, EntryApprovals or EntryOverrides).
+func PlanOfEntry(name string) (id, kind string, ok bool) {
+	for _, k := range []struct{ suffix, kind string }{{".json", EntryPlan}, {ApprovalsSuffix, EntryApprovals}, {OverridesSuffix, EntryOverrides}} {
+		if id, ok := strings.CutSuffix(name, k.suffix); ok && ValidID(id) == nil {
+			return id, k.kind, true
+		}
 	}
-	if id, ok := strings.CutSuffix(name, ApprovalsSuffix); ok && ValidID(id) == nil {
-		return id, true, true
-	}
-	return "", false, false
+	return "", "", false
 }
 
 // CheckTreeChange checks a change of the main branch's plans/ tree from old
@@ -102,11 +118,18 @@ func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
 			return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("mode changed from %s to %s: %w", o.Mode, n.Mode, ErrImmutable)}
 		case o.ID == n.ID:
 		case o.Mode == ModeDir:
-			if _, isApprovals, ok := PlanOfEntry(o.Name); !ok || !isApprovals {
+			_, kind, ok := PlanOfEntry(o.Name)
+			switch {
+			case ok && kind == EntryApprovals:
+				if err := checkApprovalsChange(r, o, n); err != nil {
+					return err
+				}
+			case ok && kind == EntryOverrides:
+				if err := checkOverridesChange(r, news, o, n, ledgerID); err != nil {
+					return err
+				}
+			default:
 				return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("changed: %w", ErrImmutable)}
-			}
-			if err := checkApprovalsChange(r, o, n); err != nil {
-				return err
 			}
 		default:
 			return &EntryError{Dir + "/" + o.Name, "", fmt.Errorf("changed after merge: %w (make a new plan)", ErrImmutable)}
@@ -151,16 +174,100 @@ func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
 	return nil
 }
 
+// checkOverridesChange checks an overrides directory changed from o to n:
+// add-only, the new files valid.
+func checkOverridesChange(r TreeReader, es []TreeEntry, o, n TreeEntry, ledgerID string) error {
+	id, _, _ := PlanOfEntry(o.Name)
+	oa, err := r.Tree(o.ID)
+	if err != nil {
+		return &EntryError{Dir + "/" + o.Name, id, err}
+	}
+	na, err := r.Tree(n.ID)
+	if err != nil {
+		return &EntryError{Dir + "/" + n.Name, id, err}
+	}
+	for _, x := range oa {
+		if y, ok := find(na, x.Name); !ok || y.ID != x.ID || y.Mode != x.Mode {
+			return &EntryError{Dir + "/" + o.Name + "/" + x.Name, id, fmt.Errorf("changed or removed: %w", ErrImmutable)}
+		}
+	}
+	return checkOverrides(r, es, n, na, oa, ledgerID)
+}
+
+// checkOverrides checks the files of overrides directory e (entries os;
+// those also in old were checked before): at most receipt.MaxOverrides,
+// each <kid>.json, a regular file that ParseOverride accepts, by kid, for
+// the plan beside it (its id and blake3) and ledgerID (if not "").
+func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEntry, ledgerID string) error {
+	path := Dir + "/" + e.Name
+	id, _, _ := PlanOfEntry(e.Name)
+	if len(os) > receipt.MaxOverrides {
+		return &EntryError{path, id, fmt.Errorf("%d overrides, more than %d", len(os), receipt.MaxOverrides)}
+	}
+	pe, ok := find(es, id+".json")
+	if !ok {
+		return &EntryError{path, id, fmt.Errorf("overrides without the plan %s/%s.json", Dir, id)}
+	}
+	var sum digest.Digest
+	for _, x := range os {
+		if _, ok := find(old, x.Name); ok {
+			continue
+		}
+		fail := func(err error) error { return &EntryError{path + "/" + x.Name, id, err} }
+		kid, ok := strings.CutSuffix(x.Name, ".json")
+		switch {
+		case !ok || keys.ValidKID(kid) != nil:
+			return fail(fmt.Errorf("not an override: %s/ holds only <kid>.json files", e.Name))
+		case x.Mode != ModeFile:
+			return fail(fmt.Errorf("mode %s: an override is a regular file (mode %s)", x.Mode, ModeFile))
+		}
+		b, err := r.Blob(x.ID, MaxOverrideSize)
+		if err != nil {
+			return fail(err)
+		}
+		f, err := ParseOverride(b)
+		if err != nil {
+			return fail(err)
+		}
+		if sum.IsZero() {
+			pb, err := r.Blob(pe.ID, MaxSize)
+			if err != nil {
+				return fail(err)
+			}
+			sum = digest.Blake3(pb)
+		}
+		switch {
+		case f.KID != kid:
+			return fail(fmt.Errorf("the file of %s names kid %s", kid, f.KID))
+		case f.Plan != id || f.PlanBlake3 != sum:
+			return fail(fmt.Errorf("an override for plan %s (blake3 %s), not for %s/%s.json (blake3 %s)", f.Plan, f.PlanBlake3, Dir, id, sum))
+		case ledgerID != "" && f.Ledger != ledgerID:
+			return fail(fmt.Errorf("an override for ledger %s, this repository is %s", f.Ledger, ledgerID))
+		}
+	}
+	return nil
+}
+
 // CheckEntry checks one entry of a plans/ tree (es is the whole tree, for
 // the approvals directory's plan): the rule in the file comment.
 func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) error {
 	path := Dir + "/" + e.Name
-	id, isApprovals, ok := PlanOfEntry(e.Name)
+	id, kind, ok := PlanOfEntry(e.Name)
 	if !ok {
-		return &EntryError{path, "", fmt.Errorf("%s/ holds only <id>.json files and <id>%s/ directories", Dir, ApprovalsSuffix)}
+		return &EntryError{path, "", fmt.Errorf("%s/ holds only <id>.json files and <id>%s/ directories, and <id>%s/ directories of policy overrides", Dir, ApprovalsSuffix, OverridesSuffix)}
 	}
 	fail := func(format string, a ...any) error { return &EntryError{path, id, fmt.Errorf(format, a...)} }
-	if isApprovals {
+	if kind == EntryOverrides {
+		if e.Mode != ModeDir {
+			return fail("mode %s: an overrides entry is a directory (mode %s)", e.Mode, ModeDir)
+		}
+		os, err := r.Tree(e.ID)
+		if err != nil {
+			return fail("%v", err)
+		}
+		return checkOverrides(r, es, e, os, nil, ledgerID)
+	}
+	if kind == EntryApprovals {
 		// ReadApprovals refuses a non-directory first.
 		if _, ok := find(es, id+".json"); !ok && e.Mode == ModeDir {
 			return fail("approvals without the plan %s/%s.json", Dir, id)

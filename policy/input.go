@@ -9,7 +9,6 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
-	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
 )
 
@@ -174,93 +173,6 @@ func serverOf(s provider.Server) Server {
 		Labels: l, Protection: Protection{s.Protection.Delete, s.Protection.Rebuild}, PublicNet: PublicNet{s.IPv4, s.IPv6}}
 }
 
-// AfterPlan returns the document p would leave when applied to cur (a
-// provider-source document): its steps applied in order, with the label
-// semantics of package provider (label replaces the labels, keeping the
-// vmc.* ones, and sets vmc.ledger and vmc.plan). A step on a server that
-// cur does not hold is an error, except create. Steps on other kinds
-// (firewalls, networks, volumes, IPs) are not simulated yet: their part of
-// the end state is cur's.
-func AfterPlan(cur *Document, p *plans.Plan) (*Document, error) {
-	d := *cur
-	d.Source, d.Plan = SourcePlan, p.ID
-	d.Servers = slices.Clone(cur.Servers)
-	idx := func(name string) int {
-		return slices.IndexFunc(d.Servers, func(s Server) bool { return s.Name == name })
-	}
-	vmc := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
-	for n, st := range p.Actions {
-		a := st.Action
-		if a.Kind != provider.KindServer {
-			continue // other kinds' steps are not simulated (see AfterPlan)
-		}
-		i := idx(a.Server)
-		if a.Op == provider.OpCreate {
-			if i >= 0 {
-				return nil, fmt.Errorf("plan %s step %d: create %s: the server exists", p.ID, n+1, a.Server)
-			}
-			s := Server{Name: a.Server, Status: "running", ServerType: a.ServerType, Image: a.Image, Location: a.Location,
-				Labels: maps.Clone(a.Labels), PublicNet: PublicNet{Pending, Pending},
-				Firewalls: append([]string{}, a.Firewalls...), Networks: append([]string{}, a.Networks...)}
-			if s.Labels == nil {
-				s.Labels = map[string]string{}
-			}
-			maps.Copy(s.Labels, vmc)
-			if a.PublicNet != nil {
-				if !a.PublicNet.IPv4 {
-					s.PublicNet.IPv4 = ""
-				}
-				if !a.PublicNet.IPv6 {
-					s.PublicNet.IPv6 = ""
-				}
-			}
-			if a.StartAfterCreate != nil && !*a.StartAfterCreate {
-				s.Status = "off"
-			}
-			d.Servers = append(d.Servers, s)
-			continue
-		}
-		if i < 0 {
-			return nil, fmt.Errorf("plan %s step %d: %s %s: %w", p.ID, n+1, a.Op, a.Server, provider.ErrNotFound)
-		}
-		s := d.Servers[i]
-		s.Labels = maps.Clone(s.Labels)
-		switch a.Op {
-		case provider.OpDelete:
-			d.Servers = slices.Delete(d.Servers, i, i+1)
-			continue
-		case provider.OpRename:
-			s.Name = a.NewName
-		case provider.OpPoweroff, provider.OpShutdown:
-			s.Status = "off"
-		case provider.OpPoweron, provider.OpReboot, provider.OpReset:
-			s.Status = "running"
-		case provider.OpRebuild:
-			s.Status, s.Image = "running", a.Image
-		case provider.OpResize:
-			s.ServerType = a.ServerType
-		case provider.OpLabel:
-			l := maps.Clone(a.Labels)
-			for k, v := range s.Labels {
-				if k == provider.LabelLedger || k == provider.LabelPlan {
-					l[k] = v
-				}
-			}
-			maps.Copy(l, vmc)
-			s.Labels = l
-		case provider.OpProtect:
-			if a.Delete != nil {
-				s.Protection.Delete = *a.Delete
-			}
-			if a.Rebuild != nil {
-				s.Protection.Rebuild = *a.Rebuild
-			}
-		}
-		d.Servers[i] = s
-	}
-	return &d, nil
-}
-
 // Encode returns the document's canonical JSON (RFC 8785), refusing one
 // larger than the bounds.
 func (d *Document) Encode() ([]byte, error) {
@@ -350,8 +262,7 @@ func FromProvider(servers []provider.Server, res map[provider.Kind][]provider.Re
 	for _, r := range res[provider.KindFirewall] {
 		rules := []FirewallRule{}
 		for _, fr := range r.Rules {
-			rules = append(rules, FirewallRule{Direction: fr.Direction, Protocol: fr.Protocol, Port: fr.Port,
-				SourceIPs: nonNil(fr.SourceIPs), DestinationIPs: nonNil(fr.DestinationIPs)})
+			rules = append(rules, ruleOf(fr))
 		}
 		d.Firewalls = append(d.Firewalls, Firewall{Name: r.Name, ID: r.ID, Labels: labelsOf(r.Labels), Rules: rules, AppliedTo: nonNil(r.Servers)})
 		for _, s := range r.Servers {

@@ -376,3 +376,20 @@ func Defaults() []File {
 	}
 	return out
 }
+
+// Introduced returns the findings of after that before has not, for the
+// same resource and rule (the reason's text may differ), in after's order:
+// what a change of state adds, as apply judges a plan.
+func Introduced(before, after []Finding) []Finding {
+	had := map[[2]string]bool{}
+	for _, f := range before {
+		had[[2]string{f.Resource, f.Rule}] = true
+	}
+	out := []Finding{}
+	for _, f := range after {
+		if !had[[2]string{f.Resource, f.Rule}] {
+			out = append(out, f)
+		}
+	}
+	return out
+}

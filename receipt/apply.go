@@ -23,6 +23,9 @@ type Apply struct {
 	// Either way the plan is in the ledger and never applied again.
 	Status string `json:"status,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Policy is the policy outcome at apply (policy.go); absent in
+	// receipts written before policy ran at apply.
+	Policy *Policy `json:"policy,omitempty"`
 }
 
 // Apply statuses of a plan retired without a provider call.
@@ -112,6 +115,11 @@ func (a *Apply) Validate() error {
 		}
 	default:
 		return fmt.Errorf("apply: status %q, want %q or %q (or none)", a.Status, ApplyRefused, ApplyWithdrawn)
+	}
+	if a.Policy != nil {
+		if err := a.Policy.Validate(a.Status); err != nil {
+			return err
+		}
 	}
 	for i, ac := range a.Actions {
 		if len(ac.Action) == 0 || len(ac.Result) == 0 {

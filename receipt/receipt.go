@@ -14,6 +14,11 @@
 // exactly one body named after the kind: genesis, manual, keys, apply,
 // attestation or anchor.
 //
+// An apply body may carry a policy member: the policy bundle's blake3 and
+// the outcome at apply (none, pass, overridden with the admin overrides
+// used, or denied for a refused plan); see type Policy for its format and
+// what verify checks. It is optional: older receipts have none.
+//
 // The signature is a detached armored SSHSIG, namespace "vmc-receipt", over
 // the receipt bytes, stored beside the receipt as <name>.json.sig.
 //

@@ -26,8 +26,13 @@
 // the last action that observed them. A drift check compares each entry
 // with the provider.
 //
-// Resources touched only by hand, or only by plans that failed before
-// reaching the provider, are not in the state.
+// A manual receipt whose details carry an adopt record (see [Adopt]) sets
+// the entries it names to the observations it holds, or removes them: the
+// operator took the provider's state as the ledger's (drift --adopt).
+// Other manual receipts change nothing.
+//
+// Resources touched only by hand (and not adopted), or only by plans that
+// failed before reaching the provider, are not in the state.
 package state
 
 import (
@@ -53,8 +58,13 @@ type State struct {
 type Entry struct {
 	Kind string `json:"kind"` // "server", "firewall", …
 	Name string `json:"name"`
-	// Seq and Plan name the receipt and plan of the last action on it.
+	// Seq and Plan name the receipt and plan of the last action on it;
+	// Step is that action's index in the receipt. (Seq, Step) orders two
+	// entries' observations: the greater one was read later. An adopted
+	// entry (see Adopt) has the receipt's seq, the adopt record's index as
+	// Step, Plan "" and Op OpAdopt.
 	Seq  uint64 `json:"seq"`
+	Step int    `json:"step"`
 	Plan string `json:"plan"`
 	Op   string `json:"op"`
 	// Unknown: that action's outcome could not be learned.
@@ -103,6 +113,9 @@ func Replay(ledger string, head uint64, receiptAt func(seq uint64) (*receipt.Rec
 
 // apply replays one receipt.
 func apply(byRef map[provider.Ref]*Entry, seq uint64, r *receipt.Receipt) error {
+	if r.Kind == receipt.KindManual && r.Manual != nil {
+		return adopt(byRef, seq, r.Manual.Details)
+	}
 	if r.Kind != receipt.KindApply || r.Apply == nil {
 		return nil
 	}
@@ -122,7 +135,7 @@ func apply(byRef map[provider.Ref]*Entry, seq uint64, r *receipt.Receipt) error 
 		if cur == nil {
 			cur = &Entry{Kind: t.Kind.String(), Name: t.Name}
 		}
-		cur.Seq, cur.Plan, cur.Op = seq, r.Apply.Plan.ID, string(a.Op)
+		cur.Seq, cur.Step, cur.Plan, cur.Op = seq, i, r.Apply.Plan.ID, string(a.Op)
 		switch {
 		case res.Status == provider.StatusSucceeded && a.Op == provider.OpDelete:
 			delete(byRef, t)
@@ -156,7 +169,7 @@ func apply(byRef map[provider.Ref]*Entry, seq uint64, r *receipt.Receipt) error 
 			} else {
 				o = &Entry{Kind: "server", Name: res.Observed.Name, Server: res.Observed}
 			}
-			o.Seq, o.Plan, o.Op = seq, r.Apply.Plan.ID, string(a.Op)
+			o.Seq, o.Step, o.Plan, o.Op = seq, i, r.Apply.Plan.ID, string(a.Op)
 			byRef[provider.Ref{Kind: kindOf(o.Kind), Name: o.Name}] = o
 		}
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/vmc-git/vmc-git/provider"
@@ -91,4 +92,103 @@ func TestReplayRules(t *testing.T) {
 	if err := apply(by, 6, bad); err == nil {
 		t.Fatal("bad result accepted")
 	}
+}
+
+// TestAdopt: a manual receipt's adopt record sets and removes entries;
+// a record that breaks a rule is refused with its own message.
+func TestAdopt(t *testing.T) {
+	by := map[provider.Ref]*Entry{}
+	web := rec(t, "p1", provider.Action{Op: provider.OpCreate, Server: "web-1", ServerType: "cx22", Image: "debian-12"},
+		provider.Result{Status: "succeeded", Observed: &provider.Server{ID: 9, Name: "web-1", Status: "running"}})
+	if err := apply(by, 1, web); err != nil {
+		t.Fatal(err)
+	}
+	a := &Adopt{V: AdoptVersion, Resources: []Adopted{
+		{Kind: "server", Name: "web-1", Absent: true},
+		{Kind: "server", Name: "rogue-1", Server: &provider.Server{ID: 12, Name: "rogue-1"}},
+		{Kind: "firewall", Name: "fw", Resource: &provider.Resource{Kind: provider.KindFirewall, ID: 3, Name: "fw"}},
+	}}
+	details, err := AdoptDetails(a, map[string]any{"findings": []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	man := &receipt.Receipt{Kind: receipt.KindManual, Manual: &receipt.Manual{Details: details}}
+	if err := apply(by, 2, man); err != nil {
+		t.Fatal(err)
+	}
+	if by[provider.Ref{Name: "web-1"}] != nil || len(by) != 2 {
+		t.Fatalf("after adopt: %v", by)
+	}
+	if e := by[provider.Ref{Name: "rogue-1"}]; e == nil || e.Op != OpAdopt || e.Seq != 2 || e.Step != 1 || e.Server.ID != 12 {
+		t.Fatalf("rogue-1: %+v", e)
+	}
+	if e := by[provider.Ref{Kind: provider.KindFirewall, Name: "fw"}]; e == nil || e.Other.ID != 3 || e.Step != 2 {
+		t.Fatalf("fw: %+v", e)
+	}
+	// Free-form details are no record.
+	for _, d := range []string{``, `{"why":"console reboot"}`, `[1]`} {
+		if err := apply(by, 3, &receipt.Receipt{Kind: receipt.KindManual, Manual: &receipt.Manual{Details: json.RawMessage(d)}}); err != nil || len(by) != 2 {
+			t.Fatalf("details %q: %v, %d entries", d, err, len(by))
+		}
+	}
+	for _, c := range []struct{ rec, want string }{
+		{`{"v":2,"resources":[{"kind":"server","name":"a","absent":true}]}`, "version 2"},
+		{`{"v":1,"resources":[]}`, "no resources"},
+		{`{"v":1,"resources":[{"kind":"router","name":"a","absent":true}]}`, `kind "router"`},
+		{`{"v":1,"resources":[{"kind":"ssh-key","name":"a","absent":true}]}`, `kind "ssh-key"`},
+		{`{"v":1,"resources":[{"kind":"server","name":"A/..","absent":true}]}`, "resource 0"},
+		{`{"v":1,"resources":[{"kind":"server","name":"a","absent":true},{"kind":"server","name":"a","absent":true}]}`, "appears twice"},
+		{`{"v":1,"resources":[{"kind":"server","name":"a"}]}`, "exactly one of"},
+		{`{"v":1,"resources":[{"kind":"server","name":"a","absent":true,"server":{"name":"a"}}]}`, "exactly one of"},
+		{`{"v":1,"resources":[{"kind":"server","name":"a","server":{"name":"b"}}]}`, `a server observation named "b"`},
+		{`{"v":1,"resources":[{"kind":"firewall","name":"a","server":{"name":"a"}}]}`, `a server observation named "a"`},
+		{`{"v":1,"resources":[{"kind":"firewall","name":"a","resource":{"kind":"network","name":"a"}}]}`, "a network observation"},
+		{`{"v":1,"resources":[{"kind":"server","name":"a","absent":true,"extra":1}]}`, "unknown field"},
+	} {
+		d := json.RawMessage(`{"vmc_adopt":` + c.rec + `}`)
+		err := apply(by, 7, &receipt.Receipt{Kind: receipt.KindManual, Manual: &receipt.Manual{Details: d}})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "receipt 7") {
+			t.Errorf("%s: %v, want %q", c.rec, err, c.want)
+		}
+	}
+	if _, err := AdoptDetails(a, map[string]any{AdoptKey: 1}); err == nil {
+		t.Error("extra member vmc_adopt accepted")
+	}
+}
+
+// FuzzParseAdopt: whatever details a manual receipt holds, ParseAdopt
+// never panics, and a record it accepts encodes (AdoptDetails) to details
+// it parses back to the same record.
+func FuzzParseAdopt(f *testing.F) {
+	good, err := AdoptDetails(&Adopt{V: AdoptVersion, Resources: []Adopted{
+		{Kind: "server", Name: "web-1", Server: &provider.Server{ID: 1, Name: "web-1", Labels: map[string]string{"a": "b"}}},
+		{Kind: "volume", Name: "data", Resource: &provider.Resource{Kind: provider.KindVolume, ID: 2, Name: "data", Size: 10}},
+		{Kind: "firewall", Name: "fw", Absent: true},
+	}}, map[string]any{"note": "x"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"vmc_adopt":{"v":1,"resources":[{"kind":"server","name":"a","absent":true}]}}`))
+	f.Add([]byte(`{"vmc_adopt":{"v":1,"resources":[{"kind":"server","name":"a","server":{"name":"b"}}]}}`))
+	f.Add([]byte(`{"why":"console"}`))
+	f.Add([]byte(`{"vmc_adopt":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseAdopt(b)
+		if err != nil || a == nil {
+			return
+		}
+		again, err := AdoptDetails(a, nil)
+		if err != nil {
+			t.Fatalf("accepted record does not encode: %v", err)
+		}
+		b2, err := ParseAdopt(again)
+		if err != nil || b2 == nil || len(b2.Resources) != len(a.Resources) {
+			t.Fatalf("round trip: %v", err)
+		}
+		again2, _ := AdoptDetails(b2, nil)
+		if string(again) != string(again2) {
+			t.Fatalf("round trip changed the record:\n%s\n%s", again, again2)
+		}
+	})
 }

@@ -19,7 +19,8 @@ package workspace
 //	                        provider (stale?)
 //	ApplyMerged      as ApplyPending, for the one plan id: refuses a plan
 //	                        that is not on main (refused), an applied one
-//	                        (apply.ErrAlreadyApplied), and what apply refuses
+//	                        (apply.ErrAlreadyApplied; a withdrawn one:
+//	                        apply.WithdrawnError), and what apply refuses
 
 import (
 	"bytes"
@@ -37,9 +38,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
+	"github.com/vmc-git/vmc-git/receipt"
 )
 
 // PlanBranchPrefix names the branch an agent's plan is proposed on:
@@ -294,7 +297,18 @@ type AgentPlanState struct {
 	// empty when the plan is fresh or applied.
 	Stale      []string `json:"stale,omitempty"`
 	StaleError string   `json:"stale_error,omitempty"` // freshness could not be checked
+	// When Applied: the plan's apply receipt, and how it retired the plan:
+	// OutcomeApplied (the provider was called; the receipt's actions say
+	// how it went), receipt.ApplyRefused or receipt.ApplyWithdrawn, with
+	// the reason and who signed it.
+	Receipt uint64 `json:"receipt,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	By      string `json:"by,omitempty"`
 }
+
+// OutcomeApplied is AgentPlanState.Outcome of a plan the provider applied.
+const OutcomeApplied = "applied"
 
 // PlanState is Status for a plan found by FindPlan, plus whether it is
 // stale (plans.CheckFresh against the provider and the ledger).
@@ -310,6 +324,21 @@ func (ws *Workspace) PlanState(ctx context.Context, f *FoundPlan) (*AgentPlanSta
 	}
 	out := &AgentPlanState{PlanStatus: PlanStatus{ID: f.Plan.ID, Approvals: st, Approved: st.Approved(), Applied: applied}, Where: f.Where}
 	if applied {
+		r := ws.Ledger.ReaderAt(tip)
+		seq, _, err := r.AppliedSeq(f.Plan.ID)
+		if err != nil {
+			return nil, err
+		}
+		e, err := r.Receipt(seq)
+		if err != nil {
+			return nil, err
+		}
+		if a := e.Receipt.Apply; e.Receipt.Kind == receipt.KindApply && a != nil && a.Plan.ID == f.Plan.ID {
+			out.Receipt, out.Outcome, out.Reason, out.By = seq, OutcomeApplied, a.Reason, e.Receipt.KID
+			if a.Retired() {
+				out.Outcome = a.Status
+			}
+		}
 		return out, nil
 	}
 	prov, err := ws.Provider()
@@ -371,10 +400,22 @@ func (ws *Workspace) ApplyMerged(ctx context.Context, id Identity, req ApplyRequ
 		}
 	}
 	if len(errs) > 0 {
-		return outs, errors.Join(errs...), nil
+		perr := errors.Join(errs...)
+		if r, rerr := ws.Ledger.NewReader(); rerr == nil && req.Push {
+			// The receipt was written here, then its push failed: the
+			// remote's ledger (as last fetched) lacks the plan's copy.
+			track := "refs/remotes/" + req.Remote + "/" + ws.Config.Branch
+			_, onRemote := gitCmd(ws.Root, "cat-file", "-e", track+":"+gitledger.PlansDir+"/"+planID+".json")
+			if seq, applied, aerr := r.AppliedSeq(planID); aerr == nil && applied && onRemote != nil {
+				perr = kindErr(KindError, perr, fmt.Sprintf("receipt %d is in this repository's ledger, not on %s: the next apply with push publishes it first", seq, req.Remote))
+			}
+		}
+		return outs, perr, nil
 	}
-	if applied, aerr := ws.Applied(planID); aerr == nil && applied {
-		return outs, fmt.Errorf("plan %s: %w: it has a receipt in the ledger; a plan applies at most once", planID, apply.ErrAlreadyApplied), nil
+	if r, rerr := ws.Ledger.NewReader(); rerr == nil {
+		if seq, applied, aerr := r.AppliedSeq(planID); aerr == nil && applied {
+			return outs, apply.AppliedError(r, planID, seq), nil
+		}
 	}
 	if !found {
 		return outs, refusedErr(fmt.Errorf("plan %s is not merged on %s: only a reviewed, approved and merged plan is applied", planID, mainRef),

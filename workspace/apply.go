@@ -29,6 +29,8 @@ type ApplyRequest struct {
 	UnapprovedDeadline time.Duration
 	Fault              func(step string)    // crash injection for tests; nil in production
 	Log                func(string, ...any) // progress notes; may be nil
+
+	overridesDir string // ApplyPlan: the plan file's directory (policygate.go)
 }
 
 // applier builds the applier for req, signed by id.
@@ -52,6 +54,7 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 		opts.Remote = apply.NewGitRemote(ws.Root, req.Remote, ws.Config.Branch, ws.Config.MainBranch)
 		opts.RemoteLockAge = req.RemoteLockAge
 	}
+	opts.Gate = ws.policyGate(ws.mainRefFor(req), req.overridesDir)
 	return apply.New(opts), nil
 }
 
@@ -64,10 +67,7 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 	if err != nil {
 		return nil, nil, err
 	}
-	mainRef := ws.MainRef()
-	if req.Push {
-		mainRef = "refs/remotes/" + req.Remote + "/" + ws.Config.MainBranch
-	}
+	mainRef := ws.mainRefFor(req)
 	return ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) {
 		if _, err := ws.Ledger.Repo().Reference(plumbing.ReferenceName(mainRef), true); err != nil {
 			return nil, ws.missingMain(req, mainRef)
@@ -85,6 +85,7 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 // <id>.approvals/). As with ApplyPending, planErr is the plan's refusal or
 // failure, err what stopped the run before the plan was tried.
 func (ws *Workspace) ApplyPlan(ctx context.Context, id Identity, req ApplyRequest, file string) (out *apply.Outcome, planErr, err error) {
+	req.overridesDir = filepath.Dir(file)
 	ap, err := ws.applier(id, req)
 	if err != nil {
 		return nil, nil, err
@@ -99,6 +100,15 @@ func (ws *Workspace) ApplyPlan(ctx context.Context, id Identity, req ApplyReques
 	}
 	out, planErr = ap.Apply(ctx, apply.Input{Bytes: b, Approvals: sigs, Commit: ws.committedIn(p.ID, b), Plan: p})
 	return out, planErr, nil
+}
+
+// mainRefFor is the main branch apply reads plans and policy from: with
+// --push the remote's, else this repository's.
+func (ws *Workspace) mainRefFor(req ApplyRequest) string {
+	if req.Push && ws.Config != nil {
+		return "refs/remotes/" + req.Remote + "/" + ws.Config.MainBranch
+	}
+	return ws.MainRef()
 }
 
 // committedIn returns the main commit that added plans/<id>.json with these

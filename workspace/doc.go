@@ -37,7 +37,11 @@
 //	                    one apply receipt per plan; with Push the remote's
 //	                    lock refs and ledger branch
 //	             refuses per plan (in the errors list, not err): unapproved,
-//	                    stale, already applied, other ledger, lock held
+//	                    stale, already applied, withdrawn
+//	                    (apply.WithdrawnError), other ledger, lock held;
+//	                    ApplyError gives those errors their one kind and
+//	                    hint for every shell (hints.go), OutcomeError a
+//	                    receipt that did not succeed
 //	Review       reads  git diff base...head under plans/, the plans and
 //	                    approvals at head, the trust state, the provider
 //	             writes nothing

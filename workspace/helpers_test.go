@@ -63,7 +63,7 @@ func newWorld(t *testing.T, adminThreshold int) *world {
 	if adminThreshold > 1 {
 		specs = append(specs, spec(w.key("carol"), keys.RoleAdmin))
 	}
-	_, err := Init(InitRequest{Dir: w.root, Ledger: testLedger, Branch: DefaultBranch, MainBranch: "main", Provider: config.ProviderSandbox,
+	_, err := Init(InitRequest{Dir: w.root, Ledger: testLedger, Branch: DefaultBranch, MainBranch: "main", Provider: config.ProviderSandbox, NoPolicy: true,
 		Genesis: receipt.Genesis{Keys: specs, Policy: keys.Policy{ApprovalsRequired: 1, AdminThreshold: adminThreshold}}}, alice)
 	if err != nil {
 		t.Fatalf("init: %v", err)

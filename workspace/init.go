@@ -30,6 +30,9 @@ type InitRequest struct {
 	// Version is the vmc-git version writing the callers, which pin it
 	// (workflows.ParamsFor): the binary's release, or "dev".
 	Version string
+	// NoPolicy: do not write the default policy set (apply then records
+	// policy result none until policy files are committed).
+	NoPolicy bool
 }
 
 // InitResult describes the new ledger.
@@ -173,9 +176,11 @@ func Init(req InitRequest, id Identity) (res *InitResult, err error) {
 	if _, err := os.Stat(filepath.Join(abs, policy.Dir)); os.IsNotExist(err) {
 		undo = append(undo, func() { os.RemoveAll(filepath.Join(abs, policy.Dir)) })
 	}
-	pol, err := writeDefaultPolicy(abs)
-	if err != nil {
-		return nil, err
+	var pol []string
+	if !req.NoPolicy {
+		if pol, err = writeDefaultPolicy(abs); err != nil {
+			return nil, err
+		}
 	}
 	paths := append(append([]string{config.Path}, wf...), pol...)
 	undo = append(undo, func() { gitCmd(abs, append([]string{"reset", "-q", "--"}, paths...)...) })

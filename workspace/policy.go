@@ -53,6 +53,14 @@ type AttestationRef struct {
 	Commit string        `json:"commit"`
 }
 
+// noPolicyError: the revision has no policy files (apply records result
+// none).
+type noPolicyError struct{ ref string }
+
+func (e noPolicyError) Error() string {
+	return fmt.Sprintf("policy: no %s/*%s on %s", policy.Dir, policy.Ext, e.ref)
+}
+
 // LoadPolicy reads policy/*.rego from the main branch's tip (not the work
 // tree) and compiles it. Entries are bounded before they are read: at most
 // policy.MaxFiles .rego blobs of at most policy.MaxFileSize bytes; other
@@ -92,7 +100,7 @@ func (ws *Workspace) loadPolicyAt(ref string) (*policy.Bundle, error) {
 		files = append(files, policy.File{Name: name, Data: []byte(b)})
 	}
 	if len(files) == 0 {
-		return nil, notFoundErr(fmt.Errorf("policy: no %s/*%s on %s", policy.Dir, policy.Ext, ref), "vmc-git init writes a default set; commit policy files to the main branch")
+		return nil, notFoundErr(noPolicyError{ref}, "vmc-git init writes a default set; commit policy files to the main branch")
 	}
 	b, err := policy.Compile(files)
 	if err != nil {

@@ -31,7 +31,10 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 	}
 	rv := &plans.Review{}
 	bad := func(file, format string, a ...any) {
-		rv.Violations = append(rv.Violations, plans.Violation{File: file, Message: fmt.Sprintf(format, a...)})
+		v := plans.Violation{File: file, Message: fmt.Sprintf(format, a...)}
+		if !slices.Contains(rv.Violations, v) { // the tree rule and a later check may both see it
+			rv.Violations = append(rv.Violations, v)
+		}
 	}
 	tip, tipErr := ws.Ledger.Tip()
 	var added []string
@@ -43,11 +46,14 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		rest := strings.TrimPrefix(file, plans.Dir+"/")
 		isPlan := !strings.Contains(rest, "/") && strings.HasSuffix(rest, ".json")
 		isApproval := strings.Contains(rest, plans.ApprovalsSuffix+"/") && strings.HasSuffix(rest, ".sig")
+		isOverride := strings.Contains(rest, plans.OverridesSuffix+"/") && strings.HasSuffix(rest, ".json")
 		switch {
-		case !isPlan && !isApproval:
-			bad(file, "plans/ holds only <id>.json files and <id>.approvals/<kid>.sig approvals")
+		case !isPlan && !isApproval && !isOverride:
+			bad(file, "plans/ holds only <id>.json files and <id>.approvals/<kid>.sig approvals, and <id>.overrides/<kid>.json policy overrides")
 		case status != "A" && isPlan:
 			bad(file, "a merged plan is immutable (status %s): make a new plan instead", status)
+		case status != "A" && isOverride:
+			bad(file, "overrides are add-only (status %s)", status)
 		case status != "A":
 			bad(file, "approvals are add-only (status %s)", status)
 		case isPlan:
@@ -94,11 +100,7 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		sigs, err := ws.approvalsAt(head, p.ID)
 		var ee *plans.EntryError
 		if errors.As(err, &ee) {
-			// The tree rule above reports it too, unless another
-			// violation stopped it first.
-			if !slices.ContainsFunc(rv.Violations, func(v plans.Violation) bool { return v.File == ee.Path }) {
-				bad(ee.Path, "%v", ee.Err)
-			}
+			bad(ee.Path, "%v", ee.Err) // as the tree rule above, unless another violation stopped it
 			continue
 		}
 		if err != nil {
@@ -143,6 +145,7 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 					pr.Refused = refused
 				}
 				pr.Policy = ws.reviewPolicy(ctx, base, p)
+				pr.Policy.AtApply = ws.policyAtApply(ctx, base, head, p, pr.Bytes, tip)
 			}
 		}
 		rv.Plans = append(rv.Plans, pr)

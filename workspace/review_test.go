@@ -57,6 +57,12 @@ func TestReview(t *testing.T) {
 			os.MkdirAll(filepath.Join(w.root, "plans", "web-7-create.approvals"), 0o755)
 			os.WriteFile(filepath.Join(w.root, "plans", "web-7-create.approvals", "bob.sig"), []byte("x"), 0o644)
 		}, "plans/web-7-create.approvals: approvals without the plan plans/web-7-create.json"},
+		{"approval with an invalid kid", func() {
+			os.WriteFile(filepath.Join(w.root, "plans", "web-2-create.approvals", "Bob.sig"), []byte("x"), 0o644)
+		}, "plans/web-2-create.approvals/Bob.sig: not an approval: web-2-create.approvals/ holds only <kid>.sig files"},
+		{"oversized approval", func() {
+			os.WriteFile(filepath.Join(w.root, "plans", "web-2-create.approvals", "carol.sig"), make([]byte, 16<<10+1), 0o644)
+		}, "plans/web-2-create.approvals/carol.sig: "},
 		{"already applied", func() {
 			// The applied plan's file, re-added on a branch that deleted it.
 			w.git("rm", "-q", "plans/web-1-create.json")
@@ -82,8 +88,13 @@ func TestReview(t *testing.T) {
 				t.Fatalf("no violation: %+v", rv)
 			}
 			found := false
+			seen := map[string]bool{}
 			for _, v := range rv.Violations {
 				found = found || strings.Contains(v.File+": "+v.Message, tc.want)
+				if seen[v.File+": "+v.Message] {
+					t.Errorf("violation reported twice: %s: %s", v.File, v.Message)
+				}
+				seen[v.File+": "+v.Message] = true
 			}
 			if !found {
 				t.Fatalf("violations %+v, want one with %q", rv.Violations, tc.want)

@@ -7,7 +7,8 @@ import (
 )
 
 // State is the state the ledger expects for every resource, replayed from
-// its apply receipts (package state).
+// its apply receipts and the adopt records of its manual receipts (package
+// state).
 func (ws *Workspace) State() (*state.State, error) {
 	return ReplayState(ws.Ledger)
 }

@@ -31,7 +31,7 @@ type TrustChange struct {
 	// thresholds to change (receipt.KeysPolicy): one left nil keeps the
 	// trust state's.
 	ApprovalsRequired, AdminThreshold *int
-	Roles  []keys.Role  // receipt.KeysRoles: KID's new roles
+	Roles                             []keys.Role // receipt.KeysRoles: KID's new roles
 	// Provider is the provider to pin (receipt.KeysProvider).
 	Provider string
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,9 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/apply"
-	"github.com/vmc-git/vmc-git/internal/lock"
-	"github.com/vmc-git/vmc-git/plans"
-	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
@@ -119,8 +115,8 @@ EXAMPLE:
 				return applyError(errs)
 			}
 			for _, o := range outs {
-				if o.Status != provider.StatusSucceeded {
-					return fail(exitError, fmt.Errorf("plan %s: %s (recorded in receipt %d)%s", o.Plan, o.Status, o.Seq, failedActions(o)))
+				if err := workspace.OutcomeError(o); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -135,31 +131,6 @@ func nonNilOutcomes(o []*apply.Outcome) []*apply.Outcome {
 	return o
 }
 
-func applyError(errs []error) error {
-	err := errors.Join(errs...)
-	code := exitError
-	var se *plans.StaleError
-	var he *lock.HeldError
-	for _, e := range errs {
-		if errors.Is(e, apply.ErrLedgerInvalid) {
-			return fail(exitInvalid, err, "vmc-git verify chain --sig names the broken rule; nothing was applied")
-		}
-		var re *apply.RefusedError
-		if errors.Is(e, apply.ErrAlreadyApplied) || errors.Is(e, apply.ErrNotApproved) || errors.Is(e, apply.ErrOtherLedger) ||
-			errors.As(e, &se) || errors.As(e, &he) || errors.As(e, &re) {
-			code = exitRefused
-		}
-	}
-	var re *apply.RefusedError
-	switch {
-	case errors.As(err, &re):
-		return fail(code, err, "a refused plan is retired for good: make a new plan against the current state (vmc-git plan server ...)")
-	case errors.As(err, &se):
-		return fail(code, err, "make a new plan against the current state (vmc-git plan server ...)")
-	case errors.As(err, &he):
-		return fail(code, err, "wait for it, or break it with --force (recorded in the receipt)")
-	case errors.Is(err, apply.ErrNotApproved):
-		return fail(code, err, "approvers sign with: vmc-git approve FILE")
-	}
-	return fail(code, err)
-}
+// applyError is the plans' refusals with their exit code and hint: the one
+// mapping (workspace.ApplyError) the MCP server uses too.
+func applyError(errs []error) error { return workspace.ApplyError(errs, "") }

@@ -32,6 +32,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/internal/clitest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -51,28 +52,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		tmp, err := os.MkdirTemp("", "vmc-e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		vmcBin = filepath.Join(tmp, "vmc-git")
-		if out, err := exec.Command("go", "build", "-o", vmcBin, ".").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-			return 1
-		}
-		keysDir = filepath.Join(tmp, "keys")
-		os.MkdirAll(keysDir, 0o700)
-		for _, kid := range []string{"alice", "bob", "carol"} {
-			if _, err := writeKey(keysDir, kid); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-		}
-		return m.Run()
-	}())
+	os.Exit(clitest.Main(m, func(e *clitest.Env) { vmcBin, keysDir = e.Bin, e.Keys }))
 }
 
 func key(kid string) string { return filepath.Join(keysDir, kid) }
@@ -100,6 +80,7 @@ type repoOpts struct {
 	ledger   string
 	provider string   // config provider (default sandbox)
 	env      []string // extra environment
+	policy   bool     // keep init's default policy set (else init --no-policy)
 }
 
 func newRepo(t *testing.T, o repoOpts) *repo {
@@ -113,9 +94,13 @@ func newRepo(t *testing.T, o repoOpts) *repo {
 	dir := t.TempDir()
 	r := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(isolatedEnv(dir), "VMC_SANDBOX_ACTION_MS=20")}
 	r.env = append(r.env, o.env...)
-	r.must("init", r.root, "--ledger", o.ledger, "--key", key("alice"), "--roles", "admin,applier",
-		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub",
-		"--provider", o.provider)
+	args := []string{"init", r.root, "--ledger", o.ledger, "--key", key("alice"), "--roles", "admin,applier",
+		"--operator", "bob:approver:" + key("bob") + ".pub", "--operator", "carol:applier:" + key("carol") + ".pub",
+		"--provider", o.provider}
+	if !o.policy {
+		args = append(args, "--no-policy")
+	}
+	r.must(args...)
 	r.git("config", "user.name", "Test")
 	r.git("config", "user.email", "test@example.com")
 	return r

@@ -41,6 +41,7 @@ EXAMPLE:
 			&cli.StringSliceFlag{Name: "operator", Usage: "another genesis key: KID:ROLES:PUBKEYFILE (repeatable)"},
 			&cli.StringFlag{Name: "provider", Value: config.ProviderHetzner, Usage: "hetzner (HCLOUD_TOKEN; HCLOUD_ENDPOINT for a served sandbox) or sandbox (embedded in this clone only: for trying it alone)"},
 			genesisWitnessFlag, genesisWQuorumFlag,
+			&cli.BoolFlag{Name: "no-policy", Usage: "do not write the default policy set to policy/ (apply enforces the policy on main)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -73,7 +74,7 @@ EXAMPLE:
 				return err
 			}
 			res, err := workspace.Init(workspace.InitRequest{Dir: dir, Ledger: c.String("ledger"), Branch: c.String("branch"), MainBranch: c.String("main-branch"), Provider: c.String("provider"), Version: Version,
-				Genesis: receipt.Genesis{Keys: specs, Policy: policy}}, id)
+				NoPolicy: c.Bool("no-policy"), Genesis: receipt.Genesis{Keys: specs, Policy: policy}}, id)
 			if err != nil {
 				return err
 			}

@@ -28,7 +28,7 @@ func initRepo(t *testing.T, extraEnv []string, initArgs ...string) *repo {
 	dir := t.TempDir()
 	r := &repo{t: t, root: filepath.Join(dir, "infra"), env: append(isolatedEnv(dir, "SSH_AUTH_SOCK"), "VMC_SANDBOX_ACTION_MS=20")}
 	r.env = append(r.env, extraEnv...)
-	r.must(append([]string{"init", r.root, "--ledger", testLedgerID, "--provider", "sandbox"}, initArgs...)...)
+	r.must(append([]string{"init", r.root, "--ledger", testLedgerID, "--provider", "sandbox", "--no-policy"}, initArgs...)...)
 	r.git("config", "user.name", "Test")
 	r.git("config", "user.email", "test@example.com")
 	return r

@@ -27,9 +27,14 @@ func mcpCommand() *cli.Command {
 			Usage: "an MCP server (stdio, or --http ADDR): agents plan and apply, only a human signature approves",
 			Description: `Tools: plan_create, plan_show, plan_status, apply, ledger_head, receipt_get, log,
 verify_chain, servers_list; resources vmc://receipt/<seq>, vmc://plan/<id>.
-No tool approves, changes trust, breaks a lock or forces. The server holds one key:
+No tool approves, changes trust, breaks a lock, withdraws or forces. The server holds one key:
 the applier key given with --key (refused if it is trusted as approver or admin).
 A human approves with: vmc-git approve plans/<id>.json
+
+apply with push: true is vmc-git apply --pending --push for one plan: it fetches
+--remote, applies a plan merged on the remote's main branch, and pushes the
+receipt through the remote's pre-receive hook (plan_create push: true pushes the
+plan's branch there).
 
 With --http the streamable HTTP transport listens on a loopback address (others
 need --allow-remote), at /mcp, and every request needs the bearer token read from
@@ -43,6 +48,8 @@ EXAMPLE:
 				&cli.StringFlag{Name: "token-file", Usage: "the bearer token for --http (else $VMC_MCP_TOKEN)"},
 				&cli.BoolFlag{Name: "allow-remote", Usage: "let --http listen on a non-loopback address"},
 				&cli.DurationFlag{Name: "lock-wait", Value: 30 * time.Second, Usage: "apply waits this long for a held lock"},
+				&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for plan_create and apply with push: true"},
+				&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "apply with push: a remote lock older than this is a dead run's (as apply --remote-lock-stale)"},
 			},
 			Action: mcpServe,
 		}},
@@ -50,7 +57,8 @@ EXAMPLE:
 }
 
 func mcpServe(c *cli.Context) error {
-	o := mcpserver.Options{Dir: c.String("repo"), Branch: c.String("branch"), LockWait: c.Duration("lock-wait"), Version: Version}
+	o := mcpserver.Options{Dir: c.String("repo"), Branch: c.String("branch"), LockWait: c.Duration("lock-wait"), Version: Version,
+		Remote: c.String("remote"), RemoteLockStale: c.Duration("remote-lock-stale")}
 	if c.String("key") != "" || os.Getenv(keys.EnvKeyPath) != "" || os.Getenv(keys.EnvKeyPEM) != "" {
 		ws, err := open(c)
 		if err != nil {

@@ -145,15 +145,21 @@ func planStatusCommand() *cli.Command {
 func approveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "approve",
-		Usage:     "sign a plan as an approver: writes plans/<id>.approvals/<kid>.sig",
+		Usage:     "sign a plan as an approver (plans/<id>.approvals/<kid>.sig), or override policy rules as an admin",
 		ArgsUsage: "FILE",
 		Description: `Signs the plan's exact bytes (SSHSIG, namespace vmc-plan) with your key. Only
 keys trusted as approver at the ledger head count; read the plan first.
 
 EXAMPLE:
    vmc-git plan show plans/web-1-create-20261126090000.json
-   vmc-git approve plans/web-1-create-20261126090000.json --key ~/.ssh/vmc_bob`,
-		Flags: []cli.Flag{keyFlag, kidFlag, jsonFlag},
+   vmc-git approve plans/web-1-create-20261126090000.json --key ~/.ssh/vmc_bob
+
+With --override RULE (an admin key), it signs instead an override of those
+deny rules of the policy for this plan (SSHSIG, namespace vmc-override):
+plans/<id>.overrides/<kid>.json. Commit it with the plan before the plan is
+merged; apply then lets the plan through and records the override.
+   vmc-git approve --override ssh-from-anywhere --reason "bastion" plans/bastion-1-create.json --key ~/.ssh/vmc_alice`,
+		Flags: []cli.Flag{keyFlag, kidFlag, overrideFlag, reasonFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
 			file, p, b, err := planArg(c)
 			if err != nil {
@@ -166,6 +172,12 @@ EXAMPLE:
 			id, err := loadSigner(c, ws)
 			if err != nil {
 				return err
+			}
+			if c.IsSet("override") {
+				return approveOverride(c, ws, file, p, b, id)
+			}
+			if c.IsSet("reason") {
+				return usagef("approve: --reason goes with --override")
 			}
 			a, err := workspace.Approve(ws, file, p, b, id)
 			if err != nil {

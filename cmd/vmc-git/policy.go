@@ -114,6 +114,9 @@ func printReviewPolicy(c *cli.Context, pol *plans.PolicyOutcome) {
 	for _, f := range pol.Warn {
 		outf(c, "  policy warn: %s\n", f)
 	}
+	if pol.AtApply != "" {
+		outf(c, "  policy at apply: %s\n", pol.AtApply)
+	}
 }
 
 // attestSigner is the signer of an --attest receipt (nil without --attest),

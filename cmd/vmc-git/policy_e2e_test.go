@@ -40,7 +40,7 @@ func rules(fs []policy.Finding) string {
 
 func TestPolicyCheck(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t, repoOpts{})
+	r := newRepo(t, repoOpts{policy: true})
 	// init ships the default set on main.
 	if got := r.git("ls-tree", "--name-only", "HEAD", "policy/"); got != "policy/firewall.rego\npolicy/labels.rego\npolicy/naming.rego\npolicy/network.rego\npolicy/protection.rego" {
 		t.Fatalf("policy files on main: %q", got)
@@ -48,8 +48,16 @@ func TestPolicyCheck(t *testing.T) {
 	if out := r.must("policy", "check"); !strings.Contains(out, "pass: 0 deny") {
 		t.Fatalf("empty provider: %s", out)
 	}
-	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=production")
+	// A plan the policy denies at apply, let through by an admin's override.
+	r.plan("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=production")
+	r.approve("web-1-create", "bob")
+	r.must("approve", "--override", "firewall-attached", "--override", "private-network", "--override", "production-delete-protection",
+		r.planFile("web-1-create"), "--key", key("alice"))
+	r.commit("plan web-1-create")
 	r.must("apply", "--pending", "--key", key("alice"))
+	if pol := r.onlyReceipt("web-1-create").Apply.Policy; pol == nil || pol.Result != receipt.PolicyOverridden || len(pol.Overrides) != 1 {
+		t.Fatalf("receipt policy: %+v", pol)
+	}
 
 	res := r.run("policy", "check", "--json")
 	if res.code != exitRefused {
@@ -138,7 +146,7 @@ deny contains {"resource": sprintf("server/%s", [s.name]), "rule": "no-cx22", "r
 // for the state a plan would leave.
 func TestReviewPolicy(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t, repoOpts{})
+	r := newRepo(t, repoOpts{policy: true})
 	r.git("checkout", "-q", "-b", "pr")
 	r.plan("web-create", "create", "web", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=production")
 	r.approve("web-create", "bob")
@@ -165,7 +173,7 @@ func TestReviewPolicy(t *testing.T) {
 // clone pushed first; --push alone is a usage error.
 func TestAttestPush(t *testing.T) {
 	t.Parallel()
-	r := newRepo(t, repoOpts{})
+	r := newRepo(t, repoOpts{policy: true})
 	origin := filepath.Join(t.TempDir(), "origin.git")
 	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
 	r.must("hook", "install", "--repo", origin)

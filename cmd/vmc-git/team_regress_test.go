@@ -25,7 +25,7 @@ func teamSetup(t *testing.T, noHook bool) (origin string, alice, bob *repo) {
 		alice.must("hook", "install", "--repo", origin)
 	}
 	alice.must("init", "--ledger", testLedgerID, "--key", key("alice"), "--roles", "admin,applier",
-		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub")
+		"--operator", "bob:approver:"+key("bob")+".pub", "--operator", "carol:applier:"+key("carol")+".pub", "--no-policy")
 	alice.git("push", "-q", "origin", "master", "vmc/ledger")
 	bob = teamClone(t, origin, "bob", env)
 	return origin, alice, bob

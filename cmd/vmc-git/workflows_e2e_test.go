@@ -36,11 +36,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,7 @@ import (
 	"github.com/vmc-git/vmc-git/internal/github"
 	"github.com/vmc-git/vmc-git/internal/github/githubtest"
 	"github.com/vmc-git/vmc-git/internal/workflows"
+	"github.com/vmc-git/vmc-git/workspace"
 )
 
 // actVersion is the act release the workflows are tested with; CI installs
@@ -114,6 +117,19 @@ func (e *e2e) run(dir, name string, args ...string) string {
 }
 
 func (e *e2e) vmc(args ...string) string { e.t.Helper(); return e.run(e.dir, e.bin, args...) }
+
+// vmcCode runs vmc-git and returns its combined output and exit code.
+func (e *e2e) vmcCode(args ...string) (string, int) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	cmd.Dir, cmd.Env = e.dir, e.env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		e.t.Fatalf("vmc-git %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
 func (e *e2e) git(dir string, args ...string) string {
 	e.t.Helper()
 	return strings.TrimSpace(e.run(dir, "git", args...))
@@ -298,7 +314,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// The ledger repository, as init makes it: the callers are committed on main.
 	e.repo = filepath.Join(e.dir, "infra")
 	e.vmc("init", e.repo, "--ledger", "example.com/e2e/infra", "--key", alice, "--roles", "admin,applier",
-		"--operator", "bob:approver:"+bob+".pub", "--provider", "sandbox")
+		"--operator", "bob:approver:"+bob+".pub", "--provider", "sandbox", "--no-policy")
 	tracked := e.git(e.repo, "ls-tree", "--name-only", "HEAD", workflows.Dir+"/")
 	for _, f := range workflows.CallerFiles {
 		if !strings.Contains(tracked, workflows.Dir+"/"+f) {
@@ -458,4 +474,69 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	}
 	r = e.runAct("schedule", workflows.VerifyFile, map[string]any{"schedule": workflows.DefaultCron, "repository": repoJSON})
 	e.wantJob(r, "verify the ledger", "success")
+
+	// Scenario 4: the scheduled drift workflow. act's checkout copies the
+	// work tree, so the apply of scenario 2 created web-1 in a copy's
+	// embedded sandbox: this repository's sandbox never saw it, and web-1
+	// is missing here, as if deleted behind vmc-git's back.
+	e.git(e.repo, "fetch", "-q", "origin", "+refs/heads/vmc/ledger:refs/heads/vmc/ledger")
+	if out, code := e.vmcCode("-C", e.repo, "drift"); code != 2 || !strings.Contains(out, "missing    server/web-1") {
+		t.Fatalf("local drift before the drift workflow: exit %d\n%s", code, out)
+	}
+	schedule := map[string]any{"schedule": workflows.DefaultDriftCron, "repository": repoJSON}
+	driftIssues := func() []githubtest.Issue { return e.github.Issues("acme/infra") }
+	// Made with init --no-policy, main has no policy/*.rego yet: the
+	// policy step says it skipped and drift still runs.
+	r = e.runAct("schedule", workflows.DriftFile, schedule)
+	e.wantJob(r, "policy and drift", "failure") // drift: the run goes red
+	if s := r.summary("policy and drift"); !strings.Contains(s, "no policy/*.rego on main: policy check skipped") || !strings.Contains(s, "missing    server/web-1") {
+		t.Errorf("drift summary without a policy:\n%s", s)
+	}
+	if r.outputs["drift"] != "true" || r.outputs["pass"] != "true" {
+		t.Errorf("drift outputs without a policy %v, want drift=true pass=true", r.outputs)
+	}
+	// The operators commit a (warn-only) policy to main.
+	if err := os.MkdirAll(filepath.Join(e.repo, "policy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.repo, "policy", "e2e.rego"), []byte("package vmc\n\nwarn contains {\"resource\": \"ledger\", \"rule\": \"e2e-warn\", \"reason\": \"two servers or more\"} if count(input.servers) > 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.git(e.repo, "add", "policy")
+	e.git(e.repo, "commit", "-q", "-m", "policy: a warning")
+	e.git(e.repo, "push", "-q", "origin", "main")
+	r = e.runAct("schedule", workflows.DriftFile, schedule)
+	e.wantJob(r, "policy and drift", "failure") // drift: the run goes red
+	if s := r.summary("policy and drift"); !strings.Contains(s, "### vmc-git policy check") || !strings.Contains(s, "missing    server/web-1") {
+		t.Errorf("drift summary:\n%s", s)
+	}
+	if r.outputs["drift"] != "true" || r.outputs["pass"] != "true" {
+		t.Errorf("drift outputs %v, want drift=true pass=true", r.outputs)
+	}
+	is := driftIssues()
+	if len(is) != 1 || is[0].State != "open" || !slices.Contains(is[0].Labels, workspace.DriftIssueLabel) || !strings.Contains(is[0].Body, "| missing | `server/web-1` |") {
+		t.Fatalf("issues after the first drift run: %+v", is)
+	}
+	// Both attestations reached origin through the hook.
+	if log := e.git(e.bare, "log", "--format=%s", "-2", "vmc/ledger"); !strings.Contains(log, "attestation drift report") || !strings.Contains(log, "attestation policy check") {
+		t.Fatalf("origin's ledger after the drift run:\n%s", log)
+	}
+	r = e.runAct("schedule", workflows.DriftFile, schedule)
+	e.wantJob(r, "policy and drift", "failure")
+	if is := driftIssues(); len(is) != 1 || is[0].State != "open" {
+		t.Fatalf("issues after the second drift run (want the same one, updated): %+v", is)
+	}
+	// The operator adopts the change; the next run finds no drift and
+	// closes the issue with a comment.
+	e.git(e.repo, "fetch", "-q", "origin", "+refs/heads/vmc/ledger:refs/heads/vmc/ledger")
+	if out, code := e.vmcCode("-C", e.repo, "drift", "--adopt", "--push", "--key", alice, "--kid", "alice"); code != 2 || !strings.Contains(out, "adopted in manual receipt") {
+		t.Fatalf("drift --adopt --push: exit %d\n%s", code, out)
+	}
+	r = e.runAct("schedule", workflows.DriftFile, schedule)
+	e.wantJob(r, "policy and drift", "success")
+	if is := driftIssues(); len(is) != 1 || is[0].State != "closed" || len(e.github.Comments(fmt.Sprintf("acme/infra#%d", is[0].Number))) != 1 {
+		t.Fatalf("issues after drift is gone: %+v", is)
+	}
+	e.git(e.repo, "fetch", "-q", "origin", "+refs/heads/vmc/ledger:refs/heads/vmc/ledger")
+	e.vmc("-C", e.repo, "verify", "chain", "--sig")
 }

@@ -260,7 +260,11 @@ func (d *demo) pullRequest() error {
 		return err
 	}
 	if _, err := d.vmc("alice plans a server (a dry run against the provider)", "-C", "alice", "plan", "server", "create", "web-1",
-		"--type", "cx22", "--image", "ubuntu-24.04", "--location", "fsn1", "--id", "web-1-create", "--kid", "alice"); err != nil {
+		"--type", "cx22", "--image", "ubuntu-24.04", "--location", "fsn1", "--label", "role=web", "--label", "env=dev", "--id", "web-1-create", "--kid", "alice"); err != nil {
+		return err
+	}
+	if _, err := d.vmc("the default policy denies a server without a firewall or private network; alice, an admin, overrides both rules for this demo server (apply records it)",
+		"-C", "alice", "approve", "--override", "firewall-attached", "--override", "private-network", "--reason", "demo server", "plans/web-1-create.json", "--key", d.key("alice")); err != nil {
 		return err
 	}
 	if _, err := d.git("alice commits the plan and pushes her branch", false, "-C", "alice", "add", "plans"); err != nil {

@@ -1,7 +1,8 @@
 // Package github keeps one vmc-git comment on a pull request up to date
 // through the GitHub REST API, the way Atlantis does: the comment is found by
 // a hidden marker on its first line and edited in place, so a pull request
-// never collects more than one review comment.
+// never collects more than one review comment. In the same way it keeps one
+// issue per repository for a standing condition such as drift (issues.go).
 //
 // # API use
 //

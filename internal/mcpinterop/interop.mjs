@@ -10,6 +10,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -94,6 +95,14 @@ async function main() {
     }
     check(!names.some((n) => /approve|trust|lock|force/.test(n)), `a tool an agent must not have: ${names}`);
 
+    // The human's policy on main: one rule that only warns.
+    rmSync(`${repo}/policy`, { recursive: true, force: true });
+    mkdirSync(`${repo}/policy`);
+    writeFileSync(`${repo}/policy/interop.rego`, 'package vmc.interop\n\nwarn contains {"resource": sprintf("server/%s", [s.name]), ' +
+      '"rule": "interop", "reason": "seen by the interop test"} if {\n\tsome s in input.servers\n}\n');
+    human("git", "add", "-A", "policy");
+    human("git", "commit", "-q", "-m", "interop policy");
+
     const head0 = (await call(client, "ledger_head", {})).structuredContent.seq;
     const pc = await call(client, "plan_create", {
       id, summary: `interop ${mode}`,
@@ -101,6 +110,10 @@ async function main() {
     });
     check(!pc.isError, `plan_create: ${text(pc)}`);
     check(pc.structuredContent.branch === `plan/${id}`, `branch ${pc.structuredContent.branch}`);
+    // The policy result: a pass, with the warning about the planned server.
+    const pol = pc.structuredContent.policy;
+    check(pol && /^[0-9a-f]{64}$/.test(pol.bundle_blake3) && pol.pass === true && pol.deny.length === 0 &&
+      pol.warn.some((w) => w.startsWith(`server/${server} [interop]`)), `plan_create policy: ${JSON.stringify(pol)}`);
 
     // Not approved (and not merged): refused, no receipt.
     const refused = await call(client, "apply", { id });
@@ -141,6 +154,19 @@ async function main() {
 
     const again = await call(client, "apply", { id });
     check(again.isError && /already applied/.test(text(again)), `replay: ${text(again)}`);
+
+    // A second plan, merged, then withdrawn by the human: apply refuses it with
+    // its own message (not "already applied"); plan_status says withdrawn.
+    const id2 = `${id}-w`;
+    const pc2 = await call(client, "plan_create", { id: id2, actions: [{ op: "poweroff", server }] });
+    check(!pc2.isError, `plan_create ${id2}: ${text(pc2)}`);
+    human("git", "merge", "-q", "--no-edit", `plan/${id2}`);
+    human(bin, "plan", "withdraw", id2, "--reason", "interop: not needed", "--key", env("APPROVER_KEY"));
+    const wd = await call(client, "apply", { id: id2 });
+    check(wd.isError && /was withdrawn by .* a withdrawn plan never applies/.test(text(wd)) && !/already applied/.test(text(wd)),
+      `apply withdrawn: ${text(wd)}`);
+    const st2 = (await call(client, "plan_status", { id: id2 })).structuredContent;
+    check(st2.withdrawn === true && st2.outcome === "withdrawn" && st2.reason === "interop: not needed", `plan_status withdrawn: ${JSON.stringify(st2)}`);
     // The human's own CLI agrees with the chain.
     human(bin, "verify", "chain", "--sig");
     console.log(`ok: ${mode}: plan ${id} applied in receipt ${out.seq} (${progress} progress notifications)`);

@@ -1,7 +1,7 @@
 // Package trace counts the expensive steps of a use case, process-wide, so
 // that tests and benchmarks can state what one apply costs (how often the
-// ledger tip is read, a plan parsed, its approvals checked) and notice when
-// a change adds a step. A counter costs one atomic add; nothing else is
+// ledger tip is read, a plan parsed, its approvals checked, an intent
+// read) and notice when a change adds a step. A counter costs one atomic add; nothing else is
 // recorded. A leaf: it imports no project package.
 package trace
 
@@ -15,6 +15,7 @@ const (
 	TipReads       Counter = iota // a ledger tip read in full (gitledger: commit, trees, HEAD.json, trust)
 	PlanParses                    // a plan's bytes parsed (plans.Parse)
 	ApprovalChecks                // a plan's approvals checked against a trust state (plans.CheckApprovalSet)
+	IntentReads                   // an apply intent journal read from disk (apply recovery)
 	numCounters
 )
 
@@ -25,15 +26,16 @@ func Add(c Counter) { counts[c].Add(1) }
 
 // Counts is a snapshot of every counter.
 type Counts struct {
-	TipReads, PlanParses, ApprovalChecks int64
+	TipReads, PlanParses, ApprovalChecks, IntentReads int64
 }
 
 // Read returns the counters now.
 func Read() Counts {
-	return Counts{counts[TipReads].Load(), counts[PlanParses].Load(), counts[ApprovalChecks].Load()}
+	return Counts{counts[TipReads].Load(), counts[PlanParses].Load(), counts[ApprovalChecks].Load(), counts[IntentReads].Load()}
 }
 
 // Sub returns the steps counted between two snapshots.
 func (c Counts) Sub(before Counts) Counts {
-	return Counts{c.TipReads - before.TipReads, c.PlanParses - before.PlanParses, c.ApprovalChecks - before.ApprovalChecks}
+	return Counts{c.TipReads - before.TipReads, c.PlanParses - before.PlanParses, c.ApprovalChecks - before.ApprovalChecks,
+		c.IntentReads - before.IntentReads}
 }

@@ -1,7 +1,7 @@
 // Package workflows holds the GitHub Actions caller workflows that
 // `vmc-git init` writes into a ledger repository.
 //
-// The work is done by three reusable workflows (on: workflow_call) in the
+// The work is done by four reusable workflows (on: workflow_call) in the
 // vmc-git repository itself, .github/workflows/ there, each documented in its
 // header:
 //
@@ -11,6 +11,10 @@
 //	                     group vmc-apply-<owner/repo> with cancel-in-progress false
 //	vmc-verify.yml       on push to the ledger branch and on a schedule:
 //	                     `vmc-git verify chain --sig`
+//	vmc-drift.yml        on a schedule (DefaultDriftCron): `vmc-git policy check
+//	                     --attest --push`, then `vmc-git drift --attest --push
+//	                     --report-issue` (one vmc-drift issue while drift stands);
+//	                     in the apply environment, for the applier key
 //
 // GitHub starts a push workflow only from the files in the pushed commit's
 // tree. Ledger commits carry none, so the verify caller's push trigger fires
@@ -31,7 +35,8 @@
 //	                             an environment secret of DefaultEnvironment (vmc-apply)
 //	secrets.HCLOUD_TOKEN         Hetzner Cloud token, read-write, apply only, same environment
 //	secrets.HCLOUD_READ_TOKEN    Hetzner Cloud token, read-only, plan review only
-//	secrets.GITHUB_TOKEN         GitHub's own: the review comment (pull-requests: write)
+//	secrets.GITHUB_TOKEN         GitHub's own: the review comment (pull-requests: write),
+//	                             the drift issue (issues: write)
 //	vars.VMC_KID                 the applier key's id
 //	vars.VMC_GIT_BIN             optional: a vmc-git binary already on the runner;
 //	                             unset, the reusable workflows `go install` vmc-git
@@ -109,6 +114,9 @@ const (
 	// DefaultCron is when the scheduled verification runs (UTC, daily,
 	// off the hour to avoid GitHub's top-of-the-hour load).
 	DefaultCron = "17 4 * * *"
+	// DefaultDriftCron is when policy and drift are checked (UTC, every
+	// six hours, off the hour).
+	DefaultDriftCron = "47 */6 * * *"
 )
 
 // Caller files: the file names of the callers in a ledger repository's Dir,
@@ -117,10 +125,11 @@ const (
 	PlanReviewFile = "vmc-plan-review.yml"
 	ApplyFile      = "vmc-apply.yml"
 	VerifyFile     = "vmc-verify.yml"
+	DriftFile      = "vmc-drift.yml"
 )
 
 // CallerFiles lists the caller files in the order Render returns them.
-var CallerFiles = []string{PlanReviewFile, ApplyFile, VerifyFile}
+var CallerFiles = []string{PlanReviewFile, ApplyFile, VerifyFile, DriftFile}
 
 //go:embed templates/*.yml.tmpl
 var templateFS embed.FS
@@ -144,6 +153,7 @@ type Params struct {
 	LedgerBranch string // the ledger branch (config.Config.Branch)
 	Environment  string // the GitHub environment of the apply job
 	Cron         string // schedule of the verification, five cron fields
+	DriftCron    string // schedule of policy and drift checks, five cron fields
 }
 
 // ParamsFor returns the Params for a ledger's config, with the defaults,
@@ -157,7 +167,7 @@ func ParamsFor(cfg *config.Config, version string) Params {
 		ref = version
 	}
 	return Params{Repo: DefaultRepo, Ref: ref, Version: ref, MainBranch: cfg.MainBranch, LedgerBranch: cfg.Branch,
-		Environment: DefaultEnvironment, Cron: DefaultCron}
+		Environment: DefaultEnvironment, Cron: DefaultCron, DriftCron: DefaultDriftCron}
 }
 
 // IsRelease reports whether version is a release tag: a canonical semantic
@@ -196,6 +206,9 @@ func (p Params) Validate() error {
 	}
 	if !cronRE.MatchString(p.Cron) {
 		return fmt.Errorf("workflows: cron %q: want five fields", p.Cron)
+	}
+	if !cronRE.MatchString(p.DriftCron) {
+		return fmt.Errorf("workflows: drift cron %q: want five fields", p.DriftCron)
 	}
 	return nil
 }

@@ -454,7 +454,7 @@ func TestWriteCallers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{Dir + "/" + PlanReviewFile, Dir + "/" + ApplyFile}
+	want := []string{Dir + "/" + PlanReviewFile, Dir + "/" + ApplyFile, Dir + "/" + DriftFile}
 	if !slices.Equal(got, want) {
 		t.Fatalf("wrote %q, want %q", got, want)
 	}
@@ -614,5 +614,86 @@ func TestReleaseWorkflow(t *testing.T) {
 		if !strings.Contains(script, want) {
 			t.Errorf("release: the build does not %q", want)
 		}
+	}
+}
+
+// TestDriftWorkflow: the drift caller runs on a schedule only, with the
+// permissions the reusable workflow needs, in the apply environment; the
+// reusable workflow runs policy check and drift with --attest --push and
+// the drift issue, and only its job may write issues.
+func TestDriftWorkflow(t *testing.T) {
+	p := defaultParams()
+	p.MainBranch, p.LedgerBranch = "trunk", "audit/ledger"
+	caller := callerTriggers(t, p)[DriftFile]
+	var cron []string
+	for _, e := range caller.On {
+		switch e := e.(type) {
+		case *actionlint.ScheduledEvent:
+			for _, c := range e.Schedules {
+				cron = append(cron, c.Cron.Value)
+			}
+		case *actionlint.WorkflowDispatchEvent:
+		default:
+			t.Errorf("drift caller: trigger %s, want only schedule and workflow_dispatch", e.EventName())
+		}
+	}
+	if !slices.Equal(cron, []string{DefaultDriftCron}) {
+		t.Errorf("drift caller: schedule %q, want [%q]", cron, DefaultDriftCron)
+	}
+	for _, scope := range []string{"contents", "issues"} {
+		if s := caller.Permissions.Scopes[scope]; s == nil || s.Value.Value != "write" {
+			t.Errorf("drift caller: %s: write missing", scope)
+		}
+	}
+	wc := caller.Jobs["drift"].WorkflowCall
+	if wc == nil || !wc.InheritSecrets {
+		t.Fatal("drift caller: must call the reusable workflow with secrets: inherit (environment secrets)")
+	}
+	for in, want := range map[string]string{"ledger-branch": "audit/ledger", "main-branch": "trunk", "environment": DefaultEnvironment, "kid": "${{ vars.VMC_KID }}"} {
+		if got := wc.Inputs[in]; got == nil || got.Value.Value != want {
+			t.Errorf("drift caller: input %s %+v, want %s", in, got, want)
+		}
+	}
+
+	w := parse(t, DriftFile, projectWorkflows(t)[DriftFile])
+	j := w.Jobs["drift"]
+	if j == nil {
+		t.Fatal("vmc-drift: no job drift")
+	}
+	if e := j.Environment; e == nil || e.Name == nil || e.Name.Value != "${{ inputs.environment }}" {
+		t.Errorf("vmc-drift: job drift must run in environment ${{ inputs.environment }}, has %+v", e)
+	}
+	for _, scope := range []string{"contents", "issues"} {
+		if s := j.Permissions.Scopes[scope]; s == nil || s.Value.Value != "write" {
+			t.Errorf("vmc-drift: job drift: %s: write missing", scope)
+		}
+	}
+	if s := j.Permissions.Scopes["pull-requests"]; s != nil {
+		t.Error("vmc-drift: job drift needs no pull-requests permission")
+	}
+	if c := j.Concurrency; c == nil || c.CancelInProgress == nil || c.CancelInProgress.Value {
+		t.Error("vmc-drift: a run must not cancel another (an attestation push in flight)")
+	}
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^\s*vmc-git policy check --attest --push\b`),
+		regexp.MustCompile(`(?m)^\s*vmc-git drift --attest --push\b.*--report-issue\b`),
+	} {
+		if !slices.ContainsFunc(j.Steps, func(s *actionlint.Step) bool { return runs(s, re) }) {
+			t.Errorf("vmc-drift: no step runs %s", re)
+		}
+	}
+	// Only the drift job of vmc-drift writes issues.
+	for _, name := range CallerFiles {
+		for id, j := range parse(t, name, projectWorkflows(t)[name]).Jobs {
+			is := j.Permissions.Scopes["issues"]
+			want := name == DriftFile && id == "drift"
+			if got := is != nil && is.Value.Value == "write"; got != want {
+				t.Errorf("%s: job %s: issues: write is %v, want %v", name, id, got, want)
+			}
+		}
+	}
+	p.DriftCron = "hourly"
+	if _, err := Render(p); err == nil || !strings.Contains(err.Error(), "drift cron") {
+		t.Errorf("bad drift cron: %v", err)
 	}
 }

@@ -1,7 +1,9 @@
 // Package githubtest is a small HTTP server on 127.0.0.1 that speaks the
 // shape of GitHub's REST issues-comments API (list with Link-header
-// pagination, create, update), for tests of vmc-git's pull-request comment.
-// It keeps comments in memory and records every request.
+// pagination, create, update) and of the issues API (list by label and
+// state, create, update, close), for tests of vmc-git's pull-request
+// comment and drift issue. It keeps comments and issues in memory and
+// records every request.
 package githubtest
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +33,18 @@ type Comment struct {
 	Body  string
 }
 
+// Issue is a stored issue (or pull request, when PR).
+type Issue struct {
+	Repo        string // "owner/repo"
+	Number      int
+	Login       string
+	Title, Body string
+	Labels      []string
+	State       string // open or closed
+	StateReason string
+	PR          bool
+}
+
 // Server is the fake API.
 type Server struct {
 	// Token is the bearer token requests must carry.
@@ -39,6 +54,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	comments []*Comment
+	issues   []*Issue
 	requests []Request
 	nextID   int64
 	srv      *httptest.Server
@@ -79,6 +95,51 @@ func (s *Server) Comments(issue string) []Comment {
 	return out
 }
 
+// AddIssue stores an issue (or pull request) as if login had opened it, and
+// returns its number.
+func (s *Server) AddIssue(is Issue) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is.Number = s.nextNumber(is.Repo)
+	if is.State == "" {
+		is.State = "open"
+	}
+	s.issues = append(s.issues, &is)
+	return is.Number
+}
+
+// Issues returns the issues of a repository, oldest first.
+func (s *Server) Issues(repo string) []Issue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Issue
+	for _, is := range s.issues {
+		if is.Repo == repo {
+			out = append(out, *is)
+		}
+	}
+	return out
+}
+
+// nextNumber is the repository's next issue number: issues and pull
+// requests share the numbers, so the pull requests commented on count.
+func (s *Server) nextNumber(repo string) int {
+	n := 0
+	for _, is := range s.issues {
+		if is.Repo == repo {
+			n = max(n, is.Number)
+		}
+	}
+	for _, c := range s.comments {
+		if r, num, ok := strings.Cut(c.Issue, "#"); ok && r == repo {
+			if v, err := strconv.Atoi(num); err == nil {
+				n = max(n, v)
+			}
+		}
+	}
+	return n + 1
+}
+
 // Requests returns the requests received so far and forgets them.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -114,16 +175,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), APIVersion: r.Header.Get("X-GitHub-Api-Version")}
-	var in struct {
-		Body *string `json:"body"`
-	}
+	var in issueInput
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	issueCall := len(parts) == 4 || (len(parts) == 5 && parts[4] != "comments")
 	if r.Method == http.MethodPost || r.Method == http.MethodPatch {
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || in.Body == nil {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || (in.Body == nil && !issueCall) {
 			s.requests = append(s.requests, req)
 			s.fail(w, http.StatusUnprocessableEntity, "Invalid request.\n\n\"body\" wasn't supplied.")
 			return
 		}
-		req.Body = *in.Body
+		if in.Body != nil {
+			req.Body = *in.Body
+		}
 	}
 	s.requests = append(s.requests, req)
 	if req.Auth != "Bearer "+s.Token {
@@ -134,7 +197,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusUnprocessableEntity, "Validation Failed: body is too long (maximum is 65536 characters)")
 		return
 	}
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) >= 4 && parts[0] == "repos" && parts[3] == "issues" && issueCall {
+		s.serveIssues(w, r, parts[1]+"/"+parts[2], parts, in)
+		return
+	}
 	switch {
 	// /repos/{owner}/{repo}/issues/{number}/comments
 	case len(parts) == 6 && parts[0] == "repos" && parts[3] == "issues" && parts[5] == "comments":
@@ -176,6 +242,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // list serves one page, with GitHub's Link header.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, issue string) {
+	var all []*Comment
+	for _, c := range s.comments {
+		if c.Issue == issue {
+			all = append(all, c)
+		}
+	}
+	s.page(w, r, len(all), func(from, to int) any {
+		out := []map[string]any{}
+		for _, c := range all[from:to] {
+			out = append(out, s.view(c))
+		}
+		return out
+	})
+}
+
+// page serves the page the query asks for of n items (view renders items
+// from..to), with GitHub's Link header.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, n int, view func(from, to int) any) {
 	q := r.URL.Query()
 	per, page := 30, 1
 	if v, err := strconv.Atoi(q.Get("per_page")); err == nil && v > 0 {
@@ -184,18 +268,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, issue string) {
 	if v, err := strconv.Atoi(q.Get("page")); err == nil && v > 0 {
 		page = v
 	}
-	var all []*Comment
-	for _, c := range s.comments {
-		if c.Issue == issue {
-			all = append(all, c)
-		}
-	}
-	from, to := min((page-1)*per, len(all)), min(page*per, len(all))
-	out := []map[string]any{}
-	for _, c := range all[from:to] {
-		out = append(out, s.view(c))
-	}
-	last := max(1, (len(all)+per-1)/per)
+	from, to := min((page-1)*per, n), min(page*per, n)
+	out := view(from, to)
+	last := max(1, (n+per-1)/per)
 	link := func(p int, rel string) string {
 		u := *r.URL
 		u.Scheme, u.Host = "http", r.Host
@@ -216,4 +291,134 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, issue string) {
 		w.Header().Set("Link", strings.Join(links, ", "))
 	}
 	s.json(w, http.StatusOK, out)
+}
+
+// issueInput is the body of an issue create or update.
+type issueInput struct {
+	Body        *string  `json:"body"`
+	Title       *string  `json:"title"`
+	Labels      []string `json:"labels"`
+	State       *string  `json:"state"`
+	StateReason *string  `json:"state_reason"`
+}
+
+func (s *Server) issueView(is *Issue) map[string]any {
+	labels := []map[string]any{}
+	for _, l := range is.Labels {
+		labels = append(labels, map[string]any{"name": l})
+	}
+	v := map[string]any{
+		"number": is.Number, "title": is.Title, "body": is.Body, "state": is.State, "state_reason": nil, "labels": labels,
+		"html_url": fmt.Sprintf("https://github.com/%s/issues/%d", is.Repo, is.Number),
+		"url":      fmt.Sprintf("%s/repos/%s/issues/%d", s.srv.URL, is.Repo, is.Number),
+		"user":     map[string]any{"login": is.Login, "type": "Bot"},
+	}
+	if is.StateReason != "" {
+		v["state_reason"] = is.StateReason
+	}
+	if is.PR {
+		v["pull_request"] = map[string]any{"url": fmt.Sprintf("%s/repos/%s/pulls/%d", s.srv.URL, is.Repo, is.Number)}
+	}
+	return v
+}
+
+// serveIssues serves /repos/{owner}/{repo}/issues and .../issues/{number}.
+func (s *Server) serveIssues(w http.ResponseWriter, r *http.Request, repo string, parts []string, in issueInput) {
+	if len(parts) == 4 {
+		switch r.Method {
+		case http.MethodGet:
+			s.listIssues(w, r, repo)
+		case http.MethodPost:
+			if in.Title == nil || *in.Title == "" {
+				s.fail(w, http.StatusUnprocessableEntity, "Validation Failed: title is missing")
+				return
+			}
+			is := &Issue{Repo: repo, Number: s.nextNumber(repo), Login: s.Login, Title: *in.Title, Labels: in.Labels, State: "open"}
+			if in.Body != nil {
+				is.Body = *in.Body
+			}
+			s.issues = append(s.issues, is)
+			s.json(w, http.StatusCreated, s.issueView(is))
+		default:
+			s.fail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		}
+		return
+	}
+	n, err := strconv.Atoi(parts[4])
+	if err != nil {
+		s.fail(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	for _, is := range s.issues {
+		if is.Repo != repo || is.Number != n {
+			continue
+		}
+		switch r.Method {
+		case http.MethodGet:
+			s.json(w, http.StatusOK, s.issueView(is))
+		case http.MethodPatch:
+			if is.Login != s.Login {
+				s.fail(w, http.StatusForbidden, "Resource not accessible by integration")
+				return
+			}
+			if in.Title != nil {
+				is.Title = *in.Title
+			}
+			if in.Body != nil {
+				is.Body = *in.Body
+			}
+			if in.State != nil {
+				if *in.State != "open" && *in.State != "closed" {
+					s.fail(w, http.StatusUnprocessableEntity, "Validation Failed: state")
+					return
+				}
+				is.State = *in.State
+			}
+			if in.StateReason != nil {
+				is.StateReason = *in.StateReason
+			}
+			if in.Labels != nil {
+				is.Labels = in.Labels
+			}
+			s.json(w, http.StatusOK, s.issueView(is))
+		default:
+			s.fail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		}
+		return
+	}
+	s.fail(w, http.StatusNotFound, "Not Found")
+}
+
+// listIssues serves one page of a repository's issues filtered by state
+// (default open) and labels (all of the comma-separated ones), oldest first.
+func (s *Server) listIssues(w http.ResponseWriter, r *http.Request, repo string) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		state = "open"
+	}
+	var want []string
+	if l := q.Get("labels"); l != "" {
+		want = strings.Split(l, ",")
+	}
+	var all []*Issue
+	for _, is := range s.issues {
+		if is.Repo != repo || (state != "all" && is.State != state) {
+			continue
+		}
+		ok := true
+		for _, l := range want {
+			ok = ok && slices.Contains(is.Labels, l)
+		}
+		if ok {
+			all = append(all, is)
+		}
+	}
+	s.page(w, r, len(all), func(from, to int) any {
+		out := []map[string]any{}
+		for _, is := range all[from:to] {
+			out = append(out, s.issueView(is))
+		}
+		return out
+	})
 }
