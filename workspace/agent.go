@@ -305,6 +305,8 @@ type AgentPlanState struct {
 	Outcome string `json:"outcome,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	By      string `json:"by,omitempty"`
+	// Policy is the receipt's apply.policy (nil: none recorded).
+	Policy *receipt.Policy `json:"policy,omitempty"`
 }
 
 // OutcomeApplied is AgentPlanState.Outcome of a plan the provider applied.
@@ -334,7 +336,7 @@ func (ws *Workspace) PlanState(ctx context.Context, f *FoundPlan) (*AgentPlanSta
 			return nil, err
 		}
 		if a := e.Receipt.Apply; e.Receipt.Kind == receipt.KindApply && a != nil && a.Plan.ID == f.Plan.ID {
-			out.Receipt, out.Outcome, out.Reason, out.By = seq, OutcomeApplied, a.Reason, e.Receipt.KID
+			out.Receipt, out.Outcome, out.Reason, out.By, out.Policy = seq, OutcomeApplied, a.Reason, e.Receipt.KID, a.Policy
 			if a.Retired() {
 				out.Outcome = a.Status
 			}
