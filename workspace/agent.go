@@ -315,6 +315,11 @@ const OutcomeApplied = "applied"
 // PlanState is Status for a plan found by FindPlan, plus whether it is
 // stale (plans.CheckFresh against the provider and the ledger).
 func (ws *Workspace) PlanState(ctx context.Context, f *FoundPlan) (*AgentPlanState, error) {
+	return ws.planState(ctx, f, true)
+}
+
+// planState is PlanState; fresh: check freshness too.
+func (ws *Workspace) planState(ctx context.Context, f *FoundPlan, fresh bool) (*AgentPlanState, error) {
 	tip, err := ws.Ledger.Tip()
 	if err != nil {
 		return nil, err
@@ -341,6 +346,9 @@ func (ws *Workspace) PlanState(ctx context.Context, f *FoundPlan) (*AgentPlanSta
 				out.Outcome = a.Status
 			}
 		}
+		return out, nil
+	}
+	if !fresh {
 		return out, nil
 	}
 	prov, err := ws.Provider()

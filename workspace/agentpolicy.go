@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -151,4 +152,32 @@ func OverrideCommand(id string, rules []string) string {
 		cmd += " --override " + r
 	}
 	return cmd + " " + plans.Path(id) + ", then commit " + plans.Dir + "/" + id + plans.OverridesSuffix + "/ with the plan"
+}
+
+// PlanInFile is AgentPlanState.Where of a plan read from a file.
+const PlanInFile = "file"
+
+// PlanFileState is plan status FILE: the approvals and overrides beside the
+// file (as Status and apply --plan read them), checked at the ledger tip;
+// for a plan in the ledger, how its receipt retired it (applied, refused,
+// withdrawn); and the policy status (PlanPolicyOf, or the receipt's). It
+// does not check freshness.
+func (ws *Workspace) PlanFileState(ctx context.Context, p *plans.Plan, b []byte, file string) (*AgentPlanState, *PlanPolicyStatus, error) {
+	dir := filepath.Dir(file)
+	sigs, err := plans.LoadApprovals(dir, p.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := ws.planState(ctx, &FoundPlan{Plan: p, Bytes: b, Approvals: sigs, Where: PlanInFile}, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Applied {
+		return st, RecordedPolicy(st.Policy), nil
+	}
+	files, err := plans.LoadOverrides(dir, p.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, ws.PlanPolicyOf(ctx, p, b, files), nil
 }
