@@ -15,11 +15,14 @@
 //	plan_create   MakePlanOnBranch: the dry run, then one commit adding
 //	              plans/<id>.json on a new branch plan/<id> (the work tree,
 //	              index and HEAD are untouched); push: the branch, for a PR;
-//	              PlanReviewPolicy: the main branch's policy over the state the
-//	              plan would leave (absent without policy files)
+//	              PlanPolicyOf: what apply would decide now (the main
+//	              branch's policy; result none without policy files), with
+//	              the findings over the state the plan would leave
 //	plan_show     FindPlan: the plan (main, else plan/<id>, else the ledger)
 //	plan_status   PlanState: approvals present and missing, stale, applied,
-//	              refused or withdrawn (with the receipt); PlanReviewPolicy
+//	              refused or withdrawn (with the receipt); PlanPolicyAt:
+//	              apply's decision now (with the overrides in the plan's
+//	              tree), or for an applied plan what its receipt recorded
 //	apply         ApplyMerged: the one plan id, merged on main and approved;
 //	              the receipt. Progress notifications while it runs. With
 //	              push, ApplyRequest.Push as apply --pending --push: fetch
@@ -259,15 +262,22 @@ type (
 		SHA256 string         `json:"sha256"`
 		Plan   map[string]any `json:"plan"`
 		Review string         `json:"review" jsonschema:"the plan rendered for the reviewers (markdown)"`
-		Policy *PolicyOutput  `json:"policy,omitempty" jsonschema:"the main branch's policy over the state the plan would leave; absent when the repository has no policy"`
+		Policy *PolicyOutput  `json:"policy" jsonschema:"what apply would decide now with the main branch's policy (result none without policy files), and the findings over the state the plan would leave"`
 		Next   string         `json:"next"`
 	}
 	PolicyOutput struct {
-		BundleBlake3 string   `json:"bundle_blake3,omitempty" jsonschema:"blake3 of the policy bundle (policy/*.rego on the main branch)"`
-		Pass         bool     `json:"pass" jsonschema:"no deny finding and no error"`
-		Deny         []string `json:"deny" jsonschema:"findings that block the plan, each: resource [rule] reason"`
-		Warn         []string `json:"warn" jsonschema:"findings for the reviewers, each: resource [rule] reason"`
-		Error        string   `json:"error,omitempty" jsonschema:"the policy could not be evaluated"`
+		Result       string            `json:"result" jsonschema:"apply's decision: none (no policy files on main), pass, overridden (admin overrides cover the deny rules the plan introduces) or denied; empty when the policy could not be evaluated (error)"`
+		Recorded     bool              `json:"recorded" jsonschema:"the plan is applied (or retired) and result is what its apply receipt recorded (apply.policy)"`
+		Pass         bool              `json:"pass" jsonschema:"result is pass"`
+		BundleBlake3 string            `json:"bundle_blake3,omitempty" jsonschema:"blake3 of the policy bundle (policy/*.rego on the main branch)"`
+		Rules        []string          `json:"rules,omitempty" jsonschema:"the rules of the deny findings the plan introduces"`
+		Uncovered    []string          `json:"uncovered,omitempty" jsonschema:"the rules no valid admin override names: the plan is denied while this is not empty"`
+		Overrides    []string          `json:"overrides" jsonschema:"kids of the admin overrides that count (plans/<id>.overrides/<kid>.json)"`
+		NotCounted   map[string]string `json:"not_counted,omitempty" jsonschema:"overrides present that do not count: kid -> why"`
+		Deny         []string          `json:"deny" jsonschema:"every deny finding over the state the plan would leave, each: resource [rule] reason (violations the plan does not introduce do not block it)"`
+		Warn         []string          `json:"warn" jsonschema:"findings for the reviewers, each: resource [rule] reason"`
+		Error        string            `json:"error,omitempty" jsonschema:"the policy could not be evaluated"`
+		Line         string            `json:"line" jsonschema:"the decision in one line, as vmc-git plan status prints it"`
 	}
 	PlanIDInput struct {
 		ID string `json:"id" jsonschema:"the plan id (plans/<id>.json)"`
@@ -298,7 +308,7 @@ type (
 		Withdrawn  bool                 `json:"withdrawn" jsonschema:"an approver withdrew the plan: it never applies"`
 		Reason     string               `json:"reason,omitempty" jsonschema:"why it was refused or withdrawn"`
 		By         string               `json:"by,omitempty" jsonschema:"who signed the apply receipt"`
-		Policy     *PolicyOutput        `json:"policy,omitempty" jsonschema:"when not applied: the main branch's policy over the state the plan would leave; absent when the repository has no policy"`
+		Policy     *PolicyOutput        `json:"policy,omitempty" jsonschema:"not applied: what apply would decide now (result none without policy files) and the findings; applied: what the receipt recorded (absent when it records none, as for a withdrawn plan)"`
 		Next       string               `json:"next"`
 	}
 	ApplyOutput struct {
@@ -375,7 +385,7 @@ func (s *Server) register(ms *mcp.Server) {
 	addTool(s, ms, &mcp.Tool{Name: "plan_create", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(false)},
 		Description: "Make a plan (a dry run against the provider) and commit it as plans/<id>.json on a new branch plan/<id> " +
 			"(optionally pushed for a pull request). Changes no server. Returns the plan, its hashes, the review rendering and, where policy/*.rego exists on main, " +
-			"the policy result over the state the plan would leave (policy: bundle_blake3, pass, deny, warn). " +
+			"what apply would decide with the main branch's policy (policy.result: none, pass, overridden or denied; the rules no admin override covers; the findings deny and warn). " +
 			"Next: a human reviews it, runs `vmc-git approve plans/<id>.json` and merges the branch." + noApproveNote},
 		s.planCreate)
 	addTool(s, ms, &mcp.Tool{Name: "plan_show", Annotations: ro,
@@ -424,18 +434,19 @@ func (s *Server) planCreate(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	path := plans.Path(bp.Plan.ID)
 	return PlanCreateOutput{ID: bp.Plan.ID, Branch: bp.Branch, Commit: bp.Commit, Pushed: bp.Pushed, Path: path,
 		Blake3: bp.Blake3.String(), SHA256: digest.SHA256(bp.Bytes).String(), Plan: jsonValue[map[string]any](bp.Plan),
-		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil), Policy: policyOutput(ws.PlanReviewPolicy(ctx, bp.Plan)),
+		Review: bp.Plan.Markdown(bp.Bytes, nil, nil, nil), Policy: policyOutput(bp.Plan.ID, ws.PlanPolicyOf(ctx, bp.Plan, bp.Bytes, nil)),
 		Next: "a human reviews branch " + bp.Branch + ", runs `vmc-git approve " + path + "`, commits the approval and merges; then call apply"}, nil
 }
 
-// policyOutput is a plan's policy outcome as the tools return it (nil: no
-// policy).
-func policyOutput(o *plans.PolicyOutcome) *PolicyOutput {
+// policyOutput is plan id's policy status as the tools return it (nil:
+// none).
+func policyOutput(id string, o *workspace.PlanPolicyStatus) *PolicyOutput {
 	if o == nil {
 		return nil
 	}
-	return &PolicyOutput{BundleBlake3: o.Blake3, Pass: o.Error == "" && len(o.Deny) == 0,
-		Deny: append([]string{}, o.Deny...), Warn: append([]string{}, o.Warn...), Error: o.Error}
+	return &PolicyOutput{Result: o.Result, Recorded: o.Recorded, Pass: o.Result == receipt.PolicyPass, BundleBlake3: o.Blake3,
+		Rules: o.Rules, Uncovered: o.Uncovered, Overrides: o.Overrides, NotCounted: o.NotCounted,
+		Deny: o.Deny, Warn: o.Warn, Error: o.Error, Line: o.Line(id)}
 }
 
 func (s *Server) planShow(_ context.Context, _ *mcp.CallToolRequest, ws *workspace.Workspace, in PlanIDInput) (PlanShowOutput, error) {
@@ -459,9 +470,7 @@ func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	out := PlanStatusOutput{ID: st.ID, Where: st.Where, Approvals: st.Approvals, Approved: st.Approved, Applied: st.Applied,
 		Stale: len(st.Stale) > 0, StaleWhy: st.Stale, StaleError: st.StaleError,
 		Receipt: st.Receipt, Outcome: st.Outcome, Withdrawn: st.Outcome == receipt.ApplyWithdrawn, Reason: st.Reason, By: st.By}
-	if !st.Applied {
-		out.Policy = policyOutput(ws.PlanReviewPolicy(ctx, f.Plan))
-	}
+	out.Policy = policyOutput(st.ID, ws.PlanPolicyAt(ctx, f, st))
 	if out.Approvals.Valid == nil {
 		out.Approvals.Valid = []string{}
 	}
@@ -482,8 +491,9 @@ func (s *Server) planStatus(ctx context.Context, _ *mcp.CallToolRequest, ws *wor
 	default:
 		out.Next = "ready: call apply"
 	}
-	if out.Policy != nil && len(out.Policy.Deny) > 0 {
-		out.Next += fmt.Sprintf("; the policy denies it (%d finding(s) in policy.deny): reviewers see them", len(out.Policy.Deny))
+	if p := out.Policy; p != nil && !p.Recorded && p.Result == receipt.PolicyDenied {
+		out.Next += fmt.Sprintf("; but the policy denies it (rules %s, policy.deny names the findings): a merged plan denied at apply is retired, so fix it in a new plan (plan_create), or a human admin runs `%s` before it is merged (%s)",
+			strings.Join(p.Uncovered, ", "), workspace.OverrideCommand(st.ID, p.Uncovered), workspace.HintDenied)
 	}
 	return out, nil
 }

@@ -305,6 +305,8 @@ type AgentPlanState struct {
 	Outcome string `json:"outcome,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	By      string `json:"by,omitempty"`
+	// Policy is the receipt's apply.policy (nil: none recorded).
+	Policy *receipt.Policy `json:"policy,omitempty"`
 }
 
 // OutcomeApplied is AgentPlanState.Outcome of a plan the provider applied.
@@ -313,6 +315,11 @@ const OutcomeApplied = "applied"
 // PlanState is Status for a plan found by FindPlan, plus whether it is
 // stale (plans.CheckFresh against the provider and the ledger).
 func (ws *Workspace) PlanState(ctx context.Context, f *FoundPlan) (*AgentPlanState, error) {
+	return ws.planState(ctx, f, true)
+}
+
+// planState is PlanState; fresh: check freshness too.
+func (ws *Workspace) planState(ctx context.Context, f *FoundPlan, fresh bool) (*AgentPlanState, error) {
 	tip, err := ws.Ledger.Tip()
 	if err != nil {
 		return nil, err
@@ -334,11 +341,14 @@ func (ws *Workspace) PlanState(ctx context.Context, f *FoundPlan) (*AgentPlanSta
 			return nil, err
 		}
 		if a := e.Receipt.Apply; e.Receipt.Kind == receipt.KindApply && a != nil && a.Plan.ID == f.Plan.ID {
-			out.Receipt, out.Outcome, out.Reason, out.By = seq, OutcomeApplied, a.Reason, e.Receipt.KID
+			out.Receipt, out.Outcome, out.Reason, out.By, out.Policy = seq, OutcomeApplied, a.Reason, e.Receipt.KID, a.Policy
 			if a.Retired() {
 				out.Outcome = a.Status
 			}
 		}
+		return out, nil
+	}
+	if !fresh {
 		return out, nil
 	}
 	prov, err := ws.Provider()

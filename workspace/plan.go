@@ -155,25 +155,6 @@ type PlanStatus struct {
 	Applied   bool                 `json:"applied"`
 }
 
-// Status reads a plan file's approvals (beside it), checks them against the
-// trust state at the ledger head, and looks the plan up in the ledger.
-func (ws *Workspace) Status(p *plans.Plan, b []byte, file string) (*PlanStatus, error) {
-	tip, err := ws.Ledger.Tip()
-	if err != nil {
-		return nil, err
-	}
-	sigs, err := plans.LoadApprovals(filepath.Dir(file), p.ID)
-	if err != nil {
-		return nil, err
-	}
-	st := plans.CheckApprovalSet(tip.Trust, b, sigs, time.Now())
-	applied, err := ws.Applied(p.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &PlanStatus{ID: p.ID, Approvals: st, Approved: st.Approved(), Applied: applied}, nil
-}
-
 // Applied reports whether plan id has a receipt (gitledger.Reader.Applied:
 // the one "applied?" rule).
 func (ws *Workspace) Applied(id string) (bool, error) { return ws.Ledger.Applied(id) }

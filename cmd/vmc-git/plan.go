@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -98,7 +97,7 @@ func planShowCommand() *cli.Command {
 func planStatusCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "status",
-		Usage:     "list a plan's approvals and what is missing, and whether it is applied",
+		Usage:     "list a plan's approvals and what is missing, the policy decision at apply, and whether it is applied, refused or withdrawn",
 		ArgsUsage: "FILE",
 		Description: `EXAMPLE:
    vmc-git plan status plans/web-1-create-20261126090000.json`,
@@ -113,30 +112,11 @@ func planStatusCommand() *cli.Command {
 				return err
 			}
 			defer ws.Close()
-			status, err := ws.Status(p, b, file)
+			st, pol, err := ws.PlanFileState(c.Context, p, b, file)
 			if err != nil {
 				return err
 			}
-			st, applied := status.Approvals, status.Applied
-			if c.Bool("json") {
-				return printJSON(c, map[string]any{"id": p.ID, "approvals": st, "approved": st.Approved(), "applied": applied})
-			}
-			outf(c, "plan %s: %d of %d approvals", p.ID, len(st.Valid), st.Required)
-			if len(st.Valid) > 0 {
-				outf(c, " (%s)", strings.Join(st.Valid, ", "))
-			}
-			outf(c, "\n")
-			for k, why := range st.Invalid {
-				outf(c, "  not counted: %s: %s\n", k, why)
-			}
-			switch {
-			case applied:
-				outf(c, "  applied: yes (in the ledger)\n")
-			case st.Approved():
-				outf(c, "  ready to apply\n")
-			default:
-				outf(c, "  missing %d approval(s) from approver keys\n", st.Missing)
-			}
+			printPlanStatus(c, st, pol)
 			return nil
 		},
 	}
