@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The hook picks the branches it guards from the bare repository's HEAD
+// and the .vmc/config.json there, each time it runs (hooks.HeadBranches).
+// These tests point HEAD somewhere odd and push as someone without a key.
+
+// TestHookUnbornHeadRefusesMain: a server made with `git init --bare` and
+// no -b has HEAD at an unborn master, so a hook installed without branch
+// flags guards master and vmc/ledger. The main branch, whose config names
+// it main, must not then go unchecked: its push is refused with the fix.
+func TestHookUnbornHeadRefusesMain(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "master", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	out, err := r.pushOut("origin", "main")
+	if err == nil || !strings.Contains(out, ".vmc/config.json on main names it as the main branch main and ledger branch vmc/ledger, but the hook guards master and vmc/ledger") {
+		t.Fatalf("main pushed past a hook guarding master (%v):\n%s", err, out)
+	}
+	// Deleting such a branch is refused as well (its current config).
+	behindHook(t, r.root, origin, "refs/heads/main", r.git("rev-parse", "main"))
+	if out, err := r.pushOut("origin", ":main"); err == nil || !strings.Contains(out, "names it as the main branch main") {
+		t.Fatalf("main deleted past a hook guarding master (%v):\n%s", err, out)
+	}
+	// With HEAD at main the same push goes through.
+	gitIn(t, origin, "update-ref", "-d", "refs/heads/main")
+	gitIn(t, origin, "symbolic-ref", "HEAD", "refs/heads/main")
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+}
+
+// TestHookHeadOnOtherBranch: HEAD names a branch dev that is not the main
+// branch, holding a copy of main's config. Whoever pushes dev could rename
+// the main and ledger branches in that config, and the next push would
+// guard those instead (a bad plan onto main, unchecked). A push to HEAD's
+// branch is refused unless it is the main branch.
+func TestHookHeadOnOtherBranch(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	gitIn(t, origin, "update-ref", "refs/heads/dev", r.git("rev-parse", "main"))
+	gitIn(t, origin, "symbolic-ref", "HEAD", "refs/heads/dev")
+
+	r.git("checkout", "-q", "-b", "dev")
+	cfg, err := os.ReadFile(filepath.Join(r.root, ".vmc", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(cfg), `"main_branch":"main"`, `"main_branch":"prod"`, 1)
+	s = strings.Replace(s, `"branch":"vmc/ledger"`, `"branch":"vmc/prod"`, 1)
+	if s == string(cfg) {
+		t.Fatalf("config not rewritten: %s", cfg)
+	}
+	os.WriteFile(filepath.Join(r.root, ".vmc", "config.json"), []byte(s), 0o644)
+	r.git("commit", "-qam", "rename the guarded branches")
+	out, err := r.pushOut("origin", "dev")
+	if err == nil || !strings.Contains(out, "HEAD names branch dev, but the hook guards main branch main and ledger branch vmc/ledger") {
+		t.Fatalf("HEAD's branch pushed (%v):\n%s", err, out)
+	}
+	// And main stays guarded: a plan file that does not parse is refused.
+	r.git("checkout", "-q", "main")
+	os.MkdirAll(filepath.Join(r.root, "plans"), 0o755)
+	os.WriteFile(filepath.Join(r.root, "plans", "junk.json"), []byte("{"), 0o644)
+	r.commit("junk plan")
+	if out, err := r.pushOut("origin", "main"); err == nil || !strings.Contains(out, "plans/junk.json") {
+		t.Fatalf("a bad plan reached main (%v):\n%s", err, out)
+	}
+}
+
