@@ -25,6 +25,9 @@ import (
 //	                              this plan's id and exact bytes and, when
 //	                              known, this ledger
 //
+// Each name at most once in a tree (git mktree, and a server without
+// receive.fsckObjects, take a tree naming an entry twice: a second
+// plans/<id>.json beside a merged one would escape the add-only rule).
 // Nothing else: no other names, no executables, symlinks, gitlinks
 // (submodules) or nested directories. Once merged, a plan file never changes
 // or goes away, and approvals and overrides are add-only.
@@ -81,6 +84,24 @@ const (
 	EntryOverrides = "overrides" // <id>.overrides/
 )
 
+// distinctTrees is a TreeReader refusing a tree that names an entry twice.
+type distinctTrees struct{ TreeReader }
+
+func (d distinctTrees) Tree(id string) ([]TreeEntry, error) {
+	es, err := d.TreeReader.Tree(id)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(es))
+	for _, e := range es {
+		if seen[e.Name] {
+			return nil, fmt.Errorf("%s: named twice in a tree (a tree git fsck refuses)", e.Name)
+		}
+		seen[e.Name] = true
+	}
+	return es, nil
+}
+
 // PlanOfEntry returns the plan id a plans/ entry name belongs to, and the
 // entry's kind (EntryPlan, EntryApprovals or EntryOverrides).
 func PlanOfEntry(name string) (id, kind string, ok bool) {
@@ -97,6 +118,7 @@ func PlanOfEntry(name string) (id, kind string, ok bool) {
 // added), every new entry valid by the rule above, plans for ledgerID (if
 // not ""). It returns the first problem.
 func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
+	r = distinctTrees{r}
 	var olds, news []TreeEntry
 	var err error
 	if old != "" {

@@ -79,3 +79,35 @@ func TestHookHeadOnOtherBranch(t *testing.T) {
 	}
 }
 
+// TestHookDuplicateTreeEntries: git mktree (and a git server without
+// receive.fsckObjects) takes a tree naming an entry twice. A merged plan
+// followed by a second entry of the same name, with other bytes, must not
+// slip past the add-only rule, nor a second approvals or overrides
+// directory past the entry checks.
+func TestHookDuplicateTreeEntries(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+
+	plansTree := r.git("rev-parse", "main:plans")
+	ls := strings.TrimRight(r.git("ls-tree", plansTree), "\n")
+	junk := strings.TrimSpace(gitInStdin(t, r.root, []byte("{}"), "hash-object", "-w", "--stdin"))
+	empty := strings.TrimSpace(gitInStdin(t, r.root, nil, "mktree"))
+	for _, x := range []struct{ name, extra, want string }{
+		{"a second plan file", "100644 blob " + junk + "\tweb-1-create.json", "plans/: web-1-create.json: named twice in a tree"},
+		{"a second approvals directory", "040000 tree " + empty + "\tweb-1-create.approvals", "plans/: web-1-create.approvals: named twice in a tree"},
+	} {
+		// mktree sorts its input: the duplicate lands beside the original.
+		pt := strings.TrimSpace(gitInStdin(t, r.root, []byte(ls+"\n"+x.extra+"\n"), "mktree"))
+		root := strings.TrimSpace(gitInStdin(t, r.root, []byte(strings.Replace(r.git("ls-tree", "main"), plansTree, pt, 1)), "mktree"))
+		c := strings.TrimSpace(gitIn(t, r.root, "commit-tree", root, "-p", r.git("rev-parse", "main"), "-m", x.name))
+		if out, err := r.pushOut("origin", c+":refs/heads/main"); err == nil || !strings.Contains(out, x.want) {
+			t.Errorf("%s: pushed (%v):\n%s", x.name, err, out)
+		}
+	}
+}
