@@ -77,6 +77,12 @@ func TestHookHeadOnOtherBranch(t *testing.T) {
 	if out, err := r.pushOut("origin", "main"); err == nil || !strings.Contains(out, "plans/junk.json") {
 		t.Fatalf("a bad plan reached main (%v):\n%s", err, out)
 	}
+	// HEAD at the ledger branch: the hook would guard vmc/ledger as both;
+	// main, whose config claims it, is refused rather than left unchecked.
+	gitIn(t, origin, "symbolic-ref", "HEAD", "refs/heads/vmc/ledger")
+	if out, err := r.pushOut("origin", "main"); err == nil || !strings.Contains(out, ".vmc/config.json on main names it as the main branch main") {
+		t.Fatalf("main pushed with HEAD at the ledger branch (%v):\n%s", err, out)
+	}
 }
 
 // TestHookDuplicateTreeEntries: git mktree (and a git server without
