@@ -14,12 +14,15 @@ package gitledger
 // one segment of commits plus n/walkStride ids, whatever the length.
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 )
@@ -279,4 +282,21 @@ segments:
 		}
 	}
 	return v.finish(walkErr)
+}
+
+// sameKey reports whether a and b have the same wire form, comparing two
+// Ed25519 keys' bytes instead of marshalling both.
+func sameKey(a, b ssh.PublicKey) bool {
+	if a.Type() == ssh.KeyAlgoED25519 && b.Type() == ssh.KeyAlgoED25519 {
+		ca, oka := a.(ssh.CryptoPublicKey)
+		cb, okb := b.(ssh.CryptoPublicKey)
+		if oka && okb {
+			ea, oka := ca.CryptoPublicKey().(ed25519.PublicKey)
+			eb, okb := cb.CryptoPublicKey().(ed25519.PublicKey)
+			if oka && okb {
+				return bytes.Equal(ea, eb)
+			}
+		}
+	}
+	return bytes.Equal(a.Marshal(), b.Marshal())
 }

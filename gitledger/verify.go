@@ -471,12 +471,11 @@ func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash
 	if err != nil {
 		return fail(RuleSignature, "receipt signature %s%s: %v", receipt.PathIn(format, seq), receipt.SigSuffix, err)
 	}
-	signerPub := signer.Pub.Marshal()
 	for _, s := range []struct {
 		what string
 		sig  *sshsig.Signature
 	}{{"commit", csig}, {"receipt", rsig}} {
-		if !bytes.Equal(s.sig.PublicKey.Marshal(), signerPub) {
+		if !sameKey(s.sig.PublicKey, signer.Pub) {
 			return fail(RuleTrust, "%s signature by %s, but %s is bound to %s", s.what, keys.Fingerprint(s.sig.PublicKey), r.KID, keys.Fingerprint(signer.Pub))
 		}
 	}

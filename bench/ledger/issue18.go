@@ -27,10 +27,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// incremental copies the ledger, verifies it once remembering the head
+// verifyAgain copies the ledger, verifies it once remembering the head
 // (untimed), then per run appends one receipt and times verify --sig from
 // the remembered head, counting the objects it reads.
-func (b *bench) incremental(dir string, n int) error {
+func (b *bench) verifyAgain(dir string, n int) error {
 	tmp, err := os.MkdirTemp(b.out, "incremental-")
 	if err != nil {
 		return err

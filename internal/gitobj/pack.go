@@ -370,11 +370,10 @@ func (w *PackWriter) Abort() {
 }
 
 // packReader reads objects from the packs of one objects directory with
-// plain positioned reads: each .idx is loaded once (names and offsets, about
-// 24 bytes an object, as git itself keeps), each .pack stays open, and a
-// small cache of recently resolved objects serves delta bases, which in a
-// ledger are the trees read just before. Memory is that index plus the
-// cache, whatever the ledger's length.
+// plain positioned reads: each .idx is read in chunks through a bounded
+// cache (idxread.go), each .pack stays open, and a small cache of recently
+// resolved objects serves delta bases, which in a ledger are the trees read
+// just before. Memory is those two caches, whatever the ledger's length.
 type packReader struct {
 	dir    string // objects/pack
 	packs  []*packIndex
