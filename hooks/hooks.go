@@ -354,6 +354,29 @@ func (c *checker) run() []Refusal {
 	return out
 }
 
+// signedOverrides reads plan trees for plans.CheckTreeChange and takes a
+// new override file only when it counts (plans.CheckOverrideSet): signed
+// by an admin trusted at the ledger tip as the push leaves it.
+type signedOverrides struct {
+	plans.TreeReader
+	c *checker
+}
+
+func (s signedOverrides) CheckOverrideSigner(id string, plan []byte, f *plans.OverrideFile, b []byte) error {
+	r, err := s.c.ledgerAfter()
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errors.New("no ledger branch: an override is taken only when an admin trusted in the ledger signed it")
+	}
+	st := plans.CheckOverrideSet(r.Tip.Trust, r.Tip.Head.Ledger, id, plan, map[string][]byte{f.KID: b}, s.c.now)
+	if why, bad := st.Invalid[f.KID]; bad {
+		return fmt.Errorf("%s: only an admin's valid override is taken (the directory is add-only)", why)
+	}
+	return nil
+}
+
 // checkUnguarded refuses an update of a branch the hook does not guard
 // that decides or claims what it should guard: HEAD's branch, when the
 // guarded names were read from HEAD (its config would pick them on the next
@@ -529,7 +552,7 @@ func (c *checker) checkMain(u Update, cfg *config.Config) error {
 	if newCfg != nil {
 		ledgerID = newCfg.Ledger
 	}
-	return plans.CheckTreeChange(c.l.PlanTrees(), oldPlans, newPlans, ledgerID)
+	return plans.CheckTreeChange(signedOverrides{c.l.PlanTrees(), c}, oldPlans, newPlans, ledgerID)
 }
 
 // checkProvider requires the configured provider to be the one the ledger

@@ -84,8 +84,22 @@ const (
 	EntryOverrides = "overrides" // <id>.overrides/
 )
 
-// distinctTrees is a TreeReader refusing a tree that names an entry twice.
-type distinctTrees struct{ TreeReader }
+// OverrideSigner, when the TreeReader given to CheckTreeChange implements
+// it, checks the signer of each new override file f (bytes b) of plan id
+// (bytes plan): the hook takes only an admin's, trusted at the ledger tip,
+// for the directory is add-only and holds at most receipt.MaxOverrides
+// files, and a file signed by nobody in an admin's name would keep that
+// admin's real override out for good.
+type OverrideSigner interface {
+	CheckOverrideSigner(id string, plan []byte, f *OverrideFile, b []byte) error
+}
+
+// distinctTrees is a TreeReader refusing a tree that names an entry twice
+// (and the caller's OverrideSigner, if any).
+type distinctTrees struct {
+	TreeReader
+	sign OverrideSigner
+}
 
 func (d distinctTrees) Tree(id string) ([]TreeEntry, error) {
 	es, err := d.TreeReader.Tree(id)
@@ -118,7 +132,8 @@ func PlanOfEntry(name string) (id, kind string, ok bool) {
 // added), every new entry valid by the rule above, plans for ledgerID (if
 // not ""). It returns the first problem.
 func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
-	r = distinctTrees{r}
+	sign, _ := r.(OverrideSigner)
+	r = distinctTrees{r, sign}
 	var olds, news []TreeEntry
 	var err error
 	if old != "" {
@@ -231,6 +246,7 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 		return &EntryError{path, id, fmt.Errorf("overrides without the plan %s/%s.json", Dir, id)}
 	}
 	var sum digest.Digest
+	var pb []byte
 	for _, x := range os {
 		if _, ok := find(old, x.Name); ok {
 			continue
@@ -252,8 +268,7 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 			return fail(err)
 		}
 		if sum.IsZero() {
-			pb, err := r.Blob(pe.ID, MaxSize)
-			if err != nil {
+			if pb, err = r.Blob(pe.ID, MaxSize); err != nil {
 				return fail(err)
 			}
 			sum = digest.Blake3(pb)
@@ -265,6 +280,11 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 			return fail(fmt.Errorf("an override for plan %s (blake3 %s), not for %s/%s.json (blake3 %s)", f.Plan, f.PlanBlake3, Dir, id, sum))
 		case ledgerID != "" && f.Ledger != ledgerID:
 			return fail(fmt.Errorf("an override for ledger %s, this repository is %s", f.Ledger, ledgerID))
+		}
+		if d, ok := r.(distinctTrees); ok && d.sign != nil {
+			if err := d.sign.CheckOverrideSigner(id, pb, f, b); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	return nil

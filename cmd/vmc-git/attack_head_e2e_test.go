@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmc-git/vmc-git/keys"
+	"github.com/vmc-git/vmc-git/plans"
 )
 
 // The hook picks the branches it guards from the bare repository's HEAD
@@ -116,4 +119,58 @@ func TestHookDuplicateTreeEntries(t *testing.T) {
 			t.Errorf("%s: pushed (%v):\n%s", x.name, err, out)
 		}
 	}
+}
+
+// TestHookOverrideSquatting: an overrides directory is add-only and holds
+// at most receipt.MaxOverrides files. A pusher without an admin key who
+// puts a well-formed but forged plans/<id>.overrides/alice.json on main
+// (signed by another key, or by an approver) would keep alice's real
+// override out for good. The hook takes only an admin's valid override;
+// alice's own goes through.
+func TestHookOverrideSquatting(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	pb, err := os.ReadFile(r.planFile("web-1-create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub, err := keys.Generate("mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(t.TempDir(), "mallory")
+	if err := keys.WriteKeyPair(mpath, priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.root, "plans", "web-1-create"+plans.OverridesSuffix)
+	for _, x := range []struct{ keyPath, kid, want string }{
+		{mpath, "alice", "override by alice: signature: made by key SHA256:"},
+		{key("bob"), "bob", "override: key bob has roles [approver], needs admin"},
+	} {
+		s, err := keys.LoadFile(x.keyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := plans.SignOverride(s, x.kid, pb, []string{"ssh-from-anywhere"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(dir, 0o755)
+		f := filepath.Join(dir, x.kid+".json")
+		os.WriteFile(f, b, 0o644)
+		r.commit("override by " + x.kid)
+		if out, err := r.pushOut("origin", "main"); err == nil || !strings.Contains(out, x.want) || !strings.Contains(out, "only an admin's valid override is taken") {
+			t.Errorf("%s's forged override pushed (%v):\n%s", x.kid, err, out)
+		}
+		r.git("reset", "-q", "--hard", "origin/main")
+	}
+	r.must("approve", "--override", "ssh-from-anywhere", r.planFile("web-1-create"), "--key", key("alice"))
+	r.commit("alice's override")
+	r.git("push", "-q", "origin", "main")
 }
