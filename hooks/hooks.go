@@ -377,6 +377,20 @@ func (s signedOverrides) CheckOverrideSigner(id string, plan []byte, f *plans.Ov
 	return nil
 }
 
+// CheckApprovalSigner takes a new approval only when it is valid
+// (keys.Trust.CheckApproval at the ledger tip as the push leaves it); with
+// no ledger yet there is nothing to check it against.
+func (s signedOverrides) CheckApprovalSigner(id string, plan []byte, kid string, sig []byte) error {
+	r, err := s.c.ledgerAfter()
+	if err != nil || r == nil {
+		return err
+	}
+	if err := r.Tip.Trust.CheckApproval(kid, plan, sig, s.c.now, map[string]string{}); err != nil {
+		return fmt.Errorf("%w: only a valid approval is taken (the directory is add-only)", err)
+	}
+	return nil
+}
+
 // checkUnguarded refuses an update of a branch the hook does not guard
 // that decides or claims what it should guard: HEAD's branch, when the
 // guarded names were read from HEAD (its config would pick them on the next

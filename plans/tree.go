@@ -3,6 +3,8 @@ package plans
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
@@ -98,7 +100,40 @@ type OverrideSigner interface {
 // (and the caller's OverrideSigner, if any).
 type distinctTrees struct {
 	TreeReader
-	sign OverrideSigner
+	sign    OverrideSigner
+	approve ApprovalSigner
+}
+
+// ApprovalSigner, when the TreeReader given to CheckTreeChange implements
+// it, checks each new approval file (kid, sig) of plan id (bytes plan): the
+// hook takes only a valid one, for the same reason as overrides (an
+// approvals directory is add-only once merged).
+type ApprovalSigner interface {
+	CheckApprovalSigner(id string, plan []byte, kid string, sig []byte) error
+}
+
+// checkApprovalSigners applies r's ApprovalSigner, if any, to the new
+// approvals sigs (kid -> bytes) of directory entry name, beside its plan in es.
+func checkApprovalSigners(r TreeReader, es []TreeEntry, name string, sigs map[string][]byte) error {
+	d, ok := r.(distinctTrees)
+	if !ok || d.approve == nil || len(sigs) == 0 {
+		return nil
+	}
+	id, _, _ := PlanOfEntry(name)
+	pe, ok := find(es, id+".json")
+	if !ok {
+		return &EntryError{Dir + "/" + name, id, fmt.Errorf("approvals without the plan %s/%s.json", Dir, id)}
+	}
+	pb, err := r.Blob(pe.ID, MaxSize)
+	if err != nil {
+		return &EntryError{Dir + "/" + pe.Name, id, err}
+	}
+	for _, kid := range slices.Sorted(maps.Keys(sigs)) {
+		if err := d.approve.CheckApprovalSigner(id, pb, kid, sigs[kid]); err != nil {
+			return &EntryError{Dir + "/" + name + "/" + kid + ApprovalExt, id, err}
+		}
+	}
+	return nil
 }
 
 func (d distinctTrees) Tree(id string) ([]TreeEntry, error) {
@@ -133,7 +168,8 @@ func PlanOfEntry(name string) (id, kind string, ok bool) {
 // not ""). It returns the first problem.
 func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
 	sign, _ := r.(OverrideSigner)
-	r = distinctTrees{r, sign}
+	approve, _ := r.(ApprovalSigner)
+	r = distinctTrees{r, sign, approve}
 	var olds, news []TreeEntry
 	var err error
 	if old != "" {
@@ -158,7 +194,7 @@ func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
 			_, kind, ok := PlanOfEntry(o.Name)
 			switch {
 			case ok && kind == EntryApprovals:
-				if err := checkApprovalsChange(r, o, n); err != nil {
+				if err := checkApprovalsChange(r, news, o, n); err != nil {
 					return err
 				}
 			case ok && kind == EntryOverrides:
@@ -183,7 +219,7 @@ func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
 	return nil
 }
 
-func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
+func checkApprovalsChange(r TreeReader, es []TreeEntry, o, n TreeEntry) error {
 	id, _, _ := PlanOfEntry(o.Name)
 	oa, err := r.Tree(o.ID)
 	if err != nil {
@@ -201,14 +237,17 @@ func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
 			return &EntryError{Dir + "/" + o.Name + "/" + x.Name, id, fmt.Errorf("changed or removed: %w", ErrImmutable)}
 		}
 	}
+	added := map[string][]byte{}
 	for _, y := range na {
 		if _, ok := find(oa, y.Name); !ok {
-			if _, err := readApproval(r, n.Name, y); err != nil {
+			sig, err := readApproval(r, n.Name, y)
+			if err != nil {
 				return &EntryError{Dir + "/" + n.Name + "/" + y.Name, id, err}
 			}
+			added[strings.TrimSuffix(y.Name, ApprovalExt)] = sig
 		}
 	}
-	return nil
+	return checkApprovalSigners(r, es, n.Name, added)
 }
 
 // checkOverridesChange checks an overrides directory changed from o to n:
@@ -314,8 +353,11 @@ func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) erro
 		if _, ok := find(es, id+".json"); !ok && e.Mode == ModeDir {
 			return fail("approvals without the plan %s/%s.json", Dir, id)
 		}
-		_, err := ReadApprovals(r, Dir, e)
-		return err
+		sigs, err := ReadApprovals(r, Dir, e)
+		if err != nil {
+			return err
+		}
+		return checkApprovalSigners(r, es, e.Name, sigs)
 	}
 	if e.Mode != ModeFile {
 		return fail("mode %s: a plan is a regular file (mode %s)", e.Mode, ModeFile)

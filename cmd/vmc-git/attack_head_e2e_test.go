@@ -174,3 +174,43 @@ func TestHookOverrideSquatting(t *testing.T) {
 	r.commit("alice's override")
 	r.git("push", "-q", "origin", "main")
 }
+
+// TestHookApprovalSquatting: the same for approvals added after a plan is
+// merged: a forged plans/<id>.approvals/bob.sig (signed by another key)
+// would keep bob's real approval out for good. Refused; bob's own goes
+// through.
+func TestHookApprovalSquatting(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	origin := filepath.Join(t.TempDir(), "origin.git")
+	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	r.plan("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
+	r.commit("plan web-1, not yet approved")
+	r.git("push", "-q", "origin", "main", "vmc/ledger")
+	pb, err := os.ReadFile(r.planFile("web-1-create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.LoadFile(key("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign(keys.NamespacePlan, pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.root, "plans", "web-1-create"+plans.ApprovalsSuffix)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "bob.sig"), sig, 0o644)
+	r.commit("a forged approval in bob's name")
+	if out, err := r.pushOut("origin", "main"); err == nil || !strings.Contains(out, "plans/web-1-create.approvals/bob.sig: approval by bob: signature: made by key") ||
+		!strings.Contains(out, "only a valid approval is taken") {
+		t.Fatalf("a forged approval pushed (%v):\n%s", err, out)
+	}
+	r.git("reset", "-q", "--hard", "origin/main")
+	r.approve("web-1-create", "bob")
+	r.commit("bob's approval")
+	r.git("push", "-q", "origin", "main")
+}
