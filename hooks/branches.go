@@ -15,7 +15,10 @@ import (
 // guards master) and gitledger.DefaultBranch. It reads HEAD and the config
 // in this process, as `git symbolic-ref --short HEAD` and `git show
 // HEAD:.vmc/config.json` would, without starting git (a hook runs on every
-// push). The config is bounded like the hook's own reads; one that does
+// push). Head records HEAD's branch when HEAD decided a name: the hook
+// refuses a push to it unless it is the main branch (checkHead), for whoever
+// can change HEAD's config would otherwise pick what the hook guards. The
+// config is bounded like the hook's own reads; one that does
 // not parse is ignored here (the hook's checks refuse it). A nil l (no
 // repository) gives the defaults.
 func HeadBranches(l *gitledger.Ledger, given Branches) Branches {
@@ -28,6 +31,7 @@ func HeadBranches(l *gitledger.Ledger, given Branches) Branches {
 	if err == nil && head.Type() == plumbing.SymbolicReference {
 		if name := head.Target(); name.IsBranch() {
 			b.Main = strings.TrimPrefix(name.String(), "refs/heads/")
+			b.Head = b.Main
 		}
 	}
 	if err == nil {
@@ -43,6 +47,9 @@ func HeadBranches(l *gitledger.Ledger, given Branches) Branches {
 	}
 	if given.Ledger != "" {
 		b.Ledger = given.Ledger
+	}
+	if given.Main != "" && given.Ledger != "" {
+		b.Head = "" // HEAD decides nothing
 	}
 	return b
 }

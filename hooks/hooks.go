@@ -201,6 +201,9 @@ func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumb
 type Branches struct {
 	Main   string // the branch with .vmc/config.json and plans/ (default main)
 	Ledger string // the ledger branch (default vmc/ledger)
+	// Head is the branch HEAD names when the names above were read from
+	// it (HeadBranches), else "".
+	Head string
 	// Now is the server's clock (default time.Now): receipts, locks and
 	// intents dated beyond it (plus the skew) are refused.
 	Now func() time.Time
@@ -340,7 +343,7 @@ func (c *checker) run() []Refusal {
 					strings.TrimPrefix(LockRefPrefix, remoteref.Namespace), strings.TrimPrefix(IntentRefPrefix, remoteref.Namespace))
 			}
 		default:
-			if !u.New.IsZero() {
+			if err = c.checkUnguarded(u); err == nil && !u.New.IsZero() {
 				err = c.checkShadow(u.Ref)
 			}
 		}
@@ -349,6 +352,72 @@ func (c *checker) run() []Refusal {
 		}
 	}
 	return out
+}
+
+// signedOverrides reads plan trees for plans.CheckTreeChange and takes a
+// new override file only when it counts (plans.CheckOverrideSet): signed
+// by an admin trusted at the ledger tip as the push leaves it.
+type signedOverrides struct {
+	plans.TreeReader
+	c *checker
+}
+
+func (s signedOverrides) CheckOverrideSigner(id string, plan []byte, f *plans.OverrideFile, b []byte) error {
+	r, err := s.c.ledgerAfter()
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errors.New("no ledger branch: an override is taken only when an admin trusted in the ledger signed it")
+	}
+	st := plans.CheckOverrideSet(r.Tip.Trust, r.Tip.Head.Ledger, id, plan, map[string][]byte{f.KID: b}, s.c.now)
+	if why, bad := st.Invalid[f.KID]; bad {
+		return fmt.Errorf("%s: only an admin's valid override is taken (the directory is add-only)", why)
+	}
+	return nil
+}
+
+// CheckApprovalSigner takes a new approval only when it is valid
+// (keys.Trust.CheckApproval at the ledger tip as the push leaves it); with
+// no ledger yet there is nothing to check it against.
+func (s signedOverrides) CheckApprovalSigner(id string, plan []byte, kid string, sig []byte) error {
+	r, err := s.c.ledgerAfter()
+	if err != nil || r == nil {
+		return err
+	}
+	if err := r.Tip.Trust.CheckApproval(kid, plan, sig, s.c.now, map[string]string{}); err != nil {
+		return fmt.Errorf("%w: only a valid approval is taken (the directory is add-only)", err)
+	}
+	return nil
+}
+
+// checkUnguarded refuses an update of a branch the hook does not guard
+// that decides or claims what it should guard: HEAD's branch, when the
+// guarded names were read from HEAD (its config would pick them on the next
+// push), and a branch whose .vmc/config.json, before or after the push,
+// names it as the main or ledger branch (a server whose HEAD is another,
+// unborn branch: the hook guards that one, and the real main would go
+// unchecked).
+func (c *checker) checkUnguarded(u Update) error {
+	name, ok := strings.CutPrefix(u.Ref, "refs/heads/")
+	if !ok {
+		return nil
+	}
+	if c.branches.Head != "" && name == c.branches.Head {
+		return fmt.Errorf("HEAD names branch %s, but the hook guards main branch %s and ledger branch %s: point HEAD at %s (git symbolic-ref HEAD refs/heads/%s) or reinstall the hook with --main-branch and --ledger-branch",
+			name, c.branches.Main, c.branches.Ledger, c.branches.Main, c.branches.Main)
+	}
+	for _, h := range []plumbing.Hash{c.current(u.Ref), u.New} {
+		cfg, err := c.configAt(h)
+		if err != nil || cfg == nil {
+			continue // not a main-branch commit: nothing claimed
+		}
+		if cfg.MainBranch == name || cfg.Branch == name {
+			return fmt.Errorf("%s on %s names it as the main branch %s and ledger branch %s, but the hook guards %s and %s: point HEAD at the main branch or reinstall the hook with --main-branch and --ledger-branch",
+				config.Path, name, cfg.MainBranch, cfg.Branch, c.branches.Main, c.branches.Ledger)
+		}
+	}
+	return nil
 }
 
 // checkShadow refuses a ref that stock git would resolve in place of a
@@ -497,7 +566,7 @@ func (c *checker) checkMain(u Update, cfg *config.Config) error {
 	if newCfg != nil {
 		ledgerID = newCfg.Ledger
 	}
-	return plans.CheckTreeChange(c.l.PlanTrees(), oldPlans, newPlans, ledgerID)
+	return plans.CheckTreeChange(signedOverrides{c.l.PlanTrees(), c}, oldPlans, newPlans, ledgerID)
 }
 
 // checkProvider requires the configured provider to be the one the ledger

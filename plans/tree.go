@@ -3,6 +3,8 @@ package plans
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
@@ -25,6 +27,9 @@ import (
 //	                              this plan's id and exact bytes and, when
 //	                              known, this ledger
 //
+// Each name at most once in a tree (git mktree, and a server without
+// receive.fsckObjects, take a tree naming an entry twice: a second
+// plans/<id>.json beside a merged one would escape the add-only rule).
 // Nothing else: no other names, no executables, symlinks, gitlinks
 // (submodules) or nested directories. Once merged, a plan file never changes
 // or goes away, and approvals and overrides are add-only.
@@ -81,6 +86,71 @@ const (
 	EntryOverrides = "overrides" // <id>.overrides/
 )
 
+// OverrideSigner, when the TreeReader given to CheckTreeChange implements
+// it, checks the signer of each new override file f (bytes b) of plan id
+// (bytes plan): the hook takes only an admin's, trusted at the ledger tip,
+// for the directory is add-only and holds at most receipt.MaxOverrides
+// files, and a file signed by nobody in an admin's name would keep that
+// admin's real override out for good.
+type OverrideSigner interface {
+	CheckOverrideSigner(id string, plan []byte, f *OverrideFile, b []byte) error
+}
+
+// distinctTrees is a TreeReader refusing a tree that names an entry twice
+// (and the caller's OverrideSigner, if any).
+type distinctTrees struct {
+	TreeReader
+	sign    OverrideSigner
+	approve ApprovalSigner
+}
+
+// ApprovalSigner, when the TreeReader given to CheckTreeChange implements
+// it, checks each new approval file (kid, sig) of plan id (bytes plan): the
+// hook takes only a valid one, for the same reason as overrides (an
+// approvals directory is add-only once merged).
+type ApprovalSigner interface {
+	CheckApprovalSigner(id string, plan []byte, kid string, sig []byte) error
+}
+
+// checkApprovalSigners applies r's ApprovalSigner, if any, to the new
+// approvals sigs (kid -> bytes) of directory entry name, beside its plan in es.
+func checkApprovalSigners(r TreeReader, es []TreeEntry, name string, sigs map[string][]byte) error {
+	d, ok := r.(distinctTrees)
+	if !ok || d.approve == nil || len(sigs) == 0 {
+		return nil
+	}
+	id, _, _ := PlanOfEntry(name)
+	pe, ok := find(es, id+".json")
+	if !ok {
+		return &EntryError{Dir + "/" + name, id, fmt.Errorf("approvals without the plan %s/%s.json", Dir, id)}
+	}
+	pb, err := r.Blob(pe.ID, MaxSize)
+	if err != nil {
+		return &EntryError{Dir + "/" + pe.Name, id, err}
+	}
+	for _, kid := range slices.Sorted(maps.Keys(sigs)) {
+		if err := d.approve.CheckApprovalSigner(id, pb, kid, sigs[kid]); err != nil {
+			return &EntryError{Dir + "/" + name + "/" + kid + ApprovalExt, id, err}
+		}
+	}
+	return nil
+}
+
+func (d distinctTrees) Tree(id string) ([]TreeEntry, error) {
+	es, err := d.TreeReader.Tree(id)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(es))
+	for _, e := range es {
+		if seen[e.Name] {
+			return nil, fmt.Errorf("%s: named twice in a tree (a tree git fsck refuses)", e.Name)
+		}
+		seen[e.Name] = true
+	}
+	return es, nil
+}
+
 // PlanOfEntry returns the plan id a plans/ entry name belongs to, and the
 // entry's kind (EntryPlan, EntryApprovals or EntryOverrides).
 func PlanOfEntry(name string) (id, kind string, ok bool) {
@@ -97,6 +167,9 @@ func PlanOfEntry(name string) (id, kind string, ok bool) {
 // added), every new entry valid by the rule above, plans for ledgerID (if
 // not ""). It returns the first problem.
 func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
+	sign, _ := r.(OverrideSigner)
+	approve, _ := r.(ApprovalSigner)
+	r = distinctTrees{r, sign, approve}
 	var olds, news []TreeEntry
 	var err error
 	if old != "" {
@@ -121,7 +194,7 @@ func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
 			_, kind, ok := PlanOfEntry(o.Name)
 			switch {
 			case ok && kind == EntryApprovals:
-				if err := checkApprovalsChange(r, o, n); err != nil {
+				if err := checkApprovalsChange(r, news, o, n); err != nil {
 					return err
 				}
 			case ok && kind == EntryOverrides:
@@ -146,7 +219,7 @@ func CheckTreeChange(r TreeReader, old, new, ledgerID string) error {
 	return nil
 }
 
-func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
+func checkApprovalsChange(r TreeReader, es []TreeEntry, o, n TreeEntry) error {
 	id, _, _ := PlanOfEntry(o.Name)
 	oa, err := r.Tree(o.ID)
 	if err != nil {
@@ -164,14 +237,17 @@ func checkApprovalsChange(r TreeReader, o, n TreeEntry) error {
 			return &EntryError{Dir + "/" + o.Name + "/" + x.Name, id, fmt.Errorf("changed or removed: %w", ErrImmutable)}
 		}
 	}
+	added := map[string][]byte{}
 	for _, y := range na {
 		if _, ok := find(oa, y.Name); !ok {
-			if _, err := readApproval(r, n.Name, y); err != nil {
+			sig, err := readApproval(r, n.Name, y)
+			if err != nil {
 				return &EntryError{Dir + "/" + n.Name + "/" + y.Name, id, err}
 			}
+			added[strings.TrimSuffix(y.Name, ApprovalExt)] = sig
 		}
 	}
-	return nil
+	return checkApprovalSigners(r, es, n.Name, added)
 }
 
 // checkOverridesChange checks an overrides directory changed from o to n:
@@ -209,6 +285,7 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 		return &EntryError{path, id, fmt.Errorf("overrides without the plan %s/%s.json", Dir, id)}
 	}
 	var sum digest.Digest
+	var pb []byte
 	for _, x := range os {
 		if _, ok := find(old, x.Name); ok {
 			continue
@@ -230,8 +307,7 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 			return fail(err)
 		}
 		if sum.IsZero() {
-			pb, err := r.Blob(pe.ID, MaxSize)
-			if err != nil {
+			if pb, err = r.Blob(pe.ID, MaxSize); err != nil {
 				return fail(err)
 			}
 			sum = digest.Blake3(pb)
@@ -243,6 +319,11 @@ func checkOverrides(r TreeReader, es []TreeEntry, e TreeEntry, os, old []TreeEnt
 			return fail(fmt.Errorf("an override for plan %s (blake3 %s), not for %s/%s.json (blake3 %s)", f.Plan, f.PlanBlake3, Dir, id, sum))
 		case ledgerID != "" && f.Ledger != ledgerID:
 			return fail(fmt.Errorf("an override for ledger %s, this repository is %s", f.Ledger, ledgerID))
+		}
+		if d, ok := r.(distinctTrees); ok && d.sign != nil {
+			if err := d.sign.CheckOverrideSigner(id, pb, f, b); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	return nil
@@ -272,8 +353,11 @@ func CheckEntry(r TreeReader, es []TreeEntry, e TreeEntry, ledgerID string) erro
 		if _, ok := find(es, id+".json"); !ok && e.Mode == ModeDir {
 			return fail("approvals without the plan %s/%s.json", Dir, id)
 		}
-		_, err := ReadApprovals(r, Dir, e)
-		return err
+		sigs, err := ReadApprovals(r, Dir, e)
+		if err != nil {
+			return err
+		}
+		return checkApprovalSigners(r, es, e.Name, sigs)
 	}
 	if e.Mode != ModeFile {
 		return fail("mode %s: a plan is a regular file (mode %s)", e.Mode, ModeFile)

@@ -331,7 +331,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 
 	// Its origin: a bare repository with the pre-receive hook.
 	e.bare = filepath.Join(e.dir, "origin.git")
-	e.git(e.dir, "init", "-q", "--bare", e.bare)
+	e.git(e.dir, "init", "-q", "--bare", "-b", "main", e.bare)
 	e.vmc("hook", "install", "--repo", e.bare)
 	if hook, err := os.ReadFile(filepath.Join(e.bare, "hooks", "pre-receive")); err != nil || !strings.Contains(string(hook), "hook pre-receive") {
 		t.Fatalf("no pre-receive hook in %s: %v", e.bare, err)

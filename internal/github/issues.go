@@ -123,6 +123,9 @@ func (c *Client) findIssue(ctx context.Context, repo string, rep IssueReport) (*
 		}
 		for i := range is {
 			if is[i].PullRequest == nil && strings.HasPrefix(is[i].Body, rep.Marker) && (c.author == "" || is[i].User.Login == c.author) {
+				if is[i].Number < 1 {
+					return nil, fmt.Errorf("github: the issue listing of %s names issue number %d: not an issue, nothing written", repo, is[i].Number)
+				}
 				return &is[i], nil
 			}
 		}
