@@ -76,8 +76,8 @@ func (ws *Workspace) PlanPolicyOf(ctx context.Context, p *plans.Plan, b []byte, 
 	if len(v.Overrides.Invalid) > 0 {
 		out.NotCounted = v.Overrides.Invalid
 	}
-	if f := ws.reviewPolicy(ctx, ws.MainRef(), p); f.Error == "" {
-		out.Deny, out.Warn = append(out.Deny, f.Deny...), append(out.Warn, f.Warn...)
+	if v.End != nil {
+		out.Deny, out.Warn = findingLines(out.Deny, v.End.Deny), findingLines(out.Warn, v.End.Warn)
 	}
 	return out
 }

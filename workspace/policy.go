@@ -252,18 +252,20 @@ func (ws *Workspace) reviewPolicy(ctx context.Context, base string, p *plans.Pla
 		out.Error = err.Error()
 		return out
 	}
-	line := func(f policy.Finding) string {
+	out.Deny, out.Warn = findingLines(nil, res.Deny), findingLines(nil, res.Warn)
+	return out
+}
+
+// findingLines appends each finding of fs to out as "resource [rule]
+// reason" (resource "-" when it names none), the form plan review and plan
+// status show.
+func findingLines(out []string, fs []policy.Finding) []string {
+	for _, f := range fs {
 		r := f.Resource
 		if r == "" {
 			r = "-"
 		}
-		return fmt.Sprintf("%s [%s] %s", r, f.Rule, f.Reason)
-	}
-	for _, f := range res.Deny {
-		out.Deny = append(out.Deny, line(f))
-	}
-	for _, f := range res.Warn {
-		out.Warn = append(out.Warn, line(f))
+		out = append(out, fmt.Sprintf("%s [%s] %s", r, f.Rule, f.Reason))
 	}
 	return out
 }

@@ -47,6 +47,10 @@ type PolicyVerdict struct {
 	// Overrides sorts the plan's override files (valid ones by kid,
 	// invalid ones with the reason).
 	Overrides plans.OverrideStatus `json:"overrides"`
+	// End is the policy's result over the state the plan would leave
+	// (every finding, introduced or not; nil without a policy): plan
+	// status shows it without evaluating the policy a second time.
+	End *policy.Result `json:"-"`
 }
 
 // Denied reports whether the plan may not be applied.
@@ -165,6 +169,7 @@ func (ws *Workspace) decidePolicy(ctx context.Context, bundle *policy.Bundle, p 
 	if err != nil {
 		return nil, invalidErr(err, "fix the policy on the main branch")
 	}
+	v.End = after
 	v.Deny = policy.Introduced(before.Deny, after.Deny)
 	if len(v.Deny) == 0 {
 		return v, nil
