@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os/exec"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/vmc-git/vmc-git/plans"
@@ -34,7 +34,10 @@ type PendingPlan struct {
 
 // Pending lists the plans on branch mainRef of repo that have no receipt
 // yet, oldest first (by the time of the commit that added them, then id).
-func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName, applied func(id string) (bool, error)) ([]PendingPlan, error) {
+// The plans/ tree, the plans and their approvals are read through trees
+// (the ledger's bounded object reader: a blob's size is checked from its
+// header before it is inflated), as the hook and review read them.
+func Pending(repo *git.Repository, trees plans.TreeReader, gitDir string, mainRef plumbing.ReferenceName, applied func(id string) (bool, error)) ([]PendingPlan, error) {
 	ref, err := repo.Reference(mainRef, true)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", mainRef, err)
@@ -58,12 +61,14 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 	if err != nil {
 		return nil, err
 	}
-	tr := gitTrees{repo}
-	es := planEntries(pt)
+	es, err := trees.Tree(pt.Hash.String())
+	if err != nil {
+		return nil, err
+	}
 	var out []PendingPlan
-	for _, e := range pt.Entries {
+	for _, e := range es {
 		id, ok := cutJSON(e.Name)
-		if !ok || !e.Mode.IsFile() {
+		if mode, err := filemode.New(e.Mode); !ok || err != nil || !mode.IsFile() {
 			continue
 		}
 		done, err := applied(id)
@@ -77,7 +82,7 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 		// One bad plan or approval (a directory, a gitlink, a huge blob:
 		// main may hold anything where no hook guards it) is reported
 		// with its plan and never stops the others.
-		b, err := blob(repo, e.Hash, plans.MaxSize)
+		b, err := trees.Blob(e.ID, plans.MaxSize)
 		if err != nil {
 			out = append(out, PendingPlan{ID: id, Err: fmt.Errorf("%s: %w", plans.Path(id), err), Added: a.time, Commit: a.commit})
 			continue
@@ -86,7 +91,7 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 		// The one approvals reader (plans.ReadApprovals: the hook's rule,
 		// which nothing else enforces without a server hook, on github.com).
 		if ae, ok := findEntry(es, id+plans.ApprovalsSuffix); ok {
-			if pp.Input.Approvals, err = plans.ReadApprovals(tr, plans.Dir, ae); err != nil {
+			if pp.Input.Approvals, err = plans.ReadApprovals(trees, plans.Dir, ae); err != nil {
 				pp.Err, pp.BadApprovals = err, true
 				out = append(out, pp)
 				continue
@@ -110,24 +115,6 @@ func Pending(repo *git.Repository, gitDir string, mainRef plumbing.ReferenceName
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
-}
-
-func blob(repo *git.Repository, h plumbing.Hash, limit int64) ([]byte, error) {
-	b, err := repo.BlobObject(h)
-	if err != nil {
-		return nil, err
-	}
-	if b.Size > limit {
-		return nil, fmt.Errorf("%d bytes, more than the limit of %d", b.Size, limit)
-	}
-	r, err := b.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	buf := make([]byte, b.Size)
-	_, err = io.ReadFull(r, buf)
-	return buf, err
 }
 
 type addedAt struct {
@@ -221,32 +208,6 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 		}
 	}
 	return outs, errs, nil
-}
-
-// gitTrees reads plans/ trees through go-git for the plan-tree rule
-// (plans.TreeReader), with the same bounds as blob.
-type gitTrees struct{ repo *git.Repository }
-
-func (g gitTrees) Tree(id string) ([]plans.TreeEntry, error) {
-	t, err := g.repo.TreeObject(plumbing.NewHash(id))
-	if err != nil {
-		return nil, err
-	}
-	return planEntries(t), nil
-}
-
-func (g gitTrees) Blob(id string, limit int64) ([]byte, error) {
-	return blob(g.repo, plumbing.NewHash(id), limit)
-}
-
-// planEntries is a go-git tree as the plan-tree rule sees it (git's own
-// octal modes: 100644, 40000).
-func planEntries(t *object.Tree) []plans.TreeEntry {
-	out := make([]plans.TreeEntry, len(t.Entries))
-	for i, e := range t.Entries {
-		out[i] = plans.TreeEntry{Mode: strconv.FormatUint(uint64(e.Mode), 8), Name: e.Name, ID: e.Hash.String()}
-	}
-	return out
 }
 
 func findEntry(es []plans.TreeEntry, name string) (plans.TreeEntry, bool) {

@@ -392,7 +392,7 @@ func (ws *Workspace) ApplyMerged(ctx context.Context, id Identity, req ApplyRequ
 	}
 	found := false
 	outs, errs, err := ap.ApplyPending(ctx, func() ([]apply.PendingPlan, error) {
-		all, err := apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), ws.Applied)
+		all, err := apply.Pending(ws.Ledger.Repo(), ws.Ledger.PlanTrees(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), ws.Applied)
 		for _, pp := range all {
 			if pp.ID == planID {
 				found = true

@@ -77,7 +77,7 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 		if err != nil {
 			return nil, err
 		}
-		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), r.Applied)
+		return apply.Pending(ws.Ledger.Repo(), ws.Ledger.PlanTrees(), ws.Ledger.GitDir, plumbing.ReferenceName(mainRef), r.Applied)
 	})
 }
 
