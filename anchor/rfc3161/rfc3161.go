@@ -210,6 +210,9 @@ var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 // chains to certs (self-signed ones as roots, the rest as intermediates;
 // nil: the system roots), all at the token's genTime.
 func CheckToken(der []byte, d [32]byte, certs []*x509.Certificate) (*timestamp.Timestamp, error) {
+	if err := checkDER(der); err != nil {
+		return nil, fmt.Errorf("token: %w", err)
+	}
 	ts, err := timestamp.Parse(der)
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
@@ -473,6 +476,9 @@ func (c *Client) Anchor(ctx context.Context, d [32]byte) (json.RawMessage, error
 	}
 	if len(reply) > MaxReply {
 		return nil, fmt.Errorf("tsa %s: reply over %d bytes", c.URL, MaxReply)
+	}
+	if err := checkDER(reply); err != nil {
+		return nil, fmt.Errorf("tsa %s: reply: %w", c.URL, err)
 	}
 	ts, err := timestamp.ParseResponse(reply)
 	if err != nil {

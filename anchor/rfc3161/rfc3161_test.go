@@ -188,3 +188,41 @@ func TestParseOID(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncatedDER: truncated and non-DER tokens are refused with an error;
+// pkcs7's BER reader indexes past the end of such input (FuzzVerify found
+// a 3-byte token that panicked it), so they must never reach it.
+func TestTruncatedDER(t *testing.T) {
+	var d [32]byte
+	for name, tc := range map[string]struct {
+		der  []byte
+		want string
+	}{
+		"empty":                {nil, "truncated value"},
+		"long length cut":      {[]byte{0x30, 0x82, 0x01}, "truncated length"},
+		"high tag cut":         {[]byte{0x3f, 0x81, 0x81}, "bad tag"},
+		"high tag not minimal": {[]byte{0x3f, 0x80, 0x01, 0x00}, "tag not minimal"},
+		"indefinite":           {[]byte{0x30, 0x80, 0x00, 0x00}, "indefinite length"},
+		"length not minimal":   {[]byte{0x30, 0x81, 0x01, 0x00}, "length not minimal"},
+		"leading zero length":  {[]byte{0x30, 0x82, 0x00, 0x81}, "length not minimal"},
+		"runs past its end":    {[]byte{0x30, 0x05, 0x02, 0x01}, "runs past its end"},
+		"child runs past":      {[]byte{0x30, 0x03, 0x02, 0x05, 0x00}, "runs past its end"},
+		"trailing bytes":       {[]byte{0x05, 0x00, 0x00}, "trailing bytes"},
+		"huge length":          {[]byte{0x30, 0x84, 0x7f, 0xff, 0xff, 0xff}, "length too long"},
+	} {
+		_, err := rfc3161.CheckToken(tc.der, d, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want it to say %q", name, err, tc.want)
+		}
+	}
+	deep := []byte{}
+	for range 40 {
+		deep = append([]byte{0x30, byte(len(deep))}, deep...)
+		if len(deep) > 120 {
+			break
+		}
+	}
+	if _, err := rfc3161.CheckToken(deep, d, nil); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Errorf("deep nesting: %v", err)
+	}
+}
