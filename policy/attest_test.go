@@ -25,7 +25,7 @@ func TestStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := Statement(b, doc, res)
+	st, err := Statement(b, "", doc, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestStatement(t *testing.T) {
 	// An empty input still has a subject: the input itself.
 	empty := observedDoc([]Server{})
 	res, _ = b.Eval(context.Background(), empty, Limits{})
-	st, err = Statement(b, empty, res)
+	st, err = Statement(b, "", empty, res)
 	if err != nil || !strings.Contains(string(st), `"name":"input"`) {
 		t.Errorf("empty input: %v %s", err, st)
 	}
