@@ -60,6 +60,12 @@
 //	ChangeTrust  writes one keys receipt (ChangeTrust: propose, co-sign and
 //	                    apply in one step, admin_threshold 1 only)
 //	             refuses another head; too few admin co-signatures (refused)
+//	PolicyPin    reads  policy/*.rego at a revision, the pin at the tip
+//	             (read only: whether apply judges with that bundle)
+//	PolicyPinChange  the TrustChange (op policy_bundle) that pins a
+//	             revision's bundle, for ChangeTrust or ProposeTrust
+//	             refuses a bundle that does not compile (invalid); one
+//	                    pinned already (refused)
 //	Snapshot     reads  the receipts
 //	             writes with tag the signed tag vmc/merkle/<N>
 //	             refuses anything that fails (refused)
