@@ -139,8 +139,12 @@ func (ws *Workspace) ChangeTrust(op string, change func() (TrustChange, error), 
 		return nil, err
 	}
 	if tip.Trust.AdminThreshold > 1 {
+		propose := fmt.Sprintf("vmc-git keys propose %s ... -o change.json", op)
+		if op == receipt.KeysPolicyBundle {
+			propose = "vmc-git policy pin -o change.json"
+		}
 		return nil, refusedErr(fmt.Errorf("trust changes need %d admin signatures", tip.Trust.AdminThreshold),
-			fmt.Sprintf("vmc-git keys propose %s ... -o change.json; each admin: vmc-git keys cosign change.json; then vmc-git keys apply change.json", op))
+			propose+"; each admin: vmc-git keys cosign change.json; then vmc-git keys apply change.json")
 	}
 	tc, err := change()
 	if err != nil {

@@ -182,7 +182,9 @@ warn contains {"resource": sprintf("server/%s", [s.name]), "rule": "small", "rea
 
 // TestInitPinsPolicy: init pins the default set it writes, or none with
 // --no-policy (then a policy committed later is not judged with until an
-// admin pins it, and pinning after removing it again pins none).
+// admin pins it, and pinning after removing it again pins none); with
+// admin_threshold 2 a pin is a proposal (policy pin -o) two admins
+// co-sign (keys cosign, keys apply).
 func TestInitPinsPolicy(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t, repoOpts{})
@@ -201,6 +203,29 @@ func TestInitPinsPolicy(t *testing.T) {
 	r.git("commit", "-q", "-m", "no policy")
 	if out := r.must("policy", "pin", "--key", key("alice")); !strings.Contains(out, "pinned policy bundle none (no policy files)") {
 		t.Fatalf("policy pin of no policy:\n%s", out)
+	}
+	// With admin_threshold 2, a pin is a proposal two admins co-sign.
+	dave := newKey(t, "dave")
+	r.must("keys", "trust", dave+".pub", "--kid", "dave", "--role", "admin", "--key", key("alice"))
+	r.must("keys", "policy", "--admin-threshold", "2", "--key", key("alice"))
+	os.MkdirAll(filepath.Join(r.root, "policy"), 0o755)
+	r.commitPolicy("size.rego", "package vmc.size\n\nwarn contains \"another warning\" if true\n")
+	checkError(t, r.run("policy", "pin", "--key", key("alice")), exitRefused, "trust changes need 2 admin signatures", "vmc-git policy pin -o change.json")
+	change := filepath.Join(t.TempDir(), "pin.json")
+	if out := r.must("policy", "pin", "-o", change); !strings.Contains(out, "NOT PINNED") || !strings.Contains(out, "wrote proposal "+change+" (needs 2 admin signatures)") {
+		t.Fatalf("policy pin -o:\n%s", out)
+	}
+	r.must("keys", "cosign", change, "--key", key("alice"), "--as", "alice")
+	checkError(t, r.run("keys", "apply", change, "--key", key("alice"), "--as", "alice"), exitRefused, "1 admin signatures (alice), admin_threshold is 2")
+	r.must("keys", "cosign", change, "--key", dave, "--as", "dave")
+	if out := r.must("keys", "apply", change, "--key", dave, "--as", "dave"); !strings.Contains(out, "(keys)") {
+		t.Fatalf("keys apply:\n%s", out)
+	}
+	if out := r.must("policy", "status"); !strings.Contains(out, "apply judges plans with it") {
+		t.Fatalf("status after the co-signed pin:\n%s", out)
+	}
+	if out := r.must("log", "-n", "1"); !strings.Contains(out, "pin policy bundle ") {
+		t.Fatalf("log:\n%s", out)
 	}
 	if out := r.must("policy", "pin", "--help"); !strings.Contains(out, "never compiled or run") || !strings.Contains(out, "vmc-git policy pin --key") {
 		t.Fatalf("policy pin --help:\n%s", out)
