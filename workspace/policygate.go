@@ -30,8 +30,9 @@ import (
 // every rule of those findings, each valid with the trust state at the
 // ledger tip. Only the bundle the trust state pins judges (policypin.go):
 // another bundle on main keeps every plan pending. The receipt records the
-// outcome (receipt.Policy): none (no policy files, pinned none), pass, overridden (with the overrides), or, for a merged
-// plan that is then retired as refused, denied. A policy that does not
+// outcome (receipt.Policy): none (no policy files, pinned none), pass,
+// overridden (with the overrides), or, for a merged plan that is then
+// retired as refused, denied. A policy that does not
 // compile, or a provider that cannot be listed, stops the plan without a
 // receipt: it is tried again by the next run.
 
