@@ -36,6 +36,9 @@ above 1, write a proposal with -o and collect signatures with vmc-git keys cosig
 vmc-git keys apply. verify chain and the hook refuse an apply receipt that records
 another bundle than the pin, and a pin not signed by enough admins.
 
+Exit code 4 when refused (your key is not an admin, the bundle is pinned already, more
+admins must co-sign), 3 when the bundle does not compile.
+
 EXAMPLE:
    git pull                                  # the merged policy change
    vmc-git policy status                     # files, main's bundle, the pin
