@@ -480,7 +480,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// embedded sandbox: this repository's sandbox never saw it, and web-1
 	// is missing here, as if deleted behind vmc-git's back.
 	e.git(e.repo, "fetch", "-q", "origin", "+refs/heads/vmc/ledger:refs/heads/vmc/ledger")
-	if out, code := e.vmcCode("-C", e.repo, "drift"); code != 2 || !strings.Contains(out, "missing    server/web-1") {
+	if out, code := e.vmcCode("-C", e.repo, "drift"); code != exitDrift || !strings.Contains(out, "missing    server/web-1") {
 		t.Fatalf("local drift before the drift workflow: exit %d\n%s", code, out)
 	}
 	schedule := map[string]any{"schedule": workflows.DefaultDriftCron, "repository": repoJSON}
