@@ -65,18 +65,18 @@ func (w *backWalk) at(seq uint64) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("receipt %d: the ledger ends at receipt %d", seq, w.top)
 	}
 	for uint64(len(w.commits)) <= w.top-seq {
-		// Only the parent line: the chain was verified (the hook's own
-		// update check, verify), and a tag found this way is still checked
-		// against its commit, trust state and root.
 		last := w.commits[len(w.commits)-1]
 		if w.checked {
-			c, err := w.l.parentOf(last)
+			c, err := w.l.parentOf(last) // exactly one parent
 			if err != nil {
 				return c, err
 			}
 			w.commits = append(w.commits, c)
 			continue
 		}
+		// Only the parent line: the chain was verified (the hook's own
+		// update check, verify), and a tag found this way is still checked
+		// against its commit, trust state and root.
 		c, ok, err := w.l.objs.FirstParent(last)
 		if err != nil {
 			return c, err

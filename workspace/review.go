@@ -20,10 +20,11 @@ import (
 // id and for this ledger; changing or deleting a merged plan, or an
 // approval, breaks a rule, and so does a new approval or override file the
 // hook would refuse for its signature (forged, or by a key not trusted for
-// it at the ledger head): each one by name, with the hook's message. For each added plan it checks the approvals at
-// head against the trust state at the ledger head, reads the servers its
-// actions touch from the provider, and whether apply would refuse it as
-// stale. A broken rule is a Violation in the result, not an error.
+// it at the ledger head): each one by name, with the hook's message. For
+// each added plan it checks the approvals at head against the trust state
+// at the ledger head, reads the servers its actions touch from the
+// provider, and whether apply would refuse it as stale. A broken rule is a
+// Violation in the result, not an error.
 func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Review, error) {
 	if ws.Root == "" {
 		return nil, usagef("plan review needs a work tree")
