@@ -108,7 +108,7 @@ func policyFilesIn(dir, ref string) ([]policy.File, error) {
 			continue
 		}
 		if f[1] != "blob" || (f[0] != "100644" && f[0] != "100755") {
-			return nil, invalidErr(fmt.Errorf("policy: %s on %s is a %s, want a file", name, ref, f[1]))
+			return nil, invalidErr(fmt.Errorf("policy: %s on %s is %s (mode %s), want a file (mode 100644 or 100755)", name, ref, entryKind(f[0], f[1]), f[0]))
 		}
 		if err := policy.CheckFileName(name); err != nil {
 			return nil, invalidErr(err)
@@ -127,6 +127,19 @@ func policyFilesIn(dir, ref string) ([]policy.File, error) {
 		files = append(files, policy.File{Name: name, Data: []byte(b)})
 	}
 	return files, nil
+}
+
+// entryKind names what a tree entry of mode and type is, for a message.
+func entryKind(mode, typ string) string {
+	switch {
+	case mode == "120000":
+		return "a symlink"
+	case typ == "commit":
+		return "a submodule"
+	case typ == "tree":
+		return "a directory"
+	}
+	return "a " + typ
 }
 
 // PolicyInput is the input document of a check: the provider's servers,
