@@ -41,12 +41,15 @@
 // The pin is the reason Digest exists apart from Compile.
 //
 // Evaluation is sandboxed: built-ins that reach outside the process
-// (http.send, net.lookup_ip_addr, opa.runtime) are not available and a file
-// calling them does not compile; evaluation ends with ErrTimeout after
-// Limits.Timeout, and with ErrMemory when the Go heap grows by more than
-// Limits.MaxHeapGrowth while it runs (sampled every few milliseconds: a guard
-// against a policy that builds huge values, not an exact cap). At most
-// MaxFindings findings are accepted.
+// (http.send, net.lookup_ip_addr, opa.runtime, and json.match_schema and
+// json.verify_schema, whose $ref reads absolute file:// URLs) are not
+// available and a file calling them does not compile; data holds only the
+// bundle's rules (nothing is loaded from disk or the environment), so a
+// bundle's outcome is a function of its bytes and the input. Evaluation
+// ends with ErrTimeout after Limits.Timeout, and with ErrMemory when the
+// Go heap grows by more than Limits.MaxHeapGrowth while it runs (sampled
+// every few milliseconds: a guard against a policy that builds huge
+// values, not an exact cap). At most MaxFindings findings are accepted.
 //
 // # Input document, version 1
 //

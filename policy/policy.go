@@ -58,8 +58,10 @@ var (
 )
 
 // denied are built-ins a policy may not call: they reach outside the
-// process or make the result depend on more than the input.
-var denied = []string{"http.send", "net.lookup_ip_addr", "opa.runtime"}
+// process or make the result depend on more than the input. The JSON
+// schema built-ins load a schema's $ref from an absolute file:// URL (any
+// file the applier can read: a checkout a pusher wrote, /proc/self/environ).
+var denied = []string{"http.send", "net.lookup_ip_addr", "opa.runtime", "json.match_schema", "json.verify_schema"}
 
 // File is one policy file: its path in the main tree (policy/<name>.rego)
 // and its bytes.
