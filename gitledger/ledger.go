@@ -127,9 +127,6 @@ type Ledger struct {
 	repo   *git.Repository
 	objs   *gitobj.Store
 	tips   *tipCache // shared by the copies WithBranch makes
-	// quarantine is git's quarantine directory of pushed objects
-	// (OpenHookRepo), "" for none: a second object store (leafReads) reads it too.
-	quarantine string
 }
 
 // Open opens the repository at or above dir; branch "" means DefaultBranch.

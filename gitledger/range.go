@@ -158,7 +158,6 @@ func OpenHookRepo(gitDir, branch, quarantine string) (*Ledger, error) {
 		if err := l.objs.AddQuarantine(quarantine); err != nil {
 			return nil, err
 		}
-		l.quarantine = quarantine
 	}
 	return l, nil
 }

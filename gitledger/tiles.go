@@ -20,13 +20,9 @@ package gitledger
 import (
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
-	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/merkle"
 )
 
@@ -74,37 +70,23 @@ func (w *backWalk) at(seq uint64) (plumbing.Hash, error) {
 // (commits found with w): the tiles of the largest snapshot tag below limit
 // and at most size that verifies, plus the receipts after it; or, without
 // one, every receipt. base is the tag size it started from (0: rebuilt).
-//
-// The receipts after that tag are read in a second goroutine (leafReads)
-// while this one walks back to the tag's commit and checks the tag, the two
-// O(k) halves of the work; without a tag, the upper half of the receipts.
 func (l *Ledger) storedTree(r *Reader, w *backWalk, size, limit uint64) (st *merkle.StoredTree, base uint64, err error) {
 	sizes, err := l.SnapshotSizes()
 	if err != nil {
 		return nil, 0, err
 	}
-	var tag uint64 // the newest tag below limit and at most size: older tiles are its prefix
 	for i := len(sizes) - 1; i >= 0; i-- {
 		if t := sizes[i]; t <= size && t < limit {
-			tag = t
-			break
-		}
-	}
-	from := tag
-	if tag == 0 {
-		from = size / 2
-	}
-	pf := l.readLeaves(r, max(from, size-min(size, maxLeafReads)), size)
-	defer pf.stop()
-	if tag > 0 {
-		if ts, err := l.trustedTiles(r, w, tag); err == nil {
-			st, base = ts, tag
+			if ts, err := l.trustedTiles(r, w, t); err == nil {
+				st, base = ts, t
+			}
+			break // only the newest tag below size: older tiles are its prefix
 		}
 	}
 	if st == nil {
 		st = merkle.NewStoredTree(l.tileDir())
 	}
-	for seq := base; seq < min(pf.from, size); seq++ {
+	for seq := base; seq < size; seq++ {
 		b, err := r.File(r.Path(seq))
 		if err != nil {
 			return nil, 0, fmt.Errorf("receipt %d: %w", seq, err)
@@ -113,91 +95,7 @@ func (l *Ledger) storedTree(r *Reader, w *backWalk, size, limit uint64) (st *mer
 			return nil, 0, err
 		}
 	}
-	leaves, err := pf.wait()
-	for _, h := range leaves {
-		if err := st.Append(h); err != nil {
-			return nil, 0, err
-		}
-	}
-	if err != nil {
-		return nil, 0, err // the first receipt the other goroutine could not read
-	}
 	return st, base, nil
-}
-
-// Reading leaf hashes alongside: minLeafReads is the fewest receipts worth
-// a second goroutine and object store (a variable so that tests can read
-// small ledgers both ways); maxLeafReads bounds the leaf hashes read ahead
-// (32 bytes each), so that memory stays flat in the ledger's length.
-var minLeafReads uint64 = 64
-
-const maxLeafReads = 1 << 17
-
-// leafReads are the leaf hashes of receipts [from, to) of a ledger tree,
-// read in their own goroutine with their own object store (a gitobj.Store
-// is not safe for concurrent use): from the same files, so with the same
-// bytes and errors as the reader's own reads.
-type leafReads struct {
-	from   uint64
-	leaves []merkle.Hash // of receipts from, from+1, ...
-	err    error         // reading receipt from+len(leaves), if it stopped there
-	done   chan struct{}
-	quit   atomic.Bool
-}
-
-// readLeaves starts reading the leaf hashes of receipts [from, to) of r's
-// tree. Fewer than minLeafReads, or without a second store, it reads none
-// (from = to) and the caller reads them itself.
-func (l *Ledger) readLeaves(r *Reader, from, to uint64) *leafReads {
-	pf := &leafReads{from: to, done: make(chan struct{})}
-	var objs *gitobj.Store
-	if to-min(from, to) >= minLeafReads {
-		objs = l.secondStore()
-	}
-	if objs == nil {
-		close(pf.done)
-		return pf
-	}
-	pf.from = from
-	c := *l
-	c.objs, c.tips = objs, &tipCache{}
-	cr := &Reader{l: &c, Tip: r.Tip, dirCache: map[string][]gitobj.TreeEntry{}}
-	go func() {
-		defer close(pf.done)
-		pf.leaves = make([]merkle.Hash, 0, to-from)
-		for seq := from; seq < to && !pf.quit.Load(); seq++ {
-			b, err := cr.File(cr.Path(seq))
-			if err != nil {
-				pf.err = fmt.Errorf("receipt %d: %w", seq, err)
-				return
-			}
-			pf.leaves = append(pf.leaves, merkle.LeafHash(b))
-		}
-	}()
-	return pf
-}
-
-// wait returns the leaves read and the error that stopped the reads.
-func (pf *leafReads) wait() ([]merkle.Hash, error) {
-	<-pf.done
-	return pf.leaves, pf.err
-}
-
-// stop ends the reads early (the caller no longer needs them).
-func (pf *leafReads) stop() { pf.quit.Store(true) }
-
-// secondStore opens another object store of l's repository (with the
-// quarantine), or nil if it cannot.
-func (l *Ledger) secondStore() *gitobj.Store {
-	fs, ok := l.repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return nil
-	}
-	s := &gitobj.Store{ObjectsDir: l.objs.ObjectsDir, Read: filesystem.NewStorage(fs.Filesystem(), cache.NewObjectLRUDefault())}
-	if l.quarantine != "" && s.AddQuarantine(l.quarantine) != nil {
-		return nil
-	}
-	return s
 }
 
 // trustedTiles opens the tiles of snapshot tag size after verifying the tag

@@ -5,13 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
-	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/merkle"
 )
 
@@ -97,75 +93,5 @@ func TestStoredHashesFromTags(t *testing.T) {
 	// Too large a size.
 	if err := l.VerifySnapshotTag(r.Tip.Commit, 306, res.Tag); err == nil {
 		t.Fatal("a tag beyond the ledger verified")
-	}
-}
-
-// TestStoredTreeLeavesAlongside: the receipts after the base tag (or the
-// upper half, without one) read in a second goroutine give the tree and
-// the errors of reading them all in one: the same roots; a receipt that
-// cannot be read fails with the same message, and of two such the lower
-// one is reported.
-func TestStoredTreeLeavesAlongside(t *testing.T) {
-	defer func(m uint64) { minLeafReads = m }(minLeafReads)
-	l, s, _ := newLedger(t, 0)
-	for i := 0; i < 39; i++ {
-		appendManual(t, l, s, "alice", "loose") // loose objects, one file each
-	}
-	if _, err := l.MakeSnapshot(s, "alice", 20, true, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	r, err := l.NewReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaves, err := LeafHashes(r, 0, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := func(min uint64, limit uint64) (merkle.Hash, uint64, error) {
-		minLeafReads = min
-		rr, _ := l.NewReaderAt(r.Tip.Commit)
-		st, base, err := l.storedTree(rr, newBackWalk(l, r.Tip.Commit, r.Tip.Head.Seq), 40, limit)
-		if err != nil {
-			return merkle.Hash{}, base, err
-		}
-		root, err := st.Root(40)
-		return root, base, err
-	}
-	for _, c := range []struct {
-		min, limit, base uint64
-	}{{1, 41, 20}, {1 << 30, 41, 20}, {1, 20, 0}, {1 << 30, 20, 0}} {
-		root, base, err := tree(c.min, c.limit)
-		if err != nil || base != c.base || root != merkle.RootOf(leaves) {
-			t.Fatalf("min %d, tags below %d: base %d, %v; want base %d and the root of every leaf", c.min, c.limit, base, err, c.base)
-		}
-	}
-	// Receipt 30 loses its blob, then also receipt 15 (below the tag: read
-	// only without it, by this goroutine, while the other fails at 30).
-	drop := func(seq uint64) {
-		rc, err := r.Receipt(seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := gitobj.HashObject(plumbing.BlobObject, rc.Bytes).String()
-		if err := os.Remove(filepath.Join(l.GitDir, "objects", id[:2], id[2:])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, step := range []struct {
-		drop uint64
-		want map[uint64]string // by limit
-	}{
-		{30, map[uint64]string{41: "receipt 30: ", 20: "receipt 30: "}},
-		{15, map[uint64]string{41: "receipt 30: ", 20: "receipt 15: "}},
-	} {
-		drop(step.drop)
-		for limit, want := range step.want {
-			_, _, alone := tree(1<<30, limit)
-			_, _, along := tree(1, limit)
-			if alone == nil || along == nil || alone.Error() != along.Error() || !strings.HasPrefix(along.Error(), want) {
-				t.Fatalf("tags below %d: read alongside %v, alone %v; want both %q...", limit, along, alone, want)
-			}
-		}
 	}
 }

@@ -482,7 +482,7 @@ func writeReplay(origin, quarantine, tag, id string) error {
 cd %[2]q || exit 1
 git update-ref -d %[1]s
 [ $# -gt 0 ] || set -- ./hooks/pre-receive
-printf '%%s %%s %%s\\n' %[3]s %[4]s %[1]s |
+printf '%%s %%s %%s\n' %[3]s %[4]s %[1]s |
 	GIT_DIR=. GIT_OBJECT_DIRECTORY=%[5]q GIT_ALTERNATE_OBJECT_DIRECTORIES=%[6]q "$@"
 `, tag, origin, plumbing.ZeroHash, id, quarantine, filepath.Join(origin, "objects"))
 	return os.WriteFile(filepath.Join(origin, "replay-tag.sh"), []byte(script), 0o755)
