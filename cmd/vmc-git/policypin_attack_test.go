@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
 )
 
@@ -81,5 +84,22 @@ func TestPolicyPinTreeAttacks(t *testing.T) {
 		if ss := servers(t, prov); len(ss) != 0 {
 			t.Fatalf("%s: the provider was called: %+v", c.name, ss)
 		}
+	}
+}
+
+// TestPolicyPinRefusesOutsideReads: a policy whose outcome would depend on
+// a file beside it (json.match_schema with a $ref to an absolute file://
+// URL: the checkout's policy/server.schema.json, which no digest covers and
+// any pusher of main changes) cannot be pinned: it does not compile.
+func TestPolicyPinRefusesOutsideReads(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, repoOpts{})
+	os.MkdirAll(filepath.Join(r.root, "policy"), 0o755)
+	os.WriteFile(filepath.Join(r.root, "policy", "server.schema.json"), []byte(`{"type":"object"}`), 0o644)
+	r.commitPolicy("schema.rego", fmt.Sprintf("package vmc.schema\n\ndeny contains \"bad server\" if {\n\tsome s in input.servers\n\tnot json.match_schema(s, {\"$ref\": %q})[0]\n}\n",
+		"file://"+filepath.Join(r.root, "policy", "server.schema.json")))
+	checkError(t, r.run("policy", "pin", "--key", key("alice")), exitInvalid, "does not compile, so it is not pinned", "json.match_schema")
+	if st := pinStatus(t, r.run("policy", "status", "--json")); st.Pinned != keys.PolicyBundleNone || !strings.Contains(st.CompileError, "json.match_schema") {
+		t.Fatalf("status: %+v", st)
 	}
 }
