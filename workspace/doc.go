@@ -46,7 +46,10 @@
 //	                    approvals at head, the trust state, the provider
 //	             writes nothing
 //	             reports broken rules as Violations (a changed or deleted
-//	                    merged plan, a non-plan file, an approval changed)
+//	                    merged plan, a non-plan file, an approval changed,
+//	                    a new approval or override the hook refuses for
+//	                    its signature: hooks.CheckApprovalSigner and
+//	                    CheckOverrideSigner, each file by name)
 //	ProposeTrust reads  the ledger head and trust state
 //	             writes nothing (WriteChange writes the proposal file)
 //	             refuses a malformed change (usage); one that does not apply
