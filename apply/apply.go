@@ -14,10 +14,17 @@
 //     (policy at apply, gate.go; a denial retires a merged plan as refused).
 //  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
 //     before calling the provider; record each action as "calling" before
-//     its call and "done" with its result after.
+//     its call and "done" with its result after. The journal is durable
+//     before every provider call; a result is written with the next
+//     action's "calling" (one write), the last one beside the receipt. Without
+//     a remote the first write already says the first action is "calling"
+//     (nothing happens between it and the call).
 //  4. Append the apply receipt (plan hashes, carrying main commit, approvals,
 //     each action's result, forced locks), copying the plan and approvals into
-//     the ledger tree; then delete the intent and release the locks.
+//     the ledger tree, with the journal's last write alongside
+//     (gitledger.AppendAlongside: the ref moves only once the journal is
+//     durable, and both share one set of fsync waits); then delete the
+//     intent and release the locks.
 //
 // # Crash safety
 //
@@ -44,7 +51,13 @@
 // the precheck, the verification under the locks and the append reuse it
 // (gitledger remembers the tips it read by commit), unless the branch
 // moved. In a batch that is one tip read per plan: the tip the previous
-// plan's receipt made. Recovery reads an intent journal once, and again
+// plan's receipt made. A receipt the run appended itself on a verified tip
+// is not verified again before the next plan (the branch still at it: it
+// was built by the writer's rules and cannot change the trust state);
+// ApplyPending verifies the run's own receipts from disk once, at its end.
+// Per plan without a remote that is 3 journal or lock fsync waits before
+// the provider call and the append's 3 after it, with the journal's last
+// write inside them (bench/apply prints the time of each step). Recovery reads an intent journal once, and again
 // only if another applier rewrote it while the locks were taken. The
 // counters of internal/trace state it in tests (workspace/cost_test.go).
 // Recovery never runs a step the normal path would refuse: every step it
@@ -702,6 +715,9 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 	stop()
 	if err == nil {
 		a.appended(base, w)
+		if a.index != nil {
+			a.index.written(w)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, ErrAlreadyApplied) {
