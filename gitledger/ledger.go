@@ -382,9 +382,10 @@ func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, 
 
 // AppendAlongside is Append that runs alongside (unless nil) once, in the
 // calling goroutine, while the receipt is built and its objects are made
-// durable in another, and moves the ledger ref only after alongside
-// returned nil: the caller's own durable write (apply's journal) shares
-// the append's fsync waits instead of adding its own before them. It
+// durable in another, and takes the ledger ref's lock (to move the ref)
+// only after alongside returned nil, so that dying in it leaves no lock
+// file: the caller's own durable write (apply's journal) shares the
+// append's fsync waits instead of adding its own before them. It
 // returns once both are done; an error from alongside leaves the ref
 // unchanged and is returned (joined with the append's own error, if any).
 // If alongside panics, the append is stopped (the ref unchanged) before
@@ -476,17 +477,15 @@ func (l *Ledger) appendSide(tip *Tip, s *keys.Signer, kid string, build BuildFun
 	}
 	// The object directories' fsyncs run beside the ref lock file's; the
 	// ref moves only once both are done.
-	before := wait
 	if side != nil {
-		before = func() error {
-			werr := wait()
-			if err := side(); err != nil {
-				return err
-			}
-			return werr
+		// Before the ref's lock is taken: a run that dies in alongside (or
+		// while waiting for it) leaves no lock file behind.
+		if err := side(); err != nil {
+			wait()
+			return nil, err
 		}
 	}
-	err = gitobj.CASRefAfter(l.GitDir, l.repo.Storer, l.Ref, tip.Commit, w.Commit, before)
+	err = gitobj.CASRefAfter(l.GitDir, l.repo.Storer, l.Ref, tip.Commit, w.Commit, wait)
 	if werr := wait(); err == nil && werr != nil {
 		err = werr
 	}
