@@ -14,10 +14,17 @@
 //     (policy at apply, gate.go; a denial retires a merged plan as refused).
 //  3. Write the intent journal .git/vmc/intents/<plan-id>.json (fsynced)
 //     before calling the provider; record each action as "calling" before
-//     its call and "done" with its result after.
+//     its call and "done" with its result after. The journal is durable
+//     before every provider call; a result is written with the next
+//     action's "calling" (one write), the last one beside the receipt. Without
+//     a remote the first write already says the first action is "calling"
+//     (nothing happens between it and the call).
 //  4. Append the apply receipt (plan hashes, carrying main commit, approvals,
 //     each action's result, forced locks), copying the plan and approvals into
-//     the ledger tree; then delete the intent and release the locks.
+//     the ledger tree, with the journal's last write alongside
+//     (gitledger.AppendAlongside: the ref moves only once the journal is
+//     durable, and both share one set of fsync waits); then delete the
+//     intent and release the locks.
 //
 // # Crash safety
 //
@@ -44,7 +51,13 @@
 // the precheck, the verification under the locks and the append reuse it
 // (gitledger remembers the tips it read by commit), unless the branch
 // moved. In a batch that is one tip read per plan: the tip the previous
-// plan's receipt made. Recovery reads an intent journal once, and again
+// plan's receipt made. A receipt the run appended itself on a verified tip
+// is not verified again before the next plan (the branch still at it: it
+// was built by the writer's rules and cannot change the trust state);
+// ApplyPending verifies the run's own receipts from disk once, at its end.
+// Per plan without a remote that is 3 journal or lock fsync waits before
+// the provider call and the append's 3 after it, with the journal's last
+// write inside them (bench/apply prints the time of each step). Recovery reads an intent journal once, and again
 // only if another applier rewrote it while the locks were taken. The
 // counters of internal/trace state it in tests (workspace/cost_test.go).
 // Recovery never runs a step the normal path would refuse: every step it
@@ -88,10 +101,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/vmc-git/vmc-git/apply/remoteref"
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/internal/fsutil"
+	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/internal/lock"
 	"github.com/vmc-git/vmc-git/internal/trace"
 	"github.com/vmc-git/vmc-git/keys"
@@ -154,6 +170,9 @@ type Options struct {
 	// Gate, if set, runs policy on each plan (gate.go); its outcome goes
 	// into the receipt.
 	Gate Gate
+	// Timing, if set, is told how long each step of Apply took (the Step*
+	// timing names; bench/apply prints them). nil: nothing is timed.
+	Timing func(step string, d time.Duration)
 }
 
 // Applier applies plans.
@@ -161,6 +180,15 @@ type Applier struct {
 	o        Options
 	lockLost atomic.Pointer[error] // set by the remote-lock heartbeat
 	index    *appliedIndex         // apply receipts by server, for freshness checks (index.go)
+	// trusted is the ledger commit this run may trust unverified: the one
+	// VerifyTip last verified, or a receipt this run appended on top of it
+	// (built by the writer's own rules from a verified tip, and unable to
+	// change the trust state). verifyLedger skips VerifyTip while the branch
+	// is there; ApplyPending verifies this run's own receipts once at its
+	// end (catchUp).
+	trusted plumbing.Hash
+	// unverified counts this run's receipts appended since the last VerifyTip.
+	unverified int
 }
 
 // New returns an Applier.
@@ -231,6 +259,12 @@ func (a *Applier) intentDir() string { return filepath.Join(a.o.Ledger.GitDir, "
 func (a *Applier) intentPath(id string) string { return filepath.Join(a.intentDir(), id+".json") }
 
 func (a *Applier) saveIntent(in *intent) error {
+	defer a.span(TimeIntent)()
+	return a.writeIntent(in)
+}
+
+// writeIntent is saveIntent untimed (commit's, beside the append).
+func (a *Applier) writeIntent(in *intent) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -244,6 +278,7 @@ func (a *Applier) saveIntent(in *intent) error {
 // moved meanwhile; else it reuses the tip and its approval check), and
 // parses the plan at most once.
 func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
+	stop := a.span(TimePrecheck)
 	p := in.Plan
 	if p == nil {
 		var err error
@@ -264,6 +299,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 		return nil, err
 	}
 	st, err := a.precheck(tip, p, in)
+	stop()
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +307,7 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer func() { defer a.span(TimeFinish)(); release() }()
 	// Under the locks: if the ledger moved meanwhile, check again on the
 	// verified tip.
 	if locked.Commit != tip.Commit {
@@ -280,16 +316,30 @@ func (a *Applier) Apply(ctx context.Context, in Input) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	if err := plans.CheckFresh(ctx, a.o.Provider, a.freshViewAt(tip), p); err != nil {
+	stop = a.span(TimeFresh)
+	err = plans.CheckFresh(ctx, a.o.Provider, a.freshViewAt(tip), p)
+	stop()
+	if err != nil {
 		return nil, err
 	}
+	stop = a.span(TimeGate)
 	pol, err := a.gate(ctx, p, in, tip)
+	stop()
 	if err != nil {
 		return nil, err
 	}
 	it := &intent{V: 1, Plan: p.ID, PlanBytes: in.Bytes, Approvals: st.Valid, Sigs: pick(in.Approvals, st.Valid), Commit: in.Commit, Forced: forced, Policy: pol, Started: time.Now().UTC()}
 	for _, s := range p.Actions {
 		it.Steps = append(it.Steps, intentStep{Action: s.Action, State: statePending})
+	}
+	if a.o.Remote == nil && len(it.Steps) > 0 {
+		// The first write already says the first action is being called:
+		// one durable write before the call instead of two. Nothing runs
+		// between this write and that call that a "pending" record would
+		// let recovery tell apart (with a remote, its intent is published
+		// and the lock fenced in between: there the journal says pending
+		// first).
+		it.Steps[0].State = stateCalling
 	}
 	if err := a.saveIntent(it); err != nil {
 		return nil, fmt.Errorf("write intent journal: %w", err)
@@ -335,6 +385,8 @@ func (a *Applier) lockPlan(p *plans.Plan, force bool, known *gitledger.Tip) (tip
 			releaseAll()
 		}
 	}()
+	stop := a.span(TimeLock)
+	defer func() { stop() }()
 	for _, s := range p.Servers() {
 		acq, err := a.o.Locks.AcquireWait(s, a.o.KID, p.ID, force, a.o.LockWait)
 		if err != nil {
@@ -358,6 +410,8 @@ func (a *Applier) lockPlan(p *plans.Plan, force bool, known *gitledger.Tip) (tip
 			return nil, nil, nil, err
 		}
 	}
+	stop()
+	stop = a.span(TimeVerify)
 	if tip, err = a.verifyLedger(known); err != nil {
 		return nil, nil, nil, err
 	}
@@ -424,8 +478,23 @@ func (a *Applier) precheck(tip *gitledger.Tip, p *plans.Plan, in Input) (plans.A
 
 // run performs the steps not done yet. With recovering, steps found
 // "calling" are reconciled with the provider first.
-func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) error {
+//
+// The journal is made durable before each provider call (that step
+// "calling", with the results before it); a result is written with the
+// next step's "calling", or, for the last step, by commit alongside the
+// receipt (gitledger.AppendAlongside): a crash before then leaves the step
+// "calling", which recovery reconciles. On an error run writes the journal
+// before it returns.
+func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering bool) (err error) {
 	labels := map[string]string{provider.LabelLedger: provider.LabelValue(p.Ledger), provider.LabelPlan: p.ID}
+	dirty := false // it holds results the journal on disk does not
+	defer func() {
+		if err != nil && dirty {
+			if serr := a.saveIntent(it); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+	}()
 	failed := false
 	var ledgerDiffs []string
 	ledgerChecked := false
@@ -437,6 +506,7 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 		}
 		if failed {
 			s.State, s.Result = stateDone, &provider.Result{Status: StatusSkipped, Error: "not attempted: an earlier action did not succeed"}
+			dirty = true
 			continue
 		}
 		if recovering && s.State == stateCalling {
@@ -450,6 +520,7 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				if err := a.saveIntent(it); err != nil {
 					return err
 				}
+				dirty = false
 				continue
 			}
 		}
@@ -477,6 +548,7 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 				if err := a.saveIntent(it); err != nil {
 					return err
 				}
+				dirty = false
 				continue
 			}
 		}
@@ -495,20 +567,24 @@ func (a *Applier) run(ctx context.Context, p *plans.Plan, it *intent, recovering
 			for j := i; j < len(it.Steps); j++ {
 				it.Steps[j].State, it.Steps[j].Result = stateDone, &provider.Result{Status: StatusSkipped, Error: "not attempted: this run lost its remote lock"}
 			}
+			dirty = false
 			return a.saveIntent(it)
 		}
-		s.State = stateCalling
-		if err := a.saveIntent(it); err != nil {
-			return err
-		}
+		if recovering || s.State != stateCalling || dirty {
+			s.State = stateCalling
+			if err := a.saveIntent(it); err != nil {
+				return err
+			}
+			dirty = false
+		} // else: Apply's first journal write said so already
 		a.o.Log("%s", plans.Describe(s.Action))
+		stop := a.span(TimeProvider)
 		res, _ := a.o.Provider.Apply(ctx, s.Action, labels)
+		stop()
 		a.o.Fault(StepAfterProvider)
 		s.State, s.Result = stateDone, &res
 		failed = res.Status != provider.StatusSucceeded
-		if err := a.saveIntent(it); err != nil {
-			return err
-		}
+		dirty = true // written with the next step's "calling", or by commit
 	}
 	return nil
 }
@@ -607,8 +683,20 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 		}
 	}
 	sort.Strings(it.Approvals)
-	a.o.Fault(StepBeforeCommit)
-	w, err := a.o.Ledger.Append(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
+	stop := a.span(TimeAppend)
+	var base plumbing.Hash
+	// The journal with every result is written beside the receipt, and
+	// durable before the ledger ref moves (StepBeforeCommit: a crash there
+	// leaves the whole journal and no receipt).
+	journal := func() error {
+		if err := a.writeIntent(it); err != nil {
+			return fmt.Errorf("write intent journal: %w", err)
+		}
+		a.o.Fault(StepBeforeCommit)
+		return nil
+	}
+	w, err := a.o.Ledger.AppendAlongside(a.o.Signer, a.o.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
+		base = tip.Commit
 		if seq, ok, err := a.o.Ledger.ReaderAt(tip).AppliedSeq(p.ID); err != nil {
 			return nil, err
 		} else if ok {
@@ -623,7 +711,14 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 			}},
 			Plan: &gitledger.PlanCopy{Bytes: it.PlanBytes, Approvals: it.Sigs},
 		}, nil
-	})
+	}, journal)
+	stop()
+	if err == nil {
+		a.appended(base, w)
+		if a.index != nil {
+			a.index.written(w)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrAlreadyApplied) {
 			// Another writer recorded this plan while this run performed its
@@ -651,6 +746,8 @@ func (a *Applier) commit(it *intent, p *plans.Plan, recovered bool) (*Outcome, e
 			return a.commit(it, p, recovered)
 		}
 	}
+	stop = a.span(TimeFinish)
+	defer stop()
 	if err := os.Remove(a.intentPath(p.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -946,19 +1043,62 @@ func NewLedgerView(l *gitledger.Ledger) (plans.LedgerView, error) { return newLe
 // adds an approver, say, must not take effect unverified.
 // It returns the verified tip: known (a tip read before) when the branch
 // is still there, else the tip read again.
+//
+// A branch still at a.trusted (this run's own last receipt on a verified
+// tip) is not verified again: its receipt would be read back and checked
+// per plan; catchUp checks this run's receipts from disk once per run.
 func (a *Applier) verifyLedger(known *gitledger.Tip) (*gitledger.Tip, error) {
-	if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+	c, err := a.o.Ledger.TipCommit()
+	if err != nil {
+		return nil, err
+	}
+	if a.trusted.IsZero() || c != a.trusted {
+		if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLedgerInvalid, err)
+		}
+		// What VerifyTip verified (the branch may have moved since c).
+		v, err := a.o.Ledger.LoadVerified()
+		if err != nil {
+			return nil, err
+		}
+		a.trusted, a.unverified = plumbing.ZeroHash, 0
+		if v != nil && v.Ref == a.o.Ledger.Ref.String() {
+			a.trusted, _ = gitobj.ParseHash(v.Commit)
+		}
+		if c, err = a.o.Ledger.TipCommit(); err != nil {
+			return nil, err
+		}
 	}
 	tip := known
-	if c, err := a.o.Ledger.TipCommit(); err != nil {
-		return nil, err
-	} else if tip == nil || c != tip.Commit {
+	if tip == nil || c != tip.Commit {
 		if tip, err = a.o.Ledger.Tip(); err != nil {
 			return nil, err
 		}
 	}
 	return tip, CheckProvider(tip.Trust, a.o.ConfigProvider)
+}
+
+// appended notes a receipt this run wrote on top of base: if base was
+// trusted, so is the new commit (see Applier.trusted).
+func (a *Applier) appended(base plumbing.Hash, w *gitledger.Written) {
+	if !a.trusted.IsZero() && base == a.trusted {
+		a.trusted = w.Commit
+		a.unverified++
+	}
+}
+
+// catchUp verifies, from disk, the receipts this run appended unverified
+// (verifyLedger skipped them), once at the end of a run, and remembers the
+// verified head, so that the next run and vmc-git verify start from it.
+func (a *Applier) catchUp() error {
+	if a.unverified == 0 {
+		return nil
+	}
+	a.trusted, a.unverified = plumbing.ZeroHash, 0
+	if err := a.o.Ledger.VerifyTip(a.o.Genesis); err != nil {
+		return fmt.Errorf("%w: the receipts this run wrote: %w", ErrLedgerInvalid, err)
+	}
+	return nil
 }
 
 // CheckProvider refuses a configured provider that differs from the one

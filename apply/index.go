@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/internal/digest"
 	"github.com/vmc-git/vmc-git/plans"
@@ -19,13 +21,16 @@ import (
 // after a lost race with another applier) is noticed there, and the index
 // is rebuilt. The ledger is verified before each check (verifyLedger), and
 // receipts chain by prev_blake3, so an equal blake3 at to-1 vouches for
-// every receipt below it.
+// every receipt below it. A receipt the run appended itself is added from
+// the bytes in hand (written), not read back; while the branch is still at
+// that commit (lastCommit), cover reads nothing.
 type appliedIndex struct {
-	mu       sync.Mutex
-	from, to uint64
-	last     digest.Digest
-	bySeq    map[uint64]plans.Applied
-	byServer map[string][]uint64
+	mu         sync.Mutex
+	from, to   uint64
+	last       digest.Digest
+	lastCommit plumbing.Hash // the commit of receipt to-1, when this run wrote it
+	bySeq      map[uint64]plans.Applied
+	byServer   map[string][]uint64
 }
 
 // indexedView is a ledgerView whose AppliedAfter answers from the index.
@@ -74,6 +79,10 @@ func (v indexedView) AppliedAfter(after uint64, servers []string) ([]plans.Appli
 // ledger moved other than forward since it was last extended.
 func (ix *appliedIndex) cover(v *ledgerView, lo uint64) error {
 	tip := v.TipSeq()
+	if ix.to > 0 && ix.to-1 == tip && !ix.lastCommit.IsZero() && v.r.Tip.Commit == ix.lastCommit && ix.from <= lo {
+		return nil // the branch is at the receipt this run wrote last
+	}
+	ix.lastCommit = plumbing.ZeroHash
 	if ix.to > 0 {
 		ok := ix.to-1 <= tip
 		if ok {
@@ -109,13 +118,30 @@ func (ix *appliedIndex) add(v *ledgerView, seq uint64) (digest.Digest, error) {
 	if err != nil {
 		return sum, err
 	}
+	ix.addReceipt(seq, r)
+	return sum, nil
+}
+
+// written adds the receipt this run just appended (w, on top of the
+// receipt to-1), from the bytes in hand. An index not ending just below it
+// is left alone: the next cover reads what it lacks.
+func (ix *appliedIndex) written(w *gitledger.Written) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.bySeq == nil || ix.to != w.Seq || w.Receipt.PrevBlake3 != ix.last {
+		return
+	}
+	ix.addReceipt(w.Seq, w.Receipt)
+	ix.to, ix.last, ix.lastCommit = w.Seq+1, w.Sums.Blake3, w.Commit
+}
+
+func (ix *appliedIndex) addReceipt(seq uint64, r *receipt.Receipt) {
 	if r.Kind != receipt.KindApply {
-		return sum, nil
+		return
 	}
 	a := plans.Applied{Seq: seq, Plan: r.Apply.Plan.ID, Servers: plans.AppliedServers(r)}
 	ix.bySeq[seq] = a
 	for _, s := range slices.Compact(slices.Sorted(slices.Values(a.Servers))) {
 		ix.byServer[s] = append(ix.byServer[s], seq)
 	}
-	return sum, nil
 }

@@ -207,6 +207,9 @@ func (a *Applier) ApplyPending(ctx context.Context, pending func() ([]PendingPla
 			outs = append(outs, o)
 		}
 	}
+	if err := a.catchUp(); err != nil {
+		return outs, errs, err
+	}
 	return outs, errs, nil
 }
 

@@ -182,37 +182,80 @@ func TestPublishLosesRace(t *testing.T) {
 	}
 }
 
-// TestRemoteLockHeartbeatAndFence: while a slow apply runs, its remote
-// locks are refreshed, so another run cannot take them over as stale; and
-// when one is lost anyway, the run stops before its next provider call,
-// keeping its journal.
+// TestRemoteLockHeartbeatAndFence: while a run is between two provider
+// calls for longer than RemoteLockAge, its remote locks are refreshed, so
+// another run cannot take them over as stale; and when one is lost anyway,
+// the run stops before its next provider call, keeping its journal.
+//
+// The run is held between its two calls by the fault hook (not by a slow
+// sandbox action), and the takeover is tried just after the test saw a
+// refreshed lock dated past the point where the first lock went stale:
+// nothing depends on how fast the machine is, only on the heartbeat
+// refreshing within RemoteLockAge/3 plus one push.
 func TestRemoteLockHeartbeatAndFence(t *testing.T) {
-	f := newRemoteFixture(t, 6*time.Second, "web-1", "web-2")
+	const age = 3 * time.Second
+	f := newRemoteFixture(t, 10*time.Millisecond, "web-1", "web-2")
 	dirA, la := f.clone(t, "A")
 	dirB, _ := f.clone(t, "B")
+	between, resume := make(chan struct{}), make(chan struct{})
+	calls := 0
 	ap := New(Options{Ledger: la, Provider: f.prov, Signer: f.s, KID: "alice", Locks: lock.New(filepath.Join(f.tmp, "locks")),
-		LockWait: time.Second, RemoteLockAge: 3 * time.Second, Log: t.Logf,
-		Remote: NewGitRemote(dirA, "origin", gitledger.DefaultBranch, "main")})
+		LockWait: time.Second, RemoteLockAge: age, Log: t.Logf,
+		Remote: NewGitRemote(dirA, "origin", gitledger.DefaultBranch, "main"),
+		Fault: func(step string) {
+			if step == StepAfterProvider {
+				if calls++; calls == 1 { // web-1 created, web-2 not yet
+					close(between)
+					<-resume
+				}
+			}
+		}})
 	done := make(chan error, 1)
 	go func() {
 		_, err := ap.Apply(context.Background(), Input{Bytes: f.pb, Approvals: map[string][]byte{"alice": f.sig}})
 		done <- err
 	}()
-	// Wait until the first create is under way (its lock exists), then let
-	// the lock age past RemoteLockAge: the heartbeat keeps it fresh.
+	select {
+	case <-between:
+	case err := <-done:
+		t.Fatalf("apply ended before its second call: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the applier never made its first call")
+	}
 	other := NewGitRemote(dirB, "origin", gitledger.DefaultBranch, "main")
 	other.Signer, other.KID, other.LedgerID = f.s, "alice", "example.com/race"
 	other.LockValid = func(*remoteref.Lock) bool { return true } // alice's own locks
-	deadline := time.Now().Add(5 * time.Second)
-	for runGitOK(f.origin, "rev-parse", "-q", "--verify", "refs/vmc/locks/web-2") != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the applier never took its locks")
+	lockAt := func() (string, time.Time) {
+		cur, b, ok := other.fetchBlob(LockRefPrefix+"web-1", remoteref.MaxLockSize)
+		if !ok {
+			t.Fatalf("no lock on web-1 on the remote (%q)", cur)
 		}
-		time.Sleep(20 * time.Millisecond)
+		l, err := remoteref.ParseLock(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cur, l.Time
 	}
-	time.Sleep(3500 * time.Millisecond) // older than RemoteLockAge, but refreshed every second (margins for a loaded machine)
+	first, firstAt := lockAt()
+	// Wait for a refreshed lock dated later than the moment the first one
+	// went stale (firstAt + age): without the heartbeat it would be the
+	// first one, older than age, and the takeover below would succeed.
+	var cur string
+	for deadline := time.Now().Add(time.Minute); ; {
+		var at time.Time
+		if cur, at = lockAt(); cur != first && at.After(firstAt.Add(age)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lock on web-1 was not refreshed past %s (still %s at %s)", firstAt.Add(age), cur, at)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !time.Now().After(firstAt.Add(age)) {
+		t.Fatal("the first lock is not yet stale: the check below would prove nothing")
+	}
 	var he *lock.HeldError
-	if err := other.TakeOverLock("web-1", "bob", "create", 3*time.Second, func(string) bool { return true }); !errors.As(err, &he) {
+	if err := other.TakeOverLock("web-1", "bob", "create", age, func(string) bool { return true }); !errors.As(err, &he) {
 		t.Fatalf("a live run's refreshed lock was taken over: %v", err)
 	}
 	// Now lose the web-2 lock behind the run's back: it must stop before
@@ -226,6 +269,7 @@ func TestRemoteLockHeartbeatAndFence(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	close(resume)
 	err := <-done
 	if !errors.Is(err, ErrLockLost) {
 		t.Fatalf("apply after losing a lock: %v, want ErrLockLost", err)
@@ -237,8 +281,12 @@ func TestRemoteLockHeartbeatAndFence(t *testing.T) {
 	if len(ss) != 1 || ss[0].Name != "web-1" {
 		t.Fatalf("servers %v: want only web-1 (web-2 fenced off)", ss)
 	}
-	if _, err := os.Stat(filepath.Join(la.GitDir, "vmc", "intents", "create.json")); err != nil {
+	it, _, err := ap.loadIntent("create")
+	if err != nil || it == nil {
 		t.Fatalf("the journal of the fenced run is gone: %v", err)
+	}
+	if it.Steps[0].State != stateDone || it.Steps[1].State != statePending {
+		t.Fatalf("the fenced run's journal: %s, %s; want web-1 done, web-2 pending", it.Steps[0].State, it.Steps[1].State)
 	}
 }
 

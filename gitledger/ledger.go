@@ -77,6 +77,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -376,13 +377,69 @@ func (l *Ledger) Init(ledgerID string, s *keys.Signer, kid string, g receipt.Gen
 
 // Append adds one receipt signed by s as kid, retrying on lost races.
 func (l *Ledger) Append(s *keys.Signer, kid string, build BuildFunc) (*Written, error) {
+	return l.appendRetry(s, kid, build, nil)
+}
+
+// AppendAlongside is Append that runs alongside (unless nil) once, in the
+// calling goroutine, while the receipt is built and its objects are made
+// durable in another, and takes the ledger ref's lock (to move the ref)
+// only after alongside returned nil, so that dying in it leaves no lock
+// file: the caller's own durable write (apply's journal) shares the
+// append's fsync waits instead of adding its own before them. It
+// returns once both are done; an error from alongside leaves the ref
+// unchanged and is returned (joined with the append's own error, if any).
+// If alongside panics, the append is stopped (the ref unchanged) before
+// the panic goes on.
+func (l *Ledger) AppendAlongside(s *keys.Signer, kid string, build BuildFunc, alongside func() error) (*Written, error) {
+	if alongside == nil {
+		return l.appendRetry(s, kid, build, nil)
+	}
+	sideErr := make(chan error, 1)
+	var once sync.Once
+	var serr error
+	side := func() error {
+		once.Do(func() { serr = <-sideErr })
+		return serr
+	}
+	type result struct {
+		w   *Written
+		err error
+	}
+	out := make(chan result, 1)
+	go func() {
+		w, err := l.appendRetry(s, kid, build, side)
+		out <- result{w, err}
+	}()
+	var aerr error
+	func() {
+		finished := false
+		defer func() {
+			if !finished { // alongside panicked: stop the append first
+				sideErr <- errors.New("stopped")
+				<-out
+			}
+		}()
+		aerr = alongside()
+		finished = true
+	}()
+	sideErr <- aerr
+	r := <-out
+	if aerr != nil && !errors.Is(r.err, aerr) {
+		return nil, errors.Join(r.err, aerr)
+	}
+	return r.w, r.err
+}
+
+// appendRetry is Append, moving the ref only once side (unless nil) has
+// returned nil.
+func (l *Ledger) appendRetry(s *keys.Signer, kid string, build BuildFunc, side func() error) (*Written, error) {
 	const attempts = 50
 	for i := 0; i < attempts; i++ {
 		tip, err := l.Tip()
 		if err != nil {
 			return nil, err
 		}
-		w, err := l.appendOnce(tip, s, kid, build, time.Now())
+		w, err := l.appendSide(tip, s, kid, build, time.Now(), side)
 		if !errors.Is(err, errRaced) {
 			return w, err
 		}
@@ -402,6 +459,12 @@ var errRaced = gitobj.ErrRaced
 // durability barrier for all of them, not one fsync each) and moves the
 // ref only once they and their directories are durable.
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
+	return l.appendSide(tip, s, kid, build, now, nil)
+}
+
+// appendSide is appendOnce that moves the ref only once side (unless nil:
+// AppendAlongside's wait) has returned nil too.
+func (l *Ledger) appendSide(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time, side func() error) (*Written, error) {
 	b := l.objs.NewBatch()
 	w, _, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
 	if err != nil {
@@ -414,6 +477,14 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 	}
 	// The object directories' fsyncs run beside the ref lock file's; the
 	// ref moves only once both are done.
+	if side != nil {
+		// Before the ref's lock is taken: a run that dies in alongside (or
+		// while waiting for it) leaves no lock file behind.
+		if err := side(); err != nil {
+			wait()
+			return nil, err
+		}
+	}
 	err = gitobj.CASRefAfter(l.GitDir, l.repo.Storer, l.Ref, tip.Commit, w.Commit, wait)
 	if werr := wait(); err == nil && werr != nil {
 		err = werr

@@ -102,7 +102,8 @@ fuzz ./internal/digest FuzzParse
 fuzz ./anchor FuzzParseBody
 # anchor/eth has FuzzVerify and FuzzProofParts too; they are left out here
 # because their fuzzing build instruments go-ethereum (many minutes cold).
-# Run them by hand.
+# So is mcpserver's FuzzToolArguments (each fuzz process builds the CLI and
+# makes a ledger before its first input). Run them by hand (README, Fuzzing).
 for pkg in rfc3161 btc; do fuzz ./anchor/$pkg FuzzVerify; done
 # The same parsers fed their bytes directly (DER token and TSA reply; raw
 # bitcoin transaction), and armored SSHSIGs with a real one to start from.

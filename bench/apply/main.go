@@ -156,6 +156,41 @@ func main() {
 	fmt.Printf("| wall time per plan | %s | | |\n", perPlan(func(r result) time.Duration { return r.wall }))
 	fmt.Printf("| provider.Apply per plan | %s | | |\n", perPlan(func(r result) time.Duration { return r.apply }))
 	fmt.Printf("| provider reads per plan (freshness checks) | %s | | |\n", perPlan(func(r result) time.Duration { return r.reads }))
+	fmt.Printf("\nwall time per plan by step of apply (apply.Options.Timing), median of %d runs\n\n", *runs)
+	fmt.Printf("| step | batch of %d |", *n)
+	if *small > 0 {
+		fmt.Printf(" batch of %d |", *small)
+	}
+	fmt.Println()
+	fmt.Print("|---|---|")
+	if *small > 0 {
+		fmt.Print("---|")
+	}
+	fmt.Println()
+	stepOf := func(rs []result, n int, step string) float64 {
+		return med(rs, func(r result) float64 {
+			if step == "" { // what no step covers (the loop, pending, recovery)
+				var sum time.Duration
+				for _, d := range r.steps {
+					sum += d
+				}
+				return float64(r.wall-sum) / float64(n) / 1e6
+			}
+			return float64(r.steps[step]) / float64(n) / 1e6
+		})
+	}
+	for _, st := range append(slices.Clone(steps), "") {
+		name := st
+		if st == "" {
+			name = "(outside the steps)"
+		}
+		fmt.Printf("| %s | %.2f ms |", name, stepOf(rs, *n, st))
+		if *small > 0 {
+			fmt.Printf(" %.2f ms |", stepOf(ss, *small, st))
+		}
+		fmt.Println()
+	}
+	fmt.Println()
 	one, seq, par, err := fsyncs(os.TempDir())
 	if err != nil {
 		fail(err)
@@ -251,8 +286,13 @@ var profile, tracing = func(bool) {}, func(bool) {}
 
 type result struct {
 	wall, apply, reads time.Duration
-	cpu                time.Duration // process user+sys during ApplyPending
+	cpu                time.Duration            // process user+sys during ApplyPending
+	steps              map[string]time.Duration // apply.Options.Timing: wall time by step
 }
+
+// steps are apply's timed steps, in the order a plan goes through them.
+var steps = []string{apply.TimePrecheck, apply.TimeLock, apply.TimeVerify, apply.TimeFresh, apply.TimeGate,
+	apply.TimeIntent, apply.TimeProvider, apply.TimeAppend, apply.TimeFinish}
 
 // cpuTime is this process's user+sys CPU time so far.
 func cpuTime() time.Duration {
@@ -369,7 +409,14 @@ func run(n int, actionDur time.Duration) (result, error) {
 	}
 
 	tp := &timed{Provider: hp}
-	ap := apply.New(apply.Options{Ledger: l, Provider: tp, Signer: ci, KID: "ci", Locks: lock.New(filepath.Join(dir, "locks")), LockWait: time.Second})
+	var mu sync.Mutex
+	stepTimes := map[string]time.Duration{}
+	timing := func(step string, d time.Duration) {
+		mu.Lock()
+		stepTimes[step] += d
+		mu.Unlock()
+	}
+	ap := apply.New(apply.Options{Ledger: l, Provider: tp, Signer: ci, KID: "ci", Locks: lock.New(filepath.Join(dir, "locks")), LockWait: time.Second, Timing: timing})
 	profile(true)
 	tracing(true)
 	t0, c0 := time.Now(), cpuTime()
@@ -395,5 +442,5 @@ func run(n int, actionDur time.Duration) (result, error) {
 	if _, err := l.Verify(gitledger.VerifyOptions{Signatures: true}); err != nil {
 		return result{}, fmt.Errorf("verify: %w", err)
 	}
-	return result{wall: wall, apply: tp.apply, reads: tp.reads, cpu: cpu}, nil
+	return result{wall: wall, apply: tp.apply, reads: tp.reads, cpu: cpu, steps: stepTimes}, nil
 }

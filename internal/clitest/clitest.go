@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vmc-git/vmc-git/keys"
@@ -45,6 +46,10 @@ func Setup() (*Env, error) {
 		return nil, err
 	}
 	e := &Env{Dir: tmp, Bin: filepath.Join(tmp, "vmc-git"), Hook: filepath.Join(tmp, "vmc-git-hook"), Keys: filepath.Join(tmp, "keys")}
+	if err := pinGoDirs(); err != nil {
+		e.Close()
+		return nil, err
+	}
 	for bin, pkg := range map[string]string{e.Bin: Package, e.Hook: HookPackage} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			e.Close()
@@ -66,6 +71,31 @@ func Setup() (*Env, error) {
 		}
 	}
 	return e, nil
+}
+
+// goDirs are the go command's directories that default to places under HOME.
+var goDirs = []string{"GOCACHE", "GOMODCACHE", "GOPATH"}
+
+// pinGoDirs sets goDirs in the environment to what they are now. Suites
+// give their tests a HOME of their own after Setup; the processes they
+// start inherit it, and a fuzzing worker (a copy of the test binary) runs
+// Setup again under that HOME: unpinned, its go build would start from an
+// empty build cache and module cache.
+func pinGoDirs() error {
+	out, err := exec.Command("go", append([]string{"env"}, goDirs...)...).Output()
+	if err != nil {
+		return fmt.Errorf("go env: %w", err)
+	}
+	vals := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(vals) != len(goDirs) {
+		return fmt.Errorf("go env %v: %q", goDirs, out)
+	}
+	for i, k := range goDirs {
+		if os.Getenv(k) == "" && vals[i] != "" {
+			os.Setenv(k, vals[i])
+		}
+	}
+	return nil
 }
 
 // Key is the path of kid's private key (its public key is Key(kid)+".pub").
