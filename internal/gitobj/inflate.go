@@ -392,62 +392,104 @@ func (f *inflater) dynamic(b *bitReader) bool {
 
 // codes decodes a compressed block's symbols into dst from *out on. It
 // returns true at the block's end, false on anything else (including dst
-// full with more to come).
+// full with more to come). The bit buffer is kept in locals (the hot loop
+// of the fast path); a code longer than the tables goes through b.sym.
 func (f *inflater) codes(b *bitReader, dst []byte, out *int, lit, dist *huffTable) bool {
 	o := *out
-	defer func() { *out = o }()
+	bb, n, pos, src := b.bits, b.n, b.pos, b.src
+	ok := false
+loop:
 	for {
-		s := b.sym(lit)
+		// A length and distance pair takes at most 15+5+15+13 = 48 bits.
+		if n < 48 {
+			if pos+8 <= len(src) {
+				bb |= binary.LittleEndian.Uint64(src[pos:]) << n
+				used := (63 - n) / 8
+				pos += int(used)
+				n += used * 8
+			} else {
+				for n <= 56 && pos < len(src) {
+					bb |= uint64(src[pos]) << n
+					pos++
+					n += 8
+				}
+			}
+		}
+		var s int
+		if e := lit.tab[bb&lit.mask]; e != 0 && uint(e&15) <= n {
+			k := uint(e & 15)
+			bb >>= k
+			n -= k
+			s = int(e >> 4)
+		} else {
+			b.bits, b.n, b.pos = bb, n, pos
+			s = b.sym(lit)
+			bb, n, pos = b.bits, b.n, b.pos
+		}
 		switch {
 		case s < 0:
-			return false
+			break loop
 		case s < inflEndBlock:
 			if o == len(dst) {
-				return false
+				break loop
 			}
 			dst[o] = byte(s)
 			o++
 			continue
 		case s == inflEndBlock:
-			return true
+			ok = true
+			break loop
 		case s > 285:
-			return false
+			break loop
 		}
 		s -= 257
-		e, ok := b.take(uint(inflLenExtra[s]))
-		if !ok {
-			return false
+		k := uint(inflLenExtra[s])
+		if k > n {
+			break loop
 		}
-		n := int(inflLenBase[s]) + int(e)
-		d := b.sym(dist)
-		if d < 0 || d >= 30 {
-			return false
-		}
-		e, ok = b.take(uint(inflDstExtra[d]))
-		if !ok {
-			return false
-		}
-		back := int(inflDstBase[d]) + int(e)
-		if back > o {
-			return false
-		}
-		if n > len(dst)-o {
-			// Fill what fits (a prefix read stops here).
-			n = len(dst) - o
-			for i := 0; i < n; i++ {
-				dst[o] = dst[o-back]
-				o++
-			}
-			return false
-		}
-		if back >= n {
-			copy(dst[o:o+n], dst[o-back:])
-			o += n
+		ln := int(inflLenBase[s]) + int(bb&(1<<k-1))
+		bb >>= k
+		n -= k
+		var d int
+		if e := dist.tab[bb&dist.mask]; e != 0 && uint(e&15) <= n {
+			k := uint(e & 15)
+			bb >>= k
+			n -= k
+			d = int(e >> 4)
 		} else {
-			for i := 0; i < n; i++ {
+			b.bits, b.n, b.pos = bb, n, pos
+			d = b.sym(dist)
+			bb, n, pos = b.bits, b.n, b.pos
+		}
+		if d < 0 || d >= 30 {
+			break loop
+		}
+		k = uint(inflDstExtra[d])
+		if k > n {
+			break loop
+		}
+		back := int(inflDstBase[d]) + int(bb&(1<<k-1))
+		bb >>= k
+		n -= k
+		if back > o {
+			break loop
+		}
+		if ln > len(dst)-o {
+			// Fill what fits (a prefix read stops here).
+			for ; o < len(dst); o++ {
 				dst[o] = dst[o-back]
-				o++
+			}
+			break loop
+		}
+		if back >= ln {
+			copy(dst[o:o+ln], dst[o-back:])
+			o += ln
+		} else {
+			for end := o + ln; o < end; o++ {
+				dst[o] = dst[o-back]
 			}
 		}
 	}
+	b.bits, b.n, b.pos, *out = bb, n, pos, o
+	return ok
 }
