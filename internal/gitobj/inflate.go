@@ -82,18 +82,6 @@ func (h *huffTable) build(lengths []uint8) bool {
 			return false
 		}
 	}
-	var offs [inflMaxBits + 2]uint16
-	for n := 1; n <= inflMaxBits; n++ {
-		offs[n+1] = offs[n] + h.count[n]
-	}
-	for s, n := range lengths {
-		if n != 0 {
-			h.symbol[offs[n]] = uint16(s)
-			offs[n]++
-		}
-	}
-	// Canonical codes, in order of length then symbol; the table is
-	// indexed by the bit-reversed code (deflate sends codes MSB first).
 	// The table decodes min(longest code, inflTabBits) bits: a small
 	// code (code lengths, distances in a small object) fills a small table.
 	longest := 1
@@ -106,19 +94,36 @@ func (h *huffTable) build(lengths []uint8) bool {
 	h.mask = uint64(size - 1)
 	clear(h.tab[:size])
 	h.long = longest > inflTabBits
-	code, i := 0, 0
-	for n := 1; n <= inflMaxBits; n++ {
-		for k := 0; k < int(h.count[n]); k++ {
-			if n <= inflTabBits {
-				e := h.symbol[i]<<4 | uint16(n)
-				for r := int(bits.Reverse16(uint16(code)) >> (16 - n)); r < size; r += 1 << n {
-					h.tab[r] = e
-				}
-			}
-			code++
-			i++
+	// Canonical codes (RFC 1951 3.2.2): next[n] is the code of the next
+	// symbol of length n. The table is indexed by the bit-reversed code
+	// (deflate sends codes MSB first).
+	var next [inflMaxBits + 1]int
+	for n, code := 1, 0; n <= inflMaxBits; n++ {
+		code = (code + int(h.count[n-1])) << 1
+		next[n] = code
+	}
+	for sym, n := range lengths {
+		if n == 0 || int(n) > inflTabBits {
+			continue
 		}
-		code <<= 1
+		e := uint16(sym)<<4 | uint16(n)
+		for r := int(bits.Reverse16(uint16(next[n])) >> (16 - n)); r < size; r += 1 << n {
+			h.tab[r] = e
+		}
+		next[n]++
+	}
+	if h.long {
+		// The symbols in canonical order, for sym's bit-by-bit decoding.
+		var offs [inflMaxBits + 2]uint16
+		for n := 1; n <= inflMaxBits; n++ {
+			offs[n+1] = offs[n] + h.count[n]
+		}
+		for sym, n := range lengths {
+			if n != 0 {
+				h.symbol[offs[n]] = uint16(sym)
+				offs[n]++
+			}
+		}
 	}
 	return true
 }

@@ -75,13 +75,23 @@ func inflateSamples() [][]byte {
 	commit := []byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
 		"author vmc-git <alice> 1700000000 +0000\ncommitter vmc-git <alice> 1700000000 +0000\ngpgsig -----BEGIN SSH SIGNATURE-----\n " +
 		strings.Repeat("U1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAg", 8) + "\n -----END SSH SIGNATURE-----\n\nmanual: maintenance\n\nVmc-Blake3: 00\n")
-	return [][]byte{nil, {0}, []byte("x"), []byte(strings.Repeat("a", 70000)), random, text, commit, random[:200], append(text[:100:100], random[:300]...)}
+	// Skewed: byte frequencies in a Fibonacci sequence, so that the rare
+	// bytes get codes longer than the tables (decoded bit by bit).
+	var skewed []byte
+	for i, a, b := 0, 1, 1; i < 20; i, a, b = i+1, b, a+b {
+		skewed = append(skewed, bytes.Repeat([]byte{'A' + byte(i)}, a)...)
+	}
+	rnd.Shuffle(len(skewed), func(i, j int) { skewed[i], skewed[j] = skewed[j], skewed[i] })
+	return [][]byte{skewed, nil, {0}, []byte("x"), []byte(strings.Repeat("a", 70000)), random, text, commit, random[:200], append(text[:100:100], random[:300]...)}
 }
 
 // TestInflateInto: the fast path reads what the writers write, whole and
 // as prefixes, with the bytes the general inflater gives.
 func TestInflateInto(t *testing.T) {
 	var f inflater
+	if !f.inflateInto(make([]byte, len(inflateSamples()[0])), deflate(t, inflateSamples()[0], zlib.HuffmanOnly, false), true) || !f.lit.long {
+		t.Fatal("the skewed sample does not exercise codes longer than the table")
+	}
 	for i, data := range inflateSamples() {
 		for _, level := range zlibLevels {
 			for _, klaus := range []bool{false, true} {
