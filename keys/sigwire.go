@@ -17,7 +17,7 @@ package keys
 // ssh.Unmarshal and the re-marshal that proves the blob canonical. It is a
 // fast path: whatever it refuses goes to the general parse, which keeps
 // every acceptance rule and message; what it accepts, the general parse
-// accepts as the same signature (FuzzParseSignature checks both).
+// accepts as the same signature (FuzzParseSignatureFastPaths checks both).
 
 import (
 	"bytes"

@@ -147,9 +147,9 @@ func TestParseSignatureFastPaths(t *testing.T) {
 	}
 }
 
-// FuzzParseSignature is a differential fuzz of ParseSignature (with the
+// FuzzParseSignatureFastPaths is a differential fuzz of ParseSignature (with the
 // direct armor and wire parsers) against the general parse.
-func FuzzParseSignature(f *testing.F) {
+func FuzzParseSignatureFastPaths(f *testing.F) {
 	for _, s := range sigSeeds(f) {
 		f.Add(s)
 	}
