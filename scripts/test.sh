@@ -100,9 +100,16 @@ fuzz() {
 fuzz ./internal/canon FuzzCanonicalize
 fuzz ./internal/digest FuzzParse
 fuzz ./anchor FuzzParseBody
-# anchor/eth has FuzzVerify too; it is left out here because its fuzzing
-# build instruments go-ethereum (many minutes cold). Run it by hand.
+# anchor/eth has FuzzVerify and FuzzProofParts too; they are left out here
+# because their fuzzing build instruments go-ethereum (many minutes cold).
+# Run them by hand.
 for pkg in rfc3161 btc; do fuzz ./anchor/$pkg FuzzVerify; done
+# The same parsers fed their bytes directly (DER token and TSA reply; raw
+# bitcoin transaction), and armored SSHSIGs with a real one to start from.
+fuzz ./anchor/rfc3161 FuzzCheckToken
+fuzz ./anchor/rfc3161 FuzzCheckReply
+fuzz ./anchor/btc FuzzVerifyRawTx
+fuzz ./keys FuzzParseSignature
 # The hook's input and the objects it reads; remote locks and intents.
 fuzz ./hooks FuzzParseUpdates
 fuzz ./hooks FuzzHookObjects

@@ -477,20 +477,8 @@ func (c *Client) Anchor(ctx context.Context, d [32]byte) (json.RawMessage, error
 	if len(reply) > MaxReply {
 		return nil, fmt.Errorf("tsa %s: reply over %d bytes", c.URL, MaxReply)
 	}
-	if err := checkDER(reply); err != nil {
-		return nil, fmt.Errorf("tsa %s: reply: %w", c.URL, err)
-	}
-	ts, err := timestamp.ParseResponse(reply)
+	ts, err := c.checkReply(reply, d, nonce)
 	if err != nil {
-		return nil, fmt.Errorf("tsa %s: reply: %w", c.URL, err)
-	}
-	if ts.Nonce == nil || ts.Nonce.Cmp(nonce) != 0 {
-		return nil, fmt.Errorf("tsa %s: reply nonce %v is not the request's %s (a replayed or foreign token)", c.URL, ts.Nonce, nonce)
-	}
-	if len(c.Policy) > 0 && !ts.Policy.Equal(c.Policy) {
-		return nil, fmt.Errorf("tsa %s: reply policy %s, asked for %s", c.URL, ts.Policy, c.Policy)
-	}
-	if _, err := CheckToken(ts.RawToken, d, c.Certs); err != nil {
 		return nil, fmt.Errorf("tsa %s: %w", c.URL, err)
 	}
 	p := Proof{V: Version, TSA: c.URL, Token: base64.StdEncoding.EncodeToString(ts.RawToken), Nonce: nonce.String(),
@@ -499,6 +487,29 @@ func (c *Client) Anchor(ctx context.Context, d [32]byte) (json.RawMessage, error
 		p.Certs = append(p.Certs, base64.StdEncoding.EncodeToString(crt.Raw))
 	}
 	return canon.Marshal(p)
+}
+
+// checkReply checks a TSA's reply (a DER TimeStampResp) to a request for
+// d with nonce: granted, the nonce echoed, the policy asked for (if any),
+// and a token CheckToken accepts.
+func (c *Client) checkReply(reply []byte, d [32]byte, nonce *big.Int) (*timestamp.Timestamp, error) {
+	if err := checkDER(reply); err != nil {
+		return nil, fmt.Errorf("reply: %w", err)
+	}
+	ts, err := timestamp.ParseResponse(reply)
+	if err != nil {
+		return nil, fmt.Errorf("reply: %w", err)
+	}
+	if ts.Nonce == nil || ts.Nonce.Cmp(nonce) != 0 {
+		return nil, fmt.Errorf("reply nonce %v is not the request's %s (a replayed or foreign token)", ts.Nonce, nonce)
+	}
+	if len(c.Policy) > 0 && !ts.Policy.Equal(c.Policy) {
+		return nil, fmt.Errorf("reply policy %s, asked for %s", ts.Policy, c.Policy)
+	}
+	if _, err := CheckToken(ts.RawToken, d, c.Certs); err != nil {
+		return nil, err
+	}
+	return ts, nil
 }
 
 // PEMCerts returns certs in PEM (for `openssl ts -verify -CAfile`).
