@@ -45,14 +45,19 @@ var (
 	vmcGitErr  error
 )
 
-// vmcGit builds cmd/vmc-git once per test run, into tmp/vmc-git.
+// vmcGit builds cmd/vmc-git once per test run, into tmp/vmc-git, and
+// cmd/vmc-git-hook beside it: hook install --repo takes it from there, so
+// the origins' pre-receive hooks run vmc-git-hook (and the clients'
+// pre-push hooks vmc-git).
 func vmcGit(t *testing.T) string {
 	t.Helper()
 	vmcGitOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", "tmp/vmc-git", "../cmd/vmc-git").CombinedOutput()
-		if err != nil {
-			vmcGitErr = fmt.Errorf("go build ../cmd/vmc-git: %v\n%s", err, out)
-			return
+		for _, cmd := range []string{"vmc-git", "vmc-git-hook"} {
+			out, err := exec.Command("go", "build", "-o", "tmp/"+cmd, "../cmd/"+cmd).CombinedOutput()
+			if err != nil {
+				vmcGitErr = fmt.Errorf("go build ../cmd/%s: %v\n%s", cmd, err, out)
+				return
+			}
 		}
 		vmcGitPath, vmcGitErr = filepath.Abs("tmp/vmc-git")
 	})
@@ -85,7 +90,7 @@ func newHookFixture(t *testing.T) *hookFixture {
 	x.commitMain(map[string][]byte{config.Path: mustEncode(t, cfg.Encode)})
 	f.origin = filepath.Join(t.TempDir(), "origin.git")
 	run(t, x.dir, "git", "init", "-q", "--bare", "-b", "main", f.origin)
-	if out := f.runVmc(t, x.dir, "hook", "install", "--repo", f.origin); !strings.Contains(out, "pre-receive") {
+	if out := f.runVmc(t, x.dir, "hook", "install", "--repo", f.origin); !strings.Contains(out, "runs "+filepath.Join(f.origin, "hooks", "vmc-git-hook")+" pre-receive") {
 		t.Fatalf("hook install --repo: %s", out)
 	}
 	if out := f.runVmc(t, x.dir, "hook", "install"); !strings.Contains(out, "pre-push") {

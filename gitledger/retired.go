@@ -15,8 +15,12 @@ import (
 // checkApplyApprovals is CheckApprovals for an apply receipt r: a retired
 // plan's listed approvals must each be valid, but may be fewer than
 // required. The policy overrides r lists (receipt.CheckOverrides) must be
-// signed by admins trusted in t at r's time.
+// signed by admins trusted in t at r's time, and its policy outcome must
+// name the bundle t pins (receipt.CheckPolicyPin).
 func checkApplyApprovals(t *keys.Trust, r *receipt.Receipt, plan []byte, sigs map[string][]byte) error {
+	if err := receipt.CheckPolicyPin(t, r); err != nil {
+		return err
+	}
 	if err := receipt.CheckOverrides(t, r); err != nil {
 		return err
 	}

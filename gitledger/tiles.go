@@ -38,6 +38,21 @@ type backWalk struct {
 	l       *Ledger
 	top     uint64          // seq of commits[0]
 	commits []plumbing.Hash // commits[i] holds receipt top-i
+	// checked (newClientWalk): every commit walked must have exactly one
+	// parent, as a ledger commit does; for a client's local ledger that
+	// nobody verified (merkle prove, a new tag's tiles), which a merge
+	// commit stops there.
+	checked bool
+}
+
+// newClientWalk is newBackWalk for a chain not verified on the way: it
+// refuses a commit without exactly one parent (reading it whole). The
+// hook's walk (VerifySnapshotTag) and verify's read only the parent line,
+// since each walks a chain it has just verified.
+func newClientWalk(l *Ledger, tip plumbing.Hash, seq uint64) *backWalk {
+	w := newBackWalk(l, tip, seq)
+	w.checked = true
+	return w
 }
 
 func newBackWalk(l *Ledger, tip plumbing.Hash, seq uint64) *backWalk {
@@ -50,10 +65,18 @@ func (w *backWalk) at(seq uint64) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("receipt %d: the ledger ends at receipt %d", seq, w.top)
 	}
 	for uint64(len(w.commits)) <= w.top-seq {
+		last := w.commits[len(w.commits)-1]
+		if w.checked {
+			c, err := w.l.parentOf(last) // exactly one parent
+			if err != nil {
+				return c, err
+			}
+			w.commits = append(w.commits, c)
+			continue
+		}
 		// Only the parent line: the chain was verified (the hook's own
 		// update check, verify), and a tag found this way is still checked
 		// against its commit, trust state and root.
-		last := w.commits[len(w.commits)-1]
 		c, ok, err := w.l.objs.FirstParent(last)
 		if err != nil {
 			return c, err
@@ -171,7 +194,7 @@ func (l *Ledger) MerkleTree(r *Reader, size uint64) (*merkle.StoredTree, error) 
 	if size == 0 || size > n {
 		return nil, fmt.Errorf("tree of %d receipts: the ledger has %d", size, n)
 	}
-	st, _, err := l.storedTree(r, newBackWalk(l, r.Tip.Commit, n-1), size, size+1)
+	st, _, err := l.storedTree(r, newClientWalk(l, r.Tip.Commit, n-1), size, size+1)
 	return st, err
 }
 
@@ -179,7 +202,7 @@ func (l *Ledger) MerkleTree(r *Reader, size uint64) (*merkle.StoredTree, error) 
 // the signed tag of that size was made with root (MakeSnapshot), so that
 // proofs and the next tag start from it. A cache: errors are dropped.
 func (l *Ledger) cacheTiles(r *Reader, size uint64, root merkle.Hash) {
-	st, base, err := l.storedTree(r, newBackWalk(l, r.Tip.Commit, r.Tip.Head.Seq), size, size)
+	st, base, err := l.storedTree(r, newClientWalk(l, r.Tip.Commit, r.Tip.Head.Seq), size, size)
 	if err != nil || base == size {
 		return
 	}

@@ -367,14 +367,7 @@ func (s signedOverrides) CheckOverrideSigner(id string, plan []byte, f *plans.Ov
 	if err != nil {
 		return err
 	}
-	if r == nil {
-		return errors.New("no ledger branch: an override is taken only when an admin trusted in the ledger signed it")
-	}
-	st := plans.CheckOverrideSet(r.Tip.Trust, r.Tip.Head.Ledger, id, plan, map[string][]byte{f.KID: b}, s.c.now)
-	if why, bad := st.Invalid[f.KID]; bad {
-		return fmt.Errorf("%s: only an admin's valid override is taken (the directory is add-only)", why)
-	}
-	return nil
+	return CheckOverrideSigner(tipOf(r), id, plan, f, b, s.c.now)
 }
 
 // CheckApprovalSigner takes a new approval only when it is valid
@@ -382,10 +375,45 @@ func (s signedOverrides) CheckOverrideSigner(id string, plan []byte, f *plans.Ov
 // no ledger yet there is nothing to check it against.
 func (s signedOverrides) CheckApprovalSigner(id string, plan []byte, kid string, sig []byte) error {
 	r, err := s.c.ledgerAfter()
-	if err != nil || r == nil {
+	if err != nil {
 		return err
 	}
-	if err := r.Tip.Trust.CheckApproval(kid, plan, sig, s.c.now, map[string]string{}); err != nil {
+	return CheckApprovalSigner(tipOf(r), id, plan, kid, sig, s.c.now)
+}
+
+func tipOf(r *gitledger.Reader) *gitledger.Tip {
+	if r == nil {
+		return nil
+	}
+	return r.Tip
+}
+
+// CheckOverrideSigner is the hook's rule for a new override file f (bytes
+// b) of plan id (bytes plan) on the main branch: taken only when it counts
+// (plans.CheckOverrideSet at tip, the ledger as the push leaves it; nil:
+// no ledger branch), i.e. signed by an admin trusted there. plan review
+// calls it for every override file a pull request adds, so that a review
+// that passes means a push the hook takes.
+func CheckOverrideSigner(tip *gitledger.Tip, id string, plan []byte, f *plans.OverrideFile, b []byte, now time.Time) error {
+	if tip == nil {
+		return errors.New("no ledger branch: an override is taken only when an admin trusted in the ledger signed it")
+	}
+	st := plans.CheckOverrideSet(tip.Trust, tip.Head.Ledger, id, plan, map[string][]byte{f.KID: b}, now)
+	if why, bad := st.Invalid[f.KID]; bad {
+		return fmt.Errorf("%s: only an admin's valid override is taken (the directory is add-only)", why)
+	}
+	return nil
+}
+
+// CheckApprovalSigner is the hook's rule for a new approval file (kid,
+// sig) of plan id (bytes plan) on the main branch: taken only when valid
+// (keys.Trust.CheckApproval at tip; nil: no ledger yet, nothing to check it
+// against). plan review calls it for every approval a pull request adds.
+func CheckApprovalSigner(tip *gitledger.Tip, id string, plan []byte, kid string, sig []byte, now time.Time) error {
+	if tip == nil {
+		return nil
+	}
+	if err := tip.Trust.CheckApproval(kid, plan, sig, now, map[string]string{}); err != nil {
 		return fmt.Errorf("%w: only a valid approval is taken (the directory is add-only)", err)
 	}
 	return nil

@@ -47,7 +47,16 @@ type Policy struct {
 	// "provider" must agree; it changes only by an admin-signed keys
 	// receipt, op "provider"). Empty in ledgers made before it was pinned:
 	// then the hook keeps the main branch's value from changing instead.
-	Provider         string        `json:"provider,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	// PolicyBundle pins the policy bundle apply judges plans with: the
+	// bundle's blake3 (package policy, Bundle.Blake3, lower-case hex), or
+	// PolicyBundleNone for a ledger that runs no policy. It changes only by
+	// an admin-signed keys receipt, op policy_bundle; apply honours the
+	// main branch's policy/*.rego only when their digest is the pin, and
+	// verify chain refuses an apply receipt that records another bundle.
+	// Empty in ledgers made before policy was pinned: apply then judges no
+	// plan until an admin pins one (vmc-git policy pin).
+	PolicyBundle     string        `json:"policy_bundle,omitempty"`
 	WitnessThreshold int           `json:"witness_threshold,omitempty"` // distinct witness cosignatures a snapshot tag needs
 	Witnesses        []WitnessSpec `json:"witnesses,omitempty"`         // in the order added
 }
@@ -60,6 +69,23 @@ const MaxKeys = 1024
 func ValidProvider(p string) error {
 	if p == "" || len(p) > 32 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
 		return fmt.Errorf("invalid provider %q: want 1-32 of a-z 0-9 -", p)
+	}
+	return nil
+}
+
+// PolicyBundleNone is the PolicyBundle pin of a ledger without policy:
+// apply records policy result none, and only while the main branch holds
+// no policy/*.rego.
+const PolicyBundleNone = "none"
+
+// ValidPolicyBundle checks a PolicyBundle pin: PolicyBundleNone or 64
+// lower-case hex digits.
+func ValidPolicyBundle(s string) error {
+	if s == PolicyBundleNone {
+		return nil
+	}
+	if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+		return fmt.Errorf("invalid policy bundle pin %q: want %s or a blake3 of 64 lower-case hex digits", clip(s), PolicyBundleNone)
 	}
 	return nil
 }
@@ -118,6 +144,11 @@ func NewTrust(specs []KeySpec, p Policy, createdAt time.Time) (*Trust, error) {
 func (t *Trust) CheckPolicy() error {
 	if t.Provider != "" {
 		if err := ValidProvider(t.Provider); err != nil {
+			return err
+		}
+	}
+	if t.PolicyBundle != "" {
+		if err := ValidPolicyBundle(t.PolicyBundle); err != nil {
 			return err
 		}
 	}

@@ -33,7 +33,7 @@ func TestTypeScriptClient(t *testing.T) {
 			cmd := exec.Command(node, "interop.mjs")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "VMC_BIN="+vmcBin, "VMC_REPO="+root, "MODE="+mode,
-				"APPLIER_KEY="+key("carol"), "APPROVER_KEY="+key("bob"), "PLAN_ID=web-7-"+mode, "SERVER=web-7")
+				"ADMIN_KEY="+key("alice"), "APPLIER_KEY="+key("carol"), "APPROVER_KEY="+key("bob"), "PLAN_ID=web-7-"+mode, "SERVER=web-7")
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "ok: "+mode) {
 				t.Fatalf("interop %s: %v\n%s", mode, err, out)

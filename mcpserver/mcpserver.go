@@ -28,7 +28,10 @@
 //	              push, ApplyRequest.Push as apply --pending --push: fetch
 //	              Options.Remote, the plan merged on its main branch, locks
 //	              on it, the receipt pushed through its hook. Refusals carry
-//	              the CLI's kind and hint (workspace.ApplyError).
+//	              the CLI's kind and hint (workspace.ApplyError). First
+//	              the CLI's rollback checks (Options.Checkpoints, as
+//	              apply --checkpoint and --witness-check), through the
+//	              same workspace function (ApplyRequest.Checkpoints).
 //	ledger_head, receipt_get, log, verify_chain, servers_list: read only.
 //
 // Resources: vmc://receipt/<seq> (the receipt's canonical JSON) and
@@ -108,7 +111,11 @@ type Options struct {
 	// RemoteLockStale: with apply push, a remote lock older than this is
 	// a dead run's (0: 10m; give every applier the same value).
 	RemoteLockStale time.Duration
-	Version         string
+	// Checkpoints are apply's rollback checks (vmc-git apply --checkpoint,
+	// --witness-check): every apply runs them before any provider call,
+	// through the same workspace function as the CLI (ApplyRequest).
+	Checkpoints workspace.ApplyCheckpoints
+	Version     string
 }
 
 // Server holds the options and runs the tools one at a time.
@@ -397,7 +404,8 @@ func (s *Server) register(ms *mcp.Server) {
 		s.planStatus)
 	mcp.AddTool(ms, &mcp.Tool{Name: "apply", Annotations: &mcp.ToolAnnotations{DestructiveHint: ptr(true)},
 		Description: "Apply one plan that is merged on the main branch and approved by human approvers; changes servers and returns the signed apply receipt. " +
-			"Refuses unapproved, unmerged, stale, withdrawn or already applied plans with the CLI's messages and hints. " +
+			"Refuses unapproved, unmerged, stale, withdrawn or already applied plans with the CLI's messages and hints, " +
+			"and, when the server was started with --checkpoint or --witness-check, a ledger rolled back or forked from what is cosigned (before any server change). " +
 			"With push: true it runs as `vmc-git apply --pending --push` does for this one plan: it fetches the remote, needs the plan merged on the remote's main branch, " +
 			"takes the server locks on the remote and publishes the receipt to the remote's ledger branch (through its pre-receive hook). " +
 			"Sends progress notifications; cancelling stops the waiting, " +
@@ -551,7 +559,15 @@ func (s *Server) runApply(ctx context.Context, in ApplyInput, progress func(stri
 	defer ws.Close()
 	id := in.ID
 	progress("applying plan %s", id)
-	req := workspace.ApplyRequest{LockWait: s.o.LockWait, Log: progress}
+	req := workspace.ApplyRequest{LockWait: s.o.LockWait, Log: progress, Checkpoints: s.o.Checkpoints, Witnessed: func(w *workspace.Witnessed) {
+		if w != nil {
+			asked := 0
+			if w.Witnesses != nil {
+				asked = len(w.Witnesses.Witnesses)
+			}
+			progress("rollback checks passed: %d checkpoint file(s), %d witness(es) asked", len(w.Checkpoints), asked)
+		}
+	}}
 	if in.Push {
 		req.Push, req.Remote, req.RemoteLockAge = true, s.o.Remote, s.o.RemoteLockStale
 	}

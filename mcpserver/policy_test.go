@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,8 +16,9 @@ import (
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
-// setPolicy replaces policy/ on main with files (none: no policy) and
-// commits.
+// setPolicy replaces policy/ on main with files (none: no policy),
+// commits, and has alice (admin) pin the bundle as vmc-git policy pin does
+// (a bundle that does not compile stays unpinned: pin refuses it).
 func (f *fixture) setPolicy(files map[string]string) {
 	f.t.Helper()
 	if err := os.RemoveAll(filepath.Join(f.root, "policy")); err != nil {
@@ -30,6 +32,11 @@ func (f *fixture) setPolicy(files map[string]string) {
 	}
 	run(f.t, f.root, "git", "add", "-A", "policy")
 	run(f.t, f.root, "git", "commit", "-q", "-m", "policy", "--allow-empty")
+	pin := exec.Command(vmcBin, "policy", "pin", "--key", key("alice"))
+	pin.Dir = f.root
+	if out, err := pin.CombinedOutput(); err != nil && !strings.Contains(string(out), "does not compile") {
+		f.t.Fatalf("policy pin: %v\n%s", err, out)
+	}
 }
 
 var blake3RE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -24,6 +24,12 @@ type Predicate struct {
 	Policy struct {
 		Blake3 digest.Digest `json:"blake3"`
 		Files  []string      `json:"files"`
+		// Pin is the bundle the ledger's trust state pinned when the
+		// check ran (a blake3 in hex, or "none"; absent in a ledger made
+		// before pins), and Pinned whether Blake3 is that pin: a check
+		// of a policy no admin pinned says so.
+		Pin    string `json:"pin,omitempty"`
+		Pinned bool   `json:"pinned"`
 	} `json:"policy"`
 	Input struct {
 		V      int           `json:"v"`
@@ -40,9 +46,10 @@ type Predicate struct {
 }
 
 // Statement returns the canonical JSON of the in-toto Statement v1 that
-// attests res: bundle b evaluated over doc (see the package doc). It
-// validates with the in-toto library before it is returned.
-func Statement(b *Bundle, doc *Document, res *Result) ([]byte, error) {
+// attests res: bundle b evaluated over doc (see the package doc), under
+// the trust state's policy pin (keys.Policy.PolicyBundle: "" for none
+// known). It validates with the in-toto library before it is returned.
+func Statement(b *Bundle, pin string, doc *Document, res *Result) ([]byte, error) {
 	raw, err := doc.Encode()
 	if err != nil {
 		return nil, err
@@ -57,6 +64,7 @@ func Statement(b *Bundle, doc *Document, res *Result) ([]byte, error) {
 	}
 	var p Predicate
 	p.Policy.Blake3, p.Policy.Files = b.Blake3(), b.Names()
+	p.Policy.Pin, p.Policy.Pinned = pin, pin == p.Policy.Blake3.String()
 	p.Input.V, p.Input.Source, p.Input.Plan, p.Input.Blake3, p.Input.SHA256 = doc.V, doc.Source, doc.Plan, in.Blake3, in.SHA256
 	p.Result.Pass, p.Result.Deny, p.Result.Warn = res.Pass(), res.Deny, res.Warn
 	return NewStatement(subs, PredicateType, p)

@@ -25,7 +25,7 @@ func TestStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := Statement(b, doc, res)
+	st, err := Statement(b, "", doc, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestStatement(t *testing.T) {
 	// An empty input still has a subject: the input itself.
 	empty := observedDoc([]Server{})
 	res, _ = b.Eval(context.Background(), empty, Limits{})
-	st, err = Statement(b, empty, res)
+	st, err = Statement(b, "", empty, res)
 	if err != nil || !strings.Contains(string(st), `"name":"input"`) {
 		t.Errorf("empty input: %v %s", err, st)
 	}
@@ -77,6 +77,45 @@ func TestStatementRejected(t *testing.T) {
 		err := attestationReceipt([]byte(tc.st)).Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+// TestStatementPin: the predicate says which bundle the ledger pinned and
+// whether the evaluated one is it; Digest is the bundle's digest without
+// compiling (the same bytes as Bundle.Blake3, in any file order).
+func TestStatementPin(t *testing.T) {
+	b := defaults(t)
+	doc := observedDoc([]Server{good("web-1")})
+	res, err := b.Eval(context.Background(), doc, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := b.Files()
+	reversed := make([]File, len(files))
+	for i, f := range files {
+		reversed[len(files)-1-i] = f
+	}
+	if Digest(reversed) != b.Blake3() || Digest(files[1:]) == b.Blake3() {
+		t.Fatal("Digest is not the bundle's digest")
+	}
+	other := digest.Blake3([]byte("another bundle")).String()
+	for _, tc := range []struct {
+		pin    string
+		pinned bool
+	}{{b.Blake3().String(), true}, {other, false}, {"none", false}, {"", false}} {
+		st, err := Statement(b, tc.pin, doc, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ParseStatement(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol := parsed.Predicate.AsMap()["policy"].(map[string]any)
+		pin, hasPin := pol["pin"]
+		if pol["pinned"] != tc.pinned || (tc.pin == "") == hasPin || (hasPin && pin != tc.pin) {
+			t.Errorf("pin %q: predicate policy %v", tc.pin, pol)
 		}
 	}
 }

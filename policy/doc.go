@@ -23,9 +23,22 @@
 // path) or a plain string, taken as the reason with no resource. Anything
 // else is an error of the policy, reported as such.
 //
-// The bundle's digest ([Bundle.Blake3]) is BLAKE3-256 over, for each file in
-// byte order of its name, "<name>\n<size>\n<bytes>": it names exactly the
-// policy that was evaluated.
+// The bundle's digest ([Bundle.Blake3], or [Digest] over the files before
+// they are compiled) is BLAKE3-256 over, for each file in byte order of its
+// name, "<name>\n<size>\n<bytes>": it names exactly the policy that was
+// evaluated. Worked example: one file policy/a.rego holding the 12 bytes
+// "package vmc\n" is hashed as the 29 bytes "policy/a.rego\n12\npackage vmc\n".
+//
+// # The pinned bundle
+//
+// Anyone who can push to the main branch can change policy/, so a ledger's
+// trust state pins the bundle apply judges with (package keys,
+// Policy.PolicyBundle: the digest in hex, or "none"; changed only by an
+// admin-signed keys receipt of op policy_bundle, package receipt). An
+// applier compares the main branch's digest with the pin before it compiles
+// anything: a bundle that is not the pin is never compiled or evaluated, and
+// no plan is judged with it (package workspace, policypin.go, has the table).
+// The pin is the reason Digest exists apart from Compile.
 //
 // Evaluation is sandboxed: built-ins that reach outside the process
 // (http.send, net.lookup_ip_addr, opa.runtime) are not available and a file
@@ -103,9 +116,11 @@
 // go/v1) with predicateType PredicateType: one subject per resource, named
 // "<kind>/<name>" with the sha256 and blake3 of its canonical (RFC 8785)
 // JSON as in the input; the predicate holds the bundle's blake3 and file
-// list, the input's digests and the findings. Worked example of a predicate:
+// list, the pin the trust state held when the check ran ("pin", absent in
+// a ledger made before pins) and whether the bundle is it ("pinned"), the
+// input's digests and the findings. Worked example of a predicate:
 //
-//	{"policy": {"blake3": "9f…", "files": ["policy/naming.rego", …]},
+//	{"policy": {"blake3": "9f…", "files": ["policy/naming.rego", …], "pin": "9f…", "pinned": true},
 //	 "input": {"v": 1, "source": "provider", "blake3": "c1…", "sha256": "5a…"},
 //	 "result": {"pass": false, "deny": [{"resource": "server/Web", "rule": "naming",
 //	            "reason": "…"}], "warn": []}}

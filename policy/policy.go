@@ -180,9 +180,17 @@ func (b *Bundle) Names() []string {
 }
 
 // Blake3 is the bundle's digest (see the package doc).
-func (b *Bundle) Blake3() digest.Digest {
+func (b *Bundle) Blake3() digest.Digest { return Digest(b.files) }
+
+// Digest is the digest of a bundle of files (see the package doc), without
+// compiling them: what a ledger's trust state pins (package keys,
+// Policy.PolicyBundle), so a pin is checked before a bundle is compiled or
+// run. Files are taken in byte order of their names.
+func Digest(files []File) digest.Digest {
+	files = slices.Clone(files)
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	h := blake3.New(32, nil)
-	for _, f := range b.files {
+	for _, f := range files {
 		h.Write([]byte(f.Name + "\n" + strconv.Itoa(len(f.Data)) + "\n"))
 		h.Write(f.Data)
 	}

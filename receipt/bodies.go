@@ -24,6 +24,9 @@ const (
 	// KeysProvider changes the pinned provider (keys.Policy.Provider): what
 	// .vmc/config.json's "provider" must say for apply to run.
 	KeysProvider = "provider"
+	// KeysPolicyBundle changes the pinned policy bundle
+	// (keys.Policy.PolicyBundle): the only policy apply judges plans with.
+	KeysPolicyBundle = "policy_bundle"
 )
 
 // Revocation reasons.
@@ -58,6 +61,9 @@ type Proposal struct {
 	Roles  []keys.Role   `json:"roles,omitempty"`  // roles: the key's new roles (sorted)
 	// Provider is the new pinned provider (op provider).
 	Provider string `json:"provider,omitempty"`
+	// PolicyBundle is the new pinned policy bundle (op policy_bundle): a
+	// blake3 in hex, or keys.PolicyBundleNone.
+	PolicyBundle string `json:"policy_bundle,omitempty"`
 
 	Witness          *keys.WitnessSpec `json:"witness,omitempty"`           // add_witness
 	WitnessName      string            `json:"witness_name,omitempty"`      // remove_witness
@@ -81,6 +87,9 @@ func (k *KeysChange) Validate() error {
 	}
 	if p.Op != KeysProvider && p.Provider != "" {
 		return fmt.Errorf("keys: only op provider takes provider")
+	}
+	if p.Op != KeysPolicyBundle && p.PolicyBundle != "" {
+		return fmt.Errorf("keys: only op policy_bundle takes policy_bundle")
 	}
 	witnessFields := p.Witness != nil || p.WitnessName != "" || p.WitnessThreshold != nil
 	keyFields := p.Key != nil || p.KID != "" || p.At != "" || p.Reason != ""
@@ -117,6 +126,13 @@ func (k *KeysChange) Validate() error {
 		if err := keys.ValidProvider(p.Provider); err != nil {
 			return fmt.Errorf("keys: %w", err)
 		}
+	case KeysPolicyBundle:
+		if p.Key != nil || p.KID != "" || p.At != "" || p.Reason != "" {
+			return fmt.Errorf("keys: policy_bundle takes policy_bundle only")
+		}
+		if err := keys.ValidPolicyBundle(p.PolicyBundle); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
 	case KeysTrust:
 		if p.Key == nil || p.KID != "" || p.At != "" || p.Reason != "" {
 			return fmt.Errorf("keys: trust takes key only")
@@ -141,12 +157,15 @@ func (k *KeysChange) Validate() error {
 		if p.Policy.Provider != "" {
 			return fmt.Errorf("keys: policy changes thresholds; the provider changes with op provider")
 		}
+		if p.Policy.PolicyBundle != "" {
+			return fmt.Errorf("keys: policy changes thresholds; the policy bundle changes with op policy_bundle")
+		}
 	case KeysRoles:
 		if p.KID == "" || len(p.Roles) == 0 || p.Key != nil || p.At != "" || p.Reason != "" || p.Policy != nil {
 			return fmt.Errorf("keys: roles takes kid and roles")
 		}
 	default:
-		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy, roles, provider, add_witness, remove_witness or witness_threshold)", p.Op)
+		return fmt.Errorf("keys: unknown op %q (want trust, revoke, rotate, policy, roles, provider, policy_bundle, add_witness, remove_witness or witness_threshold)", p.Op)
 	}
 	if p.Op != KeysPolicy && p.Policy != nil || p.Op != KeysRoles && p.Roles != nil {
 		return fmt.Errorf("keys: %s takes no policy or roles", p.Op)

@@ -32,6 +32,14 @@ import (
 // previous receipt, by a key with the admin role at the receipt's time,
 // one per key, and that their rules cover the receipt's rules. Receipts
 // without the member (written before policy ran at apply) verify as before.
+//
+// Where the trust state at the previous receipt pins a policy bundle
+// (keys.Policy.PolicyBundle, set at genesis or by a keys receipt of op
+// policy_bundle), the member must agree with the pin (CheckPolicyPin):
+// result none only under the pin none, and any other result only with the
+// pinned blake3. So a denial that retires a plan is always the pinned
+// bundle's, and a policy pushed to the main branch without an admin's pin
+// can neither judge nor lift the judging of a plan.
 
 // Policy results.
 const (
@@ -212,6 +220,29 @@ func Uncovered(want []string, os []Override) []string {
 		}
 	}
 	return out
+}
+
+// CheckPolicyPin checks an apply receipt's policy member against the
+// policy bundle trust state t (the one at the previous receipt) pins: none
+// with the pin none, the pinned blake3 otherwise. A receipt without the
+// member, and any receipt under a trust state that pins nothing (ledgers
+// made before pins), passes.
+func CheckPolicyPin(t *keys.Trust, r *Receipt) error {
+	if r.Apply == nil || r.Apply.Policy == nil || t.PolicyBundle == "" {
+		return nil
+	}
+	p := r.Apply.Policy
+	switch {
+	case t.PolicyBundle == keys.PolicyBundleNone && p.Result != PolicyNone:
+		return fmt.Errorf("policy: result %s, but the trust state pins no policy bundle (none)", p.Result)
+	case t.PolicyBundle == keys.PolicyBundleNone:
+		return nil
+	case p.Result == PolicyNone:
+		return fmt.Errorf("policy: result none, but the trust state pins policy bundle %s", t.PolicyBundle)
+	case p.Blake3 == nil || p.Blake3.String() != t.PolicyBundle:
+		return fmt.Errorf("policy: result %s under policy bundle %s, but the trust state pins %s", p.Result, p.Blake3, t.PolicyBundle)
+	}
+	return nil
 }
 
 // CheckOverrides checks the overrides an apply receipt lists (its policy

@@ -81,6 +81,11 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 			return nil, fmt.Errorf("provider is %s already", p.Provider)
 		}
 		after.Provider = p.Provider
+	case receipt.KeysPolicyBundle:
+		if p.PolicyBundle == after.PolicyBundle {
+			return nil, fmt.Errorf("policy bundle %s is pinned already", p.PolicyBundle)
+		}
+		after.PolicyBundle = p.PolicyBundle
 	case receipt.KeysTrust:
 		err = after.Add(*p.Key, r.Seq, at)
 	case receipt.KeysRevoke:

@@ -382,7 +382,7 @@ func (ws *Workspace) ApplyMerged(ctx context.Context, id Identity, req ApplyRequ
 	if err := plans.ValidID(planID); err != nil {
 		return nil, nil, usageErr(err)
 	}
-	ap, err := ws.applier(id, req)
+	ap, err := ws.applier(ctx, id, req)
 	if err != nil {
 		return nil, nil, err
 	}

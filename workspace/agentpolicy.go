@@ -49,7 +49,12 @@ type PlanPolicyStatus struct {
 // evaluated is the status's Error, not an error.
 func (ws *Workspace) PlanPolicyOf(ctx context.Context, p *plans.Plan, b []byte, overrides map[string][]byte) *PlanPolicyStatus {
 	out := &PlanPolicyStatus{Overrides: []string{}, Deny: []string{}, Warn: []string{}}
-	bundle, err := ws.gatePolicy(ws.MainRef())
+	tip, err := ws.Ledger.Tip()
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	bundle, err := ws.gatePolicy(ws.MainRef(), tip.Trust)
 	if err == nil && bundle == nil {
 		out.Result = receipt.PolicyNone
 		return out
@@ -59,11 +64,6 @@ func (ws *Workspace) PlanPolicyOf(ctx context.Context, p *plans.Plan, b []byte, 
 		return out
 	}
 	out.Blake3 = bundle.Blake3().String()
-	tip, err := ws.Ledger.Tip()
-	if err != nil {
-		out.Error = err.Error()
-		return out
-	}
 	v, err := ws.decidePolicy(ctx, bundle, p, b, overrides, tip.Trust, time.Now())
 	if err != nil {
 		out.Error = err.Error()

@@ -27,14 +27,31 @@ type ApplyRequest struct {
 	// UnapprovedDeadline: ApplyPending records a merged plan still
 	// unapproved this long after its merge as refused (0: never).
 	UnapprovedDeadline time.Duration
-	Fault              func(step string)    // crash injection for tests; nil in production
-	Log                func(string, ...any) // progress notes; may be nil
+	// Checkpoints are the rollback checks (CheckBeforeApply) every apply
+	// runs before it builds the provider: ApplyPending, ApplyPlan and
+	// ApplyMerged, the CLI's --checkpoint and --witness-check and the MCP
+	// server's alike. Zero: none.
+	Checkpoints ApplyCheckpoints
+	// Witnessed, if not nil, is given what the checkpoints and witnesses
+	// said once the checks passed (nil when there was nothing to check).
+	Witnessed func(*Witnessed)
+	Fault     func(step string)    // crash injection for tests; nil in production
+	Log       func(string, ...any) // progress notes; may be nil
 
 	overridesDir string // ApplyPlan: the plan file's directory (policygate.go)
 }
 
-// applier builds the applier for req, signed by id.
-func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, error) {
+// applier builds the applier for req, signed by id, after refusing a
+// rolled-back or forked ledger (req.Checkpoints): the one way into apply,
+// so that no shell applies without the checks another runs.
+func (ws *Workspace) applier(ctx context.Context, id Identity, req ApplyRequest) (*apply.Applier, error) {
+	w, err := ws.CheckBeforeApply(ctx, req.Checkpoints)
+	if err != nil {
+		return nil, err
+	}
+	if req.Witnessed != nil {
+		req.Witnessed(w)
+	}
 	prov, err := ws.Provider()
 	if err != nil {
 		return nil, err
@@ -63,7 +80,7 @@ func (ws *Workspace) applier(id Identity, req ApplyRequest) (*apply.Applier, err
 // apply a crash interrupted. errs holds one error per plan that was not
 // applied; err is for what stopped the whole run.
 func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyRequest) (outs []*apply.Outcome, errs []error, err error) {
-	ap, err := ws.applier(id, req)
+	ap, err := ws.applier(ctx, id, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,7 +103,7 @@ func (ws *Workspace) ApplyPending(ctx context.Context, id Identity, req ApplyReq
 // failure, err what stopped the run before the plan was tried.
 func (ws *Workspace) ApplyPlan(ctx context.Context, id Identity, req ApplyRequest, file string) (out *apply.Outcome, planErr, err error) {
 	req.overridesDir = filepath.Dir(file)
-	ap, err := ws.applier(id, req)
+	ap, err := ws.applier(ctx, id, req)
 	if err != nil {
 		return nil, nil, err
 	}

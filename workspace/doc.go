@@ -46,7 +46,10 @@
 //	                    approvals at head, the trust state, the provider
 //	             writes nothing
 //	             reports broken rules as Violations (a changed or deleted
-//	                    merged plan, a non-plan file, an approval changed)
+//	                    merged plan, a non-plan file, an approval changed,
+//	                    a new approval or override the hook refuses for
+//	                    its signature: hooks.CheckApprovalSigner and
+//	                    CheckOverrideSigner, each file by name)
 //	ProposeTrust reads  the ledger head and trust state
 //	             writes nothing (WriteChange writes the proposal file)
 //	             refuses a malformed change (usage); one that does not apply
@@ -60,6 +63,12 @@
 //	ChangeTrust  writes one keys receipt (ChangeTrust: propose, co-sign and
 //	                    apply in one step, admin_threshold 1 only)
 //	             refuses another head; too few admin co-signatures (refused)
+//	PolicyPin    reads  policy/*.rego at a revision, the pin at the tip
+//	             (read only: whether apply judges with that bundle)
+//	PolicyPinChange  the TrustChange (op policy_bundle) that pins a
+//	             revision's bundle, for ChangeTrust or ProposeTrust
+//	             refuses a bundle that does not compile (invalid); one
+//	                    pinned already (refused)
 //	Snapshot     reads  the receipts
 //	             writes with tag the signed tag vmc/merkle/<N>
 //	             refuses anything that fails (refused)

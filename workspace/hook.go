@@ -2,13 +2,10 @@ package workspace
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/hooks"
@@ -25,8 +22,12 @@ const (
 
 // HookRequest is what InstallHook needs.
 type HookRequest struct {
-	Repo         string // the repository (any directory in it)
-	Exe          string // the vmc-git binary the hook runs, by absolute path
+	Repo string // the repository (any directory in it)
+	Exe  string // the vmc-git binary the hook runs, by absolute path
+	// HookBin is the vmc-git-hook binary (cmd/vmc-git-hook, HookBinFor) a
+	// pre-receive hook runs instead of Exe, by absolute path; "" for none.
+	// A pre-push hook always runs Exe.
+	HookBin      string
 	MainBranch   string // "" for the config's at HEAD, else main
 	LedgerBranch string // "" for the config's at HEAD, else vmc/ledger
 	Force        bool   // replace a hook vmc-git did not write
@@ -42,17 +43,21 @@ const GiteaHookPath = "pre-receive.d/vmc-git"
 
 // InstalledHook describes the hook InstallHook wrote.
 type InstalledHook struct {
-	Path         string `json:"path"`
-	Exe          string `json:"exe"`  // the copy of vmc-git the hook runs
-	Hook         string `json:"hook"` // HookPreReceive or HookPrePush
+	Path string `json:"path"`
+	Exe  string `json:"exe"`  // the copy of vmc-git (or of vmc-git-hook) the hook runs
+	Hook string `json:"hook"` // HookPreReceive or HookPrePush
+	// Command is what the hook script runs, before the branch flags.
+	Command      string `json:"command"`
 	MainBranch   string `json:"main_branch"`
 	LedgerBranch string `json:"ledger_branch"`
 }
 
 // InstallHook writes hooks/pre-receive in a bare repository (with Gitea:
-// hooks/pre-receive.d/vmc-git), or .git/hooks/pre-push in one with a work tree: a script that runs Exe's
-// "hook <name>" with the branches it guards. It refuses to replace a hook
-// vmc-git did not write, unless Force.
+// hooks/pre-receive.d/vmc-git), or .git/hooks/pre-push in one with a work
+// tree: a script that runs a copy of Exe's "hook <name>" (or, for
+// pre-receive with HookBin, a copy of HookBin's "pre-receive") with the
+// branches it guards. It refuses to replace a hook vmc-git did not write,
+// unless Force.
 func InstallHook(req HookRequest) (*InstalledHook, error) {
 	out, err := gitCmd(req.Repo, "rev-parse", "--is-bare-repository", "--absolute-git-dir")
 	if err != nil {
@@ -90,16 +95,20 @@ func InstallHook(req HookRequest) (*InstalledHook, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	exe, err := installExe(req.Exe, filepath.Join(gitDir, "hooks"))
+	src, copyName, sub := req.Exe, HookExeName, "hook "+name
+	if name == HookPreReceive && req.HookBin != "" {
+		src, copyName, sub = req.HookBin, HookBinName, name
+	}
+	exe, err := installExe(src, filepath.Join(gitDir, "hooks"), copyName)
 	if err != nil {
 		return nil, err
 	}
-	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s hook %s %s\n", HookMarker, shellQuote(exe), name, args)
+	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s %s %s\n", HookMarker, shellQuote(exe), sub, args)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return nil, err
 	}
 	b := HookBranches(gitDir, hooks.Branches{Main: req.MainBranch, Ledger: req.LedgerBranch})
-	return &InstalledHook{Path: path, Exe: exe, Hook: name, MainBranch: b.Main, LedgerBranch: b.Ledger}, nil
+	return &InstalledHook{Path: path, Exe: exe, Hook: name, Command: exe + " " + sub, MainBranch: b.Main, LedgerBranch: b.Ledger}, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -118,13 +127,13 @@ func HookBranches(gitDir string, given hooks.Branches) hooks.Branches {
 }
 
 // ErrPushRefused is CheckPush's error when a rule refuses the push.
-var ErrPushRefused = errors.New("push refused by the vmc-git hook")
+var ErrPushRefused = hooks.ErrPushRefused
 
-// CheckPush runs the push rules (package hooks) on ups in the repository
-// at gitDir, reading pushed objects from quarantine ("" outside
-// pre-receive). tracking, for pre-push, maps a pushed ref to the local ref
-// holding the remote's value of refs not in the push ("=<id>" for the value
-// itself); nil for pre-receive.
+// CheckPush runs the push rules (package hooks, hooks.CheckRefs) on ups in
+// the repository at gitDir, reading pushed objects from quarantine (""
+// outside pre-receive). tracking, for pre-push, maps a pushed ref to the
+// local ref holding the remote's value of refs not in the push ("=<id>"
+// for the value itself); nil for pre-receive.
 // It returns the refusals; err is ErrPushRefused (an invalid Kind) if there
 // are any.
 func CheckPush(gitDir, quarantine string, ups []hooks.Update, tracking func(string) string, b hooks.Branches) ([]hooks.Refusal, error) {
@@ -132,29 +141,7 @@ func CheckPush(gitDir, quarantine string, ups []hooks.Update, tracking func(stri
 	if err != nil {
 		return nil, err
 	}
-	repo := l.Repo()
-	current := func(ref string) plumbing.Hash {
-		if tracking != nil {
-			for _, u := range ups {
-				if u.Ref == ref {
-					return u.Old
-				}
-			}
-			if ref = tracking(ref); ref == "" {
-				return plumbing.ZeroHash
-			}
-			// "=<id>": the remote's value itself (refs/vmc/, not fetched).
-			if id, ok := strings.CutPrefix(ref, "="); ok {
-				return plumbing.NewHash(id)
-			}
-		}
-		r, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
-		if err != nil {
-			return plumbing.ZeroHash
-		}
-		return r.Hash()
-	}
-	refusals := hooks.Check(l, ups, current, b)
+	refusals := hooks.CheckRefs(l, ups, tracking, b)
 	if len(refusals) == 0 {
 		return nil, nil
 	}

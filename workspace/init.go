@@ -30,8 +30,11 @@ type InitRequest struct {
 	// Version is the vmc-git version writing the callers, which pin it
 	// (workflows.ParamsFor): the binary's release, or "dev".
 	Version string
-	// NoPolicy: do not write the default policy set (apply then records
-	// policy result none until policy files are committed).
+	// NoPolicy: do not write the default policy set. The genesis pins the
+	// policy main holds after init (policypin.go): the default set (with
+	// any policy files committed before), or none (apply then records
+	// policy result none, until an admin pins policy files committed
+	// later: vmc-git policy pin).
 	NoPolicy bool
 }
 
@@ -143,6 +146,14 @@ func Init(req InitRequest, id Identity) (res *InitResult, err error) {
 		return nil, err
 	}
 	req.Genesis.Provider = req.Provider // pinned: a config naming another provider is refused
+	// The policy main holds after this commit is pinned too (policypin.go).
+	rev := ""
+	if out, err := gitCmd(abs, "rev-parse", "-q", "--verify", "HEAD^{commit}"); err == nil && strings.TrimSpace(out) != "" {
+		rev = strings.TrimSpace(out)
+	}
+	if req.Genesis.PolicyBundle, err = genesisPolicyBundle(abs, rev, req.NoPolicy); err != nil {
+		return nil, err
+	}
 	w, err := l.Init(req.Ledger, id.Signer, id.KID, req.Genesis, now)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,12 @@ type PolicyRequest struct {
 
 // PolicyReport is a policy check's outcome.
 type PolicyReport struct {
-	Policy      digest.Digest    `json:"policy_blake3"`
+	Policy digest.Digest `json:"policy_blake3"`
+	// Pin is the policy bundle the trust state pins (a blake3 in hex,
+	// "none", or "" for a ledger made before pins) and Pinned whether
+	// Policy is it: apply judges plans only with the pinned bundle.
+	Pin         string           `json:"pin"`
+	Pinned      bool             `json:"pinned"`
 	Files       []string         `json:"files"`
 	Source      string           `json:"source"`
 	Plan        string           `json:"plan,omitempty"`
@@ -69,7 +74,29 @@ func (ws *Workspace) LoadPolicy() (*policy.Bundle, error) { return ws.loadPolicy
 
 // loadPolicyAt is LoadPolicy at a revision.
 func (ws *Workspace) loadPolicyAt(ref string) (*policy.Bundle, error) {
-	out, err := gitCmd(ws.Ledger.GitDir, "ls-tree", "-l", "-z", ref, "--", policy.Dir+"/")
+	files, err := ws.policyFiles(ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, notFoundErr(noPolicyError{ref}, "vmc-git init writes a default set; commit policy files to the main branch")
+	}
+	b, err := policy.Compile(files)
+	if err != nil {
+		return nil, invalidErr(err)
+	}
+	return b, nil
+}
+
+// policyFiles reads policy/*.rego at ref, bounded as LoadPolicy says,
+// without compiling them (none: an empty list).
+func (ws *Workspace) policyFiles(ref string) ([]policy.File, error) {
+	return policyFilesIn(ws.Ledger.GitDir, ref)
+}
+
+// policyFilesIn is policyFiles in the repository at dir.
+func policyFilesIn(dir, ref string) ([]policy.File, error) {
+	out, err := gitCmd(dir, "ls-tree", "-l", "-z", ref, "--", policy.Dir+"/")
 	if err != nil {
 		return nil, notFoundErr(fmt.Errorf("policy: reading %s: %w", ref, err))
 	}
@@ -93,20 +120,13 @@ func (ws *Workspace) loadPolicyAt(ref string) (*policy.Bundle, error) {
 		if err != nil || size > policy.MaxFileSize {
 			return nil, invalidErr(fmt.Errorf("policy: %s is %s bytes, at most %d", name, f[3], policy.MaxFileSize))
 		}
-		b, err := gitCmd(ws.Ledger.GitDir, "cat-file", "blob", f[2])
+		b, err := gitCmd(dir, "cat-file", "blob", f[2])
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, policy.File{Name: name, Data: []byte(b)})
 	}
-	if len(files) == 0 {
-		return nil, notFoundErr(noPolicyError{ref}, "vmc-git init writes a default set; commit policy files to the main branch")
-	}
-	b, err := policy.Compile(files)
-	if err != nil {
-		return nil, invalidErr(err)
-	}
-	return b, nil
+	return files, nil
 }
 
 // PolicyInput is the input document of a check: the provider's servers,
@@ -145,7 +165,9 @@ func (ws *Workspace) PolicyInput(ctx context.Context, planFile string) (*policy.
 
 // PolicyCheck evaluates the main branch's policy over the input (see
 // PolicyInput) and, with req.Attest, appends an attestation receipt signed
-// by id (which must then be non-nil). Nothing is written when loading,
+// by id (which must then be non-nil). The policy is evaluated whether or
+// not it is the pinned bundle (a check only reports); the report and the
+// attestation say which bundle it was and whether it is the pinned one. Nothing is written when loading,
 // compiling or evaluating fails. A deny finding is not an error: the
 // caller reads Pass.
 func (ws *Workspace) PolicyCheck(ctx context.Context, req PolicyRequest, id *Identity) (*PolicyReport, error) {
@@ -171,13 +193,14 @@ func (ws *Workspace) PolicyCheck(ctx context.Context, req PolicyRequest, id *Ide
 	if err != nil {
 		return nil, err
 	}
-	rep := &PolicyReport{Policy: b.Blake3(), Files: b.Names(), Source: doc.Source, Plan: doc.Plan, Input: digest.Of(raw),
+	pin := ws.pinnedOf()
+	rep := &PolicyReport{Policy: b.Blake3(), Pin: pin, Pinned: pin == b.Blake3().String(), Files: b.Names(), Source: doc.Source, Plan: doc.Plan, Input: digest.Of(raw),
 		Resources: len(doc.Servers) + len(doc.Firewalls) + len(doc.Networks) + len(doc.Volumes) + len(doc.IPs),
 		Pass:      res.Pass(), Deny: res.Deny, Warn: res.Warn}
 	if !req.Attest {
 		return rep, nil
 	}
-	st, err := policy.Statement(b, doc, res)
+	st, err := policy.Statement(b, pin, doc, res)
 	if err != nil {
 		return nil, err
 	}

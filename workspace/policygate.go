@@ -28,9 +28,11 @@ import (
 // override let through. A denial is lifted by admin overrides
 // (plans/<id>.overrides/<kid>.json, see package plans) that together name
 // every rule of those findings, each valid with the trust state at the
-// ledger tip. The receipt records the outcome (receipt.Policy): none (no
-// policy files), pass, overridden (with the overrides), or, for a merged
-// plan that is then retired as refused, denied. A policy that does not
+// ledger tip. Only the bundle the trust state pins judges (policypin.go):
+// another bundle on main keeps every plan pending. The receipt records the
+// outcome (receipt.Policy): none (no policy files, pinned none), pass,
+// overridden (with the overrides), or, for a merged plan that is then
+// retired as refused, denied. A policy that does not
 // compile, or a provider that cannot be listed, stops the plan without a
 // receipt: it is tried again by the next run.
 
@@ -79,51 +81,49 @@ func (ws *Workspace) PlanPolicy(ctx context.Context, rev, id string) (*PolicyVer
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := ws.gatePolicy(rev)
+	tip, err := ws.Ledger.Tip()
 	if err != nil {
 		return nil, err
 	}
-	tip, err := ws.Ledger.Tip()
+	bundle, err := ws.gatePolicy(rev, tip.Trust)
 	if err != nil {
 		return nil, err
 	}
 	return ws.decidePolicy(ctx, bundle, p, b, files, tip.Trust, time.Now())
 }
 
-// gatePolicy loads the policy at rev for apply; nil, nil when rev has no
-// policy files.
-func (ws *Workspace) gatePolicy(rev string) (*policy.Bundle, error) {
-	b, err := ws.loadPolicyAt(rev)
-	if errors.As(err, new(noPolicyError)) {
-		return nil, nil
-	}
+// gatePolicy loads the policy at rev for apply under trust state t: nil,
+// nil for no policy (result none); a refused *PolicyPinError when rev's
+// bundle is not the one t pins (policypin.go).
+func (ws *Workspace) gatePolicy(rev string, t *keys.Trust) (*policy.Bundle, error) {
+	p, err := ws.readPolicyAt(rev)
 	if err != nil {
-		return nil, fmt.Errorf("%w; nothing was applied (fix the policy on the main branch)", err)
+		return nil, err
 	}
-	return b, nil
+	return p.forPin(t.PolicyBundle)
 }
 
 // policyGate is apply's gate for plans read from revision rev: the policy
-// at rev, compiled once per run, and each plan's overrides from dir (a
-// plan file's directory) or, when dir is "", from rev's tree.
+// at rev, read once per run and compiled once it is known to be the one
+// the trust state pins, and each plan's overrides from dir (a plan file's
+// directory) or, when dir is "", from rev's tree.
 func (ws *Workspace) policyGate(rev, dir string) apply.Gate {
-	var (
-		loaded bool
-		bundle *policy.Bundle
-	)
+	var at *policyAt
 	return func(ctx context.Context, p *plans.Plan, in apply.Input, tip *gitledger.Tip) (*receipt.Policy, error) {
-		if !loaded {
+		if at == nil {
 			var err error
-			if bundle, err = ws.gatePolicy(rev); err != nil {
+			if at, err = ws.readPolicyAt(rev); err != nil {
 				return nil, err
 			}
-			loaded = true
+		}
+		bundle, err := at.forPin(tip.Trust.PolicyBundle)
+		if err != nil {
+			return nil, err
 		}
 		if bundle == nil {
 			return &receipt.Policy{Result: receipt.PolicyNone}, nil // no overrides to read
 		}
 		var files map[string][]byte
-		var err error
 		if dir != "" {
 			files, err = plans.LoadOverrides(dir, p.ID)
 		} else {
@@ -293,7 +293,11 @@ func (ws *Workspace) treeOverrides(rev, id string) (map[string][]byte, error) {
 // policyAtApply is plan review's line on what apply would decide for p
 // (bytes b) with the policy at base and the overrides at head.
 func (ws *Workspace) policyAtApply(ctx context.Context, base, head string, p *plans.Plan, b []byte, tip *gitledger.Tip) string {
-	bundle, err := ws.gatePolicy(base)
+	bundle, err := ws.gatePolicy(base, tip.Trust)
+	var pe *PolicyPinError
+	if errors.As(err, &pe) {
+		return "not judged: " + err.Error()
+	}
 	if err != nil {
 		return ""
 	}

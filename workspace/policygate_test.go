@@ -80,6 +80,7 @@ func TestApplyPolicyGate(t *testing.T) {
 	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
 		t.Fatal(err)
 	}
+	w.pinPolicy(ws)
 	bundle, err := ws.LoadPolicy()
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +191,7 @@ deny contains {"resource": sprintf("firewall/%s", [f.name]), "rule": "no-world",
 	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
 		t.Fatal(err)
 	}
+	w.pinPolicy(ws)
 	m := w.plan(ws, "fw-open", false, provider.Action{Op: provider.OpCreate, Kind: provider.KindFirewall, Name: "web", Rules: fwRules("0.0.0.0/0")})
 	_, perr, err := ws.ApplyPlan(ctx, alice, w.applyReq(), m.Path)
 	if err != nil || !errors.Is(perr, apply.ErrDenied) || !strings.Contains(perr.Error(), "[no-world] firewall/web: open to the world") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vmc-git/vmc-git/apply"
+	"github.com/vmc-git/vmc-git/gitledger"
 	"github.com/vmc-git/vmc-git/hooks"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -17,10 +18,13 @@ import (
 // Review checks the plans a pull request adds between base and head (git
 // diff base...head under plans/): each must be canonical, new, named by its
 // id and for this ledger; changing or deleting a merged plan, or an
-// approval, breaks a rule. For each added plan it checks the approvals at
-// head against the trust state at the ledger head, reads the servers its
-// actions touch from the provider, and whether apply would refuse it as
-// stale. A broken rule is a Violation in the result, not an error.
+// approval, breaks a rule, and so does a new approval or override file the
+// hook would refuse for its signature (forged, or by a key not trusted for
+// it at the ledger head): each one by name, with the hook's message. For
+// each added plan it checks the approvals at head against the trust state
+// at the ledger head, reads the servers its actions touch from the
+// provider, and whether apply would refuse it as stale. A broken rule is a
+// Violation in the result, not an error.
 func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Review, error) {
 	if ws.Root == "" {
 		return nil, usagef("plan review needs a work tree")
@@ -64,7 +68,16 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		// The hook's rule on the whole plans/ tree (modes, sizes, names,
 		// approvals beside their plan), which names and statuses alone do
 		// not show: a pull request that passes review passes the hook.
-		if err := ws.checkPlanTree(base, head); err != nil {
+		// New approval and override files must also be signed as the hook
+		// takes them (hooks.CheckApprovalSigner, CheckOverrideSigner): each
+		// one that is not is a violation by name, and the rule goes on.
+		signers := reviewSigners{TreeReader: hooks.PlanTrees(ws.Ledger), now: time.Now(), bad: func(file string, err error) { bad(file, "%v", err) }}
+		if tipErr == nil {
+			signers.tip = tip
+		} else if !errors.Is(tipErr, gitledger.ErrNoLedger) {
+			signers.tipErr = tipErr
+		}
+		if err := ws.checkPlanTree(signers, base, head); err != nil {
 			var ee *plans.EntryError
 			if errors.As(err, &ee) {
 				bad(ee.Path, "%v", ee.Err)
@@ -173,9 +186,44 @@ func (ws *Workspace) approvalsAt(rev, id string) (map[string][]byte, error) {
 	return map[string][]byte{}, nil
 }
 
-// checkPlanTree applies plans.CheckTreeChange to the plans/ trees of the
-// merge base of base and head and of head.
-func (ws *Workspace) checkPlanTree(base, head string) error {
+// reviewSigners is the plan-tree reader of Review: it checks each new
+// approval and override file with the hook's own functions, at the ledger
+// tip here (nil: no ledger branch), and reports each refusal with bad,
+// under the file's path and with the hook's message, instead of stopping
+// the tree rule at the first.
+type reviewSigners struct {
+	plans.TreeReader
+	tip    *gitledger.Tip
+	tipErr error // the ledger tip could not be read (not ErrNoLedger)
+	now    time.Time
+	bad    func(file string, err error)
+}
+
+func (s reviewSigners) CheckOverrideSigner(id string, plan []byte, f *plans.OverrideFile, b []byte) error {
+	err := s.tipErr
+	if err == nil {
+		err = hooks.CheckOverrideSigner(s.tip, id, plan, f, b, s.now)
+	}
+	if err != nil {
+		s.bad(plans.OverridePath(id, f.KID), err)
+	}
+	return nil
+}
+
+func (s reviewSigners) CheckApprovalSigner(id string, plan []byte, kid string, sig []byte) error {
+	err := s.tipErr
+	if err == nil {
+		err = hooks.CheckApprovalSigner(s.tip, id, plan, kid, sig, s.now)
+	}
+	if err != nil {
+		s.bad(plans.ApprovalPath(id, kid), err)
+	}
+	return nil
+}
+
+// checkPlanTree applies plans.CheckTreeChange, reading with r, to the
+// plans/ trees of the merge base of base and head and of head.
+func (ws *Workspace) checkPlanTree(r plans.TreeReader, base, head string) error {
 	mb, err := gitCmd(ws.Root, "merge-base", base, head)
 	if err != nil {
 		return err
@@ -191,5 +239,5 @@ func (ws *Workspace) checkPlanTree(base, head string) error {
 	if ws.Config != nil {
 		ledgerID = ws.Config.Ledger
 	}
-	return plans.CheckTreeChange(hooks.PlanTrees(ws.Ledger), treeOf(strings.TrimSpace(mb)), treeOf(head), ledgerID)
+	return plans.CheckTreeChange(r, treeOf(strings.TrimSpace(mb)), treeOf(head), ledgerID)
 }

@@ -34,6 +34,9 @@ type TrustChange struct {
 	Roles                             []keys.Role // receipt.KeysRoles: KID's new roles
 	// Provider is the provider to pin (receipt.KeysProvider).
 	Provider string
+	// PolicyBundle is the policy bundle to pin (receipt.KeysPolicyBundle;
+	// see PolicyPinChange).
+	PolicyBundle string
 
 	Witness          *keys.WitnessSpec // receipt.KeysAddWitness
 	WitnessName      string            // receipt.KeysRemoveWitness
@@ -100,6 +103,8 @@ func proposeTrust(tip *gitledger.Tip, tc TrustChange) (*receipt.KeysChange, erro
 		p.KID, p.At, p.Reason = tc.KID, tc.At, tc.Reason
 	case receipt.KeysProvider:
 		p.Provider = tc.Provider
+	case receipt.KeysPolicyBundle:
+		p.PolicyBundle = tc.PolicyBundle
 	case receipt.KeysRotate:
 		p.KID = tc.KID
 		old := tip.Trust.Key(p.KID)
@@ -134,8 +139,12 @@ func (ws *Workspace) ChangeTrust(op string, change func() (TrustChange, error), 
 		return nil, err
 	}
 	if tip.Trust.AdminThreshold > 1 {
+		propose := fmt.Sprintf("vmc-git keys propose %s ... -o change.json", op)
+		if op == receipt.KeysPolicyBundle {
+			propose = "vmc-git policy pin -o change.json"
+		}
 		return nil, refusedErr(fmt.Errorf("trust changes need %d admin signatures", tip.Trust.AdminThreshold),
-			fmt.Sprintf("vmc-git keys propose %s ... -o change.json; each admin: vmc-git keys cosign change.json; then vmc-git keys apply change.json", op))
+			propose+"; each admin: vmc-git keys cosign change.json; then vmc-git keys apply change.json")
 	}
 	tc, err := change()
 	if err != nil {
@@ -196,6 +205,8 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 		summary = fmt.Sprintf("roles of %s: %s", p.KID, JoinRoles(p.Roles))
 	case receipt.KeysProvider:
 		summary = "pin provider " + p.Provider
+	case receipt.KeysPolicyBundle:
+		summary = pinSummary(p)
 	case receipt.KeysAddWitness, receipt.KeysRemoveWitness, receipt.KeysWitnessThreshold:
 		summary = witnessSummary(p)
 	}

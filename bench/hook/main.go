@@ -2,7 +2,7 @@
 // under a real `git push` and prints one markdown table
 // (metric | value | target | ok):
 //
-//	go run ./bench/hook [-runs 5] [-sizes 10000,100000] [-batch 500] [-out bench/out]
+//	go run ./bench/hook [-runs 5] [-sizes 10000,100000] [-batch 500] [-out bench/out] [-before OLD] [-keep]
 //
 // For each size it takes the ledger of that many receipts that bench/ledger
 // caches under -out (ledger-<n>: genesis plus n-1 generated manual receipts,
@@ -13,16 +13,24 @@
 //
 //   - git push of 1 new receipt, with the hook and without it (git's own
 //     cost), and the hook's share (the difference);
-//   - the hook alone: `vmc-git hook pre-receive` with the push's "<old> <new>
-//     <ref>" line on stdin, GIT_DIR set and an empty quarantine directory, so
-//     that every object is read from the repository as in a push;
+//   - the hook alone: the installed hooks/pre-receive (which runs the copy
+//     of vmc-git-hook that hook install put beside it) with the push's
+//     "<old> <new> <ref>" line on stdin, GIT_DIR set and an empty quarantine
+//     directory, so that every object is read from the repository as in a
+//     push;
 //   - the same for a push of -batch receipts;
 //   - git push of a first snapshot tag vmc/merkle/<n-k> (k = -tag-k, at
 //     most n/2; no stored hashes on the server yet: the hook reads every
 //     receipt, O(n)), then of vmc/merkle/<n>, checked from the stored hashes
 //     of the first in O(k + log n) (issue 18: < 100 ms at 100k, k = 1,000,
 //     flat in n): with the hook, without it (git alone), and the hook alone
-//     on it, wall and CPU time (user+sys of the hook process);
+//     on it, wall and CPU time (user+sys of the hook process), and the
+//     hook's start alone (no updates on stdin);
+//   - with -before OLD (a vmc-git built from another commit, e.g. main's:
+//     git archive main | tar -x -C /tmp/main && go build -C /tmp/main -o
+//     /tmp/vmc-git-main ./cmd/vmc-git), the snapshot-tag rows also for the
+//     hook OLD's hook install writes, in a second origin, the two taking
+//     turns within each run ("before:" rows);
 //
 // Each run pushes new receipts (generated with a clock of their own, so no
 // two runs push the same objects): the origin's ledger ref is reset to the
@@ -65,7 +73,9 @@ func main() {
 	batch := flag.Int("batch", 500, "receipts in the large push")
 	tagK := flag.Int("tag-k", 1000, "receipts between the two snapshot tags (at most half the ledger)")
 	out := flag.String("out", "bench/out", "cache directory of the generated ledgers")
-	vmc := flag.String("vmc", "", "the vmc-git binary the hook runs (default: built from ./cmd/vmc-git; another build compares before and after)")
+	vmc := flag.String("vmc", "", "the vmc-git binary that installs the hook (default: built from ./cmd/vmc-git, with ./cmd/vmc-git-hook beside it)")
+	before := flag.String("before", "", "another build of vmc-git (e.g. main's) whose hook install makes a second origin: the snapshot-tag rows are measured for both, side by side")
+	keep := flag.Bool("keep", false, "keep the origins (for profiling): each gets replay-tag.sh, which runs the hook alone on the last snapshot tag")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*sizesFlag, ",") {
@@ -79,30 +89,36 @@ func main() {
 	if *runs < 1 || *batch < 1 || *tagK < 1 {
 		kit.Fail("hook", errors.New("-runs, -batch and -tag-k must be at least 1"))
 	}
-	b, err := newBench(*out, *runs, *vmc)
+	b, err := newBench(*out, *runs, *vmc, *before)
 	if err != nil {
 		kit.Fail("hook", err)
 	}
-	defer os.RemoveAll(b.tmp)
-	b.tagK = *tagK
-	if err := b.run(sizes, *batch); err != nil {
+	b.tagK, b.keep = *tagK, *keep
+	err = b.run(sizes, *batch)
+	if *keep {
+		kit.Logf("kept %s", b.tmp)
+	} else {
 		os.RemoveAll(b.tmp)
+	}
+	if err != nil {
 		kit.Fail("hook", err)
 	}
 }
 
 type bench struct {
 	out, tmp string
-	vmc      string // the vmc-git binary the hook runs
+	vmc      string // the vmc-git binary that installs the hook
+	before   string // another vmc-git for the "before" origin, or ""
 	runs     int
 	tagK     int
+	keep     bool // keep the origins and write replay-tag.sh
 	signer   *keys.Signer
 	table    kit.Table
 }
 
 func (b *bench) add(metric, value, target string, ok *bool) { b.table.Add(metric, value, target, ok) }
 
-func newBench(out string, runs int, vmc string) (*bench, error) {
+func newBench(out string, runs int, vmc, before string) (*bench, error) {
 	out, s, err := kit.Open(out)
 	if err != nil {
 		return nil, err
@@ -112,6 +128,12 @@ func newBench(out string, runs int, vmc string) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{out: out, tmp: tmp, runs: runs, signer: s, vmc: filepath.Join(tmp, "vmc-git")}
+	if before != "" {
+		if b.before, err = filepath.Abs(before); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+	}
 	if vmc != "" {
 		if b.vmc, err = filepath.Abs(vmc); err != nil {
 			os.RemoveAll(tmp)
@@ -119,9 +141,12 @@ func newBench(out string, runs int, vmc string) (*bench, error) {
 		}
 		return b, nil
 	}
-	if out, err := exec.Command("go", "build", "-o", b.vmc, "./cmd/vmc-git").CombinedOutput(); err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("go build ./cmd/vmc-git (run from the module root): %v\n%s", err, out)
+	// vmc-git-hook beside vmc-git: hook install copies it for the hook.
+	for _, cmd := range []string{"vmc-git", "vmc-git-hook"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(tmp, cmd), "./cmd/"+cmd).CombinedOutput(); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("go build ./cmd/%s (run from the module root): %v\n%s", cmd, err, out)
+		}
 	}
 	return b, nil
 }
@@ -135,6 +160,13 @@ type result struct {
 	tagHook, tagHookCPU       time.Duration // the hook alone on that tag: wall, user+sys
 	tagK                      int           // k
 	firstTag                  time.Duration // the first snapshot tag push (no stored hashes)
+	start, startCPU           time.Duration // the hook with no updates on stdin: its start
+	before                    *tagResult    // the same with the -before build's hook
+}
+
+// tagResult is the snapshot-tag rows of one hook build.
+type tagResult struct {
+	tag, tagHook, tagHookCPU, firstTag, start, startCPU time.Duration
 }
 
 func (b *bench) run(sizes []int, batch int) error {
@@ -177,7 +209,14 @@ func (b *bench) run(sizes []int, batch int) error {
 	}
 	for _, n := range sizes {
 		r := res[n]
+		bf := r.before
+		if bf != nil {
+			b.add(fmt.Sprintf("before: git push of the first snapshot tag vmc/merkle/%d (O(n))", n-r.tagK), ms(bf.firstTag), "", nil)
+		}
 		b.add(fmt.Sprintf("git push of the first snapshot tag vmc/merkle/%d (hook has no stored hashes: O(n))", n-r.tagK), ms(r.firstTag), "", nil)
+		if bf != nil {
+			b.add(fmt.Sprintf("before: git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag", n, r.tagK), ms(bf.tag), "", nil)
+		}
 		var ok *bool
 		target := ""
 		if n == large {
@@ -186,7 +225,14 @@ func (b *bench) run(sizes []int, batch int) error {
 		}
 		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag (O(k + log n))", n, r.tagK), ms(r.tag), target, ok)
 		b.add(fmt.Sprintf("the same tag push without the hook (git alone), %s", kit.Count(n)), ms(r.tagNoHook), "", nil)
+		if bf != nil {
+			b.add(fmt.Sprintf("before: hook alone on that tag, %s, k = %d: wall / CPU (user+sys)", kit.Count(n), r.tagK), ms(bf.tagHook)+" / "+ms(bf.tagHookCPU), "", nil)
+		}
 		b.add(fmt.Sprintf("hook alone on that tag, %s, k = %d: wall / CPU (user+sys)", kit.Count(n), r.tagK), ms(r.tagHook)+" / "+ms(r.tagHookCPU), "", nil)
+		if bf != nil {
+			b.add(fmt.Sprintf("before: hook start (no updates on stdin), %s: wall / CPU", kit.Count(n)), ms(bf.start)+" / "+ms(bf.startCPU), "", nil)
+		}
+		b.add(fmt.Sprintf("hook start (no updates on stdin), %s: wall / CPU", kit.Count(n)), ms(r.start)+" / "+ms(r.startCPU), "", nil)
 	}
 	if large != small {
 		g := float64(res[large].tagHookCPU) / float64(res[small].tagHookCPU)
@@ -275,16 +321,11 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 		if !withHook {
 			return push, 0, nil
 		}
-		cmd := exec.Command(b.vmc, "hook", "pre-receive")
-		cmd.Dir = origin
-		cmd.Env = append(os.Environ(), "GIT_DIR=.", "GIT_OBJECT_DIRECTORY="+quarantine,
-			"GIT_ALTERNATE_OBJECT_DIRECTORIES="+filepath.Join(origin, "objects"))
-		cmd.Stdin = strings.NewReader(fmt.Sprintf("%s %s %s\n", base, w.Commit, ref))
-		start = time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return 0, 0, fmt.Errorf("hook alone refused %d receipts: %v\n%s", k, err, out)
+		wall, _, err := runHook(&variant{origin: origin, hook: hook, quarantine: quarantine}, fmt.Sprintf("%s %s %s\n", base, w.Commit, ref))
+		if err != nil {
+			return 0, 0, fmt.Errorf("hook alone refused %d receipts: %v", k, err)
 		}
-		return push, time.Since(start), nil
+		return push, wall, nil
 	}
 	for _, k := range []int{1, batch} {
 		var pushes, plain, alone []time.Duration
@@ -322,6 +363,26 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	// The hooks measured: this build's (and the -before build's, in an
+	// origin of its own made the same way).
+	variants := []*variant{{origin: origin, hook: hook, quarantine: quarantine}}
+	if b.before != "" {
+		o := filepath.Join(b.tmp, fmt.Sprintf("origin-before-%d.git", n))
+		if _, err := git("", nil, "clone", "-q", "--bare", dir, o); err != nil {
+			return r, err
+		}
+		if err := b.addMain(o); err != nil {
+			return r, err
+		}
+		if out, err := exec.Command(b.before, "hook", "install", "--repo", o).CombinedOutput(); err != nil {
+			return r, fmt.Errorf("%s hook install: %v: %s", b.before, err, out)
+		}
+		q := filepath.Join(o, "objects", "bench-quarantine")
+		if err := os.MkdirAll(filepath.Join(q, "pack"), 0o755); err != nil {
+			return r, err
+		}
+		variants = append(variants, &variant{origin: o, hook: filepath.Join(o, "hooks", "pre-receive"), quarantine: q})
+	}
 	// The previous snapshot, k receipts earlier, pushed once: the hook has
 	// no stored hashes yet and reads every receipt (O(n)).
 	k := min(b.tagK, n/2)
@@ -331,62 +392,124 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 		return r, err
 	}
 	prevTag := gitledger.SnapshotTagRef(prevSize).String()
-	git(origin, nil, "update-ref", "-d", prevTag)
-	os.RemoveAll(filepath.Join(origin, "vmc", "tlog"))
-	start := time.Now()
-	if out, err := git(work, nil, "push", "-q", origin, prevTag); err != nil {
-		return r, fmt.Errorf("push of %s refused: %v\n%s", prevTag, err, out)
+	for _, v := range variants {
+		git(v.origin, nil, "update-ref", "-d", prevTag)
+		os.RemoveAll(filepath.Join(v.origin, "vmc", "tlog"))
+		start := time.Now()
+		if out, err := git(work, nil, "push", "-q", v.origin, prevTag); err != nil {
+			return r, fmt.Errorf("push of %s refused: %v\n%s", prevTag, err, out)
+		}
+		v.res.firstTag = time.Since(start)
 	}
-	r.firstTag = time.Since(start)
 	snap, err := l.MakeSnapshot(b.signer, kit.KID, 0, true, time.Now())
 	if err != nil {
 		return r, err
 	}
 	// The snapshot at n: from the stored hashes of the previous one,
 	// O(k + log n) for its k new receipts; pushed with the hook, without
-	// it, and given to the hook alone.
+	// it, and given to the installed hook alone (the script git runs), the
+	// variants taking turns within each run.
 	tag := gitledger.SnapshotTagRef(snap.LeafCount).String()
-	var tags, plain, alone, aloneCPU []time.Duration
+	id := strings.TrimSpace(must(git(work, nil, "rev-parse", tag)))
+	var plain []time.Duration
 	for i := 0; i < b.runs; i++ {
-		for _, withHook := range []bool{true, false} {
-			if withHook {
-				err = os.Rename(hook+".off", hook)
-			} else {
-				err = os.Rename(hook, hook+".off")
+		for vi, v := range variants {
+			for _, withHook := range []bool{true, false} {
+				if !withHook && vi > 0 {
+					continue // git alone is the same for every hook
+				}
+				if withHook {
+					err = os.Rename(v.hook+".off", v.hook)
+				} else {
+					err = os.Rename(v.hook, v.hook+".off")
+				}
+				if err != nil && !errors.Is(err, os.ErrNotExist) {
+					return r, err
+				}
+				git(v.origin, nil, "update-ref", "-d", tag)
+				runtime.GC()
+				start := time.Now()
+				if out, err := git(work, nil, "push", "-q", v.origin, tag); err != nil {
+					return r, fmt.Errorf("push of %s refused: %v\n%s", tag, err, out)
+				}
+				if withHook {
+					v.tags = append(v.tags, time.Since(start))
+				} else {
+					plain = append(plain, time.Since(start))
+				}
 			}
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return r, err
+			os.Rename(v.hook+".off", v.hook)
+			git(v.origin, nil, "update-ref", "-d", tag)
+			wall, cpu, err := runHook(v, fmt.Sprintf("%s %s %s\n", plumbing.ZeroHash, id, tag))
+			if err != nil {
+				return r, fmt.Errorf("hook alone refused %s: %v", tag, err)
 			}
-			git(origin, nil, "update-ref", "-d", tag)
-			runtime.GC()
-			start := time.Now()
-			if out, err := git(work, nil, "push", "-q", origin, tag); err != nil {
-				return r, fmt.Errorf("push of %s refused: %v\n%s", tag, err, out)
+			v.alone, v.aloneCPU = append(v.alone, wall), append(v.aloneCPU, cpu)
+			if wall, cpu, err = runHook(v, ""); err != nil {
+				return r, fmt.Errorf("hook with no updates: %v", err)
 			}
-			if withHook {
-				tags = append(tags, time.Since(start))
-			} else {
-				plain = append(plain, time.Since(start))
-			}
+			v.start, v.startCPU = append(v.start, wall), append(v.startCPU, cpu)
 		}
-		git(origin, nil, "update-ref", "-d", tag)
-		id := strings.TrimSpace(must(git(work, nil, "rev-parse", tag)))
-		cmd := exec.Command(b.vmc, "hook", "pre-receive")
-		cmd.Dir = origin
-		cmd.Env = append(os.Environ(), "GIT_DIR=.", "GIT_OBJECT_DIRECTORY="+quarantine,
-			"GIT_ALTERNATE_OBJECT_DIRECTORIES="+filepath.Join(origin, "objects"))
-		cmd.Stdin = strings.NewReader(fmt.Sprintf("%s %s %s\n", plumbing.ZeroHash, id, tag))
-		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return r, fmt.Errorf("hook alone refused %s: %v\n%s", tag, err, out)
-		}
-		alone = append(alone, time.Since(start))
-		aloneCPU = append(aloneCPU, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 	}
-	os.Rename(hook+".off", hook)
-	r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU = median(tags), median(plain), median(alone), median(aloneCPU)
+	if b.keep {
+		if err := writeReplay(origin, quarantine, tag, id); err != nil {
+			return r, err
+		}
+	}
+	for _, v := range variants {
+		v.res.tag, v.res.tagHook, v.res.tagHookCPU = median(v.tags), median(v.alone), median(v.aloneCPU)
+		v.res.start, v.res.startCPU = median(v.start), median(v.startCPU)
+	}
+	a := variants[0].res
+	r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU, r.firstTag = a.tag, median(plain), a.tagHook, a.tagHookCPU, a.firstTag
+	r.start, r.startCPU = a.start, a.startCPU
+	if len(variants) > 1 {
+		bf := variants[1].res
+		r.before = &bf
+		kit.Logf("before: snapshot tag onto %s (k %d): push %v, hook alone %v (CPU %v)", kit.Count(n), k, bf.tag, bf.tagHook, bf.tagHookCPU)
+	}
 	kit.Logf("snapshot tag onto %s (k %d): push %v (no hook %v), hook alone %v (CPU %v)", kit.Count(n), k, r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU)
 	return r, nil
+}
+
+// writeReplay writes origin/replay-tag.sh: it deletes the tag ref and runs
+// the installed hook alone on its creation, as the measurement does (with
+// arguments, runs them instead, e.g. another build: replay-tag.sh
+// ./vmc-git hook pre-receive).
+func writeReplay(origin, quarantine, tag, id string) error {
+	script := fmt.Sprintf(`#!/bin/sh
+# Runs the hook alone on the creation of %[1]s (bench/hook -keep).
+cd %[2]q || exit 1
+git update-ref -d %[1]s
+[ $# -gt 0 ] || set -- ./hooks/pre-receive
+printf '%%s %%s %%s\n' %[3]s %[4]s %[1]s |
+	GIT_DIR=. GIT_OBJECT_DIRECTORY=%[5]q GIT_ALTERNATE_OBJECT_DIRECTORIES=%[6]q "$@"
+`, tag, origin, plumbing.ZeroHash, id, quarantine, filepath.Join(origin, "objects"))
+	return os.WriteFile(filepath.Join(origin, "replay-tag.sh"), []byte(script), 0o755)
+}
+
+// variant is one installed hook the tag rows measure.
+type variant struct {
+	origin, hook, quarantine string
+	tags, alone, aloneCPU    []time.Duration
+	start, startCPU          []time.Duration
+	res                      tagResult
+}
+
+// runHook runs the installed hook script alone, as git does (GIT_DIR, an
+// empty quarantine), with stdin; it returns its wall and CPU time
+// (user+sys of the script and the binary it runs).
+func runHook(v *variant, stdin string) (wall, cpu time.Duration, err error) {
+	cmd := exec.Command(v.hook)
+	cmd.Dir = v.origin
+	cmd.Env = append(os.Environ(), "GIT_DIR=.", "GIT_OBJECT_DIRECTORY="+v.quarantine,
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES="+filepath.Join(v.origin, "objects"))
+	cmd.Stdin = strings.NewReader(stdin)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, 0, fmt.Errorf("%v\n%s", err, out)
+	}
+	return time.Since(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // must drops the error of a call that cannot fail here (its failure shows

@@ -101,7 +101,7 @@ func run(sizes string, runs int) error {
 		if err != nil {
 			return err
 		}
-		attest, err := median(runs, func() error { _, err := policy.Statement(b, doc, res); return err })
+		attest, err := median(runs, func() error { _, err := policy.Statement(b, "", doc, res); return err })
 		if err != nil {
 			return err
 		}

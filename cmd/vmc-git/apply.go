@@ -64,13 +64,11 @@ EXAMPLE:
 			if err != nil {
 				return err
 			}
-			if err := checkBeforeApply(c, ws); err != nil {
-				return err
-			}
 			req := workspace.ApplyRequest{Force: c.Bool("force"), LockWait: c.Duration("lock-wait"), Fault: faultFromEnv(),
 				Log:  func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, "vmc-git: "+f+"\n", a...) },
 				Push: c.Bool("push"), Remote: c.String("remote"), RemoteLockAge: c.Duration("remote-lock-stale"),
 				UnapprovedDeadline: c.Duration("unapproved-deadline")}
+			req.Checkpoints, req.Witnessed = applyCheckpoints(c)
 			ctx := context.Background()
 			var outs []*apply.Outcome
 			var errs []error

@@ -12,17 +12,15 @@ var applyCheckpointFlags = []cli.Flag{
 	witnessCheckFlag, witnessTimeoutFlag,
 }
 
-// checkBeforeApply refuses a rolled-back or forked ledger before apply
-// calls the provider (workspace.CheckBeforeApply) and prints what the
-// witnesses said.
-func checkBeforeApply(c *cli.Context, ws *workspace.Workspace) error {
-	w, err := ws.CheckBeforeApply(c.Context, workspace.ApplyCheckpoints{
-		CheckpointFile: c.String("checkpoint"), AskWitnesses: c.Bool("witness-check"), Client: witnessClient(c)})
-	if err != nil {
-		return err
+// applyCheckpoints is apply's (and mcp serve's) ApplyCheckpoints from the
+// flags above: workspace's applier runs them (CheckBeforeApply) before any
+// provider call, and show prints what the witnesses said (not with --json).
+func applyCheckpoints(c *cli.Context) (workspace.ApplyCheckpoints, func(*workspace.Witnessed)) {
+	cp := workspace.ApplyCheckpoints{CheckpointFile: c.String("checkpoint"), AskWitnesses: c.Bool("witness-check"), Client: witnessClient(c)}
+	show := func(w *workspace.Witnessed) {
+		if !c.Bool("json") {
+			printWitnessed(c, w)
+		}
 	}
-	if !c.Bool("json") {
-		printWitnessed(c, w)
-	}
-	return nil
+	return cp, show
 }

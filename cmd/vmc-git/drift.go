@@ -11,9 +11,6 @@ import (
 	"github.com/vmc-git/vmc-git/workspace"
 )
 
-// exitDrift is drift's exit code when the provider differs from the ledger.
-const exitDrift = 2
-
 func driftCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "drift",
@@ -33,8 +30,8 @@ updates one GitHub issue (label vmc-drift) while there is drift and closes it,
 with a comment, once there is none ($GITHUB_TOKEN, $GITHUB_REPOSITORY,
 $GITHUB_API_URL; the token is never printed).
 
-Exit code 2 when there is drift, also with --plan-fix and --adopt (the check
-found it); other codes as for every command.
+Exit code 6 when there is drift, also with --plan-fix and --adopt (the check
+found it); other codes as for every command (2 is a usage error).
 
 EXAMPLE:
    vmc-git drift

@@ -42,7 +42,7 @@ func findingKeys(fs []drift.Finding) string {
 
 // TestDrift: changes made behind vmc-git's back through the sandbox's API
 // (a server deleted, resized, relabelled, a server created by hand) show as
-// drift, exit 2, and attest.
+// drift, exit 6 (exitDrift), and attest.
 func TestDrift(t *testing.T) {
 	t.Parallel()
 	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: 20 * time.Millisecond})
@@ -73,7 +73,7 @@ func TestDrift(t *testing.T) {
 	}
 	res := r.run("drift", "--json")
 	if res.code != exitDrift {
-		t.Fatalf("drift must exit 2: %s", res)
+		t.Fatalf("drift must exit %d (exitDrift): %s", exitDrift, res)
 	}
 	rep := driftJSON(t, res)
 	// Sorted by resource, then kind and field.
@@ -175,7 +175,7 @@ func TestDriftPlanFixAndAdopt(t *testing.T) {
 	)
 	res := r.run("drift", "--json", "--report-issue")
 	if res.code != exitDrift {
-		t.Fatalf("drift must exit 2: %s", res)
+		t.Fatalf("drift must exit %d (exitDrift): %s", exitDrift, res)
 	}
 	var rep struct {
 		workspace.DriftReport

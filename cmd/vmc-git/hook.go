@@ -86,9 +86,14 @@ EXAMPLE:
 repository with a work tree it installs .git/hooks/pre-push. With --gitea
 (also Forgejo) it installs hooks/pre-receive.d/vmc-git in the server's bare
 repository instead: Gitea's own hooks/pre-receive runs every script there after
-its own, so both guard the push. The hook runs a copy of this vmc-git binary
-put beside it (hooks/vmc-git), so it never depends on a path that can vanish
-(go run, a temporary directory). The branches it guards are read from
+its own, so both guard the push. The hook runs a copy of the binary put beside
+it, so it never depends on a path that can vanish (go run, a temporary
+directory): pre-receive runs hooks/vmc-git-hook, a copy of the small
+vmc-git-hook binary (the same checks, without the rest of vmc-git, so a push
+does not wait for the whole command to start) found beside this vmc-git
+(go install ./cmd/... installs both) or given with --hook-bin, which must come
+from the same build; without one it runs hooks/vmc-git, a copy of this
+vmc-git, and says so. pre-push always runs hooks/vmc-git. The branches it guards are read from
 .vmc/config.json at HEAD each time it runs (before the first push: the branch
 HEAD names), unless --main-branch/--ledger-branch. An existing hook not
 written by vmc-git is kept unless --force.
@@ -101,6 +106,7 @@ EXAMPLE:
 					&cli.StringFlag{Name: "repo", Usage: "the repository (default: the current one)"},
 					&cli.BoolFlag{Name: "force", Usage: "replace a hook vmc-git did not write"},
 					&cli.BoolFlag{Name: "gitea", Usage: "a Gitea or Forgejo repository: install hooks/pre-receive.d/vmc-git"},
+					&cli.StringFlag{Name: "hook-bin", Usage: "the vmc-git-hook binary the pre-receive hook runs (default: vmc-git-hook beside this vmc-git)"},
 					jsonFlag,
 				),
 				Action: func(c *cli.Context) error {
@@ -115,18 +121,26 @@ EXAMPLE:
 					if exe, err = filepath.EvalSymlinks(exe); err != nil {
 						return err
 					}
-					h, err := workspace.InstallHook(workspace.HookRequest{Repo: dir, Exe: exe, MainBranch: c.String("main-branch"), LedgerBranch: c.String("ledger-branch"), Force: c.Bool("force"), Gitea: c.Bool("gitea")})
+					bin, noBin, err := workspace.HookBinFor(exe, c.String("hook-bin"))
+					if err != nil {
+						return err
+					}
+					h, err := workspace.InstallHook(workspace.HookRequest{Repo: dir, Exe: exe, HookBin: bin, MainBranch: c.String("main-branch"), LedgerBranch: c.String("ledger-branch"), Force: c.Bool("force"), Gitea: c.Bool("gitea")})
 					if err != nil {
 						return err
 					}
 					if c.Bool("json") {
 						return printJSON(c, h)
 					}
-					outf(c, "installed %s (runs %s hook %s; guards %s and %s, as .vmc/config.json names them when the hook runs)\n", h.Path, h.Exe, h.Hook, h.MainBranch, h.LedgerBranch)
+					outf(c, "installed %s (runs %s; guards %s and %s, as .vmc/config.json names them when the hook runs)\n", h.Path, h.Command, h.MainBranch, h.LedgerBranch)
 					if why := workspace.TransientExe(exe); why != "" {
 						errf(c, "the running binary %s may vanish (%s): the hook runs the copy %s instead", exe, why, h.Exe)
 					}
-					outf(c, "  the hook runs its own copy of this vmc-git; after upgrading vmc-git, run hook install again\n")
+					if h.Hook == workspace.HookPreReceive && filepath.Base(h.Exe) == workspace.HookExeName {
+						errf(c, "%s: the pre-receive hook runs the whole vmc-git, which starts slower than %s (go build -o %s ./cmd/%s, or --hook-bin)",
+							noBin, workspace.HookBinName, filepath.Join(filepath.Dir(exe), workspace.HookBinName), workspace.HookBinName)
+					}
+					outf(c, "  the hook runs its own copy of the binary; after upgrading vmc-git, run hook install again\n")
 					return nil
 				},
 			},

@@ -31,6 +31,7 @@ const (
 	exitInvalid  = 3 // verification failed: the ledger, a receipt or a signature is not valid
 	exitRefused  = 4 // refused: stale or unapproved plan, lock held, lost race
 	exitNotFound = 5 // no ledger, no such receipt or plan
+	exitDrift    = 6 // vmc-git drift: the provider differs from the ledger (not an error of the run)
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -39,7 +40,8 @@ const exitCodesHelp = `EXIT CODES:
    2  usage error
    3  verification failed (ledger, receipt or signature invalid)
    4  refused (stale or unapproved plan, lock held, concurrent writer)
-   5  not found (no ledger, no such receipt or plan)`
+   5  not found (no ledger, no such receipt or plan)
+   6  drift: vmc-git drift found the provider differing from the ledger`
 
 // cliError carries an exit code and optional hints to main.
 type cliError struct {

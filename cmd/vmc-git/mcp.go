@@ -36,6 +36,10 @@ apply with push: true is vmc-git apply --pending --push for one plan: it fetches
 receipt through the remote's pre-receive hook (plan_create push: true pushes the
 plan's branch there).
 
+apply runs apply's rollback checks first, as vmc-git apply does: with --checkpoint
+FILE or --witness-check, a ledger shorter than, or forked from, what is cosigned
+is refused before any provider call.
+
 With --http the streamable HTTP transport listens on a loopback address (others
 need --allow-remote), at /mcp, and every request needs the bearer token read from
 --token-file or $VMC_MCP_TOKEN.
@@ -43,14 +47,14 @@ need --allow-remote), at /mcp, and every request needs the bearer token read fro
 EXAMPLE:
    vmc-git -C infra mcp serve --key ~/.ssh/vmc_agent
    VMC_MCP_TOKEN=$(cat token) vmc-git -C infra mcp serve --key ~/.ssh/vmc_agent --http 127.0.0.1:8765`,
-			Flags: []cli.Flag{keyFlag, kidFlag,
+			Flags: append([]cli.Flag{keyFlag, kidFlag,
 				&cli.StringFlag{Name: "http", Usage: "serve streamable HTTP on HOST:PORT instead of stdio"},
 				&cli.StringFlag{Name: "token-file", Usage: "the bearer token for --http (else $VMC_MCP_TOKEN)"},
 				&cli.BoolFlag{Name: "allow-remote", Usage: "let --http listen on a non-loopback address"},
 				&cli.DurationFlag{Name: "lock-wait", Value: 30 * time.Second, Usage: "apply waits this long for a held lock"},
 				&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the remote for plan_create and apply with push: true"},
 				&cli.DurationFlag{Name: "remote-lock-stale", Value: 10 * time.Minute, Usage: "apply with push: a remote lock older than this is a dead run's (as apply --remote-lock-stale)"},
-			},
+			}, applyCheckpointFlags...),
 			Action: mcpServe,
 		}},
 	}
@@ -59,6 +63,7 @@ EXAMPLE:
 func mcpServe(c *cli.Context) error {
 	o := mcpserver.Options{Dir: c.String("repo"), Branch: c.String("branch"), LockWait: c.Duration("lock-wait"), Version: Version,
 		Remote: c.String("remote"), RemoteLockStale: c.Duration("remote-lock-stale")}
+	o.Checkpoints, _ = applyCheckpoints(c) // what the witnesses said goes to the agent, never to stdout
 	if c.String("key") != "" || os.Getenv(keys.EnvKeyPath) != "" || os.Getenv(keys.EnvKeyPEM) != "" {
 		ws, err := open(c)
 		if err != nil {

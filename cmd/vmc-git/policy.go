@@ -15,11 +15,14 @@ func policyCommand() *cli.Command {
 		Name:  "policy",
 		Usage: "check the provider's resources (or a plan's end state) against the Rego policies in policy/",
 		Description: `Policies are Rego v1 files in policy/ on the main branch (init writes a default
-set); see "vmc-git policy check --help".
+set); see "vmc-git policy check --help". Apply judges plans only with the bundle the
+trust state pins (an admin's vmc-git policy pin): see "vmc-git policy pin --help".
 
 EXAMPLE:
-   vmc-git policy check --json`,
-		Subcommands: []*cli.Command{{
+   vmc-git policy check --json
+   vmc-git policy status
+   vmc-git policy pin --key ~/.ssh/vmc_alice`,
+		Subcommands: append([]*cli.Command{{
 			Name:  "check",
 			Usage: "evaluate policy/*.rego from the main branch: deny fails, warn reports",
 			Description: `Evaluates the policies committed on the main branch (not the work tree) over
@@ -67,7 +70,7 @@ EXAMPLE:
 				}
 				return nil
 			},
-		}},
+		}}, policyPinCommands()...),
 	}
 }
 
@@ -77,6 +80,9 @@ func printPolicyReport(c *cli.Context, rep *workspace.PolicyReport) {
 		what = "end state of plan " + rep.Plan
 	}
 	outf(c, "policy %s (%d files) over %s: %d resources\n", rep.Policy, len(rep.Files), what, rep.Resources)
+	if !rep.Pinned {
+		outf(c, "  not the pinned bundle (%s): apply does not judge plans with it (vmc-git policy status)\n", orNone(rep.Pin))
+	}
 	for _, f := range rep.Deny {
 		outf(c, "  DENY  %s  [%s]  %s\n", orNone(f.Resource), f.Rule, f.Reason)
 	}

@@ -143,7 +143,8 @@ func TestTeamPushAndWithdraw(t *testing.T) {
 	alice.must("verify", "chain", "--sig")
 }
 
-// Item 9: the hook runs its own copy of vmc-git, not a path that vanishes.
+// Item 9: the hook runs its own copy of vmc-git-hook (beside vmcBin), not a
+// path that vanishes.
 func TestTeamHookCopiesBinary(t *testing.T) {
 	t.Parallel()
 	bare := filepath.Join(t.TempDir(), "o.git")
@@ -157,11 +158,11 @@ func TestTeamHookCopiesBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyPath := filepath.Join(bare, "hooks", "vmc-git")
-	if !bytes.Contains(script, []byte(copyPath)) || bytes.Contains(script, []byte(vmcBin)) {
+	copyPath := filepath.Join(bare, "hooks", "vmc-git-hook")
+	if !bytes.Contains(script, []byte(copyPath)) || bytes.Contains(script, []byte(filepath.Dir(vmcBin))) {
 		t.Fatalf("the hook should run %s:\n%s", copyPath, script)
 	}
-	a, _ := os.ReadFile(vmcBin)
+	a, _ := os.ReadFile(hookBin())
 	b, _ := os.ReadFile(copyPath)
 	if !bytes.Equal(a, b) {
 		t.Fatal("the copy differs from the running binary")

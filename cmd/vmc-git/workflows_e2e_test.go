@@ -480,7 +480,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// embedded sandbox: this repository's sandbox never saw it, and web-1
 	// is missing here, as if deleted behind vmc-git's back.
 	e.git(e.repo, "fetch", "-q", "origin", "+refs/heads/vmc/ledger:refs/heads/vmc/ledger")
-	if out, code := e.vmcCode("-C", e.repo, "drift"); code != 2 || !strings.Contains(out, "missing    server/web-1") {
+	if out, code := e.vmcCode("-C", e.repo, "drift"); code != exitDrift || !strings.Contains(out, "missing    server/web-1") {
 		t.Fatalf("local drift before the drift workflow: exit %d\n%s", code, out)
 	}
 	schedule := map[string]any{"schedule": workflows.DefaultDriftCron, "repository": repoJSON}
@@ -529,7 +529,7 @@ func TestWorkflowsEndToEndAct(t *testing.T) {
 	// The operator adopts the change; the next run finds no drift and
 	// closes the issue with a comment.
 	e.git(e.repo, "fetch", "-q", "origin", "+refs/heads/vmc/ledger:refs/heads/vmc/ledger")
-	if out, code := e.vmcCode("-C", e.repo, "drift", "--adopt", "--push", "--key", alice, "--kid", "alice"); code != 2 || !strings.Contains(out, "adopted in manual receipt") {
+	if out, code := e.vmcCode("-C", e.repo, "drift", "--adopt", "--push", "--key", alice, "--kid", "alice"); code != exitDrift || !strings.Contains(out, "adopted in manual receipt") {
 		t.Fatalf("drift --adopt --push: exit %d\n%s", code, out)
 	}
 	r = e.runAct("schedule", workflows.DriftFile, schedule)

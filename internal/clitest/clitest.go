@@ -21,6 +21,10 @@ import (
 // Package is the import path of the vmc-git command.
 const Package = "github.com/vmc-git/vmc-git/cmd/vmc-git"
 
+// HookPackage is the import path of the small pre-receive binary, which
+// `vmc-git hook install` takes from beside vmc-git.
+const HookPackage = "github.com/vmc-git/vmc-git/cmd/vmc-git-hook"
+
 // KIDs are the key ids Setup writes keys for.
 var KIDs = []string{"alice", "bob", "carol"}
 
@@ -28,20 +32,24 @@ var KIDs = []string{"alice", "bob", "carol"}
 type Env struct {
 	Dir  string
 	Bin  string // the built vmc-git
+	Hook string // the built vmc-git-hook, beside Bin
 	Keys string // <kid> (OpenSSH private key) and <kid>.pub for each of KIDs
 }
 
-// Setup builds vmc-git (go build Package) and writes an Ed25519 key pair for
+// Setup builds vmc-git (go build Package) and vmc-git-hook beside it
+// (HookPackage, so that hook install installs it), and writes an Ed25519 key pair for
 // each of KIDs into a new temporary directory; Close removes it.
 func Setup() (*Env, error) {
 	tmp, err := os.MkdirTemp("", "vmc-clitest-")
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Dir: tmp, Bin: filepath.Join(tmp, "vmc-git"), Keys: filepath.Join(tmp, "keys")}
-	if out, err := exec.Command("go", "build", "-o", e.Bin, Package).CombinedOutput(); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("go build %s: %v\n%s", Package, err, out)
+	e := &Env{Dir: tmp, Bin: filepath.Join(tmp, "vmc-git"), Hook: filepath.Join(tmp, "vmc-git-hook"), Keys: filepath.Join(tmp, "keys")}
+	for bin, pkg := range map[string]string{e.Bin: Package, e.Hook: HookPackage} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
 	if err := os.MkdirAll(e.Keys, 0o700); err != nil {
 		e.Close()

@@ -3,8 +3,8 @@
 // streamable HTTP. Run by mcpserver's TestTypeScriptClient; every failure
 // exits non-zero with its reason.
 //
-// env: VMC_BIN, VMC_REPO, APPLIER_KEY (the agent's), APPROVER_KEY (the
-// human's), MODE (stdio|http), PLAN_ID, SERVER.
+// env: VMC_BIN, VMC_REPO, ADMIN_KEY (pins the policy), APPLIER_KEY (the
+// agent's), APPROVER_KEY (the human's), MODE (stdio|http), PLAN_ID, SERVER.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -102,6 +102,8 @@ async function main() {
       '"rule": "interop", "reason": "seen by the interop test"} if {\n\tsome s in input.servers\n}\n');
     human("git", "add", "-A", "policy");
     human("git", "commit", "-q", "-m", "interop policy");
+    // An admin pins it: apply judges plans only with the pinned bundle.
+    human(bin, "policy", "pin", "--key", env("ADMIN_KEY"));
 
     const head0 = (await call(client, "ledger_head", {})).structuredContent.seq;
     const pc = await call(client, "plan_create", {

@@ -579,7 +579,7 @@ func TestActionsPinned(t *testing.T) {
 	}
 }
 
-// TestReleaseWorkflow: tagged releases build vmc-git for linux and darwin on
+// TestReleaseWorkflow: tagged releases build vmc-git (and vmc-git-hook beside it) for linux and darwin on
 // amd64 and arm64 with the tag as its version and publish SHA-256 sums; only
 // that job may write.
 func TestReleaseWorkflow(t *testing.T) {
@@ -610,7 +610,7 @@ func TestReleaseWorkflow(t *testing.T) {
 			script += r.Run.Value + "\n"
 		}
 	}
-	for _, want := range []string{"for os in linux darwin", "for arch in amd64 arm64", "-X main.Version=$TAG", "sha256sum", "SHA256SUMS", "gh release create", "--version"} {
+	for _, want := range []string{"for os in linux darwin", "for arch in amd64 arm64", "-X main.Version=$TAG", "sha256sum", "SHA256SUMS", "gh release create", "--version", "for cmd in vmc-git vmc-git-hook"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("release: the build does not %q", want)
 		}
