@@ -164,7 +164,8 @@ type chainVerifier struct {
 	total uint64
 	st    *state
 	done  uint64 // commits checked
-	jobs  chan *sigJob
+	jobs  chan []*sigJob
+	batch []*sigJob // jobs not sent yet
 	mu    sync.Mutex
 	wg    sync.WaitGroup
 	sig   *VerifyError // the lowest-seq signature failure
@@ -181,25 +182,40 @@ func (l *Ledger) newChainVerifier(st *state, opt VerifyOptions, total uint64) *c
 		cp.anchors = &anchorWalk{opt: opt.Anchor}
 		st = &cp
 	}
-	v := &chainVerifier{l: l, opt: opt, total: total, st: st, jobs: make(chan *sigJob, 256)}
+	v := &chainVerifier{l: l, opt: opt, total: total, st: st, jobs: make(chan []*sigJob, 256/sigBatch)}
 	if opt.Signatures {
 		for range runtime.GOMAXPROCS(0) {
 			v.wg.Add(1)
 			go func() {
 				defer v.wg.Done()
-				for j := range v.jobs {
-					if err := j.run(); err != nil {
-						v.mu.Lock()
-						if ve := err.(*VerifyError); v.sig == nil || ve.Seq < v.sig.Seq {
-							v.sig = ve
+				for b := range v.jobs {
+					for _, j := range b {
+						if err := j.run(); err != nil {
+							v.mu.Lock()
+							if ve := err.(*VerifyError); v.sig == nil || ve.Seq < v.sig.Seq {
+								v.sig = ve
+							}
+							v.mu.Unlock()
 						}
-						v.mu.Unlock()
 					}
 				}
 			}()
 		}
 	}
 	return v
+}
+
+// sigBatch is how many receipts' signature checks go to a worker at once:
+// one channel handoff (and wakeup) per batch, not per receipt.
+const sigBatch = 16
+
+// send queues job, handing a full batch to the workers.
+func (v *chainVerifier) send(job *sigJob) {
+	v.batch = append(v.batch, job)
+	if len(v.batch) == sigBatch {
+		v.jobs <- v.batch
+		v.batch = make([]*sigJob, 0, sigBatch)
+	}
 }
 
 // add checks commit c (raw: its bytes, or nil to read them) on top of the
@@ -215,7 +231,7 @@ func (v *chainVerifier) add(c plumbing.Hash, raw []byte, later func() []plumbing
 		return err
 	}
 	if v.opt.Signatures {
-		v.jobs <- job
+		v.send(job)
 	}
 	v.st = next
 	v.done++
@@ -231,6 +247,10 @@ func (v *chainVerifier) add(c plumbing.Hash, raw []byte, later func() []plumbing
 func (v *chainVerifier) finish(walkErr error) (*state, error) {
 	if walkErr == nil && v.opt.Progress != nil && v.done%1000 != 0 {
 		v.opt.Progress(v.st.seq+1, v.total)
+	}
+	if len(v.batch) > 0 {
+		v.jobs <- v.batch
+		v.batch = nil
 	}
 	close(v.jobs)
 	v.wg.Wait()

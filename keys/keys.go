@@ -244,6 +244,9 @@ func parseArmored(armored []byte) *sshsig.Signature {
 	if !bytes.Equal(enc[:len(text)], text) {
 		return nil
 	}
+	if sig := parseWire(raw); sig != nil {
+		return sig
+	}
 	sig, err := sshsig.ParseSignature(raw)
 	if err != nil || sig.HashAlgorithm != hashAlg || strictEncoding(sig) != nil || !bytes.Equal(sig.Marshal(), raw) {
 		return nil

@@ -1,7 +1,7 @@
 package receipt
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
 )
@@ -32,20 +32,40 @@ const (
 // (Format1 or Format2).
 func PathIn(format int, seq uint64) string {
 	if format == Format2 {
-		return fmt.Sprintf("receipts/%03d/%02d/%02d/%d/%09d.json", seq/1_000_000, (seq/10_000)%100, (seq/100)%100, (seq/10)%10, seq)
+		// receipts/%03d/%02d/%02d/%d/%09d.json, without fmt (once a receipt
+		// when verifying).
+		b := make([]byte, 0, 48)
+		b = append(b, "receipts/"...)
+		b = append(zeroPad(b, seq/1_000_000, 3), '/')
+		b = append(zeroPad(b, (seq/10_000)%100, 2), '/')
+		b = append(zeroPad(b, (seq/100)%100, 2), '/')
+		b = append(zeroPad(b, (seq/10)%10, 1), '/')
+		return string(append(zeroPad(b, seq, 9), ".json"...))
 	}
 	return Path(seq)
 }
 
+// zeroPad appends v in decimal, padded with zeros to width digits: fmt's
+// %0<width>d for an unsigned value.
+func zeroPad(b []byte, v uint64, width int) []byte {
+	var d [20]byte
+	n := strconv.AppendUint(d[:0], v, 10)
+	for i := len(n); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, n...)
+}
+
+func padded(v uint64, width int) string { return string(zeroPad(nil, v, width)) }
+
 // Dirs returns the directory names between receipts/ and receipt seq's file
 // in a ledger of the given format, and the file name.
 func Dirs(format int, seq uint64) (dirs []string, name string) {
-	name = fmt.Sprintf("%09d.json", seq)
+	name = string(append(zeroPad(nil, seq, 9), ".json"...))
 	if format == Format2 {
-		return []string{fmt.Sprintf("%03d", seq/1_000_000), fmt.Sprintf("%02d", (seq/10_000)%100),
-			fmt.Sprintf("%02d", (seq/100)%100), fmt.Sprintf("%d", (seq/10)%10)}, name
+		return []string{padded(seq/1_000_000, 3), padded((seq/10_000)%100, 2), padded((seq/100)%100, 2), padded((seq/10)%10, 1)}, name
 	}
-	return []string{fmt.Sprintf("%03d", seq/1_000_000), fmt.Sprintf("%03d", (seq/1000)%1000)}, name
+	return []string{padded(seq/1_000_000, 3), padded((seq/1000)%1000, 3)}, name
 }
 
 // ValidFormat reports whether f is a ledger format this package knows.

@@ -1,6 +1,7 @@
 package receipt
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,5 +52,29 @@ func TestHeadFormats(t *testing.T) {
 	b, _ := h.Encode()
 	if _, err := ParseHead(b); err == nil {
 		t.Fatal("HEAD.json v 3 accepted")
+	}
+}
+
+// TestPathsAsFmt: the paths built without fmt are fmt's, for any seq (the
+// widths are minimums: a seq past 999,999,999 widens its fields).
+func TestPathsAsFmt(t *testing.T) {
+	seqs := []uint64{0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 999_999, 1_000_000, 123_456_789, 999_999_999, 1_000_000_000, 1<<64 - 1}
+	for s := uint64(1); s < 1<<62; s = s*7 + 3 {
+		seqs = append(seqs, s)
+	}
+	for _, seq := range seqs {
+		want := fmt.Sprintf("receipts/%03d/%02d/%02d/%d/%09d.json", seq/1_000_000, (seq/10_000)%100, (seq/100)%100, (seq/10)%10, seq)
+		if got := PathIn(Format2, seq); got != want {
+			t.Fatalf("PathIn(2, %d) = %s, want %s", seq, got, want)
+		}
+		dirs, name := Dirs(Format2, seq)
+		if got := "receipts/" + strings.Join(dirs, "/") + "/" + name; got != want {
+			t.Fatalf("Dirs(2, %d) = %s, want %s", seq, got, want)
+		}
+		dirs, name = Dirs(Format1, seq)
+		want = fmt.Sprintf("%03d/%03d/%09d.json", seq/1_000_000, (seq/1000)%1000, seq)
+		if got := strings.Join(dirs, "/") + "/" + name; got != want {
+			t.Fatalf("Dirs(1, %d) = %s, want %s", seq, got, want)
+		}
 	}
 }

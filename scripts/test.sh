@@ -118,6 +118,8 @@ fuzz ./apply/remoteref FuzzParseLock
 fuzz ./apply/remoteref FuzzParseIntent
 fuzz ./policy FuzzCompile
 fuzz ./state FuzzParseAdopt
+# ParseSignature's direct armor and wire parsers against the general parse.
+fuzz ./keys FuzzParseSignatureFastPaths
 for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go witness/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
   pkg=$(grep -l "^func $t(" gitledger/*_test.go internal/gitobj/*_test.go receipt/*_test.go merkle/*_test.go plans/*_test.go provider/*_test.go witness/*_test.go | head -1 | xargs dirname)
   fuzz "./$pkg" "$t"

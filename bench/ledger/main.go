@@ -73,6 +73,7 @@ func main() {
 	incremental := flag.Bool("incremental", true, "time verify after 1 new receipt on (a copy of) the largest ledger")
 	child := flag.String("verify-child", "", "internal: verify the ledger in this directory and exit")
 	cloneOnly := flag.Bool("clone-only", false, "only the clone rows, on the largest ledger")
+	before := flag.String("before", "", "a build of this benchmark from an older commit: verify the 10k ledger with it and with this build, alternately (before.go)")
 	flag.Parse()
 	if *child != "" {
 		if err := verify(*child); err != nil {
@@ -120,7 +121,7 @@ func main() {
 		b.table.Print(os.Stdout, fmt.Sprintf("### ledger clone (runs=%d, %s/%s)", b.runs, runtime.GOOS, runtime.GOARCH))
 		return
 	}
-	b.doClone, b.incremental = *clone, *incremental
+	b.doClone, b.incremental, b.before = *clone, *incremental, *before
 	if err := b.run(sizes, *appends, *gitLog, *cpuprofile); err != nil {
 		kit.Fail("ledger", err)
 	}
@@ -129,7 +130,8 @@ func main() {
 type bench struct {
 	out                  string
 	runs                 int
-	doClone, incremental bool // run those measurements (-clone, -incremental)
+	doClone, incremental bool   // run those measurements (-clone, -incremental)
+	before               string // -before: an older build to compare verify with
 	signer               *keys.Signer
 	table                kit.Table
 }
@@ -215,6 +217,11 @@ func (b *bench) run(sizes []int, appends int, gitLog bool, cpuprofile string) er
 		rc := float64(cpuPerReceipt[gitLogN]) / float64(flCPU)
 		okc := rc <= targetFloorRatio
 		b.add("verify --sig / floor in CPU time, 10k", fmt.Sprintf("%.2fx", rc), fmt.Sprintf("<= %.1fx", targetFloorRatio), &okc)
+		if b.before != "" {
+			if err := b.beforeAfter(b.before, dir, gitLogN, fl, flCPU); err != nil {
+				return fmt.Errorf("before/after: %w", err)
+			}
+		}
 	}
 
 	// verify again after 1 new receipt, from the remembered verified head

@@ -41,6 +41,9 @@ type idxCache struct {
 	at    map[idxChunkKey]int
 	slots []idxChunkSlot
 	next  int // the slot replaced next once all are used
+	// last[off] is the slot of the names (offsets) chunk returned last:
+	// a lookup's probes mostly land in the chunk of the one before.
+	last [2]int
 }
 
 // idxCacheSlots is how many chunks the cache holds (5 KiB at most each).
@@ -55,7 +58,15 @@ type idxChunkSlot struct {
 // be read.
 func (c *idxCache) chunk(p *packIndex, off bool, index int) []byte {
 	k := idxChunkKey{p, off, index}
+	kind := 0
+	if off {
+		kind = 1
+	}
+	if l := c.last[kind]; l < len(c.slots) && c.slots[l].key == k {
+		return c.slots[l].data
+	}
 	if i, ok := c.at[k]; ok {
+		c.last[kind] = i
 		return c.slots[i].data
 	}
 	per, size, base := idxNamesPerChunk, 20, p.namesAt
@@ -90,6 +101,7 @@ func (c *idxCache) chunk(p *packIndex, off bool, index int) []byte {
 	}
 	c.slots[i] = idxChunkSlot{k, buf}
 	c.at[k] = i
+	c.last[kind] = i
 	return buf
 }
 

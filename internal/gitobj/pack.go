@@ -383,6 +383,7 @@ type packReader struct {
 	win    bytes.Reader // the part of br's window an object is inflated from
 	idx    idxCache
 	zr     io.ReadCloser
+	fast   inflater
 }
 
 // packIndex is one version 2 pack index (read through an idxCache) and its
@@ -599,8 +600,19 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 // an interface call a byte; ledger objects are a few hundred bytes), and
 // through the cursor otherwise.
 func (r *packReader) inflate(data []byte) error {
+	return r.inflatePart(data, true)
+}
+
+// inflatePart is inflate; with whole false it reads only the first
+// len(data) bytes of the object. The fast path (inflate.go) decodes from
+// the window when it can; anything it refuses is read by the general
+// inflater, which gives the errors.
+func (r *packReader) inflatePart(data []byte, whole bool) error {
 	start := r.br.next
 	if r.br.window(int64(len(data)) + inflateSlack) {
+		if r.fast.inflateInto(data, r.br.buf[r.br.next-r.br.base:], whole) {
+			return nil
+		}
 		r.win.Reset(r.br.buf[r.br.next-r.br.base:])
 		if err := r.inflateFrom(&r.win, data); err == nil {
 			return nil

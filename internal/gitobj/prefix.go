@@ -100,7 +100,7 @@ func (r *packReader) prefix(id plumbing.Hash, buf []byte) ([]byte, bool) {
 			return nil, false
 		}
 		buf = buf[:min(int64(len(buf)), size)]
-		if err := r.inflate(buf); err != nil {
+		if err := r.inflatePart(buf, false); err != nil {
 			return nil, false
 		}
 		return buf, true
