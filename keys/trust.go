@@ -120,6 +120,7 @@ type Trust struct {
 	Policy
 	current map[string]*Entry
 	all     []*Entry
+	changed uint64 // seq of the keys receipt that made this state; 0 at genesis
 }
 
 // NewTrust validates genesis keys and policy and returns the trust state at
@@ -293,7 +294,7 @@ func joinRoles(rs []Role) string {
 
 // Clone returns an independent copy.
 func (t *Trust) Clone() *Trust {
-	c := &Trust{Policy: t.Policy, current: map[string]*Entry{}}
+	c := &Trust{Policy: t.Policy, current: map[string]*Entry{}, changed: t.changed}
 	m := map[*Entry]*Entry{}
 	for _, e := range t.all {
 		cp := *e
@@ -368,9 +369,10 @@ func ParseTime(s string) (time.Time, error) {
 // trustFile is the JSON form of a trust state (keys/trust.json in the ledger
 // tree): canonical, derived, and re-derived by every verifier.
 type trustFile struct {
-	V      int          `json:"v"`
-	Policy Policy       `json:"policy"`
-	Keys   []trustEntry `json:"keys"`
+	V       int          `json:"v"`
+	Policy  Policy       `json:"policy"`
+	Keys    []trustEntry `json:"keys"`
+	Changed uint64       `json:"changed_seq,omitempty"` // Trust.Changed
 }
 
 type trustEntry struct {
@@ -383,9 +385,19 @@ type trustEntry struct {
 	Until    string `json:"until,omitempty"`
 }
 
+// Changed is the seq of the keys receipt that made this trust state (0 at
+// genesis), written to keys/trust.json as changed_seq. It makes every trust
+// change a new state even when it undoes the one before (pin B, then pin
+// the old bundle again), so a co-signed proposal, which names the digest of
+// the state it was made for, can never apply twice.
+func (t *Trust) Changed() uint64 { return t.changed }
+
+// MarkChanged records that the keys receipt seq made this trust state.
+func (t *Trust) MarkChanged(seq uint64) { t.changed = seq }
+
 // MarshalJSON renders the full trust state, oldest key first.
 func (t *Trust) MarshalJSON() ([]byte, error) {
-	f := trustFile{V: 1, Policy: t.Policy, Keys: []trustEntry{}}
+	f := trustFile{V: 1, Policy: t.Policy, Keys: []trustEntry{}, Changed: t.changed}
 	for _, e := range t.all {
 		te := trustEntry{KeySpec: e.KeySpec, AddedSeq: e.AddedSeq, EndedSeq: e.EndedSeq, Status: e.Status, Reason: e.Reason, From: FormatTime(e.notBefore)}
 		if !e.notAfter.IsZero() {
@@ -407,7 +419,7 @@ func (t *Trust) UnmarshalJSON(b []byte) error {
 	if f.V != 1 {
 		return fmt.Errorf("trust state: version %d", f.V)
 	}
-	nt := Trust{Policy: f.Policy, current: map[string]*Entry{}}
+	nt := Trust{Policy: f.Policy, current: map[string]*Entry{}, changed: f.Changed}
 	for _, te := range f.Keys {
 		pub, _, err := ParsePublicKey([]byte(te.PublicKey))
 		if err != nil {

@@ -139,6 +139,7 @@ func applyChange(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 	if err := after.CheckPolicy(); err != nil {
 		return nil, fmt.Errorf("after the change: %w", err)
 	}
+	after.MarkChanged(r.Seq)
 	return after, nil
 }
 
@@ -175,7 +176,8 @@ func ApplyKeysUnsigned(t *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 
 // StateDigest is the BLAKE3 of the trust state's canonical form (the bytes
 // of keys/trust.json): what a trust-change proposal is based on. Every keys
-// receipt changes it (entries carry the seqs that added and ended them), so
+// receipt changes it (the state records the seq of the receipt that made it,
+// Trust.Changed, besides the seqs that added and ended each entry), so
 // a proposal applies at most once, and only to the trust state it was made
 // for, whatever other receipts land meanwhile.
 func StateDigest(t *keys.Trust) (digest.Digest, error) {
