@@ -21,16 +21,7 @@ import (
 // clone verifies it all.
 func TestApplyPolicyPush(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, url := serve(t, sb)
-	seed := newRepo(t, repoOpts{env: hetznerEnv(url), policy: true})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	prov, _, seed, origin := hookedSetup(t, sandbox.Options{}, repoOpts{policy: true})
 	seed.git("push", "-q", "origin", "main", "vmc/ledger")
 	ci := machine(t, seed, origin)
 

@@ -19,16 +19,7 @@ import (
 // pinned policy denies) stays pending, no receipt, no provider call.
 func TestPolicyPinTreeAttacks(t *testing.T) {
 	t.Parallel()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov, url := serve(t, sb)
-	seed := newRepo(t, repoOpts{env: hetznerEnv(url), policy: true})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	prov, _, seed, origin := hookedSetup(t, sandbox.Options{}, repoOpts{policy: true})
 	seed.git("push", "-q", "origin", "main", "vmc/ledger")
 	ci := machine(t, seed, origin)
 	seed.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04", "--label", "role=web", "--label", "env=dev")

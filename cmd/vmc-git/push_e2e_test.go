@@ -232,12 +232,21 @@ func TestCrashAfterCommitLeavesNoBlockingLock(t *testing.T) {
 // repository using it, with a bare origin that has the pre-receive hook.
 func pushSetup(t *testing.T, dur time.Duration) (provider.Provider, string, *repo, string) {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{Token: sandboxToken, ActionDuration: dur})
+	return hookedSetup(t, sandbox.Options{ActionDuration: dur}, repoOpts{})
+}
+
+// hookedSetup is pushSetup with the sandbox's and the repository's options
+// (the sandbox's token and the repository's env are set here).
+func hookedSetup(t *testing.T, so sandbox.Options, o repoOpts) (provider.Provider, string, *repo, string) {
+	t.Helper()
+	so.Token = sandboxToken
+	sb, err := sandbox.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prov, url := serve(t, sb)
-	seed := newRepo(t, repoOpts{env: hetznerEnv(url)})
+	o.env = append(o.env, hetznerEnv(url)...)
+	seed := newRepo(t, o)
 	origin := filepath.Join(t.TempDir(), "origin.git")
 	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
 	seed.must("hook", "install", "--repo", origin)
