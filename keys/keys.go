@@ -176,6 +176,14 @@ func ParseSignature(armored []byte) (*sshsig.Signature, error) {
 	}
 	// Not accepted by the direct check: decode the general way, which
 	// names what is wrong (or accepts what the direct check left out).
+	return parseSignatureGeneral(armored)
+}
+
+// parseSignatureGeneral is ParseSignature without its fast path: PEM
+// decode, the library's wire parse, the re-armor check and the strict
+// encoding rules. The fast path must accept and refuse exactly as it does
+// (FuzzParseSignatureFastPaths).
+func parseSignatureGeneral(armored []byte) (*sshsig.Signature, error) {
 	blk, rest := pem.Decode(armored)
 	if blk == nil {
 		return nil, errors.New("signature: not an armored SSH signature")
