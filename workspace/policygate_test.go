@@ -75,11 +75,7 @@ func TestApplyPolicyGate(t *testing.T) {
 			fwRego = f
 		}
 	}
-	os.MkdirAll(filepath.Join(w.root, "policy"), 0o755)
-	os.WriteFile(filepath.Join(w.root, "policy", "firewall.rego"), fwRego.Data, 0o644)
-	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
-		t.Fatal(err)
-	}
+	w.commitPolicy("firewall.rego", fwRego.Data)
 	w.pinPolicy(ws)
 	bundle, err := ws.LoadPolicy()
 	if err != nil {
@@ -179,18 +175,14 @@ func TestApplyPlanPolicy(t *testing.T) {
 	ws := w.open()
 	ctx := context.Background()
 	alice := w.ids["alice"]
-	os.MkdirAll(filepath.Join(w.root, "policy"), 0o755)
-	os.WriteFile(filepath.Join(w.root, "policy", "ssh.rego"), []byte(`package vmc.ssh
+	w.commitPolicy("ssh.rego", []byte(`package vmc.ssh
 
 deny contains {"resource": sprintf("firewall/%s", [f.name]), "rule": "no-world", "reason": "open to the world"} if {
 	some f in input.firewalls
 	some r in f.rules
 	"0.0.0.0/0" in r.source_ips
 }
-`), 0o644)
-	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
-		t.Fatal(err)
-	}
+`))
 	w.pinPolicy(ws)
 	m := w.plan(ws, "fw-open", false, provider.Action{Op: provider.OpCreate, Kind: provider.KindFirewall, Name: "web", Rules: fwRules("0.0.0.0/0")})
 	_, perr, err := ws.ApplyPlan(ctx, alice, w.applyReq(), m.Path)

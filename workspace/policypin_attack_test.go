@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,11 +87,7 @@ func TestPolicyPinTreeTricks(t *testing.T) {
 	ws := w.open()
 	ctx := context.Background()
 	w.plan(ws, "web-1-create", true, createAction("web-1"))
-	os.MkdirAll(filepath.Join(w.root, "policy"), 0o755)
-	os.WriteFile(filepath.Join(w.root, "policy", "p.rego"), []byte(pinnedSrc), 0o644)
-	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
-		t.Fatal(err)
-	}
+	w.commitPolicy("p.rego", []byte(pinnedSrc))
 	w.pinPolicy(ws)
 	tip, err := ws.Ledger.Tip()
 	if err != nil {
@@ -185,11 +179,7 @@ func TestPolicyPinMainMoves(t *testing.T) {
 	ctx := context.Background()
 	m1 := w.plan(ws, "web-1-create", true, createAction("web-1"))
 	m2 := w.plan(ws, "web-2-create", true, createAction("web-2"))
-	os.MkdirAll(filepath.Join(w.root, "policy"), 0o755)
-	os.WriteFile(filepath.Join(w.root, "policy", "p.rego"), []byte(pinnedSrc), 0o644)
-	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
-		t.Fatal(err)
-	}
+	w.commitPolicy("p.rego", []byte(pinnedSrc))
 	w.pinPolicy(ws)
 	tip, err := ws.Ledger.Tip()
 	if err != nil {

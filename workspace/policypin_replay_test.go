@@ -2,8 +2,6 @@ package workspace
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,11 +93,7 @@ func TestPolicyPinReplay(t *testing.T) {
 		}
 		return ch
 	}
-	os.MkdirAll(filepath.Join(w.root, "policy"), 0o755)
-	os.WriteFile(filepath.Join(w.root, "policy", "p.rego"), []byte(denyAllSrc), 0o644)
-	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
-		t.Fatal(err)
-	}
+	w.commitPolicy("p.rego", []byte(denyAllSrc))
 	tc, _, err := ws.PolicyPinChange("")
 	if err != nil {
 		t.Fatal(err)

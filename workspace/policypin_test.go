@@ -13,6 +13,21 @@ import (
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
+// commitPolicy writes policy/<name> with src and commits it to main as
+// alice.
+func (w *world) commitPolicy(name string, src []byte) {
+	w.t.Helper()
+	if err := os.MkdirAll(filepath.Join(w.root, "policy"), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.root, "policy", name), src, 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := CommitFiles(w.root, "alice", "policy", "policy"); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // pinPolicy has alice (admin) pin the main branch's policy, as vmc-git
 // policy pin does.
 func (w *world) pinPolicy(ws *Workspace) {
