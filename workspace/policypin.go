@@ -90,11 +90,16 @@ func (ws *Workspace) readPolicyAt(rev string) (*policyAt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing was applied", err)
 	}
-	p := &policyAt{rev: rev, files: files, bundle: keys.PolicyBundleNone}
-	if len(files) > 0 {
-		p.bundle = policy.Digest(files).String()
+	return &policyAt{rev: rev, files: files, bundle: bundleOf(files)}, nil
+}
+
+// bundleOf is what a pin names for these policy files: their digest in
+// hex, or keys.PolicyBundleNone for none.
+func bundleOf(files []policy.File) string {
+	if len(files) == 0 {
+		return keys.PolicyBundleNone
 	}
-	return p, nil
+	return policy.Digest(files).String()
 }
 
 // forPin is the bundle apply judges with under pin (nil: no policy, result
@@ -150,12 +155,11 @@ func (ws *Workspace) PolicyPin(rev string) (*PolicyPinStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &PolicyPinStatus{Rev: rev, Pinned: tip.Trust.PolicyBundle, Bundle: keys.PolicyBundleNone, Files: []string{}}
+	st := &PolicyPinStatus{Rev: rev, Pinned: tip.Trust.PolicyBundle, Bundle: bundleOf(files), Files: []string{}}
 	for _, f := range files {
 		st.Files = append(st.Files, f.Name)
 	}
 	if len(files) > 0 {
-		st.Bundle = policy.Digest(files).String()
 		if _, err := policy.Compile(files); err != nil {
 			st.CompileError = err.Error()
 		}
@@ -209,10 +213,7 @@ func genesisPolicyBundle(dir, rev string, noPolicy bool) (string, error) {
 			}
 		}
 	}
-	if len(files) == 0 {
-		return keys.PolicyBundleNone, nil
-	}
-	return policy.Digest(files).String(), nil
+	return bundleOf(files), nil
 }
 
 // pinSummary is the summary of a policy_bundle keys receipt.
