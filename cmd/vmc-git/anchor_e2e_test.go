@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	ethcommon "github.com/ethereum/go-ethereum/common"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	ethcommon "github.com/ethereum/go-ethereum/common"
 
 	"github.com/vmc-git/vmc-git/anchor"
 	"github.com/vmc-git/vmc-git/anchor/btc"
@@ -31,10 +32,7 @@ import (
 func anchorSetup(t *testing.T) (*repo, string) {
 	t.Helper()
 	r := newRepo(t, repoOpts{})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	origin := r.hookedOrigin()
 	r.must("record", "--summary", "rebooted web-1", "--key", key("alice"))
 	r.must("record", "--summary", "rebooted web-2", "--key", key("alice"))
 	r.git("push", "-q", "origin", "main", "vmc/ledger")

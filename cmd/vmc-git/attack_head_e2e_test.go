@@ -48,10 +48,7 @@ func TestHookUnbornHeadRefusesMain(t *testing.T) {
 func TestHookHeadOnOtherBranch(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t, repoOpts{})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	origin := r.hookedOrigin()
 	r.git("push", "-q", "origin", "main", "vmc/ledger")
 	gitIn(t, origin, "update-ref", "refs/heads/dev", r.git("rev-parse", "main"))
 	gitIn(t, origin, "symbolic-ref", "HEAD", "refs/heads/dev")
@@ -96,10 +93,7 @@ func TestHookHeadOnOtherBranch(t *testing.T) {
 func TestHookDuplicateTreeEntries(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t, repoOpts{})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	r.hookedOrigin()
 	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
 	r.git("push", "-q", "origin", "main", "vmc/ledger")
 
@@ -130,10 +124,7 @@ func TestHookDuplicateTreeEntries(t *testing.T) {
 func TestHookOverrideSquatting(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t, repoOpts{})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	r.hookedOrigin()
 	r.planApproved("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
 	r.git("push", "-q", "origin", "main", "vmc/ledger")
 	pb, err := os.ReadFile(r.planFile("web-1-create"))
@@ -182,10 +173,7 @@ func TestHookOverrideSquatting(t *testing.T) {
 func TestHookApprovalSquatting(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t, repoOpts{})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	r.hookedOrigin()
 	r.plan("web-1-create", "create", "web-1", "--type", "cx22", "--image", "ubuntu-24.04")
 	r.commit("plan web-1, not yet approved")
 	r.git("push", "-q", "origin", "main", "vmc/ledger")

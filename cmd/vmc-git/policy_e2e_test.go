@@ -174,10 +174,7 @@ func TestReviewPolicy(t *testing.T) {
 func TestAttestPush(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t, repoOpts{policy: true})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	origin := r.hookedOrigin()
 	r.git("push", "-q", "origin", "main", "vmc/ledger")
 	checkError(t, r.run("policy", "check", "--push", "--key", key("alice")), exitUsage, "--push publishes the attestation: give --attest too")
 

@@ -247,11 +247,19 @@ func hookedSetup(t *testing.T, so sandbox.Options, o repoOpts) (provider.Provide
 	prov, url := serve(t, sb)
 	o.env = append(o.env, hetznerEnv(url)...)
 	seed := newRepo(t, o)
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	seed.must("hook", "install", "--repo", origin)
-	seed.git("remote", "add", "origin", origin)
+	origin := seed.hookedOrigin()
 	return prov, url, seed, origin
+}
+
+// hookedOrigin makes a bare repository (HEAD at main) with the pre-receive
+// hook installed by r, and adds it to r as remote origin.
+func (r *repo) hookedOrigin() string {
+	r.t.Helper()
+	origin := filepath.Join(r.t.TempDir(), "origin.git")
+	gitIn(r.t, "", "init", "-q", "--bare", "-b", "main", origin)
+	r.must("hook", "install", "--repo", origin)
+	r.git("remote", "add", "origin", origin)
+	return origin
 }
 
 // machine clones origin as another machine would: its own work tree and

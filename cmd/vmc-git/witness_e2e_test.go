@@ -82,10 +82,7 @@ func (r *repo) size() uint64 {
 func TestWitnessedSnapshots(t *testing.T) {
 	t.Parallel()
 	r, w1, w2 := witnessedRepo(t)
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	r.hookedOrigin()
 
 	// Snapshot 1, cosigned by both witnesses.
 	r.record("one")
@@ -286,10 +283,7 @@ func TestWitnessForgedTags(t *testing.T) {
 	t.Parallel()
 	r, w1, w2 := witnessedRepo(t)
 	w3 := litewitness.Start(t, "witness.test/w3") // not in the trust state
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	origin := r.hookedOrigin()
 	r.record("one")
 	r.must("merkle", "receipts", "--tag", "--key", key("alice"))
 	tag1 := merkle.TagName(r.size())
@@ -579,10 +573,7 @@ func TestWitnessChangePush(t *testing.T) {
 	t.Parallel()
 	w1 := litewitness.Start(t, "witness.test/push1")
 	r := newRepo(t, repoOpts{})
-	origin := filepath.Join(t.TempDir(), "origin.git")
-	gitIn(t, "", "init", "-q", "--bare", "-b", "main", origin)
-	r.must("hook", "install", "--repo", origin)
-	r.git("remote", "add", "origin", origin)
+	origin := r.hookedOrigin()
 	r.git("push", "-q", "origin", "main", "vmc/ledger")
 	// Someone else's receipt lands on the origin first.
 	other := machine(t, r, origin)
