@@ -108,7 +108,13 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	me := Info{Server: server, Holder: holder, PID: l.PID, Host: l.Host, Plan: plan, Time: l.Now().UTC()}
-	for attempt := 0; attempt < 5; attempt++ {
+	// held is the last live lock seen that went away before it could be
+	// judged. Under heavy contention every attempt can see one: then the
+	// server was held each time we looked, and saying so is the truth.
+	// A lock released between our create and our read costs a quick retry,
+	// not one of the few attempts at breaking a lock.
+	var held *Info
+	for attempt, quick := 0, 0; attempt < 5 && quick < 64; attempt++ {
 		err := writeExcl(p, me)
 		if err == nil {
 			return &Acquired{Info: me}, nil
@@ -120,6 +126,12 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 		cur, rerr := read(p)
 		if rerr != nil {
 			if errors.Is(rerr, os.ErrNotExist) {
+				var i Info
+				if json.Unmarshal(seen, &i) == nil {
+					held = &i
+				}
+				attempt--
+				quick++
 				continue // released meanwhile
 			}
 			// Lock files appear with their content (writeExcl), so this one
@@ -150,6 +162,9 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 			continue
 		}
 		return &Acquired{Info: me, Broke: &cur, Stale: stale}, nil
+	}
+	if held != nil && !force {
+		return nil, &HeldError{*held}
 	}
 	return nil, fmt.Errorf("lock %s: contended, try again", server)
 }
