@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,7 +211,17 @@ func TestApplyCreateWithoutStart(t *testing.T) {
 }
 
 func TestApplyRetriesLocked(t *testing.T) {
-	e := newEnv(t, sandbox.Options{ActionDuration: 60 * time.Millisecond})
+	// The sandbox's clock stands still from the reboot until the second
+	// action has been refused, so the reboot is still running then however
+	// long the machine takes between the two requests.
+	var frozen atomic.Pointer[time.Time]
+	clock := func() time.Time {
+		if f := frozen.Load(); f != nil {
+			return *f
+		}
+		return time.Now()
+	}
+	e := newEnv(t, sandbox.Options{ActionDuration: 60 * time.Millisecond, Now: clock})
 	e.create(t, "busy")
 	ctx := context.Background()
 	hs, _, err := e.hc.Server.GetByName(ctx, "busy")
@@ -216,12 +229,15 @@ func TestApplyRetriesLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Start an action behind vmc-git's back; the server is locked while it runs.
+	now := time.Now()
+	frozen.Store(&now)
 	if _, _, err := e.hc.Server.Reboot(ctx, hs); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.hc.Server.Poweroff(ctx, hs); !hcloud.IsError(err, hcloud.ErrorCodeLocked) {
 		t.Fatalf("second action while locked: %v, want locked", err)
 	}
+	frozen.Store(nil)
 	res := e.apply(t, provider.Action{Op: provider.OpPoweroff, Server: "busy"})
 	if res.Observed.Status != "off" {
 		t.Fatalf("after locked retry: %+v", res.Observed)
@@ -309,10 +325,24 @@ func TestApplyUnknownOutcome(t *testing.T) {
 	}
 
 	// Context ends while waiting: unknown, with the action ids to reconcile.
-	slow := newEnv(t, sandbox.Options{ActionDuration: 2 * time.Second})
-	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	// The context ends at the first poll of the actions, so the create
+	// itself has answered however slow the machine is, and the actions
+	// (an hour long) cannot have finished.
+	slowSB, err := sandbox.New(sandbox.Options{Token: testToken, ActionDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res, err = slow.p.Apply(cctx, provider.Action{Op: provider.OpCreate, Server: "late", ServerType: "cx22", Image: "ubuntu-24.04"}, nil)
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/actions") {
+			cancel()
+		}
+		slowSB.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(slowSrv.Close)
+	slow := newProvider(t, slowSrv.URL+"/v1", testToken)
+	res, err = slow.Apply(cctx, provider.Action{Op: provider.OpCreate, Server: "late", ServerType: "cx22", Image: "ubuntu-24.04"}, nil)
 	if err != nil || res.Status != provider.StatusUnknown || len(res.ActionIDs) != 2 || !strings.Contains(res.Error, "waiting for actions") {
 		t.Fatalf("canceled wait: %+v %v", res, err)
 	}
