@@ -177,8 +177,8 @@ ROOT_PATH = %s/log
 				break
 			}
 		}
-		if time.Since(start) > 90*time.Second {
-			t.Fatalf("gitea web did not answer at %s within 90s: %v\n%s", g.url, err, g.log.String())
+		if time.Since(start) > 180*time.Second {
+			t.Fatalf("gitea web did not answer at %s within 180s: %v\n%s", g.url, err, g.log.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
