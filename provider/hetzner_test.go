@@ -17,6 +17,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/vmc-git/vmc-git/internal/nettest"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
 )
@@ -384,9 +385,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	errs = append(errs, err.Error())
 
 	// Unreachable endpoint: the error names the address, not the token.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := nettest.RefusedAddr(t)
 	_, err = newProvider(t, "http://"+addr+"/v1", testToken).Server(ctx, "x")
 	errs = append(errs, err.Error())
 
@@ -402,9 +401,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 
 func TestUnreachableEndpointFailsFast(t *testing.T) {
 	ctx := context.Background()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := nettest.RefusedAddr(t)
 	p := newProvider(t, "http://"+closed+"/v1", testToken)
 	_, err := p.Server(ctx, "x")
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
