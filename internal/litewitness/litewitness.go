@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vmc-git/vmc-git/internal/nettest"
 	"github.com/vmc-git/vmc-git/internal/sshagenttest"
 	"github.com/vmc-git/vmc-git/witness"
 )
@@ -280,13 +280,11 @@ func (s *Server) run(args ...string) string {
 	return string(out)
 }
 
+// freePort returns a port reserved for the witness until the test ends
+// (nettest.ReservePort), so a restart finds it free again.
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	return nettest.ReservePort(t)
 }
 
 func waitFor(t testing.TB, cond func() bool, what string) {
