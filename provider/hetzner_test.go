@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,15 +212,25 @@ func TestApplyCreateWithoutStart(t *testing.T) {
 }
 
 func TestApplyRetriesLocked(t *testing.T) {
-	// The sandbox's clock stands still from the reboot until the second
-	// action has been refused, so the reboot is still running then however
-	// long the machine takes between the two requests.
-	var frozen atomic.Pointer[time.Time]
+	// The sandbox's clock is the wall clock until the reboot; then it stands
+	// still until the second action has been refused (the reboot is still
+	// running however long the machine takes between the two requests), and
+	// then moves 10 ms per reading, so the reboot ends after a few of
+	// vmc-git's requests, well within its 12 retries, however long their
+	// jittered waits are.
+	var mu sync.Mutex
+	var virtual *time.Time
+	stepping := false
 	clock := func() time.Time {
-		if f := frozen.Load(); f != nil {
-			return *f
+		mu.Lock()
+		defer mu.Unlock()
+		if virtual == nil {
+			return time.Now()
 		}
-		return time.Now()
+		if stepping {
+			*virtual = virtual.Add(10 * time.Millisecond)
+		}
+		return *virtual
 	}
 	e := newEnv(t, sandbox.Options{ActionDuration: 60 * time.Millisecond, Now: clock})
 	e.create(t, "busy")
@@ -230,15 +240,19 @@ func TestApplyRetriesLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Start an action behind vmc-git's back; the server is locked while it runs.
+	mu.Lock()
 	now := time.Now()
-	frozen.Store(&now)
+	virtual = &now
+	mu.Unlock()
 	if _, _, err := e.hc.Server.Reboot(ctx, hs); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.hc.Server.Poweroff(ctx, hs); !hcloud.IsError(err, hcloud.ErrorCodeLocked) {
 		t.Fatalf("second action while locked: %v, want locked", err)
 	}
-	frozen.Store(nil)
+	mu.Lock()
+	stepping = true
+	mu.Unlock()
 	res := e.apply(t, provider.Action{Op: provider.OpPoweroff, Server: "busy"})
 	if res.Observed.Status != "off" {
 		t.Fatalf("after locked retry: %+v", res.Observed)
