@@ -80,7 +80,7 @@ func (r *regtest) client(confirmations int64, mine int) *btc.Client {
 func TestAnchorRegtest(t *testing.T) {
 	r := startRegtest(t, 105)
 	d := sha256.Sum256([]byte("statement"))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // bounds waits, not speed
 	defer cancel()
 	// Two more transactions in the block, so the branch has two levels.
 	others := r.spendOthers(t, ctx, 2)
