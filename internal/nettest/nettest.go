@@ -20,11 +20,7 @@ import (
 // and no other socket can bind the port meanwhile.
 func RefusedAddr(t testing.TB) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("socket: %v", err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
+	fd := socket(t)
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Fatalf("bind 127.0.0.1:0: %v", err)
 	}
@@ -47,11 +43,7 @@ func RefusedAddr(t testing.TB) string {
 // server does, can listen on it, and again after a restart.
 func ReservePort(t testing.TB) int {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("socket: %v", err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
+	fd := socket(t)
 	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		t.Fatalf("SO_REUSEADDR: %v", err)
 	}
@@ -67,4 +59,21 @@ func ReservePort(t testing.TB) int {
 		t.Fatalf("getsockname: %#v", sa)
 	}
 	return in.Port
+}
+
+// socket returns a new TCP socket, closed when the test ends and not
+// inherited by the processes the test starts.
+func socket(t testing.TB) int {
+	t.Helper()
+	syscall.ForkLock.RLock() // as the net package does: no exec inherits it meanwhile
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	return fd
 }
