@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -68,25 +69,29 @@ func deniedBuiltin(b *ast.Builtin) string {
 // version linked in, sorted.
 func DeniedBuiltins() []string {
 	var out []string
-	for _, b := range ast.CapabilitiesForThisVersion().Builtins {
-		if deniedBuiltin(b) != "" {
-			out = append(out, b.Name)
-		}
+	for name := range deniedByName() {
+		out = append(out, name)
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
+
+// deniedByName maps each refused built-in of this OPA version to why.
+var deniedByName = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	for _, b := range ast.CapabilitiesForThisVersion().Builtins {
+		if why := deniedBuiltin(b); why != "" {
+			m[b.Name] = why
+		}
+	}
+	return m
+})
 
 // deniedCalls lists each call in m of a built-in a policy may not call
 // (name: the file's path in the tree) as "file:line: name is not allowed
 // in a policy: why", each once.
 func deniedCalls(name string, m *ast.Module) []string {
-	byName := map[string]string{}
-	for _, b := range ast.CapabilitiesForThisVersion().Builtins {
-		if why := deniedBuiltin(b); why != "" {
-			byName[b.Name] = why
-		}
-	}
+	byName := deniedByName()
 	var out []string
 	check := func(op *ast.Term, loc *ast.Location) {
 		if op == nil {
