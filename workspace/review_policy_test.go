@@ -78,7 +78,7 @@ func TestReviewPolicyChange(t *testing.T) {
 	pr("add-policy")
 	w.commitPolicy("p.rego", []byte(v1))
 	rv := review("a policy where none is pinned")
-	check("a policy where none is pinned", rv.PolicyChange, []plans.ChangedFile{{"A", "policy/p.rego"}}, keys.PolicyBundleNone, digestOf(v1), false,
+	check("a policy where none is pinned", rv.PolicyChange, []plans.ChangedFile{{Status: "A", File: "policy/p.rego"}}, keys.PolicyBundleNone, digestOf(v1), false,
 		"this pull request changes policy/ (A policy/p.rego): the bundle after merge is "+digestOf(v1)+", but the trust state pins none (keys/trust.json policy_bundle), which no longer matches",
 		"keeps every plan pending until an admin pins it", "vmc-git policy pin --key KEY")
 	md, _ := rv.Markdown(plans.MaxComment)
@@ -93,13 +93,13 @@ func TestReviewPolicyChange(t *testing.T) {
 
 	pr("edit-policy")
 	w.commitPolicy("p.rego", []byte(v2))
-	check("the pinned policy edited", review("edit").PolicyChange, []plans.ChangedFile{{"M", "policy/p.rego"}}, digestOf(v1), digestOf(v2), false,
+	check("the pinned policy edited", review("edit").PolicyChange, []plans.ChangedFile{{Status: "M", File: "policy/p.rego"}}, digestOf(v1), digestOf(v2), false,
 		"changes policy/ (M policy/p.rego): the bundle after merge is "+digestOf(v2)+", but the trust state pins "+digestOf(v1)+" (keys/trust.json policy_bundle), which no longer matches")
 
 	pr("remove-policy")
 	w.git("rm", "-q", "-r", "policy")
 	w.git("commit", "-q", "-m", "no policy")
-	check("the pinned policy removed", review("remove").PolicyChange, []plans.ChangedFile{{"D", "policy/p.rego"}}, digestOf(v1), keys.PolicyBundleNone, false,
+	check("the pinned policy removed", review("remove").PolicyChange, []plans.ChangedFile{{Status: "D", File: "policy/p.rego"}}, digestOf(v1), keys.PolicyBundleNone, false,
 		"changes policy/ (D policy/p.rego) and removes every policy file, but the trust state pins "+digestOf(v1)+" (keys/trust.json policy_bundle) and removing the policy does not lift the pin",
 		"vmc-git policy pin --key KEY (it pins none)")
 
@@ -109,7 +109,7 @@ func TestReviewPolicyChange(t *testing.T) {
 	pr("restore-policy")
 	w.commitPolicy("p.rego", []byte(v1))
 	rv = review("restore")
-	check("the pinned bundle restored", rv.PolicyChange, []plans.ChangedFile{{"M", "policy/p.rego"}}, digestOf(v1), digestOf(v1), true,
+	check("the pinned bundle restored", rv.PolicyChange, []plans.ChangedFile{{Status: "M", File: "policy/p.rego"}}, digestOf(v1), digestOf(v1), true,
 		"its bundle "+digestOf(v1)+" is the one the trust state pins (keys/trust.json policy_bundle): nothing to pin")
 	if rv.PolicyChange.Hint != "" {
 		t.Errorf("restore: a hint when nothing is to be done: %q", rv.PolicyChange.Hint)
@@ -119,7 +119,7 @@ func TestReviewPolicyChange(t *testing.T) {
 	os.WriteFile(filepath.Join(w.root, "policy", "Bad.rego"), []byte(v1), 0o644)
 	w.git("add", "policy")
 	w.git("commit", "-q", "-m", "bad name")
-	check("policy files apply cannot take", review("bad").PolicyChange, []plans.ChangedFile{{"A", "policy/Bad.rego"}}, digestOf(v1), "", false,
+	check("policy files apply cannot take", review("bad").PolicyChange, []plans.ChangedFile{{Status: "A", File: "policy/Bad.rego"}}, digestOf(v1), "", false,
 		"changes policy/ (A policy/Bad.rego), and its policy files are not a bundle apply can take: policy file \"policy/Bad.rego\"",
 		"fix policy/ in this pull request")
 }
