@@ -176,24 +176,43 @@ func TestHTTPBodyBounds(t *testing.T) {
 // by DELETE or by idling past SessionIdleTimeout), and a body that does
 // not arrive within BodyReadTimeout is refused with 408; small limits, a
 // real server on 127.0.0.1.
+//
+// Neither bound may decide a step it is not about on a loaded machine: the
+// open sessions are pinged just before each check that they are counted
+// (an idle timeout of 5 s then leaves a margin of a request or two, not of
+// the whole test), and the 300 ms body bound has a server of its own (a
+// request the scheduler held for 300 ms between the deadline and the read
+// would be refused by it).
 func TestHTTPSessionBounds(t *testing.T) {
 	root := newLedger(t)
 	ms, err := mcpserver.New(mcpserver.Options{Dir: root, Applier: identity(t, "carol")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := mcpserver.HTTPLimits{MaxSessions: 2, SessionIdleTimeout: 2 * time.Second, BodyReadTimeout: 300 * time.Millisecond}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	start := func(lim mcpserver.HTTPLimits) (string, net.Addr) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: mcpserver.HTTPHandlerLimits(ms, boundsToken, lim), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return "http://" + ln.Addr().String() + mcpserver.Path, ln.Addr()
 	}
-	srv := &http.Server{Handler: mcpserver.HTTPHandlerLimits(ms, boundsToken, lim), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + mcpserver.Path
+	url, _ := start(mcpserver.HTTPLimits{MaxSessions: 2, SessionIdleTimeout: 5 * time.Second})
+	touch := func(sids ...string) {
+		t.Helper()
+		for _, sid := range sids {
+			ping := `{"jsonrpc":"2.0","id":9,"method":"ping"}`
+			if code, _, body := rawPost(t, url, sid, strings.NewReader(ping), int64(len(ping)), nil); code != http.StatusOK {
+				t.Fatalf("ping on session %s: status %d: %s", sid, code, body)
+			}
+		}
+	}
 
 	first := initialize(t, url)
-	initialize(t, url)
+	second := initialize(t, url)
+	touch(first, second)
 	code, _, body := rawPost(t, url, "", strings.NewReader(initBody), int64(len(initBody)), nil)
 	wantRefusal(t, "a third session", code, body, http.StatusServiceUnavailable, "2 sessions open, at most 2")
 
@@ -207,11 +226,12 @@ func TestHTTPSessionBounds(t *testing.T) {
 	}
 	resp.Body.Close()
 	initialize(t, url)
+	touch(second)
 	code, _, body = rawPost(t, url, "", strings.NewReader(initBody), int64(len(initBody)), nil)
 	wantRefusal(t, "full again", code, body, http.StatusServiceUnavailable, "at most 2")
 
 	// Idle sessions close: room again, within a generous wait.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		code, sid, body := rawPost(t, url, "", strings.NewReader(initBody), int64(len(initBody)), nil)
 		if code == http.StatusOK && sid != "" {
@@ -224,13 +244,14 @@ func TestHTTPSessionBounds(t *testing.T) {
 	}
 
 	// A body that never arrives in full: 408, the connection freed.
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	_, addr := start(mcpserver.HTTPLimits{BodyReadTimeout: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\":", mcpserver.Path, ln.Addr(), boundsToken)
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\":", mcpserver.Path, addr, boundsToken)
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
 	resp, err = http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("slow body: %v", err)
