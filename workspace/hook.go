@@ -50,6 +50,9 @@ type InstalledHook struct {
 	Command      string `json:"command"`
 	MainBranch   string `json:"main_branch"`
 	LedgerBranch string `json:"ledger_branch"`
+	// Serve is hooks.ServeConfig in a bare repository (ApplyServeConfig);
+	// none in a clone.
+	Serve []ServeSetting `json:"serve_config,omitempty"`
 }
 
 // InstallHook writes hooks/pre-receive in a bare repository (with Gitea:
@@ -57,7 +60,9 @@ type InstalledHook struct {
 // tree: a script that runs a copy of Exe's "hook <name>" (or, for
 // pre-receive with HookBin, a copy of HookBin's "pre-receive") with the
 // branches it guards. It refuses to replace a hook vmc-git did not write,
-// unless Force.
+// unless Force. In a bare repository it also sets hooks.ServeConfig
+// (ApplyServeConfig), so that the server's gc leaves packs a clone reads
+// cheaply.
 func InstallHook(req HookRequest) (*InstalledHook, error) {
 	out, err := gitCmd(req.Repo, "rev-parse", "--is-bare-repository", "--absolute-git-dir")
 	if err != nil {
@@ -107,8 +112,14 @@ func InstallHook(req HookRequest) (*InstalledHook, error) {
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return nil, err
 	}
+	var serve []ServeSetting
+	if bare {
+		if serve, err = ApplyServeConfig(gitDir); err != nil {
+			return nil, err
+		}
+	}
 	b := HookBranches(gitDir, hooks.Branches{Main: req.MainBranch, Ledger: req.LedgerBranch})
-	return &InstalledHook{Path: path, Exe: exe, Hook: name, Command: exe + " " + sub, MainBranch: b.Main, LedgerBranch: b.Ledger}, nil
+	return &InstalledHook{Path: path, Exe: exe, Hook: name, Command: exe + " " + sub, MainBranch: b.Main, LedgerBranch: b.Ledger, Serve: serve}, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
