@@ -233,7 +233,9 @@ func TestVerifiedTreeStoreDamage(t *testing.T) {
 		{"garbage", func() { os.WriteFile(path, []byte("\x00\xffnot json"), 0o644) }, HookTreeFile},
 		{"empty", func() { os.WriteFile(path, nil, 0o644) }, HookTreeFile},
 		{"too large", func() { os.WriteFile(path, append(good, make([]byte, maxHookTreeFile)...), 0o644) }, "more than"},
-		{"unknown field", func() { os.WriteFile(path, []byte(strings.Replace(string(good), `"v":1`, `"v":1,"trusted":true`, 1)), 0o644) }, "unknown field"},
+		{"unknown field", func() {
+			os.WriteFile(path, []byte(strings.Replace(string(good), `"v":1`, `"v":1,"trusted":true`, 1)), 0o644)
+		}, "unknown field"},
 		{"other version", func() { os.WriteFile(path, edit(func(r *hookTreeRecord) { r.V = 2 }), 0o644) }, "version 2"},
 		{"size zero", func() { os.WriteFile(path, edit(func(r *hookTreeRecord) { r.Size = 0 }), 0o644) }, "size 0"},
 		{"other commit", func() { os.WriteFile(path, edit(func(r *hookTreeRecord) { r.Commit = chain[18].String() }), 0o644) }, "not of " + tip.String()},

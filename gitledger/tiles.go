@@ -15,7 +15,9 @@ package gitledger
 // signed tag. `merkle prove` and `merkle consistency` read O(log n) hashes
 // plus the receipts after the last tag. Without usable tiles (a fresh
 // clone, a server's first tag, a damaged cache) the tree is rebuilt from
-// every receipt, O(n), and saved when it matches a tag.
+// every receipt, O(n), and saved when it matches a tag. On a server, the
+// pre-receive hook also stores here the tree of the ledger it verified
+// (hooktree.go), which it trusts for that chain alone.
 
 import (
 	"fmt"

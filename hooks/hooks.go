@@ -17,7 +17,8 @@
 //   - refs/tags/vmc/merkle/<N>: N as merkle.ParseTagName allows; created once,
 //     never moved or deleted; the tag is signed and its root matches the
 //     ledger (gitledger.VerifySnapshotTag: from the stored hashes of the
-//     previous tag, O(k + log n));
+//     previous tag, O(k + log n); in pre-receive, from the hook's verified
+//     tree of the ledger, O(log n): see below);
 //   - the main branch: never deleted, fast-forward only; plans/ follows
 //     plans.CheckTreeChange (every entry's mode, type, name and size; plans
 //     add-only and immutable, approvals add-only); .vmc/config.json's ledger
@@ -39,6 +40,15 @@
 //     is allowed.
 //
 // Each refusal is one line: "vmc-git: refused <ref>: <reason>".
+//
+// In pre-receive (CheckRefs without tracking), the hook keeps, in the
+// server's git directory, the Merkle tree of the ledger it verified
+// (gitledger.VerifiedTree, vmc/tlog/hook-tree.json): a ledger update
+// extends the tree of its old tip with the receipts it checked, a snapshot
+// tag on the ledger is checked from it, and the tree of the ledger as the
+// push leaves it is saved only when the whole push passed every rule. A
+// push whose old tip has no tree (one that went around the hook) leaves
+// none; the next snapshot tag of the tip, checked without it, makes it.
 package hooks
 
 import (
