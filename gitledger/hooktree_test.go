@@ -396,15 +396,17 @@ func TestHookTreeThroughPush(t *testing.T) {
 	tag5 := SnapshotTagRef(5).String()
 	x.forgeSnapshotTag(5, merkle.LeafHash([]byte("forged")))
 	x.pushRefused(origin, tag5, "does not match the ledger's root", "origin", tag5)
-	// The ledger and the forged tag in one push: refused as a whole, the
-	// tree stays that of the origin's tip.
+	// The ledger and a bad ref in one push: refused as a whole (the ledger
+	// update itself passed), the tree stays that of the origin's tip.
 	w8 := appendManual(t, x.l, alice, "alice", "eight")
-	x.pushRefused(origin, tag5, "does not match the ledger's root", "origin", ref+":"+ref, tag5)
+	x.git(nil, "tag", "-d", merkle.TagName(5))
+	x.git(nil, "update-ref", "refs/tags/vmc/ledger", x.chain[0])
+	x.pushRefused(origin, "refs/tags/vmc/ledger", "is reserved", "origin", ref+":"+ref, "refs/tags/vmc/ledger")
 	if got := revAt(origin, ref); got != w.Commit.String() {
 		t.Fatalf("origin's ledger moved to %s in a refused push", got)
 	}
 	treeIs(7, w.Commit.String())
-	x.git(nil, "tag", "-d", merkle.TagName(5))
+	x.git(nil, "update-ref", "-d", "refs/tags/vmc/ledger")
 	// The ledger and a good tag of its tip in one push.
 	tagTip()
 	x.mustPush("origin", ref+":"+ref, SnapshotTagRef(8).String())
@@ -421,4 +423,9 @@ func TestHookTreeThroughPush(t *testing.T) {
 	tagTip()
 	x.mustPush("origin", SnapshotTagRef(9).String())
 	treeIs(9, w9.Commit.String())
+	// The clients' pre-push hook ran the same checks on every push, and
+	// kept no tree: only the server's hook writes one.
+	if _, err := os.Stat(filepath.Join(x.l.GitDir, filepath.FromSlash(HookTreeFile))); !os.IsNotExist(err) {
+		t.Fatalf("the client's pre-push hook wrote %s: %v", HookTreeFile, err)
+	}
 }
