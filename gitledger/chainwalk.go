@@ -234,6 +234,9 @@ func (v *chainVerifier) add(c plumbing.Hash, raw []byte, later func() []plumbing
 		v.send(job)
 	}
 	v.st = next
+	if v.opt.leaf != nil {
+		v.opt.leaf(next.seq, job.body)
+	}
 	v.done++
 	if v.opt.Progress != nil && v.done%1000 == 0 {
 		v.opt.Progress(v.st.seq+1, v.total)

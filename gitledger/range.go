@@ -20,6 +20,12 @@ var ErrNotFastForward = fmt.Errorf("not a fast-forward: the ledger branch only g
 // receipts, whatever the ledger's length. old zero means a new branch:
 // everything is checked from genesis, against pin if given.
 func (l *Ledger) VerifyUpdate(old, new plumbing.Hash, pin *digest.Digest) (*Report, error) {
+	return l.verifyUpdate(old, new, pin, nil)
+}
+
+// verifyUpdate is VerifyUpdate, giving leaf each new receipt's bytes (see
+// VerifyOptions.leaf; nil: none).
+func (l *Ledger) verifyUpdate(old, new plumbing.Hash, pin *digest.Digest, leaf func(uint64, []byte)) (*Report, error) {
 	if new.IsZero() {
 		return nil, fmt.Errorf("deleting the ledger branch is not allowed")
 	}
@@ -44,7 +50,7 @@ func (l *Ledger) VerifyUpdate(old, new plumbing.Hash, pin *digest.Digest) (*Repo
 	if !start.empty {
 		from = start.seq + 1
 	}
-	end, err := l.verifyChain(start, commits, VerifyOptions{Signatures: true}, from+uint64(len(commits)))
+	end, err := l.verifyChain(start, commits, VerifyOptions{Signatures: true, leaf: leaf}, from+uint64(len(commits)))
 	if err != nil {
 		return nil, err
 	}

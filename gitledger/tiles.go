@@ -15,7 +15,9 @@ package gitledger
 // signed tag. `merkle prove` and `merkle consistency` read O(log n) hashes
 // plus the receipts after the last tag. Without usable tiles (a fresh
 // clone, a server's first tag, a damaged cache) the tree is rebuilt from
-// every receipt, O(n), and saved when it matches a tag.
+// every receipt, O(n), and saved when it matches a tag. On a server, the
+// pre-receive hook also stores here the tree of the ledger it verified
+// (hooktree.go), which it trusts for that chain alone.
 
 import (
 	"fmt"
@@ -143,28 +145,35 @@ func (l *Ledger) trustedTiles(r *Reader, w *backWalk, size uint64) (*merkle.Stor
 // computing the root from the stored hashes of an older verified tag, and
 // saves the tiles of size when it verifies.
 func (l *Ledger) verifyNewTag(r *Reader, w *backWalk, size uint64, id plumbing.Hash) (merkle.Hash, error) {
+	root, st, err := l.verifyNewTagTree(r, w, size, id)
+	if err == nil && st != nil {
+		// A cache: failing to write it costs the next check time, not
+		// correctness, so the verification stands.
+		_ = st.Save()
+	}
+	return root, err
+}
+
+// verifyNewTagTree is verifyNewTag without saving: it also returns the tree
+// of size, whose root matched the tag (storedTree starts from a tag below
+// size, so it always holds hashes the tiles of size lack).
+func (l *Ledger) verifyNewTagTree(r *Reader, w *backWalk, size uint64, id plumbing.Hash) (merkle.Hash, *merkle.StoredTree, error) {
 	at, err := w.at(size - 1)
 	if err != nil {
-		return merkle.Hash{}, err
+		return merkle.Hash{}, nil, err
 	}
 	var st *merkle.StoredTree
-	var base uint64
 	root, err := l.verifyTagAt(r, at, size, id, func() (merkle.Hash, error) {
 		var err error
-		if st, base, err = l.storedTree(r, w, size, size); err != nil {
+		if st, _, err = l.storedTree(r, w, size, size); err != nil {
 			return merkle.Hash{}, err
 		}
 		return st.Root(size)
 	})
 	if err != nil {
-		return root, err
+		return root, nil, err
 	}
-	if base < size {
-		// A cache: failing to write it costs the next check time, not
-		// correctness, so the verification stands.
-		_ = st.Save()
-	}
-	return root, nil
+	return root, st, nil
 }
 
 // VerifySnapshotTag checks the snapshot tag object id, claimed size, against

@@ -70,6 +70,10 @@ type VerifyOptions struct {
 	Full       bool            // with Remember: re-check the whole chain, not only what follows the remembered head
 	Anchor     *anchor.Options // how anchor receipts' substrate proofs are checked (nil: the registered verifiers)
 	Progress   func(done, total uint64)
+	// leaf, when set, is given each receipt's bytes once its commit passed
+	// every check but the signatures (still running), in seq order: the
+	// hook's verified tree (hooktree.go) hashes them.
+	leaf func(seq uint64, receipt []byte)
 }
 
 // Report summarizes a successful verification.

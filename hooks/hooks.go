@@ -17,7 +17,8 @@
 //   - refs/tags/vmc/merkle/<N>: N as merkle.ParseTagName allows; created once,
 //     never moved or deleted; the tag is signed and its root matches the
 //     ledger (gitledger.VerifySnapshotTag: from the stored hashes of the
-//     previous tag, O(k + log n));
+//     previous tag, O(k + log n); in pre-receive, from the hook's verified
+//     tree of the ledger, O(log n): see below);
 //   - the main branch: never deleted, fast-forward only; plans/ follows
 //     plans.CheckTreeChange (every entry's mode, type, name and size; plans
 //     add-only and immutable, approvals add-only); .vmc/config.json's ledger
@@ -39,6 +40,15 @@
 //     is allowed.
 //
 // Each refusal is one line: "vmc-git: refused <ref>: <reason>".
+//
+// In pre-receive (CheckRefs without tracking), the hook keeps, in the
+// server's git directory, the Merkle tree of the ledger it verified
+// (gitledger.VerifiedTree, vmc/tlog/hook-tree.json): a ledger update
+// extends the tree of its old tip with the receipts it checked, a snapshot
+// tag on the ledger is checked from it, and the tree of the ledger as the
+// push leaves it is saved only when the whole push passed every rule. A
+// push whose old tip has no tree (one that went around the hook) leaves
+// none; the next snapshot tag of the tip, checked without it, makes it.
 package hooks
 
 import (
@@ -184,6 +194,14 @@ func (r Refusal) String() string { return fmt.Sprintf("vmc-git: refused %s: %v",
 // from a guess: a repository whose main branch is not "main" must not go
 // unchecked. A config on that main branch naming other branches is refused.
 func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumbing.Hash, b Branches) []Refusal {
+	return check(l, updates, current, b, false)
+}
+
+// check is Check; with store, l is the server's own repository (pre-receive)
+// and the hook keeps its verified tree there (gitledger.VerifiedTree):
+// snapshot tags on the ledger it verified are checked from it, and a push
+// that passes every rule saves the tree of the ledger as it leaves it.
+func check(l *gitledger.Ledger, updates []Update, current func(ref string) plumbing.Hash, b Branches, store bool) []Refusal {
 	if b.Main == "" {
 		b.Main = "main"
 	}
@@ -193,8 +211,14 @@ func Check(l *gitledger.Ledger, updates []Update, current func(ref string) plumb
 	if b.Now == nil {
 		b.Now = time.Now
 	}
-	c := &checker{l: l, updates: updates, current: current, branches: b, now: b.Now()}
-	return c.run()
+	c := &checker{l: l, updates: updates, current: current, branches: b, now: b.Now(), store: store}
+	out := c.run()
+	if len(out) == 0 && c.tree != nil && c.tree.Changed() {
+		// A cache: failing to write it costs the next tag time, not
+		// correctness.
+		_ = c.l.SaveVerifiedTree(c.tree)
+	}
+	return out
 }
 
 // Branches names the branches the hook guards.
@@ -218,6 +242,20 @@ type checker struct {
 	now      time.Time
 	ledger   *gitledger.Reader // the ledger as the push leaves it (lazily)
 	ledgerOK bool
+	// store: keep the verified tree (check); tree is the one of the
+	// ledger chain ending at treeTip (nil: none), once looked up.
+	store   bool
+	tree    *gitledger.VerifiedTree
+	treeTip plumbing.Hash
+}
+
+// verifiedTree returns the hook's tree of the ledger chain ending at tip,
+// or nil.
+func (c *checker) verifiedTree(tip plumbing.Hash) *gitledger.VerifiedTree {
+	if c.treeTip != tip {
+		c.tree, c.treeTip = c.l.LoadVerifiedTree(tip), tip
+	}
+	return c.tree
 }
 
 func (c *checker) after(ref string) plumbing.Hash {
@@ -516,12 +554,22 @@ func (c *checker) checkLedger(u Update, cfg *config.Config) error {
 	if u.New.IsZero() {
 		return errors.New("the ledger branch is never deleted")
 	}
+	var pin *digest.Digest
 	if cfg != nil {
-		_, err = l.VerifyUpdate(u.Old, u.New, &cfg.GenesisBlake3)
-	} else {
-		_, err = l.VerifyUpdate(u.Old, u.New, nil)
+		pin = &cfg.GenesisBlake3
 	}
-	if err != nil {
+	if c.store {
+		var vt *gitledger.VerifiedTree
+		if !u.Old.IsZero() {
+			vt = c.verifiedTree(u.Old)
+		}
+		var nt *gitledger.VerifiedTree
+		if _, nt, err = l.VerifyUpdateTree(u.Old, u.New, pin, vt); err != nil {
+			c.tree, c.treeTip = nil, plumbing.ZeroHash
+			return err
+		}
+		c.tree, c.treeTip = nt, u.New
+	} else if _, err = l.VerifyUpdate(u.Old, u.New, pin); err != nil {
 		return err
 	}
 	r, err := c.l.NewReaderAt(u.New)
@@ -551,7 +599,12 @@ func (c *checker) checkTag(u Update, ledgerRef string) error {
 	if tip.IsZero() {
 		return errors.New("no ledger branch to snapshot")
 	}
-	return c.l.VerifySnapshotTag(tip, size, u.New)
+	if !c.store {
+		return c.l.VerifySnapshotTag(tip, size, u.New)
+	}
+	vt, err := c.l.VerifySnapshotTagTree(tip, size, u.New, c.verifiedTree(tip))
+	c.tree = vt
+	return err
 }
 
 func (c *checker) checkMain(u Update, cfg *config.Config) error {

@@ -47,5 +47,7 @@ func CheckRefs(l *gitledger.Ledger, ups []Update, tracking func(string) string, 
 		}
 		return r.Hash()
 	}
-	return Check(l, ups, current, b)
+	// pre-receive (no tracking): l is the server's repository, whose git
+	// directory holds the hook's verified tree.
+	return check(l, ups, current, b, tracking == nil)
 }

@@ -19,13 +19,19 @@
 //     directory, so that every object is read from the repository as in a
 //     push;
 //   - the same for a push of -batch receipts;
-//   - git push of a first snapshot tag vmc/merkle/<n-k> (k = -tag-k, at
-//     most n/2; no stored hashes on the server yet: the hook reads every
-//     receipt, O(n)), then of vmc/merkle/<n>, checked from the stored hashes
-//     of the first in O(k + log n) (issue 18: < 100 ms at 100k, k = 1,000,
-//     flat in n): with the hook, without it (git alone), and the hook alone
-//     on it, wall and CPU time (user+sys of the hook process), and the
-//     hook's start alone (no updates on stdin);
+//   - snapshot tags as in real use, where every receipt reaches the server
+//     through the hook: the origin's ledger starts k receipts before the
+//     cached tip (k = -tag-k, at most n/2); git push of a first snapshot tag
+//     vmc/merkle/<n-k> on it (no stored hashes on the server yet: the hook
+//     reads every receipt, O(n), and keeps the verified tree of that tip),
+//     then of the k receipts after it (the hook hashes them onto its tree as
+//     it verifies them), then of vmc/merkle/<n>, checked from the hook's
+//     tree in O(log n) (issue 18: < 100 ms at 100k, k = 1,000, flat in n):
+//     with the hook, without it (git alone), and the hook alone on it, wall
+//     and CPU time (user+sys of the hook process); the hook alone on it
+//     without its tree (the receipts pushed around the hook: from the first
+//     tag's tiles, O(k + log n)); and the hook's start alone (no updates on
+//     stdin);
 //   - with -before OLD (a vmc-git built from another commit, e.g. main's:
 //     git archive main | tar -x -C /tmp/main && go build -C /tmp/main -o
 //     /tmp/vmc-git-main ./cmd/vmc-git), the snapshot-tag rows also for the
@@ -34,8 +40,10 @@
 //
 // Each run pushes new receipts (generated with a clock of their own, so no
 // two runs push the same objects): the origin's ledger ref is reset to the
-// cached tip with git update-ref before each push. The cached ledgers are
-// only read (cloned with hard links), never changed.
+// cached tip with git update-ref before each push, and the hook's verified
+// tree (gitledger.HookTreeFile) put back to the one of that tip, as it is
+// on a server whose every push went through the hook. The cached ledgers
+// are only read (cloned with hard links), never changed.
 package main
 
 import (
@@ -157,9 +165,12 @@ type result struct {
 	pushB, pushBNoHook, hookB time.Duration // batch
 	tag                       time.Duration // snapshot tag push, k after the previous tag
 	tagNoHook                 time.Duration // the same push without the hook (git alone)
+	tagCPU, tagNoHookCPU      time.Duration // their user+sys (git push and what it waits for)
 	tagHook, tagHookCPU       time.Duration // the hook alone on that tag: wall, user+sys
 	tagK                      int           // k
 	firstTag                  time.Duration // the first snapshot tag push (no stored hashes)
+	pushK                     time.Duration // the k receipts after it, pushed through the hook
+	tagNoTree, tagNoTreeCPU   time.Duration // the hook alone on the tag without its verified tree
 	start, startCPU           time.Duration // the hook with no updates on stdin: its start
 	before                    *tagResult    // the same with the -before build's hook
 }
@@ -167,6 +178,8 @@ type result struct {
 // tagResult is the snapshot-tag rows of one hook build.
 type tagResult struct {
 	tag, tagHook, tagHookCPU, firstTag, start, startCPU time.Duration
+	tagCPU                                              time.Duration // user+sys of the tag push (git, receive-pack and the hook)
+	pushK                                               time.Duration // the k receipts after the first tag
 }
 
 func (b *bench) run(sizes []int, batch int) error {
@@ -215,7 +228,11 @@ func (b *bench) run(sizes []int, batch int) error {
 		}
 		b.add(fmt.Sprintf("git push of the first snapshot tag vmc/merkle/%d (hook has no stored hashes: O(n))", n-r.tagK), ms(r.firstTag), "", nil)
 		if bf != nil {
-			b.add(fmt.Sprintf("before: git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag", n, r.tagK), ms(bf.tag), "", nil)
+			b.add(fmt.Sprintf("before: git push of the %d receipts after it, through the hook", r.tagK), ms(bf.pushK), "", nil)
+		}
+		b.add(fmt.Sprintf("git push of the %d receipts after it, through the hook (which hashes them onto its verified tree)", r.tagK), ms(r.pushK), "", nil)
+		if bf != nil {
+			b.add(fmt.Sprintf("before: git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag: wall / CPU", n, r.tagK), ms(bf.tag)+" / "+ms(bf.tagCPU), "", nil)
 		}
 		var ok *bool
 		target := ""
@@ -223,12 +240,13 @@ func (b *bench) run(sizes []int, batch int) error {
 			v := r.tag < targetTagMS*time.Millisecond
 			ok, target = &v, fmt.Sprintf("< %d ms", targetTagMS)
 		}
-		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag (O(k + log n))", n, r.tagK), ms(r.tag), target, ok)
-		b.add(fmt.Sprintf("the same tag push without the hook (git alone), %s", kit.Count(n)), ms(r.tagNoHook), "", nil)
+		b.add(fmt.Sprintf("git push of snapshot tag vmc/merkle/%d, %d receipts after the previous tag (from the hook's verified tree: O(log n)): wall / CPU", n, r.tagK), ms(r.tag)+" / "+ms(r.tagCPU), target, ok)
+		b.add(fmt.Sprintf("the same tag push without the hook (git alone), %s: wall / CPU", kit.Count(n)), ms(r.tagNoHook)+" / "+ms(r.tagNoHookCPU), "", nil)
 		if bf != nil {
 			b.add(fmt.Sprintf("before: hook alone on that tag, %s, k = %d: wall / CPU (user+sys)", kit.Count(n), r.tagK), ms(bf.tagHook)+" / "+ms(bf.tagHookCPU), "", nil)
 		}
 		b.add(fmt.Sprintf("hook alone on that tag, %s, k = %d: wall / CPU (user+sys)", kit.Count(n), r.tagK), ms(r.tagHook)+" / "+ms(r.tagHookCPU), "", nil)
+		b.add(fmt.Sprintf("hook alone on that tag without its verified tree (receipts pushed around the hook: from the previous tag's tiles), %s: wall / CPU", kit.Count(n)), ms(r.tagNoTree)+" / "+ms(r.tagNoTreeCPU), "", nil)
 		if bf != nil {
 			b.add(fmt.Sprintf("before: hook start (no updates on stdin), %s: wall / CPU", kit.Count(n)), ms(bf.start)+" / "+ms(bf.startCPU), "", nil)
 		}
@@ -283,7 +301,7 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 	// pushOnce makes k new receipts on the base, resets the origin to the
 	// base and pushes them, with or without the hook; with it, it also runs
 	// the hook alone on the same update.
-	pushOnce := func(k int, withHook bool) (push, alone time.Duration, err error) {
+	pushOnce := func(k int, withHook bool, restore func() error) (push, alone time.Duration, err error) {
 		if withHook {
 			err = os.Rename(hook+".off", hook)
 		} else {
@@ -321,45 +339,35 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 		if !withHook {
 			return push, 0, nil
 		}
+		if err := restore(); err != nil {
+			return 0, 0, err
+		}
 		wall, _, err := runHook(&variant{origin: origin, hook: hook, quarantine: quarantine}, fmt.Sprintf("%s %s %s\n", base, w.Commit, ref))
 		if err != nil {
 			return 0, 0, fmt.Errorf("hook alone refused %d receipts: %v", k, err)
 		}
 		return push, wall, nil
 	}
-	for _, k := range []int{1, batch} {
-		var pushes, plain, alone []time.Duration
-		for i := 0; i < b.runs; i++ {
-			p, a, err := pushOnce(k, true)
-			if err != nil {
-				return r, err
-			}
-			q, _, err := pushOnce(k, false)
-			if err != nil {
-				return r, err
-			}
-			pushes, plain, alone = append(pushes, p), append(plain, q), append(alone, a)
-		}
-		if _, err := os.Stat(hook); err != nil {
-			os.Rename(hook+".off", hook)
-		}
-		p, q, a := median(pushes), median(plain), median(alone)
-		kit.Logf("%d receipts onto %s: push %v (no hook %v), hook alone %v", k, kit.Count(n), p, q, a)
-		if k == 1 {
-			r.push, r.pushNoHook, r.hook = p, q, a
-		} else {
-			r.pushB, r.pushBNoHook, r.hookB = p, q, a
-		}
-	}
-
-	// A snapshot tag over the cached ledger, pushed again each run.
-	if _, err := git(work, nil, "update-ref", ref, base); err != nil {
-		return r, err
-	}
-	if _, err := git(origin, nil, "update-ref", ref, base); err != nil {
-		return r, err
-	}
+	// The snapshot tags, pushed as in real use, where every receipt reaches
+	// the server through the hook: the origin's ledger starts k receipts
+	// before the cached tip, the first tag vmc/merkle/<n-k> is pushed on it
+	// (the hook has no stored hashes yet: O(n); it keeps the verified tree
+	// of that tip), then the k receipts after it (through the hook, which
+	// hashes them onto its tree), then vmc/merkle/<n>, checked from the
+	// hook's tree (O(log n)) and, with the tree's file removed (receipts
+	// pushed around the hook), from the first tag's tiles (O(k + log n)).
 	l, err := gitledger.OpenGitDir(work, "")
+	if err != nil {
+		return r, err
+	}
+	k := min(b.tagK, n/2)
+	r.tagK = k
+	prevSize := uint64(n - k)
+	wt, err := l.Tip()
+	if err != nil {
+		return r, err
+	}
+	prevCommit, err := l.CommitOf(wt, prevSize-1)
 	if err != nil {
 		return r, err
 	}
@@ -383,35 +391,41 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 		}
 		variants = append(variants, &variant{origin: o, hook: filepath.Join(o, "hooks", "pre-receive"), quarantine: q})
 	}
-	// The previous snapshot, k receipts earlier, pushed once: the hook has
-	// no stored hashes yet and reads every receipt (O(n)).
-	k := min(b.tagK, n/2)
-	r.tagK = k
-	prevSize := uint64(n - k)
 	if _, err := l.MakeSnapshot(b.signer, kit.KID, prevSize, true, time.Now()); err != nil {
 		return r, err
 	}
 	prevTag := gitledger.SnapshotTagRef(prevSize).String()
 	for _, v := range variants {
-		git(v.origin, nil, "update-ref", "-d", prevTag)
+		if _, err := git(v.origin, nil, "update-ref", ref, prevCommit.String()); err != nil {
+			return r, err
+		}
 		os.RemoveAll(filepath.Join(v.origin, "vmc", "tlog"))
 		start := time.Now()
 		if out, err := git(work, nil, "push", "-q", v.origin, prevTag); err != nil {
 			return r, fmt.Errorf("push of %s refused: %v\n%s", prevTag, err, out)
 		}
 		v.res.firstTag = time.Since(start)
+		start = time.Now()
+		if out, err := git(work, nil, "push", "-q", v.origin, ref+":"+ref); err != nil {
+			return r, fmt.Errorf("push of the %d receipts after %s refused: %v\n%s", k, prevTag, err, out)
+		}
+		v.res.pushK = time.Since(start)
 	}
+	// The hook's tree of the cached tip, put back before each push onto
+	// it (the pushes below reset the origin's ledger to that tip).
+	treeFile := filepath.Join(origin, filepath.FromSlash(gitledger.HookTreeFile))
+	treeRec, err := os.ReadFile(treeFile)
+	if err != nil {
+		return r, fmt.Errorf("no verified tree after the push through the hook: %w", err)
+	}
+	restoreTree := func() error { return os.WriteFile(treeFile, treeRec, 0o644) }
 	snap, err := l.MakeSnapshot(b.signer, kit.KID, 0, true, time.Now())
 	if err != nil {
 		return r, err
 	}
-	// The snapshot at n: from the stored hashes of the previous one,
-	// O(k + log n) for its k new receipts; pushed with the hook, without
-	// it, and given to the installed hook alone (the script git runs), the
-	// variants taking turns within each run.
 	tag := gitledger.SnapshotTagRef(snap.LeafCount).String()
 	id := strings.TrimSpace(must(git(work, nil, "rev-parse", tag)))
-	var plain []time.Duration
+	var plain, plainCPU, noTree, noTreeCPU []time.Duration
 	for i := 0; i < b.runs; i++ {
 		for vi, v := range variants {
 			for _, withHook := range []bool{true, false} {
@@ -428,14 +442,14 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 				}
 				git(v.origin, nil, "update-ref", "-d", tag)
 				runtime.GC()
-				start := time.Now()
-				if out, err := git(work, nil, "push", "-q", v.origin, tag); err != nil {
+				wall, cpu, out, err := gitTimed(work, "push", "-q", v.origin, tag)
+				if err != nil {
 					return r, fmt.Errorf("push of %s refused: %v\n%s", tag, err, out)
 				}
 				if withHook {
-					v.tags = append(v.tags, time.Since(start))
+					v.tags, v.tagsCPU = append(v.tags, wall), append(v.tagsCPU, cpu)
 				} else {
-					plain = append(plain, time.Since(start))
+					plain, plainCPU = append(plain, wall), append(plainCPU, cpu)
 				}
 			}
 			os.Rename(v.hook+".off", v.hook)
@@ -449,7 +463,54 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 				return r, fmt.Errorf("hook with no updates: %v", err)
 			}
 			v.start, v.startCPU = append(v.start, wall), append(v.startCPU, cpu)
+			if vi == 0 {
+				// The same tag without the hook's tree.
+				os.Remove(treeFile)
+				wall, cpu, err := runHook(v, fmt.Sprintf("%s %s %s\n", plumbing.ZeroHash, id, tag))
+				if err != nil {
+					return r, fmt.Errorf("hook alone without its tree refused %s: %v", tag, err)
+				}
+				noTree, noTreeCPU = append(noTree, wall), append(noTreeCPU, cpu)
+				if err := restoreTree(); err != nil {
+					return r, err
+				}
+			}
 		}
+	}
+	r.tagNoTree, r.tagNoTreeCPU = median(noTree), median(noTreeCPU)
+
+	for _, k := range []int{1, batch} {
+		var pushes, plain, alone []time.Duration
+		for i := 0; i < b.runs; i++ {
+			if err := restoreTree(); err != nil {
+				return r, err
+			}
+			p, a, err := pushOnce(k, true, restoreTree)
+			if err != nil {
+				return r, err
+			}
+			q, _, err := pushOnce(k, false, nil)
+			if err != nil {
+				return r, err
+			}
+			pushes, plain, alone = append(pushes, p), append(plain, q), append(alone, a)
+		}
+		if _, err := os.Stat(hook); err != nil {
+			os.Rename(hook+".off", hook)
+		}
+		p, q, a := median(pushes), median(plain), median(alone)
+		kit.Logf("%d receipts onto %s: push %v (no hook %v), hook alone %v", k, kit.Count(n), p, q, a)
+		if k == 1 {
+			r.push, r.pushNoHook, r.hook = p, q, a
+		} else {
+			r.pushB, r.pushBNoHook, r.hookB = p, q, a
+		}
+	}
+	if err := restoreTree(); err != nil {
+		return r, err
+	}
+	if _, err := git(origin, nil, "update-ref", ref, base); err != nil {
+		return r, err
 	}
 	if b.keep {
 		if err := writeReplay(origin, quarantine, tag, id); err != nil {
@@ -458,10 +519,12 @@ func (b *bench) measure(n int, dir string, batch int) (result, error) {
 	}
 	for _, v := range variants {
 		v.res.tag, v.res.tagHook, v.res.tagHookCPU = median(v.tags), median(v.alone), median(v.aloneCPU)
+		v.res.tagCPU = median(v.tagsCPU)
 		v.res.start, v.res.startCPU = median(v.start), median(v.startCPU)
 	}
 	a := variants[0].res
-	r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU, r.firstTag = a.tag, median(plain), a.tagHook, a.tagHookCPU, a.firstTag
+	r.tag, r.tagNoHook, r.tagHook, r.tagHookCPU, r.firstTag, r.pushK = a.tag, median(plain), a.tagHook, a.tagHookCPU, a.firstTag, a.pushK
+	r.tagCPU, r.tagNoHookCPU = a.tagCPU, median(plainCPU)
 	r.start, r.startCPU = a.start, a.startCPU
 	if len(variants) > 1 {
 		bf := variants[1].res
@@ -492,6 +555,7 @@ printf '%%s %%s %%s\n' %[3]s %[4]s %[1]s |
 type variant struct {
 	origin, hook, quarantine string
 	tags, alone, aloneCPU    []time.Duration
+	tagsCPU                  []time.Duration
 	start, startCPU          []time.Duration
 	res                      tagResult
 }
@@ -510,6 +574,22 @@ func runHook(v *variant, stdin string) (wall, cpu time.Duration, err error) {
 		return 0, 0, fmt.Errorf("%v\n%s", err, out)
 	}
 	return time.Since(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+}
+
+// gitTimed runs git in dir and returns its wall and CPU time (user+sys of
+// git and of the processes it waited for: for a local push, receive-pack
+// and the hook) and its combined output.
+func gitTimed(dir string, args ...string) (wall, cpu time.Duration, out []byte, err error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	start := time.Now()
+	out, err = cmd.CombinedOutput()
+	wall = time.Since(start)
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return wall, cpu, out, err
 }
 
 // must drops the error of a call that cannot fail here (its failure shows
