@@ -36,7 +36,8 @@ type Store struct {
 	packs      *packReader
 	zr         io.ReadCloser
 	zw         *zlib.Writer
-	reads      int // objects read with Get (a counter for tests and benchmarks)
+	reads      int           // objects read with Get (a counter for tests and benchmarks)
+	written    []writtenPack // packs written and not merged yet (packmerge.go)
 }
 
 // Reads returns the number of objects read with Get so far.
