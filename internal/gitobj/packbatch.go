@@ -2,7 +2,6 @@ package gitobj
 
 import (
 	"bytes"
-	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	kzlib "github.com/klauspost/compress/zlib"
 )
 
 // PackBatch writes the objects of one commit as one small pack and its
@@ -38,6 +38,7 @@ type PackBatch struct {
 	seen    map[plumbing.Hash]bool
 	zbuf    bytes.Buffer
 	done    bool
+	skipped []error // packs due for merging that were left as they are
 }
 
 // NewPackBatch starts a pack of objects written into s.
@@ -72,13 +73,13 @@ func (b *PackBatch) add(typ plumbing.ObjectType, content []byte) (plumbing.Hash,
 		return id, nil
 	}
 	b.zbuf.Reset()
-	if b.s.zw == nil {
-		b.s.zw, _ = zlib.NewWriterLevel(&b.zbuf, zlib.BestSpeed)
+	if b.s.pzw == nil {
+		b.s.pzw, _ = kzlib.NewWriterLevel(&b.zbuf, kzlib.BestSpeed)
 	} else {
-		b.s.zw.Reset(&b.zbuf) // the store's one writer, as for loose objects
+		b.s.pzw.Reset(&b.zbuf) // the store's one writer, for every batch
 	}
-	b.s.zw.Write(content)
-	if err := b.s.zw.Close(); err != nil {
+	b.s.pzw.Write(content)
+	if err := b.s.pzw.Close(); err != nil {
 		return id, err
 	}
 	off := int64(len(b.pack))
@@ -88,6 +89,11 @@ func (b *PackBatch) add(typ plumbing.ObjectType, content []byte) (plumbing.Hash,
 	b.seen[id] = true
 	return id, nil
 }
+
+// Skipped returns why packs due for merging into this batch's pack were
+// left as they are (nil: none was). It is no error of the batch: its own
+// objects are written all the same.
+func (b *PackBatch) Skipped() []error { return b.skipped }
 
 // Len returns the number of objects the batch will write.
 func (b *PackBatch) Len() int { return len(b.entries) }

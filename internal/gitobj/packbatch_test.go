@@ -2,6 +2,7 @@ package gitobj
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -181,5 +182,60 @@ func TestPackBatchMerges(t *testing.T) {
 	}
 	if _, err := r.BlobObject(all[0]); err != nil {
 		t.Fatalf("go-git: %v", err)
+	}
+}
+
+// TestPackBatchMergeSkipsBadPack: a pack due for merging that fails its
+// index's CRC-32 (a byte flipped on disk) is not copied into the next
+// batch's pack and not removed; the batch writes its own objects all the
+// same, says which pack it left, and the other packs are merged.
+func TestPackBatchMergeSkipsBadPack(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "r.git")
+	run(t, "", "git", "init", "-q", "--bare", repo)
+	objects := filepath.Join(repo, "objects")
+	s := &Store{ObjectsDir: objects}
+	for i := 0; i < MergeFanIn; i++ {
+		b := s.NewPackBatch()
+		_, err := b.Put(plumbing.BlobObject, []byte(fmt.Sprintf("blob %d, long enough to be worth compressing", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := s.written[0].base + ".pack"
+	data, err := os.ReadFile(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-25] ^= 0xff // inside the one object's compressed bytes
+	os.Chmod(bad, 0o644)
+	if err := os.WriteFile(bad, data, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewPackBatch()
+	own, err := b.Put(plumbing.BlobObject, []byte("the merging batch's own"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatalf("a bad pack due for merging failed the batch: %v", err)
+	}
+	if len(b.Skipped()) != 1 || !strings.Contains(b.Skipped()[0].Error(), "CRC mismatch") {
+		t.Fatalf("skipped: %v, want the one bad pack's CRC mismatch", b.Skipped())
+	}
+	if _, err := os.Stat(bad); err != nil {
+		t.Fatalf("the bad pack was removed: %v", err)
+	}
+	if got := len(packFiles(t, objects)) / 2; got != 2 {
+		t.Fatalf("%d packs, want 2 (the bad one, and the merged one)", got)
+	}
+	fresh := &Store{ObjectsDir: objects}
+	if got, err := fresh.Get(own, plumbing.BlobObject); err != nil || string(got) != "the merging batch's own" {
+		t.Fatalf("own object: %q, %v", got, err)
+	}
+	if out, err := runErr(repo, "git", "verify-pack", strings.TrimSuffix(bad, ".pack")+".idx"); err == nil {
+		t.Fatalf("git verify-pack accepts the flipped pack: %s", out)
 	}
 }

@@ -1,8 +1,11 @@
 package gitobj
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,8 +62,11 @@ func (s *Store) due() ([]writtenPack, int) {
 
 // absorb adds the objects of the packs in group to b (in the order they
 // were written, whatever else holds them), and returns the packs it read
-// whole. A pack that cannot be read (git gc removed it) is no longer this
-// Store's to merge.
+// whole. Their entries are copied as they are (a PackBatch's entries are
+// whole objects, never deltas), each checked against the CRC-32 its index
+// records, as git checks what it reuses when it repacks. A pack that is
+// gone (git gc removed it) or fails a check is no longer this Store's to
+// merge, and is left where it is.
 func (b *PackBatch) absorb(group []writtenPack) ([]writtenPack, error) {
 	s := b.s
 	if err := s.loadPacks(); err != nil {
@@ -76,30 +82,17 @@ func (b *PackBatch) absorb(group []writtenPack) ([]writtenPack, error) {
 			s.written = slices.DeleteFunc(s.written, func(w writtenPack) bool { return w.base == g.base })
 			continue
 		}
-		p := s.packs.packs[i]
-		type obj struct {
-			off int64
-			id  plumbing.Hash
-		}
-		objs := make([]obj, 0, p.n)
-		for m := 0; m < p.n; m++ {
-			name, off := s.packs.idx.name(p, m), s.packs.idx.offset(p, m)
-			if name == nil || off < 0 {
-				return nil, fmt.Errorf("merge packs: %s: unreadable index", filepath.Base(p.name))
+		n, size := len(b.entries), len(b.pack)
+		if err := b.copyPack(s.packs.packs[i]); err != nil {
+			// Left as it is (git fsck and gc will see what is wrong with
+			// it) and no longer merged: the append goes on without it.
+			for _, e := range b.entries[n:] {
+				delete(b.seen, e.id)
 			}
-			objs = append(objs, obj{off, plumbing.Hash(name)})
-		}
-		slices.SortFunc(objs, func(a, b obj) int { return int(a.off - b.off) })
-		for _, o := range objs {
-			typ, data, err := s.packs.at(p, o.off, 0, maxObjectSize)
-			if err != nil {
-				return nil, fmt.Errorf("merge packs: %s: %w", filepath.Base(p.name), err)
-			}
-			if id, err := b.add(typ, data); err != nil {
-				return nil, err
-			} else if id != o.id {
-				return nil, fmt.Errorf("merge packs: %s: object %s reads as %s", filepath.Base(p.name), o.id, id)
-			}
+			b.entries, b.pack = b.entries[:n], b.pack[:size]
+			s.written = slices.DeleteFunc(s.written, func(w writtenPack) bool { return w.base == g.base })
+			b.skipped = append(b.skipped, fmt.Errorf("merge packs: %s: %w", filepath.Base(g.base), err))
+			continue
 		}
 		read = append(read, g)
 	}
@@ -138,8 +131,12 @@ func (r *packReader) forget(drop func(*packIndex) bool) {
 		if !drop(p) {
 			return false
 		}
-		p.pack.Close()
-		p.idx.Close()
+		// Closed aside: the last close of a removed file frees it, which
+		// can wait on the filesystem journal, and nothing needs to wait.
+		go func() {
+			p.pack.Close()
+			p.idx.Close()
+		}()
 		delete(r.loaded, p.name)
 		for i := range r.cache.entries {
 			if e := &r.cache.entries[i]; e.pack == p {
@@ -155,4 +152,53 @@ func (r *packReader) forget(drop func(*packIndex) bool) {
 		}
 		return true
 	})
+}
+
+// copyPack appends every entry of p, a pack a PackBatch wrote, to b, in
+// pack order, unless b holds the object already.
+func (b *PackBatch) copyPack(p *packIndex) error {
+	fi, err := p.pack.Stat()
+	if err != nil {
+		return err
+	}
+	data := make([]byte, fi.Size())
+	if _, err := p.pack.ReadAt(data, 0); err != nil {
+		return err
+	}
+	if len(data) < 12+20 || binary.BigEndian.Uint32(data[8:12]) != uint32(p.n) {
+		return errors.New("pack and index disagree")
+	}
+	crcs := make([]byte, 4*p.n)
+	if _, err := p.idx.ReadAt(crcs, p.namesAt+20*int64(p.n)); err != nil {
+		return err
+	}
+	es := make([]packEntry, p.n)
+	for m := range es {
+		name, off := b.s.packs.idx.name(p, m), b.s.packs.idx.offset(p, m)
+		if name == nil || off < 12 || off >= int64(len(data)-20) {
+			return errors.New("unreadable index")
+		}
+		es[m] = packEntry{id: plumbing.Hash(name), off: off, crc: binary.BigEndian.Uint32(crcs[4*m:])}
+	}
+	slices.SortFunc(es, func(x, y packEntry) int { return cmp.Compare(x.off, y.off) })
+	for i, e := range es {
+		end := int64(len(data) - 20)
+		if i+1 < len(es) {
+			end = es[i+1].off
+		}
+		raw := data[e.off:end]
+		if len(raw) == 0 || crc32.ChecksumIEEE(raw) != e.crc {
+			return fmt.Errorf("object %s: CRC mismatch", e.id)
+		}
+		if t := plumbing.ObjectType(raw[0] >> 4 & 7); t < plumbing.CommitObject || t > plumbing.TagObject {
+			return fmt.Errorf("object %s: a delta (type %d), not written by a pack batch", e.id, t)
+		}
+		if b.seen[e.id] {
+			continue
+		}
+		b.entries = append(b.entries, packEntry{id: e.id, off: int64(len(b.pack)), crc: e.crc})
+		b.pack = append(b.pack, raw...)
+		b.seen[e.id] = true
+	}
+	return nil
 }
