@@ -2,8 +2,10 @@ package gitobj
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -157,7 +159,7 @@ func (b *PackBatch) FlushStart() (wait func() error, err error) {
 		}
 	}()
 	for _, pattern := range []string{"tmp_pack_", "tmp_idx_"} {
-		f, err := os.CreateTemp(dir, pattern)
+		f, err := createReadOnly(dir, pattern)
 		if err != nil {
 			return nil, fmt.Errorf("write objects: %w", err)
 		}
@@ -181,7 +183,6 @@ func (b *PackBatch) FlushStart() (wait func() error, err error) {
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("write objects: %w", err)
 		}
-		os.Chmod(f.Name(), 0o444)
 		if err := os.Rename(f.Name(), base+ext); err != nil {
 			os.Remove(f.Name())
 			fs[i] = nil
@@ -206,4 +207,20 @@ func (b *PackBatch) FlushStart() (wait func() error, err error) {
 		})
 		return werr
 	}, nil
+}
+
+// createReadOnly creates a new file named pattern and a random suffix in
+// dir, open for writing but with mode 0444 from the start (git's mode for
+// packs and indexes), which spares a chmod, one more metadata change for
+// the filesystem journal, per file.
+func createReadOnly(dir, pattern string) (*os.File, error) {
+	for range 100 {
+		var r [8]byte
+		rand.Read(r[:])
+		f, err := os.OpenFile(filepath.Join(dir, pattern+hex.EncodeToString(r[:])), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+		if !errors.Is(err, os.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a temporary file in %s: too many names taken", dir)
 }

@@ -75,6 +75,11 @@ func TestPackBatch(t *testing.T) {
 	if len(fs) != 2 || !strings.HasSuffix(fs[0], ".idx") || !strings.HasSuffix(fs[1], ".pack") || strings.TrimSuffix(fs[0], ".idx") != strings.TrimSuffix(fs[1], ".pack") {
 		t.Fatalf("after Flush: %v, want one pack and its index and no temporary file", fs)
 	}
+	for _, f := range fs {
+		if fi, err := os.Stat(filepath.Join(objects, "pack", f)); err != nil || fi.Mode().Perm() != 0o444 {
+			t.Fatalf("%s: %v, %v; want mode 0444 as git writes packs", f, fi.Mode(), err)
+		}
+	}
 	run(t, repo, "git", "verify-pack", filepath.Join(objects, "pack", fs[0]))
 	run(t, repo, "git", "fsck", "--strict")
 	for _, c := range []string{"one", "two", strings.Repeat("big ", 5000)} {
