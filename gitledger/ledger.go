@@ -46,9 +46,11 @@
 //
 // Append rewrites only the trees on the new receipt's path (root,
 // receipts/ and the directories below it on the path), so its cost does not
-// grow with the ledger. Objects are written
-// as loose objects, fsynced together (gitobj.Batch: one durability barrier
-// per receipt) before the ref moves; the ref moves with git's own
+// grow with the ledger. A receipt's objects are written
+// as one small pack and its index, fsynced together (gitobj.PackBatch: one
+// durability barrier per receipt, two files) before the ref moves; the
+// packs of a run are merged as it goes (O(log n) of them), and those that
+// earlier runs left are git gc's to consolidate; the ref moves with git's own
 // lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
 // git) never fork the chain: the loser re-reads the tip and retries.
 // Verification of k receipts on top of a verified commit costs O(k): Verify
