@@ -28,7 +28,7 @@ import (
 
 // MergeFanIn is how many packs of one level a PackBatch absorbs into one
 // pack of the next level. A PackBatch that absorbs nothing is level 0.
-const MergeFanIn = 16
+const MergeFanIn = 8
 
 // writtenPack is a pack this Store wrote (PackBatch or MergePacks) and may
 // therefore merge and remove.
