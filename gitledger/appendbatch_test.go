@@ -7,9 +7,9 @@ import (
 )
 
 // TestAppendObjectsInPlace: appends by two writers on one repository (each
-// receipt's objects written as one gitobj.Batch) chain on each other, the
-// chain verifies, git fsck finds every object complete under its name, and
-// no temporary object file is left behind.
+// receipt's objects written as one small pack, gitobj.PackBatch) chain on
+// each other, the chain verifies, git fsck finds every object complete
+// under its name, no loose object and no temporary file is left behind.
 func TestAppendObjectsInPlace(t *testing.T) {
 	l, s, dir := newLedger(t, 1)
 	appendManual(t, l, s, "alice", "second")
@@ -26,7 +26,10 @@ func TestAppendObjectsInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, dir, "git", "fsck", "--strict", "--no-dangling")
-	if tmps, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "??", "tmp_obj_*")); len(tmps) != 0 {
-		t.Fatalf("temporary object files left: %s", strings.Join(tmps, " "))
+	if loose, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "??", "*")); len(loose) != 0 {
+		t.Fatalf("loose or temporary object files: %s", strings.Join(loose, " "))
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "tmp_*")); len(tmps) != 0 {
+		t.Fatalf("temporary pack files left: %s", strings.Join(tmps, " "))
 	}
 }

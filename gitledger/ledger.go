@@ -46,9 +46,11 @@
 //
 // Append rewrites only the trees on the new receipt's path (root,
 // receipts/ and the directories below it on the path), so its cost does not
-// grow with the ledger. Objects are written
-// as loose objects, fsynced together (gitobj.Batch: one durability barrier
-// per receipt) before the ref moves; the ref moves with git's own
+// grow with the ledger. A receipt's objects are written
+// as one small pack and its index, fsynced together (gitobj.PackBatch: one
+// durability barrier per receipt, two files) before the ref moves; the
+// packs of a run are merged as it goes (O(log n) of them), and those that
+// earlier runs left are git gc's to consolidate; the ref moves with git's own
 // lock-file protocol as a compare-and-swap, so concurrent writers (vmc-git or
 // git) never fork the chain: the loser re-reads the tip and retries.
 // Verification of k receipts on top of a verified commit costs O(k): Verify
@@ -455,9 +457,10 @@ func (l *Ledger) appendRetry(s *keys.Signer, kid string, build BuildFunc, side f
 
 var errRaced = gitobj.ErrRaced
 
-// appendOnce writes the objects of one receipt as one gitobj.Batch (one
-// durability barrier for all of them, not one fsync each) and moves the
-// ref only once they and their directories are durable.
+// appendOnce writes the objects of one receipt as one small pack
+// (gitobj.PackBatch: a pack and its index, fsynced at once, not one loose
+// object each) and moves the ref only once they and their directory are
+// durable.
 func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time) (*Written, error) {
 	return l.appendSide(tip, s, kid, build, now, nil)
 }
@@ -465,7 +468,7 @@ func (l *Ledger) appendOnce(tip *Tip, s *keys.Signer, kid string, build BuildFun
 // appendSide is appendOnce that moves the ref only once side (unless nil:
 // AppendAlongside's wait) has returned nil too.
 func (l *Ledger) appendSide(tip *Tip, s *keys.Signer, kid string, build BuildFunc, now time.Time, side func() error) (*Written, error) {
-	b := l.objs.NewBatch()
+	b := l.objs.NewPackBatch()
 	w, _, err := l.writeReceipt(tip, s, kid, build, now, b.Put)
 	if err != nil {
 		b.Abort()
@@ -710,8 +713,8 @@ func (l *Ledger) formatAfter(tip *Tip) int {
 	return l.Format
 }
 
-// putFunc stores an object and returns its id: gitobj.Batch.Put (loose
-// objects, made durable together before the ref moves), gitobj.Store.Put
+// putFunc stores an object and returns its id: gitobj.PackBatch.Put (one
+// small pack a receipt, made durable before the ref moves), gitobj.Store.Put
 // (one fsynced loose object), gitobj.PackWriter.Put (one pack for a batch
 // of receipts) or hashOnly.
 type putFunc func(plumbing.ObjectType, []byte) (plumbing.Hash, error)

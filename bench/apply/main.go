@@ -18,7 +18,10 @@
 // faster than Hetzner's (seconds), so the share outside the provider is far
 // higher here than against the real API; its target is therefore on the
 // absolute time per plan. Most of that time is the ledger's fsynced append
-// (one signed receipt commit per plan) and the fsynced intent journal.
+// (one signed receipt commit per plan, written as one small pack and its
+// index) and the fsynced intent journal. The table also gives how many
+// packs a run leaves in objects/pack (one a receipt, merged as the run
+// goes on: it stays O(log n)).
 package main
 
 import (
@@ -153,6 +156,7 @@ func main() {
 		g := outsideMS / so
 		fmt.Printf("| per-plan time, batch %d / batch %d | %.2fx | flat (<= %.1fx) | %s |\n", *n, *small, g, targetBatchGrow, ok(g <= targetBatchGrow))
 	}
+	fmt.Printf("| packs in objects/pack after the run (%d receipts) | %.0f | O(log n) | |\n", *n+1, med(rs, func(r result) float64 { return float64(r.packs) }))
 	fmt.Printf("| wall time per plan | %s | | |\n", perPlan(func(r result) time.Duration { return r.wall }))
 	fmt.Printf("| provider.Apply per plan | %s | | |\n", perPlan(func(r result) time.Duration { return r.apply }))
 	fmt.Printf("| provider reads per plan (freshness checks) | %s | | |\n", perPlan(func(r result) time.Duration { return r.reads }))
@@ -191,18 +195,20 @@ func main() {
 		fmt.Println()
 	}
 	fmt.Println()
-	one, seq, par, err := fsyncs(os.TempDir())
+	one, seq, par, two, err := fsyncs(os.TempDir())
 	if err != nil {
 		fail(err)
 	}
 	fmt.Printf("| this disk: one fsync of a 600-byte file (median) | %.2f ms | | |\n", float64(one)/1e6)
-	fmt.Printf("| this disk: 15 such fsyncs one after another / all at once (one receipt's objects) | %.2f ms / %.2f ms | | |\n", float64(seq)/1e6, float64(par)/1e6)
+	fmt.Printf("| this disk: 15 such fsyncs one after another / all at once (a receipt's loose objects, before issue 18's packs) | %.2f ms / %.2f ms | | |\n", float64(seq)/1e6, float64(par)/1e6)
+	fmt.Printf("| this disk: 2 such fsyncs at once (a receipt's pack and index) | %.2f ms | | |\n", float64(two)/1e6)
 }
 
 // fsyncs measures the disk under dir: the median time of one fsync of a
-// fresh 600-byte file, and of 15 of them in sequence and in parallel (what
-// gitobj.Batch does with one receipt's loose objects).
-func fsyncs(dir string) (one, seq, par time.Duration, err error) {
+// fresh 600-byte file, of 15 of them in sequence and in parallel (what
+// gitobj.Batch did with one receipt's loose objects), and of 2 in parallel
+// (gitobj.PackBatch: one receipt's pack and index).
+func fsyncs(dir string) (one, seq, par, two time.Duration, err error) {
 	mk := func(n int) ([]*os.File, error) {
 		var fs []*os.File
 		for i := 0; i < n; i++ {
@@ -223,14 +229,14 @@ func fsyncs(dir string) (one, seq, par time.Duration, err error) {
 			os.Remove(f.Name())
 		}
 	}
-	var ones, seqs, pars []time.Duration
+	times := map[int][]time.Duration{}
 	for r := 0; r < 21; r++ {
-		for _, mode := range []int{1, 15, -15} {
+		for _, mode := range []int{1, 15, -15, -2} {
 			n := max(mode, -mode)
 			fs, err := mk(n)
 			if err != nil {
 				drop(fs)
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 			start := time.Now()
 			if mode > 0 {
@@ -256,20 +262,13 @@ func fsyncs(dir string) (one, seq, par time.Duration, err error) {
 			d := time.Since(start)
 			drop(fs)
 			if err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
-			switch mode {
-			case 1:
-				ones = append(ones, d)
-			case 15:
-				seqs = append(seqs, d)
-			default:
-				pars = append(pars, d)
-			}
+			times[mode] = append(times[mode], d)
 		}
 	}
 	m := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
-	return m(ones), m(seqs), m(pars), nil
+	return m(times[1]), m(times[15]), m(times[-15]), m(times[-2]), nil
 }
 
 func fail(err error) {
@@ -287,6 +286,7 @@ var profile, tracing = func(bool) {}, func(bool) {}
 type result struct {
 	wall, apply, reads time.Duration
 	cpu                time.Duration            // process user+sys during ApplyPending
+	packs              int                      // pack indexes in objects/pack after the run
 	steps              map[string]time.Duration // apply.Options.Timing: wall time by step
 }
 
@@ -442,5 +442,9 @@ func run(n int, actionDur time.Duration) (result, error) {
 	if _, err := l.Verify(gitledger.VerifyOptions{Signatures: true}); err != nil {
 		return result{}, fmt.Errorf("verify: %w", err)
 	}
-	return result{wall: wall, apply: tp.apply, reads: tp.reads, cpu: cpu, steps: stepTimes}, nil
+	idxs, err := filepath.Glob(filepath.Join(l.GitDir, "objects", "pack", "pack-*.idx"))
+	if err != nil {
+		return result{}, err
+	}
+	return result{wall: wall, apply: tp.apply, reads: tp.reads, cpu: cpu, steps: stepTimes, packs: len(idxs)}, nil
 }

@@ -13,6 +13,13 @@
 //   - Batch: the loose objects of one commit made durable together (their
 //     fsyncs at once, then renamed into place, directories fsynced) before
 //     CASRefAfter moves the ref: one durability barrier, not one per object.
+//   - PackBatch: the objects of one commit as one small pack and its index
+//     (both fsynced at once, renamed into place, the directory fsynced)
+//     before CASRefAfter moves the ref: two files to make durable, not
+//     one per object and its directory. Every MergeFanIn packs of a level
+//     that the Store wrote ride in the next batch's pack and are removed
+//     once it is durable, so a run leaves O(log n) packs (packmerge.go).
+//     What ledger appends write.
 //   - PackWriter: one new pack for a batch of objects (trees stored as
 //     deltas against recent trees), visible only once Finish has written and
 //     fsynced the pack and its index.

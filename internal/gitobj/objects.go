@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	kzlib "github.com/klauspost/compress/zlib"
 )
 
 // Git file modes used in ledger trees.
@@ -36,7 +37,9 @@ type Store struct {
 	packs      *packReader
 	zr         io.ReadCloser
 	zw         *zlib.Writer
-	reads      int // objects read with Get (a counter for tests and benchmarks)
+	reads      int           // objects read with Get (a counter for tests and benchmarks)
+	written    []writtenPack // packs written and not merged yet (packmerge.go)
+	pzw        *kzlib.Writer // PackBatch's compressor, reused
 }
 
 // Reads returns the number of objects read with Get so far.
