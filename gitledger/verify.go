@@ -134,7 +134,7 @@ func (l *Ledger) Verify(opt VerifyOptions) (*Report, error) {
 			return rep, err
 		}
 	}
-	w, err := l.walkChain(ref.Hash())
+	w, err := l.walkChain(ref.Hash(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -800,7 +800,7 @@ func (l *Ledger) forkPoint(w *chainWalk, v *Verified) uint64 {
 	if err != nil {
 		return 0
 	}
-	old, err := l.walkChain(h)
+	old, err := l.walkChain(h, false)
 	if err != nil {
 		return 0 // objects gone: we only know that it differs somewhere
 	}
