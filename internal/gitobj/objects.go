@@ -179,13 +179,24 @@ func (s *Store) Reindex() {
 
 // HashObject returns git's SHA-1 object id of content with type typ.
 func HashObject(typ plumbing.ObjectType, content []byte) plumbing.Hash {
+	var hdr [32]byte
+	head := append(strconv.AppendInt(append(append(hdr[:0], typ.String()...), ' '), int64(len(content)), 10), 0)
+	if len(content) <= smallObject {
+		// One sum over a buffer on the stack: no allocation for the
+		// small objects verify hashes once a receipt.
+		var buf [32 + smallObject]byte
+		return plumbing.Hash(sha1.Sum(append(append(buf[:0], head...), content...)))
+	}
 	h := sha1.New()
-	fmt.Fprintf(h, "%s %d\x00", typ, len(content))
+	h.Write(head)
 	h.Write(content)
 	var id plumbing.Hash
 	copy(id[:], h.Sum(nil))
 	return id
 }
+
+// smallObject is the largest object HashObject hashes from the stack.
+const smallObject = 1024
 
 // Put writes a loose object (zlib, fsync, rename) unless it exists and
 // returns its id.
