@@ -332,7 +332,8 @@ func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash
 	}
 	// Before reading anything a pusher made big: the commit message names
 	// the signer, and a kid no key is bound to cannot have signed it.
-	if !prev.empty {
+	if kid, ok := messageKID(raw); !prev.empty && (!ok || prev.trust.Key(kid) == nil) {
+		// (A bound kid in the last trailer passes whatever the rest is.)
 		if t, err := ParseMessage(commitMessage(raw)); err == nil && prev.trust.Key(t.KID) == nil {
 			if _, aerr := prev.trust.Authorize(t.KID, nil, prev.created, receipt.Roles[t.Kind]...); aerr != nil {
 				return fail(RuleTrust, "%s receipt: %v", t.Kind, aerr)
