@@ -113,7 +113,7 @@ func (l *Ledger) wholeCommit(c plumbing.Hash) (raw []byte, parent plumbing.Hash,
 	if err != nil {
 		return nil, parent, false
 	}
-	_, ps, _, err := gitobj.ParseCommitHeaders(raw)
+	_, ps, err := gitobj.ParseCommitParents(raw)
 	if err != nil {
 		return nil, parent, false
 	}

@@ -434,6 +434,17 @@ func (c CommitInfo) Encode(sig bool) []byte {
 // re-encodes the expected commit and compares bytes, which rejects every
 // other header and any other formatting.
 func ParseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
+	return parseCommitHeaders(raw, true)
+}
+
+// ParseCommitParents is ParseCommitHeaders without the signature: the same
+// tree, parents and error, for a walk that only follows parents.
+func ParseCommitParents(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, err error) {
+	tree, parents, _, err = parseCommitHeaders(raw, false)
+	return tree, parents, err
+}
+
+func parseCommitHeaders(raw []byte, withSig bool) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
 	head, _, ok := bytes.Cut(raw, []byte("\n\n"))
 	if !ok {
 		return tree, nil, "", errors.New("commit: no message")
@@ -451,6 +462,13 @@ func ParseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash
 			p, err = parseHashBytes(v)
 			parents = append(parents, p)
 		case "gpgsig":
+			if !withSig {
+				// Skip the continuation lines, as below.
+				for more && len(rest) > 0 && rest[0] == ' ' {
+					_, rest, more = bytes.Cut(rest, nl)
+				}
+				break
+			}
 			// The value, then each following line that starts with a
 			// space, without that space; each line ends in a newline.
 			b := make([]byte, 0, len(v)+1+len(rest))
