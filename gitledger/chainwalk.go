@@ -12,6 +12,10 @@ package gitledger
 // walked back from its mark reading the whole commits, which verifyStep
 // then uses as they are. So every commit is read whole once, memory is
 // one segment of commits plus n/walkStride ids, whatever the length.
+// The first walk reads the newest commits whole instead of their first
+// bytes, up to walkKeepBytes, and keeps them for their segments' checks:
+// a chain of up to about ten thousand receipts has each commit read once,
+// a longer one its newest ones, in memory bounded by that budget.
 
 import (
 	"bytes"
