@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -444,7 +445,11 @@ func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash
 	// The commit must be exactly the one vmc-git writes for this receipt.
 	ci := gitobj.CommitInfo{Tree: treeID, Parent: prev.commit, Ident: Ident + " <" + r.KID + ">", When: rt.Unix(),
 		Message: Message(r, sums.Blake3), Signature: csigText}
-	if !bytes.Equal(ci.Encode(true), raw) {
+	enc := encodeBuffers.Get().(*[]byte)
+	*enc = ci.AppendEncode((*enc)[:0], true)
+	same := bytes.Equal(*enc, raw)
+	encodeBuffers.Put(enc)
+	if !same {
 		t, perr := ParseMessage(commitMessage(raw))
 		switch {
 		case perr != nil:
@@ -492,6 +497,10 @@ func (l *Ledger) stepChecks(prev *state, c plumbing.Hash, raw []byte, headByHash
 	}
 	return &state{commit: c, seq: seq, blake3: sums.Blake3, ledger: r.Ledger, created: rt, trust: after, trees: trees, hist: prev.hist, format: format, anchors: prev.anchors}, job, nil
 }
+
+// encodeBuffers holds buffers for the commit verifyStep compares with the
+// one read (only its bytes are kept: the payload a worker checks is its own).
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // seqAheadError is a commit whose HEAD.json names a later receipt than the
 // one due: the due receipt was deleted, or comes later (reordered).

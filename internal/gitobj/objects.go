@@ -398,7 +398,11 @@ type CommitInfo struct {
 // Encode renders the commit object. With sig false it renders the payload
 // that the signature covers (git's form: the commit without gpgsig).
 func (c CommitInfo) Encode(sig bool) []byte {
-	b := make([]byte, 0, 200+len(c.Ident)*2+len(c.Message)+len(c.Signature)*9/8)
+	return c.AppendEncode(make([]byte, 0, 200+len(c.Ident)*2+len(c.Message)+len(c.Signature)*9/8), sig)
+}
+
+// AppendEncode appends Encode(sig) to b.
+func (c CommitInfo) AppendEncode(b []byte, sig bool) []byte {
 	b = append(b, "tree "...)
 	b = hex.AppendEncode(b, c.Tree[:])
 	b = append(b, '\n')
