@@ -193,7 +193,10 @@ func TestPublishLosesRace(t *testing.T) {
 // nothing depends on how fast the machine is, only on the heartbeat
 // refreshing within RemoteLockAge/3 plus one push.
 func TestRemoteLockHeartbeatAndFence(t *testing.T) {
-	const age = 3 * time.Second
+	// The takeover below is tried on a lock refreshed a moment ago; it may
+	// succeed only if that moment (the refresh's push, two fetches) lasts
+	// longer than age, which 6 s keeps far from a loaded machine's git.
+	const age = 6 * time.Second
 	f := newRemoteFixture(t, 10*time.Millisecond, "web-1", "web-2")
 	dirA, la := f.clone(t, "A")
 	dirB, _ := f.clone(t, "B")

@@ -53,7 +53,10 @@
 // decoded; each id, name and summary is checked by the use case (plans.ValidID,
 // provider.Action.Validate, receipt.ValidSummary). Calls run one at a time
 // (each opens the workspace and closes it, so the CLI can share the
-// repository and the embedded sandbox between calls).
+// repository and the embedded sandbox between calls). Over HTTP, bodies,
+// headers, sessions and slow bodies are bounded before the SDK reads a
+// request (http.go: MaxBodyBytes, MaxHeaderBytes, MaxSessions,
+// SessionIdleTimeout, BodyReadTimeout), each refusal a JSON-RPC error.
 //
 // # Cancellation
 //

@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	os.Exit(clitest.Main(m, func(e *clitest.Env) {
 		vmcBin, keysDir = e.Bin, e.Keys
 		os.Setenv("HOME", filepath.Join(e.Dir, "home"))
+		// The lock directory too: a CI that sets XDG_CACHE_HOME would
+		// otherwise share it with every other suite running at the time.
+		os.Setenv("XDG_CACHE_HOME", filepath.Join(e.Dir, "cache"))
 		os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 		os.Setenv(workspace.EnvSandboxActionMS, "20")
 		for _, k := range []string{"VMC_SIGNING_KEY", "VMC_SIGNING_KEY_PEM", "VMC_KID", "VMC_REPO", "VMC_BRANCH", "HCLOUD_ENDPOINT", "HCLOUD_TOKEN"} {
@@ -522,7 +525,8 @@ func TestApplyProgressAndCancel(t *testing.T) {
 		_, err := f.cs.CallTool(ctx, p)
 		done <- err
 	}()
-	deadline := time.Now().Add(20 * time.Second)
+	// Waits, not speed checks: generous for a loaded machine.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		f.mu.Lock()
 		n := len(f.prog)
@@ -541,10 +545,11 @@ func TestApplyProgressAndCancel(t *testing.T) {
 		if err == nil {
 			t.Fatal("cancelled call returned no error")
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("cancel did not stop the waiting")
 	}
 	// The apply finishes in the server: its receipt appears.
+	deadline = time.Now().Add(2 * time.Minute)
 	var st mcpserver.PlanStatusOutput
 	for !st.Applied {
 		if time.Now().After(deadline) {

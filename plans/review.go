@@ -15,6 +15,33 @@ const MaxComment = 65536
 type Review struct {
 	Plans      []PlanReview `json:"plans"`
 	Violations []Violation  `json:"violations"` // rules the pull request breaks
+	// PolicyChange is set when the pull request changes policy/: not a
+	// broken rule, but apply judges no plan with an unpinned bundle.
+	PolicyChange *PolicyChange `json:"policy_change,omitempty"`
+}
+
+// PolicyChange is a pull request's change to the policy files (policy/ on
+// the base branch) and what it means for the pinned bundle (the trust
+// state's policy_bundle, keys/trust.json): Message says it in one line,
+// Hint what an admin does.
+type PolicyChange struct {
+	Files []ChangedFile `json:"files"`
+	// Pinned is the trust state's pin (a blake3, "none", or "" when
+	// nothing is pinned or the trust state could not be read); Bundle is
+	// the bundle the head has (a blake3, or "none" for no policy files).
+	Pinned string `json:"pinned"`
+	Bundle string `json:"bundle"`
+	// MatchesPin reports whether the head's bundle is the pinned one.
+	MatchesPin bool   `json:"matches_pin"`
+	Message    string `json:"message"`
+	Hint       string `json:"hint,omitempty"`
+}
+
+// ChangedFile is one file a pull request changes, with git's status
+// letter (A, M, D, T).
+type ChangedFile struct {
+	Status string `json:"status"`
+	File   string `json:"file"`
 }
 
 // Violation is one broken rule, tied to a file.
@@ -89,6 +116,17 @@ func (r *Review) render(fold bool) string {
 		fmt.Fprintf(&b, "- :x: `%s`: %s\n", v.File, mdEscape(v.Message))
 	}
 	if len(r.Violations) > 0 {
+		b.WriteString("\n")
+	}
+	if pc := r.PolicyChange; pc != nil {
+		mark := ":warning:"
+		if pc.MatchesPin {
+			mark = ":information_source:"
+		}
+		fmt.Fprintf(&b, "- %s **policy change**: %s\n", mark, mdEscape(pc.Message))
+		if pc.Hint != "" {
+			fmt.Fprintf(&b, "  - %s\n", mdEscape(pc.Hint))
+		}
 		b.WriteString("\n")
 	}
 	for _, p := range r.Plans {

@@ -40,10 +40,15 @@
 // no plan is judged with it (package workspace, policypin.go, has the table).
 // The pin is the reason Digest exists apart from Compile.
 //
-// Evaluation is sandboxed: built-ins that reach outside the process
-// (http.send, net.lookup_ip_addr, opa.runtime, and json.match_schema and
-// json.verify_schema, whose $ref reads absolute file:// URLs) are not
-// available and a file calling them does not compile; data holds only the
+// Evaluation is sandboxed and deterministic: built-ins that reach outside
+// the process (http.send, net.lookup_ip_addr, opa.runtime, and
+// json.match_schema and json.verify_schema, whose $ref reads absolute
+// file:// URLs) or whose result varies between runs (time.now_ns,
+// rand.intn, uuid.rfc4122, the JWT signing and verifying built-ins, x509
+// chain verification, and whatever else OPA marks nondeterministic; the
+// list is in builtins.go, DeniedBuiltins) are not available, and a file
+// calling one does not compile, the error naming the file, line and
+// built-in; data holds only the
 // bundle's rules (nothing is loaded from disk or the environment), so a
 // bundle's outcome is a function of its bytes and the input. Evaluation
 // ends with ErrTimeout after Limits.Timeout, and with ErrMemory when the

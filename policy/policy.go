@@ -57,12 +57,6 @@ var (
 	ErrResult  = errors.New("policy result malformed")
 )
 
-// denied are built-ins a policy may not call: they reach outside the
-// process or make the result depend on more than the input. The JSON
-// schema built-ins load a schema's $ref from an absolute file:// URL (any
-// file the applier can read: a checkout a pusher wrote, /proc/self/environ).
-var denied = []string{"http.send", "net.lookup_ip_addr", "opa.runtime", "json.match_schema", "json.verify_schema"}
-
 // File is one policy file: its path in the main tree (policy/<name>.rego)
 // and its bytes.
 type File struct {
@@ -118,6 +112,10 @@ func Compile(files []File) (*Bundle, error) {
 			problems = append(problems, err.Error())
 			continue
 		}
+		if refused := deniedCalls(f.Name, m); len(refused) > 0 {
+			problems = append(problems, refused...)
+			continue
+		}
 		mods[f.Name] = m
 	}
 	if len(problems) > 0 {
@@ -164,7 +162,7 @@ func mapsKeys(m map[string]*ast.Module) func(func(string) bool) {
 
 func capabilities() *ast.Capabilities {
 	c := ast.CapabilitiesForThisVersion()
-	c.Builtins = slices.DeleteFunc(slices.Clone(c.Builtins), func(b *ast.Builtin) bool { return slices.Contains(denied, b.Name) })
+	c.Builtins = slices.DeleteFunc(slices.Clone(c.Builtins), func(b *ast.Builtin) bool { return deniedBuiltin(b) != "" })
 	c.AllowNet = []string{}
 	return c
 }

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/vmc-git/vmc-git/internal/nettest"
 	"github.com/vmc-git/vmc-git/provider"
 	"github.com/vmc-git/vmc-git/provider/sandbox"
 )
@@ -208,7 +212,17 @@ func TestApplyCreateWithoutStart(t *testing.T) {
 }
 
 func TestApplyRetriesLocked(t *testing.T) {
-	e := newEnv(t, sandbox.Options{ActionDuration: 60 * time.Millisecond})
+	// The sandbox's clock stands still from the reboot until the second
+	// action has been refused, so the reboot is still running then however
+	// long the machine takes between the two requests.
+	var frozen atomic.Pointer[time.Time]
+	clock := func() time.Time {
+		if f := frozen.Load(); f != nil {
+			return *f
+		}
+		return time.Now()
+	}
+	e := newEnv(t, sandbox.Options{ActionDuration: 60 * time.Millisecond, Now: clock})
 	e.create(t, "busy")
 	ctx := context.Background()
 	hs, _, err := e.hc.Server.GetByName(ctx, "busy")
@@ -216,12 +230,15 @@ func TestApplyRetriesLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Start an action behind vmc-git's back; the server is locked while it runs.
+	now := time.Now()
+	frozen.Store(&now)
 	if _, _, err := e.hc.Server.Reboot(ctx, hs); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.hc.Server.Poweroff(ctx, hs); !hcloud.IsError(err, hcloud.ErrorCodeLocked) {
 		t.Fatalf("second action while locked: %v, want locked", err)
 	}
+	frozen.Store(nil)
 	res := e.apply(t, provider.Action{Op: provider.OpPoweroff, Server: "busy"})
 	if res.Observed.Status != "off" {
 		t.Fatalf("after locked retry: %+v", res.Observed)
@@ -309,10 +326,24 @@ func TestApplyUnknownOutcome(t *testing.T) {
 	}
 
 	// Context ends while waiting: unknown, with the action ids to reconcile.
-	slow := newEnv(t, sandbox.Options{ActionDuration: 2 * time.Second})
-	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	// The context ends at the first poll of the actions, so the create
+	// itself has answered however slow the machine is, and the actions
+	// (an hour long) cannot have finished.
+	slowSB, err := sandbox.New(sandbox.Options{Token: testToken, ActionDuration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res, err = slow.p.Apply(cctx, provider.Action{Op: provider.OpCreate, Server: "late", ServerType: "cx22", Image: "ubuntu-24.04"}, nil)
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/actions") {
+			cancel()
+		}
+		slowSB.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(slowSrv.Close)
+	slow := newProvider(t, slowSrv.URL+"/v1", testToken)
+	res, err = slow.Apply(cctx, provider.Action{Op: provider.OpCreate, Server: "late", ServerType: "cx22", Image: "ubuntu-24.04"}, nil)
 	if err != nil || res.Status != provider.StatusUnknown || len(res.ActionIDs) != 2 || !strings.Contains(res.Error, "waiting for actions") {
 		t.Fatalf("canceled wait: %+v %v", res, err)
 	}
@@ -354,9 +385,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	errs = append(errs, err.Error())
 
 	// Unreachable endpoint: the error names the address, not the token.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := nettest.RefusedAddr(t)
 	_, err = newProvider(t, "http://"+addr+"/v1", testToken).Server(ctx, "x")
 	errs = append(errs, err.Error())
 
@@ -372,9 +401,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 
 func TestUnreachableEndpointFailsFast(t *testing.T) {
 	ctx := context.Background()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := nettest.RefusedAddr(t)
 	p := newProvider(t, "http://"+closed+"/v1", testToken)
 	_, err := p.Server(ctx, "x")
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {

@@ -40,7 +40,7 @@ func ApplyKeys(before *keys.Trust, r *receipt.Receipt) (*keys.Trust, error) {
 			return nil, err
 		}
 		if p.Base != st {
-			return nil, fmt.Errorf("trust change proposed against trust state %s, but the trust state is now %s (another trust change landed): propose it again", p.Base, st)
+			return nil, fmt.Errorf("keys op %s: trust change proposed against trust state %s, but the trust state is now %s (another trust change landed): propose it again", p.Op, p.Base, st)
 		}
 	}
 	msg, err := canon.Marshal(p)

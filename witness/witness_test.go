@@ -367,13 +367,19 @@ func TestMisbehavingWitness(t *testing.T) {
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			w := witness.Witness{Name: "w.example/a", Key: pub, URL: srv.URL}
-			c := &witness.Client{Timeout: 300 * time.Millisecond}
+			// Only the hanging witness meets the short timeout: an answer
+			// that a loaded machine takes longer than 300 ms to make must
+			// still be judged for what it says.
+			c := &witness.Client{Timeout: time.Minute}
+			if name == "hanging" {
+				c.Timeout = 300 * time.Millisecond
+			}
 			start := time.Now()
 			_, res, err := witness.Cosign(context.Background(), c, []witness.Witness{w}, 1, l.request(t, 3, 0), time.Now())
 			if err == nil || res[0].Err == nil || !strings.Contains(res[0].Err.Error(), want[name]) {
 				t.Fatalf("err = %v, want %q", res[0].Err, want[name])
 			}
-			if d := time.Since(start); d > 5*time.Second {
+			if d := time.Since(start); d > 30*time.Second {
 				t.Fatalf("took %s", d)
 			}
 		})

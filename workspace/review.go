@@ -24,7 +24,9 @@ import (
 // each added plan it checks the approvals at head against the trust state
 // at the ledger head, reads the servers its actions touch from the
 // provider, and whether apply would refuse it as stale. A broken rule is a
-// Violation in the result, not an error.
+// Violation in the result, not an error. A change to policy/ is reported
+// as the result's PolicyChange (reviewPolicyChange): not a broken rule, but
+// what the merge does to the pinned bundle and what an admin must do.
 func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Review, error) {
 	if ws.Root == "" {
 		return nil, usagef("plan review needs a work tree")
@@ -41,6 +43,9 @@ func (ws *Workspace) Review(ctx context.Context, base, head string) (*plans.Revi
 		}
 	}
 	tip, tipErr := ws.Ledger.Tip()
+	if rv.PolicyChange, err = ws.reviewPolicyChange(base, head, tip, tipErr); err != nil {
+		return nil, err
+	}
 	var added []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		status, file, ok := strings.Cut(line, "\t")

@@ -212,7 +212,7 @@ func (ws *Workspace) ApplyTrust(ch *receipt.KeysChange, id Identity) (*gitledger
 	}
 	w, err := ws.Ledger.Append(id.Signer, id.KID, func(tip *gitledger.Tip) (*gitledger.Draft, error) {
 		if !sameBase(tip, p) {
-			return nil, refusedErr(fmt.Errorf("the proposal was made against trust state %s; the trust state has changed since (receipt %d)", p.Base, tip.Head.Seq),
+			return nil, refusedErr(fmt.Errorf("keys op %s: the proposal was made against trust state %s; the trust state has changed since (receipt %d)", p.Op, p.Base, tip.Head.Seq),
 				"another trust change landed: propose the change again and collect the signatures again")
 		}
 		if err := checkProposalSigs(tip, ch); err != nil {

@@ -174,9 +174,14 @@ func TestAnchorRegtest(t *testing.T) {
 	}
 	errs["header not on the best chain"] = live.CheckLive(ctx, fork)
 	errs["too few confirmations (live)"] = (&btc.Live{RPC: r.node.RPC, Confirmations: 50}).CheckLive(ctx, proof)
-	// Waiting for more confirmations than come.
-	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
-	_, errs["too few confirmations (anchoring)"] = r.client(5, 1).Anchor(short, d)
+	// Waiting for more confirmations than come: the wait ends a while after
+	// the one block mined once the transaction is sent (not at a deadline
+	// that a slow send could reach first).
+	short, cancelShort := context.WithCancel(ctx)
+	few := r.client(5, 1)
+	mine := few.Sent
+	few.Sent = func(txid string) { mine(txid); time.AfterFunc(time.Second, cancelShort) }
+	_, errs["too few confirmations (anchoring)"] = few.Anchor(short, d)
 	cancelShort()
 	if !errors.Is(errs["too few confirmations (anchoring)"], btc.ErrTooFewConfirmations) {
 		t.Errorf("anchoring wait: %v", errs["too few confirmations (anchoring)"])

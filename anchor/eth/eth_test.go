@@ -134,8 +134,14 @@ func TestAnchorSimulated(t *testing.T) {
 	}
 	errs["header not canonical"] = live.CheckLive(ctx, fork)
 	errs["too few confirmations (live)"] = (&eth.Live{Node: s.b.Client(), Confirmations: 100}).CheckLive(ctx, proof)
-	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	_, errs["too few confirmations (anchoring)"] = s.client(5, 1).Anchor(short, d)
+	// The wait ends a while after the one block committed once the
+	// transaction is sent (not at a deadline that a slow send could reach
+	// first).
+	short, cancelShort := context.WithCancel(ctx)
+	few := s.client(5, 1)
+	commit := few.Sent
+	few.Sent = func(h common.Hash) { commit(h); time.AfterFunc(500*time.Millisecond, cancelShort) }
+	_, errs["too few confirmations (anchoring)"] = few.Anchor(short, d)
 	cancelShort()
 	if !errors.Is(errs["too few confirmations (anchoring)"], eth.ErrTooFewConfirmations) {
 		t.Errorf("anchoring wait: %v", errs["too few confirmations (anchoring)"])

@@ -165,7 +165,7 @@ func runMining(t *testing.T, r *repo, mine func(), args ...string) result {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.After(2 * time.Minute)
+	deadline := time.After(5 * time.Minute) // a wait, not a speed check
 	for {
 		select {
 		case err := <-done:

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
+	"github.com/vmc-git/vmc-git/provider/sandbox"
 	"github.com/vmc-git/vmc-git/receipt"
 )
 
@@ -347,7 +349,18 @@ func TestRollbackToAFreshClone(t *testing.T) {
 // that happened ends up in a receipt, the next one is not attempted.
 func TestVanishedLockRecordsWhatHappened(t *testing.T) {
 	t.Parallel()
-	prov, _, seed, origin := pushSetup(t, 1500*time.Millisecond)
+	// The sandbox's clock stands still until the lock and intent are gone,
+	// so web-1's actions cannot finish (and the run cannot go on to web-2)
+	// before that, however slow the machine is.
+	t0 := time.Now()
+	var running atomic.Bool
+	clock := func() time.Time {
+		if running.Load() {
+			return time.Now()
+		}
+		return t0
+	}
+	prov, _, seed, origin := hookedSetup(t, sandbox.Options{ActionDuration: 1500 * time.Millisecond, Now: clock}, repoOpts{})
 	seed.git("push", "-q", "origin", "main", "vmc/ledger")
 	var head receipt.Head
 	head, err := receipt.ParseHead([]byte(seed.git("show", "vmc/ledger:HEAD.json")))
@@ -389,6 +402,7 @@ func TestVanishedLockRecordsWhatHappened(t *testing.T) {
 	for _, ref := range []string{"refs/vmc/intents/" + id, "refs/vmc/locks/web-1", "refs/vmc/locks/web-2"} {
 		gitIn(t, origin, "update-ref", "-d", ref)
 	}
+	running.Store(true)
 	res := <-done
 	if !strings.Contains(res.out, "applied plan "+id+": failed -> receipt 1") || !strings.Contains(res.err, "its intent is gone from the remote: recording what this run did") {
 		t.Fatalf("the run did not record what it did:\n%s", res)

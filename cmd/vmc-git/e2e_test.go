@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/apply"
 	"github.com/vmc-git/vmc-git/internal/clitest"
+	"github.com/vmc-git/vmc-git/internal/nettest"
 	"github.com/vmc-git/vmc-git/keys"
 	"github.com/vmc-git/vmc-git/plans"
 	"github.com/vmc-git/vmc-git/provider"
@@ -901,12 +901,7 @@ func TestProviderErrors(t *testing.T) {
 	head := r.ledgerHead()
 
 	t.Run("unreachable", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed := "http://" + ln.Addr().String() + "/v1"
-		ln.Close()
+		closed := "http://" + nettest.RefusedAddr(t) + "/v1"
 		res := r.runEnv(hetznerEnv(closed), "apply", "--pending", "--key", key("alice"))
 		checkError(t, res, exitError, "plan web-1-create:", "read server web-1", "connection refused")
 		if res.took > 10*time.Second {

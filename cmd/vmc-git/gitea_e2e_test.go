@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmc-git/vmc-git/internal/nettest"
 )
 
 // giteaVersion is the Gitea release the test runs (.ci/gitea/go.mod).
@@ -55,14 +56,11 @@ func findGitea(t *testing.T) string {
 	return dir
 }
 
+// freePort returns a port reserved for Gitea until the test ends
+// (nettest.ReservePort).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return nettest.ReservePort(t)
 }
 
 func randomHex(n int) string {
@@ -177,8 +175,8 @@ ROOT_PATH = %s/log
 				break
 			}
 		}
-		if time.Since(start) > 90*time.Second {
-			t.Fatalf("gitea web did not answer at %s within 90s: %v\n%s", g.url, err, g.log.String())
+		if time.Since(start) > 180*time.Second {
+			t.Fatalf("gitea web did not answer at %s within 180s: %v\n%s", g.url, err, g.log.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

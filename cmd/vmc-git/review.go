@@ -20,6 +20,9 @@ func planReviewCommand() *cli.Command {
 each is canonical, new and for this ledger, renders its actions against the
 provider's current state, its approvals (present and missing) and whether apply
 would refuse it as stale. Changing or deleting a merged plan breaks a rule.
+A change to policy/ is reported (POLICY CHANGE; "policy_change" in --json):
+once merged, a bundle the trust state does not pin (keys/trust.json
+policy_bundle) judges no plan until an admin runs vmc-git policy pin.
 Markdown output fits GitHub's 65,536-character comment limit (details folded);
 inside GitHub Actions the full text goes to $GITHUB_STEP_SUMMARY, counts to
 $GITHUB_OUTPUT, and each broken rule becomes an ::error annotation.
@@ -68,7 +71,7 @@ EXAMPLE:
 			}
 			switch {
 			case c.Bool("json"):
-				printJSON(c, map[string]any{"ok": rv.OK(), "plans": rv.Plans, "violations": nonNil(rv.Violations), "sandbox": ws.OnSandbox()})
+				printJSON(c, map[string]any{"ok": rv.OK(), "plans": rv.Plans, "violations": nonNil(rv.Violations), "policy_change": rv.PolicyChange, "sandbox": ws.OnSandbox()})
 			case c.Bool("markdown"):
 				outf(c, "%s", md)
 			default:
@@ -77,6 +80,12 @@ EXAMPLE:
 				}
 				for _, v := range rv.Violations {
 					outf(c, "BROKEN RULE %s: %s\n", v.File, v.Message)
+				}
+				if pc := rv.PolicyChange; pc != nil {
+					outf(c, "POLICY CHANGE: %s\n", pc.Message)
+					if pc.Hint != "" {
+						outf(c, "  %s\n", pc.Hint)
+					}
 				}
 				for _, p := range rv.Plans {
 					outf(c, "%s", p.Plan.Text(p.Bytes))
@@ -92,7 +101,7 @@ EXAMPLE:
 						outf(c, "  current state not checked: %s\n", p.NowError)
 					}
 				}
-				if len(rv.Plans) == 0 && rv.OK() {
+				if len(rv.Plans) == 0 && rv.OK() && rv.PolicyChange == nil {
 					outf(c, "no plans added\n")
 				}
 			}
@@ -141,13 +150,21 @@ func githubOutputs(rv *plans.Review, md string, folded bool) error {
 			}
 			missing += p.Approvals.Missing
 		}
-		out := fmt.Sprintf("ok=%t\nplans=%d\nstale=%d\nrefused=%d\nmissing_approvals=%d\nfolded=%t\n", rv.OK(), len(rv.Plans), stale, refused, missing, folded)
+		out := fmt.Sprintf("ok=%t\nplans=%d\nstale=%d\nrefused=%d\nmissing_approvals=%d\nfolded=%t\npolicy_change=%t\n", rv.OK(), len(rv.Plans), stale, refused, missing, folded, rv.PolicyChange != nil)
 		if err := appendFile(f, out); err != nil {
 			return err
 		}
 	}
 	for _, v := range rv.Violations {
 		fmt.Printf("::error file=%s::%s\n", v.File, annotationEscape(v.Message))
+	}
+	if pc := rv.PolicyChange; pc != nil && !pc.MatchesPin {
+		for i, f := range pc.Files {
+			if i == 10 { // the message names the rest
+				break
+			}
+			fmt.Printf("::warning file=%s::%s\n", f.File, annotationEscape(pc.Message+" ("+pc.Hint+")"))
+		}
 	}
 	for _, p := range rv.Plans {
 		for _, s := range p.Stale {

@@ -527,7 +527,9 @@ func TestHangingWitness(t *testing.T) {
 	if res.code != exitRefused || !strings.Contains(res.err, "witness witness.test/hang: no answer within 700ms") {
 		t.Fatalf("hanging witness:\n%s", res)
 	}
-	if res.took > 20*time.Second {
+	// The message names the 700ms bound the call met; the whole run (a CLI
+	// start and a snapshot, on a loaded machine) only has to end.
+	if res.took > time.Minute {
 		t.Fatalf("took %s", res.took)
 	}
 	r.record("the ledger keeps working")

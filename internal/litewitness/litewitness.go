@@ -10,7 +10,9 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"fmt"
-	"net"
+	"html"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vmc-git/vmc-git/internal/nettest"
 	"github.com/vmc-git/vmc-git/internal/sshagenttest"
 	"github.com/vmc-git/vmc-git/witness"
 )
@@ -169,7 +172,7 @@ func (s *Server) Restart() {
 		}()
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		deadline := time.After(30 * time.Second)
+		deadline := time.After(90 * time.Second)
 		ok := false
 	wait:
 		for {
@@ -181,10 +184,9 @@ func (s *Server) Restart() {
 				cmd.Process.Kill()
 				logMu.Lock()
 				defer logMu.Unlock()
-				t.Fatalf("litewitness did not listen on %s within 30 s; log:\n%s", addr, log.String())
+				t.Fatalf("litewitness did not answer on %s within 90 s; log:\n%s", addr, log.String())
 			case <-time.After(50 * time.Millisecond):
-				if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-					c.Close()
+				if s.answers(addr) {
 					ok = true
 					break wait
 				}
@@ -204,7 +206,7 @@ func (s *Server) Restart() {
 			if v != s.VKey {
 				t.Fatalf("litewitness prints vkey %s, the key gives %s", v, s.VKey)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("litewitness printed no vkey")
 		}
 		s.mu.Lock()
@@ -214,6 +216,21 @@ func (s *Server) Restart() {
 		return
 	}
 	t.Fatal("litewitness: no free port after 5 tries")
+}
+
+// answers reports whether the witness listening on addr is this one: its
+// index page names its verifier key. A bare connect would also succeed
+// against another test's server that took the port between freePort and
+// litewitness's own bind (which then fails).
+func (s *Server) answers(addr string) bool {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return err == nil && resp.StatusCode == http.StatusOK && strings.Contains(string(b), html.EscapeString(s.VKey))
 }
 
 // Stop ends the litewitness process (the database and agent remain until
@@ -263,13 +280,11 @@ func (s *Server) run(args ...string) string {
 	return string(out)
 }
 
+// freePort returns a port reserved for the witness until the test ends
+// (nettest.ReservePort), so a restart finds it free again.
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	return nettest.ReservePort(t)
 }
 
 func waitFor(t testing.TB, cond func() bool, what string) {

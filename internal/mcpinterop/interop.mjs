@@ -33,7 +33,7 @@ async function connect() {
   const client = new Client({ name: "vmc-interop", version: "1.0.0" });
   const serveArgs = ["-C", repo, "mcp", "serve", "--key", env("APPLIER_KEY")];
   if (mode === "stdio") {
-    await client.connect(new StdioClientTransport({ command: bin, args: serveArgs, stderr: "inherit" }));
+    await client.connect(new StdioClientTransport({ command: bin, args: serveArgs, stderr: "inherit" }), WAIT);
     return { client, stop: async () => client.close() };
   }
   const token = randomBytes(24).toString("hex");
@@ -49,7 +49,7 @@ async function connect() {
       if (m) resolve(m[1]);
     });
     proc.on("exit", (code) => reject(new Error(`server exited ${code}: ${buf}`)));
-    setTimeout(() => reject(new Error(`server did not listen: ${buf}`)), 20000);
+    setTimeout(() => reject(new Error(`server did not listen: ${buf}`)), 120000);
   });
   // Without the token: refused.
   const bad = new Client({ name: "no-token", version: "1" });
@@ -61,7 +61,7 @@ async function connect() {
     if (!refused) throw new Error(`wrong token: unexpected error ${e}`);
   }
   tl("bad refused");   check(refused, "a wrong token was served");
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }), WAIT);
   return {
     client,
     stop: async () => {
@@ -69,15 +69,19 @@ async function connect() {
       const exited = new Promise((resolve) => proc.on("exit", resolve));
       proc.kill("SIGTERM");
       const t = Date.now();
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 10000))]);
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 60000))]);
       check(code === 0, `server exit after SIGTERM: ${code}`);
       tl(`server exited in ${Date.now() - t}ms`);
     },
   };
 }
 
+// Waits for an answer, not a speed check: the SDK's default of 60 s per
+// request is short for a loaded machine.
+const WAIT = { timeout: 300000 };
+
 async function call(client, name, args) {
-  return client.callTool({ name, arguments: args });
+  return client.callTool({ name, arguments: args }, undefined, WAIT);
 }
 
 function text(r) {
@@ -88,7 +92,7 @@ const T0 = Date.now(); const tl = (m) => console.error(`[${Date.now() - T0}ms] $
 async function main() {
   const { client, stop } = await connect(); tl("connected");
   try {
-    const { tools } = await client.listTools();
+    const { tools } = await client.listTools(undefined, WAIT);
     const names = tools.map((t) => t.name).sort();
     for (const want of ["apply", "ledger_head", "log", "plan_create", "plan_show", "plan_status", "receipt_get", "servers_list", "verify_chain"]) {
       check(names.includes(want), `tool ${want} missing: ${names}`);
@@ -141,7 +145,7 @@ async function main() {
     check(!st.isError && st.structuredContent.approved && !st.structuredContent.applied, `plan_status: ${text(st)}`);
 
     let progress = 0;
-    const ap = await client.callTool({ name: "apply", arguments: { id } }, undefined, { onprogress: () => progress++ });
+    const ap = await client.callTool({ name: "apply", arguments: { id } }, undefined, { ...WAIT, onprogress: () => progress++ });
     check(!ap.isError, `apply: ${text(ap)}`);
     const out = ap.structuredContent;
     check(out.status === "succeeded" && out.seq === head0 + 1, `apply result: ${JSON.stringify(out)}`);
@@ -149,7 +153,7 @@ async function main() {
 
     const rc = await call(client, "receipt_get", { seq: out.seq });
     check(!rc.isError && rc.structuredContent.blake3 === out.blake3, `receipt_get: ${text(rc)}`);
-    const res = await client.readResource({ uri: `vmc://receipt/${out.seq}` });
+    const res = await client.readResource({ uri: `vmc://receipt/${out.seq}` }, WAIT);
     check(res.contents[0].text.includes(`"${id}"`), `receipt resource: ${JSON.stringify(res)}`);
     const vc = await call(client, "verify_chain", { signatures: true });
     check(!vc.isError && vc.structuredContent.ok && vc.structuredContent.head_blake3 === out.blake3, `verify_chain: ${text(vc)}`);

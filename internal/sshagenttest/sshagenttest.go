@@ -42,7 +42,7 @@ func Start(t testing.TB, env []string) string {
 		cmd.Wait()
 		os.RemoveAll(dir)
 	})
-	for end := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for end := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
 			return sock

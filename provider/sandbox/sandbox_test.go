@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,21 @@ func client(url, tok string) *hcloud.Client {
 
 func ptr[T any](v T) *T { return &v }
 
+// clock is a sandbox clock a test can stop, so that an action it starts is
+// still running at its next request however slow the machine is; running
+// again, it is the wall clock.
+type clock struct{ frozen atomic.Pointer[time.Time] }
+
+func (c *clock) Now() time.Time {
+	if f := c.frozen.Load(); f != nil {
+		return *f
+	}
+	return time.Now()
+}
+
+func (c *clock) stop() { now := time.Now(); c.frozen.Store(&now) }
+func (c *clock) run()  { c.frozen.Store(nil) }
+
 func must[T any](t *testing.T) func(v T, _ *hcloud.Response, err error) T {
 	return func(v T, _ *hcloud.Response, err error) T {
 		t.Helper()
@@ -78,7 +94,8 @@ func get(t *testing.T, c *hcloud.Client, id int64) *hcloud.Server {
 
 // TestHcloudClient drives every endpoint with the real hcloud-go client.
 func TestHcloudClient(t *testing.T) {
-	_, _, c := start(t, sandbox.Options{})
+	var clk clock
+	_, _, c := start(t, sandbox.Options{Now: clk.Now})
 	ctx := context.Background()
 
 	// Catalogue.
@@ -234,10 +251,12 @@ func TestHcloudClient(t *testing.T) {
 		t.Fatalf("delete protected: %v", err)
 	}
 	wait(t, c, must[*hcloud.Action](t)(c.Server.ChangeProtection(ctx, s, hcloud.ServerChangeProtectionOpts{Delete: ptr(false), Rebuild: ptr(false)})))
+	clk.stop()
 	del := must[*hcloud.ServerDeleteResult](t)(c.Server.DeleteWithResult(ctx, s))
 	if got := get(t, c, id); got.Status != hcloud.ServerStatusDeleting {
 		t.Fatalf("deleting: %s", got.Status)
 	}
+	clk.run()
 	wait(t, c, del.Action)
 	if got := must[*hcloud.Server](t)(c.Server.GetByID(ctx, id)); got != nil {
 		t.Fatalf("deleted server still there: %+v", got)
@@ -248,7 +267,11 @@ func TestHcloudClient(t *testing.T) {
 }
 
 func TestErrorCodes(t *testing.T) {
-	sb, url, c := start(t, sandbox.Options{ActionDuration: 200 * time.Millisecond})
+	// The clock stands still from the create until the server has been
+	// found locked by it.
+	var clk clock
+	clk.stop()
+	sb, url, c := start(t, sandbox.Options{ActionDuration: 200 * time.Millisecond, Now: clk.Now})
 	ctx := context.Background()
 	create := func(name, typ string) (hcloud.ServerCreateResult, error) {
 		r, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{Name: name, ServerType: &hcloud.ServerType{Name: typ},
@@ -288,6 +311,7 @@ func TestErrorCodes(t *testing.T) {
 	check("missing server", err, hcloud.ErrorCodeNotFound, 404)
 	_, _, err = c.Server.Poweron(ctx, s) // create_server still running
 	check("locked", err, hcloud.ErrorCodeLocked, 423)
+	clk.run()
 	wait(t, c, res.Action)
 	wait(t, c, must[*hcloud.Action](t)(c.Server.Poweron(ctx, s)))
 	_, _, err = c.Server.ChangeType(ctx, s, hcloud.ServerChangeTypeOpts{ServerType: &hcloud.ServerType{Name: "cx32"}})

@@ -4,6 +4,8 @@ package btctest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,7 +35,12 @@ type Node struct {
 func Start(t testing.TB, miningAddr string) *Node {
 	t.Helper()
 	btcd := nodetest.Tool(t, "btcd")
-	n := &Node{t: t, btcctl: nodetest.Tool(t, "btcctl"), home: t.TempDir(), user: "vmc", pass: "vmc-test-pass"}
+	// A password of its own: the readiness check below must not take
+	// another test's btcd (that got the port between FreePort and this
+	// one's bind) for this one.
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	n := &Node{t: t, btcctl: nodetest.Tool(t, "btcctl"), home: t.TempDir(), user: "vmc", pass: "vmc-test-" + hex.EncodeToString(nonce[:])}
 	port := nodetest.FreePort(t)
 	n.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	n.URL = fmt.Sprintf("http://%s:%s@%s", n.user, n.pass, n.Addr)
@@ -60,10 +67,10 @@ func Start(t testing.TB, miningAddr string) *Node {
 		}
 		logf.Close()
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		var h int64
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := n.RPC.Call(ctx, "getblockcount", &h)
 		cancel()
 		if err == nil {

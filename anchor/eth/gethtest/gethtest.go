@@ -5,11 +5,14 @@ package gethtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +38,13 @@ func Start(t testing.TB) *Node {
 	home := t.TempDir()
 	port, auth := nodetest.FreePort(t), nodetest.FreePort(t)
 	n := &Node{URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: filepath.Join(home, "geth.out")}
-	cmd := exec.Command(geth, "--dev", "--dev.period", "1", "--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(port),
+	// A name of its own, which web3_clientVersion reports: the readiness
+	// check below must not take another test's geth (that got the port
+	// between FreePort and this one's bind) for this one.
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	identity := "vmc-test-" + hex.EncodeToString(nonce[:])
+	cmd := exec.Command(geth, "--dev", "--dev.period", "1", "--identity", identity, "--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(port),
 		"--http.api", "eth,net,web3", "--authrpc.addr", "127.0.0.1", "--authrpc.port", fmt.Sprint(auth),
 		"--port", "0", "--nodiscover", "--maxpeers", "0", "--ipcdisable", "--verbosity", "2")
 	cmd.Env = append(os.Environ(), "HOME="+home)
@@ -59,13 +68,20 @@ func Start(t testing.TB) *Node {
 		}
 		logf.Close()
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		c, err := rpc.Dial(n.URL)
 		if err == nil {
+			var version string
 			var accts []common.Address
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err = c.CallContext(ctx, &accts, "eth_accounts")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = c.CallContext(ctx, &version, "web3_clientVersion")
+			if err == nil && !strings.Contains(version, identity) {
+				err = fmt.Errorf("another node answers on the port: %s", version)
+			}
+			if err == nil {
+				err = c.CallContext(ctx, &accts, "eth_accounts")
+			}
 			cancel()
 			if err == nil && len(accts) > 0 {
 				n.RPC, n.Dev = c, accts[0]

@@ -3,12 +3,13 @@
 package nodetest
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmc-git/vmc-git/internal/nettest"
 )
 
 // Tool returns the path of a tool, from GOPATH/bin first, then PATH. When
@@ -31,13 +32,9 @@ func Tool(t testing.TB, name string) string {
 	return ""
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 when it was asked.
+// FreePort returns a TCP port on 127.0.0.1 for a node to listen on,
+// reserved for it until the test ends (nettest.ReservePort).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return nettest.ReservePort(t)
 }
