@@ -12,6 +12,10 @@ package gitledger
 // walked back from its mark reading the whole commits, which verifyStep
 // then uses as they are. So every commit is read whole once, memory is
 // one segment of commits plus n/walkStride ids, whatever the length.
+// The first walk reads the newest commits whole instead of their first
+// bytes, up to walkKeepBytes, and keeps them for their segments' checks:
+// a chain of up to about ten thousand receipts has each commit read once,
+// a longer one its newest ones, in memory bounded by that budget.
 
 import (
 	"bytes"
@@ -31,6 +35,14 @@ import (
 // variable so that tests can walk small ledgers in many segments).
 var walkStride uint64 = 1024
 
+// walkKeepBytes bounds the whole commits the first walk keeps (a variable
+// for tests). The first walk reads the newest commits whole, not only their
+// first bytes, and keeps them for the check, a segment at a time, until
+// they would take more than this; the rest it reads as before. So a chain
+// of up to about ten thousand commits is read once, and a longer one reads
+// its newest ones once, in bounded memory whatever its length.
+var walkKeepBytes = 8 << 20
+
 // chainWalk is the first-parent chain from a tip back to its root commit.
 type chainWalk struct {
 	l      *Ledger
@@ -38,27 +50,81 @@ type chainWalk struct {
 	n      uint64          // commits in the chain
 	root   plumbing.Hash   // its oldest commit (receipt 0)
 	marks  []plumbing.Hash // marks[j] is the commit walkStride*j commits below the tip
+	// kept[j] holds segment j's commits read whole by the first walk,
+	// newest first (kept[j] nil, or j past the end: read them again).
+	kept []*keptSegment
+}
+
+// keptSegment is one segment's commits as the first walk read them.
+type keptSegment struct {
+	ids  []plumbing.Hash
+	raws [][]byte
 }
 
 // walkChain walks back from tip to the root commit, with walkBack's
-// errors.
-func (l *Ledger) walkChain(tip plumbing.Hash) (*chainWalk, error) {
+// errors. With keep set it keeps the newest commits whole (walkKeepBytes).
+func (l *Ledger) walkChain(tip plumbing.Hash, keep bool) (*chainWalk, error) {
 	w := &chainWalk{l: l, stride: walkStride}
+	budget := walkKeepBytes
+	var seg *keptSegment
 	for c := tip; ; {
 		if w.n%w.stride == 0 {
 			w.marks = append(w.marks, c)
+			if seg != nil {
+				w.kept = append(w.kept, seg)
+				seg = nil
+			}
+			if keep {
+				seg = &keptSegment{}
+			}
 		}
 		w.n++
-		p, ok, err := l.objs.FirstParent(c)
+		var p plumbing.Hash
+		var ok bool
+		var err error
+		raw := []byte(nil)
+		if seg != nil {
+			raw, p, ok = l.wholeCommit(c)
+			if raw == nil || len(raw) > budget {
+				seg, keep = nil, false // read again by segment, which gives any error
+			} else {
+				budget -= len(raw)
+				seg.ids, seg.raws = append(seg.ids, c), append(seg.raws, raw)
+			}
+		}
+		if raw == nil {
+			p, ok, err = l.objs.FirstParent(c)
+		}
 		if err != nil {
 			return nil, &VerifyError{Seq: 0, Commit: c, Rule: RuleCommit, Err: fmt.Errorf("commit %s: %w", c, err)}
 		}
 		if !ok {
+			if seg != nil {
+				w.kept = append(w.kept, seg)
+			}
 			w.root = c
 			return w, nil
 		}
 		c = p
 	}
+}
+
+// wholeCommit reads commit c whole and returns it with its first parent
+// (ok false: none), or nil if it cannot be read or parsed (FirstParent
+// then reads it as before and gives the error, if any).
+func (l *Ledger) wholeCommit(c plumbing.Hash) (raw []byte, parent plumbing.Hash, ok bool) {
+	raw, err := l.objs.Get(c, plumbing.CommitObject)
+	if err != nil {
+		return nil, parent, false
+	}
+	_, ps, err := gitobj.ParseCommitParents(raw)
+	if err != nil {
+		return nil, parent, false
+	}
+	if len(ps) == 0 {
+		return raw, parent, false
+	}
+	return raw, ps[0], true
 }
 
 // bounds returns the seqs [lo, hi) of segment j.
@@ -71,6 +137,24 @@ func (w *chainWalk) bounds(j int) (lo, hi uint64) {
 // bytes when whole is set (read once, for verifyStep).
 func (w *chainWalk) segment(j int, whole bool) ([]plumbing.Hash, [][]byte, error) {
 	lo, hi := w.bounds(j)
+	if j < len(w.kept) && w.kept[j] != nil && uint64(len(w.kept[j].ids)) == hi-lo {
+		k := w.kept[j]
+		if whole {
+			w.kept[j] = nil // the check reads each segment once
+		}
+		ids := make([]plumbing.Hash, len(k.ids))
+		var raws [][]byte
+		if whole {
+			raws = make([][]byte, len(k.raws))
+		}
+		for i := range k.ids {
+			ids[len(ids)-1-i] = k.ids[i]
+			if whole {
+				raws[len(raws)-1-i] = k.raws[i]
+			}
+		}
+		return ids, raws, nil
+	}
 	ids := make([]plumbing.Hash, hi-lo)
 	var raws [][]byte
 	if whole {

@@ -20,6 +20,29 @@ func withWalkStride(t *testing.T, n uint64) {
 	t.Cleanup(func() { walkStride = old })
 }
 
+// withWalkKeep makes the first walk keep at most n bytes of whole commits
+// for the rest of a (not parallel) test.
+func withWalkKeep(t *testing.T, n int) {
+	old := walkKeepBytes
+	walkKeepBytes = n
+	t.Cleanup(func() { walkKeepBytes = old })
+}
+
+// TestTamperSegmentsNotKept runs every tamper case with the chain in
+// segments of 2 and no commit kept by the first walk (every segment read
+// again, as a chain longer than walkKeepBytes is), and with about three
+// commits kept (the newest segment, the rest read again): the same rules
+// and messages as when the whole chain is kept.
+func TestTamperSegmentsNotKept(t *testing.T) {
+	withWalkStride(t, 2)
+	for _, keep := range []int{0, 2500} {
+		t.Run(fmt.Sprint(keep), func(t *testing.T) {
+			withWalkKeep(t, keep)
+			runTamper(t, func(tc tamperCase) string { return tc.msg })
+		})
+	}
+}
+
 // TestTamperSegments runs every tamper case with the chain checked in
 // segments of 2 commits (a real ledger's are 1024): the same rules and
 // messages whatever segment a tamper falls in.
@@ -46,10 +69,15 @@ func TestChainWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stride := range []uint64{1, 3, 4, 10, 1024} {
-		t.Run(fmt.Sprint(stride), func(t *testing.T) {
+	for _, tc := range []struct {
+		stride uint64
+		keep   int
+	}{{1, 8 << 20}, {3, 8 << 20}, {4, 8 << 20}, {10, 8 << 20}, {1024, 8 << 20}, {3, 0}, {3, 3000}, {4, 2500}, {1024, 0}} {
+		stride := tc.stride
+		t.Run(fmt.Sprint(stride, "/", tc.keep), func(t *testing.T) {
 			withWalkStride(t, stride)
-			w, err := l.walkChain(tip.Commit)
+			withWalkKeep(t, tc.keep)
+			w, err := l.walkChain(tip.Commit, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,5 +179,28 @@ func TestCompromiseInsideRun(t *testing.T) {
 		if !slices.Equal(rep.Invalidated, want) {
 			t.Fatalf("stride %d: invalidated %+v, want %+v", stride, rep.Invalidated, want)
 		}
+	}
+}
+
+// TestWalkKeepsCommits: a chain within walkKeepBytes is read once, the
+// first walk's whole commits serving the check; without the budget every
+// commit is read twice (its first bytes, then whole). Counted, not timed.
+func TestWalkKeepsCommits(t *testing.T) {
+	withWalkStride(t, 4)
+	l, _, _ := newLedger(t, 9) // 10 receipts
+	reads := func(keep int) int {
+		withWalkKeep(t, keep)
+		fresh, err := OpenGitDir(l.GitDir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fresh.Verify(VerifyOptions{Signatures: true}); err != nil {
+			t.Fatal(err)
+		}
+		return fresh.ObjectsRead()
+	}
+	kept, again := reads(8<<20), reads(0)
+	if again-kept != 10 {
+		t.Fatalf("verify read %d objects keeping the commits, %d reading them again: want 10 fewer", kept, again)
 	}
 }

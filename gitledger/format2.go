@@ -216,7 +216,7 @@ func (l *Ledger) checkReceiptTrees2(prev *state, root []gitobj.TreeEntry, seq ui
 	if len(base) > 0 {
 		// base ends with receipt seq-1's .sig (checked at the previous step,
 		// or the trusted start state): the new entries must sort after it.
-		if _, prevName := receipt.Dirs(receipt.Format2, seq-1); prevName+receipt.SigSuffix >= added[0].Name {
+		if prevName := receipt.FileName(seq - 1); prevName+receipt.SigSuffix >= added[0].Name {
 			return nil, z, z, fmt.Errorf("%s: entries out of order", path(m))
 		}
 	}

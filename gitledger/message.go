@@ -1,6 +1,8 @@
 package gitledger
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -40,9 +42,27 @@ type Trailers struct {
 //	Vmc-Prev-Blake3: <hex>
 //	Vmc-Kid: <kid>
 func Message(r *receipt.Receipt, sum digest.Digest) string {
-	return fmt.Sprintf("%s%d %s %s\n\n%s: %d\n%s: %s\n%s: %s\n%s: %s\n",
-		subjectPrefix, r.Seq, r.Kind, r.Summary,
-		TrailerSeq, r.Seq, TrailerBlake3, sum, TrailerPrevBlake3, r.PrevBlake3, TrailerKid, r.KID)
+	// Appended, not formatted: verify renders one message a receipt.
+	b := make([]byte, 0, 2*len(subjectPrefix)+len(r.Kind)+len(r.Summary)+len(r.KID)+2*20+2*64+64)
+	b = strconv.AppendUint(append(b, subjectPrefix...), r.Seq, 10)
+	b = append(append(append(append(append(b, ' '), r.Kind...), ' '), r.Summary...), "\n\n"...)
+	b = append(strconv.AppendUint(append(b, TrailerSeq+": "...), r.Seq, 10), '\n')
+	b = append(hex.AppendEncode(append(b, TrailerBlake3+": "...), sum[:]), '\n')
+	b = append(hex.AppendEncode(append(b, TrailerPrevBlake3+": "...), r.PrevBlake3[:]), '\n')
+	b = append(append(append(b, TrailerKid+": "...), r.KID...), '\n')
+	return string(b)
+}
+
+// messageKID returns the kid of the last trailer of a raw ledger commit
+// (what ParseMessage returns as KID when it accepts the message), or false.
+func messageKID(raw []byte) (string, bool) {
+	body, ok := bytes.CutSuffix(raw, []byte("\n"))
+	if !ok {
+		return "", false
+	}
+	line := body[bytes.LastIndexByte(body, '\n')+1:]
+	kid, ok := bytes.CutPrefix(line, []byte(TrailerKid+": "))
+	return string(kid), ok
 }
 
 // ParseMessage reads a ledger commit message strictly: the exact layout

@@ -1,6 +1,7 @@
 package gitledger
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,4 +124,35 @@ func FuzzParseMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMessageAsFmt: Message writes what its format string says, and
+// messageKID finds the kid ParseMessage finds.
+func TestMessageAsFmt(t *testing.T) {
+	for i, r := range []receipt.Receipt{
+		{Seq: 0, Kind: receipt.KindGenesis, Summary: "genesis", KID: "alice"},
+		{Seq: 123456789, Kind: receipt.KindApply, Summary: "apply plan x: create server web-1 (a: b)", KID: "ci-bot", PrevBlake3: digest.Digest{1, 2, 3}},
+		{Seq: 1<<64 - 1, Kind: receipt.KindManual, Summary: "", KID: "k"},
+	} {
+		sum := digest.Digest{0xff, 9}
+		want := fmt.Sprintf("%s%d %s %s\n\n%s: %d\n%s: %s\n%s: %s\n%s: %s\n",
+			subjectPrefix, r.Seq, r.Kind, r.Summary,
+			TrailerSeq, r.Seq, TrailerBlake3, sum, TrailerPrevBlake3, r.PrevBlake3, TrailerKid, r.KID)
+		if got := Message(&r, sum); got != want {
+			t.Fatalf("%d: Message\n%q, want\n%q", i, got, want)
+		}
+		raw := []byte("tree x\n\n" + want)
+		kid, ok := messageKID(raw)
+		if tr, err := ParseMessage(want); err == nil && (!ok || kid != tr.KID) {
+			t.Fatalf("%d: messageKID %q %v, ParseMessage's %q", i, kid, ok, tr.KID)
+		}
+	}
+	for _, raw := range []string{"", "\n", "Vmc-Kid: a", "x\nVmc-Kid: a\n\n", "x\nVmc-Kid:a\n", "x\nvmc-kid: a\n"} {
+		if kid, ok := messageKID([]byte(raw)); ok {
+			t.Fatalf("messageKID(%q) = %q", raw, kid)
+		}
+	}
+	if kid, ok := messageKID([]byte("a\nVmc-Kid: bob\n")); !ok || kid != "bob" {
+		t.Fatalf("messageKID: %q %v", kid, ok)
+	}
 }

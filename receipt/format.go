@@ -2,6 +2,7 @@ package receipt
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/vmc-git/vmc-git/internal/digest"
 )
@@ -56,12 +57,42 @@ func zeroPad(b []byte, v uint64, width int) []byte {
 	return append(b, n...)
 }
 
-func padded(v uint64, width int) string { return string(zeroPad(nil, v, width)) }
+func padded(v uint64, width int) string {
+	if width >= 1 && width <= 3 && v < pow10[width] {
+		// A slice of the table of every width-digit string: no allocation
+		// for the directory names verify computes twice a receipt.
+		all := paddedAll()[width]
+		return all[int(v)*width : int(v+1)*width]
+	}
+	return string(zeroPad(nil, v, width))
+}
+
+var pow10 = [4]uint64{1, 10, 100, 1000}
+
+// paddedAll returns, for widths 1 to 3, the strings 0 to 10^width-1
+// zero-padded to width, one after another.
+var paddedAll = sync.OnceValue(func() (all [4]string) {
+	for w := 1; w <= 3; w++ {
+		b := make([]byte, 0, w*int(pow10[w]))
+		for v := uint64(0); v < pow10[w]; v++ {
+			b = zeroPad(b, v, w)
+		}
+		all[w] = string(b)
+	}
+	return all
+})
+
+// FileName returns the name of receipt seq's file in its directory (in
+// every format): seq zero-padded to 9 digits, then ".json".
+func FileName(seq uint64) string {
+	var buf [32]byte
+	return string(append(zeroPad(buf[:0], seq, 9), ".json"...))
+}
 
 // Dirs returns the directory names between receipts/ and receipt seq's file
 // in a ledger of the given format, and the file name.
 func Dirs(format int, seq uint64) (dirs []string, name string) {
-	name = string(append(zeroPad(nil, seq, 9), ".json"...))
+	name = FileName(seq)
 	if format == Format2 {
 		return []string{padded(seq/1_000_000, 3), padded((seq/10_000)%100, 2), padded((seq/100)%100, 2), padded((seq/10)%10, 1)}, name
 	}

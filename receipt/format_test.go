@@ -27,6 +27,9 @@ func TestPathIn(t *testing.T) {
 		if PathIn(Format1, seq) != Path(seq) {
 			t.Errorf("PathIn(1, %d) = %s, want Path's %s", seq, PathIn(Format1, seq), Path(seq))
 		}
+		if got := FileName(seq); got != fmt.Sprintf("%09d.json", seq) {
+			t.Fatalf("FileName(%d) = %s", seq, got)
+		}
 		dirs, name = Dirs(Format1, seq)
 		if got := "receipts/" + strings.Join(dirs, "/") + "/" + name; got != Path(seq) {
 			t.Errorf("Dirs(1, %d) = %s, want %s", seq, got, Path(seq))
@@ -62,6 +65,13 @@ func TestPathsAsFmt(t *testing.T) {
 	for s := uint64(1); s < 1<<62; s = s*7 + 3 {
 		seqs = append(seqs, s)
 	}
+	for v := uint64(0); v < 1100; v++ {
+		for w := 1; w <= 4; w++ {
+			if got, want := padded(v, w), fmt.Sprintf("%0*d", w, v); got != want {
+				t.Fatalf("padded(%d, %d) = %q, want %q", v, w, got, want)
+			}
+		}
+	}
 	for _, seq := range seqs {
 		want := fmt.Sprintf("receipts/%03d/%02d/%02d/%d/%09d.json", seq/1_000_000, (seq/10_000)%100, (seq/100)%100, (seq/10)%10, seq)
 		if got := PathIn(Format2, seq); got != want {
@@ -70,6 +80,9 @@ func TestPathsAsFmt(t *testing.T) {
 		dirs, name := Dirs(Format2, seq)
 		if got := "receipts/" + strings.Join(dirs, "/") + "/" + name; got != want {
 			t.Fatalf("Dirs(2, %d) = %s, want %s", seq, got, want)
+		}
+		if got := FileName(seq); got != fmt.Sprintf("%09d.json", seq) {
+			t.Fatalf("FileName(%d) = %s", seq, got)
 		}
 		dirs, name = Dirs(Format1, seq)
 		want = fmt.Sprintf("%03d/%03d/%09d.json", seq/1_000_000, (seq/1000)%1000, seq)

@@ -73,6 +73,7 @@ func main() {
 	incremental := flag.Bool("incremental", true, "time verify after 1 new receipt on (a copy of) the largest ledger")
 	child := flag.String("verify-child", "", "internal: verify the ledger in this directory and exit")
 	cloneOnly := flag.Bool("clone-only", false, "only the clone rows, on the largest ledger")
+	ratio := flag.Bool("ratio", false, "only verify --sig / floor on the 10k ledger, the two taking turns run after run (ratio.go)")
 	before := flag.String("before", "", "a build of this benchmark from an older commit: verify the 10k ledger with it and with this build, alternately (before.go)")
 	flag.Parse()
 	if *child != "" {
@@ -108,6 +109,10 @@ func main() {
 	b, err := newBench(*out, *runs)
 	if err != nil {
 		kit.Fail("ledger", err)
+	}
+	if *ratio {
+		b.runRatio()
+		return
 	}
 	if *cloneOnly {
 		n := sizes[len(sizes)-1]
@@ -353,36 +358,9 @@ type sigWork struct {
 // floor measures only the crypto of verify --sig: per receipt the commit and
 // receipt SSHSIG checks and the blake3+sha256 of the receipt, on all cores.
 func (b *bench) floor(dir string, n int) (time.Duration, time.Duration, error) {
-	l, err := gitledger.Open(dir, "")
+	work, err := b.floorWork(dir, n)
 	if err != nil {
 		return 0, 0, err
-	}
-	ref, err := l.Repo().Reference(l.Ref, true)
-	if err != nil {
-		return 0, 0, err
-	}
-	tip, err := l.Tip()
-	if err != nil {
-		return 0, 0, err
-	}
-	work := make([]sigWork, 0, n)
-	for h := ref.Hash(); !h.IsZero(); {
-		c, err := l.Repo().CommitObject(h)
-		if err != nil {
-			return 0, 0, err
-		}
-		w, err := loadWork(c, uint64(n-1-len(work)), tip.Head.V)
-		if err != nil {
-			return 0, 0, err
-		}
-		work = append(work, w)
-		h = plumbing.ZeroHash
-		if len(c.ParentHashes) > 0 {
-			h = c.ParentHashes[0]
-		}
-	}
-	if len(work) != n {
-		return 0, 0, fmt.Errorf("%d commits, want %d", len(work), n)
 	}
 	pub := b.signer.PublicKey()
 	var cpus []time.Duration
@@ -393,6 +371,42 @@ func (b *bench) floor(dir string, n int) (time.Duration, time.Duration, error) {
 		return err
 	})
 	return d / time.Duration(n), kit.Median(cpus) / time.Duration(n), err
+}
+
+// floorWork preloads the floor's work for the n receipts of dir.
+func (b *bench) floorWork(dir string, n int) ([]sigWork, error) {
+	l, err := gitledger.Open(dir, "")
+	if err != nil {
+		return nil, err
+	}
+	ref, err := l.Repo().Reference(l.Ref, true)
+	if err != nil {
+		return nil, err
+	}
+	tip, err := l.Tip()
+	if err != nil {
+		return nil, err
+	}
+	work := make([]sigWork, 0, n)
+	for h := ref.Hash(); !h.IsZero(); {
+		c, err := l.Repo().CommitObject(h)
+		if err != nil {
+			return nil, err
+		}
+		w, err := loadWork(c, uint64(n-1-len(work)), tip.Head.V)
+		if err != nil {
+			return nil, err
+		}
+		work = append(work, w)
+		h = plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			h = c.ParentHashes[0]
+		}
+	}
+	if len(work) != n {
+		return nil, fmt.Errorf("%d commits, want %d", len(work), n)
+	}
+	return work, nil
 }
 
 func loadWork(c *object.Commit, seq uint64, format int) (sigWork, error) {

@@ -2,6 +2,8 @@ package gitobj
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -41,7 +43,12 @@ func FuzzParseCommitHeaders(f *testing.F) {
 	f.Add(EncodeTree(sampleTree()))
 	f.Add([]byte("gpgsig x\n \n y\n\nm"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		ParseCommitHeaders(raw)
+		tree, ps, _, err := ParseCommitHeaders(raw)
+		// ParseCommitParents gives the same tree, parents and error.
+		tree2, ps2, err2 := ParseCommitParents(raw)
+		if tree2 != tree || !slices.Equal(ps2, ps) || fmt.Sprint(err2) != fmt.Sprint(err) {
+			t.Fatalf("ParseCommitParents(%q) = %s %v %v, ParseCommitHeaders %s %v %v", raw, tree2, ps2, err2, tree, ps, err)
+		}
 		if es, err := ParseAnyTree(raw); err == nil {
 			var b []byte
 			for _, e := range es {

@@ -37,8 +37,9 @@ type idxChunkKey struct {
 }
 
 // idxCache holds chunks of pack indexes, replaced first in, first out.
+// Each index knows where its cached chunks are (packIndex.slots), so a
+// lookup finds a chunk without hashing.
 type idxCache struct {
-	at    map[idxChunkKey]int
 	slots []idxChunkSlot
 	next  int // the slot replaced next once all are used
 	// last[off] is the slot of the names (offsets) chunk returned last:
@@ -46,8 +47,9 @@ type idxCache struct {
 	last [2]int
 }
 
-// idxCacheSlots is how many chunks the cache holds (5 KiB at most each).
-const idxCacheSlots = idxCacheBytes / (idxNamesPerChunk * 20)
+// idxCacheSlots is how many chunks the cache holds (5 KiB at most each; a
+// variable for tests).
+var idxCacheSlots = idxCacheBytes / (idxNamesPerChunk * 20)
 
 type idxChunkSlot struct {
 	key  idxChunkKey
@@ -59,27 +61,26 @@ type idxChunkSlot struct {
 func (c *idxCache) chunk(p *packIndex, off bool, index int) []byte {
 	k := idxChunkKey{p, off, index}
 	kind := 0
+	per, size, base := idxNamesPerChunk, 20, p.namesAt
 	if off {
 		kind = 1
+		per, size, base = idxOffsPerChunk, 4, p.off32At
 	}
 	if l := c.last[kind]; l < len(c.slots) && c.slots[l].key == k {
 		return c.slots[l].data
 	}
-	if i, ok := c.at[k]; ok {
-		c.last[kind] = i
-		return c.slots[i].data
-	}
-	per, size, base := idxNamesPerChunk, 20, p.namesAt
-	if off {
-		per, size, base = idxOffsPerChunk, 4, p.off32At
-	}
 	first := index * per
 	count := min(per, p.n-first)
-	if count <= 0 {
+	if index < 0 || count <= 0 {
 		return nil
 	}
-	if c.at == nil {
-		c.at = map[idxChunkKey]int{}
+	// p.slots[kind][index] is 1 + the slot holding the chunk, or 0.
+	if p.slots[kind] == nil {
+		p.slots[kind] = make([]int32, (p.n+per-1)/per)
+	}
+	if i := int(p.slots[kind][index]) - 1; i >= 0 && i < len(c.slots) && c.slots[i].key == k {
+		c.last[kind] = i
+		return c.slots[i].data
 	}
 	i := len(c.slots)
 	var buf []byte
@@ -88,7 +89,9 @@ func (c *idxCache) chunk(p *packIndex, off bool, index int) []byte {
 	} else {
 		i = c.next
 		c.next = (c.next + 1) % idxCacheSlots
-		delete(c.at, c.slots[i].key)
+		if old := c.slots[i].key; old.p != nil {
+			old.p.slots[b2i(old.off)][old.index] = 0
+		}
 		buf = c.slots[i].data[:0]
 		c.slots[i] = idxChunkSlot{}
 	}
@@ -100,9 +103,16 @@ func (c *idxCache) chunk(p *packIndex, off bool, index int) []byte {
 		return nil
 	}
 	c.slots[i] = idxChunkSlot{k, buf}
-	c.at[k] = i
+	p.slots[kind][index] = int32(i + 1)
 	c.last[kind] = i
 	return buf
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // name returns the id at position m of p, or nil.

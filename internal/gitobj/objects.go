@@ -182,13 +182,24 @@ func (s *Store) Reindex() {
 
 // HashObject returns git's SHA-1 object id of content with type typ.
 func HashObject(typ plumbing.ObjectType, content []byte) plumbing.Hash {
+	var hdr [32]byte
+	head := append(strconv.AppendInt(append(append(hdr[:0], typ.String()...), ' '), int64(len(content)), 10), 0)
+	if len(content) <= smallObject {
+		// One sum over a buffer on the stack: no allocation for the
+		// small objects verify hashes once a receipt.
+		var buf [32 + smallObject]byte
+		return plumbing.Hash(sha1.Sum(append(append(buf[:0], head...), content...)))
+	}
 	h := sha1.New()
-	fmt.Fprintf(h, "%s %d\x00", typ, len(content))
+	h.Write(head)
 	h.Write(content)
 	var id plumbing.Hash
 	copy(id[:], h.Sum(nil))
 	return id
 }
+
+// smallObject is the largest object HashObject hashes from the stack.
+const smallObject = 1024
 
 // Put writes a loose object (zlib, fsync, rename) unless it exists and
 // returns its id.
@@ -390,7 +401,11 @@ type CommitInfo struct {
 // Encode renders the commit object. With sig false it renders the payload
 // that the signature covers (git's form: the commit without gpgsig).
 func (c CommitInfo) Encode(sig bool) []byte {
-	b := make([]byte, 0, 200+len(c.Ident)*2+len(c.Message)+len(c.Signature)*9/8)
+	return c.AppendEncode(make([]byte, 0, 200+len(c.Ident)*2+len(c.Message)+len(c.Signature)*9/8), sig)
+}
+
+// AppendEncode appends Encode(sig) to b.
+func (c CommitInfo) AppendEncode(b []byte, sig bool) []byte {
 	b = append(b, "tree "...)
 	b = hex.AppendEncode(b, c.Tree[:])
 	b = append(b, '\n')
@@ -426,6 +441,17 @@ func (c CommitInfo) Encode(sig bool) []byte {
 // re-encodes the expected commit and compares bytes, which rejects every
 // other header and any other formatting.
 func ParseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
+	return parseCommitHeaders(raw, true)
+}
+
+// ParseCommitParents is ParseCommitHeaders without the signature: the same
+// tree, parents and error, for a walk that only follows parents.
+func ParseCommitParents(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash, err error) {
+	tree, parents, _, err = parseCommitHeaders(raw, false)
+	return tree, parents, err
+}
+
+func parseCommitHeaders(raw []byte, withSig bool) (tree plumbing.Hash, parents []plumbing.Hash, sig string, err error) {
 	head, _, ok := bytes.Cut(raw, []byte("\n\n"))
 	if !ok {
 		return tree, nil, "", errors.New("commit: no message")
@@ -443,6 +469,13 @@ func ParseCommitHeaders(raw []byte) (tree plumbing.Hash, parents []plumbing.Hash
 			p, err = parseHashBytes(v)
 			parents = append(parents, p)
 		case "gpgsig":
+			if !withSig {
+				// Skip the continuation lines, as below.
+				for more && len(rest) > 0 && rest[0] == ' ' {
+					_, rest, more = bytes.Cut(rest, nl)
+				}
+				break
+			}
 			// The value, then each following line that starts with a
 			// space, without that space; each line ends in a newline.
 			b := make([]byte, 0, len(v)+1+len(rest))

@@ -123,3 +123,16 @@ func FuzzParseTree(f *testing.F) {
 		}
 	})
 }
+
+// TestHashObjectSizes: HashObject is git's object id (go-git's), on both
+// sides of the size it hashes from the stack.
+func TestHashObjectSizes(t *testing.T) {
+	for _, n := range []int{0, 1, 100, smallObject - 1, smallObject, smallObject + 1, 70000} {
+		b := bytes.Repeat([]byte{'x'}, n)
+		for _, typ := range []plumbing.ObjectType{plumbing.BlobObject, plumbing.TreeObject, plumbing.CommitObject, plumbing.TagObject} {
+			if got, want := HashObject(typ, b), plumbing.ComputeHash(typ, b); got != want {
+				t.Fatalf("%s of %d bytes: %s, want %s", typ, n, got, want)
+			}
+		}
+	}
+}

@@ -384,7 +384,11 @@ type packReader struct {
 	idx    idxCache
 	zr     io.ReadCloser
 	fast   inflater
+	delta  []byte // at's buffer for a delta being applied (not shared)
 }
+
+// maxDeltaBuffer bounds the delta buffer a packReader keeps.
+const maxDeltaBuffer = 1 << 20
 
 // packIndex is one version 2 pack index (read through an idxCache) and its
 // open pack.
@@ -398,6 +402,9 @@ type packIndex struct {
 	off32At  int64
 	off64At  int64
 	off64Len int64
+	// slots[0] (names) and slots[1] (offsets) give for each chunk of the
+	// index 1 + its slot in the reader's idxCache, or 0 (idxread.go).
+	slots [2][]int32
 }
 
 // load opens the packs not loaded yet; it reports whether there were any.
@@ -560,7 +567,16 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 		// A delta is at most about its target's size plus its opcodes.
 		return 0, nil, &TooLargeError{Size: size, Limit: limit}
 	}
-	data := make([]byte, size)
+	var data []byte
+	if isDelta {
+		// A delta is only read to apply it: into a buffer kept for the next.
+		if int64(cap(r.delta)) < size {
+			r.delta = make([]byte, max(size, 4096))
+		}
+		data = r.delta[:size]
+	} else {
+		data = make([]byte, size)
+	}
 	if err := r.inflate(data); err != nil {
 		return 0, nil, fmt.Errorf("object at %d: %w", off, err)
 	}
@@ -573,6 +589,9 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 		if tgt := deltaTarget(data); tgt > limit {
 			return 0, nil, &TooLargeError{Size: tgt, Limit: limit}
 		}
+		// Resolving the base may read other deltas into r.delta: keep
+		// this one aside meanwhile (a base is mostly in the cache).
+		r.delta = nil
 		if typ == packOFSDelta {
 			objType, base, err = r.at(p, baseOff, depth+1, baseLimit)
 		} else {
@@ -585,8 +604,12 @@ func (r *packReader) at(p *packIndex, off int64, depth int, limit int64) (plumbi
 		if err != nil {
 			return 0, nil, err
 		}
-		if data, err = applyDelta(base, data); err != nil {
+		delta := data
+		if data, err = applyDelta(base, delta); err != nil {
 			return 0, nil, fmt.Errorf("object at %d: %w", off, err)
+		}
+		if cap(delta) > cap(r.delta) && cap(delta) <= maxDeltaBuffer {
+			r.delta = delta
 		}
 	}
 	r.cache.put(p, off, objType, data)
@@ -746,9 +769,12 @@ func deltaTarget(delta []byte) int64 {
 	return int64(t)
 }
 
+// errBadDelta is applyDelta's error.
+var errBadDelta = errors.New("malformed delta")
+
 // applyDelta applies a git delta to base.
 func applyDelta(base, delta []byte) ([]byte, error) {
-	errBad := errors.New("malformed delta")
+	errBad := errBadDelta
 	srcSize, n := binary.Uvarint(delta)
 	if n <= 0 || srcSize != uint64(len(base)) {
 		return nil, errBad
