@@ -144,9 +144,8 @@ func (r *packReader) forget(drop func(*packIndex) bool) {
 				*e = cacheEntry{}
 			}
 		}
-		for k, i := range r.idx.at {
-			if k.p == p {
-				delete(r.idx.at, k)
+		for i := range r.idx.slots {
+			if r.idx.slots[i].key.p == p {
 				r.idx.slots[i] = idxChunkSlot{}
 			}
 		}
