@@ -206,7 +206,7 @@ func main() {
 
 // fsyncs measures the disk under dir: the median time of one fsync of a
 // fresh 600-byte file, of 15 of them in sequence and in parallel (what
-// gitobj.Batch did with one receipt's loose objects), and of 2 in parallel
+// an append did with one receipt's loose objects before issue 18's packs), and of 2 in parallel
 // (gitobj.PackBatch: one receipt's pack and index).
 func fsyncs(dir string) (one, seq, par, two time.Duration, err error) {
 	mk := func(n int) ([]*os.File, error) {

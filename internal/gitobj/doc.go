@@ -10,9 +10,6 @@
 //     bounded delta depth and object size), with go-git as the fallback for
 //     anything else (alternates). AddQuarantine adds git's pre-receive
 //     object quarantine.
-//   - Batch: the loose objects of one commit made durable together (their
-//     fsyncs at once, then renamed into place, directories fsynced) before
-//     CASRefAfter moves the ref: one durability barrier, not one per object.
 //   - PackBatch: the objects of one commit as one small pack and its index
 //     (both fsynced at once, renamed into place, the directory fsynced)
 //     before CASRefAfter moves the ref: two files to make durable, not

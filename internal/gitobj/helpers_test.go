@@ -19,3 +19,11 @@ func run(t testing.TB, dir string, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// runErr runs a command in dir and returns its output and error.
+func runErr(dir, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -519,3 +519,22 @@ func ParseHash(s string) (plumbing.Hash, error) {
 	}
 	return h, nil
 }
+
+// has reports whether object id is already stored: as a loose object at
+// final or in a pack this store reads. (Objects only in an alternate are
+// written again, loose: harmless, and it spares loading go-git's index of
+// every pack.)
+func (s *Store) has(id plumbing.Hash, final string) bool {
+	if _, err := os.Stat(final); err == nil {
+		return true
+	}
+	if s.loadPacks() != nil {
+		return false
+	}
+	for _, p := range s.packs.packs {
+		if s.packs.idx.find(p, id) >= 0 {
+			return true
+		}
+	}
+	return false
+}

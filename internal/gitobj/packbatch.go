@@ -19,13 +19,13 @@ import (
 
 // PackBatch writes the objects of one commit as one small pack and its
 // version 2 index instead of one loose object each: two files to fsync
-// (at once) and one directory, where a Batch of a ledger receipt's fifteen
-// objects has fifteen files and about as many directories. Put builds the
+// (at once) and one directory, where a ledger receipt's fifteen loose
+// objects had fifteen files and about as many directories. Put builds the
 // pack in memory (no deltas: a receipt's objects are small, and a pack in
 // objects/pack must not refer to objects outside it); FlushStart writes
 // the pack and index to temporary files in objects/pack, fsyncs both,
 // renames the pack, then the index (readers find packs by their index),
-// and fsyncs the directory. As with Batch, the objects appear only once
+// and fsyncs the directory. As with Store.Put, the objects appear only once
 // their bytes are durable, and a caller moves the ref only after the wait
 // FlushStart returns gave nil, so a crash leaves at most temporary files
 // or an unreferenced pack, never a ref to a missing object.
@@ -223,4 +223,30 @@ func createReadOnly(dir, pattern string) (*os.File, error) {
 		}
 	}
 	return nil, fmt.Errorf("create a temporary file in %s: too many names taken", dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// parallel runs each of fs in its own goroutine (a batch has two: the pack
+// and its index, whose fsyncs the filesystem journal commits together) and
+// returns their errors, joined.
+func parallel(fs []func() error) error {
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -27,7 +27,7 @@ func CASRef(gitDir string, refs storer.ReferenceStorer, name plumbing.ReferenceN
 
 // CASRefAfter is CASRef that calls before (unless nil) once the new value
 // is durable in the lock file and before the lock is renamed over the ref:
-// what the new value names must be durable by then (Batch.FlushStart's
+// what the new value names must be durable by then (PackBatch.FlushStart's
 // wait), and its last fsyncs run at the same time as the lock file's. An
 // error from before leaves the ref unchanged.
 func CASRefAfter(gitDir string, refs storer.ReferenceStorer, name plumbing.ReferenceName, old, new plumbing.Hash, before func() error) error {
