@@ -21,18 +21,7 @@ import (
 func RefusedAddr(t testing.TB) string {
 	t.Helper()
 	fd := socket(t)
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatalf("bind 127.0.0.1:0: %v", err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatalf("getsockname: %v", err)
-	}
-	in, ok := sa.(*syscall.SockaddrInet4)
-	if !ok || in.Port == 0 {
-		t.Fatalf("getsockname: %#v", sa)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", in.Port)
+	return fmt.Sprintf("127.0.0.1:%d", bindLoopback(t, fd))
 }
 
 // ReservePort returns a TCP port on 127.0.0.1 for a server the test starts
@@ -47,18 +36,7 @@ func ReservePort(t testing.TB) int {
 	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		t.Fatalf("SO_REUSEADDR: %v", err)
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatalf("bind 127.0.0.1:0: %v", err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatalf("getsockname: %v", err)
-	}
-	in, ok := sa.(*syscall.SockaddrInet4)
-	if !ok || in.Port == 0 {
-		t.Fatalf("getsockname: %#v", sa)
-	}
-	return in.Port
+	return bindLoopback(t, fd)
 }
 
 // socket returns a new TCP socket, closed when the test ends and not
@@ -76,4 +54,21 @@ func socket(t testing.TB) int {
 	}
 	t.Cleanup(func() { syscall.Close(fd) })
 	return fd
+}
+
+// bindLoopback binds fd to a free port on 127.0.0.1 and returns the port.
+func bindLoopback(t testing.TB, fd int) int {
+	t.Helper()
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind 127.0.0.1:0: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("getsockname: %v", err)
+	}
+	in, ok := sa.(*syscall.SockaddrInet4)
+	if !ok || in.Port == 0 {
+		t.Fatalf("getsockname: %#v", sa)
+	}
+	return in.Port
 }
