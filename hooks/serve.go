@@ -1,7 +1,7 @@
 package hooks
 
 // Serving a ledger: the git configuration `vmc-git hook install` sets in a
-// server's bare repository (workspace.ApplyServeConfig), so that the
+// server's bare repository (ApplyServeConfig), so that the
 // server's own maintenance (git gc: by hand, from cron, Gitea's "garbage
 // collect all repositories", or receive.autogc after pushes) leaves packs
 // that a clone of a long ledger reads cheaply.
@@ -19,6 +19,13 @@ package hooks
 //     7 to 10 s of CPU, whatever the server does, except for the pack's
 //     bytes and delta chains, which the server's delta search decides.
 
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
 // ConfigSetting is one git configuration value for a serving repository.
 type ConfigSetting struct {
 	Key, Value string
@@ -35,4 +42,55 @@ var ServeConfig = []ConfigSetting{
 		"the bitmap carries name hashes, so that fetches on top of it still find good deltas"},
 	{"gc.writeCommitGraph", "true",
 		"git gc writes the commit-graph: incremental fetches negotiate and walk commits without inflating them"},
+}
+
+// ServeSetting is one key of ServeConfig in a serving repository: Set when
+// ApplyServeConfig wrote it, else the repository's own value, which it
+// keeps.
+type ServeSetting struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Set   bool   `json:"set"`
+}
+
+// ApplyServeConfig sets ServeConfig in the local config of the bare
+// repository gitDir, except the keys that config already sets (an
+// administrator's choice stays). It returns every key with its value. It
+// lives here, not in workspace, so that what links it (bench/ledger, which
+// applies exactly this config before timing a clone) does not link the
+// policy engine.
+func ApplyServeConfig(gitDir string) ([]ServeSetting, error) {
+	var out []ServeSetting
+	for _, c := range ServeConfig {
+		v, err := gitConfig(gitDir, "--local", "--get", c.Key)
+		if err == nil {
+			out = append(out, ServeSetting{Key: c.Key, Value: strings.TrimSpace(v)})
+			continue
+		}
+		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 { // 1: the key is not set
+			return out, fmt.Errorf("git config --get %s: %w", c.Key, err)
+		}
+		if _, err := gitConfig(gitDir, "--local", c.Key, c.Value); err != nil {
+			return out, fmt.Errorf("git config %s: %w", c.Key, err)
+		}
+		out = append(out, ServeSetting{Key: c.Key, Value: c.Value, Set: true})
+	}
+	return out, nil
+}
+
+// gitConfig runs git config args in dir; an error keeps git's exit status
+// (*exec.ExitError) and says what git printed.
+func gitConfig(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"config"}, args...)...)
+	cmd.Dir = dir
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			return "", fmt.Errorf("%w: %s", err, msg)
+		}
+		return "", err
+	}
+	return string(out), nil
 }

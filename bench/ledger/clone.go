@@ -13,7 +13,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/bench/internal/kit"
 	"github.com/vmc-git/vmc-git/gitledger"
-	"github.com/vmc-git/vmc-git/workspace"
+	"github.com/vmc-git/vmc-git/hooks"
 )
 
 // clone times git clone --no-local --bare of the ledger and reports its
@@ -31,7 +31,7 @@ import (
 //     server's gc repacks them); it shows what a server without
 //     maintenance costs. No target.
 //   - a served copy: what `vmc-git hook install` sets in a bare
-//     repository (workspace.ApplyServeConfig, the same call), then the
+//     repository (hooks.ApplyServeConfig, the same call), then the
 //     maintenance README "Serving a ledger" documents, `git repack -a -d
 //     -f`: git's own delta search over every object (with the config's
 //     pack.depth), the reachability bitmap from the config's
@@ -57,7 +57,7 @@ func (b *bench) clone(dir string, n int) error {
 	if out, err := exec.Command("git", "clone", "-q", "--bare", "--no-hardlinks", dir, served).CombinedOutput(); err != nil {
 		return fmt.Errorf("git clone: %v: %s", err, out)
 	}
-	settings, err := workspace.ApplyServeConfig(served)
+	settings, err := hooks.ApplyServeConfig(served)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (b *bench) clone(dir string, n int) error {
 }
 
 // maintenance is the server maintenance README "Serving a ledger" gives,
-// run in the served copy after workspace.ApplyServeConfig.
+// run in the served copy after hooks.ApplyServeConfig.
 var maintenance = []string{"repack", "-a", "-d", "-f", "-q"}
 
 // usage is the CPU time (user+sys) and peak RSS in MB of a finished process
