@@ -31,7 +31,8 @@ import (
 // or an unreferenced pack, never a ref to a missing object.
 //
 // Stock git and go-git read such packs as any other; their number is kept
-// down by Store.MergePacks. A PackBatch is used once and is not safe for
+// down by the merging in packmerge.go: a batch absorbs the small packs this
+// Store wrote before it. A PackBatch is used once and is not safe for
 // concurrent use.
 type PackBatch struct {
 	s       *Store

@@ -30,7 +30,7 @@ import (
 // pack of the next level. A PackBatch that absorbs nothing is level 0.
 const MergeFanIn = 8
 
-// writtenPack is a pack this Store wrote (PackBatch or MergePacks) and may
+// writtenPack is a pack this Store wrote (a PackBatch) and may
 // therefore merge and remove.
 type writtenPack struct {
 	base  string // objects/pack/pack-<sum>, without the extension
