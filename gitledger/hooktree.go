@@ -10,7 +10,8 @@ package gitledger
 // VerifiedTree is the tree over receipts 0..Size-1 of the chain whose tip is
 // Commit, as C2SP tiles in the same store as the snapshot tags' tiles
 // (TileCacheDir), and HookTreeFile, written last and atomically (renamed
-// over the old one; see replaceFile), records the chain it is for:
+// over the old one; fsutil.ReplaceFile: a cache, checked as it is read, so
+// written without waiting for the disk), records the chain it is for:
 //
 //	{"v":1,"ledger":"<id>","size":<n>,"commit":"<hex>","root":"<hex>"}
 //
@@ -55,6 +56,7 @@ import (
 
 	"github.com/vmc-git/vmc-git/internal/canon"
 	"github.com/vmc-git/vmc-git/internal/digest"
+	"github.com/vmc-git/vmc-git/internal/fsutil"
 	"github.com/vmc-git/vmc-git/internal/gitobj"
 	"github.com/vmc-git/vmc-git/merkle"
 )
@@ -72,34 +74,6 @@ const maxHookTreeFile = 4 << 10
 // maxTreeAppend bounds the leaves a VerifiedTree holds in memory beyond its
 // stored tiles (64 bytes each): 16 MB.
 const maxTreeAppend = 1 << 18
-
-// replaceFile writes data to path through a temporary file renamed over
-// it, so that a reader sees the old content or the new, whole. Unlike
-// fsutil.WriteFileAtomic it does not wait for the disk (two fsyncs, most
-// of a 1-receipt push's share of the hook on a loaded disk): HookTreeFile
-// is a cache, and whatever a crash leaves of it (the old record, the new
-// one, or an empty or partial file) is either a record checked against
-// the tiles and the ledger as it is read, or no tree.
-func replaceFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
 
 // hookTreeRecord is HookTreeFile's content.
 type hookTreeRecord struct {
@@ -210,7 +184,7 @@ func (l *Ledger) SaveVerifiedTree(t *VerifiedTree) error {
 	if err := t.st.Save(); err != nil {
 		return err
 	}
-	if err := replaceFile(l.hookTreePath(), append(b, '\n')); err != nil {
+	if err := fsutil.ReplaceFile(l.hookTreePath(), append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	t.dirty = false

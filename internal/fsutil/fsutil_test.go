@@ -6,11 +6,20 @@ import (
 	"testing"
 )
 
+// TestWriteFileAtomic: WriteFileAtomic and ReplaceFile (the same without
+// the fsyncs) replace a file whole, create its directories, keep the mode,
+// leave no temporary file, and refuse to replace a directory.
 func TestWriteFileAtomic(t *testing.T) {
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"WriteFileAtomic": WriteFileAtomic, "ReplaceFile": ReplaceFile} {
+		t.Run(name, func(t *testing.T) { testReplace(t, write) })
+	}
+}
+
+func testReplace(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a", "b", "state.json")
 	for _, content := range []string{"first", "second, longer"} {
-		if err := WriteFileAtomic(p, []byte(content), 0o600); err != nil {
+		if err := write(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(p)
@@ -27,7 +36,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatalf("temporary files left: %v", ents)
 	}
 	// A directory in the way: an error, and nothing half-written.
-	if err := WriteFileAtomic(filepath.Join(dir, "a"), []byte("x"), 0o644); err == nil {
+	if err := write(filepath.Join(dir, "a"), []byte("x"), 0o644); err == nil {
 		t.Fatal("replaced a directory")
 	}
 }
