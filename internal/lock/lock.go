@@ -108,13 +108,12 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	me := Info{Server: server, Holder: holder, PID: l.PID, Host: l.Host, Plan: plan, Time: l.Now().UTC()}
-	// held is the last live lock seen that went away before it could be
-	// judged. Under heavy contention every attempt can see one: then the
-	// server was held each time we looked, and saying so is the truth.
-	// A lock released between our create and our read costs a quick retry,
-	// not one of the few attempts at breaking a lock.
+	// A lock released between our create and our read costs a quick retry
+	// (at most 64), not one of the five attempts at breaking a lock. held is
+	// the last such lock: when every try saw one, the server was held each
+	// time we looked, and saying so is the truth.
 	var held *Info
-	for attempt, quick := 0, 0; attempt < 5 && quick < 64; attempt++ {
+	for breaks, quick := 0, 0; breaks < 5 && quick < 64; breaks++ {
 		err := writeExcl(p, me)
 		if err == nil {
 			return &Acquired{Info: me}, nil
@@ -130,7 +129,7 @@ func (l *Locks) Acquire(server, holder, plan string, force bool) (*Acquired, err
 				if json.Unmarshal(seen, &i) == nil {
 					held = &i
 				}
-				attempt--
+				breaks--
 				quick++
 				continue // released meanwhile
 			}
