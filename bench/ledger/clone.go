@@ -32,7 +32,7 @@ import (
 //     maintenance costs. No target.
 //   - a served copy: what `vmc-git hook install` sets in a bare
 //     repository (hooks.ApplyServeConfig, the same call), then the
-//     maintenance README "Serving a ledger" documents, `git repack -a -d
+//     maintenance README "Serving a large ledger" documents, `git repack -a -d
 //     -f`: git's own delta search over every object (with the config's
 //     pack.depth), the reachability bitmap from the config's
 //     repack.writeBitmaps. This is the row with the targets.
@@ -81,7 +81,7 @@ func (b *bench) clone(dir string, n int) error {
 	return b.cloneFrom(tmp, served, n, "served (hook install's config, git "+strings.Join(maintenance, " ")+")", true)
 }
 
-// maintenance is the server maintenance README "Serving a ledger" gives,
+// maintenance is the server maintenance README "Serving a large ledger" gives,
 // run in the served copy after hooks.ApplyServeConfig.
 var maintenance = []string{"repack", "-a", "-d", "-f", "-q"}
 

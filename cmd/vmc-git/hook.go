@@ -142,7 +142,7 @@ EXAMPLE:
 					}
 					outf(c, "  the hook runs its own copy of the binary; after upgrading vmc-git, run hook install again\n")
 					if len(h.Serve) > 0 {
-						outf(c, "  serving config (git gc writes a bitmap, so clones are cheap; README \"Serving a ledger\"): %s\n", serveSummary(h.Serve))
+						outf(c, "  serving config (git gc writes a bitmap, so clones are cheap; README \"Serving a large ledger\"): %s\n", serveSummary(h.Serve))
 					}
 					return nil
 				},
